@@ -1,0 +1,1 @@
+"""Wavepool's platform-free core: model, errors, ports, services and commands."""

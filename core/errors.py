@@ -1,0 +1,90 @@
+"""Every error the core raises, in one hierarchy.
+
+    WavepoolError                  base; ``str(err)`` is fit to show a member
+    ├── InputError                 a member or operator gave something we cannot use
+    │   ├── NotAudioError          the bytes are not an audio container we accept
+    │   ├── CorruptAudioError      audio that cannot be decoded, or is truncated
+    │   ├── TooLargeError          over the size cap
+    │   ├── TooLongError           over the duration cap (or zero length)
+    │   ├── UnsafeUrlError         a URL or redirect we refuse to fetch (SSRF rules)
+    │   ├── FetchError             a download failed (timeout, 404, no audio on page)
+    │   └── UsageError             a command was called with bad arguments
+    ├── NotFoundError              an unknown track, prompt, round, peer ...
+    ├── PermissionDeniedError      the caller lacks the permission a command needs
+    ├── ConflictError              a rule of the community was broken
+    │   ├── DuplicateError         the same thing again (vote, entry, prompt)
+    │   ├── RateLimitedError       too many shares in a window
+    │   └── PhaseError             too early / too late for a round phase
+    ├── IntegrityError             bytes do not match their address (pool, federation)
+    └── ConfigError                the config file or environment is invalid (names the key)
+"""
+
+from __future__ import annotations
+
+
+class WavepoolError(Exception):
+    """Base of every error the core raises; the message is fit to show a member."""
+
+
+class InputError(WavepoolError):
+    """Something a member or operator supplied cannot be used."""
+
+
+class NotAudioError(InputError):
+    """The bytes are not an accepted audio container."""
+
+
+class CorruptAudioError(InputError):
+    """The audio cannot be decoded or is truncated."""
+
+
+class TooLargeError(InputError):
+    """The file is over the configured size cap."""
+
+
+class TooLongError(InputError):
+    """The audio is over the configured duration cap, or has no length."""
+
+
+class UnsafeUrlError(InputError):
+    """A URL or a redirect hop points somewhere we refuse to connect to."""
+
+
+class FetchError(InputError):
+    """Downloading a link failed."""
+
+
+class UsageError(InputError):
+    """A command was called with arguments it cannot use."""
+
+
+class NotFoundError(WavepoolError):
+    """An unknown track, prompt, round or peer."""
+
+
+class PermissionDeniedError(WavepoolError):
+    """The caller lacks the permission the command needs."""
+
+
+class ConflictError(WavepoolError):
+    """A community rule was broken."""
+
+
+class DuplicateError(ConflictError):
+    """The same vote, entry or record again."""
+
+
+class RateLimitedError(ConflictError):
+    """Too many actions in a window."""
+
+
+class PhaseError(ConflictError):
+    """Too early or too late for a round phase."""
+
+
+class IntegrityError(WavepoolError):
+    """Bytes that do not match their content address."""
+
+
+class ConfigError(WavepoolError):
+    """The configuration is invalid; the message names the key."""

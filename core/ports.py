@@ -1,0 +1,245 @@
+"""The ports the core needs from the outside world, as Protocols.
+
+Each port has an in-memory implementation (``storage.memory``) for unit tests and a real
+one; both pass the same contract tests in ``tests/contract``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.model import (
+    AudioInfo,
+    PageInfo,
+    Cid,
+    Fingerprint,
+    QualityReport,
+    Share,
+    Track,
+    TrackId,
+    TrackStatus,
+    Verdict,
+)
+
+
+class Clock(Protocol):
+    """Where time comes from, so rounds and digests are tested without sleeping."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a scrub of the blob pool found."""
+
+    checked: int
+    ok: int
+    corrupt: tuple[Cid, ...]  # moved aside to the pool's corrupt/ folder
+    bytes_checked: int
+
+
+class BlobPool(Protocol):
+    """Content-addressed blob storage: the address is the CIDv1 of the bytes."""
+
+    async def put_file(self, path: Path, max_size: int | None = None) -> tuple[Cid, int]:
+        """Copy a file into the pool, hashing while streaming; atomic; idempotent."""
+        ...
+
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
+    ) -> tuple[Cid, int]:
+        """Store a stream; raise TooLargeError past max_size, IntegrityError if not ``expect``."""
+        ...
+
+    async def has(self, cid: Cid) -> bool:
+        """Whether the blob is present."""
+        ...
+
+    async def read(self, cid: Cid) -> bytes:
+        """The whole blob, verified against its address (IntegrityError if not)."""
+        ...
+
+    def stream(self, cid: Cid, chunk_size: int = 262144) -> AsyncIterator[bytes]:
+        """The blob in chunks; raises IntegrityError after the last chunk if it is corrupt."""
+        ...
+
+    async def local_path(self, cid: Cid) -> Path | None:
+        """A readable path to the blob for tools that need a file (ffmpeg, uploads)."""
+        ...
+
+    async def delete(self, cid: Cid) -> bool:
+        """Remove a blob (garbage collection, takedown); True if it was there."""
+        ...
+
+    def cids(self) -> AsyncIterator[Cid]:
+        """Every stored address."""
+        ...
+
+    async def size_of(self, cid: Cid) -> int | None:
+        """Stored size in bytes, None if absent."""
+        ...
+
+    async def total_bytes(self) -> int:
+        """Bytes used by all blobs."""
+        ...
+
+    async def verify(self) -> VerifyReport:
+        """Re-hash every blob; move corrupt ones aside and report them."""
+        ...
+
+    async def clean_temp(self) -> int:
+        """Remove temp files left by a crash; returns how many."""
+        ...
+
+
+class TrackRepository(Protocol):
+    """Track records, shares and fingerprints."""
+
+    async def add(self, track: Track) -> None:
+        """Store a new track (its blob is already in the pool)."""
+        ...
+
+    async def get(self, track_id: TrackId) -> Track | None:
+        """One track by id."""
+        ...
+
+    async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
+        """Tracks whose bytes have this address (oldest first)."""
+        ...
+
+    async def resolve(self, ref: str) -> Track | None:
+        """A track by id, CID or unambiguous prefix of either (at least 6 characters)."""
+        ...
+
+    async def search(self, text: str, limit: int = 10) -> Sequence[Track]:
+        """Tracks whose title, artist, prompt, style or tags match the text."""
+        ...
+
+    async def recent(self, limit: int = 20, since: datetime | None = None) -> Sequence[Track]:
+        """Newest tracks first."""
+        ...
+
+    async def by_verdict(self, verdict: Verdict, limit: int = 50) -> Sequence[Track]:
+        """Active tracks with this verdict, oldest first (the review queue)."""
+        ...
+
+    async def by_sharer(self, platform: str, user_id: str, limit: int = 50) -> Sequence[Track]:
+        """A member's own tracks, newest first."""
+        ...
+
+    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str) -> None:
+        """Change a track's verdict (moderation)."""
+        ...
+
+    async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:
+        """Mark a track taken down (or active again)."""
+        ...
+
+    async def set_genre(self, track_id: TrackId, genre: str | None) -> None:
+        """Move a track to another genre."""
+        ...
+
+    async def add_share(self, share: Share) -> None:
+        """Record a sighting of a track."""
+        ...
+
+    async def shares(self, track_id: TrackId) -> Sequence[Share]:
+        """Every sighting, oldest first."""
+        ...
+
+    async def add_fingerprint(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
+        """Index a fingerprint for near-duplicate search."""
+        ...
+
+    async def fingerprint_candidates(
+        self, fingerprint: Fingerprint, limit: int = 20
+    ) -> Sequence[tuple[TrackId, Fingerprint]]:
+        """Tracks sharing sub-fingerprint buckets with this one, most shared first."""
+        ...
+
+    async def referenced_cids(self) -> set[Cid]:
+        """Addresses referenced by any track that is not taken down (for GC)."""
+        ...
+
+    async def count(self) -> int:
+        """Number of tracks."""
+        ...
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """Embedded tags, normalised across ID3, Vorbis comments, MP4 atoms and RIFF INFO."""
+
+    format: str  # id3 | vorbis | mp4 | riff | none
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    comment: str | None = None
+    lyrics: str | None = None
+    url: str | None = None  # WOAS / source URL
+    genre: str | None = None
+    style: str | None = None  # style / description text
+    encoder: str | None = None
+    raw: dict[str, str] = field(default_factory=dict)  # every text tag, each value capped
+
+
+@dataclass(frozen=True)
+class C2paInfo:
+    """A C2PA manifest as read and validated."""
+
+    state: str  # Trusted | Valid | Invalid
+    signer: str | None
+    claim_generator: str | None
+    digital_source_types: tuple[str, ...]
+    actions: tuple[str, ...]
+    failure_codes: tuple[str, ...]
+    vendor_assertions: dict[str, Any] = field(default_factory=dict)
+    signed_at: str | None = None
+
+
+class MediaInspector(Protocol):
+    """Looks inside audio files: container, tags, C2PA, quality, fingerprint."""
+
+    async def probe(self, path: Path) -> AudioInfo:
+        """Sniff and probe; NotAudioError / CorruptAudioError when it is not usable audio."""
+        ...
+
+    async def tags(self, path: Path) -> TagInfo:
+        """Embedded tags (never raises for odd tags; returns format 'none')."""
+        ...
+
+    async def c2pa(self, path: Path, media_type: str) -> C2paInfo | None:
+        """The active C2PA manifest, or None when there is none."""
+        ...
+
+    async def quality(self, path: Path) -> QualityReport:
+        """Loudness, true peak, silence and clipping from one ffmpeg pass."""
+        ...
+
+    async def fingerprint(self, path: Path) -> Fingerprint | None:
+        """Chromaprint raw fingerprint, None when the audio is too short."""
+        ...
+
+
+@dataclass(frozen=True)
+class FetchedLink:
+    """Audio downloaded from a link into a local temp file, with what its page said."""
+
+    path: Path  # a temp file the caller deletes after ingest
+    size: int
+    page: PageInfo
+    content_type: str | None = None
+
+
+class LinkFetcher(Protocol):
+    """Resolves a shared URL (generator page, media page, direct audio) to audio bytes."""
+
+    async def fetch(self, url: str, dest_dir: Path, max_bytes: int) -> FetchedLink:
+        """Download the audio behind ``url``; UnsafeUrlError, FetchError, TooLargeError."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases, one module each: ingest, provenance, genres, prompts, voting, digest, federation."""
