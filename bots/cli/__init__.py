@@ -1,0 +1,1 @@
+"""The ``wavepool`` command line."""

@@ -1,0 +1,95 @@
+"""``wavepool``: run the instance, ingest, show, check the pool, call any declared command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from config import ConfigInvalid, Settings, load_settings
+from core.errors import WavepoolError
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wavepool", description=__doc__)
+    parser.add_argument("--config", type=Path, help="TOML config file (default: $WAVEPOOL_CONFIG or built-in defaults)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the instance: storage, scheduler, HTTP server, configured bots")
+
+    ingest = sub.add_parser("ingest", help="ingest an audio file or a link into the pool")
+    ingest.add_argument("source", help="a local file or an http(s) URL")
+    ingest.add_argument("--by", required=True, help="who shares it (display name)")
+    ingest.add_argument("--user-id", help="the sharer's id (default: the --by name)")
+    ingest.add_argument("--generator", help="the generator that made it (suno, udio, ...)")
+    ingest.add_argument("--prompt", help="the prompt it was made with")
+    ingest.add_argument("--style", help="the style text")
+    ingest.add_argument("--genre", help="the genre the sharer chooses")
+    ingest.add_argument("--title", help="a title (default: from tags or the file name)")
+    ingest.add_argument("--json", action="store_true", help="print the track record as JSON")
+
+    show = sub.add_parser("show", help="show a track card: metadata, quality, evidence, verdict")
+    show.add_argument("ref", help="track id, CID, or a unique prefix of either")
+    show.add_argument("--json", action="store_true", help="print the track record as JSON")
+
+    pool = sub.add_parser("pool", help="check and maintain the blob pool")
+    pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="ACTION")
+    pool_sub.add_parser("verify", help="re-hash every blob; isolate and report corrupt ones")
+    pool_sub.add_parser("gc", help="delete blobs no track references")
+    pool_sub.add_parser("stats", help="blobs, bytes and tracks")
+
+    export = sub.add_parser("export", help="write every track record as JSON lines")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
+    cmd = sub.add_parser("cmd", help="call any chat command as the operator, e.g. `wavepool cmd round status`")
+    cmd.add_argument("words", nargs=argparse.REMAINDER, help="command name and arguments, as in chat")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wavepool`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigInvalid as err:
+        print(f"wavepool: config: {err}", file=sys.stderr)
+        return 2
+    from bots.logging_setup import setup_logging
+
+    quiet = args.command != "run"
+    setup_logging("WARNING" if quiet else settings.instance.log_level, settings.instance.log_format)
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except WavepoolError as err:
+        print(f"wavepool: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.cli import commands
+
+    if args.command == "run":
+        from bots.runtime import run_instance
+
+        await run_instance(settings)
+        return 0
+    handler = {
+        "ingest": commands.ingest,
+        "show": commands.show,
+        "pool": commands.pool,
+        "export": commands.export,
+        "cmd": commands.cmd,
+    }[args.command]
+    return await handler(args, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The one place that wires config, storage, core, scheduler, HTTP server and bots together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config import Settings
+from core.app import App
+from core.clock import SystemClock
+from core.commands.declaration import CommandRegistry
+from core.ports import Clock, LinkFetcher
+from core.services.ingest import IngestLimits, IngestService
+from core.services.provenance import ProvenanceRules
+from storage.blob_pool import DiskBlobPool
+from storage.identity import Identity, load_or_create_identity
+from storage.media.inspector import FfmpegMediaInspector
+from storage.sqlite.database import Database
+from storage.sqlite.track_repository import SqliteTrackRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Instance:
+    """An opened instance: storage, services and the command registry."""
+
+    settings: Settings
+    identity: Identity
+    db: Database
+    app: App
+    registry: CommandRegistry
+    extras: dict[str, Any] = field(default_factory=dict)  # optional parts (scheduler, bots)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where this instance keeps its data."""
+        return self.settings.data_dir
+
+
+def _trust_anchors(settings: Settings) -> str | None:
+    pems = [path.read_text(encoding="utf-8") for path in settings.provenance.trust_anchors]
+    return "\n".join(pems) if pems else None
+
+
+def _link_fetcher(settings: Settings) -> LinkFetcher | None:
+    try:
+        from storage.links.link_fetcher import SafeLinkFetcher
+    except ImportError:  # the link fetcher is optional at import time only while it is being built
+        log.warning("link ingest unavailable: storage.links is not installed")
+        return None
+    links = settings.links
+    return SafeLinkFetcher(
+        allow_hosts=links.allow_hosts,
+        allow_ranges=links.allow_ranges,
+        connect_timeout_s=links.connect_timeout_s,
+        read_timeout_s=links.read_timeout_s,
+        max_redirects=links.max_redirects,
+    )
+
+
+def _build_registry(app: App) -> CommandRegistry:
+    try:
+        from core.commands.catalog import build_registry
+    except ImportError:
+        return CommandRegistry()
+    return build_registry(app)
+
+
+@contextlib.asynccontextmanager
+async def open_instance(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Instance]:
+    """Open storage and build the services; close everything on exit."""
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    identity = load_or_create_identity(data_dir)
+    db = await Database.open(data_dir / "wavepool.sqlite3")
+    try:
+        pool = DiskBlobPool(data_dir / "pool")
+        removed = await pool.clean_temp()
+        if removed:
+            log.info("removed %d temp files left by an interrupted write", removed)
+        tracks = SqliteTrackRepository(db)
+        inspector = FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings))
+        the_clock = clock or SystemClock()
+        ingest_settings, prov = settings.ingest, settings.provenance
+        ingest = IngestService(
+            pool=pool,
+            tracks=tracks,
+            inspector=inspector,
+            clock=the_clock,
+            instance=identity.instance_id,
+            limits=IngestLimits(
+                max_bytes=ingest_settings.max_bytes,
+                max_duration_s=ingest_settings.max_duration_s,
+                min_duration_s=ingest_settings.min_duration_s,
+                near_duplicate_threshold=ingest_settings.near_duplicate_threshold,
+            ),
+            rules=ProvenanceRules(
+                quarantine_near_duplicates=prov.quarantine_near_duplicates,
+                quarantine_invalid_c2pa=prov.quarantine_invalid_c2pa,
+                quarantine_non_ai_c2pa=prov.quarantine_non_ai_c2pa,
+                quarantine_conflicts=prov.quarantine_conflicts,
+                accept_undeclared=prov.accept_undeclared,
+            ),
+            fetcher=_link_fetcher(settings),
+            work_dir=data_dir / "downloads",
+        )
+        app = App(
+            instance=identity.instance_id,
+            instance_name=settings.instance.name,
+            clock=the_clock,
+            pool=pool,
+            tracks=tracks,
+            ingest=ingest,
+        )
+        yield Instance(settings, identity, db, app, _build_registry(app))
+    finally:
+        await db.close()
+
+
+async def run_instance(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or ``stop`` is set): HTTP, scheduler and configured bots."""
+    from bots.web.server import WebServer
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with open_instance(settings) as instance:
+        log.info("instance %s (%s): data in %s (database %s, pool %s)",
+                 settings.instance.name, instance.identity.instance_id, instance.data_dir,
+                 instance.data_dir / "wavepool.sqlite3", instance.data_dir / "pool")
+        web = WebServer(instance)
+        await web.start(settings.http.host, settings.http.port)
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            for starter in _optional_parts():
+                started = await starter(instance)
+                if started is not None:
+                    tasks.append(started)
+            if not settings.discord.token:
+                log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
+            if not settings.matrix.homeserver:
+                log.info("Matrix bot off: set [matrix] homeserver and credentials to start it")
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await web.stop()
+
+
+def _optional_parts() -> list[Any]:
+    """Starters for the scheduler and the bots; each returns a task or None when off."""
+    parts: list[Any] = []
+    for module_name in ("bots.scheduler_part", "bots.matrix.part", "bots.discord.part", "bots.federation.part"):
+        try:
+            module = __import__(module_name, fromlist=["start"])
+        except ImportError as err:
+            if err.name and module_name.startswith(err.name):
+                continue
+            raise
+        parts.append(module.start)
+    return parts

@@ -1,0 +1,131 @@
+"""aiohttp server on the configured host/port: /healthz, /metrics, /blobs/<cid>."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from core.cid import parse_cid
+from core.errors import IntegrityError, UsageError
+
+if TYPE_CHECKING:
+    from bots.runtime import Instance
+
+log = logging.getLogger(__name__)
+
+
+class WebServer:
+    """Health and metrics endpoints, plus the blob endpoint peers may fetch from."""
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self._started = time.monotonic()
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self.healthz)
+        self.app.router.add_get("/metrics", self.metrics)
+        self.app.router.add_get("/blobs/{cid}", self.blob)
+        for extend in _extensions():
+            extend(self.app, instance)
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on host:port (port 0 picks a free one, kept in ``self.port``)."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("HTTP server on http://%s:%s (GET /healthz)", host, self.port)
+
+    async def stop(self) -> None:
+        """Close the listener."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """200 with a small JSON status when storage answers; 503 otherwise."""
+        app = self._instance.app
+        try:
+            tracks = await app.tracks.count()
+        except Exception as err:  # health must report, not raise
+            log.warning("health check failed: %s", err)
+            return web.json_response({"status": "error", "error": str(err)}, status=503)
+        return web.json_response({
+            "status": "ok",
+            "instance": app.instance,
+            "name": app.instance_name,
+            "tracks": tracks,
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        })
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text format."""
+        app = self._instance.app
+        lines = [
+            "# HELP wavepool_tracks Tracks in the local pool.",
+            "# TYPE wavepool_tracks gauge",
+            f"wavepool_tracks {await app.tracks.count()}",
+            "# HELP wavepool_pool_bytes Bytes stored in the blob pool.",
+            "# TYPE wavepool_pool_bytes gauge",
+            f"wavepool_pool_bytes {await app.pool.total_bytes()}",
+            "# HELP wavepool_uptime_seconds Seconds since the server started.",
+            "# TYPE wavepool_uptime_seconds counter",
+            f"wavepool_uptime_seconds {time.monotonic() - self._started:.1f}",
+            "# HELP wavepool_ingest_stage_seconds_total Seconds spent per ingest stage.",
+            "# TYPE wavepool_ingest_stage_seconds_total counter",
+        ]
+        for stage, seconds in app.ingest.stage_seconds.items():
+            lines.append(f'wavepool_ingest_stage_seconds_total{{stage="{stage}"}} {seconds:.4f}')
+        lines += ["# HELP wavepool_ingest_stage_runs_total Runs per ingest stage.",
+                  "# TYPE wavepool_ingest_stage_runs_total counter"]
+        for stage, count in app.ingest.stage_counts.items():
+            lines.append(f'wavepool_ingest_stage_runs_total{{stage="{stage}"}} {count}')
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+    async def blob(self, request: web.Request) -> web.StreamResponse:
+        """Serve a blob, verified while it streams."""
+        try:
+            cid = parse_cid(request.match_info["cid"])
+        except UsageError as err:
+            raise web.HTTPBadRequest(text=str(err)) from None
+        pool = self._instance.app.pool
+        size = await pool.size_of(cid)
+        if size is None or not await self._servable(cid):
+            raise web.HTTPNotFound(text="no such blob")
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
+                                               "Content-Length": str(size)})
+        await response.prepare(request)
+        try:
+            async for chunk in pool.stream(cid):
+                await response.write(chunk)
+        except IntegrityError:
+            log.error("blob %s is corrupt; stopped serving it mid-stream", cid)
+            raise
+        await response.write_eof()
+        return response
+
+    async def _servable(self, cid: str) -> bool:
+        from core.model import Cid, TrackStatus
+
+        tracks = await self._instance.app.tracks.find_by_cid(Cid(cid))
+        return any(t.status is TrackStatus.ACTIVE for t in tracks)
+
+
+def _extensions() -> list:  # type: ignore[type-arg]
+    """Route installers of optional parts (web page, feed, federation)."""
+    out = []
+    for module_name in ("bots.web.pages",):
+        try:
+            module = __import__(module_name, fromlist=["install"])
+        except ImportError as err:
+            if err.name and module_name.startswith(err.name):
+                continue
+            raise
+        out.append(module.install)
+    return out

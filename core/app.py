@@ -1,0 +1,40 @@
+"""The services an instance runs, held together so command handlers can reach them.
+
+Built once by ``bots.runtime`` (or by tests with in-memory ports); the core never builds
+its own adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from core.announce import Announcer
+from core.model import InstanceId
+from core.ports import BlobPool, Clock, TrackRepository
+from core.services.ingest import IngestService
+
+if TYPE_CHECKING:
+    from core.services.digest import DigestService
+    from core.services.genres import GenreService
+    from core.services.prompts import PromptService
+    from core.services.share_rate_limit import ShareRateLimiter
+    from core.services.voting import VotingService
+
+
+@dataclass
+class App:
+    """Every service of one instance."""
+
+    instance: InstanceId
+    instance_name: str
+    clock: Clock
+    pool: BlobPool
+    tracks: TrackRepository
+    ingest: IngestService
+    announcer: Announcer = field(default_factory=Announcer)
+    genres: GenreService | None = None
+    prompts: PromptService | None = None
+    voting: VotingService | None = None
+    digest: DigestService | None = None
+    share_limit: ShareRateLimiter | None = None

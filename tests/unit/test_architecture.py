@@ -1,0 +1,22 @@
+"""The dependency rules of STYLE.md, checked mechanically with import-linter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_layers_import_only_what_the_architecture_allows() -> None:
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--config", str(ROOT / "pyproject.toml")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_package_of_ours_shadows_a_library_it_adapts() -> None:
+    # `bots/discord` and `bots/matrix` are fine as sub-packages, never as top-level ones.
+    for name in ("discord", "nio", "aiosqlite", "mutagen", "c2pa", "yt_dlp"):
+        assert not (ROOT / name).exists(), f"a top-level folder named {name} would hide the library"
