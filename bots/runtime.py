@@ -21,6 +21,7 @@ from core.services.provenance import ProvenanceRules
 from storage.blob_pool import DiskBlobPool
 from storage.identity import Identity, load_or_create_identity
 from storage.media.inspector import FfmpegMediaInspector
+from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
 from storage.sqlite.track_repository import SqliteTrackRepository
 
@@ -36,6 +37,7 @@ class Instance:
     db: Database
     app: App
     registry: CommandRegistry
+    state: BotState
     extras: dict[str, Any] = field(default_factory=dict)  # optional parts (scheduler, bots)
 
     @property
@@ -55,14 +57,7 @@ def _link_fetcher(settings: Settings) -> LinkFetcher | None:
     except ImportError:  # the link fetcher is optional at import time only while it is being built
         log.warning("link ingest unavailable: storage.links is not installed")
         return None
-    links = settings.links
-    return SafeLinkFetcher(
-        allow_hosts=links.allow_hosts,
-        allow_ranges=links.allow_ranges,
-        connect_timeout_s=links.connect_timeout_s,
-        read_timeout_s=links.read_timeout_s,
-        max_redirects=links.max_redirects,
-    )
+    return SafeLinkFetcher(settings.links)
 
 
 def _build_registry(app: App) -> CommandRegistry:
@@ -119,7 +114,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             tracks=tracks,
             ingest=ingest,
         )
-        yield Instance(settings, identity, db, app, _build_registry(app))
+        yield Instance(settings, identity, db, app, _build_registry(app), BotState(db))
     finally:
         await db.close()
 

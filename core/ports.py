@@ -101,8 +101,10 @@ class BlobPool(Protocol):
 class TrackRepository(Protocol):
     """Track records, shares and fingerprints."""
 
-    async def add(self, track: Track) -> None:
-        """Store a new track (its blob is already in the pool)."""
+    async def add(
+        self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None
+    ) -> None:
+        """Store a new track with its first share and fingerprint, all or nothing."""
         ...
 
     async def get(self, track_id: TrackId) -> Track | None:

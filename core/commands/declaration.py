@@ -82,7 +82,9 @@ class Invocation:
 class ButtonAction(enum.StrEnum):
     """What a button does; ``Button.value`` carries its argument."""
 
-    VOTE = "vote"  # value: "<target>:<ballot>" e.g. "track:<id>:1" or "round:<rid>:<entry>:5"
+    VOTE = "vote"  # value: "track:<id>:<ballot>" or "round:<rid>:<entry>:<ballot>"; ballot "0" withdraws.
+    # Pressing the same ballot again withdraws it unless invocation.args["toggle"] is False
+    # (Matrix reactions: adding is never a toggle; the redaction sends ballot "0").
     OPEN = "open"  # value: a URL or track ref
 
 
@@ -124,6 +126,11 @@ class Reply:
 
 
 Handler = Callable[[Invocation], Awaitable[Reply]]
+ButtonHandler = Callable[[Invocation, str], Awaitable[Reply]]
+"""Runs a pressed button (or a reaction mapped to one) with the button's value."""
+Suggestion = tuple[str, str]
+"""An autocomplete choice: (label shown, value sent)."""
+AutocompleteSource = Callable[[Invocation, str], Awaitable[Sequence[Suggestion]]]
 
 
 @dataclass(frozen=True)
@@ -153,8 +160,29 @@ class CommandRegistry:
 
     def __init__(self, commands: Sequence[Command] = ()) -> None:
         self._commands: dict[str, Command] = {}
+        self._buttons: dict[ButtonAction, ButtonHandler] = {}
+        self._autocomplete: dict[str, AutocompleteSource] = {}
         for command in commands:
             self.add(command)
+
+    def on_button(self, action: ButtonAction, handler: ButtonHandler) -> None:
+        """Declare what pressing a button of ``action`` does."""
+        self._buttons[action] = handler
+
+    def button_handler(self, action: ButtonAction) -> ButtonHandler | None:
+        """The handler of a button action, or None."""
+        return self._buttons.get(action)
+
+    def add_autocomplete(self, name: str, source: AutocompleteSource) -> None:
+        """Declare an autocomplete source that ``Param.autocomplete`` can name."""
+        self._autocomplete[name] = source
+
+    async def suggest(self, name: str, invocation: Invocation, text: str) -> list[Suggestion]:
+        """At most 25 suggestions from the named source (empty when it is unknown)."""
+        source = self._autocomplete.get(name)
+        if source is None:
+            return []
+        return list(await source(invocation, text))[:25]
 
     def add(self, command: Command) -> None:
         """Declare a command; names are unique."""

@@ -202,10 +202,7 @@ class IngestService:
             fetched.path.unlink(missing_ok=True)
 
     async def _record(self, track: Track, fingerprint: Fingerprint | None, share: Share) -> None:
-        await self._tracks.add(track)
-        if fingerprint is not None:
-            await self._tracks.add_fingerprint(track.id, fingerprint)
-        await self._tracks.add_share(share)
+        await self._tracks.add(track, share=share, fingerprint=fingerprint)
 
     async def _already_known(self, track: Track, sharer: Sharer, place: str, now: datetime) -> IngestResult:
         if track.status is TrackStatus.TAKEN_DOWN:
@@ -224,7 +221,7 @@ class IngestService:
             return []
         out: list[NearDuplicate] = []
         for track_id, candidate in await self._tracks.fingerprint_candidates(fingerprint):
-            score = similarity(fingerprint, candidate)
+            score = similarity(fingerprint.values, candidate.values)
             if score < self.limits.near_duplicate_threshold:
                 continue
             track = await self._tracks.get(track_id)

@@ -1,0 +1,239 @@
+"""The blob pool on disk: one file per CID, written once, verified when read.
+
+Layout under the pool root::
+
+    blobs/<2 chars>/<cid>     the blob, named by its CID only (path derived from the CID)
+    tmp/<random>.part         in-flight writes; removed on failure and at start-up
+    corrupt/<cid>.<time>      blobs that failed verification, kept for the operator
+
+A write streams into ``tmp/``, hashing as it goes, fsyncs, then renames into place and
+fsyncs the directory, so a crash leaves either the whole blob or nothing. An existing blob
+is never overwritten: the same bytes already have the same name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from core.cid import CidHasher, cid_from_digest, parse_cid
+from core.errors import IntegrityError, TooLargeError
+from core.model import Cid
+from core.ports import VerifyReport
+
+CHUNK = 1 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_file(path: Path) -> tuple[Cid, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return cid_from_digest(digest.digest()), size
+
+
+class DiskBlobPool:
+    """``core.ports.BlobPool`` on a local folder."""
+
+    def __init__(self, root: Path, fsync: bool = True) -> None:
+        self.root = root
+        self._blobs = root / "blobs"
+        self._tmp = root / "tmp"
+        self._corrupt = root / "corrupt"
+        self._fsync = fsync
+        for folder in (self._blobs, self._tmp, self._corrupt):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, cid: Cid) -> Path:
+        """Where a blob lives; ``parse_cid`` guarantees the name stays inside the pool."""
+        checked = parse_cid(cid)
+        return self._blobs / checked[-2:] / checked
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _new_temp(self) -> Path:
+        return self._tmp / f"{secrets.token_hex(8)}.part"
+
+    def _commit(self, temp: Path, cid: Cid) -> None:
+        """fsync the temp file, then move it into place unless the blob already exists."""
+        final = self.path_for(cid)
+        if final.exists():
+            temp.unlink(missing_ok=True)
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if self._fsync:
+            with temp.open("rb") as handle:
+                os.fsync(handle.fileno())
+        try:
+            os.link(temp, final)  # unlike rename, link never replaces an existing file
+        except FileExistsError:
+            pass  # a concurrent writer stored the same bytes first
+        temp.unlink(missing_ok=True)
+        if self._fsync:
+            _fsync_dir(final.parent)
+
+    def _copy_in(self, source: Path, max_size: int | None) -> tuple[Cid, int]:
+        temp = self._new_temp()
+        hasher = CidHasher()
+        try:
+            with source.open("rb") as src, temp.open("wb") as dst:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+                    if max_size is not None and hasher.size > max_size:
+                        raise TooLargeError(_too_large(max_size))
+                    dst.write(chunk)
+            cid = hasher.cid()
+            self._commit(temp, cid)
+            return cid, hasher.size
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    async def put_file(self, path: Path, max_size: int | None = None) -> tuple[Cid, int]:
+        """Copy a file into the pool, hashing while streaming."""
+        return await asyncio.to_thread(self._copy_in, path, max_size)
+
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
+    ) -> tuple[Cid, int]:
+        """Store a stream; TooLargeError past ``max_size``; IntegrityError if not ``expect``."""
+        temp = self._new_temp()
+        hasher = CidHasher()
+        handle = await asyncio.to_thread(temp.open, "wb")
+        try:
+            async for chunk in chunks:
+                hasher.update(chunk)
+                if max_size is not None and hasher.size > max_size:
+                    raise TooLargeError(_too_large(max_size))
+                await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(handle.close)
+            cid = hasher.cid()
+            if expect is not None and cid != expect:
+                raise IntegrityError(f"received bytes hash to {cid}, not the announced {expect}")
+            await asyncio.to_thread(self._commit, temp, cid)
+            return cid, hasher.size
+        except BaseException:
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def has(self, cid: Cid) -> bool:
+        """Whether the blob is present."""
+        return self.path_for(cid).exists()
+
+    async def size_of(self, cid: Cid) -> int | None:
+        """Stored size, None when absent."""
+        try:
+            return self.path_for(cid).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    async def read(self, cid: Cid) -> bytes:
+        """The whole blob, verified."""
+        path = self.path_for(cid)
+        data = await asyncio.to_thread(path.read_bytes)
+        if cid_from_digest(hashlib.sha256(data).digest()) != cid:
+            await asyncio.to_thread(self._quarantine, cid)
+            raise IntegrityError(f"blob {cid} is corrupt; it was moved aside")
+        return data
+
+    async def stream(self, cid: Cid, chunk_size: int = 262144) -> AsyncIterator[bytes]:
+        """The blob in chunks; IntegrityError after the last chunk when the bytes are wrong."""
+        path = self.path_for(cid)
+        hasher = CidHasher()
+        handle = await asyncio.to_thread(path.open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                hasher.update(chunk)
+                yield chunk
+        finally:
+            handle.close()
+        if hasher.cid() != cid:
+            await asyncio.to_thread(self._quarantine, cid)
+            raise IntegrityError(f"blob {cid} is corrupt; it was moved aside")
+
+    async def local_path(self, cid: Cid) -> Path | None:
+        """The blob's file, or None."""
+        path = self.path_for(cid)
+        return path if path.exists() else None
+
+    async def cids(self) -> AsyncIterator[Cid]:
+        """Every stored CID."""
+        names = await asyncio.to_thread(self._list)
+        for name in names:
+            yield Cid(name)
+
+    def _list(self) -> list[str]:
+        return sorted(p.name for p in self._blobs.glob("*/*") if p.is_file())
+
+    async def total_bytes(self) -> int:
+        """Bytes used by blobs."""
+        return await asyncio.to_thread(
+            lambda: sum(p.stat().st_size for p in self._blobs.glob("*/*") if p.is_file())
+        )
+
+    # -- maintenance -------------------------------------------------------------------
+
+    async def delete(self, cid: Cid) -> bool:
+        """Remove a blob; True if it was there."""
+        path = self.path_for(cid)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _quarantine(self, cid: Cid) -> None:
+        path = self.path_for(cid)
+        if path.exists():
+            os.replace(path, self._corrupt / f"{cid}.{int(time.time())}")
+
+    def _verify_all(self) -> VerifyReport:
+        checked = ok = total = 0
+        corrupt: list[Cid] = []
+        for name in self._list():
+            path = self._blobs / name[-2:] / name
+            cid, size = _hash_file(path)
+            checked += 1
+            total += size
+            if cid == name:
+                ok += 1
+            else:
+                corrupt.append(Cid(name))
+                self._quarantine(Cid(name))
+        return VerifyReport(checked=checked, ok=ok, corrupt=tuple(corrupt), bytes_checked=total)
+
+    async def verify(self) -> VerifyReport:
+        """Re-hash every blob; corrupt ones go to ``corrupt/``."""
+        return await asyncio.to_thread(self._verify_all)
+
+    async def clean_temp(self) -> int:
+        """Remove temp files a crash left behind."""
+        def clean() -> int:
+            count = 0
+            for part in self._tmp.glob("*.part"):
+                part.unlink(missing_ok=True)
+                count += 1
+            return count
+        return await asyncio.to_thread(clean)
+
+
+def _too_large(max_size: int) -> str:
+    return f"the file is larger than this instance accepts ({max_size / 1e6:.0f} MB)"

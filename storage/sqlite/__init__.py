@@ -1,0 +1,1 @@
+"""SQLite storage: one database file in WAL mode, ordered migrations, one repository per port."""

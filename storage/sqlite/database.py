@@ -1,0 +1,128 @@
+"""The SQLite database: one aiosqlite connection, WAL, ordered migrations, transactions.
+
+Writes that must land together go through ``transaction()``, which serialises writers
+on this connection and commits (or rolls back) as one. ``synchronous=FULL`` makes every
+commit durable before it returns, so an accepted track, vote or round survives kill -9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.sqlite.migrations import MIGRATIONS, Migration
+
+log = logging.getLogger(__name__)
+
+Row = aiosqlite.Row
+
+_IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
+
+
+class Database:
+    """An open database; use ``Database.open``."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
+        """Open (creating if needed) and migrate to the newest schema."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+            await conn.execute(f"PRAGMA {pragma}")
+        db = cls(conn, path)
+        await db._migrate(migrations)
+        return db
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    async def _migrate(self, migrations: Sequence[Migration]) -> None:
+        await self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL"
+            " DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+        )
+        async with self._conn.execute("SELECT version FROM schema_migrations") as cursor:
+            done = {row[0] for row in await cursor.fetchall()}
+        versions = [m.version for m in migrations]
+        if versions != sorted(set(versions)):
+            raise RuntimeError("migrations must have unique, increasing versions")
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            log.info("database %s: applying migration %d %s", self.path.name, migration.version, migration.name)
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in migration.statements:
+                    await self._conn.execute(statement)
+                await self._conn.execute(
+                    "INSERT INTO schema_migrations(version, name) VALUES (?, ?)",
+                    (migration.version, migration.name),
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        """The newest applied migration."""
+        row = await self.fetchone("SELECT max(version) FROM schema_migrations")
+        return int(row[0] or 0) if row else 0
+
+    # -- queries -----------------------------------------------------------------------
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row, or None."""
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row."""
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write in its own transaction (or the current one); returns rows changed."""
+        if _IN_TRANSACTION.get():
+            cursor = await self._conn.execute(sql, params)
+            return cursor.rowcount
+        async with self.transaction() as tx:
+            return await tx.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Many writes in one transaction."""
+        if _IN_TRANSACTION.get():
+            await self._conn.executemany(sql, rows)
+            return
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        """``async with db.transaction() as tx:`` — all writes inside commit together."""
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            token = _IN_TRANSACTION.set(True)
+            try:
+                yield self
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                await self._conn.execute("COMMIT")
+            finally:
+                _IN_TRANSACTION.reset(token)

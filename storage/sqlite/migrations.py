@@ -1,0 +1,82 @@
+"""The schema, as ordered migrations. Append new ones; never edit an applied one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+TRACKS = Migration(1, "tracks, shares, fingerprints", (
+    """CREATE TABLE tracks (
+        id TEXT PRIMARY KEY,
+        cid TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        title TEXT NOT NULL,
+        sharer_platform TEXT NOT NULL,
+        sharer_id TEXT NOT NULL,
+        sharer_name TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        origin_instance TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        verdict_reason TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        artist TEXT, genre TEXT, tags TEXT NOT NULL, prompt TEXT, style TEXT, lyrics TEXT,
+        generator TEXT, generator_song_id TEXT, source_url TEXT, quality TEXT,
+        status TEXT NOT NULL
+    )""",
+    "CREATE INDEX tracks_cid ON tracks(cid)",
+    "CREATE INDEX tracks_seen ON tracks(first_seen_at)",
+    "CREATE INDEX tracks_verdict ON tracks(verdict, status, first_seen_at)",
+    "CREATE INDEX tracks_sharer ON tracks(sharer_platform, sharer_id, first_seen_at)",
+    """CREATE VIRTUAL TABLE tracks_fts USING fts5(
+        title, artist, prompt, style, tags, genre, content='tracks', content_rowid='rowid',
+        tokenize='unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
+        INSERT INTO tracks_fts(rowid, title, artist, prompt, style, tags, genre)
+        VALUES (new.rowid, new.title, new.artist, new.prompt, new.style, new.tags, new.genre);
+    END""",
+    """CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, prompt, style, tags, genre)
+        VALUES ('delete', old.rowid, old.title, old.artist, old.prompt, old.style, old.tags, old.genre);
+    END""",
+    """CREATE TRIGGER tracks_fts_update AFTER UPDATE OF title, artist, prompt, style, tags, genre
+        ON tracks BEGIN
+        INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, prompt, style, tags, genre)
+        VALUES ('delete', old.rowid, old.title, old.artist, old.prompt, old.style, old.tags, old.genre);
+        INSERT INTO tracks_fts(rowid, title, artist, prompt, style, tags, genre)
+        VALUES (new.rowid, new.title, new.artist, new.prompt, new.style, new.tags, new.genre);
+    END""",
+    """CREATE TABLE shares (
+        track_id TEXT NOT NULL REFERENCES tracks(id),
+        platform TEXT NOT NULL, user_id TEXT NOT NULL, display_name TEXT NOT NULL,
+        shared_at TEXT NOT NULL, place TEXT NOT NULL
+    )""",
+    "CREATE INDEX shares_track ON shares(track_id, shared_at)",
+    "CREATE INDEX shares_member ON shares(platform, user_id, shared_at)",
+    """CREATE TABLE fingerprints (
+        track_id TEXT PRIMARY KEY REFERENCES tracks(id),
+        duration_s REAL NOT NULL,
+        vals BLOB NOT NULL
+    )""",
+    "CREATE TABLE fingerprint_keys (key INTEGER NOT NULL, track_id TEXT NOT NULL)",
+    "CREATE INDEX fingerprint_keys_key ON fingerprint_keys(key)",
+))
+
+BOT_STATE = Migration(2, "bot state", (
+    """CREATE TABLE bot_state (
+        namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (namespace, key)
+    )""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE)

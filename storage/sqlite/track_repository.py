@@ -1,0 +1,268 @@
+"""``core.ports.TrackRepository`` on SQLite."""
+
+from __future__ import annotations
+
+import array
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from core.fingerprint import bucket_keys
+from core.model import (
+    Cid,
+    Evidence,
+    Fingerprint,
+    InstanceId,
+    QualityReport,
+    Share,
+    Sharer,
+    Track,
+    TrackId,
+    TrackStatus,
+    Verdict,
+)
+from storage.sqlite.database import Database, Row
+from storage.sqlite.fts_query import fts_query
+
+_COLUMNS = (
+    "id, cid, size, media_type, duration_s, title, sharer_platform, sharer_id, sharer_name,"
+    " first_seen_at, origin_instance, verdict, verdict_reason, evidence, artist, genre, tags,"
+    " prompt, style, lyrics, generator, generator_song_id, source_url, quality, status"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM tracks"
+
+
+def _values(track: Track) -> tuple[object, ...]:
+    return (
+        track.id, track.cid, track.size, track.media_type, track.duration_s, track.title,
+        track.sharer.platform, track.sharer.user_id, track.sharer.display_name,
+        track.first_seen_at.isoformat(), track.origin_instance, track.verdict.value,
+        track.verdict_reason, json.dumps([e.to_dict() for e in track.evidence]), track.artist,
+        track.genre, json.dumps(list(track.tags)), track.prompt, track.style, track.lyrics,
+        track.generator, track.generator_song_id, track.source_url,
+        json.dumps(track.quality.to_dict()) if track.quality else None, track.status.value,
+    )
+
+
+def _track(row: Row) -> Track:
+    return Track(
+        id=TrackId(row["id"]),
+        cid=Cid(row["cid"]),
+        size=int(row["size"]),
+        media_type=row["media_type"],
+        duration_s=float(row["duration_s"]),
+        title=row["title"],
+        sharer=Sharer(row["sharer_platform"], row["sharer_id"], row["sharer_name"]),
+        first_seen_at=datetime.fromisoformat(row["first_seen_at"]),
+        origin_instance=InstanceId(row["origin_instance"]),
+        verdict=Verdict(row["verdict"]),
+        verdict_reason=row["verdict_reason"],
+        evidence=tuple(Evidence.from_dict(e) for e in json.loads(row["evidence"])),
+        artist=row["artist"],
+        genre=row["genre"],
+        tags=tuple(json.loads(row["tags"])),
+        prompt=row["prompt"],
+        style=row["style"],
+        lyrics=row["lyrics"],
+        generator=row["generator"],
+        generator_song_id=row["generator_song_id"],
+        source_url=row["source_url"],
+        quality=QualityReport.from_dict(json.loads(row["quality"])) if row["quality"] else None,
+        status=TrackStatus(row["status"]),
+    )
+
+
+def _pack(values: Sequence[int]) -> bytes:
+    return array.array("I", [v & 0xFFFFFFFF for v in values]).tobytes()
+
+
+def _unpack(blob: bytes) -> tuple[int, ...]:
+    packed = array.array("I")
+    packed.frombytes(blob)
+    return tuple(packed)
+
+
+class SqliteTrackRepository:
+    """Tracks, shares and fingerprints in the instance database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None
+    ) -> None:
+        """Store a track with its first share and fingerprint in one transaction."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                f"INSERT INTO tracks({_COLUMNS}) VALUES ({', '.join('?' * 25)})", _values(track)
+            )
+            if share is not None:
+                await self._insert_share(tx, share)
+            if fingerprint is not None:
+                await self._insert_fingerprint(tx, track.id, fingerprint)
+
+    async def get(self, track_id: TrackId) -> Track | None:
+        """One track by id."""
+        row = await self._db.fetchone(f"{_SELECT} WHERE id = ?", (track_id,))
+        return _track(row) if row else None
+
+    async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
+        """Tracks with these bytes, oldest first."""
+        rows = await self._db.fetchall(f"{_SELECT} WHERE cid = ? ORDER BY first_seen_at", (cid,))
+        return [_track(r) for r in rows]
+
+    async def resolve(self, ref: str) -> Track | None:
+        """By id, CID, or an unambiguous prefix (6+ characters) of either."""
+        ref = ref.strip()
+        if not ref:
+            return None
+        exact = await self._db.fetchall(
+            f"{_SELECT} WHERE id = ? OR cid = ? ORDER BY first_seen_at LIMIT 1", (ref, ref)
+        )
+        if exact:
+            return _track(exact[0])
+        if len(ref) < 6:
+            return None
+        upper = ref + "\U0010ffff"
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE (id >= ? AND id < ?) OR (cid >= ? AND cid < ?)"
+            " ORDER BY first_seen_at LIMIT 3",
+            (ref, upper, ref, upper),
+        )
+        distinct = {r["cid"] for r in rows}
+        return _track(rows[0]) if len(distinct) == 1 else None
+
+    async def search(self, text: str, limit: int = 10) -> Sequence[Track]:
+        """Full-text search over title, artist, prompt, style, tags and genre."""
+        query = fts_query(text)
+        if query is None:
+            return []
+        rows = await self._db.fetchall(
+            f"SELECT {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))} FROM tracks_fts f"
+            " JOIN tracks t ON t.rowid = f.rowid WHERE tracks_fts MATCH ? AND t.status = 'active'"
+            " ORDER BY f.rank LIMIT ?",
+            (query, limit),
+        )
+        return [_track(r) for r in rows]
+
+    async def recent(self, limit: int = 20, since: datetime | None = None) -> Sequence[Track]:
+        """Newest first."""
+        if since is None:
+            rows = await self._db.fetchall(
+                f"{_SELECT} WHERE status = 'active' ORDER BY first_seen_at DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = await self._db.fetchall(
+                f"{_SELECT} WHERE status = 'active' AND first_seen_at >= ?"
+                " ORDER BY first_seen_at DESC LIMIT ?",
+                (since.isoformat(), limit),
+            )
+        return [_track(r) for r in rows]
+
+    async def by_verdict(self, verdict: Verdict, limit: int = 50) -> Sequence[Track]:
+        """Active tracks with this verdict, oldest first."""
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE verdict = ? AND status = 'active' ORDER BY first_seen_at LIMIT ?",
+            (verdict.value, limit),
+        )
+        return [_track(r) for r in rows]
+
+    async def by_sharer(self, platform: str, user_id: str, limit: int = 50) -> Sequence[Track]:
+        """A member's own tracks, newest first."""
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE sharer_platform = ? AND sharer_id = ? AND status = 'active'"
+            " ORDER BY first_seen_at DESC LIMIT ?",
+            (platform, user_id, limit),
+        )
+        return [_track(r) for r in rows]
+
+    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str) -> None:
+        """Moderation: change the verdict."""
+        await self._db.execute(
+            "UPDATE tracks SET verdict = ?, verdict_reason = ? WHERE id = ?",
+            (verdict.value, reason, track_id),
+        )
+
+    async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:
+        """Take down or restore."""
+        await self._db.execute("UPDATE tracks SET status = ? WHERE id = ?", (status.value, track_id))
+
+    async def set_genre(self, track_id: TrackId, genre: str | None) -> None:
+        """Move to another genre."""
+        await self._db.execute("UPDATE tracks SET genre = ? WHERE id = ?", (genre, track_id))
+
+    async def add_share(self, share: Share) -> None:
+        """Record a sighting."""
+        await self._insert_share(self._db, share)
+
+    @staticmethod
+    async def _insert_share(db: Database, share: Share) -> None:
+        await db.execute(
+            "INSERT INTO shares(track_id, platform, user_id, display_name, shared_at, place)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (share.track_id, share.sharer.platform, share.sharer.user_id,
+             share.sharer.display_name, share.shared_at.isoformat(), share.place),
+        )
+
+    async def shares(self, track_id: TrackId) -> Sequence[Share]:
+        """Every sighting, oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT track_id, platform, user_id, display_name, shared_at, place FROM shares"
+            " WHERE track_id = ? ORDER BY shared_at", (track_id,),
+        )
+        return [
+            Share(TrackId(r[0]), Sharer(r[1], r[2], r[3]), datetime.fromisoformat(r[4]), r[5])
+            for r in rows
+        ]
+
+    async def shares_since(self, platform: str, user_id: str, since: datetime) -> int:
+        """How many shares a member made since a time (for the share rate limit)."""
+        row = await self._db.fetchone(
+            "SELECT count(*) FROM shares WHERE platform = ? AND user_id = ? AND shared_at >= ?",
+            (platform, user_id, since.isoformat()),
+        )
+        return int(row[0]) if row else 0
+
+    async def add_fingerprint(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
+        """Index a fingerprint."""
+        async with self._db.transaction() as tx:
+            await self._insert_fingerprint(tx, track_id, fingerprint)
+
+    @staticmethod
+    async def _insert_fingerprint(db: Database, track_id: TrackId, fingerprint: Fingerprint) -> None:
+        await db.execute(
+            "INSERT OR REPLACE INTO fingerprints(track_id, duration_s, vals) VALUES (?, ?, ?)",
+            (track_id, fingerprint.duration_s, _pack(fingerprint.values)),
+        )
+        await db.execute("DELETE FROM fingerprint_keys WHERE track_id = ?", (track_id,))
+        await db.executemany(
+            "INSERT INTO fingerprint_keys(key, track_id) VALUES (?, ?)",
+            [(key, track_id) for key in bucket_keys(fingerprint.values)],
+        )
+
+    async def fingerprint_candidates(
+        self, fingerprint: Fingerprint, limit: int = 20
+    ) -> Sequence[tuple[TrackId, Fingerprint]]:
+        """Tracks sharing bucket keys with this fingerprint, most shared first."""
+        keys = bucket_keys(fingerprint.values)
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        rows = await self._db.fetchall(
+            f"SELECT f.track_id, f.duration_s, f.vals FROM (SELECT track_id, count(*) AS hits"
+            f" FROM fingerprint_keys WHERE key IN ({marks}) GROUP BY track_id"
+            f" ORDER BY hits DESC LIMIT ?) k JOIN fingerprints f ON f.track_id = k.track_id"
+            f" ORDER BY k.hits DESC",
+            (*keys, limit),
+        )
+        return [(TrackId(r[0]), Fingerprint(_unpack(r[2]), float(r[1]))) for r in rows]
+
+    async def referenced_cids(self) -> set[Cid]:
+        """CIDs of tracks that are not taken down."""
+        rows = await self._db.fetchall("SELECT DISTINCT cid FROM tracks WHERE status = 'active'")
+        return {Cid(r[0]) for r in rows}
+
+    async def count(self) -> int:
+        """Number of tracks."""
+        row = await self._db.fetchone("SELECT count(*) FROM tracks")
+        return int(row[0]) if row else 0
