@@ -8,22 +8,33 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 from config import Settings
+from core.announce import Announcer
 from core.app import App
 from core.clock import SystemClock
+from core.commands.catalog import build_registry
 from core.commands.declaration import CommandRegistry
 from core.ports import Clock, LinkFetcher
 from core.services.ingest import IngestLimits, IngestService
+from core.services.digest import DigestSchedule, DigestService
+from core.services.genres import GenreDef, GenreService
+from core.services.moderation import ModerationService
 from core.services.provenance import ProvenanceRules
+from core.services.share_rate_limit import ShareRateLimiter
+from core.services.sharing import ShareService
+from core.services.voting import VotingService
 from storage.blob_pool import DiskBlobPool
 from storage.identity import Identity, load_or_create_identity
 from storage.media.inspector import FfmpegMediaInspector
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
+from storage.sqlite.genre_places import SqliteGenrePlaces
 from storage.sqlite.track_repository import SqliteTrackRepository
+from storage.sqlite.voting_repository import SqliteVotingRepository
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +71,60 @@ def _link_fetcher(settings: Settings) -> LinkFetcher | None:
     return SafeLinkFetcher(settings.links)
 
 
-def _build_registry(app: App) -> CommandRegistry:
+
+def _genre_service(settings: Settings, db: Database) -> GenreService:
+    taxonomy = [
+        GenreDef(name, genre.aliases, genre.keywords,
+                 {k: v for k, v in (("discord", genre.discord_channel), ("matrix", genre.matrix_room)) if v})
+        for name, genre in settings.genres.taxonomy.items()
+    ]
+    g, v, d = settings.genres, settings.voting, settings.digest
+    defaults = {k: p for k, p in (("discord", g.default_discord_channel), ("matrix", g.default_matrix_room)) if p}
+    other = {
+        "round": {k: p for k, p in (("discord", v.round_discord_channel), ("matrix", v.round_matrix_room)) if p},
+        "digest": {k: p for k, p in (("discord", d.discord_channel), ("matrix", d.matrix_room)) if p},
+    }
+    return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
+
+
+def _prompt_service(db: Database, clock: Clock) -> Any:
     try:
-        from core.commands.catalog import build_registry
+        from core.services.prompts import PromptService
+        from storage.sqlite.prompt_repository import SqlitePromptRepository
     except ImportError:
-        return CommandRegistry()
-    return build_registry(app)
+        log.warning("prompt library unavailable")
+        return None
+    return PromptService(SqlitePromptRepository(db), clock)
+
+
+def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskBlobPool,
+               tracks: SqliteTrackRepository, ingest: IngestService, clock: Clock) -> App:
+    announcer = Announcer()
+    genres = _genre_service(settings, db)
+    ingest.classify_genre = lambda track, tag_genre: genres.classify(
+        track.genre, track.prompt, track.style, track.tags, tag_genre)
+    prompts = _prompt_service(db, clock)
+    limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
+    voting = VotingService(SqliteVotingRepository(db), tracks, clock, announcer)
+    d = settings.digest
+    hour, minute = (int(x) for x in d.time.split(":"))
+    digest = DigestService(DigestSchedule(d.weekday, time(hour, minute), d.timezone, d.top_n), tracks, clock,
+                           announcer, BotState(db), settings.instance.community, voting, prompts)
+    return App(
+        instance=identity.instance_id,
+        instance_name=settings.instance.name,
+        clock=clock,
+        pool=pool,
+        tracks=tracks,
+        ingest=ingest,
+        share=ShareService(ingest, genres, prompts, limiter),
+        moderation=ModerationService(tracks, pool),
+        announcer=announcer,
+        genres=genres,
+        prompts=prompts,
+        voting=voting,
+        digest=digest,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -106,15 +165,8 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             fetcher=_link_fetcher(settings),
             work_dir=data_dir / "downloads",
         )
-        app = App(
-            instance=identity.instance_id,
-            instance_name=settings.instance.name,
-            clock=the_clock,
-            pool=pool,
-            tracks=tracks,
-            ingest=ingest,
-        )
-        yield Instance(settings, identity, db, app, _build_registry(app), BotState(db))
+        app = _build_app(settings, identity, db, pool, tracks, ingest, the_clock)
+        yield Instance(settings, identity, db, app, build_registry(app), BotState(db))
     finally:
         await db.close()
 

@@ -17,8 +17,9 @@ from core.services.ingest import IngestService
 if TYPE_CHECKING:
     from core.services.digest import DigestService
     from core.services.genres import GenreService
+    from core.services.moderation import ModerationService
     from core.services.prompts import PromptService
-    from core.services.share_rate_limit import ShareRateLimiter
+    from core.services.sharing import ShareService
     from core.services.voting import VotingService
 
 
@@ -32,9 +33,16 @@ class App:
     pool: BlobPool
     tracks: TrackRepository
     ingest: IngestService
+    share: ShareService
+    moderation: ModerationService
     announcer: Announcer = field(default_factory=Announcer)
     genres: GenreService | None = None
     prompts: PromptService | None = None
     voting: VotingService | None = None
     digest: DigestService | None = None
-    share_limit: ShareRateLimiter | None = None
+
+    async def destination(self, target: str, platform: str) -> str | None:
+        """The channel/room id a ``Post`` target maps to on a platform, or None."""
+        if self.genres is None:
+            return None
+        return await self.genres.destination(target, platform)

@@ -151,6 +151,10 @@ class TrackRepository(Protocol):
         """Record a sighting of a track."""
         ...
 
+    async def shares_since(self, platform: str, user_id: str, since: datetime) -> int:
+        """How many shares a member made since a time (the share rate limit)."""
+        ...
+
     async def shares(self, track_id: TrackId) -> Sequence[Share]:
         """Every sighting, oldest first."""
         ...

@@ -12,8 +12,8 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePath
 from typing import TypeVar
@@ -90,6 +90,8 @@ class IngestService:
         self._rules = rules
         self._fetcher = fetcher
         self._work_dir = work_dir
+        # set by the wiring to the genre service: (track, genre tag) -> genre or None
+        self.classify_genre: Callable[[Track, str | None], str | None] | None = None
         # seconds spent per stage since start (for /metrics and bench/ingest.py)
         self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.stage_counts: dict[str, int] = dict.fromkeys(STAGES, 0)
@@ -176,6 +178,8 @@ class IngestService:
             source_url=source_url or (page.canonical_url or page.url if page else None) or tags.url,
             quality=quality,
         )
+        if self.classify_genre is not None:
+            track = replace(track, genre=self.classify_genre(track, tags.genre))
         await self._timed("record", self._record(track, fingerprint, Share(track.id, sharer, now, place)))
         log.info("ingested %s as %s (%s: %s)", title, cid, verdict.value, reason)
         return IngestResult(track, True, f"{verdict.value}: {reason}")

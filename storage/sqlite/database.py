@@ -59,9 +59,9 @@ class Database:
         async with self._conn.execute("SELECT version FROM schema_migrations") as cursor:
             done = {row[0] for row in await cursor.fetchall()}
         versions = [m.version for m in migrations]
-        if versions != sorted(set(versions)):
-            raise RuntimeError("migrations must have unique, increasing versions")
-        for migration in migrations:
+        if len(versions) != len(set(versions)):
+            raise RuntimeError("two migrations share a version number")
+        for migration in sorted(migrations, key=lambda m: m.version):
             if migration.version in done:
                 continue
             log.info("database %s: applying migration %d %s", self.path.name, migration.version, migration.name)

@@ -79,4 +79,39 @@ BOT_STATE = Migration(2, "bot state", (
     )""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE)
+GENRE_PLACES = Migration(3, "genre places", (
+    """CREATE TABLE genre_places (
+        genre TEXT NOT NULL, platform TEXT NOT NULL, place TEXT NOT NULL,
+        PRIMARY KEY (genre, platform)
+    )""",
+))
+
+VOTING = Migration(5, "voting rounds and track votes", (
+    """CREATE TABLE rounds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, rules TEXT NOT NULL,
+        created_platform TEXT NOT NULL, created_id TEXT NOT NULL, created_name TEXT NOT NULL,
+        created_at TEXT NOT NULL, submit_until TEXT NOT NULL, vote_until TEXT NOT NULL,
+        phase TEXT NOT NULL, place TEXT NOT NULL
+    )""",
+    "CREATE INDEX rounds_phase ON rounds(phase)",
+    """CREATE TABLE entries (
+        round_id INTEGER NOT NULL REFERENCES rounds(id), number INTEGER NOT NULL,
+        track_id TEXT NOT NULL, platform TEXT NOT NULL, user_id TEXT NOT NULL,
+        display_name TEXT NOT NULL, submitted_at TEXT NOT NULL,
+        PRIMARY KEY (round_id, number), UNIQUE (round_id, track_id)
+    )""",
+    """CREATE TABLE ballots (
+        round_id INTEGER NOT NULL, entry INTEGER NOT NULL, platform TEXT NOT NULL,
+        user_id TEXT NOT NULL, value INTEGER NOT NULL, cast_at TEXT NOT NULL,
+        PRIMARY KEY (round_id, entry, platform, user_id),
+        FOREIGN KEY (round_id, entry) REFERENCES entries(round_id, number)
+    )""",
+    """CREATE TABLE track_votes (
+        track_id TEXT NOT NULL, platform TEXT NOT NULL, user_id TEXT NOT NULL,
+        value INTEGER NOT NULL, cast_at TEXT NOT NULL,
+        PRIMARY KEY (track_id, platform, user_id)
+    )""",
+    "CREATE INDEX track_votes_recent ON track_votes(cast_at, track_id, value)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, VOTING)

@@ -1,0 +1,142 @@
+"""Prompt library, digest and moderation commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.app import App
+from core.commands.common import arg, lines_of, need, sharer_of
+from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.services.sharing import card_reply
+
+
+def _prompt_line(prompt: Any) -> str:
+    text = prompt.text if len(prompt.text) <= 120 else prompt.text[:117] + "…"
+    votes = f" · {prompt.votes} votes" if getattr(prompt, "votes", 0) else ""
+    tracks = f" · {len(prompt.track_ids)} tracks" if prompt.track_ids else ""
+    return f"{prompt.id[:8]}  [{prompt.kind}] {text}{tracks}{votes}"
+
+
+def prompt_commands(app: App) -> list[Command]:
+    """Declarations of the prompt library commands."""
+
+    async def save(inv: Invocation) -> Reply:
+        prompts = need(app.prompts, "the prompt library")
+        track_id = None
+        if arg(inv, "track"):
+            track = await app.tracks.resolve(arg(inv, "track"))
+            track_id = track.id if track else None
+        settings = {k: v for k, v in (("model", arg(inv, "model")), ("seed", arg(inv, "seed"))) if v}
+        prompt, created = await prompts.save(arg(inv, "text"), arg(inv, "kind", "prompt"), sharer_of(inv),
+                                             generator=arg(inv, "generator"), settings=settings or None,
+                                             track_id=track_id)
+        verb = "Saved" if created else "Already in the library"
+        return Reply(text=f"{verb}: {_prompt_line(prompt)}", data={"prompt": prompt.id, "created": created})
+
+    async def search(inv: Invocation) -> Reply:
+        prompts = need(app.prompts, "the prompt library")
+        found = list(await prompts.search(arg(inv, "text"), limit=10))
+        return Reply(title=f"Prompts matching '{arg(inv, 'text')}'",
+                     text=lines_of([_prompt_line(p) for p in found], "No prompt matches."),
+                     data={"prompts": [p.id for p in found]})
+
+    async def show(inv: Invocation) -> Reply:
+        prompts = need(app.prompts, "the prompt library")
+        prompt = await prompts.show(arg(inv, "prompt"))
+        like = list(await prompts.more_like(prompt.id, limit=5))
+        author = prompt.author.display_name if prompt.author else "unknown"
+        fields = [("Kind", prompt.kind), ("Author", author), ("Saved", f"{prompt.created_at:%Y-%m-%d}")]
+        if prompt.generator:
+            fields.append(("Generator", prompt.generator))
+        for key, value in (prompt.settings or {}).items():
+            fields.append((str(key).capitalize(), str(value)))
+        if prompt.track_ids:
+            fields.append(("Tracks", ", ".join(t[:8] for t in prompt.track_ids[:10])))
+        text = prompt.text
+        if like:
+            text += "\n\nMore like this:\n" + "\n".join(_prompt_line(p) for p in like)
+        return Reply(title=f"Prompt {prompt.id[:8]}", text=text, fields=tuple(fields),
+                     data={"prompt": prompt.id, "like": [p.id for p in like]})
+
+    async def top(inv: Invocation) -> Reply:
+        prompts = need(app.prompts, "the prompt library")
+        found = list(await prompts.top(limit=10))
+        return Reply(title="Top prompts", text=lines_of([_prompt_line(p) for p in found], "No prompts yet."),
+                     data={"prompts": [p.id for p in found]})
+
+    return [
+        Command("prompt save", "Save a prompt or style text to the library", save, (
+            Param("text", ParamKind.TEXT, "the prompt", rest=True),
+            Param("kind", ParamKind.CHOICE, "prompt, style or lyrics", required=False,
+                  choices=("prompt", "style", "lyrics")),
+            Param("generator", ParamKind.TEXT, "generator (suno, udio, ...)", required=False),
+            Param("model", ParamKind.TEXT, "model version", required=False),
+            Param("seed", ParamKind.TEXT, "seed", required=False),
+            Param("track", ParamKind.TRACK, "a track made with it", required=False, autocomplete="my_tracks"),
+        )),
+        Command("prompt search", "Search the prompt library", search, (
+            Param("text", ParamKind.TEXT, "words to look for", rest=True),)),
+        Command("prompt show", "Show a prompt, its tracks and similar prompts", show, (
+            Param("prompt", ParamKind.TEXT, "prompt id", autocomplete="prompts"),)),
+        Command("prompt top", "Prompts whose tracks got the most votes", top),
+    ]
+
+
+def digest_commands(app: App) -> list[Command]:
+    """Digest preview and publish."""
+
+    async def preview(inv: Invocation) -> Reply:
+        digest = need(app.digest, "the weekly digest")
+        reply: Reply = await digest.build()
+        return reply
+
+    async def publish(inv: Invocation) -> Reply:
+        digest = need(app.digest, "the weekly digest")
+        reply: Reply = await digest.build()
+        from core.commands.declaration import Post
+
+        await app.announcer.announce(Post("digest", reply))
+        return Reply(text="Digest published.", private=True)
+
+    return [
+        Command("digest preview", "Show this week's digest as it stands", preview),
+        Command("digest publish", "Publish the digest now", publish, permission=Permission.MODERATOR),
+    ]
+
+
+def moderation_commands(app: App) -> list[Command]:
+    """Review queue and decisions."""
+
+    async def review(inv: Invocation) -> Reply:
+        queue = await app.moderation.queue()
+        lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name}: {t.verdict_reason}" for t in queue]
+        return Reply(title="Review queue", text=lines_of(lines, "Nothing waits for review."),
+                     cards=tuple(queue[:3]), data={"tracks": [t.id for t in queue]})
+
+    async def approve(inv: Invocation) -> Reply:
+        track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
+        target = f"genre:{track.genre}" if track.genre else "default"
+        from core.commands.declaration import Post
+
+        return Reply(text=f"Approved {track.title}.", cards=(track,),
+                     posts=(Post(target, card_reply(track, text=f"New track shared by {track.sharer.display_name}")),),
+                     data={"track": track.id})
+
+    async def reject(inv: Invocation) -> Reply:
+        track = await app.moderation.reject(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
+        return Reply(text=f"Rejected {track.title}.", data={"track": track.id})
+
+    async def takedown(inv: Invocation) -> Reply:
+        track, deleted = await app.moderation.takedown(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
+        blob = "its audio was deleted" if deleted else "its audio stays (another track uses the same bytes)"
+        return Reply(text=f"Took down {track.title}; {blob}.", data={"track": track.id, "deleted": deleted})
+
+    track_param = Param("track", ParamKind.TRACK, "track id or pool address")
+    reason = Param("reason", ParamKind.TEXT, "why", required=False, rest=True)
+    return [
+        Command("review", "The quarantine queue", review, permission=Permission.MODERATOR),
+        Command("approve", "Accept a quarantined track", approve, (track_param, reason), Permission.MODERATOR),
+        Command("reject", "Refuse a track", reject, (track_param, reason), Permission.MODERATOR),
+        Command("takedown", "Take a track down on this instance", takedown, (track_param, reason),
+                Permission.MODERATOR),
+    ]

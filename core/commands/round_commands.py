@@ -1,0 +1,138 @@
+"""Voting round commands and the vote button."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.app import App
+from core.commands.common import arg, need, sharer_of
+from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.errors import NotFoundError, UsageError
+from core.services.voting import VotingService
+from core.voting_model import BallotType, RoundRules
+
+_YES = {"yes", "y", "true", "on", "1"}
+
+
+def _voting(app: App) -> VotingService:
+    service: VotingService = need(app.voting, "voting rounds")
+    return service
+
+
+async def _round_ref(app: App, inv: Invocation) -> str:
+    ref = arg(inv, "round")
+    if ref:
+        return str(ref)
+    open_rounds = await _voting(app).open_rounds()
+    if not open_rounds:
+        raise NotFoundError("there is no open round; give a round number")
+    return str(open_rounds[-1].id)
+
+
+def round_commands(app: App) -> list[Command]:
+    """Declarations of the round commands."""
+
+    async def start(inv: Invocation) -> Reply:
+        genre = arg(inv, "genre")
+        if genre and app.genres is not None:
+            genre = app.genres.get(genre).name
+        rules = RoundRules(
+            theme=arg(inv, "theme"), genre=genre,
+            entries_per_member=arg(inv, "entries", 1),
+            ballot=BallotType(arg(inv, "ballot", "approval")),
+            max_approvals=arg(inv, "approvals", 3),
+            min_account_age_days=arg(inv, "min_age_days", 0.0),
+            required_role=arg(inv, "role"),
+            anonymous=str(arg(inv, "anonymous", "no")).lower() in _YES,
+        )
+        rnd = await _voting(app).start(rules, sharer_of(inv), inv.place,
+                                       timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
+                                       timedelta(seconds=arg(inv, "vote", 2 * 86400.0)))
+        return Reply(text=f"Round {rnd.label} started: submissions until "
+                          f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC.",
+                     data={"round": rnd.id})
+
+    async def status(inv: Invocation) -> Reply:
+        return await _voting(app).status(await _round_ref(app, inv))
+
+    async def submit(inv: Invocation) -> Reply:
+        voting = _voting(app)
+        ref = await _round_ref(app, inv)
+        track_ref = arg(inv, "track")
+        if inv.attachments and not track_ref:
+            shared = await app.share.share_file(inv.attachments[0].path, sharer_of(inv), place=inv.place,
+                                                filename=inv.attachments[0].filename)
+            track_ref = shared.data.get("track")
+        if not track_ref:
+            raise UsageError("name one of your tracks (or attach the audio) to submit")
+        entry = await voting.submit(ref, str(track_ref), sharer_of(inv), inv.account_age_days, inv.roles)
+        return Reply(text=f"Entered as entry {entry.number} of round #{entry.round_id}.",
+                     data={"round": entry.round_id, "entry": entry.number})
+
+    async def vote(inv: Invocation) -> Reply:
+        outcome = await _voting(app).vote(await _round_ref(app, inv), arg(inv, "entry"), sharer_of(inv),
+                                          arg(inv, "value", 1), account_age_days=inv.account_age_days,
+                                          roles=inv.roles)
+        return Reply(text=outcome.capitalize() + ".", private=True)
+
+    async def close(inv: Invocation) -> Reply:
+        rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
+        return Reply(text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
+                     data={"round": rnd.id, "phase": rnd.phase.value})
+
+    async def results(inv: Invocation) -> Reply:
+        return await _voting(app).results(await _round_ref(app, inv),
+                                          moderator=inv.permission >= Permission.MODERATOR)
+
+    round_param = Param("round", ParamKind.TEXT, "round number (default: the latest open one)",
+                        required=False, autocomplete="rounds")
+    return [
+        Command("round start", "Start a voting round", start, (
+            Param("theme", ParamKind.TEXT, "the theme", rest=True),
+            Param("submit", ParamKind.DURATION, "submission window, e.g. 2d", required=False),
+            Param("vote", ParamKind.DURATION, "voting window, e.g. 2d", required=False),
+            Param("genre", ParamKind.TEXT, "only tracks of this genre", required=False, autocomplete="genres"),
+            Param("entries", ParamKind.INTEGER, "entries per member (default 1)", required=False),
+            Param("ballot", ParamKind.CHOICE, "approval or score", required=False, choices=("approval", "score")),
+            Param("approvals", ParamKind.INTEGER, "approvals per voter (default 3)", required=False),
+            Param("min_age_days", ParamKind.NUMBER, "minimum membership age in days", required=False),
+            Param("role", ParamKind.TEXT, "role needed to take part", required=False),
+            Param("anonymous", ParamKind.CHOICE, "hide entrants until results", required=False,
+                  choices=("yes", "no")),
+        ), Permission.MODERATOR),
+        Command("round status", "Phase, deadlines and entries of a round", status, (round_param,)),
+        Command("round submit", "Enter one of your tracks into a round", submit, (
+            Param("round", ParamKind.TEXT, "round number", autocomplete="rounds"),
+            Param("track", ParamKind.TRACK, "your track", required=False, autocomplete="my_tracks"),
+            Param("file", ParamKind.ATTACHMENT, "or the audio itself", required=False),
+        )),
+        Command("round vote", "Vote for an entry (0 withdraws)", vote, (
+            Param("round", ParamKind.TEXT, "round number", autocomplete="rounds"),
+            Param("entry", ParamKind.INTEGER, "entry number"),
+            Param("value", ParamKind.INTEGER, "1 to approve, 1-5 for scores, 0 to withdraw", required=False),
+        )),
+        Command("round close", "End the current phase of a round now", close, (round_param,), Permission.MODERATOR),
+        Command("round results", "The ranking of a closed round", results, (round_param,)),
+    ]
+
+
+def vote_button(app: App):  # type: ignore[no-untyped-def]
+    """The handler of ``wp:vote:<value>`` buttons (and reactions mapped to them)."""
+
+    async def press(inv: Invocation, value: str) -> Reply:
+        parts = value.split(":")
+        toggle = inv.args.get("toggle", True) is not False
+        try:
+            if parts[0] == "track" and len(parts) == 3:
+                outcome = await _voting(app).vote_track(parts[1], sharer_of(inv), int(parts[2]), toggle=toggle)
+            elif parts[0] == "round" and len(parts) == 4:
+                outcome = await _voting(app).vote(parts[1], int(parts[2]), sharer_of(inv), int(parts[3]),
+                                                  toggle=toggle, account_age_days=inv.account_age_days,
+                                                  roles=inv.roles)
+            else:
+                raise UsageError("this vote button is not valid")
+        except ValueError:
+            raise UsageError("this vote button is not valid") from None
+        return Reply(text=outcome.capitalize() + ".", private=True, data={"outcome": outcome})
+
+    return press

@@ -1,0 +1,151 @@
+"""Genre channels: which genre a track belongs to, and where each genre is posted.
+
+A track's genre comes from, in order: the sharer's choice, the prompt/style text, the
+tags. A genre maps to a place per platform (a Discord channel id, a Matrix room id) from
+config, or from ``genre set`` at runtime (persisted, and winning over config). Posts to a
+genre without a place go to the default place of that platform.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.errors import NotFoundError, UsageError
+
+_WORDS = re.compile(r"[\w'-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class GenreDef:
+    """A genre of the taxonomy."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    places: Mapping[str, str] = field(default_factory=dict)  # platform -> channel/room id
+
+
+class GenrePlaces(Protocol):
+    """Runtime places of genres, set with ``genre set`` (persisted)."""
+
+    async def get_all(self) -> dict[tuple[str, str], str]:
+        """(genre, platform) -> place."""
+        ...
+
+    async def put(self, genre: str, platform: str, place: str | None) -> None:
+        """Set (or clear with None) a genre's place on a platform."""
+        ...
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORDS.findall(text.casefold()))
+
+
+class GenreService:
+    """Classifies tracks and resolves where posts go."""
+
+    def __init__(
+        self,
+        taxonomy: Sequence[GenreDef],
+        places: GenrePlaces,
+        default_places: Mapping[str, str] | None = None,
+        other_places: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self._genres = {g.name: g for g in taxonomy}
+        self._places = places
+        self._default = dict(default_places or {})
+        self._other = {k: dict(v) for k, v in (other_places or {}).items()}  # "round"/"digest"
+        self._names: dict[str, str] = {}
+        for genre in taxonomy:
+            self._names[_norm(genre.name)] = genre.name
+            for alias in genre.aliases:
+                self._names[_norm(alias)] = genre.name
+
+    def names(self) -> list[str]:
+        """Every genre name, sorted."""
+        return sorted(self._genres)
+
+    def get(self, name: str) -> GenreDef:
+        """A genre by name or alias; UsageError listing the genres when unknown."""
+        found = self.lookup(name)
+        if found is None:
+            raise UsageError(f"unknown genre '{name}'; genres: {', '.join(self.names())}")
+        return self._genres[found]
+
+    def lookup(self, text: str | None) -> str | None:
+        """The genre a name or alias means, or None."""
+        if not text:
+            return None
+        return self._names.get(_norm(text))
+
+    def classify(
+        self,
+        chosen: str | None = None,
+        prompt: str | None = None,
+        style: str | None = None,
+        tags: Sequence[str] = (),
+        tag_genre: str | None = None,
+    ) -> str | None:
+        """The sharer's choice, else the prompt/style text, else the tags; None if nothing fits."""
+        if chosen:
+            return self.get(chosen).name
+        for text in (style, prompt):
+            found = self._from_text(text)
+            if found:
+                return found
+        for text in (tag_genre, *tags):
+            found = self.lookup(text) or self._from_text(text)
+            if found:
+                return found
+        return None
+
+    def _from_text(self, text: str | None) -> str | None:
+        """Names and aliases count 3, keywords 1; the best score wins (ties: taxonomy order)."""
+        if not text:
+            return None
+        padded = f" {_norm(text)} "
+        best: tuple[int, str] | None = None
+        for genre in self._genres.values():
+            score = 0
+            for name in (genre.name, *genre.aliases):
+                if f" {_norm(name)} " in padded:
+                    score += 3
+            for keyword in genre.keywords:
+                if f" {_norm(keyword)} " in padded:
+                    score += 1
+            if score and (best is None or score > best[0]):
+                best = (score, genre.name)
+        return best[1] if best else None
+
+    async def set_place(self, genre: str, platform: str, place: str | None) -> GenreDef:
+        """``genre set``: persist where a genre is posted on a platform."""
+        found = self.get(genre)
+        await self._places.put(found.name, platform, place)
+        return found
+
+    async def places_of(self, genre: str) -> dict[str, str]:
+        """Where a genre is posted, per platform (runtime settings win over config)."""
+        found = self.get(genre)
+        out = dict(found.places)
+        for (name, platform), place in (await self._places.get_all()).items():
+            if name == found.name:
+                out[platform] = place
+        return out
+
+    async def destination(self, target: str, platform: str) -> str | None:
+        """Where a ``Post`` goes on a platform: ``genre:<name>``, ``round:<id>``, ``digest``, ``default``."""
+        kind, _, value = target.partition(":")
+        if kind == "genre" and value:
+            try:
+                place = (await self.places_of(value)).get(platform)
+            except UsageError:
+                place = None
+            return place or self._default.get(platform)
+        if kind in self._other:
+            return self._other[kind].get(platform) or self._default.get(platform)
+        if kind == "default":
+            return self._default.get(platform)
+        raise NotFoundError(f"no such destination: {target}")

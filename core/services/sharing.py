@@ -1,0 +1,102 @@
+"""Sharing a track: the one flow behind the ``share`` command, chat uploads and the CLI.
+
+Rate limit → ingest (file or link) → genre → prompt library → a reply with the card and a
+post to the genre's channel → listeners (federation publishes accepted tracks).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.commands.declaration import Button, ButtonAction, Post, Reply
+from core.model import Declaration, Sharer, Track, Verdict
+from core.services.ingest import IngestResult, IngestService
+
+if TYPE_CHECKING:
+    from core.services.genres import GenreService
+    from core.services.prompts import PromptService
+    from core.services.share_rate_limit import ShareRateLimiter
+
+log = logging.getLogger(__name__)
+
+TrackListener = Callable[[Track], Awaitable[None]]
+
+
+def vote_buttons(track: Track) -> tuple[Button, ...]:
+    """The buttons under a track card."""
+    return (Button("👍", ButtonAction.VOTE, f"track:{track.id}:1"),)
+
+
+def card_reply(track: Track, text: str = "", private: bool = False) -> Reply:
+    """A reply showing one track card with its vote button."""
+    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private,
+                 data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value})
+
+
+class ShareService:
+    """Everything that happens when a member shares a track."""
+
+    def __init__(self, ingest: IngestService, genres: GenreService | None = None,
+                 prompts: PromptService | None = None, limiter: ShareRateLimiter | None = None) -> None:
+        self._ingest = ingest
+        self._genres = genres
+        self._prompts = prompts
+        self._limiter = limiter
+        self._listeners: list[TrackListener] = []
+
+    def on_accepted(self, listener: TrackListener) -> None:
+        """Call ``listener`` with every new track that is not quarantined or rejected."""
+        self._listeners.append(listener)
+
+    async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration = Declaration(),
+                         place: str = "cli", filename: str | None = None, source_url: str | None = None) -> Reply:
+        """Share an uploaded or local file."""
+        self._check_declaration(declaration)
+        if self._limiter is not None:
+            await self._limiter.check(sharer)
+        result = await self._ingest.ingest_file(path, sharer, declaration, place, filename=filename,
+                                                source_url=source_url)
+        return await self._after(result)
+
+    async def share_url(self, url: str, sharer: Sharer, declaration: Declaration = Declaration(),
+                        place: str = "cli") -> Reply:
+        """Share a link (generator page, media page, audio URL)."""
+        self._check_declaration(declaration)
+        if self._limiter is not None:
+            await self._limiter.check(sharer)
+        result = await self._ingest.ingest_url(url, sharer, declaration, place)
+        return await self._after(result)
+
+    def _check_declaration(self, declaration: Declaration) -> None:
+        if declaration.genre and self._genres is not None:
+            self._genres.get(declaration.genre)  # UsageError listing the genres
+
+    async def _after(self, result: IngestResult) -> Reply:
+        track = result.track
+        if not result.is_new:
+            return card_reply(track, text=result.message)
+        if self._prompts is not None:
+            try:
+                await self._prompts.autofill_from_track(track)
+            except Exception:  # the library is a convenience; the share itself stands
+                log.exception("prompt library autofill failed for %s", track.id)
+        accepted = track.verdict in (Verdict.VERIFIED, Verdict.DECLARED)
+        posts: tuple[Post, ...] = ()
+        if accepted:
+            target = f"genre:{track.genre}" if track.genre else "default"
+            posts = (Post(target, card_reply(track, text=f"New {track.genre or ''} track shared by "
+                                                           f"{track.sharer.display_name}".replace("  ", " "))),)
+            for listener in self._listeners:
+                try:
+                    await listener(track)
+                except Exception:
+                    log.exception("a listener failed for track %s", track.id)
+            text = f"Added to the pool: {track.title} ({track.verdict.value})"
+        else:
+            text = (f"Received {track.title}; it waits for a moderator's review "
+                    f"({track.verdict_reason})")
+        reply = card_reply(track, text=text)
+        return Reply(text=reply.text, cards=reply.cards, buttons=reply.buttons, posts=posts, data=reply.data)

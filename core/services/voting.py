@@ -1,0 +1,412 @@
+"""Voting rounds and track votes: the rules, in one place.
+
+A moderator starts a round (theme, windows, ballot type, eligibility). Members submit
+their own pool tracks while submissions are open, then vote while voting is open: one
+ballot per member per entry, changeable until voting closes, never for their own entry.
+Deadlines are stored with the round; ``advance_due`` moves every round whose deadline has
+passed (the scheduler calls it at each deadline, and once at start-up, so a deadline
+that passed while the instance was down fires at once). Phase changes are announced.
+
+Votes on track cards (outside rounds) are approvals that feed the weekly digest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from core.announce import Announcer
+from core.commands.declaration import Button, ButtonAction, Post, Reply
+from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
+from core.model import Sharer, Track, TrackId, TrackStatus
+from core.ports import Clock, TrackRepository
+from core.services.ranking import rank_entries
+from core.voting_model import Ballot, BallotType, Entry, Phase, Round, RoundRules, Standing, Voter
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = timedelta(days=60)
+MIN_WINDOW = timedelta(minutes=1)
+
+
+class VotingRepository(Protocol):
+    """Rounds, entries, ballots and track votes (durable when a call returns)."""
+
+    async def create_round(self, rules: RoundRules, created_by: Sharer, created_at: datetime,
+                           submit_until: datetime, vote_until: datetime, place: str) -> Round: ...
+    async def get_round(self, round_id: int) -> Round | None: ...
+    async def open_rounds(self) -> Sequence[Round]: ...
+    async def recent_rounds(self, limit: int = 10) -> Sequence[Round]: ...
+    async def set_phase(self, round_id: int, phase: Phase, expected: Phase) -> bool:
+        """Move a round from ``expected`` to ``phase``; False if it was not in ``expected``."""
+        ...
+    async def set_deadlines(self, round_id: int, submit_until: datetime, vote_until: datetime) -> None: ...
+    async def add_entry(self, round_id: int, track_id: TrackId, submitter: Sharer, at: datetime) -> Entry: ...
+    async def entries(self, round_id: int) -> Sequence[Entry]: ...
+    async def set_ballot(self, ballot: Ballot) -> int | None:
+        """Store a ballot; returns the value it replaced, if any."""
+        ...
+    async def delete_ballot(self, round_id: int, entry: int, voter: Voter) -> int | None: ...
+    async def ballots(self, round_id: int) -> Sequence[Ballot]: ...
+    async def set_track_vote(self, track_id: TrackId, voter: Voter, value: int, at: datetime) -> int | None: ...
+    async def get_track_vote(self, track_id: TrackId, voter: Voter) -> int | None: ...
+    async def delete_track_vote(self, track_id: TrackId, voter: Voter) -> int | None: ...
+    async def track_vote_totals(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
+        """(track, sum of values, voters) of votes cast since ``since``, best first."""
+        ...
+    async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]: ...
+
+
+class DeadlineScheduler(Protocol):
+    """Calls ``VotingService.advance_due`` at a time (apscheduler in production)."""
+
+    def arm(self, job_id: str, when: datetime) -> None: ...
+
+
+class VoteOutcome:
+    """Words for what a vote did."""
+
+    RECORDED = "vote recorded"
+    CHANGED = "vote changed"
+    WITHDRAWN = "vote withdrawn"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+class VotingService:
+    """Rounds, submissions, ballots, results; track votes."""
+
+    def __init__(self, repo: VotingRepository, tracks: TrackRepository, clock: Clock,
+                 announcer: Announcer, scheduler: DeadlineScheduler | None = None) -> None:
+        self._repo = repo
+        self._tracks = tracks
+        self._clock = clock
+        self._announcer = announcer
+        self.scheduler = scheduler
+
+    # -- rounds ------------------------------------------------------------------------
+
+    async def start(self, rules: RoundRules, by: Sharer, place: str,
+                    submit_for: timedelta, vote_for: timedelta) -> Round:
+        """Open a round for submissions now; voting follows, then results."""
+        if not rules.theme.strip():
+            raise UsageError("a round needs a theme")
+        for name, window in (("submission", submit_for), ("voting", vote_for)):
+            if not MIN_WINDOW <= window <= MAX_WINDOW:
+                raise UsageError(f"the {name} window must be between 1 minute and 60 days")
+        if rules.entries_per_member < 1 or rules.entries_per_member > 10:
+            raise UsageError("entries per member must be between 1 and 10")
+        if rules.ballot is BallotType.APPROVAL and not 1 <= rules.max_approvals <= 25:
+            raise UsageError("approvals per voter must be between 1 and 25")
+        now = self._clock.now()
+        created = await self._repo.create_round(rules, by, now, now + submit_for,
+                                                now + submit_for + vote_for, place)
+        self._arm(created)
+        await self._announcer.announce(Post(f"round:{created.id}", Reply(
+            title=f"Round {created.label} is open for submissions",
+            text=self._rules_text(created)
+            + f"\nSubmit with `round submit {created.id} <track>` until {_when(created.submit_until)}.",
+        )))
+        return created
+
+    def _rules_text(self, rnd: Round) -> str:
+        rules = rnd.rules
+        ballot = (f"approval (up to {rules.max_approvals} votes each)" if rules.ballot is BallotType.APPROVAL
+                  else "score 1-5")
+        lines = [f"Theme: {rules.theme}", f"Ballot: {ballot}",
+                 f"Entries per member: {rules.entries_per_member}",
+                 f"Voting: {_when(rnd.submit_until)} → {_when(rnd.vote_until)}"]
+        if rules.genre:
+            lines.append(f"Genre: {rules.genre}")
+        if rules.min_account_age_days:
+            lines.append(f"Members for at least {rules.min_account_age_days:g} days")
+        if rules.required_role:
+            lines.append(f"Role needed: {rules.required_role}")
+        if rules.anonymous:
+            lines.append("Entries are anonymous until the results")
+        return "\n".join(lines)
+
+    def _arm(self, rnd: Round) -> None:
+        if self.scheduler is None:
+            return
+        if rnd.phase is Phase.SUBMISSION:
+            self.scheduler.arm(f"round-{rnd.id}-submission", rnd.submit_until)
+        if rnd.phase is not Phase.CLOSED:
+            self.scheduler.arm(f"round-{rnd.id}-voting", rnd.vote_until)
+
+    async def rearm(self) -> int:
+        """Arm every open round's deadlines (at start-up); returns how many rounds."""
+        rounds = await self._repo.open_rounds()
+        for rnd in rounds:
+            self._arm(rnd)
+        return len(rounds)
+
+    async def get(self, ref: str | int) -> Round:
+        """A round by number (``3`` or ``#3``); NotFoundError when there is none."""
+        text = str(ref).strip().lstrip("#")
+        if not text.isdigit():
+            raise UsageError(f"'{ref}' is not a round number")
+        found = await self._repo.get_round(int(text))
+        if found is None:
+            raise NotFoundError(f"there is no round #{text}")
+        return found
+
+    async def open_rounds(self) -> Sequence[Round]:
+        """Rounds not closed yet."""
+        return await self._repo.open_rounds()
+
+    async def recent_rounds(self, limit: int = 10) -> Sequence[Round]:
+        """Newest rounds first."""
+        return await self._repo.recent_rounds(limit)
+
+    async def advance_due(self) -> list[Round]:
+        """Move every round whose deadline passed; announce each change. Idempotent."""
+        now = self._clock.now()
+        moved: list[Round] = []
+        for rnd in await self._repo.open_rounds():
+            if rnd.phase is Phase.SUBMISSION and now >= rnd.submit_until:
+                rnd = await self._to_voting(rnd) or rnd
+                moved.append(rnd)
+            if rnd.phase is Phase.VOTING and now >= rnd.vote_until:
+                closed = await self._to_closed(rnd)
+                if closed:
+                    moved.append(closed)
+        return moved
+
+    async def close_phase(self, ref: str, by: Sharer) -> Round:
+        """``round close``: end the current phase now (moderators)."""
+        rnd = await self.get(ref)
+        now = self._clock.now()
+        if rnd.phase is Phase.SUBMISSION:
+            await self._repo.set_deadlines(rnd.id, now, max(rnd.vote_until, now + (rnd.vote_until - rnd.submit_until)))
+            rnd = await self.get(rnd.id)
+            return await self._to_voting(rnd) or rnd
+        if rnd.phase is Phase.VOTING:
+            await self._repo.set_deadlines(rnd.id, rnd.submit_until, now)
+            return await self._to_closed(await self.get(rnd.id)) or rnd
+        raise PhaseError(f"round {rnd.label} is already closed")
+
+    async def _to_voting(self, rnd: Round) -> Round | None:
+        entries = await self._repo.entries(rnd.id)
+        if not entries:
+            if await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.SUBMISSION):
+                closed = await self.get(rnd.id)
+                await self._announcer.announce(Post(f"round:{rnd.id}", Reply(
+                    title=f"Round {rnd.label} closed", text="No entries were submitted.")))
+                return closed
+            return None
+        if not await self._repo.set_phase(rnd.id, Phase.VOTING, Phase.SUBMISSION):
+            return None
+        voting = await self.get(rnd.id)
+        self._arm(voting)
+        posts = [Post(f"round:{rnd.id}", Reply(
+            title=f"Voting is open: round {rnd.label}",
+            text=f"{len(entries)} entries. Vote until {_when(voting.vote_until)}"
+            + (f" — up to {rnd.rules.max_approvals} approvals each." if rnd.rules.ballot is BallotType.APPROVAL
+               else " — score each entry 1-5."),
+        ))]
+        for entry in entries:
+            posts.append(Post(f"round:{rnd.id}", await self.entry_reply(voting, entry)))
+        for post in posts:
+            await self._announcer.announce(post)
+        return voting
+
+    async def entry_reply(self, rnd: Round, entry: Entry) -> Reply:
+        """A round entry as a card with its ballot buttons."""
+        track = await self._tracks.get(entry.track_id)
+        who = "anonymous" if rnd.rules.anonymous and rnd.phase is not Phase.CLOSED else entry.submitter.display_name
+        base = f"round:{rnd.id}:{entry.number}"
+        if rnd.rules.ballot is BallotType.APPROVAL:
+            buttons: tuple[Button, ...] = (Button("👍", ButtonAction.VOTE, f"{base}:1"),)
+        else:
+            buttons = tuple(Button(str(v), ButtonAction.VOTE, f"{base}:{v}") for v in range(1, 6))
+        card = (_anonymised(track) if track and rnd.rules.anonymous and rnd.phase is not Phase.CLOSED
+                else track)
+        return Reply(
+            title=f"Round {rnd.label} — entry {entry.number}",
+            text=f"Entry {entry.number} by {who}",
+            cards=(card,) if card else (),
+            buttons=buttons,
+            data={"round": rnd.id, "entry": entry.number},
+        )
+
+    async def _to_closed(self, rnd: Round) -> Round | None:
+        if not await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.VOTING):
+            return None
+        closed = await self.get(rnd.id)
+        await self._announcer.announce(Post(f"round:{rnd.id}", await self.results_reply(closed)))
+        return closed
+
+    # -- submissions -------------------------------------------------------------------
+
+    async def submit(self, ref: str, track_ref: str, by: Sharer,
+                     account_age_days: float | None = None, roles: Sequence[str] = ()) -> Entry:
+        """Enter a pool track the member shared into a round."""
+        rnd = await self.get(ref)
+        now = self._clock.now()
+        if rnd.phase is not Phase.SUBMISSION or now >= rnd.submit_until:
+            raise PhaseError(f"submissions for round {rnd.label} closed at {_when(rnd.submit_until)}")
+        self._check_eligible(rnd, account_age_days, roles)
+        track = await self._tracks.resolve(track_ref)
+        if track is None or track.status is not TrackStatus.ACTIVE:
+            raise NotFoundError(f"no track '{track_ref}' in the pool; share it first")
+        if not await self._shared_by(track, by):
+            raise PermissionDeniedError("you can only submit tracks you shared yourself")
+        if rnd.rules.genre and track.genre and track.genre != rnd.rules.genre:
+            raise UsageError(f"round {rnd.label} is for {rnd.rules.genre}; this track is {track.genre}")
+        entries = await self._repo.entries(rnd.id)
+        if any(e.track_id == track.id for e in entries):
+            raise UsageError("this track is already entered in the round")
+        mine = [e for e in entries if Voter.of(e.submitter) == Voter.of(by)]
+        if len(mine) >= rnd.rules.entries_per_member:
+            raise UsageError(f"you already have {len(mine)} entr{'y' if len(mine) == 1 else 'ies'} "
+                             f"in round {rnd.label} (the limit is {rnd.rules.entries_per_member})")
+        return await self._repo.add_entry(rnd.id, track.id, by, now)
+
+    async def _shared_by(self, track: Track, who: Sharer) -> bool:
+        if Voter.of(track.sharer) == Voter.of(who):
+            return True
+        return any(Voter.of(s.sharer) == Voter.of(who) for s in await self._tracks.shares(track.id))
+
+    @staticmethod
+    def _check_eligible(rnd: Round, account_age_days: float | None, roles: Sequence[str]) -> None:
+        rules = rnd.rules
+        if rules.min_account_age_days and (account_age_days is None or account_age_days < rules.min_account_age_days):
+            raise PermissionDeniedError(
+                f"round {rnd.label} is open to members of at least {rules.min_account_age_days:g} days")
+        if rules.required_role and rules.required_role not in roles:
+            raise PermissionDeniedError(f"round {rnd.label} is open to the role {rules.required_role} only")
+
+    # -- ballots -----------------------------------------------------------------------
+
+    async def vote(self, ref: str, entry_number: int, by: Sharer, value: int, *, toggle: bool = False,
+                   account_age_days: float | None = None, roles: Sequence[str] = ()) -> str:
+        """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
+        rnd = await self.get(ref)
+        now = self._clock.now()
+        if rnd.phase is not Phase.VOTING or now >= rnd.vote_until:
+            if rnd.phase is Phase.SUBMISSION and now < rnd.submit_until:
+                raise PhaseError(f"voting in round {rnd.label} opens at {_when(rnd.submit_until)}")
+            raise PhaseError(f"voting in round {rnd.label} closed at {_when(rnd.vote_until)}")
+        entries = {e.number: e for e in await self._repo.entries(rnd.id)}
+        entry = entries.get(entry_number)
+        if entry is None:
+            raise NotFoundError(f"round {rnd.label} has no entry {entry_number}")
+        voter = Voter.of(by)
+        if Voter.of(entry.submitter) == voter:
+            raise PermissionDeniedError("you cannot vote for your own entry")
+        self._check_eligible(rnd, account_age_days, roles)
+        ballots = await self._repo.ballots(rnd.id)
+        mine = {b.entry: b.value for b in ballots if b.voter == voter}
+        if value == 0 or (toggle and mine.get(entry_number) == value):
+            previous = await self._repo.delete_ballot(rnd.id, entry_number, voter)
+            return VoteOutcome.WITHDRAWN if previous is not None else "you had no vote to withdraw"
+        if rnd.rules.ballot is BallotType.APPROVAL:
+            if value != 1:
+                raise UsageError("this round uses approval votes: vote 1 (or 0 to withdraw)")
+            others = [e for e in mine if e != entry_number]
+            if entry_number not in mine and len(others) >= rnd.rules.max_approvals:
+                raise UsageError(f"you have used all {rnd.rules.max_approvals} approvals in round {rnd.label}; "
+                                 "withdraw one first")
+        elif not 1 <= value <= 5:
+            raise UsageError("scores go from 1 to 5")
+        previous = await self._repo.set_ballot(Ballot(rnd.id, entry_number, voter, value, now))
+        if previous is None:
+            return VoteOutcome.RECORDED
+        return VoteOutcome.CHANGED if previous != value else VoteOutcome.RECORDED
+
+    async def vote_track(self, track_ref: str, by: Sharer, value: int, *, toggle: bool = False) -> str:
+        """Approve (1) or withdraw (0) a track outside rounds; feeds the digest."""
+        track = await self._tracks.resolve(track_ref)
+        if track is None or track.status is not TrackStatus.ACTIVE:
+            raise NotFoundError("that track is no longer in the pool")
+        voter = Voter.of(by)
+        if Voter.of(track.sharer) == voter:
+            raise PermissionDeniedError("you cannot vote for your own track")
+        if value not in (0, 1):
+            raise UsageError("track votes are approvals: 1 to vote, 0 to withdraw")
+        existing = await self._repo.get_track_vote(track.id, voter)
+        if value == 0 or (toggle and existing is not None):
+            if existing is None:
+                return "you had no vote to withdraw"
+            await self._repo.delete_track_vote(track.id, voter)
+            return VoteOutcome.WITHDRAWN
+        if existing is not None:
+            return "you already voted for this track"
+        await self._repo.set_track_vote(track.id, voter, 1, self._clock.now())
+        return VoteOutcome.RECORDED
+
+    # -- results -----------------------------------------------------------------------
+
+    async def standings(self, rnd: Round) -> list[Standing]:
+        """The current ranking."""
+        return rank_entries(rnd.rules.ballot, await self._repo.entries(rnd.id), await self._repo.ballots(rnd.id))
+
+    async def results(self, ref: str, *, moderator: bool = False) -> Reply:
+        """``round results``: the ranking once closed (moderators may peek earlier)."""
+        rnd = await self.get(ref)
+        if rnd.phase is not Phase.CLOSED and not moderator:
+            raise PhaseError(f"results of round {rnd.label} come when voting closes at {_when(rnd.vote_until)}")
+        return await self.results_reply(rnd)
+
+    async def results_reply(self, rnd: Round) -> Reply:
+        """The ranking as a reply with the winners' cards."""
+        standings = await self.standings(rnd)
+        hide = rnd.rules.anonymous and rnd.phase is not Phase.CLOSED
+        lines: list[str] = []
+        fields: list[tuple[str, str]] = []
+        cards: list[Track] = []
+        rows: list[dict[str, object]] = []
+        for standing in standings:
+            track = await self._tracks.get(standing.entry.track_id)
+            title = track.title if track else standing.entry.track_id
+            who = "anonymous" if hide else standing.entry.submitter.display_name
+            tally = (f"{standing.votes} vote{'s' if standing.votes != 1 else ''}"
+                     if rnd.rules.ballot is BallotType.APPROVAL
+                     else f"avg {standing.total / standing.votes:.2f} from {standing.votes}" if standing.votes
+                     else "no votes")
+            lines.append(f"{standing.rank}. {title} — {who} ({tally})")
+            fields.append((f"{standing.rank}. {title}"[:256], f"{who} · {tally}"))
+            rows.append({"rank": standing.rank, "entry": standing.entry.number, "track": standing.entry.track_id,
+                         "title": title, "by": who, "votes": standing.votes, "total": standing.total,
+                         "score": round(standing.score, 4)})
+            if track and standing.rank <= 3 and not hide:
+                cards.append(track)
+        state = "Results" if rnd.phase is Phase.CLOSED else "Standings so far"
+        return Reply(title=f"{state}: round {rnd.label}", text="\n".join(lines) or "No entries.",
+                     cards=tuple(cards), fields=tuple(fields),
+                     data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows})
+
+    async def status(self, ref: str) -> Reply:
+        """``round status``: phase, deadlines and entries."""
+        rnd = await self.get(ref)
+        entries = await self._repo.entries(rnd.id)
+        ballots = await self._repo.ballots(rnd.id)
+        deadline = {Phase.SUBMISSION: f"submissions close {_when(rnd.submit_until)}",
+                    Phase.VOTING: f"voting closes {_when(rnd.vote_until)}",
+                    Phase.CLOSED: "closed"}[rnd.phase]
+        lines = [self._rules_text(rnd), f"Phase: {rnd.phase.value} — {deadline}",
+                 f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}"]
+        for entry in entries:
+            track = await self._tracks.get(entry.track_id)
+            who = "anonymous" if rnd.rules.anonymous and rnd.phase is not Phase.CLOSED else entry.submitter.display_name
+            lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
+        return Reply(title=f"Round {rnd.label}", text="\n".join(lines),
+                     data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)})
+
+    async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
+        """Votes per track."""
+        return await self._repo.track_votes(track_ids)
+
+    async def top_tracks(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
+        """Most voted tracks since a time."""
+        return await self._repo.track_vote_totals(since, limit)
+
+
+def _anonymised(track: Track) -> Track:
+    return replace(track, sharer=Sharer(track.sharer.platform, "anonymous", "anonymous"), artist=None)
