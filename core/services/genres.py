@@ -144,8 +144,8 @@ class GenreService:
             except UsageError:
                 place = None
             return place or self._default.get(platform)
-        if kind in self._other:
-            return self._other[kind].get(platform) or self._default.get(platform)
+        if kind in ("round", "digest") or kind in self._other:
+            return self._other.get(kind, {}).get(platform) or self._default.get(platform)
         if kind == "default":
             return self._default.get(platform)
         raise NotFoundError(f"no such destination: {target}")

@@ -1,7 +1,9 @@
 """Rankings that are fair to entries with few votes.
 
-Score ballots (1-5): a Bayesian average that pulls an entry towards the round's mean in
-proportion to how few ballots it has, so one 5 does not beat twenty 4.8s.
+Score ballots (1-5): a Bayesian average that pulls an entry towards the middle of the scale
+(3) in proportion to how few ballots it has, so one 5 does not beat nine ballots averaging
+4.9. (The middle, not the round's mean: in a round of enthusiastic voters the mean is
+high and would barely hold back a lone 5.)
 Approval ballots: the lower bound of the Wilson score interval (95 %) of the share of the
 round's voters who approved the entry, so 2 of 2 does not beat 40 of 50.
 """
@@ -15,6 +17,7 @@ from core.voting_model import Ballot, BallotType, Entry, Standing
 
 PRIOR_WEIGHT = 3.0  # ballots' worth of the round mean added to every score entry
 Z = 1.96
+SCALE_MIDDLE = 3.0
 
 
 def wilson_lower_bound(positive: int, total: int, z: float = Z) -> float:
@@ -40,15 +43,14 @@ def rank_entries(ballot_type: BallotType, entries: Sequence[Entry], ballots: Seq
         if ballot.entry in per_entry:
             per_entry[ballot.entry].append(ballot.value)
     voters = len({b.voter for b in ballots})
-    all_values = [v for values in per_entry.values() for v in values]
-    prior = sum(all_values) / len(all_values) if all_values else 3.0
+    prior = SCALE_MIDDLE
     scored: list[tuple[float, Entry, int, int]] = []
     for entry in entries:
         values = per_entry[entry.number]
         if ballot_type is BallotType.APPROVAL:
             score = wilson_lower_bound(len(values), voters)
         else:
-            score = bayesian_average(sum(values), len(values), prior) if values or all_values else 0.0
+            score = bayesian_average(sum(values), len(values), prior)
         scored.append((score, entry, len(values), sum(values)))
     scored.sort(key=lambda item: (-round(item[0], 9), -item[3], item[1].number))
     standings: list[Standing] = []

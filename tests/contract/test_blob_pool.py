@@ -1,0 +1,95 @@
+"""The disk blob pool: addressing, atomic writes, verification, corruption handling."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from core.cid import cid_of, is_cid, parse_cid
+from core.errors import IntegrityError, TooLargeError, UsageError
+from storage.blob_pool import DiskBlobPool
+
+
+async def _chunks(*parts: bytes):
+    for part in parts:
+        yield part
+
+
+def test_cid_of_empty_bytes_matches_ipfs() -> None:
+    assert cid_of(b"") == "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+    assert is_cid(cid_of(b"hello"))
+    for bad in ("", "bafy", "../../etc/passwd", "Bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"):
+        with pytest.raises(UsageError):
+            parse_cid(bad)
+
+
+async def test_put_read_idempotent(tmp_path: Path) -> None:
+    pool = DiskBlobPool(tmp_path / "pool")
+    source = tmp_path / "a.bin"
+    data = os.urandom(3_000_000)
+    source.write_bytes(data)
+    cid, size = await pool.put_file(source)
+    assert cid == cid_of(data) and size == len(data)
+    assert await pool.read(cid) == data
+    again, _ = await pool.put_file(source)
+    assert again == cid
+    assert [c async for c in pool.cids()] == [cid]
+    assert await pool.total_bytes() == len(data)
+    path = await pool.local_path(cid)
+    assert path is not None and path.name == cid  # path derived from the CID alone
+    assert not list((tmp_path / "pool" / "tmp").iterdir())
+
+
+async def test_stream_with_expectation_and_cap(tmp_path: Path) -> None:
+    pool = DiskBlobPool(tmp_path / "pool")
+    good = cid_of(b"abcdef")
+    cid, size = await pool.put_stream(_chunks(b"abc", b"def"), expect=good)
+    assert cid == good and size == 6
+    with pytest.raises(IntegrityError):
+        await pool.put_stream(_chunks(b"xyz"), expect=good)
+    with pytest.raises(TooLargeError):
+        await pool.put_stream(_chunks(b"a" * 10, b"b" * 10), max_size=15)
+    assert not list((tmp_path / "pool" / "tmp").iterdir())
+    assert [c async for c in pool.cids()] == [good]
+
+
+async def test_verify_isolates_corruption(tmp_path: Path) -> None:
+    pool = DiskBlobPool(tmp_path / "pool")
+    cids = []
+    for index in range(3):
+        cid, _ = await pool.put_stream(_chunks(f"blob {index}".encode() * 1000))
+        cids.append(cid)
+    victim = await pool.local_path(cids[1])
+    assert victim is not None
+    raw = bytearray(victim.read_bytes())
+    raw[100] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    report = await pool.verify()
+    assert report.checked == 3 and report.ok == 2 and report.corrupt == (cids[1],)
+    assert not await pool.has(cids[1])
+    assert len(list((tmp_path / "pool" / "corrupt").iterdir())) == 1
+
+
+async def test_read_detects_corruption(tmp_path: Path) -> None:
+    pool = DiskBlobPool(tmp_path / "pool")
+    cid, _ = await pool.put_stream(_chunks(b"x" * 5000))
+    path = await pool.local_path(cid)
+    assert path is not None
+    path.write_bytes(b"y" * 5000)
+    with pytest.raises(IntegrityError):
+        await pool.read(cid)
+    cid2, _ = await pool.put_stream(_chunks(b"z" * 5000))
+    path2 = await pool.local_path(cid2)
+    assert path2 is not None
+    path2.write_bytes(b"w" * 5000)
+    with pytest.raises(IntegrityError):
+        async for _ in pool.stream(cid2, chunk_size=1000):
+            pass
+
+
+async def test_clean_temp_removes_leftovers(tmp_path: Path) -> None:
+    pool = DiskBlobPool(tmp_path / "pool")
+    (tmp_path / "pool" / "tmp" / "dead.part").write_bytes(b"half")
+    assert await pool.clean_temp() == 1

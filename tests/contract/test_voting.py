@@ -1,0 +1,170 @@
+"""Voting rounds on the real SQLite repositories: rules, phases, ranking, restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core.announce import Announcer
+from core.clock import ManualClock
+from core.commands.declaration import Post
+from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
+from core.services.voting import VoteOutcome, VotingService
+from core.voting_model import BallotType, Phase, RoundRules
+from storage.sqlite.database import Database
+from storage.sqlite.track_repository import SqliteTrackRepository
+from storage.sqlite.voting_repository import SqliteVotingRepository
+from tests.support.factories import make_track, member
+
+ALICE, BOB, CAROL, DAVE = member("alice"), member("bob"), member("carol"), member("dave")
+
+
+class Harness:
+    def __init__(self, db: Database, clock: ManualClock) -> None:
+        self.db = db
+        self.clock = clock
+        self.tracks = SqliteTrackRepository(db)
+        self.posts: list[Post] = []
+        announcer = Announcer()
+
+        async def sink(post: Post) -> None:
+            self.posts.append(post)
+
+        announcer.register("test", sink)
+        self.voting = VotingService(SqliteVotingRepository(db), self.tracks, clock, announcer)
+
+
+@pytest.fixture
+async def h(tmp_path: Path):
+    db = await Database.open(tmp_path / "db.sqlite3")
+    yield Harness(db, ManualClock())
+    await db.close()
+
+
+async def _round(h: Harness, **rules) -> int:
+    rnd = await h.voting.start(RoundRules(theme="Night drive", **rules), ALICE, "!room",
+                               timedelta(days=1), timedelta(days=1))
+    return rnd.id
+
+
+async def _entered(h: Harness, who, title: str, rid: int) -> None:
+    track = make_track(who, title)
+    await h.tracks.add(track)
+    await h.voting.submit(str(rid), track.id, who, account_age_days=365)
+
+
+async def test_full_round_with_approval_ranking(h: Harness) -> None:
+    rid = await _round(h)
+    for who, title in ((BOB, "b-song"), (CAROL, "c-song"), (DAVE, "d-song")):
+        await _entered(h, who, title, rid)
+    with pytest.raises(PhaseError, match="opens at"):
+        await h.voting.vote(str(rid), 1, ALICE, 1)
+    h.clock.advance(timedelta(days=1, seconds=1))
+    moved = await h.voting.advance_due()
+    assert [r.phase for r in moved] == [Phase.VOTING]
+    assert await h.voting.vote(str(rid), 1, ALICE, 1) == VoteOutcome.RECORDED
+    assert await h.voting.vote(str(rid), 1, CAROL, 1) == VoteOutcome.RECORDED
+    assert await h.voting.vote(str(rid), 2, BOB, 1) == VoteOutcome.RECORDED
+    assert await h.voting.vote(str(rid), 1, DAVE, 1) == VoteOutcome.RECORDED
+    assert await h.voting.vote(str(rid), 1, DAVE, 0) == VoteOutcome.WITHDRAWN
+    with pytest.raises(PermissionDeniedError, match="own entry"):
+        await h.voting.vote(str(rid), 1, BOB, 1)
+    h.clock.advance(timedelta(days=1))
+    moved = await h.voting.advance_due()
+    assert [r.phase for r in moved] == [Phase.CLOSED]
+    results = await h.voting.results(str(rid))
+    standings = results.data["standings"]
+    assert [row["title"] for row in standings][:2] == ["b-song", "c-song"]
+    assert standings[0]["votes"] == 2
+    with pytest.raises(PhaseError, match="closed"):
+        await h.voting.vote(str(rid), 2, ALICE, 1)
+    titles = [p.reply.title for p in h.posts]
+    assert any("open for submissions" in (t or "") for t in titles)
+    assert any("Voting is open" in (t or "") for t in titles)
+    assert any((t or "").startswith("Results") for t in titles)
+
+
+async def test_submission_rules(h: Harness) -> None:
+    rid = await _round(h, entries_per_member=1)
+    await _entered(h, BOB, "first", rid)
+    with pytest.raises(UsageError, match="limit is 1"):
+        await _entered(h, BOB, "second", rid)
+    foreign = make_track(CAROL, "carol's")
+    await h.tracks.add(foreign)
+    with pytest.raises(PermissionDeniedError, match="you shared yourself"):
+        await h.voting.submit(str(rid), foreign.id, DAVE)
+    with pytest.raises(NotFoundError):
+        await h.voting.submit(str(rid), "nonexistent", DAVE)
+    h.clock.advance(timedelta(days=2))
+    with pytest.raises(PhaseError, match="closed at"):
+        await h.voting.submit(str(rid), foreign.id, CAROL)
+
+
+async def test_score_ballots_changeable_and_bayesian(h: Harness) -> None:
+    rid = await _round(h, ballot=BallotType.SCORE)
+    await _entered(h, BOB, "one-five", rid)
+    await _entered(h, CAROL, "many-fours", rid)
+    h.clock.advance(timedelta(days=1, seconds=1))
+    await h.voting.advance_due()
+    assert await h.voting.vote(str(rid), 1, ALICE, 4) == VoteOutcome.RECORDED
+    assert await h.voting.vote(str(rid), 1, ALICE, 5) == VoteOutcome.CHANGED
+    voters = [member(f"v{i}") for i in range(9)]
+    for index, voter in enumerate(voters):
+        await h.voting.vote(str(rid), 2, voter, 4 if index == 0 else 5)
+    with pytest.raises(UsageError, match="1 to 5"):
+        await h.voting.vote(str(rid), 2, ALICE, 6)
+    rnd = await h.voting.get(str(rid))
+    standings = await h.voting.standings(rnd)
+    assert standings[0].entry.number == 2  # nine ballots averaging 4.9 beat a single 5
+
+
+async def test_approval_limit_and_eligibility(h: Harness) -> None:
+    rid = await _round(h, max_approvals=1, min_account_age_days=30)
+    await _entered(h, BOB, "b", rid)
+    await _entered(h, CAROL, "c", rid)
+    h.clock.advance(timedelta(days=1, seconds=1))
+    await h.voting.advance_due()
+    with pytest.raises(PermissionDeniedError, match="30 days"):
+        await h.voting.vote(str(rid), 1, ALICE, 1, account_age_days=3)
+    await h.voting.vote(str(rid), 1, ALICE, 1, account_age_days=40)
+    with pytest.raises(UsageError, match="all 1 approvals"):
+        await h.voting.vote(str(rid), 2, ALICE, 1, account_age_days=40)
+
+
+async def test_round_survives_restart_and_missed_deadline(tmp_path: Path) -> None:
+    clock = ManualClock()
+    db = await Database.open(tmp_path / "db.sqlite3")
+    h = Harness(db, clock)
+    rid = await _round(h)
+    await _entered(h, BOB, "b", rid)
+    await db.close()
+    clock.advance(timedelta(days=3))  # both deadlines pass while "down"
+    db = await Database.open(tmp_path / "db.sqlite3")
+    h = Harness(db, clock)
+    moved = await h.voting.advance_due()
+    assert [r.phase for r in moved] == [Phase.VOTING, Phase.CLOSED]
+    assert (await h.voting.get(str(rid))).phase is Phase.CLOSED
+    assert await h.voting.advance_due() == []  # idempotent
+    await db.close()
+
+
+async def test_round_without_entries_closes(h: Harness) -> None:
+    rid = await _round(h)
+    h.clock.advance(timedelta(days=1, seconds=1))
+    await h.voting.advance_due()
+    assert (await h.voting.get(str(rid))).phase is Phase.CLOSED
+    assert "No entries" in h.posts[-1].reply.text
+
+
+async def test_track_votes(h: Harness) -> None:
+    track = make_track(BOB)
+    await h.tracks.add(track)
+    assert await h.voting.vote_track(track.id, ALICE, 1) == VoteOutcome.RECORDED
+    assert await h.voting.vote_track(track.id, ALICE, 1, toggle=True) == VoteOutcome.WITHDRAWN
+    with pytest.raises(PermissionDeniedError):
+        await h.voting.vote_track(track.id, BOB, 1)
+    await h.voting.vote_track(track.id, CAROL, 1)
+    top = await h.voting.top_tracks(h.clock.now() - timedelta(days=7), 10)
+    assert top == [(track.id, 1, 1)]
