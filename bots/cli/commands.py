@@ -25,24 +25,19 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
                               genre=args.genre, title=args.title)
     source: str = args.source
     async with open_instance(settings) as instance:
-        ingest_service = instance.app.ingest
-        if source.startswith(("http://", "https://")) or "://" in source:
-            result = await ingest_service.ingest_url(source, sharer, declaration)
+        share = instance.app.share
+        if "://" in source:
+            reply = await share.share_url(source, sharer, declaration)
         else:
             path = Path(source)
             if not path.is_file():
                 raise UsageError(f"no such file: {source}")
-            result = await ingest_service.ingest_file(path, sharer, declaration, filename=path.name)
-        if result.is_new and instance.app.genres is not None:
-            await instance.app.genres.assign(result.track, declaration)
-            refreshed = await instance.app.tracks.get(result.track.id)
-            track = refreshed or result.track
-        else:
-            track = result.track
+            reply = await share.share_file(path, sharer, declaration, filename=path.name)
+        track = reply.cards[0]
         if args.json:
             _out(track_json(track))
         else:
-            _out(("new track: " if result.is_new else "") + result.message)
+            _out(reply.text)
             _out(card_text(track, await instance.app.tracks.shares(track.id)))
     return 0
 
@@ -106,5 +101,10 @@ async def cmd(args: argparse.Namespace, settings: Settings) -> int:
     from bots.cli.chat_commands import run_chat_command
 
     async with open_instance(settings) as instance:
-        _out(await run_chat_command(instance, args.words))
-    return 0
+        text, ok = await run_chat_command(instance, args.words, args.as_user)
+    (_out if ok else _err)(text)
+    return 0 if ok else 1
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"wavepool: {text}\n")

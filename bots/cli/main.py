@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     cmd = sub.add_parser("cmd", help="call any chat command as the operator, e.g. `wavepool cmd round status`")
+    cmd.add_argument("--as", dest="as_user", metavar="NAME",
+                     help="run as this member instead of the operator (permissions of a member)")
     cmd.add_argument("words", nargs=argparse.REMAINDER, help="command name and arguments, as in chat")
     return parser
 

@@ -13,6 +13,7 @@ from core.commands.declaration import Post
 from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
 from core.services.voting import VoteOutcome, VotingService
 from core.voting_model import BallotType, Phase, RoundRules
+from storage.memory import MemoryTrackRepository, MemoryVotingRepository
 from storage.sqlite.database import Database
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
@@ -22,10 +23,10 @@ ALICE, BOB, CAROL, DAVE = member("alice"), member("bob"), member("carol"), membe
 
 
 class Harness:
-    def __init__(self, db: Database, clock: ManualClock) -> None:
+    def __init__(self, db: Database | None, clock: ManualClock) -> None:
         self.db = db
         self.clock = clock
-        self.tracks = SqliteTrackRepository(db)
+        self.tracks = SqliteTrackRepository(db) if db else MemoryTrackRepository()
         self.posts: list[Post] = []
         announcer = Announcer()
 
@@ -33,11 +34,15 @@ class Harness:
             self.posts.append(post)
 
         announcer.register("test", sink)
-        self.voting = VotingService(SqliteVotingRepository(db), self.tracks, clock, announcer)
+        repo = SqliteVotingRepository(db) if db else MemoryVotingRepository()
+        self.voting = VotingService(repo, self.tracks, clock, announcer)
 
 
-@pytest.fixture
-async def h(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "memory"])
+async def h(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "memory":
+        yield Harness(None, ManualClock())
+        return
     db = await Database.open(tmp_path / "db.sqlite3")
     yield Harness(db, ManualClock())
     await db.close()
