@@ -114,4 +114,26 @@ VOTING = Migration(5, "voting rounds and track votes", (
     "CREATE INDEX track_votes_recent ON track_votes(cast_at, track_id, value)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, VOTING)
+FEDERATION = Migration(7, "federation", (
+    """CREATE TABLE fed_peers (
+        instance_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, public_key TEXT NOT NULL, name TEXT NOT NULL,
+        community TEXT NOT NULL, homepage TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL
+    )""",
+    "CREATE INDEX fed_peers_user ON fed_peers(user_id)",
+    "CREATE TABLE fed_seen (event_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    """CREATE TABLE fed_manifests (
+        track_id TEXT PRIMARY KEY, cid TEXT NOT NULL, origin TEXT NOT NULL, manifest TEXT NOT NULL,
+        event_id TEXT
+    )""",
+    "CREATE INDEX fed_manifests_event ON fed_manifests(event_id)",
+    """CREATE TABLE fed_queue (
+        track_id TEXT PRIMARY KEY, cid TEXT NOT NULL, manifest TEXT NOT NULL, sources TEXT NOT NULL,
+        attempts INTEGER NOT NULL, due TEXT NOT NULL, state TEXT NOT NULL, last_error TEXT
+    )""",
+    "CREATE INDEX fed_queue_due ON fed_queue(state, due)",
+    "CREATE INDEX fed_queue_cid ON fed_queue(cid)",
+    "CREATE TABLE fed_sources (cid TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (cid, source))",
+    "CREATE TABLE fed_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, content TEXT NOT NULL)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, VOTING, FEDERATION)

@@ -1,0 +1,102 @@
+"""What replication needs from storage and from the Matrix transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.model import Cid, TrackId
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another instance, as its state event in a federation room describes it."""
+
+    instance_id: str
+    user_id: str  # the Matrix account that owns the key
+    public_key: str
+    name: str
+    community: str = ""
+    homepage: str = ""
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A blob to fetch for a replicated track."""
+
+    track_id: TrackId
+    cid: Cid
+    manifest: Mapping[str, Any]
+    sources: tuple[Mapping[str, str], ...]
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PeerStats:
+    """What a peer contributed here."""
+
+    peer: Peer
+    entries: int
+    bytes: int
+
+
+class FederationStore(Protocol):
+    """Durable federation state: peers, manifests, fetch queue, outbox, seen events."""
+
+    async def upsert_peer(self, peer: Peer, at: datetime) -> None: ...
+    async def peer_by_user(self, user_id: str) -> Peer | None: ...
+    async def peer_by_instance(self, instance_id: str) -> Peer | None: ...
+    async def peer_stats(self) -> Sequence[PeerStats]: ...
+    async def touch_peer(self, user_id: str, at: datetime) -> None: ...
+
+    async def seen(self, event_id: str) -> bool: ...
+    async def mark_seen(self, event_id: str) -> None: ...
+
+    async def save_manifest(self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any],
+                            event_id: str | None) -> None: ...
+    async def manifest(self, track_id: TrackId) -> Mapping[str, Any] | None: ...
+    async def manifests(self) -> AsyncIterator[Mapping[str, Any]]: ...
+    async def track_for_event(self, event_id: str) -> TrackId | None: ...
+    async def set_manifest_event(self, track_id: TrackId, event_id: str) -> None: ...
+
+    async def enqueue(self, item: QueueItem, due: datetime) -> bool:
+        """Add a fetch; False if the track is already queued."""
+        ...
+    async def add_source(self, cid: Cid, source: Mapping[str, str]) -> None: ...
+    async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]: ...
+    async def finish(self, track_id: TrackId) -> None: ...
+    async def retry_later(self, track_id: TrackId, error: str, due: datetime) -> None: ...
+    async def queue_size(self) -> int: ...
+    async def failures(self, limit: int) -> Sequence[QueueItem]: ...
+
+    async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int: ...
+    async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]: ...
+    async def outbox_done(self, item_id: int) -> None: ...
+
+
+class BlobSource(Protocol):
+    """Opens a listed source (``{"mxc": ...}`` or ``{"http": ...}``) as a byte stream."""
+
+    def open(self, source: Mapping[str, str], max_bytes: int) -> AsyncIterator[bytes]: ...
+
+
+class FederationTransport(Protocol):
+    """Sends to every federation room (the Matrix adapter)."""
+
+    async def upload(self, path: Path, media_type: str, size: int) -> str:
+        """Upload a file; its mxc URI."""
+        ...
+
+    async def send(self, event_type: str, content: Mapping[str, Any]) -> str:
+        """Send a timeline event to the federation rooms; an event id."""
+        ...
+
+    async def put_state(self, event_type: str, state_key: str, content: Mapping[str, Any]) -> None:
+        """Set a state event in every federation room."""
+        ...

@@ -1,0 +1,155 @@
+"""``core.federation.ports.FederationStore`` on SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.federation.ports import Peer, PeerStats, QueueItem
+from core.model import Cid, TrackId
+from storage.sqlite.database import Database, Row
+
+
+def _peer(row: Row) -> Peer:
+    return Peer(row["instance_id"], row["user_id"], row["public_key"], row["name"], row["community"],
+                row["homepage"], datetime.fromisoformat(row["first_seen"]), datetime.fromisoformat(row["last_seen"]))
+
+
+def _item(row: Row) -> QueueItem:
+    return QueueItem(TrackId(row["track_id"]), Cid(row["cid"]), json.loads(row["manifest"]),
+                     tuple(json.loads(row["sources"])), int(row["attempts"]), row["last_error"])
+
+
+class SqliteFederationStore:
+    """Peers, manifests, the fetch queue, the outbox and processed events."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def upsert_peer(self, peer: Peer, at: datetime) -> None:
+        await self._db.execute(
+            "INSERT INTO fed_peers(instance_id, user_id, public_key, name, community, homepage, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET name = excluded.name,"
+            " community = excluded.community, homepage = excluded.homepage, last_seen = excluded.last_seen",
+            (peer.instance_id, peer.user_id, peer.public_key, peer.name, peer.community, peer.homepage,
+             at.isoformat(), at.isoformat()))
+
+    async def peer_by_user(self, user_id: str) -> Peer | None:
+        row = await self._db.fetchone("SELECT * FROM fed_peers WHERE user_id = ? ORDER BY first_seen LIMIT 1",
+                                      (user_id,))
+        return _peer(row) if row else None
+
+    async def peer_by_instance(self, instance_id: str) -> Peer | None:
+        row = await self._db.fetchone("SELECT * FROM fed_peers WHERE instance_id = ?", (instance_id,))
+        return _peer(row) if row else None
+
+    async def touch_peer(self, user_id: str, at: datetime) -> None:
+        await self._db.execute("UPDATE fed_peers SET last_seen = ? WHERE user_id = ?", (at.isoformat(), user_id))
+
+    async def peer_stats(self) -> Sequence[PeerStats]:
+        rows = await self._db.fetchall(
+            "SELECT p.*, (SELECT count(*) FROM tracks t WHERE t.origin_instance = p.instance_id) AS entries,"
+            " (SELECT coalesce(sum(size), 0) FROM tracks t WHERE t.origin_instance = p.instance_id"
+            " AND t.status = 'active') AS bytes FROM fed_peers p ORDER BY p.name")
+        return [PeerStats(_peer(r), int(r["entries"]), int(r["bytes"])) for r in rows]
+
+    async def seen(self, event_id: str) -> bool:
+        return await self._db.fetchone("SELECT 1 FROM fed_seen WHERE event_id = ?", (event_id,)) is not None
+
+    async def mark_seen(self, event_id: str) -> None:
+        await self._db.execute("INSERT OR IGNORE INTO fed_seen(event_id) VALUES (?)", (event_id,))
+
+    async def save_manifest(self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any],
+                            event_id: str | None) -> None:
+        await self._db.execute(
+            "INSERT INTO fed_manifests(track_id, cid, origin, manifest, event_id) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(track_id) DO UPDATE SET event_id = coalesce(excluded.event_id, fed_manifests.event_id)",
+            (track_id, cid, origin, json.dumps(manifest, sort_keys=True), event_id))
+
+    async def manifest(self, track_id: TrackId) -> Mapping[str, Any] | None:
+        row = await self._db.fetchone("SELECT manifest FROM fed_manifests WHERE track_id = ?", (track_id,))
+        return json.loads(row[0]) if row else None
+
+    async def manifests(self) -> AsyncIterator[Mapping[str, Any]]:
+        last = 0
+        while True:
+            rows = await self._db.fetchall(
+                "SELECT rowid, manifest FROM fed_manifests WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,))
+            if not rows:
+                return
+            for row in rows:
+                yield json.loads(row[1])
+            last = int(rows[-1][0])
+
+    async def track_for_event(self, event_id: str) -> TrackId | None:
+        row = await self._db.fetchone("SELECT track_id FROM fed_manifests WHERE event_id = ?", (event_id,))
+        return TrackId(row[0]) if row else None
+
+    async def set_manifest_event(self, track_id: TrackId, event_id: str) -> None:
+        await self._db.execute("UPDATE fed_manifests SET event_id = ? WHERE track_id = ?", (event_id, track_id))
+
+    async def enqueue(self, item: QueueItem, due: datetime) -> bool:
+        changed = await self._db.execute(
+            "INSERT OR IGNORE INTO fed_queue(track_id, cid, manifest, sources, attempts, due, state)"
+            " VALUES (?, ?, ?, ?, 0, ?, 'pending')",
+            (item.track_id, item.cid, json.dumps(item.manifest), json.dumps(list(item.sources)), due.isoformat()))
+        if changed:
+            for row in await self._db.fetchall("SELECT source FROM fed_sources WHERE cid = ?", (item.cid,)):
+                await self._merge_source(item.track_id, json.loads(row[0]))
+        return changed == 1
+
+    async def _merge_source(self, track_id: TrackId, source: Mapping[str, str]) -> None:
+        row = await self._db.fetchone("SELECT sources FROM fed_queue WHERE track_id = ?", (track_id,))
+        if row is None:
+            return
+        sources = json.loads(row[0])
+        if dict(source) not in sources:
+            sources.append(dict(source))
+            await self._db.execute("UPDATE fed_queue SET sources = ? WHERE track_id = ?",
+                                   (json.dumps(sources), track_id))
+
+    async def add_source(self, cid: Cid, source: Mapping[str, str]) -> None:
+        await self._db.execute("INSERT OR IGNORE INTO fed_sources(cid, source) VALUES (?, ?)",
+                               (cid, json.dumps(dict(source), sort_keys=True)))
+        for row in await self._db.fetchall("SELECT track_id FROM fed_queue WHERE cid = ?", (cid,)):
+            await self._merge_source(TrackId(row[0]), source)
+            await self._db.execute("UPDATE fed_queue SET due = ? WHERE track_id = ? AND state = 'pending'",
+                                   ("0000", row[0]))
+
+    async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM fed_queue WHERE state = 'pending' AND due <= ? ORDER BY due LIMIT ?",
+            (now.isoformat(), limit))
+        return [_item(r) for r in rows]
+
+    async def finish(self, track_id: TrackId) -> None:
+        await self._db.execute("DELETE FROM fed_queue WHERE track_id = ?", (track_id,))
+
+    async def retry_later(self, track_id: TrackId, error: str, due: datetime) -> None:
+        await self._db.execute(
+            "UPDATE fed_queue SET attempts = attempts + 1, last_error = ?, due = ? WHERE track_id = ?",
+            (error, due.isoformat(), track_id))
+
+    async def queue_size(self) -> int:
+        row = await self._db.fetchone("SELECT count(*) FROM fed_queue")
+        return int(row[0]) if row else 0
+
+    async def failures(self, limit: int) -> Sequence[QueueItem]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM fed_queue WHERE attempts > 0 ORDER BY attempts DESC LIMIT ?", (limit,))
+        return [_item(r) for r in rows]
+
+    async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int:
+        async with self._db.transaction() as tx:
+            await tx.execute("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)", (kind, json.dumps(content)))
+            row = await tx.fetchone("SELECT last_insert_rowid()")
+        return int(row[0]) if row else 0
+
+    async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
+        rows = await self._db.fetchall("SELECT id, kind, content FROM fed_outbox ORDER BY id LIMIT ?", (limit,))
+        return [(int(r[0]), r[1], json.loads(r[2])) for r in rows]
+
+    async def outbox_done(self, item_id: int) -> None:
+        await self._db.execute("DELETE FROM fed_outbox WHERE id = ?", (item_id,))
