@@ -64,7 +64,7 @@ class Replicator:
         self._community = community
         self._homepage = homepage
         self.user_id = user_id
-        self._store = store
+        self.store = store
         self._tracks = tracks
         self._pool = pool
         self._clock = clock
@@ -102,20 +102,20 @@ class Replicator:
             log.warning("instance event of %s claims %s but its key is %s; ignored", sender, claimed, derived)
             self.rejected_events += 1
             return None
-        known = await self._store.peer_by_instance(claimed)
+        known = await self.store.peer_by_instance(claimed)
         if known is not None and known.user_id != sender:
             log.warning("key of %s is registered to %s; %s cannot claim it", claimed, known.user_id, sender)
             self.rejected_events += 1
             return None
         peer = Peer(claimed, sender, key, str(content.get("name") or claimed)[:100],
                     str(content.get("community") or "")[:200], str(content.get("homepage") or "")[:300])
-        await self._store.upsert_peer(peer, self._clock.now())
+        await self.store.upsert_peer(peer, self._clock.now())
         return peer
 
     # -- incoming ----------------------------------------------------------------------
 
     async def _peer_for(self, sender: str, document: Mapping[str, Any]) -> Peer | None:
-        peer = await self._store.peer_by_user(sender)
+        peer = await self.store.peer_by_user(sender)
         if peer is None:
             log.warning("event from %s, which has published no instance key; ignored", sender)
             return None
@@ -129,10 +129,10 @@ class Replicator:
 
     async def handle_track(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
         """Take in a track manifest; returns what happened (for logs and tests)."""
-        if await self._store.seen(event_id):
+        if await self.store.seen(event_id):
             return "already processed"
         outcome = await self._take_track(event_id, sender, content.get("manifest") or {})
-        await self._store.mark_seen(event_id)
+        await self.store.mark_seen(event_id)
         return outcome
 
     async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> str:
@@ -140,7 +140,7 @@ class Replicator:
             return "own event"
         if sender is None:  # from a snapshot: the signer must be a known peer
             signer = manifest.get("signature", {}).get("instance") if isinstance(manifest.get("signature"), Mapping) else None
-            peer = await self._store.peer_by_instance(str(signer)) if signer else None
+            peer = await self.store.peer_by_instance(str(signer)) if signer else None
             if peer is None or not check_signature(manifest, peer.public_key, self._verify):
                 self.rejected_events += 1
                 return "ignored: unverifiable snapshot entry"
@@ -159,21 +159,21 @@ class Replicator:
         except IntegrityError as error:
             self.rejected_events += 1
             return f"ignored: {error}"
-        await self._store.save_manifest(track.id, track.cid, peer.instance_id, manifest, event_id)
+        await self.store.save_manifest(track.id, track.cid, peer.instance_id, manifest, event_id)
         if await self._tracks.get(track.id) is not None:
             return "known"
         reason = self.policy.refuse_reason(manifest, await self._pool.total_bytes())
         if reason:
             return f"refused by policy: {reason}"
         sources = tuple(s for s in manifest.get("sources") or () if isinstance(s, Mapping))
-        queued = await self._store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
+        queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
         return "queued" if queued else "already queued"
 
     async def handle_have(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
         """A peer holds a blob: one more source to fetch it from."""
-        if await self._store.seen(event_id):
+        if await self.store.seen(event_id):
             return "already processed"
-        await self._store.mark_seen(event_id)
+        await self.store.mark_seen(event_id)
         if sender == self.user_id:
             return "own event"
         if await self._peer_for(sender, content) is None:
@@ -181,15 +181,15 @@ class Replicator:
         cid, source = content.get("cid"), content.get("source")
         if not isinstance(cid, str) or not isinstance(source, Mapping):
             return "ignored: malformed"
-        await self._store.add_source(Cid(cid), {str(k): str(v) for k, v in source.items()})
+        await self.store.add_source(Cid(cid), {str(k): str(v) for k, v in source.items()})
         return "source added"
 
     async def handle_tombstone(self, event_id: str, sender: str, content: Mapping[str, Any],
                                sender_is_moderator: bool = False) -> str:
         """A signed takedown by the track's origin (or by a room moderator)."""
-        if await self._store.seen(event_id):
+        if await self.store.seen(event_id):
             return "already processed"
-        await self._store.mark_seen(event_id)
+        await self.store.mark_seen(event_id)
         if sender == self.user_id:
             return "own event"
         peer = await self._peer_for(sender, content)
@@ -198,7 +198,7 @@ class Replicator:
         track_id = TrackId(str(content.get("track_id")))
         track = await self._tracks.get(track_id)
         if track is None:
-            await self._store.finish(track_id)  # never fetch it now
+            await self.store.finish(track_id)  # never fetch it now
             return "unknown track"
         if track.origin_instance != peer.instance_id and not sender_is_moderator:
             self.rejected_events += 1
@@ -207,11 +207,11 @@ class Replicator:
 
     async def handle_redaction(self, redacted_event_id: str, sender: str, sender_is_moderator: bool) -> str:
         """A redacted track event counts as a takedown when its origin or a moderator redacted it."""
-        track_id = await self._store.track_for_event(redacted_event_id)
+        track_id = await self.store.track_for_event(redacted_event_id)
         if track_id is None:
             return "not a track event"
         track = await self._tracks.get(track_id)
-        peer = await self._store.peer_by_user(sender)
+        peer = await self.store.peer_by_user(sender)
         by_origin = peer is not None and track is not None and track.origin_instance == peer.instance_id
         if track is None or track.origin_instance == self._signer.instance_id:
             return "nothing to do"
@@ -223,7 +223,7 @@ class Replicator:
         if track.status is TrackStatus.TAKEN_DOWN:
             return "already taken down"
         await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
-        await self._store.finish(track.id)
+        await self.store.finish(track.id)
         deleted = False
         if track.cid not in await self._tracks.referenced_cids():
             deleted = await self._pool.delete(track.cid)
@@ -235,14 +235,14 @@ class Replicator:
     async def run_queue(self, limit: int = 20) -> int:
         """Fetch due blobs; returns how many tracks were stored."""
         stored = 0
-        for item in await self._store.due(self._clock.now(), limit):
+        for item in await self.store.due(self._clock.now(), limit):
             if await self._fetch(item):
                 stored += 1
         return stored
 
     async def _fetch(self, item: QueueItem) -> bool:
         if await self._tracks.get(item.track_id) is not None:
-            await self._store.finish(item.track_id)
+            await self.store.finish(item.track_id)
             return False
         errors: list[str] = []
         have = await self._pool.has(item.cid)
@@ -265,7 +265,7 @@ class Replicator:
             message = "; ".join(errors) or "no source listed"
             if attempts >= MAX_ATTEMPTS:
                 log.error("giving up on %s after %d attempts: %s", item.cid, attempts, message)
-            await self._store.retry_later(item.track_id, message[:1000],
+            await self.store.retry_later(item.track_id, message[:1000],
                                           self._clock.now() + _backoff(attempts) * (1000 if attempts >= MAX_ATTEMPTS else 1))
             return False
         track = track_from_manifest(item.manifest)
@@ -274,42 +274,42 @@ class Replicator:
             "federation", f"origin:{track.origin_instance}", Strength.INFO,
             f"replicated from {origin}; bytes verified against the CID", {"origin": track.origin_instance})))
         await self._tracks.add(track)
-        await self._store.finish(item.track_id)
+        await self.store.finish(item.track_id)
         await self._announce_have(track)
         return True
 
     async def _announce_have(self, track: Track) -> None:
         if self.transport is None:
             return
-        await self._store.outbox_add("have", {"track_id": track.id, "cid": track.cid})
+        await self.store.outbox_add("have", {"track_id": track.id, "cid": track.cid})
 
     # -- outgoing ----------------------------------------------------------------------
 
     async def publish_track(self, track: Track) -> None:
         """Queue a local accepted track for publishing (the outbox survives restarts)."""
-        await self._store.outbox_add("track", {"track_id": track.id})
+        await self.store.outbox_add("track", {"track_id": track.id})
 
     async def publish_tombstone(self, track: Track, reason: str | None = None) -> None:
         """Queue a takedown notice of a local track."""
         if track.origin_instance != self._signer.instance_id:
             return  # a local takedown of a peer's track does not affect others
-        await self._store.outbox_add("tombstone", {"track_id": track.id, "reason": reason})
+        await self.store.outbox_add("tombstone", {"track_id": track.id, "reason": reason})
 
     async def publish_digest(self, data: Mapping[str, Any], title: str) -> None:
         """Queue this instance's weekly digest for the federation rooms."""
-        await self._store.outbox_add("digest", {"title": title, "data": json.loads(json.dumps(data, default=str))})
+        await self.store.outbox_add("digest", {"title": title, "data": json.loads(json.dumps(data, default=str))})
 
     async def flush_outbox(self) -> int:
         """Send what is pending; stops at the first transport failure. Returns how many were sent."""
         if self.transport is None:
             return 0
         sent = 0
-        for item_id, kind, payload in await self._store.outbox_pending(50):
+        for item_id, kind, payload in await self.store.outbox_pending(50):
             try:
                 await self._send(kind, payload)
             except WavepoolError as error:
                 log.warning("outbox %s %s dropped: %s", kind, item_id, error)
-            await self._store.outbox_done(item_id)
+            await self.store.outbox_done(item_id)
             sent += 1
         return sent
 
@@ -333,7 +333,7 @@ class Replicator:
                 sources.append({"http": f"{self._public_url}/blobs/{track.cid}"})
             manifest = sign(manifest_for(track, sources, self.name), self._signer)
             event_id = await self.transport.send(TRACK_EVENT, {"manifest": manifest})
-            await self._store.save_manifest(track.id, track.cid, self._signer.instance_id, manifest, event_id)
+            await self.store.save_manifest(track.id, track.cid, self._signer.instance_id, manifest, event_id)
         elif kind == "tombstone":
             track = await self._tracks.get(TrackId(str(payload["track_id"])))
             if track is None:
@@ -353,7 +353,7 @@ class Replicator:
         work_dir.mkdir(parents=True, exist_ok=True)
         count = 0
         with tempfile.NamedTemporaryFile("wb", dir=work_dir, suffix=".jsonl", delete=False) as handle:
-            async for manifest in self._store.manifests():
+            async for manifest in self.store.manifests():
                 handle.write(canonical_json(manifest) + b"\n")
                 count += 1
             temp = Path(handle.name)

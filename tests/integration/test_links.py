@@ -22,6 +22,7 @@ import pytest
 
 from config.settings import LinkSettings
 from core.errors import FetchError, TooLargeError, UnsafeUrlError
+from core.ports import LinkFetcher
 from storage.links import SafeLinkFetcher
 from storage.links.address_guard import AddressGuard, blocked_reason, literal_address, parse_url
 from storage.links.yt_dlp_plugins.extractor.wavepool_suno import clip_facts, find_clip
@@ -106,7 +107,9 @@ SUNO_HOSTS = {"suno.com": "127.0.0.1", "www.suno.com": "127.0.0.1", "cdn1.suno.t
 
 @pytest.fixture
 def fetcher() -> SafeLinkFetcher:
-    return SafeLinkFetcher(allowed_settings(), host_map=SUNO_HOSTS)
+    port: LinkFetcher = SafeLinkFetcher(allowed_settings(), host_map=SUNO_HOSTS)
+    assert isinstance(port, SafeLinkFetcher)
+    return port
 
 
 @pytest.fixture
@@ -435,7 +438,28 @@ async def test_allow_ranges_let_tests_reach_loopback() -> None:
 
 async def test_stalled_download_times_out(server: LinkServer, dest: Path) -> None:
     fetcher = SafeLinkFetcher(allowed_settings(read_timeout_s=0.5))
-    server.add_slow("/slow.mp3", delay_s=5)
+    server.add_slow("/slow.mp3", delay_s=2)
     with pytest.raises(FetchError, match="[Tt]imed out"):
         await fetcher.fetch(server.url("/slow.mp3"), dest, CAP)
     assert leftovers(dest) == []
+
+
+async def test_dns_rebinding_is_caught_at_connect_time(server: LinkServer, dest: Path, mp3_bytes: bytes) -> None:
+    """The pre-check sees an allowed address; the connection-time lookup gets a blocked one."""
+    answers = iter([["127.0.0.1"], ["127.0.0.9"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers, ["127.0.0.9"])
+
+    server.add_bytes("/a.mp3", mp3_bytes)
+    fetcher = SafeLinkFetcher(allowed_settings(), resolver=rebinding)
+    with pytest.raises(UnsafeUrlError, match="loopback"):
+        await fetcher.fetch(f"http://rebind.test:{server.port}/a.mp3", dest, CAP)
+    assert server.seen == []
+
+
+async def test_stalled_suno_page_times_out_inside_ytdlp(server: LinkServer, dest: Path) -> None:
+    fetcher = SafeLinkFetcher(allowed_settings(read_timeout_s=0.5), host_map=SUNO_HOSTS)
+    server.add_slow(f"/song/{SONG_ID}", delay_s=2, content_type="text/html")
+    with pytest.raises(FetchError, match="[Tt]imed out"):
+        await fetcher.fetch(server.url(f"/song/{SONG_ID}", host="suno.com"), dest, CAP)

@@ -1,0 +1,1 @@
+"""Federation over Matrix rooms: the transport for ``core.federation``."""

@@ -1,0 +1,162 @@
+"""Reading federation rooms: live sync plus history backfill, each event handled once.
+
+Every sync (the first one included) may return a ``limited`` timeline; the reader then
+pages backwards from ``prev_batch`` until it meets an event it already processed (or the
+start of the room, or the event a loaded snapshot covers up to) and handles the gap in
+order. The sync token is saved after each batch is handled, so a restart neither misses
+nor replays anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bots.federation.matrix_api import MatrixApi
+from core.federation.replication import (
+    DIGEST_EVENT,
+    HAVE_EVENT,
+    INSTANCE_EVENT,
+    SNAPSHOT_STATE,
+    TOMBSTONE_EVENT,
+    TRACK_EVENT,
+    Replicator,
+)
+from core.model import Cid
+from storage.sqlite.bot_state import BotState
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "federation"
+MAX_BACKFILL_PAGES = 20_000  # 2,000,000 events at 100 a page
+MODERATOR_LEVEL = 50
+TYPES = [INSTANCE_EVENT, TRACK_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, DIGEST_EVENT, SNAPSHOT_STATE,
+         "m.room.redaction", "m.room.power_levels"]
+
+
+class RoomReader:
+    """Feeds a ``Replicator`` from the federation rooms."""
+
+    def __init__(self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str]) -> None:
+        self._api = api
+        self._replicator = replicator
+        self._state = state
+        self.rooms = list(rooms)
+        self.handled = 0
+        self._store = replicator.store
+
+    def _filter(self) -> str:
+        return json.dumps({
+            "room": {"rooms": self.rooms, "timeline": {"limit": 100, "types": TYPES},
+                     "state": {"types": [INSTANCE_EVENT, SNAPSHOT_STATE, "m.room.power_levels"]},
+                     "ephemeral": {"types": []}, "account_data": {"types": []}},
+            "presence": {"types": []}, "account_data": {"types": []},
+        })
+
+    async def sync_once(self, timeout_ms: int) -> bool:
+        """One sync round; True when something arrived."""
+        since = await self._state.get(NAMESPACE, "since")
+        data = await self._api.sync(since, timeout_ms, self._filter())
+        got = False
+        for room_id, room in (data.get("rooms", {}).get("join") or {}).items():
+            if room_id not in self.rooms:
+                continue
+            for event in room.get("state", {}).get("events") or ():
+                await self._handle(room_id, event)
+            timeline = room.get("timeline") or {}
+            events = list(timeline.get("events") or ())
+            if timeline.get("limited") and timeline.get("prev_batch"):
+                await self._first_contact(room_id)
+                events = await self._backfill(room_id, timeline["prev_batch"]) + events
+            for event in events:
+                got = True
+                await self._handle(room_id, event)
+        await self._state.put(NAMESPACE, "since", data["next_batch"])
+        return got
+
+    async def _first_contact(self, room_id: str) -> None:
+        """On the first read of a room, load a peer's snapshot if the room has one."""
+        key = f"room:{room_id}:read"
+        if await self._state.get(NAMESPACE, key):
+            return
+        await self._state.put(NAMESPACE, key, "1")
+        try:
+            state = await self._api.state(room_id)
+        except Exception:
+            log.exception("could not read the state of %s", room_id)
+            return
+        for event in state:
+            if event.get("type") == INSTANCE_EVENT:
+                await self._handle(room_id, event)
+        snapshots = [e for e in state if e.get("type") == SNAPSHOT_STATE and e.get("state_key") == e.get("sender")
+                     and e.get("sender") != self._api.user_id]
+        snapshots.sort(key=lambda e: -int((e.get("content") or {}).get("count") or 0))
+        for event in snapshots[:1]:
+            content = event.get("content") or {}
+            cid, mxc, last = content.get("cid"), content.get("mxc"), content.get("last_event_id")
+            if not (isinstance(cid, str) and isinstance(mxc, str)):
+                continue
+            try:
+                taken = await self._replicator.load_snapshot(Cid(cid), {"mxc": mxc})
+            except Exception as error:
+                log.warning("snapshot %s of %s unusable: %s", cid, event.get("sender"), error)
+                continue
+            log.info("loaded snapshot %s from %s: %d entries", cid, event.get("sender"), taken)
+            if isinstance(last, str):
+                await self._state.put(NAMESPACE, f"room:{room_id}:snapshot_until", last)
+
+    async def _backfill(self, room_id: str, token: str) -> list[dict[str, Any]]:
+        """Events before ``token`` that were not handled yet, oldest first."""
+        boundary = await self._state.get(NAMESPACE, f"room:{room_id}:snapshot_until")
+        gathered: list[dict[str, Any]] = []
+        start: str | None = token
+        for _page in range(MAX_BACKFILL_PAGES):
+            page = await self._api.messages(room_id, start, "b", 100)
+            chunk = page.get("chunk") or []
+            stop = False
+            for event in chunk:
+                event_id = event.get("event_id", "")
+                if event_id == boundary or await self._store.seen(event_id):
+                    stop = True
+                    break
+                gathered.append(event)
+            end = page.get("end")
+            if stop or not chunk or not end or end == start:
+                break
+            start = end
+        gathered.reverse()
+        return gathered
+
+    async def _handle(self, room_id: str, event: Mapping[str, Any]) -> None:
+        event_type = event.get("type")
+        event_id = str(event.get("event_id", ""))
+        sender = str(event.get("sender", ""))
+        content = event.get("content") or {}
+        replicator = self._replicator
+        try:
+            if event_type == INSTANCE_EVENT:
+                await replicator.handle_instance(sender, str(event.get("state_key", "")), content)
+            elif event_type == TRACK_EVENT:
+                outcome = await replicator.handle_track(event_id, sender, content)
+                log.debug("track event %s from %s: %s", event_id, sender, outcome)
+            elif event_type == HAVE_EVENT:
+                await replicator.handle_have(event_id, sender, content)
+            elif event_type == TOMBSTONE_EVENT:
+                moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
+                outcome = await replicator.handle_tombstone(event_id, sender, content, moderator)
+                log.info("tombstone %s from %s: %s", event_id, sender, outcome)
+            elif event_type == "m.room.redaction":
+                redacts = event.get("redacts") or content.get("redacts")
+                if isinstance(redacts, str) and not await self._store.seen(event_id):
+                    moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
+                    await replicator.handle_redaction(redacts, sender, moderator)
+                    await self._store.mark_seen(event_id)
+            elif event_type == DIGEST_EVENT and sender != self._api.user_id:
+                peer = await self._store.peer_by_user(sender)
+                if peer is not None:
+                    await self._state.put(NAMESPACE, f"digest:{peer.instance_id}", json.dumps(content))
+            self.handled += 1
+        except Exception:  # one bad event must not stop the room
+            log.exception("federation event %s (%s) from %s failed", event_id, event_type, sender)
