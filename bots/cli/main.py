@@ -47,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every track record as JSON lines")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
+    peers = sub.add_parser("peers", help="instances seen in the federation rooms")
+    peers.add_argument("--json", action="store_true", help="print as JSON")
+    fed = sub.add_parser("federation", help="federation rooms: join, leave, status, snapshot")
+    fed_sub = fed.add_subparsers(dest="federation_command", required=True, metavar="ACTION")
+    fed_sub.add_parser("status", help="rooms, checkpoint, fetch queue and failures")
+    fed_sub.add_parser("snapshot", help="publish a snapshot of the manifest index for late joiners")
+    for action in ("join", "leave"):
+        fed_action = fed_sub.add_parser(action, help=f"{action} a federation room")
+        fed_action.add_argument("room", help="room id or alias")
+
     cmd = sub.add_parser("cmd", help="call any chat command as the operator, e.g. `wavepool cmd round status`")
     cmd.add_argument("--as", dest="as_user", metavar="NAME",
                      help="run as this member instead of the operator (permissions of a member)")
@@ -83,6 +93,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await run_instance(settings)
         return 0
+    if args.command in ("peers", "federation"):
+        from bots.cli import federation_commands
+
+        return await getattr(federation_commands, args.command)(args, settings)
     handler = {
         "ingest": commands.ingest,
         "show": commands.show,

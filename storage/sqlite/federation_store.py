@@ -73,10 +73,13 @@ class SqliteFederationStore:
         return json.loads(row[0]) if row else None
 
     async def manifests(self) -> AsyncIterator[Mapping[str, Any]]:
+        """Every stored manifest except those of tracks taken down here."""
         last = 0
         while True:
             rows = await self._db.fetchall(
-                "SELECT rowid, manifest FROM fed_manifests WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,))
+                "SELECT m.rowid, m.manifest FROM fed_manifests m LEFT JOIN tracks t ON t.id = m.track_id"
+                " WHERE m.rowid > ? AND (t.status IS NULL OR t.status = 'active') ORDER BY m.rowid LIMIT 1000",
+                (last,))
             if not rows:
                 return
             for row in rows:
