@@ -10,6 +10,7 @@ from aiohttp import web
 
 from core.cid import parse_cid
 from core.errors import IntegrityError, UsageError
+from core.model import Cid, TrackStatus
 
 if TYPE_CHECKING:
     from bots.runtime import Instance
@@ -29,8 +30,6 @@ class WebServer:
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_get("/blobs/{cid}", self.blob)
-        for extend in _extensions():
-            extend(self.app, instance)
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (port 0 picks a free one, kept in ``self.port``)."""
@@ -111,21 +110,5 @@ class WebServer:
         return response
 
     async def _servable(self, cid: str) -> bool:
-        from core.model import Cid, TrackStatus
-
         tracks = await self._instance.app.tracks.find_by_cid(Cid(cid))
         return any(t.status is TrackStatus.ACTIVE for t in tracks)
-
-
-def _extensions() -> list:  # type: ignore[type-arg]
-    """Route installers of optional parts (web page, feed, federation)."""
-    out = []
-    for module_name in ("bots.web.pages",):
-        try:
-            module = __import__(module_name, fromlist=["install"])
-        except ImportError as err:
-            if err.name and module_name.startswith(err.name):
-                continue
-            raise
-        out.append(module.install)
-    return out
