@@ -191,7 +191,8 @@ def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: Proven
         sources = ", ".join(sorted(generators[generator]))
         return Verdict.VERIFIED, f"{generator} signature ({sources}) consistent with the declaration"
     if "c2pa:valid-ai" in claims:
-        return Verdict.VERIFIED, "an intact C2PA manifest says it was made by AI"
+        # Anybody can sign with a self-made certificate: intact is not proof of who made it.
+        return Verdict.DECLARED, "an intact C2PA manifest from a signer not trusted here says it was made by AI"
     if "ai:declared" in claims:
         return Verdict.DECLARED, "only the sharer's declaration"
     if rules.accept_undeclared:
