@@ -8,6 +8,7 @@ start-up, and a restart never sends it twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -84,8 +85,16 @@ class DigestService:
                 if track is not None and track.status.value == "active":
                     top.append((track, total))
         top = top[: self.schedule.top_n]
-        new_tracks = await self._tracks.recent(limit=500, since=since)
-        lines = [f"{len(new_tracks)} new track{'s' if len(new_tracks) != 1 else ''} this week."]
+        top.sort(key=lambda item: (-item[1], item[0].first_seen_at, item[0].id))  # deterministic ties
+        new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since) if t.first_seen_at < end]
+        sharers = {(t.sharer.platform, t.sharer.user_id) for t in new_tracks}
+        lines = [f"{len(new_tracks)} new track{'s' if len(new_tracks) != 1 else ''} this week from "
+                 f"{len(sharers)} member{'s' if len(sharers) != 1 else ''}."]
+        per_genre: dict[str, list[dict[str, object]]] = {}
+        for track, votes in top:
+            bucket = per_genre.setdefault(track.genre or "unsorted", [])
+            if len(bucket) < 3:
+                bucket.append({"track": track.id, "title": track.title, "votes": votes})
         fields: list[tuple[str, str]] = []
         if top:
             lines.append("Most voted:")
@@ -122,7 +131,8 @@ class DigestService:
             title=f"Weekly digest — {self._community} — week ending {end:%Y-%m-%d}",
             text="\n".join(lines), cards=tuple(cards), fields=tuple(fields),
             buttons=tuple(Button("👍", ButtonAction.VOTE, f"track:{t.id}:1") for t in cards),
-            data={"week_ending": end.isoformat(), "new_tracks": len(new_tracks),
+            data={"week_ending": end.isoformat(), "new_tracks": len(new_tracks), "active_sharers": len(sharers),
+                  "per_genre": per_genre,
                   "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in top],
                   "rounds": rounds_data, "prompts": prompts_data},
         )
@@ -142,6 +152,13 @@ class DigestService:
                 await self._state.put("digest", "last_published_due", due.isoformat())
                 return None
         reply = await self.build(until=due)
+        await self._state.put("digest", f"week:{due.isoformat()}", json.dumps(
+            {"title": reply.title, "text": reply.text, "data": reply.data}, default=str))
         await self._state.put("digest", "last_published_due", due.isoformat())
         await self._announcer.announce(Post("digest", reply))
         return reply
+
+    async def published(self, due: datetime) -> dict[str, object] | None:
+        """The digest stored when the one due at ``due`` went out."""
+        raw = await self._state.get("digest", f"week:{due.isoformat()}")
+        return json.loads(raw) if raw else None
