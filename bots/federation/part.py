@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Power levels a federation room needs so that every member instance can publish its key
+# and snapshots (state events need level 50 by default).
+ROOM_EVENT_LEVELS = {INSTANCE_EVENT: 0, SNAPSHOT_STATE: 0}
+
 
 def _key_bytes(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4))
@@ -50,6 +54,13 @@ class MatrixFederationTransport:
     async def put_state(self, event_type: str, state_key: str, content: Mapping[str, Any]) -> None:
         for room_id in self.rooms:
             await self._api.put_state(room_id, event_type, state_key, content)
+
+    async def create_room(self, name: str) -> str:
+        """A federation room whose members may publish instance keys and snapshots."""
+        data = await self._api.request("POST", "/_matrix/client/v3/createRoom", {
+            "name": name, "preset": "public_chat", "topic": "Wavepool federation",
+            "power_level_content_override": {"events": ROOM_EVENT_LEVELS}})
+        return str(data["room_id"])
 
 
 async def open_api(instance: Instance) -> MatrixApi:
@@ -134,7 +145,12 @@ class FederationRunner:
                 log.error("cannot join federation room %s: %s", room, error)
         self.transport.rooms[:] = joined
         self.reader.rooms[:] = joined
-        await self.transport.put_state(INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
+        for room_id in joined:
+            try:
+                await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
+            except MatrixError as error:
+                log.error("cannot publish this instance's key in %s (%s); the room's power levels must let "
+                          "members send %s state events (see docs/FEDERATION.md)", room_id, error, INSTANCE_EVENT)
 
     async def publish_snapshot(self) -> dict[str, Any]:
         """Put the manifest index in the pool, upload it and point room state at it."""
@@ -177,9 +193,19 @@ class FederationRunner:
                 await asyncio.wait_for(self._wake.wait(), timeout=2.0)
 
     async def run(self) -> None:
-        """Join, then read and work until cancelled."""
+        """Join, then read and work until cancelled; a failed start is retried with backoff."""
+        delay = 2.0
         try:
-            await self.join_rooms()
+            while True:
+                try:
+                    await self.join_rooms()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning("federation could not start (%s); retrying in %.0f s", error, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(300.0, delay * 2)
             await asyncio.gather(self.read_forever(), self.work_forever())
         finally:
             await self.api.close()

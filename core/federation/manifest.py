@@ -52,6 +52,23 @@ def canonical_json(value: Any) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
+def to_wire(value: Any) -> Any:
+    """Matrix's canonical JSON has no floats: every float becomes its decimal string."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def pseudonym(instance: InstanceId, sharer: Sharer) -> str:
     """A stable pseudonymous id of a member, not revealing the platform account."""
     digest = hashlib.sha256(f"{instance}\x00{sharer.platform}\x00{sharer.user_id}".encode()).hexdigest()
@@ -94,8 +111,8 @@ def manifest_for(track: Track, sources: list[dict[str, str]], origin_name: str) 
 
 
 def sign(document: Mapping[str, Any], signer: Signer) -> dict[str, Any]:
-    """A copy of ``document`` with its signature (key, instance, sig)."""
-    body = {k: v for k, v in document.items() if k != "signature"}
+    """The wire form of ``document`` (floats as strings) with its signature (key, instance, sig)."""
+    body = to_wire({k: v for k, v in document.items() if k != "signature"})
     signed = dict(body)
     signed["signature"] = {"instance": signer.instance_id, "key": signer.public_key_b64,
                            "sig": signer.sign(canonical_json(body))}
@@ -131,7 +148,7 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
             cid=Cid(str(manifest["cid"])),
             size=int(manifest["size"]),
             media_type=str(manifest["media_type"]),
-            duration_s=float(manifest["duration_s"]),
+            duration_s=float(manifest["duration_s"]),  # a decimal string on the wire
             title=str(manifest.get("title") or "untitled"),
             sharer=Sharer("federation", f"{origin}/{sharer['id']}", str(sharer.get("name") or "someone")),
             first_seen_at=datetime.fromisoformat(str(manifest["first_seen_at"])),
@@ -148,7 +165,9 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
             generator=manifest.get("generator"),
             generator_song_id=manifest.get("generator_song_id"),
             source_url=manifest.get("source_url"),
-            quality=QualityReport.from_dict(quality) if isinstance(quality, dict) else None,
+            quality=QualityReport(_float(quality.get("integrated_lufs")), _float(quality.get("true_peak_dbtp")),
+                                  _float(quality.get("silence_s")) or 0.0, _float(quality.get("clipping_share")) or 0.0)
+            if isinstance(quality, Mapping) else None,
             status=TrackStatus.ACTIVE,
         )
     except (KeyError, TypeError, ValueError) as error:

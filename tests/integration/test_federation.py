@@ -1,0 +1,168 @@
+"""Federation through a real Synapse: three instances, one federation room."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bots.federation.part import ROOM_EVENT_LEVELS
+from core.federation.manifest import manifest_for, sign
+from core.federation.replication import TRACK_EVENT
+from core.model import Declaration, Sharer, TrackStatus
+from storage.sqlite.federation_store import SqliteFederationStore
+from tests.support.audio import make_mp3
+from tests.support.homeserver import Homeserver
+from tests.support.instances import eventually, running, write_config
+
+ALICE = Sharer("matrix", "@alice:localhost", "Alice")
+
+
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory):
+    server = Homeserver.start(tmp_path_factory.mktemp("synapse"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def federation_room(synapse: Homeserver, tmp_path: Path):
+    """A room and three instance accounts (a, b, c) with their configs."""
+    owner, owner_token = synapse.register(f"owner{os.urandom(3).hex()}")
+    room = synapse.create_room(owner_token, name="wavepool federation", events=ROOM_EVENT_LEVELS)
+    configs = {}
+    for name in "abc":
+        user, token = synapse.register(f"{name}{os.urandom(3).hex()}")
+        configs[name] = write_config(
+            tmp_path / f"{name}.toml", tmp_path / name,
+            matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
+            federation={"rooms": [room]}, http={"port": 0})
+    return room, configs, (owner, owner_token)
+
+
+async def _share(run, path: Path):
+    reply = await run.instance.app.share.share_file(path, ALICE, Declaration(generator="suno"), filename=path.name)
+    return reply.cards[0]
+
+
+async def test_track_replicates_to_peers_and_takedown_follows(federation_room, tmp_path: Path) -> None:
+    _room, configs, _owner = federation_room
+    async with running(configs["a"]) as a, running(configs["b"]) as b, running(configs["c"]) as c:
+        track = await _share(a, make_mp3(tmp_path / "neon.mp3", 3, 5))
+        original = await a.instance.app.pool.read(track.cid)
+        for peer in (b, c):
+            app = peer.instance.app
+
+            async def arrived(app=app) -> bool:
+                return await app.tracks.get(track.id) is not None
+
+            await eventually(arrived, 30, "the track on a peer")
+            assert await app.pool.read(track.cid) == original
+            copy = await app.tracks.get(track.id)
+            assert copy.origin_instance == a.instance.identity.instance_id
+            assert copy.title == track.title and copy.verdict == track.verdict
+            theirs = await SqliteFederationStore(peer.instance.db).manifest(track.id)
+            ours = await SqliteFederationStore(a.instance.db).manifest(track.id)
+            assert theirs == ours and ours["signature"]["instance"] == a.instance.identity.instance_id
+        await a.instance.app.moderation.takedown(track.id, ALICE, "asked by the author")
+        for peer in (b, c):
+            app = peer.instance.app
+
+            async def removed(app=app) -> bool:
+                found = await app.tracks.get(track.id)
+                return found is not None and found.status is TrackStatus.TAKEN_DOWN
+
+            await eventually(removed, 30, "the takedown on a peer")
+            assert not await app.pool.has(track.cid)
+
+
+async def _publish_fast(run, count: int, tmp_path: Path) -> list[str]:
+    """Add tracks straight to A's repository and publish them (no audio analysis)."""
+    from dataclasses import replace
+
+    from tests.support.factories import make_track, member
+
+    ids = []
+    app = run.instance.app
+    runner = run.instance.extras["federation"]
+    for index in range(count):
+        blob = tmp_path / f"blob{index}.bin"
+        blob.write_bytes(os.urandom(2000) + index.to_bytes(4, "big"))
+        cid, size = await app.pool.put_file(blob)
+        track = replace(make_track(member("alice"), f"Song {index}"), cid=cid, size=size,
+                        origin_instance=run.instance.identity.instance_id)
+        await app.tracks.add(track)
+        await runner.replicator.publish_track(track)
+        ids.append(track.id)
+    runner.wake()
+    return ids
+
+
+async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_path: Path) -> None:
+    _room, configs, _owner = federation_room
+    async with running(configs["a"]) as a:
+        async with running(configs["c"]) as c:
+            first = await _publish_fast(a, 1, tmp_path)
+
+            async def got_first() -> bool:
+                return await c.instance.app.tracks.get(first[0]) is not None
+
+            await eventually(got_first, 30, "the first track")
+        ids = await _publish_fast(a, 50, tmp_path)  # C is down
+
+        async def all_sent() -> bool:
+            return not await SqliteFederationStore(a.instance.db).outbox_pending(1)
+
+        await eventually(all_sent, 60, "A's outbox to drain")
+        async with running(configs["c"]) as c:
+            app = c.instance.app
+
+            async def converged() -> bool:
+                return all([await app.tracks.get(i) is not None for i in ids])
+
+            await eventually(converged, 60, "C to converge")
+            assert await app.tracks.count() == 51
+            runner = c.instance.extras["federation"]
+            seen = await c.instance.db.fetchone("SELECT count(*) FROM fed_seen")
+            assert seen[0] >= 51
+            assert runner.replicator.rejected_events == 0
+
+
+async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserver, tmp_path: Path) -> None:
+    _room, configs, _owner = federation_room
+    async with running(configs["a"]) as a, running(configs["b"]) as b:
+        runner = a.instance.extras["federation"]
+        app = a.instance.app
+        blob = tmp_path / "real.bin"
+        blob.write_bytes(b"the real bytes " * 1000)
+        cid, size = await app.pool.put_file(blob)
+        from dataclasses import replace
+
+        from tests.support.factories import make_track, member
+
+        track = replace(make_track(member("alice"), "Faulty"), cid=cid, size=size,
+                        origin_instance=a.instance.identity.instance_id)
+        await app.tracks.add(track)
+        evil = tmp_path / "evil.bin"
+        evil.write_bytes(b"other bytes")
+        evil_mxc = await runner.api.upload(evil, "application/octet-stream", evil.stat().st_size)
+        good_mxc = await runner.api.upload(blob, "application/octet-stream", size)
+        manifest = sign(manifest_for(track, [{"mxc": evil_mxc}, {"mxc": good_mxc}], "a"), a.instance.identity)
+        b_store = SqliteFederationStore(b.instance.db)
+
+        async def b_knows_a() -> bool:
+            return await b_store.peer_by_user(runner.api.user_id) is not None
+
+        await eventually(b_knows_a, 30, "B to see A's instance key")
+        forged = dict(manifest, title="forged title")
+        await runner.transport.send(TRACK_EVENT, {"manifest": forged})
+        await runner.transport.send(TRACK_EVENT, {"manifest": manifest})
+
+        async def arrived() -> bool:
+            return await b.instance.app.tracks.get(track.id) is not None
+
+        await eventually(arrived, 30, "the track via the second source")
+        assert (await b.instance.app.tracks.get(track.id)).title == "Faulty"
+        assert await b.instance.app.pool.read(cid) == blob.read_bytes()
+        assert b.instance.extras["federation"].replicator.rejected_events >= 1
