@@ -23,6 +23,7 @@ from core.services.ingest import IngestLimits, IngestService
 from core.services.digest import DigestSchedule, DigestService
 from core.services.genres import GenreDef, GenreService
 from core.services.moderation import ModerationService
+from core.services.prompts import PromptService
 from core.services.provenance import ProvenanceRules
 from core.services.share_rate_limit import ShareRateLimiter
 from core.services.sharing import ShareService
@@ -33,6 +34,7 @@ from storage.media.inspector import FfmpegMediaInspector
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
 from storage.sqlite.genre_places import SqliteGenrePlaces
+from storage.sqlite.prompt_repository import SqlitePromptRepository
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
 
@@ -87,23 +89,13 @@ def _genre_service(settings: Settings, db: Database) -> GenreService:
     return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
 
 
-def _prompt_service(db: Database, clock: Clock) -> Any:
-    try:
-        from core.services.prompts import PromptService
-        from storage.sqlite.prompt_repository import SqlitePromptRepository
-    except ImportError:
-        log.warning("prompt library unavailable")
-        return None
-    return PromptService(SqlitePromptRepository(db), clock)
-
-
 def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskBlobPool,
                tracks: SqliteTrackRepository, ingest: IngestService, clock: Clock) -> App:
     announcer = Announcer()
     genres = _genre_service(settings, db)
     ingest.classify_genre = lambda track, tag_genre: genres.classify(
         track.genre, track.prompt, track.style, track.tags, tag_genre)
-    prompts = _prompt_service(db, clock)
+    prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
     voting = VotingService(SqliteVotingRepository(db), tracks, clock, announcer)
     d = settings.digest

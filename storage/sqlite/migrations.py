@@ -136,4 +136,24 @@ FEDERATION = Migration(7, "federation", (
     "CREATE TABLE fed_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, content TEXT NOT NULL)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, VOTING, FEDERATION)
+PROMPTS = Migration(4, "prompt library", (
+    """CREATE TABLE prompts (
+        id TEXT PRIMARY KEY, text TEXT NOT NULL, kind TEXT NOT NULL, generator TEXT, settings TEXT NOT NULL,
+        author_platform TEXT, author_id TEXT, author_name TEXT, created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE prompt_tracks (
+        prompt_id TEXT NOT NULL, track_id TEXT NOT NULL, PRIMARY KEY (prompt_id, track_id)
+    )""",
+    "CREATE INDEX prompt_tracks_track ON prompt_tracks(track_id)",
+    """CREATE VIRTUAL TABLE prompts_fts USING fts5(
+        text, content='prompts', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')""",
+    "CREATE VIRTUAL TABLE prompts_vocab USING fts5vocab(prompts_fts, 'row')",
+    """CREATE TRIGGER prompts_fts_insert AFTER INSERT ON prompts BEGIN
+        INSERT INTO prompts_fts(rowid, text) VALUES (new.rowid, new.text);
+    END""",
+    """CREATE TRIGGER prompts_fts_delete AFTER DELETE ON prompts BEGIN
+        INSERT INTO prompts_fts(prompts_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    END""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION)

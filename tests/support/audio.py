@@ -105,3 +105,15 @@ def truncate(path: Path, fraction: float = 0.5) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * fraction)])
     return path
+
+
+def make_long_mp3(path: Path, seconds: float = 60.0, seed: int = 1) -> Path:
+    """A long MP3 made by ffmpeg alone (fast): a seeded chord that changes every second."""
+    rng = random.Random(seed)
+    notes = [round(110 * 2 ** (rng.randrange(0, 24) / 12), 2) for _ in range(8)]
+    steps = "+".join(f"0.2*sin(2*PI*{f}*t)*lt(mod(t\\,8)\\,{i + 1})*gte(mod(t\\,8)\\,{i})"
+                     for i, f in enumerate(notes))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"aevalsrc={steps}|{steps}:s=44100:d={seconds}", "-c:a", "libmp3lame", "-b:a", "128k",
+                    str(path)], check=True, timeout=300)
+    return path
