@@ -1,0 +1,1 @@
+"""The Matrix bot: room commands, audio shares, reaction votes, announcements (matrix-nio)."""

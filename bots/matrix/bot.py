@@ -1,0 +1,319 @@
+"""The Matrix bot on matrix-nio.
+
+Sync loop: the sync token is stored after every batch, and each handled event id is
+recorded before its command runs, so after a restart the bot handles what it missed once
+and never runs a command twice. The first sync after start asks for full state (power
+levels for permissions); on the very first start the bot skips old history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+import nio
+
+from bots.federation.matrix_api import MatrixApi
+from bots.matrix.render import message, vote_hint
+from core.commands.declaration import Attachment, ButtonAction, Invocation, Permission, Post, Reply
+from core.commands.dispatch import error_reply, execute, press
+from core.commands.parsing import parse_chat
+from core.errors import TooLargeError, UsageError, WavepoolError
+
+if TYPE_CHECKING:
+    from bots.runtime import Instance
+
+log = logging.getLogger(__name__)
+
+NS = "matrix"
+AUDIO_TYPES = ("audio/",)
+
+
+class MatrixBot:
+    """One Matrix account serving the instance's commands."""
+
+    def __init__(self, instance: Instance, client: nio.AsyncClient, media: MatrixApi) -> None:
+        self.instance = instance
+        self.client = client
+        self.media = media
+        self.settings = instance.settings.matrix
+        self.voting = instance.settings.voting
+        self._upload_limit: int | None = None
+        self._creators: dict[str, set[str]] = {}  # room -> creators (room v12: above every power level)
+
+    # -- state -------------------------------------------------------------------------
+
+    async def _first_time(self, event_id: str) -> bool:
+        """Record the event as handled; False if it already was."""
+        if await self.instance.state.get("matrix_done", event_id):
+            return False
+        await self.instance.state.put("matrix_done", event_id, "1")
+        return True
+
+    # -- loop --------------------------------------------------------------------------
+
+    def _filter(self) -> dict[str, Any]:
+        return {"room": {"timeline": {"limit": 100}, "ephemeral": {"types": []}},
+                "presence": {"types": []}, "account_data": {"types": []}}
+
+    async def run(self) -> None:
+        """Sync until cancelled; network errors back off."""
+        since = await self.instance.state.get(NS, "since")
+        first = True
+        delay = 1.0
+        self.instance.app.announcer.register("matrix", self.announce)
+        try:
+            while True:
+                try:
+                    response = await self.client.sync(timeout=0 if first else 1000, since=since,
+                                                      full_state=first or None, sync_filter=self._filter())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning("matrix sync failed: %s; retrying in %.0f s", error, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(60.0, delay * 2)
+                    continue
+                if isinstance(response, nio.SyncError):
+                    log.warning("matrix sync error: %s; retrying in %.0f s", response.message, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(60.0, delay * 2)
+                    continue
+                delay = 1.0
+                await self._handle_sync(response, replay=since is not None)
+                since = response.next_batch
+                await self.instance.state.put(NS, "since", since)
+                first = False
+        finally:
+            self.instance.app.announcer.unregister("matrix")
+
+    async def _handle_sync(self, response: nio.SyncResponse, replay: bool) -> None:
+        for room_id in response.rooms.invite:
+            if self.settings.auto_join:
+                result = await self.client.join(room_id)
+                log.info("joined %s on invite: %s", room_id, type(result).__name__)
+        for room_id, room in response.rooms.join.items():
+            for event in (*room.state, *room.timeline.events):
+                source = getattr(event, "source", {}) or {}
+                if source.get("type") == "m.room.create":
+                    content = source.get("content") or {}
+                    creators = {str(source.get("sender"))} | set(content.get("additional_creators") or ())
+                    self._creators[room_id] = creators
+        if not replay:
+            return  # the very first start: do not act on old history
+        for room_id, room in response.rooms.join.items():
+            for event in room.timeline.events:
+                try:
+                    await self._handle_event(room_id, event)
+                except Exception:
+                    log.exception("matrix event %s in %s failed", getattr(event, "event_id", "?"), room_id)
+
+    async def _handle_event(self, room_id: str, event: Any) -> None:
+        sender = getattr(event, "sender", "")
+        if sender == self.client.user_id:
+            return
+        if isinstance(event, nio.RoomMessageText):
+            body = event.body.strip()
+            prefix = self.settings.command_prefix
+            if body == prefix or body.startswith(prefix + " "):
+                if await self._first_time(event.event_id):
+                    await self._command(room_id, event, body[len(prefix):].strip())
+        elif isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)):
+            mimetype = str((event.source.get("content", {}).get("info") or {}).get("mimetype") or "")
+            is_audio = isinstance(event, nio.RoomMessageAudio) or mimetype.startswith(AUDIO_TYPES)
+            claims_audio = is_audio or event.body.lower().endswith((".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus"))
+            if room_id in self.settings.watch_rooms and claims_audio and await self._first_time(event.event_id):
+                await self._share_upload(room_id, event)
+        elif isinstance(event, nio.ReactionEvent):
+            if await self._first_time(event.event_id):
+                await self._reaction(room_id, event)
+        elif isinstance(event, nio.RedactionEvent):
+            if await self._first_time(event.event_id):
+                await self._redaction(room_id, event)
+
+    # -- commands ----------------------------------------------------------------------
+
+    def _permission(self, room_id: str, user_id: str) -> Permission:
+        if user_id in self._creators.get(room_id, ()):
+            return Permission.MODERATOR
+        room = self.client.rooms.get(room_id)
+        level = room.power_levels.get_user_level(user_id) if room else 0
+        return Permission.MODERATOR if level >= self.settings.moderator_power_level else Permission.MEMBER
+
+    def _name(self, room_id: str, user_id: str) -> str:
+        room = self.client.rooms.get(room_id)
+        return (room.user_name(user_id) if room else None) or user_id
+
+    def _invocation(self, room_id: str, sender: str, event_id: str, args: dict[str, Any] | None = None,
+                    attachments: tuple[Attachment, ...] = ()) -> Invocation:
+        return Invocation(platform="matrix", user_id=sender, display_name=self._name(room_id, sender),
+                          place=room_id, permission=self._permission(room_id, sender), args=args or {},
+                          attachments=attachments, message_ref=f"https://matrix.to/#/{room_id}/{event_id}")
+
+    async def _command(self, room_id: str, event: nio.RoomMessageText, text: str) -> None:
+        try:
+            command, args = parse_chat(self.instance.registry, text or "help")
+        except WavepoolError as error:
+            await self.send(room_id, error_reply(error), reply_to=event.event_id)
+            return
+        invocation = self._invocation(room_id, event.sender, event.event_id, args)
+        reply = await execute(command, invocation)
+        await self.deliver(room_id, reply, reply_to=event.event_id)
+
+    async def _share_upload(self, room_id: str, event: Any) -> None:
+        content = event.source.get("content", {})
+        info = content.get("info") or {}
+        limit = self.instance.app.ingest.limits.max_bytes
+        size = int(info.get("size") or 0)
+        if size > limit:
+            await self.send(room_id, error_reply(TooLargeError(
+                f"the file is {size / 1e6:.1f} MB; this community accepts up to {limit / 1e6:.0f} MB")),
+                reply_to=event.event_id)
+            return
+        name = PurePath(str(content.get("filename") or event.body or "upload")).name[:200] or "upload"
+        work = self.instance.data_dir / "downloads"
+        work.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work, suffix=".part", delete=False) as handle:
+            path = Path(handle.name)
+        try:
+            try:
+                with path.open("wb") as out:
+                    async for chunk in self.media.download(event.url, limit):
+                        out.write(chunk)
+            except WavepoolError as error:
+                await self.send(room_id, error_reply(error), reply_to=event.event_id)
+                return
+            attachment = Attachment(name, path, path.stat().st_size, info.get("mimetype"), event.url)
+            share = self.instance.registry.get("share")
+            assert share is not None
+            invocation = self._invocation(room_id, event.sender, event.event_id, {}, (attachment,))
+            reply = await execute(share, invocation)
+            await self.deliver(room_id, reply, reply_to=event.event_id, audio_mxc=event.url)
+        finally:
+            path.unlink(missing_ok=True)
+
+    # -- votes -------------------------------------------------------------------------
+
+    def _ballot_for(self, key: str) -> str | None:
+        if key == self.voting.approval_key or key.rstrip("\ufe0f") == self.voting.approval_key.rstrip("\ufe0f"):
+            return "1"
+        for index, score in enumerate(self.voting.score_keys):
+            if key == score:
+                return str(index + 1)
+        return None
+
+    async def _reaction(self, room_id: str, event: nio.ReactionEvent) -> None:
+        raw = await self.instance.state.get("matrix_card", event.reacts_to)
+        ballot = self._ballot_for(event.key)
+        if raw is None or ballot is None:
+            return
+        values: list[str] = json.loads(raw)
+        value = next((v for v in values if v.endswith(f":{ballot}")), None)
+        if value is None:
+            value = values[0].rsplit(":", 1)[0] + f":{ballot}"
+        base = value.rsplit(":", 1)[0]
+        invocation = self._invocation(room_id, event.sender, event.event_id, {"toggle": False})
+        reply = await press(self.instance.registry, f"wp:{ButtonAction.VOTE.value}:{value}", invocation)
+        if "error" in reply.data:
+            await self.send(room_id, reply, reply_to=event.reacts_to)
+            return
+        await self.instance.state.put("matrix_reaction", event.event_id, json.dumps([base, event.sender]))
+
+    async def _redaction(self, room_id: str, event: nio.RedactionEvent) -> None:
+        raw = await self.instance.state.get("matrix_reaction", event.redacts)
+        if raw is None:
+            return
+        base, voter = json.loads(raw)
+        if voter != event.sender:
+            return  # a moderator removing someone's reaction is not that member withdrawing a vote
+        invocation = self._invocation(room_id, voter, event.event_id, {"toggle": False})
+        await press(self.instance.registry, f"wp:{ButtonAction.VOTE.value}:{base}:0", invocation)
+        await self.instance.state.delete("matrix_reaction", event.redacts)
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send(self, room_id: str, reply: Reply, reply_to: str | None = None) -> str | None:
+        """Post a reply; remember its vote buttons for reactions. Returns the event id."""
+        hint = vote_hint(reply, self.voting.approval_key, self.voting.score_keys)
+        content = message(reply, hint, reply_to)
+        response = await self.client.room_send(room_id, "m.room.message", content)
+        if isinstance(response, nio.RoomSendError):
+            log.warning("could not send to %s: %s", room_id, response.message)
+            return None
+        votes = [b.value for b in reply.buttons if b.action is ButtonAction.VOTE]
+        if votes:
+            await self.instance.state.put("matrix_card", response.event_id, json.dumps(votes))
+        return str(response.event_id)
+
+    async def _audio(self, room_id: str, reply: Reply, audio_mxc: str | None) -> None:
+        """The track itself under its card: the original upload, or the pool file re-uploaded."""
+        for track in reply.cards[:1]:
+            mxc = audio_mxc
+            if mxc is None:
+                path = await self.instance.app.pool.local_path(track.cid)
+                if path is None or track.size > await self._max_upload():
+                    continue
+                try:
+                    mxc = await self.media.upload(path, track.media_type, track.size)
+                except Exception as error:
+                    log.warning("could not upload %s: %s", track.cid, error)
+                    continue
+            await self.client.room_send(room_id, "m.room.message", {
+                "msgtype": "m.audio", "body": f"{track.title[:200]}", "url": mxc, "m.mentions": {},
+                "info": {"mimetype": track.media_type, "size": track.size,
+                         "duration": int(track.duration_s * 1000)}})
+
+    async def _max_upload(self) -> int:
+        if self._upload_limit is None:
+            try:
+                data = await self.media.request("GET", "/_matrix/client/v1/media/config")
+                self._upload_limit = int(data.get("m.upload.size") or 50 * 1024 * 1024)
+            except Exception:
+                self._upload_limit = 10 * 1024 * 1024
+        return self._upload_limit
+
+    async def deliver(self, room_id: str, reply: Reply, reply_to: str | None = None,
+                      audio_mxc: str | None = None) -> None:
+        """Answer in the room, then carry out the reply's posts (genre rooms, round rooms)."""
+        await self.send(room_id, reply, reply_to)
+        if reply.cards and "track" in reply.data and "error" not in reply.data:
+            await self._audio(room_id, reply, audio_mxc)
+        for post in reply.posts:
+            await self.announce(post, audio_mxc)
+
+    async def announce(self, post: Post, audio_mxc: str | None = None) -> None:
+        """Post to the room a target maps to (announcer sink)."""
+        room_id = await self.instance.app.destination(post.target, "matrix")
+        if room_id is None:
+            return
+        await self.send(room_id, post.reply)
+        if post.reply.cards and "track" in post.reply.data:
+            await self._audio(room_id, post.reply, audio_mxc)
+
+
+async def connect(instance: Instance) -> tuple[nio.AsyncClient, MatrixApi]:
+    """A logged-in nio client and a media client for the configured account."""
+    settings = instance.settings.matrix
+    assert settings.homeserver and settings.user_id
+    config = nio.AsyncClientConfig(max_timeouts=3, max_limit_exceeded=3, request_timeout=60,
+                                   store_sync_tokens=False)
+    client = nio.AsyncClient(settings.homeserver, settings.user_id, config=config)
+    if settings.access_token:
+        client.access_token = settings.access_token
+        client.user_id = settings.user_id
+        whoami = await client.whoami()
+        if isinstance(whoami, nio.WhoamiError):
+            await client.close()
+            raise UsageError(f"matrix: the access token was refused: {whoami.message}")
+        client.device_id = getattr(whoami, "device_id", None) or settings.device_name
+    else:
+        result = await client.login(settings.password, device_name=settings.device_name)
+        if isinstance(result, nio.LoginError):
+            await client.close()
+            raise UsageError(f"matrix: login failed: {result.message}")
+    media = MatrixApi(settings.homeserver, client.access_token, client.user_id)
+    return client, media
