@@ -40,7 +40,7 @@ TRACKS = Migration(1, "tracks, shares, fingerprints", (
     "CREATE INDEX tracks_sharer ON tracks(sharer_platform, sharer_id, first_seen_at)",
     """CREATE VIRTUAL TABLE tracks_fts USING fts5(
         title, artist, prompt, style, tags, genre, content='tracks', content_rowid='rowid',
-        tokenize='unicode61 remove_diacritics 2')""",
+        tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5 6')""",
     """CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
         INSERT INTO tracks_fts(rowid, title, artist, prompt, style, tags, genre)
         VALUES (new.rowid, new.title, new.artist, new.prompt, new.style, new.tags, new.genre);
@@ -146,7 +146,8 @@ PROMPTS = Migration(4, "prompt library", (
     )""",
     "CREATE INDEX prompt_tracks_track ON prompt_tracks(track_id)",
     """CREATE VIRTUAL TABLE prompts_fts USING fts5(
-        text, content='prompts', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')""",
+        text, content='prompts', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2',
+        prefix='2 3 4 5 6')""",
     "CREATE VIRTUAL TABLE prompts_vocab USING fts5vocab(prompts_fts, 'row')",
     """CREATE TRIGGER prompts_fts_insert AFTER INSERT ON prompts BEGIN
         INSERT INTO prompts_fts(rowid, text) VALUES (new.rowid, new.text);

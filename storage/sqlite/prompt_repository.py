@@ -89,7 +89,7 @@ class SqlitePromptRepository:
         return await self._with_tracks(rows)
 
     async def search(self, text: str, limit: int) -> Sequence[Prompt]:
-        """Relevance-ranked matches of every word (prefix matches for the last word)."""
+        """Relevance-ranked matches of every word (the last one also as a prefix)."""
         query = fts_query(text)
         if query is None:
             return []
