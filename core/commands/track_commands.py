@@ -63,6 +63,15 @@ def track_commands(app: App) -> list[Command]:
         where = place or "the default channel"
         return Reply(text=f"New {genre.name} tracks on {inv.platform} now go to {where}.")
 
+    async def channel_set(inv: Invocation) -> Reply:
+        service = need(app.genres, "channels")
+        place = arg(inv, "place")
+        if place in ("-", "none"):
+            place = None
+        await service.set_announcement_place(arg(inv, "purpose"), inv.platform, place)
+        return Reply(text=f"{arg(inv, 'purpose').capitalize()} posts on {inv.platform} now go to "
+                          f"{place or 'the configured place'}.")
+
     async def genre_move(inv: Invocation) -> Reply:
         service = need(app.genres, "genre channels")
         found = await app.tracks.resolve(arg(inv, "track"))
@@ -94,6 +103,11 @@ def track_commands(app: App) -> list[Command]:
             Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
             Param("place", ParamKind.TEXT, "channel or room id; 'default' to clear"),
         ), Permission.MODERATOR),
+        Command("channel set", "Choose where round announcements, digests or unsorted tracks are posted",
+                channel_set, (
+                    Param("purpose", ParamKind.CHOICE, "what is posted there", choices=("round", "digest", "default")),
+                    Param("place", ParamKind.TEXT, "channel or room id; 'none' to clear"),
+                ), Permission.MODERATOR),
         Command("genre move", "Move a track to another genre (your own; moderators: any)", genre_move, (
             Param("track", ParamKind.TRACK, "track id", autocomplete="my_tracks"),
             Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),

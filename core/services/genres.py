@@ -15,6 +15,7 @@ from typing import Protocol
 
 from core.errors import NotFoundError, UsageError
 
+ANNOUNCEMENT_KINDS = ("round", "digest", "default")
 _WORDS = re.compile(r"[\w'-]+", re.UNICODE)
 
 
@@ -126,6 +127,12 @@ class GenreService:
         await self._places.put(found.name, platform, place)
         return found
 
+    async def set_announcement_place(self, kind: str, platform: str, place: str | None) -> None:
+        """Where round announcements, digests or unsorted tracks (``default``) go, set at runtime."""
+        if kind not in ANNOUNCEMENT_KINDS:
+            raise UsageError(f"choose one of: {', '.join(ANNOUNCEMENT_KINDS)}")
+        await self._places.put(f"@{kind}", platform, place)
+
     async def places_of(self, genre: str) -> dict[str, str]:
         """Where a genre is posted, per platform (runtime settings win over config)."""
         found = self.get(genre)
@@ -138,14 +145,16 @@ class GenreService:
     async def destination(self, target: str, platform: str) -> str | None:
         """Where a ``Post`` goes on a platform: ``genre:<name>``, ``round:<id>``, ``digest``, ``default``."""
         kind, _, value = target.partition(":")
+        runtime = await self._places.get_all()
+        default = runtime.get(("@default", platform)) or self._default.get(platform)
         if kind == "genre" and value:
             try:
                 place = (await self.places_of(value)).get(platform)
             except UsageError:
                 place = None
-            return place or self._default.get(platform)
+            return place or default
         if kind in ("round", "digest") or kind in self._other:
-            return self._other.get(kind, {}).get(platform) or self._default.get(platform)
+            return runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or default
         if kind == "default":
-            return self._default.get(platform)
+            return default
         raise NotFoundError(f"no such destination: {target}")

@@ -1,0 +1,1 @@
+"""The Discord bot: slash commands generated from the registry, embeds, persistent buttons."""

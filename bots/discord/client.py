@@ -1,0 +1,258 @@
+"""The Discord client: slash commands, watched channels, announcements, persistent buttons.
+
+Every interaction is acknowledged at once (deferred), then answered when the core is done;
+errors become ephemeral plain words. Every message is sent with mentions disabled.
+Sends are retried with backoff on Discord outages; the core has stored the track or vote
+before anything is sent, so a failed send never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import tempfile
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bots.discord.app_commands_gen import build_tree, modal_param
+from bots.discord.buttons import WavepoolButton
+from bots.discord.render import NO_MENTIONS, render
+from core.commands.declaration import Attachment, Command, Invocation, ParamKind, Permission, Post, Reply
+from core.commands.dispatch import error_reply, execute
+from core.commands.parsing import convert_args
+from core.errors import TooLargeError, WavepoolError
+
+if TYPE_CHECKING:
+    from bots.runtime import Instance
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".opus", ".wav", ".m4a", ".aac")
+SEND_ATTEMPTS = 4
+DEFAULT_UPLOAD_LIMIT = 8 * 1024 * 1024
+
+
+async def with_retry(action: Any, what: str) -> Any:
+    """Run a send; Discord outages (5xx, connection errors) are retried with backoff."""
+    delay = 1.0
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await action()
+        except discord.HTTPException as error:
+            if error.status < 500 or attempt == SEND_ATTEMPTS:
+                raise
+        except (OSError, asyncio.TimeoutError):
+            if attempt == SEND_ATTEMPTS:
+                raise
+        log.warning("%s failed (attempt %d); retrying in %.0f s", what, attempt, delay)
+        await asyncio.sleep(delay)
+        delay *= 2
+    return None
+
+
+class AskModal(discord.ui.Modal):
+    """Asks for a command's free text (``/prompt save`` without text)."""
+
+    def __init__(self, client: WavepoolClient, command: Command, options: dict[str, Any], name: str) -> None:
+        super().__init__(title=command.name.capitalize()[:45], timeout=600)
+        self._client = client
+        self._command = command
+        self._options = options
+        self._name = name
+        self.field: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label=name.capitalize()[:45], style=discord.TextStyle.paragraph, max_length=4000)
+        self.add_item(self.field)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self._client.run_command(interaction, self._command, {**self._options, self._name: self.field.value})
+
+
+class WavepoolClient(discord.Client):
+    """One Discord bot for one instance."""
+
+    def __init__(self, instance: Instance, **options: Any) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
+        self.instance = instance
+        self.settings = instance.settings.discord
+        self.tree = app_commands.CommandTree(self)
+        self.synced = False
+        self.watch_channels = set(self.settings.watch_channels)
+
+    # -- start-up ----------------------------------------------------------------------
+
+    def _guild(self) -> discord.Object | None:
+        return discord.Object(int(self.settings.test_guild_id)) if self.settings.test_guild_id else None
+
+    async def setup_hook(self) -> None:
+        """Build the commands, register the dynamic buttons, sync when the commands changed."""
+        guild = self._guild()
+        build_tree(self.tree, self.instance.registry, self.run_command, self.suggest, guild)
+        self.add_dynamic_items(WavepoolButton)
+        payload = json.dumps([c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)], sort_keys=True)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        key = f"commands:{guild.id if guild else 'global'}:{self.application_id}"
+        if await self.instance.state.get("discord", key) != digest:
+            await self.tree.sync(guild=guild)
+            await self.instance.state.put("discord", key, digest)
+            self.synced = True
+            log.info("slash commands synced (%s)", f"guild {guild.id}" if guild else "global")
+        self.instance.app.announcer.register("discord", self.announce)
+
+    async def close(self) -> None:
+        self.instance.app.announcer.unregister("discord")
+        await super().close()
+
+    # -- invocations -------------------------------------------------------------------
+
+    def permission(self, user: discord.abc.User) -> Permission:
+        """Moderator: Manage Server, administrator, or the configured role."""
+        if not isinstance(user, discord.Member):
+            return Permission.MEMBER
+        perms = user.guild_permissions
+        role = self.settings.moderator_role
+        if perms.administrator or perms.manage_guild:
+            return Permission.MODERATOR
+        if role and any(role in (r.name, str(r.id)) for r in user.roles):
+            return Permission.MODERATOR
+        return Permission.MEMBER
+
+    def invocation(self, interaction: discord.Interaction[Any], args: dict[str, Any],
+                   attachments: tuple[Attachment, ...] = ()) -> Invocation:
+        """The core's view of who runs what where."""
+        user = interaction.user
+        joined = getattr(user, "joined_at", None)
+        age = (discord.utils.utcnow() - joined).total_seconds() / 86400 if joined else None
+        roles = tuple(str(r.id) for r in getattr(user, "roles", ())) + tuple(r.name for r in getattr(user, "roles", ()))
+        return Invocation(platform="discord", user_id=str(user.id), display_name=user.display_name,
+                          place=str(interaction.channel_id), permission=self.permission(user), args=args,
+                          attachments=attachments, account_age_days=age, roles=roles)
+
+    async def suggest(self, interaction: discord.Interaction[Any], source: str, current: str) -> list[tuple[str, str]]:
+        """Autocomplete choices from the core."""
+        return await self.instance.registry.suggest(source, self.invocation(interaction, {}), current)
+
+    async def _download(self, attachment: discord.Attachment) -> Attachment:
+        limit = self.instance.app.ingest.limits.max_bytes
+        if attachment.size > limit:
+            raise TooLargeError(f"the file is {attachment.size / 1e6:.1f} MB; this community accepts up to "
+                                f"{limit / 1e6:.0f} MB")
+        work = self.instance.data_dir / "downloads"
+        work.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work, suffix=".part", delete=False) as handle:
+            path = Path(handle.name)
+        await attachment.save(path)
+        name = PurePath(attachment.filename).name[:200] or "upload"
+        return Attachment(name, path, path.stat().st_size, attachment.content_type, attachment.url)
+
+    async def run_command(self, interaction: discord.Interaction[Any], command: Command,
+                          options: dict[str, Any]) -> None:
+        """Defer, run the core command, answer (ephemeral when private or an error)."""
+        asked = modal_param(command)
+        if asked is not None and not options.get(asked.name):
+            await interaction.response.send_modal(AskModal(self, command, options, asked.name))
+            return
+        if not interaction.response.is_done():
+            # Ephemeral: errors and private answers must stay private, and the first follow-up
+            # after a deferral takes over the deferred message, visibility included.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        attachments: list[Attachment] = []
+        try:
+            raw: dict[str, Any] = {}
+            for param in command.params:
+                value = options.get(param.name)
+                if param.kind is ParamKind.ATTACHMENT and isinstance(value, discord.Attachment):
+                    attachments.append(await self._download(value))
+                elif param.kind is ParamKind.USER and isinstance(value, discord.abc.User):
+                    raw[param.name] = str(value.id)
+                elif value is not None:
+                    raw[param.name] = value
+            args = convert_args(command, raw)
+            reply = await execute(command, self.invocation(interaction, args, tuple(attachments)))
+        except WavepoolError as error:
+            reply = error_reply(error)
+        finally:
+            for attachment in attachments:
+                attachment.path.unlink(missing_ok=True)
+        await self.answer(interaction, reply)
+
+    async def answer(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        """Follow up on the (ephemeral) deferral; public answers go to the channel as a message."""
+        rendered = render(reply)
+        channel = interaction.channel
+        if reply.private or channel is None or not hasattr(channel, "send"):
+            await with_retry(lambda: interaction.followup.send(ephemeral=True, **rendered.kwargs()), "followup")
+        else:
+            files = await self._files(reply, getattr(interaction, "attachment_size_limit", None))
+            message = await with_retry(lambda: channel.send(files=files, **rendered.kwargs()), "answer")
+            await with_retry(lambda: interaction.followup.send(
+                f"Done: {message.jump_url}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
+        for post in reply.posts:
+            await self.announce(post)
+
+    async def _files(self, reply: Reply, limit: int | None) -> list[discord.File]:
+        """The card's audio when it fits the upload limit."""
+        if not reply.cards or "track" not in reply.data:
+            return []
+        track = reply.cards[0]
+        path = await self.instance.app.pool.local_path(track.cid)
+        if path is None or track.size > (limit or DEFAULT_UPLOAD_LIMIT):
+            return []
+        suffix = {"audio/mpeg": ".mp3", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/wav": ".wav",
+                  "audio/mp4": ".m4a"}.get(track.media_type, "")
+        safe = "".join(c for c in track.title if c.isalnum() or c in " -_")[:60].strip() or "track"
+        return [discord.File(path, filename=f"{safe}{suffix}")]
+
+    # -- channels ----------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Audio attachments in watched channels are shared."""
+        if message.author.bot or str(message.channel.id) not in self.watch_channels:
+            return
+        audio = [a for a in message.attachments if (a.content_type or "").startswith("audio/")
+                 or a.filename.lower().endswith(AUDIO_SUFFIXES)]
+        share = self.instance.registry.get("share")
+        if not audio or share is None:
+            return
+        for attachment in audio[:5]:
+            downloaded: Attachment | None = None
+            try:
+                downloaded = await self._download(attachment)
+                author = message.author
+                invocation = Invocation(
+                    platform="discord", user_id=str(author.id), display_name=author.display_name,
+                    place=str(message.channel.id), permission=self.permission(author),
+                    attachments=(downloaded,), message_ref=message.jump_url)
+                reply = await execute(share, invocation)
+            except WavepoolError as error:
+                reply = error_reply(error)
+            finally:
+                if downloaded is not None:
+                    downloaded.path.unlink(missing_ok=True)
+            rendered = render(reply, link=message.jump_url)
+            files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
+                                                                        if message.guild else None)
+            await with_retry(lambda: message.reply(files=files, mention_author=False, **rendered.kwargs()), "reply")
+            for post in reply.posts:
+                await self.announce(post)
+
+    async def announce(self, post: Post) -> None:
+        """Send a post to the channel its target maps to (announcer sink)."""
+        place = await self.instance.app.destination(post.target, "discord")
+        if place is None:
+            return
+        channel = self.get_channel(int(place))
+        if channel is None:
+            try:
+                channel = await self.fetch_channel(int(place))
+            except discord.HTTPException as error:
+                log.warning("cannot reach channel %s for %s: %s", place, post.target, error)
+                return
+        rendered = render(post.reply)
+        await with_retry(lambda: channel.send(**rendered.kwargs()), f"post to {place}")  # type: ignore[union-attr]
