@@ -153,13 +153,18 @@ class FederationRunner:
                           "members send %s state events (see docs/FEDERATION.md)", room_id, error, INSTANCE_EVENT)
 
     async def publish_snapshot(self) -> dict[str, Any]:
-        """Put the manifest index in the pool, upload it and point room state at it."""
+        """Put the manifest index in the pool, upload it and point each room's state at it.
+
+        Each room's snapshot names the last event of that room this instance had read
+        when it was built: a late joiner reads only what follows it.
+        """
         work = self.instance.data_dir / "downloads"
-        last = await self.instance.state.get(NAMESPACE, "last_event_id")
-        cid, count, path = await self.replicator.build_snapshot(work, last)
+        cid, count, path = await self.replicator.build_snapshot(work)
         mxc = await self.api.upload(path, "application/x-ndjson", path.stat().st_size)
-        content = {"cid": cid, "mxc": mxc, "count": count, "last_event_id": last}
-        await self.transport.put_state(SNAPSHOT_STATE, self.api.user_id, content)
+        content: dict[str, Any] = {"cid": cid, "mxc": mxc, "count": count}
+        for room_id in self.transport.rooms:
+            last = await self.instance.state.get(NAMESPACE, f"room:{room_id}:last")
+            await self.api.put_state(room_id, SNAPSHOT_STATE, self.api.user_id, {**content, "last_event_id": last})
         return content
 
     async def read_forever(self) -> None:

@@ -70,9 +70,15 @@ class RoomReader:
             if timeline.get("limited") and timeline.get("prev_batch"):
                 await self._first_contact(room_id)
                 events = await self._backfill(room_id, timeline["prev_batch"]) + events
+            boundary = await self._state.get(NAMESPACE, f"room:{room_id}:snapshot_until")
+            ids = [e.get("event_id") for e in events]
+            if boundary and boundary in ids:
+                events = events[ids.index(boundary) + 1:]  # the snapshot covers these
             for event in events:
                 got = True
                 await self._handle(room_id, event)
+            if events:
+                await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
         await self._state.put(NAMESPACE, "since", data["next_batch"])
         return got
 

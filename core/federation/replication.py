@@ -348,7 +348,7 @@ class Replicator:
 
     # -- snapshots ---------------------------------------------------------------------
 
-    async def build_snapshot(self, work_dir: Path, last_event_id: str | None) -> tuple[Cid, int, Path]:
+    async def build_snapshot(self, work_dir: Path) -> tuple[Cid, int, Path]:
         """Every known manifest as JSON lines, stored in the pool; (cid, count, path)."""
         work_dir.mkdir(parents=True, exist_ok=True)
         count = 0

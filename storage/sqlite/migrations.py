@@ -157,4 +157,6 @@ PROMPTS = Migration(4, "prompt library", (
     END""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION)
+from storage.sqlite import schema_prompts as _prompts  # noqa: E402
+
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION, Migration(_prompts.PROMPT_TERMS_VERSION, _prompts.PROMPT_TERMS_NAME, _prompts.PROMPT_TERMS_STATEMENTS))

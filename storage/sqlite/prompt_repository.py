@@ -1,25 +1,45 @@
 """``core.services.prompts.PromptRepository`` on SQLite with FTS5.
 
-Search ranks a bounded set of candidates: FTS5 yields matches in rowid order cheaply, so
-the newest ``CANDIDATES`` matches are scored with bm25 and the best ``limit`` returned.
-For rare words that is every match (exact ranking); for words in a large share of the
-library it is the most relevant among the newest matches, which keeps p99 latency flat
-at a million prompts, where ranking every match of a common word costs ~0.4 s
-(notes/performance.md; measured by bench/prompts.py).
+Layout: ``prompts`` (one row per entry; the id is the hash of kind + normalised text, so
+dedupe is ``INSERT OR IGNORE``), ``prompt_tracks`` (entry ↔ track links), ``prompts_fts``
+(FTS5 external-content index kept by triggers), ``prompt_terms`` (vocabulary with
+document counts, kept by ``save_or_link`` in the same transaction).
+
+Search, fast at a million prompts (bench/prompts.py, docs/BENCHMARKS.md):
+
+* every word of the member's text becomes an FTS5 string (operators and quotes in member
+  text are never syntax); words must all match;
+* a word also matches as a prefix, but through ``prompt_terms``: it is expanded to itself
+  OR its ``EXPANSIONS`` most common completions. An FTS5 prefix query (``"syn"*``) builds
+  the full merged doclist of every completion before returning a row — up to ~150 ms at
+  1M rows — while an OR of terms is merged lazily and stops at the LIMIT;
+* ranking scores a bounded candidate set: the newest ``CANDIDATES`` matches (FTS5 walks
+  a doclist backwards by rowid and stops there), ranked by ``bm25`` and returned best
+  first. When a query matches fewer than ``CANDIDATES`` entries (any query with a rare
+  word) the ranking is exact bm25; for very common words it is the most relevant among
+  the newest ``CANDIDATES`` matches. Ranking every match (``ORDER BY bm25``) costs one
+  docsize lookup per match: p99 ~0.4 s for words in ~10 % of a million prompts.
+
+Votes: ``top`` and ``Prompt.votes`` sum the voting feature's ``track_votes`` over the
+tracks linked to an entry (one SQL join; no counter to keep in step).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from core.model import Sharer, TrackId
-from core.services.prompts import Prompt
+from core.services.prompts import Prompt, words
 from storage.sqlite.database import Database, Row
-from storage.sqlite.fts_query import fts_query
 
-CANDIDATES = 2000
+CANDIDATES = 2000  # matches scored by bm25 per query
+EXPANSIONS = 8  # completions a prefix word expands to (most common first)
+MIN_PREFIX_WORD = 2  # shorter words match only as whole words
+MAX_WORDS = 8  # query words used
+MORE_LIKE_TERMS = 6  # distinctive words "more like this" searches for
+_RANGE_SCAN = 5000  # vocabulary rows read per prefix at most
 _COLUMNS = ("p.id, p.text, p.kind, p.generator, p.settings, p.author_platform, p.author_id, p.author_name, "
             "p.created_at")
 
@@ -30,14 +50,24 @@ def _prompt(row: Row, tracks: Sequence[str] = (), votes: int = 0) -> Prompt:
                   author, datetime.fromisoformat(row["created_at"]), tuple(TrackId(t) for t in tracks), votes)
 
 
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
 class SqlitePromptRepository:
     """The prompt library in the instance database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    # -- writing -------------------------------------------------------------------------
+
     async def save_or_link(self, prompt: Prompt, track_id: TrackId | None) -> tuple[Prompt, bool]:
-        """Insert unless present; link the track; (stored, created)."""
+        """Insert unless present; link the track; (stored, created). One transaction."""
         author = prompt.author
         async with self._db.transaction() as tx:
             changed = await tx.execute(
@@ -46,6 +76,11 @@ class SqlitePromptRepository:
                 (prompt.id, prompt.text, prompt.kind, prompt.generator, json.dumps(dict(prompt.settings)),
                  author.platform if author else None, author.user_id if author else None,
                  author.display_name if author else None, prompt.created_at.isoformat()))
+            if changed == 1:
+                await tx.executemany(
+                    "INSERT INTO prompt_terms(term, docs) VALUES (?, 1)"
+                    " ON CONFLICT(term) DO UPDATE SET docs = docs + 1",
+                    [(term,) for term in sorted(set(words(prompt.text)))])
             if track_id:
                 await tx.execute("INSERT OR IGNORE INTO prompt_tracks(prompt_id, track_id) VALUES (?, ?)",
                                  (prompt.id, track_id))
@@ -53,32 +88,76 @@ class SqlitePromptRepository:
         assert stored is not None
         return stored, changed == 1
 
+    async def rebuild_terms(self) -> int:
+        """Recount the vocabulary from the index (after bulk loads that bypass ``save_or_link``)."""
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM prompt_terms")
+            await tx.execute("INSERT INTO prompt_terms(term, docs) SELECT term, doc FROM prompts_vocab")
+        row = await self._db.fetchone("SELECT count(*) FROM prompt_terms")
+        return int(row[0]) if row else 0
+
+    # -- reading -------------------------------------------------------------------------
+
     async def _with_tracks(self, rows: Sequence[Row], votes: dict[str, int] | None = None) -> list[Prompt]:
         if not rows:
             return []
         ids = [r["id"] for r in rows]
-        marks = ", ".join("?" * len(ids))
         links = await self._db.fetchall(
-            f"SELECT prompt_id, track_id FROM prompt_tracks WHERE prompt_id IN ({marks}) ORDER BY rowid", ids)
+            f"SELECT prompt_id, track_id FROM prompt_tracks WHERE prompt_id IN ({_marks(len(ids))}) ORDER BY rowid",
+            ids)
         tracks: dict[str, list[str]] = {}
         for link in links:
             tracks.setdefault(link[0], []).append(link[1])
-        return [_prompt(r, tracks.get(r["id"], ()), (votes or {}).get(r["id"], 0)) for r in rows]
+        if votes is None:
+            votes = await self._votes(ids)
+        return [_prompt(r, tracks.get(r["id"], ()), votes.get(r["id"], 0)) for r in rows]
 
     async def get(self, prompt_id: str) -> Prompt | None:
-        """One entry."""
+        """One entry, with its tracks and all-time votes."""
         rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM prompts p WHERE p.id = ?", (prompt_id,))
-        found = await self._with_tracks(rows, await self._votes([r["id"] for r in rows]))
+        found = await self._with_tracks(rows)
         return found[0] if found else None
 
     async def resolve(self, ref: str) -> Prompt | None:
         """By id or unambiguous prefix (4+ characters)."""
+        ref = ref.strip().lower()
         exact = await self.get(ref)
         if exact or len(ref) < 4:
             return exact
         rows = await self._db.fetchall("SELECT id FROM prompts WHERE id >= ? AND id < ? LIMIT 2",
                                        (ref, ref + "\U0010ffff"))
         return await self.get(rows[0][0]) if len(rows) == 1 else None
+
+    async def _expansions(self, prefixes: Iterable[str]) -> dict[str, list[str]]:
+        """The most common completions of each prefix (itself excluded), one query."""
+        wanted = sorted({p for p in prefixes if len(p) >= MIN_PREFIX_WORD})
+        if not wanted:
+            return {}
+        parts = []
+        params: list[object] = []
+        for index, prefix in enumerate(wanted):
+            parts.append(
+                f"SELECT * FROM (SELECT {index} AS w, term FROM (SELECT term, docs FROM prompt_terms"
+                f" WHERE term > ? AND term < ? LIMIT {_RANGE_SCAN}) ORDER BY docs DESC, term LIMIT {EXPANSIONS})")
+            params += [prefix, prefix + "\U0010ffff"]
+        rows = await self._db.fetchall(" UNION ALL ".join(parts), params)
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            out.setdefault(wanted[row[0]], []).append(row[1])
+        return out
+
+    async def fts_query(self, text: str) -> str | None:
+        """The FTS5 query this repository runs for member text (None when it has no words)."""
+        terms = list(dict.fromkeys(words(text)))[:MAX_WORDS]
+        if not terms:
+            return None
+        expansions = await self._expansions(terms)
+        groups = []
+        for term in terms:
+            alternatives = [term, *expansions.get(term, ())]
+            group = " OR ".join(_quote(t) for t in alternatives)
+            groups.append(f"({group})" if len(alternatives) > 1 else group)
+        return " AND ".join(groups)
 
     async def _ranked(self, query: str, limit: int, exclude: str | None = None) -> list[Prompt]:
         rows = await self._db.fetchall(
@@ -89,49 +168,50 @@ class SqlitePromptRepository:
         return await self._with_tracks(rows)
 
     async def search(self, text: str, limit: int) -> Sequence[Prompt]:
-        """Relevance-ranked matches of every word (the last one also as a prefix)."""
-        query = fts_query(text)
+        """Relevance-ranked entries matching every word (each also as a word prefix)."""
+        if limit <= 0:
+            return []
+        query = await self.fts_query(text)
         if query is None:
             return []
         return await self._ranked(query, limit)
 
     async def more_like(self, prompt_id: str, limit: int) -> Sequence[Prompt]:
         """Entries sharing the prompt's most distinctive words (rarest in the library first)."""
-        base = await self.get(prompt_id)
-        if base is None:
+        row = await self._db.fetchone("SELECT text FROM prompts WHERE id = ?", (prompt_id,))
+        if row is None or limit <= 0:
             return []
-        terms = [w.strip('"') for w in (fts_query(base.text, max_terms=64, prefix=False) or "").split()]
+        terms = sorted(set(words(row[0])))
         if not terms:
             return []
-        marks = ", ".join("?" * len(set(terms)))
         counts = await self._db.fetchall(
-            f"SELECT term, doc FROM prompts_vocab WHERE term IN ({marks})", sorted(set(terms)))
-        rare = [t for t, doc in sorted(((r[0], r[1]) for r in counts), key=lambda x: x[1]) if doc > 1][:6]
+            f"SELECT term, docs FROM prompt_terms WHERE term IN ({_marks(len(terms))})", terms)
+        rare = [t for t, docs in sorted(((r[0], r[1]) for r in counts), key=lambda x: (x[1], x[0])) if docs > 1]
         if not rare:
             return []
-        return await self._ranked(" OR ".join(f'"{t}"' for t in rare), limit, exclude=prompt_id)
+        query = " OR ".join(_quote(t) for t in rare[:MORE_LIKE_TERMS])
+        return await self._ranked(query, limit, exclude=prompt_id)
 
     async def _votes(self, prompt_ids: Sequence[str], since: datetime | None = None) -> dict[str, int]:
         if not prompt_ids:
             return {}
-        marks = ", ".join("?" * len(prompt_ids))
         rows = await self._db.fetchall(
             f"SELECT pt.prompt_id, sum(v.value) FROM prompt_tracks pt JOIN track_votes v ON v.track_id = pt.track_id"
-            f" WHERE pt.prompt_id IN ({marks}) AND v.cast_at >= ? GROUP BY pt.prompt_id",
+            f" WHERE pt.prompt_id IN ({_marks(len(prompt_ids))}) AND v.cast_at >= ? GROUP BY pt.prompt_id",
             (*prompt_ids, since.isoformat() if since else ""))
         return {r[0]: int(r[1]) for r in rows}
 
     async def top(self, limit: int, since: datetime | None) -> Sequence[Prompt]:
-        """Entries by the votes of their tracks."""
+        """Entries by the votes on their tracks cast since ``since``; ties by id."""
         rows = await self._db.fetchall(
             "SELECT pt.prompt_id, sum(v.value) AS votes FROM track_votes v JOIN prompt_tracks pt"
-            " ON pt.track_id = v.track_id WHERE v.cast_at >= ? GROUP BY pt.prompt_id"
+            " ON pt.track_id = v.track_id WHERE v.cast_at >= ? GROUP BY pt.prompt_id HAVING votes > 0"
             " ORDER BY votes DESC, pt.prompt_id LIMIT ?", (since.isoformat() if since else "", limit))
         votes = {r[0]: int(r[1]) for r in rows}
         if not votes:
             return []
-        marks = ", ".join("?" * len(votes))
-        prompts = await self._db.fetchall(f"SELECT {_COLUMNS} FROM prompts p WHERE p.id IN ({marks})", list(votes))
+        prompts = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM prompts p WHERE p.id IN ({_marks(len(votes))})", list(votes))
         found = await self._with_tracks(prompts, votes)
         return sorted(found, key=lambda p: (-p.votes, p.id))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,127 @@ async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserv
         assert (await b.instance.app.tracks.get(track.id)).title == "Faulty"
         assert await b.instance.app.pool.read(cid) == blob.read_bytes()
         assert b.instance.extras["federation"].replicator.rejected_events >= 1
+
+
+async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.TempPathFactory,
+                                                     tmp_path: Path) -> None:
+    one = Homeserver.start(tmp_path_factory.mktemp("hs-one"), federating=True)
+    two = Homeserver.start(tmp_path_factory.mktemp("hs-two"), federating=True)
+    try:
+        _owner, owner_token = one.register("owner")
+        alias_local = f"fed{os.urandom(3).hex()}"
+        one.call("POST", "/_matrix/client/v3/createRoom", owner_token, {
+            "name": "cross", "preset": "public_chat", "room_alias_name": alias_local,
+            "power_level_content_override": {"events": ROOM_EVENT_LEVELS}})
+        alias = f"#{alias_local}:{one.server_name}"
+        configs = {}
+        for name, server in (("a", one), ("b", two)):
+            user, token = server.register(f"inst{name}")
+            configs[name] = write_config(tmp_path / f"{name}.toml", tmp_path / name,
+                                         matrix={"homeserver": server.url, "user_id": user, "access_token": token},
+                                         federation={"rooms": [alias]})
+        async with running(configs["a"]) as a, running(configs["b"]) as b:
+            b_store = SqliteFederationStore(b.instance.db)
+
+            async def b_knows_a() -> bool:
+                return await b_store.peer_by_instance(a.instance.identity.instance_id) is not None
+
+            await eventually(b_knows_a, 60, "B (on the second homeserver) to see A's key")
+            track = await _share(a, make_mp3(tmp_path / "cross.mp3", 3, 8))
+
+            async def crossed() -> bool:
+                return await b.instance.app.tracks.get(track.id) is not None
+
+            await eventually(crossed, 60, "the track on the other homeserver")
+            assert await b.instance.app.pool.read(track.cid) == await a.instance.app.pool.read(track.cid)
+    finally:
+        one.stop()
+        two.stop()
+
+
+async def test_late_joiner_bootstraps_from_snapshot(federation_room, tmp_path: Path) -> None:
+    _room, configs, _owner = federation_room
+    async with running(configs["a"]) as a:
+        ids = await _publish_fast(a, 120, tmp_path)
+
+        async def all_sent() -> bool:
+            return not await SqliteFederationStore(a.instance.db).outbox_pending(1)
+
+        await eventually(all_sent, 90, "A's outbox to drain")
+
+        async def a_read_own() -> bool:
+            last = await a.instance.state.get("federation", f"room:{a.instance.extras['federation'].transport.rooms[0]}:last")
+            return last is not None
+
+        await eventually(a_read_own, 30, "A to read the room")
+        await asyncio.sleep(1.5)  # let A's reader catch up with its own last events
+        content = await a.instance.extras["federation"].publish_snapshot()
+        assert content["count"] == 120
+        async with running(configs["c"]) as c:
+            app = c.instance.app
+
+            async def converged() -> bool:
+                return await app.tracks.count() == 120
+
+            await eventually(converged, 90, "C to load the snapshot and fetch")
+            assert all([await app.tracks.get(i) is not None for i in ids])
+            seen = await c.instance.db.fetchone("SELECT count(*) FROM fed_seen")
+            assert seen[0] < 60, "C paged through history the snapshot covers"
+
+
+async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_room, tmp_path: Path) -> None:
+    import hashlib
+    import signal
+    import subprocess
+    import sys
+
+    from core.cid import cid_from_digest
+
+    _room, configs, _owner = federation_room
+    root = Path(__file__).resolve().parents[2]
+    c_data = tmp_path / "c"
+
+    def start_c() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(configs["c"]), "run"], cwd=root,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async with running(configs["a"]) as a:
+        proc = start_c()
+        try:
+            await asyncio.sleep(3)  # C joins and reads the room
+            blob = tmp_path / "big.bin"
+            blob.write_bytes(os.urandom(40 * 1024 * 1024))
+            from dataclasses import replace
+
+            from tests.support.factories import make_track, member
+
+            cid, size = await a.instance.app.pool.put_file(blob)
+            track = replace(make_track(member("alice"), "Big one"), cid=cid, size=size,
+                            origin_instance=a.instance.identity.instance_id)
+            await a.instance.app.tracks.add(track)
+            await a.instance.extras["federation"].replicator.publish_track(track)
+            a.instance.extras["federation"].wake()
+            tmp = c_data / "pool" / "tmp"
+            deadline = asyncio.get_running_loop().time() + 60
+            partial = False
+            while not partial and asyncio.get_running_loop().time() < deadline:
+                partial = tmp.exists() and any(p.stat().st_size > 0 for p in tmp.glob("*.part"))
+                await asyncio.sleep(0.002)
+            proc.send_signal(signal.SIGKILL)
+            assert partial, "the fetch was never seen in progress"
+            proc.wait(timeout=30)
+            for stored in (c_data / "pool" / "blobs").glob("*/*"):
+                assert cid_from_digest(hashlib.sha256(stored.read_bytes()).digest()) == stored.name
+            proc = start_c()
+            final = c_data / "pool" / "blobs" / cid[-2:] / cid
+
+            async def resumed() -> bool:
+                return final.exists()
+
+            await eventually(resumed, 90, "C to resume the fetch after the kill")
+            await asyncio.sleep(0.5)
+            assert cid_from_digest(hashlib.sha256(final.read_bytes()).digest()) == cid
+            assert not list(tmp.glob("*.part"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
