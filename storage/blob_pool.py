@@ -56,6 +56,7 @@ class DiskBlobPool:
         self._tmp = root / "tmp"
         self._corrupt = root / "corrupt"
         self._fsync = fsync
+        self._total: int | None = None  # bytes in blobs/, counted once, then kept up to date
         for folder in (self._blobs, self._tmp, self._corrupt):
             folder.mkdir(parents=True, exist_ok=True)
 
@@ -75,12 +76,15 @@ class DiskBlobPool:
         if final.exists():
             temp.unlink(missing_ok=True)
             return
+        size = temp.stat().st_size
         final.parent.mkdir(parents=True, exist_ok=True)
         if self._fsync:
             with temp.open("rb") as handle:
                 os.fsync(handle.fileno())
         try:
             os.link(temp, final)  # unlike rename, link never replaces an existing file
+            if self._total is not None:
+                self._total += size
         except FileExistsError:
             pass  # a concurrent writer stored the same bytes first
         temp.unlink(missing_ok=True)
@@ -115,12 +119,24 @@ class DiskBlobPool:
         temp = self._new_temp()
         hasher = CidHasher()
         handle = await asyncio.to_thread(temp.open, "wb")
+
+        def hash_and_write(chunk: bytes) -> None:  # in a worker thread: hashlib releases the GIL
+            hasher.update(chunk)
+            handle.write(chunk)
+
         try:
+            pending: list[bytes] = []
+            buffered = 0
             async for chunk in chunks:
-                hasher.update(chunk)
-                if max_size is not None and hasher.size > max_size:
+                if max_size is not None and hasher.size + buffered + len(chunk) > max_size:
                     raise TooLargeError(_too_large(max_size))
-                await asyncio.to_thread(handle.write, chunk)
+                pending.append(chunk)
+                buffered += len(chunk)
+                if buffered >= CHUNK:  # one thread hop per MiB, not per network read
+                    await asyncio.to_thread(hash_and_write, b"".join(pending))
+                    pending, buffered = [], 0
+            if pending:
+                await asyncio.to_thread(hash_and_write, b"".join(pending))
             await asyncio.to_thread(handle.close)
             cid = hasher.cid()
             if expect is not None and cid != expect:
@@ -184,10 +200,11 @@ class DiskBlobPool:
         return sorted(p.name for p in self._blobs.glob("*/*") if p.is_file())
 
     async def total_bytes(self) -> int:
-        """Bytes used by blobs."""
-        return await asyncio.to_thread(
-            lambda: sum(p.stat().st_size for p in self._blobs.glob("*/*") if p.is_file())
-        )
+        """Bytes used by blobs (counted on first use, then maintained by writes and deletes)."""
+        if self._total is None:
+            self._total = await asyncio.to_thread(
+                lambda: sum(p.stat().st_size for p in self._blobs.glob("*/*") if p.is_file()))
+        return self._total
 
     # -- maintenance -------------------------------------------------------------------
 
@@ -195,15 +212,21 @@ class DiskBlobPool:
         """Remove a blob; True if it was there."""
         path = self.path_for(cid)
         try:
+            size = path.stat().st_size
             path.unlink()
         except FileNotFoundError:
             return False
+        if self._total is not None:
+            self._total -= size
         return True
 
     def _quarantine(self, cid: Cid) -> None:
         path = self.path_for(cid)
         if path.exists():
+            size = path.stat().st_size
             os.replace(path, self._corrupt / f"{cid}.{int(time.time())}")
+            if self._total is not None:
+                self._total -= size
 
     def _verify_all(self) -> VerifyReport:
         checked = ok = total = 0

@@ -106,7 +106,8 @@ class FederationRunner:
         self.replicator = build_replicator(instance, api)
         self.transport = MatrixFederationTransport(api, rooms)
         self.replicator.transport = self.transport
-        self.reader = RoomReader(api, self.replicator, instance.state, rooms)
+        self.replicator.on_queued = self.wake
+        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -187,9 +188,11 @@ class FederationRunner:
         while True:
             self._wake.clear()
             try:
-                await self.replicator.flush_outbox()
-                while await self.replicator.run_queue(limit=8):
+                # Fetch first: re-uploading blobs for `have` announcements competes with
+                # downloads for the homeserver, and is the less urgent of the two.
+                while await self.replicator.run_queue():
                     pass
+                await self.replicator.flush_outbox()
             except asyncio.CancelledError:
                 raise
             except Exception as error:

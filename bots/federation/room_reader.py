@@ -9,6 +9,7 @@ nor replays anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -26,12 +27,14 @@ from core.federation.replication import (
 )
 from core.model import Cid
 from storage.sqlite.bot_state import BotState
+from storage.sqlite.database import Database
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "federation"
 MAX_BACKFILL_PAGES = 20_000  # 2,000,000 events at 100 a page
 MODERATOR_LEVEL = 50
+BATCH = 50
 TYPES = [INSTANCE_EVENT, TRACK_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, DIGEST_EVENT, SNAPSHOT_STATE,
          "m.room.redaction", "m.room.power_levels"]
 
@@ -39,13 +42,15 @@ TYPES = [INSTANCE_EVENT, TRACK_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, DIGEST_EVENT,
 class RoomReader:
     """Feeds a ``Replicator`` from the federation rooms."""
 
-    def __init__(self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str]) -> None:
+    def __init__(self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str],
+                 db: Database | None = None) -> None:
         self._api = api
         self._replicator = replicator
         self._state = state
         self.rooms = list(rooms)
         self.handled = 0
         self._store = replicator.store
+        self._db = db
 
     def _filter(self) -> str:
         return json.dumps({
@@ -74,9 +79,13 @@ class RoomReader:
             ids = [e.get("event_id") for e in events]
             if boundary and boundary in ids:
                 events = events[ids.index(boundary) + 1:]  # the snapshot covers these
-            for event in events:
+            for start in range(0, len(events), BATCH):
                 got = True
-                await self._handle(room_id, event)
+                # One commit per batch instead of several per event; a crash rolls the batch back
+                # and, the sync token being saved after it, the batch is read again.
+                async with self._db.transaction() if self._db else contextlib.nullcontext():
+                    for event in events[start:start + BATCH]:
+                        await self._handle(room_id, event)
             if events:
                 await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
         await self._state.put(NAMESPACE, "since", data["next_batch"])

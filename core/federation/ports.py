@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,10 @@ class PeerStats:
 
 class FederationStore(Protocol):
     """Durable federation state: peers, manifests, fetch queue, outbox, seen events."""
+
+    def atomic(self) -> AbstractAsyncContextManager[Any]:
+        """Writes inside (to this store and the track repository) commit together."""
+        ...
 
     async def upsert_peer(self, peer: Peer, at: datetime) -> None: ...
     async def peer_by_user(self, user_id: str) -> Peer | None: ...

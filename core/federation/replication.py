@@ -10,10 +10,11 @@ through a persistent outbox, so a homeserver outage delays it but loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -75,6 +76,7 @@ class Replicator:
         self._key_bytes = key_bytes  # b64 text -> raw bytes
         self._public_url = public_url.rstrip("/") if public_url else None
         self.transport: FederationTransport | None = None
+        self.on_queued: Callable[[], None] | None = None  # wakes the fetch worker
         self.failed_fetches = 0
         self.rejected_events = 0
 
@@ -167,6 +169,8 @@ class Replicator:
             return f"refused by policy: {reason}"
         sources = tuple(s for s in manifest.get("sources") or () if isinstance(s, Mapping))
         queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
+        if queued and self.on_queued is not None:
+            self.on_queued()
         return "queued" if queued else "already queued"
 
     async def handle_have(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
@@ -232,13 +236,16 @@ class Replicator:
 
     # -- fetching ----------------------------------------------------------------------
 
-    async def run_queue(self, limit: int = 20) -> int:
-        """Fetch due blobs; returns how many tracks were stored."""
-        stored = 0
-        for item in await self.store.due(self._clock.now(), limit):
-            if await self._fetch(item):
-                stored += 1
-        return stored
+    async def run_queue(self, limit: int = 256, concurrency: int = 16) -> int:
+        """Fetch due blobs, ``concurrency`` at a time; returns how many tracks were stored."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(item: QueueItem) -> bool:
+            async with gate:
+                return await self._fetch(item)
+
+        items = await self.store.due(self._clock.now(), limit)
+        return sum(await asyncio.gather(*(one(item) for item in items)))
 
     async def _fetch(self, item: QueueItem) -> bool:
         if await self._tracks.get(item.track_id) is not None:
@@ -273,9 +280,10 @@ class Replicator:
         track = replace(track, evidence=(*track.evidence, Evidence(
             "federation", f"origin:{track.origin_instance}", Strength.INFO,
             f"replicated from {origin}; bytes verified against the CID", {"origin": track.origin_instance})))
-        await self._tracks.add(track)
-        await self.store.finish(item.track_id)
-        await self._announce_have(track)
+        async with self.store.atomic():
+            await self._tracks.add(track)
+            await self.store.finish(item.track_id)
+            await self._announce_have(track)
         return True
 
     async def _announce_have(self, track: Track) -> None:

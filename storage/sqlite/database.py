@@ -1,8 +1,11 @@
 """The SQLite database: one aiosqlite connection, WAL, ordered migrations, transactions.
 
 Writes that must land together go through ``transaction()``, which serialises writers
-on this connection and commits (or rolls back) as one. ``synchronous=FULL`` makes every
-commit durable before it returns, so an accepted track, vote or round survives kill -9.
+on this connection and commits (or rolls back) as one. WAL with ``synchronous=NORMAL``:
+a committed transaction is in the WAL file when the call returns, so it survives kill -9 of
+the process (the kernel holds the pages); only a power cut can lose the last commits before
+a checkpoint. That trade removes an fsync per commit (replication writes several rows per
+track). Set ``WAVEPOOL_SQLITE_SYNC=FULL`` for power-loss durability too.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +44,8 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+        sync = "FULL" if os.environ.get("WAVEPOOL_SQLITE_SYNC", "").upper() == "FULL" else "NORMAL"
+        for pragma in ("journal_mode=WAL", f"synchronous={sync}", "foreign_keys=ON", "busy_timeout=5000"):
             await conn.execute(f"PRAGMA {pragma}")
         db = cls(conn, path)
         await db._migrate(migrations)
@@ -114,6 +119,9 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         """``async with db.transaction() as tx:`` — all writes inside commit together."""
+        if _IN_TRANSACTION.get():
+            yield self  # nested: part of the enclosing transaction
+            return
         async with self._write_lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             token = _IN_TRANSACTION.set(True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,10 @@ class SqliteFederationStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def atomic(self) -> AbstractAsyncContextManager[Any]:
+        """One transaction for the writes inside (tracks share the database)."""
+        return self._db.transaction()
 
     async def upsert_peer(self, peer: Peer, at: datetime) -> None:
         await self._db.execute(

@@ -1,0 +1,157 @@
+"""Federation benchmark: replication throughput vs a plain media download, and propagation latency.
+
+    .venv/bin/python bench/federation.py [--tracks 200] [--mb 1.0]
+
+Starts a Synapse on 127.0.0.1 (from the test support code) and in-process instances.
+1. Instance A publishes ``--tracks`` tracks of ``--mb`` MB (its uploads are done before
+   timing). Then B starts, and the time until B holds every blob (sync, history, signature
+   checks, policy, fetch, CID verification, durable store, track records) is compared with
+   downloading the same mxc URIs straight from the homeserver's media API with aiohttp
+   (8 concurrent requests, bytes discarded) in the same run. Goal: ratio >= 0.5.
+2. Propagation latency of one track from A to 2 and to 5 running peers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bots.federation.part import ROOM_EVENT_LEVELS  # noqa: E402
+from storage.sqlite.federation_store import SqliteFederationStore  # noqa: E402
+from tests.support.factories import make_track, member  # noqa: E402
+from tests.support.homeserver import Homeserver  # noqa: E402
+from tests.support.instances import eventually, running, write_config  # noqa: E402
+
+
+async def _publish(run, count: int, size: int, work: Path) -> list[str]:
+    app, runner = run.instance.app, run.instance.extras["federation"]
+    ids = []
+    for index in range(count):
+        blob = work / f"blob{index}.bin"
+        blob.write_bytes(os.urandom(size))
+        cid, stored = await app.pool.put_file(blob)
+        blob.unlink()
+        track = replace(make_track(member("alice"), f"Bench {index}"), cid=cid, size=stored,
+                        origin_instance=run.instance.identity.instance_id)
+        await app.tracks.add(track)
+        await runner.replicator.publish_track(track)
+        ids.append(track.id)
+    runner.wake()
+    return ids
+
+
+async def _plain_download(hs: Homeserver, token: str, mxcs: list[str]) -> float:
+    gate = asyncio.Semaphore(8)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async def one(mxc: str) -> None:
+            server, media = mxc[len("mxc://"):].split("/", 1)
+            async with gate, session.get(f"{hs.url}/_matrix/client/v1/media/download/{server}/{media}") as r:
+                async for _ in r.content.iter_chunked(262144):
+                    pass
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(m) for m in mxcs))
+        return time.perf_counter() - started
+
+
+async def throughput(hs: Homeserver, work: Path, tracks: int, size: int) -> tuple[float, float]:
+    _owner, owner_token = hs.register(f"owner{os.urandom(3).hex()}")
+    room = hs.create_room(owner_token, events=ROOM_EVENT_LEVELS)
+    configs = {}
+    for name in ("a", "b"):
+        user, token = hs.register(f"{name}{os.urandom(3).hex()}")
+        configs[name] = write_config(work / f"{name}.toml", work / name, instance={"log_level": "WARNING"},
+                                     matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
+                                     federation={"rooms": [room]})
+    async with running(configs["a"]) as a:
+        await _publish(a, tracks, size, work)
+        store = SqliteFederationStore(a.instance.db)
+
+        async def drained() -> bool:
+            return not await store.outbox_pending(1)
+
+        await eventually(drained, 600, "A's uploads")
+        rows = await a.instance.db.fetchall("SELECT manifest FROM fed_manifests")
+        import json
+
+        mxcs = [json.loads(r[0])["sources"][0]["mxc"] for r in rows]
+        plain = statistics.median([await _plain_download(hs, owner_token, mxcs) for _ in range(3)])
+        started = time.perf_counter()
+        async with running(configs["b"]) as b:
+            async def complete() -> bool:
+                return await b.instance.app.tracks.count() >= tracks
+
+            await eventually(complete, 600, "B to replicate everything")
+            replicated = time.perf_counter() - started
+    return plain, replicated
+
+
+async def latency(hs: Homeserver, work: Path, peers: int) -> float:
+    _owner, owner_token = hs.register(f"owner{os.urandom(3).hex()}")
+    room = hs.create_room(owner_token, events=ROOM_EVENT_LEVELS)
+    configs = []
+    for index in range(peers + 1):
+        user, token = hs.register(f"p{index}x{os.urandom(3).hex()}")
+        configs.append(write_config(work / f"lat{peers}-{index}.toml", work / f"lat{peers}-{index}",
+                                    instance={"log_level": "WARNING"},
+                                    matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
+                                    federation={"rooms": [room]}))
+    async with contextlib.AsyncExitStack() as stack:
+        runs = [await stack.enter_async_context(running(c)) for c in configs]
+        origin, others = runs[0], runs[1:]
+        for peer in others:
+            peer_store = SqliteFederationStore(peer.instance.db)
+
+            async def knows(peer_store=peer_store) -> bool:
+                return await peer_store.peer_by_instance(origin.instance.identity.instance_id) is not None
+
+            await eventually(knows, 60, "peers to see the origin")
+        started = time.perf_counter()
+        (track_id,) = await _publish(origin, 1, 1_000_000, work)
+
+        async def everywhere() -> bool:
+            return all([await p.instance.app.tracks.get(track_id) is not None for p in others])
+
+        await eventually(everywhere, 120, "the track on every peer")
+        return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tracks", type=int, default=200)
+    parser.add_argument("--mb", type=float, default=1.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        hs = Homeserver.start(work / "synapse", max_upload="50M")
+        try:
+            plain, replicated = asyncio.run(throughput(hs, work, args.tracks, int(args.mb * 1_000_000)))
+            two = asyncio.run(latency(hs, work, 2))
+            five = asyncio.run(latency(hs, work, 5))
+        finally:
+            hs.stop()
+    total = args.tracks * args.mb
+    ratio = plain / replicated
+    print(f"{args.tracks} tracks x {args.mb:g} MB = {total:.0f} MB")
+    print(f"plain media download (8 concurrent, median of 3): {plain:6.2f} s  ({total / plain:7.1f} MB/s)")
+    print(f"replication to a new instance:                    {replicated:6.2f} s  ({total / replicated:7.1f} MB/s)")
+    print(f"ratio replication/plain: {ratio:.2f} (goal >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
+    print(f"propagation of one 1 MB track: to 2 peers {two * 1000:.0f} ms, to 5 peers {five * 1000:.0f} ms")
+    return 0 if ratio >= 0.5 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
