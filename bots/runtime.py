@@ -125,7 +125,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     identity = load_or_create_identity(data_dir)
-    db = await Database.open(data_dir / "wavepool.sqlite3")
+    db = await Database.open(data_dir / "wavepool.sqlite3", synchronous=settings.instance.sqlite_synchronous)
     try:
         pool = DiskBlobPool(data_dir / "pool")
         removed = await pool.clean_temp()

@@ -34,6 +34,7 @@ class InstanceSettings:
     data_dir: Path | None = None  # else $WAVEPOOL_DATA_DIR, else ~/.local/share/wavepool
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"  # FULL: survive power loss, slower commits
 
 
 @dataclass(frozen=True)

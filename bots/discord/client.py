@@ -65,7 +65,7 @@ class AskModal(discord.ui.Modal):
         self._options = options
         self._name = name
         self.field: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=name.capitalize()[:45], style=discord.TextStyle.paragraph, max_length=4000)
+            label=name.capitalize()[:45], style=discord.TextStyle.paragraph, max_length=4000, custom_id=name)
         self.add_item(self.field)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:

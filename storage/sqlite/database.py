@@ -5,7 +5,7 @@ on this connection and commits (or rolls back) as one. WAL with ``synchronous=NO
 a committed transaction is in the WAL file when the call returns, so it survives kill -9 of
 the process (the kernel holds the pages); only a power cut can lose the last commits before
 a checkpoint. That trade removes an fsync per commit (replication writes several rows per
-track). Set ``WAVEPOOL_SQLITE_SYNC=FULL`` for power-loss durability too.
+track). ``instance.sqlite_synchronous = "FULL"`` in the config buys power-loss durability.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,13 +38,15 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
+    async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS,
+                   synchronous: str = "NORMAL") -> Database:
         """Open (creating if needed) and migrate to the newest schema."""
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
-        sync = "FULL" if os.environ.get("WAVEPOOL_SQLITE_SYNC", "").upper() == "FULL" else "NORMAL"
-        for pragma in ("journal_mode=WAL", f"synchronous={sync}", "foreign_keys=ON", "busy_timeout=5000"):
+        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON", "busy_timeout=5000"):
             await conn.execute(f"PRAGMA {pragma}")
         db = cls(conn, path)
         await db._migrate(migrations)

@@ -162,3 +162,19 @@ async def test_votes_by_buttons_and_round_to_results(tmp_path: Path) -> None:
         await mod.slash(chans["rounds"], "digest publish")
         digest = chans["digest"].last_message
         assert "Weekly digest" in text_of(digest) and digest.embeds
+
+
+async def test_prompt_save_opens_a_modal_and_autocomplete(tmp_path: Path) -> None:
+    async with world(tmp_path) as (env, guild, instance):
+        channel = guild.create_text_channel("prompts")
+        alice = guild.add_member(env.create_user("alice"))
+        shown = await alice.slash(channel, "prompt save")
+        assert shown.modal is not None
+        saved = await alice.submit_modal(shown, {"text": "dreamy 80s synthwave with gated drums"})
+        assert saved.acknowledged
+        assert "Saved" in text_of(channel.last_message)
+        choices = await alice.autocomplete(channel, "prompt show", "prompt", "gated")
+        assert choices and "gated drums" in choices[0]["name"]
+        genres = await alice.autocomplete(channel, "share", "genre", "syn")
+        assert [c["value"] for c in genres] == ["synthwave"]
+        assert await instance.app.prompts.search("gated")
