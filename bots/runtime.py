@@ -70,7 +70,7 @@ def _link_fetcher(settings: Settings) -> LinkFetcher | None:
     except ImportError:  # the link fetcher is optional at import time only while it is being built
         log.warning("link ingest unavailable: storage.links is not installed")
         return None
-    return SafeLinkFetcher(settings.links)
+    return SafeLinkFetcher(settings.links, host_map=settings.links.pinned_hosts or None)
 
 
 

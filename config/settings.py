@@ -94,8 +94,14 @@ class LinkSettings:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
     max_redirects: int = 5
+    pinned_hosts: dict[str, str] = field(default_factory=dict)  # host -> address, like /etc/hosts for links
 
     def __post_init__(self) -> None:
+        for host, address in self.pinned_hosts.items():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"pinned_hosts.{host}: {address!r} is not an IP address") from None
         for cidr in self.allow_ranges:
             try:
                 ipaddress.ip_network(cidr, strict=False)
