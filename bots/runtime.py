@@ -19,9 +19,9 @@ from core.clock import SystemClock
 from core.commands.catalog import build_registry
 from core.commands.declaration import CommandRegistry
 from core.ports import Clock, LinkFetcher
-from core.services.ingest import IngestLimits, IngestService
 from core.services.digest import DigestSchedule, DigestService
 from core.services.genres import GenreDef, GenreService
+from core.services.ingest import IngestLimits, IngestService
 from core.services.moderation import ModerationService
 from core.services.prompts import PromptService
 from core.services.provenance import ProvenanceRules

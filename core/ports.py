@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from core.model import (
     AudioInfo,
-    PageInfo,
     Cid,
     Fingerprint,
+    PageInfo,
     QualityReport,
     Share,
     Track,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -52,7 +52,7 @@ def _signature(command: Command) -> inspect.Signature:
                                         annotation=_annotation(param)))
     for param in optional:
         params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        annotation=Optional[_annotation(param)], default=None))
+                                        annotation=_annotation(param) | None, default=None))
     return inspect.Signature(params)
 
 

@@ -22,7 +22,15 @@ from discord import app_commands
 from bots.discord.app_commands_gen import build_tree, modal_param
 from bots.discord.buttons import WavepoolButton
 from bots.discord.render import NO_MENTIONS, render
-from core.commands.declaration import Attachment, Command, Invocation, ParamKind, Permission, Post, Reply
+from core.commands.declaration import (
+    Attachment,
+    Command,
+    Invocation,
+    ParamKind,
+    Permission,
+    Post,
+    Reply,
+)
 from core.commands.dispatch import error_reply, execute
 from core.commands.parsing import convert_args
 from core.errors import TooLargeError, WavepoolError
@@ -46,7 +54,7 @@ async def with_retry(action: Any, what: str) -> Any:
         except discord.HTTPException as error:
             if error.status < 500 or attempt == SEND_ATTEMPTS:
                 raise
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             if attempt == SEND_ATTEMPTS:
                 raise
         log.warning("%s failed (attempt %d); retrying in %.0f s", what, attempt, delay)
@@ -238,7 +246,8 @@ class WavepoolClient(discord.Client):
             rendered = render(reply, link=message.jump_url)
             files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
                                                                         if message.guild else None)
-            await with_retry(lambda: message.reply(files=files, mention_author=False, **rendered.kwargs()), "reply")
+            await with_retry(lambda files=files, rendered=rendered: message.reply(  # type: ignore[misc]
+                files=files, mention_author=False, **rendered.kwargs()), "reply")
             for post in reply.posts:
                 await self.announce(post)
 

@@ -21,7 +21,15 @@ from typing import TypeVar
 from core.errors import NotFoundError, TooLargeError, TooLongError
 from core.fingerprint import similarity
 from core.model import (
-    Declaration, Fingerprint, InstanceId, PageInfo, Share, Sharer, Track, TrackId, TrackStatus,
+    Declaration,
+    Fingerprint,
+    InstanceId,
+    PageInfo,
+    Share,
+    Sharer,
+    Track,
+    TrackId,
+    TrackStatus,
 )
 from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackRepository
 from core.services import provenance
@@ -108,13 +116,14 @@ class IngestService:
         self,
         path: Path,
         sharer: Sharer,
-        declaration: Declaration = Declaration(),
+        declaration: Declaration | None = None,
         place: str = "cli",
         filename: str | None = None,
         page: PageInfo | None = None,
         source_url: str | None = None,
     ) -> IngestResult:
         """Ingest a local file; raises an InputError subclass for files we refuse."""
+        declaration = declaration or Declaration()
         size = path.stat().st_size
         if size > self.limits.max_bytes:
             raise TooLargeError(
@@ -188,10 +197,11 @@ class IngestService:
         self,
         url: str,
         sharer: Sharer,
-        declaration: Declaration = Declaration(),
+        declaration: Declaration | None = None,
         place: str = "cli",
     ) -> IngestResult:
         """Download a shared link and ingest it with its page's evidence."""
+        declaration = declaration or Declaration()
         if self._fetcher is None or self._work_dir is None:
             raise NotFoundError("this instance cannot fetch links")
         self._work_dir.mkdir(parents=True, exist_ok=True)

@@ -51,9 +51,10 @@ class ShareService:
         """Call ``listener`` with every new track that is not quarantined or rejected."""
         self._listeners.append(listener)
 
-    async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration = Declaration(),
+    async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration | None = None,
                          place: str = "cli", filename: str | None = None, source_url: str | None = None) -> Reply:
         """Share an uploaded or local file."""
+        declaration = declaration or Declaration()
         self._check_declaration(declaration)
         if self._limiter is not None:
             await self._limiter.check(sharer)
@@ -61,9 +62,10 @@ class ShareService:
                                                 source_url=source_url)
         return await self._after(result)
 
-    async def share_url(self, url: str, sharer: Sharer, declaration: Declaration = Declaration(),
+    async def share_url(self, url: str, sharer: Sharer, declaration: Declaration | None = None,
                         place: str = "cli") -> Reply:
         """Share a link (generator page, media page, audio URL)."""
+        declaration = declaration or Declaration()
         self._check_declaration(declaration)
         if self._limiter is not None:
             await self._limiter.check(sharer)

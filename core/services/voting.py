@@ -13,8 +13,8 @@ Votes on track cards (outside rounds) are approvals that feed the weekly digest.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 

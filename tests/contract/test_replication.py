@@ -14,7 +14,13 @@ from core.clock import ManualClock
 from core.errors import FetchError
 from core.federation.manifest import canonical_json, check_signature, manifest_for, sign
 from core.federation.policy import FederationPolicy
-from core.federation.replication import HAVE_EVENT, INSTANCE_EVENT, TOMBSTONE_EVENT, TRACK_EVENT, Replicator
+from core.federation.replication import (
+    HAVE_EVENT,
+    INSTANCE_EVENT,
+    TOMBSTONE_EVENT,
+    TRACK_EVENT,
+    Replicator,
+)
 from core.model import TrackStatus, Verdict
 from storage.blob_pool import DiskBlobPool
 from storage.identity import instance_id_for, load_or_create_identity, verify_signature
@@ -105,7 +111,7 @@ class Node:
 async def net(tmp_path: Path):
     room = FakeRoom()
     dbs = [await Database.open(tmp_path / f"{n}.sqlite3") for n in "abc"]
-    nodes = [Node(n, tmp_path, room, db) for n, db in zip("abc", dbs)]
+    nodes = [Node(n, tmp_path, room, db) for n, db in zip("abc", dbs, strict=True)]
     for node in nodes:
         await node.rep.transport.put_state(INSTANCE_EVENT, node.user, node.rep.instance_state())
     yield nodes

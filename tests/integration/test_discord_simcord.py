@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import discord
-import pytest
 import simcord
 
 from bots.discord.client import WavepoolClient

@@ -11,7 +11,6 @@ from typing import Any
 import discord
 import pytest
 
-from bots.discord import part as discord_part
 from tests.support.audio import make_mp3
 from tests.support.discord_fake import APP_ID, GUILD_ID, DiscordFake
 from tests.support.instances import eventually, running, write_config

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_layers_import_only_what_the_architecture_allows() -> None:
     lint_imports = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint_imports), "--config", str(ROOT / "pyproject.toml")],
+    result = subprocess.run([str(lint_imports), str(ROOT / "pyproject.toml")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -20,3 +20,17 @@ def test_no_package_of_ours_shadows_a_library_it_adapts() -> None:
     # `bots/discord` and `bots/matrix` are fine as sub-packages, never as top-level ones.
     for name in ("discord", "nio", "aiosqlite", "mutagen", "c2pa", "yt_dlp"):
         assert not (ROOT / name).exists(), f"a top-level folder named {name} would hide the library"
+
+
+def _tool(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def test_lint_is_clean() -> None:
+    result = subprocess.run([_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_and_storage_type_check_strictly() -> None:
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr

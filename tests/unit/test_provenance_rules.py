@@ -3,7 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.model import (
-    Cid, Declaration, InstanceId, Sharer, Track, TrackId, Verdict,
+    Cid,
+    Declaration,
+    InstanceId,
+    Sharer,
+    Track,
+    TrackId,
+    Verdict,
 )
 from core.ports import C2paInfo, TagInfo
 from core.services import provenance
@@ -20,8 +26,9 @@ def _c2pa(state: str, source: str = AI_SOURCE_TYPE) -> C2paInfo:
                     actions=("c2pa.created",), failure_codes=("assertion.dataHash.mismatch",) if state == "Invalid" else ())
 
 
-def _verdict(*, tags: TagInfo | None = None, c2pa: C2paInfo | None = None, decl: Declaration = Declaration(),
+def _verdict(*, tags: TagInfo | None = None, c2pa: C2paInfo | None = None, decl: Declaration | None = None,
              near: list[NearDuplicate] | None = None) -> tuple[Verdict, str]:
+    decl = decl or Declaration()
     evidence = [*provenance.tag_evidence(tags or TagInfo(format="none")), *provenance.c2pa_evidence(c2pa),
                 *provenance.declaration_evidence(decl), *provenance.near_duplicate_evidence(near or [], ("cli", "alice"))]
     return provenance.decide(evidence, decl, RULES)
