@@ -177,3 +177,32 @@ async def test_prompt_save_opens_a_modal_and_autocomplete(tmp_path: Path) -> Non
         genres = await alice.autocomplete(channel, "share", "genre", "syn")
         assert [c["value"] for c in genres] == ["synthwave"]
         assert await instance.app.prompts.search("gated")
+
+
+async def test_score_votes_change_and_buttons_survive_a_restart(tmp_path: Path) -> None:
+    async with world(tmp_path) as (env, guild, instance):
+        chans = _ids(guild)
+        mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+        mod = guild.add_member(env.create_user("mod"), roles=[mods])
+        alice = guild.add_member(env.create_user("alice"))
+        bob = guild.add_member(env.create_user("bob"))
+        await mod.slash(chans["rounds"], "channel set", purpose="round", place=str(chans["rounds"].id))
+        data = make_mp3(tmp_path / "a.mp3", 3, 1).read_bytes()
+        await alice.slash(chans["music"], "share", file=("a.mp3", data))
+        card = chans["music"].last_message
+        await mod.slash(chans["rounds"], "round start", theme="Scores", ballot="score", submit="1h", vote="1h")
+        track_id = (await instance.app.tracks.recent())[0].id
+        await alice.slash(chans["rounds"], "round submit", round="1", track=track_id)
+        await mod.slash(chans["rounds"], "round close", round="1")
+        entry = next(m for m in chans["rounds"].history() if m.embeds and "entry 1" in (m.embeds[0].title or ""))
+        assert [c.label for row in entry.components for c in row.children] == ["1", "2", "3", "4", "5"]
+        first = await bob.click(entry, label="4")
+        assert "recorded" in text_of(last(first)).lower()
+        # a new client (a restarted process) still answers the old messages' buttons
+        await env.restart_bot(WavepoolClient(instance))
+        changed = await bob.click(entry, label="5")
+        assert "changed" in text_of(last(changed)).lower()
+        track_vote = await bob.click(card, label="👍")
+        assert "recorded" in text_of(last(track_vote)).lower()
+        standings = await instance.app.voting.standings(await instance.app.voting.get("1"))
+        assert standings[0].total == 5

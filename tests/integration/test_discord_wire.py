@@ -85,6 +85,7 @@ async def test_sync_slash_roundtrip_attachment_and_restart(fake: DiscordFake, tm
         data = make_mp3(tmp_path / "drop.mp3", 3, 5).read_bytes()
         attachment = fake.attachment("@everyone drop.mp3", data, "audio/mpeg")
         fake.fail_next[f"/channels/{fake.channels['music']}/messages"] = 1  # one outage, retried
+        fake.rate_limit_next[f"/channels/{fake.channels['synthwave']}/messages"] = 1  # a 429, retried
         await fake.dispatch("MESSAGE_CREATE", fake.message_create("new!", attachments=[attachment]))
 
         async def answered() -> bool:
@@ -94,11 +95,12 @@ async def test_sync_slash_roundtrip_attachment_and_restart(fake: DiscordFake, tm
         card = next(r for r in fake.sent("POST", f"/channels/{fake.channels['music']}/messages") if r.files)
         assert card.json["embeds"][0]["title"].endswith("@everyone drop")
         assert card.files[0][1] == data
-        async def routed() -> bool:
-            return bool(fake.sent("POST", f"/channels/{fake.channels['synthwave']}/messages"))
+        async def routed() -> bool:  # the 429 and its retry
+            return len(fake.sent("POST", f"/channels/{fake.channels['synthwave']}/messages")) == 2
 
         await eventually(routed, 20, "the card in the default channel")
-        assert fake.sent("POST", f"/channels/{fake.channels['synthwave']}/messages")[-1].json["embeds"]
+        to_default = fake.sent("POST", f"/channels/{fake.channels['synthwave']}/messages")
+        assert len(to_default) == 2 and to_default[-1].json["embeds"]  # the 429 and its retry
         for body in _all_sent_messages(fake):
             inner = body.get("data", body)
             assert inner.get("allowed_mentions", {"parse": []}).get("parse") == [], body

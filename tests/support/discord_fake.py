@@ -48,6 +48,7 @@ class DiscordFake:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.cdn: dict[str, bytes] = {}
         self.fail_next: dict[str, int] = {}  # path prefix -> how many 500s to answer first
+        self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to answer first
         self.channels = {name: self.snowflake() for name in ("music", "synthwave", "rounds")}
         self.users = {"bot": {"id": BOT_ID, "username": "wavepool", "discriminator": "0", "global_name": "Wavepool",
                               "avatar": None, "bot": True}}
@@ -173,6 +174,16 @@ class DiscordFake:
             if path.startswith(prefix) and count > 0:
                 self.fail_next[prefix] = count - 1
                 return _json({"message": "upstream outage", "code": 0}, 500)
+        for prefix, count in list(self.rate_limit_next.items()):
+            if path.startswith(prefix) and count > 0:
+                self.rate_limit_next[prefix] = count - 1
+                return web.Response(
+                    body=json.dumps({"message": "You are being rate limited.", "retry_after": 0.2,
+                                     "global": False, "code": 0}).encode(), status=429,
+                    headers={"Content-Type": "application/json", "Retry-After": "1", "Via": "1.1 google",
+                             "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset-After": "0.2", "X-RateLimit-Bucket": "fake",
+                             "X-RateLimit-Scope": "user"})
         handler = self._route(request.method, path)
         if handler is None:
             self.unknown.append(f"{request.method} {path}")
