@@ -65,7 +65,7 @@ async def probe(path: Path) -> AudioInfo:
             header = None
     if decoded <= 0:
         raise CorruptAudioError("the file decodes to no audio at all")
-    if header and decoded < header * TRUNCATED_BELOW:
+    if header and decoded < header * TRUNCATED_BELOW and header - decoded > 0.5:
         raise CorruptAudioError(
             f"the file is truncated: its header says {header:.1f} s but only {decoded:.1f} s of audio is there")
     if errors.count(b"\n") > 50:
