@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -30,26 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bots.federation.part import ROOM_EVENT_LEVELS  # noqa: E402
 from storage.sqlite.federation_store import SqliteFederationStore  # noqa: E402
-from tests.support.factories import make_track, member  # noqa: E402
+from tests.support.federation import publish_fast  # noqa: E402
 from tests.support.homeserver import Homeserver  # noqa: E402
 from tests.support.instances import eventually, running, write_config  # noqa: E402
-
-
-async def _publish(run, count: int, size: int, work: Path) -> list[str]:
-    app, runner = run.instance.app, run.instance.extras["federation"]
-    ids = []
-    for index in range(count):
-        blob = work / f"blob{index}.bin"
-        blob.write_bytes(os.urandom(size))
-        cid, stored = await app.pool.put_file(blob)
-        blob.unlink()
-        track = replace(make_track(member("alice"), f"Bench {index}"), cid=cid, size=stored,
-                        origin_instance=run.instance.identity.instance_id)
-        await app.tracks.add(track)
-        await runner.replicator.publish_track(track)
-        ids.append(track.id)
-    runner.wake()
-    return ids
 
 
 async def _plain_download(hs: Homeserver, token: str, mxcs: list[str]) -> float:
@@ -77,7 +59,7 @@ async def throughput(hs: Homeserver, work: Path, tracks: int, size: int) -> tupl
                                      matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
                                      federation={"rooms": [room]})
     async with running(configs["a"]) as a:
-        await _publish(a, tracks, size, work)
+        await publish_fast(a, tracks, work, size)
         store = SqliteFederationStore(a.instance.db)
 
         async def drained() -> bool:
@@ -120,7 +102,7 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
 
             await eventually(knows, 60, "peers to see the origin")
         started = time.perf_counter()
-        (track_id,) = await _publish(origin, 1, 1_000_000, work)
+        (track_id,) = await publish_fast(origin, 1, work, 1_000_000)
 
         async def everywhere() -> bool:
             return all([await p.instance.app.tracks.get(track_id) is not None for p in others])

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bots.backoff import Backoff
 from bots.federation.blob_sources import MatrixBlobSource
 from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.room_reader import NAMESPACE, RoomReader
@@ -170,18 +171,16 @@ class FederationRunner:
 
     async def read_forever(self) -> None:
         """Sync the rooms; errors back off and retry."""
-        delay = 1.0
+        backoff = Backoff()
         while True:
             try:
                 await self.reader.sync_once(timeout_ms=1000)
-                delay = 1.0
+                backoff.reset()
                 self.wake()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("federation sync failed (%s); retrying in %.0f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(60.0, delay * 2)
+                await backoff.wait(log, "federation sync", error)
 
     async def work_forever(self) -> None:
         """Send the outbox and fetch queued blobs; woken by new work, else every 2 s."""
@@ -202,7 +201,7 @@ class FederationRunner:
 
     async def run(self) -> None:
         """Join, then read and work until cancelled; a failed start is retried with backoff."""
-        delay = 2.0
+        backoff = Backoff(2.0, 300.0)
         try:
             while True:
                 try:
@@ -211,9 +210,7 @@ class FederationRunner:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    log.warning("federation could not start (%s); retrying in %.0f s", error, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(300.0, delay * 2)
+                    await backoff.wait(log, "federation start", error)
             await asyncio.gather(self.read_forever(), self.work_forever())
         finally:
             await self.api.close()

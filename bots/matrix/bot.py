@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import nio
 
+from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.matrix.render import message, vote_hint
 from core.commands.declaration import Attachment, ButtonAction, Invocation, Permission, Post, Reply
@@ -64,7 +65,7 @@ class MatrixBot:
         """Sync until cancelled; network errors back off."""
         since = await self.instance.state.get(NS, "since")
         first = True
-        delay = 1.0
+        backoff = Backoff()
         self.instance.app.announcer.register("matrix", self.announce)
         try:
             while True:
@@ -74,16 +75,12 @@ class MatrixBot:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    log.warning("matrix sync failed: %s; retrying in %.0f s", error, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(60.0, delay * 2)
+                    await backoff.wait(log, "matrix sync", error)
                     continue
                 if isinstance(response, nio.SyncError):
-                    log.warning("matrix sync error: %s; retrying in %.0f s", response.message, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(60.0, delay * 2)
+                    await backoff.wait(log, "matrix sync", response.message)
                     continue
-                delay = 1.0
+                backoff.reset()
                 await self._handle_sync(response, replay=since is not None)
                 since = response.next_batch
                 await self.instance.state.put(NS, "since", since)

@@ -14,6 +14,7 @@ from core.federation.replication import TRACK_EVENT
 from core.model import Declaration, Sharer, TrackStatus
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
+from tests.support.federation import publish_fast
 from tests.support.homeserver import Homeserver
 from tests.support.instances import eventually, running, write_config
 
@@ -78,39 +79,17 @@ async def test_track_replicates_to_peers_and_takedown_follows(federation_room, t
             assert not await app.pool.has(track.cid)
 
 
-async def _publish_fast(run, count: int, tmp_path: Path) -> list[str]:
-    """Add tracks straight to A's repository and publish them (no audio analysis)."""
-    from dataclasses import replace
-
-    from tests.support.factories import make_track, member
-
-    ids = []
-    app = run.instance.app
-    runner = run.instance.extras["federation"]
-    for index in range(count):
-        blob = tmp_path / f"blob{index}.bin"
-        blob.write_bytes(os.urandom(2000) + index.to_bytes(4, "big"))
-        cid, size = await app.pool.put_file(blob)
-        track = replace(make_track(member("alice"), f"Song {index}"), cid=cid, size=size,
-                        origin_instance=run.instance.identity.instance_id)
-        await app.tracks.add(track)
-        await runner.replicator.publish_track(track)
-        ids.append(track.id)
-    runner.wake()
-    return ids
-
-
 async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_path: Path) -> None:
     _room, configs, _owner = federation_room
     async with running(configs["a"]) as a:
         async with running(configs["c"]) as c:
-            first = await _publish_fast(a, 1, tmp_path)
+            first = await publish_fast(a, 1, tmp_path)
 
             async def got_first() -> bool:
                 return await c.instance.app.tracks.get(first[0]) is not None
 
             await eventually(got_first, 30, "the first track")
-        ids = await _publish_fast(a, 50, tmp_path)  # C is down
+        ids = await publish_fast(a, 50, tmp_path)  # C is down
 
         async def all_sent() -> bool:
             return not await SqliteFederationStore(a.instance.db).outbox_pending(1)
@@ -208,7 +187,7 @@ async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.Te
 async def test_late_joiner_bootstraps_from_snapshot(federation_room, tmp_path: Path) -> None:
     _room, configs, _owner = federation_room
     async with running(configs["a"]) as a:
-        ids = await _publish_fast(a, 120, tmp_path)
+        ids = await publish_fast(a, 120, tmp_path)
 
         async def all_sent() -> bool:
             return not await SqliteFederationStore(a.instance.db).outbox_pending(1)
