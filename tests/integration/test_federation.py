@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -270,3 +271,50 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+async def test_redaction_digest_and_operator_commands(federation_room, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import urllib.parse
+
+    from core.commands.declaration import Post, Reply
+
+    _room, configs, _owner = federation_room
+    async with running(configs["a"]) as a, running(configs["b"]) as b:
+        (track_id,) = await publish_fast(a, 1, tmp_path)
+
+        async def arrived() -> bool:
+            return await b.instance.app.tracks.get(track_id) is not None
+
+        await eventually(arrived, 30, "the track on B")
+        # the origin redacts its track event: B takes the track down
+        row = await a.instance.db.fetchone("SELECT event_id FROM fed_manifests WHERE track_id = ?", (track_id,))
+        event_id = row[0]
+        runner = a.instance.extras["federation"]
+        room_id = runner.transport.rooms[0]
+        await runner.api.request("PUT", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/"
+                                        f"{urllib.parse.quote(event_id)}/txn{os.urandom(4).hex()}", {})
+
+        async def taken_down() -> bool:
+            found = await b.instance.app.tracks.get(track_id)
+            return found is not None and found.status is TrackStatus.TAKEN_DOWN
+
+        await eventually(taken_down, 30, "the redaction to take the track down on B")
+        # A's weekly digest reaches B for "highlights from peers"
+        await a.instance.app.announcer.announce(Post("digest", Reply(title="Weekly digest", data={"top": []})))
+        key = f"digest:{a.instance.identity.instance_id}"
+
+        async def digest_seen() -> bool:
+            return await b.instance.state.get("federation", key) is not None
+
+        await eventually(digest_seen, 30, "A's digest on B")
+    root = Path(__file__).resolve().parents[2]
+    peers = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "peers", "--json"],
+                           cwd=root, capture_output=True, text=True, timeout=60)
+    assert peers.returncode == 0, peers.stderr
+    listed = {p["instance"]: p for p in json.loads(peers.stdout)}
+    assert a.instance.identity.instance_id in listed and listed[a.instance.identity.instance_id]["trusted"]
+    status = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "federation",
+                             "status"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and "fetch queue: 0 pending" in status.stdout, status.stdout + status.stderr
