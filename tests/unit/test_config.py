@@ -59,3 +59,14 @@ def test_example_config_is_valid_and_documents_every_table() -> None:
                   "digest", "discord", "matrix", "federation"):
         assert f"[{table}]" in text
     assert settings.http.port > 0
+
+
+def test_shipped_configs_are_valid() -> None:
+    from pathlib import Path
+
+    from config import load_settings
+
+    root = Path(__file__).resolve().parents[2]
+    for path in [root / "config" / "example.toml", *sorted((root / "docker" / "instances").glob("*.toml"))]:
+        settings = load_settings(path, environ={"WAVEPOOL_MATRIX_ACCESS_TOKEN": "token"})
+        assert settings.instance.name, path
