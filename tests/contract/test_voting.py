@@ -173,3 +173,20 @@ async def test_track_votes(h: Harness) -> None:
     await h.voting.vote_track(track.id, CAROL, 1)
     top = await h.voting.top_tracks(h.clock.now() - timedelta(days=7), 10)
     assert top == [(track.id, 1, 1)]
+
+
+async def test_anonymous_entries_until_results(h: Harness) -> None:
+    rid = await _round(h, anonymous=True)
+    await _entered(h, BOB, "b", rid)
+    await _entered(h, CAROL, "c", rid)
+    h.clock.advance(timedelta(days=1, seconds=1))
+    await h.voting.advance_due()
+    entries = [p.reply for p in h.posts if p.reply.data.get("entry")]
+    assert entries and all("anonymous" in r.text and "Bob" not in r.text for r in entries)
+    assert all(card.sharer.display_name == "anonymous" for r in entries for card in r.cards)
+    assert "Bob" not in (await h.voting.status(str(rid))).text
+    await h.voting.vote(str(rid), 1, ALICE, 1)
+    h.clock.advance(timedelta(days=1))
+    await h.voting.advance_due()
+    results = await h.voting.results(str(rid))
+    assert "Bob" in results.text
