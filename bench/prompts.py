@@ -7,12 +7,12 @@ system temp dir; reused only when the build finished) a library of ~200-characte
 synthetic prompts through the real schema (migrations, FTS5 triggers): seeded random words
 from a genre/mood/instrument vocabulary plus 30,000 generated rarer words, drawn with a
 Zipf-like distribution (weight 1/rank^1.07). Then runs the same 1-3 word queries, a quarter
-each of common words, rare words, mixed, and mixed with the last word cut to a 3-5 letter
+each of common words, rare words, mixed, and mixed with the last word cut to a 3-8 letter
 prefix (type-ahead), through
 
 * ``SqlitePromptRepository.search(text, 10)`` — the whole call: query building, ranking,
   loading the entries with their tracks and votes;
-* raw FTS5, prefix form: ``"w1"* "w2"*`` (``storage.sqlite.fts_query``)
+* raw FTS5, the track search's form: ``"w1" "w2"*`` (``storage.sqlite.fts_query``)
   ``MATCH ... ORDER BY bm25 LIMIT 10``;
 * raw FTS5, our match set: the repository's own expanded query ``ORDER BY bm25, rowid DESC
   LIMIT 10`` (exact ranking of the same matches with our tie-break; its top 10 is the
@@ -40,9 +40,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from storage.sqlite import prompt_repository  # noqa: E402
 from storage.sqlite.database import Database  # noqa: E402
 from storage.sqlite.fts_query import fts_query  # noqa: E402
-from storage.sqlite import prompt_repository  # noqa: E402
 from storage.sqlite.prompt_repository import SqlitePromptRepository  # noqa: E402
 
 FORMAT = 2  # bump when the generated data changes
@@ -164,7 +164,7 @@ def queries(count: int, seed: int = 7) -> list[tuple[str, str]]:
         picked = [rng.choice(pool) for _ in range(size)]
         if kind == "prefix":
             last = picked[-1] if len(picked[-1]) > 3 else rng.choice(common[:30] + rare)
-            picked[-1] = last[:rng.randint(3, min(5, len(last)))]
+            picked[-1] = last[:rng.randint(3, min(8, len(last)))]
         out.append((kind, " ".join(picked)))
     return out
 
@@ -233,7 +233,7 @@ def main() -> int:
           f" repository ranks {args.candidates} candidates")
     print(f"{'':34}{'p50':>8}{'p95':>8}{'p99':>8}  (ms)")
     summary: dict[str, list[float]] = {}
-    labels = {"ours": "repository search (whole call)", "raw_prefix": 'raw: "w"* ... ORDER BY bm25',
+    labels = {"ours": "repository search (whole call)", "raw_prefix": 'raw: "w1" "w2"* ORDER BY bm25',
               "raw_same": "raw: our match set ORDER BY bm25"}
     for key, label in labels.items():
         p = percentiles([s for _k, s in results[key]])

@@ -7,12 +7,11 @@ fakes cannot drift from the real thing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from core.fingerprint import bucket_keys
 from core.model import Cid, Fingerprint, Share, Sharer, Track, TrackId, TrackStatus, Verdict
-from core.services.prompts import Prompt, normalise
 from core.voting_model import Ballot, Entry, Phase, Round, RoundRules, Voter
 
 
@@ -217,44 +216,3 @@ class MemoryKeyValue:
 
     async def delete(self, namespace: str, key: str) -> None:
         self._data.pop((namespace, key), None)
-
-
-@dataclass
-class MemoryPromptRepository:
-    """An in-memory ``PromptRepository`` (unit tests); search is a plain word match."""
-
-    prompts: dict[str, Prompt] = field(default_factory=dict)
-    votes: dict[TrackId, int] = field(default_factory=dict)
-
-    async def save_or_link(self, prompt: Prompt, track_id: TrackId | None) -> tuple[Prompt, bool]:
-        existing = self.prompts.get(prompt.id)
-        created = existing is None
-        base = existing or prompt
-        if track_id and track_id not in base.track_ids:
-            base = replace(base, track_ids=(*base.track_ids, track_id))
-        self.prompts[prompt.id] = base
-        return base, created
-
-    async def get(self, prompt_id: str) -> Prompt | None:
-        return self.prompts.get(prompt_id)
-
-    async def resolve(self, ref: str) -> Prompt | None:
-        hits = [p for p in self.prompts.values() if p.id.startswith(ref)] if len(ref) >= 4 else []
-        return hits[0] if len(hits) == 1 else self.prompts.get(ref)
-
-    async def search(self, text: str, limit: int) -> Sequence[Prompt]:
-        words = normalise(text).split()
-        scored = [(sum(normalise(p.text).count(w) for w in words), p) for p in self.prompts.values()]
-        return [p for score, p in sorted(scored, key=lambda s: -s[0]) if score][:limit]
-
-    async def more_like(self, prompt_id: str, limit: int) -> Sequence[Prompt]:
-        base = self.prompts[prompt_id]
-        return [p for p in await self.search(base.text, limit + 1) if p.id != prompt_id][:limit]
-
-    async def top(self, limit: int, since: datetime | None) -> Sequence[Prompt]:
-        ranked = [replace(p, votes=sum(self.votes.get(t, 0) for t in p.track_ids))
-                  for p in self.prompts.values()]
-        return sorted([p for p in ranked if p.votes], key=lambda p: -p.votes)[:limit]
-
-    async def count(self) -> int:
-        return len(self.prompts)

@@ -2,9 +2,9 @@
 
 It follows the SQLite repository's semantics closely enough for the shared contract tests:
 
-* words are tokenised like FTS5 ``unicode61 remove_diacritics 2`` (letters and digits,
-  case-folded, accents removed); every query word must match, each as a prefix of a word
-  of the prompt; FTS5 syntax in the query (``AND OR NEAR( * "``) is plain text;
+* words are tokenised like FTS5 ``unicode61 remove_diacritics 2`` (``core.services.prompts.words``);
+  every query word must match; the last one (2+ letters) also as a prefix of a word of the
+  prompt; FTS5 syntax in the query (``AND OR NEAR( * "``) is plain text;
 * results are ranked by a bm25-like score (term frequency, inverse document frequency,
   shorter texts first), ties newest first;
 * ``more_like`` uses the prompt's rarest words (present in at least one other prompt) and
@@ -16,24 +16,14 @@ It follows the SQLite repository's semantics closely enough for the shared contr
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from core.model import TrackId
-from core.services.prompts import Prompt
+from core.services.prompts import Prompt, words
 
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 MORE_LIKE_TERMS = 6
-
-
-def tokens(text: str) -> list[str]:
-    """Words as FTS5 unicode61 (remove_diacritics 2) sees them."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(c for c in folded if not unicodedata.combining(c))
-    return _TOKEN.findall(stripped)
 
 
 class MemoryPromptRepository:
@@ -80,20 +70,25 @@ class MemoryPromptRepository:
         return await self.get(hits[0]) if len(hits) == 1 else None
 
     async def search(self, text: str, limit: int) -> Sequence[Prompt]:
-        """Every word must match (as a word prefix); best first."""
-        return self._ranked(tokens(text)[:8], limit, require_all=True)
+        """Every word must match (the last also as a word prefix); best first."""
+        typed = words(text)
+        if not typed:
+            return []
+        last = typed[-1]
+        exact = [t for t in dict.fromkeys(typed[:-1]) if t != last][:7]
+        return self._ranked([*exact, last], limit, require_all=True, prefix=last if len(last) >= 2 else None)
 
     async def more_like(self, prompt_id: str, limit: int) -> Sequence[Prompt]:
         """Entries sharing the prompt's rarest words; never the prompt itself."""
         base = self._prompts.get(prompt_id)
         if base is None:
             return []
-        docs = {pid: set(tokens(p.text)) for pid, p in self._prompts.items()}
-        counts = {w: sum(1 for d in docs.values() if w in d) for w in set(tokens(base.text))}
+        docs = {pid: set(words(p.text)) for pid, p in self._prompts.items()}
+        counts = {w: sum(1 for d in docs.values() if w in d) for w in set(words(base.text))}
         rare = sorted((w for w, n in counts.items() if n > 1), key=lambda w: (counts[w], w))[:MORE_LIKE_TERMS]
         if not rare:
             return []
-        return self._ranked(rare, limit, require_all=False, exact=True, exclude=prompt_id)
+        return self._ranked(rare, limit, require_all=False, exclude=prompt_id)
 
     async def top(self, limit: int, since: datetime | None) -> Sequence[Prompt]:
         """Entries by the summed votes of their tracks (cast since ``since``), most first."""
@@ -112,26 +107,26 @@ class MemoryPromptRepository:
         total = sum(v for t, v, at in self._votes if t in linked and (since is None or at >= since))
         return replace(prompt, votes=total)
 
-    def _ranked(self, words: list[str], limit: int, require_all: bool, exact: bool = False,
+    def _ranked(self, terms: list[str], limit: int, require_all: bool, prefix: str | None = None,
                 exclude: str | None = None) -> list[Prompt]:
-        if not words or limit <= 0:
+        if not terms or limit <= 0:
             return []
-        docs = {pid: tokens(p.text) for pid, p in self._prompts.items()}
+        docs = {pid: words(p.text) for pid, p in self._prompts.items()}
         if not docs:
             return []
         avg = sum(len(d) for d in docs.values()) / len(docs)
 
         def hits(word: str, doc: list[str]) -> int:
-            return sum(1 for tok in doc if (tok == word if exact else tok.startswith(word)))
+            return sum(1 for tok in doc if (tok.startswith(word) if word == prefix else tok == word))
 
-        df = {w: sum(1 for d in docs.values() if hits(w, d)) for w in set(words)}
+        df = {w: sum(1 for d in docs.values() if hits(w, d)) for w in set(terms)}
         scored = []
         for pid, doc in docs.items():
             if pid == exclude:
                 continue
-            tfs = {w: hits(w, doc) for w in set(words)}
+            tfs = {w: hits(w, doc) for w in set(terms)}
             matched = [w for w, tf in tfs.items() if tf]
-            if not matched or (require_all and len(matched) < len(set(words))):
+            if not matched or (require_all and len(matched) < len(set(terms))):
                 continue
             score = 0.0
             for w in matched:

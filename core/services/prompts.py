@@ -24,6 +24,7 @@ Errors: ``UsageError`` (empty, too long, unknown kind, nothing to search for),
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -44,7 +45,6 @@ MIN_PREFIX = 4  # shortest id prefix ``show`` accepts
 _SPACE = re.compile(r"\s+")
 _HSPACE = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SETTING_KEYS = ("model", "model_version", "version", "seed", "duration_s", "bpm", "key", "instrumental")
 
 
@@ -119,11 +119,41 @@ def prompt_id(kind: str, text: str) -> str:
     return hashlib.sha256(f"{kind}\x00{normalise(text)}".encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=8192)
+def _fold(char: str) -> str:
+    """One lower-cased character as FTS5 ``unicode61 remove_diacritics 2`` indexes it: a
+    letter, digit or private-use character is kept (Latin letters lose their diacritics);
+    anything else, combining marks of other scripts included, separates words ("")."""
+    category = unicodedata.category(char)
+    if category[0] in "LN" or category == "Co":
+        if char.isascii() or not unicodedata.name(char, "").startswith("LATIN"):
+            return char
+        return "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c)) or char
+    return ""
+
+
 def words(text: str) -> list[str]:
     """The words of a text as the search index sees them (SQLite FTS5 ``unicode61
-    remove_diacritics 2``): runs of letters and digits, lower-cased, accents removed."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return _WORD.findall("".join(c for c in decomposed if not unicodedata.combining(c)))
+    remove_diacritics 2``): runs of letters and digits, lower-cased, accents removed from
+    Latin letters (``Café`` → ``cafe``), other scripts kept as they are."""
+    out: list[str] = []
+    current: list[str] = []
+    previous_latin = False
+    for char in text.lower():
+        if previous_latin and "\u0300" <= char <= "\u036f":
+            continue  # a combining accent on a Latin letter is dropped, not a separator
+        folded = _fold(char)
+        if folded:
+            current.append(folded)
+            previous_latin = folded.isascii() and folded.isalpha() or folded != char
+        else:
+            previous_latin = False
+            if current:
+                out.append("".join(current))
+                current = []
+    if current:
+        out.append("".join(current))
+    return out
 
 
 def settings_of(track: Track) -> dict[str, Any]:

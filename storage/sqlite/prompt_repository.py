@@ -9,10 +9,13 @@ Search, fast at a million prompts (bench/prompts.py, docs/BENCHMARKS.md):
 
 * every word of the member's text becomes an FTS5 string (operators and quotes in member
   text are never syntax); words must all match;
-* a word also matches as a prefix, but through ``prompt_terms``: it is expanded to itself
-  OR its ``EXPANSIONS`` most common completions. An FTS5 prefix query (``"syn"*``) builds
-  the full merged doclist of every completion before returning a row — up to ~150 ms at
-  1M rows — while an OR of terms is merged lazily and stops at the LIMIT;
+* the last word also matches as a prefix (what a member is still typing, as in track
+  search). Prefixes of 2-6 letters use the FTS5 prefix indexes of ``prompts_fts``
+  (``prefix='2 3 4 5 6'``), which are read lazily like any term. Longer ones would fall
+  back to FTS5's prefix scan, which merges the doclists of every completion before the
+  first row (up to ~75 ms at 1M rows for a common word), so they are expanded through
+  ``prompt_terms`` to the word OR its ``EXPANSIONS`` most common completions — an OR
+  FTS5 merges lazily, stopping at the LIMIT;
 * ranking scores a bounded candidate set: the newest ``CANDIDATES`` matches (FTS5 walks
   a doclist backwards by rowid and stops there), ranked by ``bm25`` and returned best
   first. When a query matches fewer than ``CANDIDATES`` entries (any query with a rare
@@ -35,8 +38,9 @@ from core.services.prompts import Prompt, words
 from storage.sqlite.database import Database, Row
 
 CANDIDATES = 2000  # matches scored by bm25 per query
-EXPANSIONS = 8  # completions a prefix word expands to (most common first)
-MIN_PREFIX_WORD = 2  # shorter words match only as whole words
+EXPANSIONS = 16  # completions a long prefix expands to (most common first)
+MIN_PREFIX_WORD = 2  # a shorter last word matches only as a whole word
+MAX_INDEXED_PREFIX = 6  # longest prefix served by prompts_fts's prefix indexes (migration 4)
 MAX_WORDS = 8  # query words used
 MORE_LIKE_TERMS = 6  # distinctive words "more like this" searches for
 _RANGE_SCAN = 5000  # vocabulary rows read per prefix at most
@@ -147,14 +151,23 @@ class SqlitePromptRepository:
         return out
 
     async def fts_query(self, text: str) -> str | None:
-        """The FTS5 query this repository runs for member text (None when it has no words)."""
-        terms = list(dict.fromkeys(words(text)))[:MAX_WORDS]
-        if not terms:
+        """The FTS5 query this repository runs for member text (None when it has no words).
+
+        Every word must match; the last also as a prefix (what a member is still typing):
+        2-6 letters through the table's prefix indexes (``"syn"*``), longer ones expanded
+        to the word OR its most common completions (``("synthwa" OR "synthwave")``)."""
+        typed = words(text)
+        if not typed:
             return None
-        expansions = await self._expansions(terms)
-        groups = []
-        for term in terms:
-            alternatives = [term, *expansions.get(term, ())]
+        last = typed[-1]
+        exact = [t for t in dict.fromkeys(typed[:-1]) if t != last][: MAX_WORDS - 1]
+        groups = [_quote(t) for t in exact]
+        if len(last) < MIN_PREFIX_WORD:
+            groups.append(_quote(last))
+        elif len(last) <= MAX_INDEXED_PREFIX:
+            groups.append(_quote(last) + "*")
+        else:
+            alternatives = [last, *(await self._expansions([last])).get(last, ())]
             group = " OR ".join(_quote(t) for t in alternatives)
             groups.append(f"({group})" if len(alternatives) > 1 else group)
         return " AND ".join(groups)

@@ -131,13 +131,31 @@ async def test_rare_words_outrank_common_ones(lib: Lib) -> None:
 
 async def test_prefix_terms(lib: Lib) -> None:
     await save_all(lib.repo, ["synthwave sunset drive", "synth pads and arpeggios", "synthetic choir",
-                              "sunny ska", "Café au lait jazz"])
+                              "sunny ska", "Café au lait jazz", "synthwave sundown"])
+    # the last word matches as a prefix: short (prefix index) and long (vocabulary expansion)
     assert {p.text for p in await lib.repo.search("synth", 10)} == {
-        "synthwave sunset drive", "synth pads and arpeggios", "synthetic choir"}
-    assert {p.text for p in await lib.repo.search("syn sun", 10)} == {"synthwave sunset drive"}
-    assert {p.text for p in await lib.repo.search("arpegg", 10)} == {"synth pads and arpeggios"}
+        "synthwave sunset drive", "synth pads and arpeggios", "synthetic choir", "synthwave sundown"}
+    assert {p.text for p in await lib.repo.search("sy", 10)} == {
+        "synthwave sunset drive", "synth pads and arpeggios", "synthetic choir", "synthwave sundown"}
+    assert {p.text for p in await lib.repo.search("synthwa", 10)} == {"synthwave sunset drive", "synthwave sundown"}
+    assert {p.text for p in await lib.repo.search("arpeggi", 10)} == {"synth pads and arpeggios"}
+    assert {p.text for p in await lib.repo.search("synthwave sun", 10)} == {
+        "synthwave sunset drive", "synthwave sundown"}
+    assert {p.text for p in await lib.repo.search("synthwave sunse", 10)} == {"synthwave sunset drive"}
+    # earlier words match whole words only
+    assert await lib.repo.search("syn sunset", 10) == []
+    assert {p.text for p in await lib.repo.search("sunset synthwave", 10)} == {"synthwave sunset drive"}
+    # a one-letter last word is a whole word
+    assert await lib.repo.search("s", 10) == []
     assert [p.text for p in await lib.repo.search("CAFE", 10)] == ["Café au lait jazz"]  # case and accents
-    assert [p.text for p in await lib.repo.search("café", 10)] == ["Café au lait jazz"]
+    assert [p.text for p in await lib.repo.search("café au", 10)] == ["Café au lait jazz"]
+
+
+async def test_long_prefix_expands_to_the_most_common_completions(lib: Lib) -> None:
+    await save_all(lib.repo, [f"zzzzzzzword{n} extra" for n in range(30)] + ["zzzzzzzword7 again"])
+    found = await lib.repo.search("zzzzzzzw", 50)
+    assert "zzzzzzzword7 again" in {p.text for p in found}  # the most common completion is kept
+    assert len(found) >= 17  # the word itself or at least 16 completions
 
 
 @pytest.mark.parametrize("hostile", [
@@ -228,10 +246,39 @@ async def test_migration_fills_the_vocabulary_of_existing_prompts(tmp_path: Path
     await db.close()
     db = await Database.open(path)
     repo = SqlitePromptRepository(db)
-    assert [p.id for p in await repo.search("shoe wall", 10)] == ["abcd000000000000"]
+    assert [p.id for p in await repo.search("wall shoegaz", 10)] == ["abcd000000000000"]  # expansion
+    row = await db.fetchone("SELECT docs FROM prompt_terms WHERE term = 'shoegaze'")
+    assert row is not None and row[0] == 1
     await db.close()
 
 
 class _Clock:
     def now(self) -> datetime:
         return NOW
+
+
+SCRIPTS = ["नमस्ते दुनिया संगीत", "Привет мир ёлка", "東京の夜 シティポップ", "Ça déjà vu naïve Øresund straße ﬁre ½ x²",
+           "١٢٣ عربى مُوسِيقَى", "Ελληνικά μουσική", "tiếng Việt nhạc", "cafe\u0301 e\u0301te\u0301 lo-fi_80s \"AND\" NEAR(",
+           "ǅemal ĳ Ǆ ŉ ẞ İstanbul"]
+
+
+async def test_words_are_the_tokens_of_the_index(tmp_path: Path) -> None:
+    from core.services.prompts import words
+
+    db = await Database.open(tmp_path / "db.sqlite3")
+    await db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61 remove_diacritics 2')")
+    await db.execute("CREATE VIRTUAL TABLE t_vocab USING fts5vocab(t, 'instance')")
+    for rowid, text in enumerate(SCRIPTS):
+        await db.execute("INSERT INTO t(rowid, x) VALUES (?, ?)", (rowid, text))
+        rows = await db.fetchall("SELECT term FROM t_vocab WHERE doc = ? ORDER BY offset", (rowid,))
+        assert words(text) == [r[0] for r in rows], text
+    await db.close()
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("संगीत", 0), ("ёлка", 1), ("ЁЛ", 1), ("シティポップ", 2), ("deja vu", 3), ("DÉJÀ", 3), ("Ørésund", 3),
+    ("مُوسِيقَى", 4), ("μουσική", 5), ("viet nhac", 6), ("istanbul", 8),
+])
+async def test_search_in_many_scripts(lib: Lib, query: str, expected: int) -> None:
+    stored = await save_all(lib.repo, SCRIPTS)
+    assert [p.id for p in await lib.repo.search(query, 10)] == [stored[expected].id]

@@ -11,7 +11,7 @@ from core.clock import ManualClock
 from core.errors import NotFoundError, UsageError
 from core.services.prompts import PromptService
 from core.voting_model import Voter
-from storage.memory import MemoryPromptRepository
+from storage.memory_prompts import MemoryPromptRepository
 from storage.sqlite.database import Database
 from storage.sqlite.prompt_repository import SqlitePromptRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
