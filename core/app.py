@@ -15,6 +15,7 @@ from core.ports import BlobPool, Clock, TrackRepository
 from core.services.ingest import IngestService
 
 if TYPE_CHECKING:
+    from core.federation.ports import FederationInfo
     from core.services.digest import DigestService
     from core.services.genres import GenreService
     from core.services.moderation import ModerationService
@@ -40,6 +41,7 @@ class App:
     prompts: PromptService | None = None
     voting: VotingService | None = None
     digest: DigestService | None = None
+    federation: FederationInfo | None = None  # set by the federation part when it runs
 
     async def destination(self, target: str, platform: str) -> str | None:
         """The channel/room id a ``Post`` target maps to on a platform, or None."""

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.room_reader import NAMESPACE, RoomReader
 from core.commands.declaration import Post
 from core.federation.policy import FederationPolicy
+from core.federation.ports import PeerStats
 from core.federation.replication import INSTANCE_EVENT, SNAPSHOT_STATE, Replicator
 from core.model import Track
 from storage.identity import instance_id_for, verify_signature
@@ -132,10 +133,41 @@ class FederationRunner:
                 await self.replicator.publish_digest(post.reply.data, post.reply.title or "digest")
                 self.wake()
 
+        async def peer_highlights() -> list[tuple[str, list[str]]]:
+            out = []
+            for key in await self.instance.state.keys(NAMESPACE, "digest:"):
+                raw = await self.instance.state.get(NAMESPACE, key)
+                if raw is None:
+                    continue
+                digest = json.loads(raw)
+                titles = [str(row.get("title")) for row in (digest.get("data") or {}).get("top") or ()
+                          if isinstance(row, dict)]
+                out.append((str((digest.get("origin") or {}).get("name") or key[7:]), titles))
+            return out
+
+        if app.digest is not None:
+            app.digest.peer_highlights = peer_highlights
+        app.federation = self
         app.share.on_accepted(accepted)
         app.moderation.on_approved(accepted)
         app.moderation.on_taken_down(taken_down)
         app.announcer.register("federation", digest)
+
+    async def peer_stats(self) -> Sequence[PeerStats]:
+        """Peers seen in the rooms (``FederationInfo``)."""
+        return await self.replicator.store.peer_stats()
+
+    async def status(self) -> dict[str, Any]:
+        """Rooms, checkpoint, queue and failures (``FederationInfo``)."""
+        store = self.replicator.store
+        return {
+            "instance": self.instance.identity.instance_id, "rooms": list(self.transport.rooms),
+            "checkpoint": await self.instance.state.get(NAMESPACE, "since"),
+            "queue": await store.queue_size(), "outbox": len(await store.outbox_pending(1000)),
+            "failures": [{"cid": i.cid, "attempts": i.attempts, "error": i.last_error}
+                         for i in await store.failures(10)],
+            "rejected_events": self.replicator.rejected_events,
+        }
 
     async def join_rooms(self) -> None:
         """Join the rooms (ids or aliases) and publish this instance's key in each."""

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from core.app import App
-from core.commands.community_commands import digest_commands, moderation_commands, prompt_commands
+from core.commands.community_commands import (
+    digest_commands,
+    federation_commands,
+    moderation_commands,
+    prompt_commands,
+)
 from core.commands.declaration import (
     ButtonAction,
     Command,
@@ -52,7 +57,7 @@ def build_registry(app: App) -> CommandRegistry:
     """All commands, buttons and autocomplete sources of an instance."""
     registry = CommandRegistry()
     for command in (*track_commands(app), *round_commands(app), *prompt_commands(app),
-                    *digest_commands(app), *moderation_commands(app)):
+                    *digest_commands(app), *moderation_commands(app), *federation_commands(app)):
         registry.add(command)
     registry.add(_help_command(registry))
     registry.on_button(ButtonAction.VOTE, vote_button(app))

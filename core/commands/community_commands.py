@@ -140,3 +140,31 @@ def moderation_commands(app: App) -> list[Command]:
         Command("takedown", "Take a track down on this instance", takedown, (track_param, reason),
                 Permission.MODERATOR),
     ]
+
+
+def federation_commands(app: App) -> list[Command]:
+    """Peers and federation status, when this instance federates."""
+
+    async def peers(inv: Invocation) -> Reply:
+        info = need(app.federation, "federation")
+        stats = list(await info.peer_stats())
+        lines = [f"{s.peer.name} ({s.peer.instance_id}) — {s.entries} tracks, {s.bytes / 1048576:.1f} MB"
+                 + (f", last seen {s.peer.last_seen:%Y-%m-%d %H:%M}" if s.peer.last_seen else "") for s in stats]
+        return Reply(title="Peers", text=lines_of(lines, "No peer instance seen yet."),
+                     data={"peers": [s.peer.instance_id for s in stats]})
+
+    async def status(inv: Invocation) -> Reply:
+        info = need(app.federation, "federation")
+        state = dict(await info.status())
+        fields = [("Rooms", ", ".join(state.get("rooms") or ()) or "none"),
+                  ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox"))),
+                  ("Rejected events", str(state.get("rejected_events")))]
+        failing = [f"{f['cid'][:16]}… ({f['attempts']}×): {f['error']}" for f in state.get("failures") or ()]
+        return Reply(title=f"Federation of {state.get('instance')}", text=lines_of(failing, "No failing fetches."),
+                     fields=tuple(fields), private=True, data=state)
+
+    return [
+        Command("peers", "Instances this one federates with", peers),
+        Command("federation status", "Federation rooms, queue and failures", status,
+                permission=Permission.MODERATOR),
+    ]

@@ -105,3 +105,15 @@ class FederationTransport(Protocol):
     async def put_state(self, event_type: str, state_key: str, content: Mapping[str, Any]) -> None:
         """Set a state event in every federation room."""
         ...
+
+
+class FederationInfo(Protocol):
+    """What the chat commands may show about federation (the running federation part)."""
+
+    async def peer_stats(self) -> Sequence[PeerStats]:
+        """Peers seen, with what each contributed here."""
+        ...
+
+    async def status(self) -> Mapping[str, Any]:
+        """Rooms, checkpoint, queue size, outbox size and failing fetches."""
+        ...

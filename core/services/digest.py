@@ -9,7 +9,7 @@ start-up, and a restart never sends it twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -73,6 +73,8 @@ class DigestService:
         self._community = community
         self._voting = voting
         self._prompts = prompts
+        # set by federation: (peer name, its week's top titles) from peers' published digests
+        self.peer_highlights: Callable[[], Awaitable[list[tuple[str, list[str]]]]] | None = None
 
     async def build(self, until: datetime | None = None) -> Reply:
         """The digest of the seven days before ``until`` (default: now)."""
@@ -126,6 +128,15 @@ class DigestService:
             if prompts_data:
                 lines.append("Top prompts:")
                 lines.extend(f"• {text[:200]}" for text in prompts_data)
+        peers: list[dict[str, object]] = []
+        peer_lines: list[str] = []
+        if self.peer_highlights is not None:
+            for name, titles in (await self.peer_highlights())[:5]:
+                if titles:
+                    peers.append({"peer": name, "top": titles[:3]})
+                    peer_lines.append(f"• {name}: {', '.join(titles[:3])}")
+        if peer_lines:
+            lines += ["Highlights from peers:", *peer_lines]
         cards: Sequence[Track] = [t for t, _ in top[:3]]
         return Reply(
             title=f"Weekly digest — {self._community} — week ending {end:%Y-%m-%d}",
@@ -134,7 +145,7 @@ class DigestService:
             data={"week_ending": end.isoformat(), "new_tracks": len(new_tracks), "active_sharers": len(sharers),
                   "per_genre": per_genre,
                   "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in top],
-                  "rounds": rounds_data, "prompts": prompts_data},
+                  "rounds": rounds_data, "prompts": prompts_data, "peers": peers},
         )
 
     async def publish_due(self) -> Reply | None:

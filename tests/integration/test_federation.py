@@ -302,13 +302,28 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
 
         await eventually(taken_down, 30, "the redaction to take the track down on B")
         # A's weekly digest reaches B for "highlights from peers"
-        await a.instance.app.announcer.announce(Post("digest", Reply(title="Weekly digest", data={"top": []})))
+        await a.instance.app.announcer.announce(Post("digest", Reply(
+            title="Weekly digest", data={"top": [{"title": "Neon Rain", "votes": 3}]})))
         key = f"digest:{a.instance.identity.instance_id}"
 
         async def digest_seen() -> bool:
             return await b.instance.state.get("federation", key) is not None
 
         await eventually(digest_seen, 30, "A's digest on B")
+        assert b.instance.app.digest is not None
+        own = await b.instance.app.digest.build()
+        assert own.data["peers"] == [{"peer": a.instance.settings.instance.name, "top": ["Neon Rain"]}]
+        assert "Highlights from peers" in own.text
+        from core.commands.declaration import Invocation, Permission
+        from core.commands.dispatch import execute
+
+        def mod(args: dict[str, object]) -> Invocation:
+            return Invocation("matrix", "@mod:hs", "mod", "!r", Permission.MODERATOR, args)
+
+        listed = await execute(b.instance.registry.get("peers"), mod({}))
+        assert a.instance.identity.instance_id in listed.data["peers"]
+        status = await execute(b.instance.registry.get("federation status"), mod({}))
+        assert status.data["queue"] == 0 and status.data["rooms"]
     root = Path(__file__).resolve().parents[2]
     peers = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "peers", "--json"],
                            cwd=root, capture_output=True, text=True, timeout=60)
@@ -318,3 +333,31 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
     status = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "federation",
                              "status"], cwd=root, capture_output=True, text=True, timeout=60)
     assert status.returncode == 0 and "fetch queue: 0 pending" in status.stdout, status.stdout + status.stderr
+
+
+async def test_blob_gone_at_origin_is_fetched_from_a_holder(federation_room, synapse: Homeserver,
+                                                             tmp_path: Path) -> None:
+    import urllib.parse
+
+    _room, configs, _owner = federation_room
+    _admin, admin_token = synapse.register(f"admin{os.urandom(3).hex()}", admin=True)
+    async with running(configs["a"]) as a:
+        async with running(configs["b"]) as b:
+            (track_id,) = await publish_fast(a, 1, tmp_path, size=50_000)
+
+            async def held_and_announced() -> bool:
+                stored = await b.instance.app.tracks.get(track_id) is not None
+                return stored and not await SqliteFederationStore(b.instance.db).outbox_pending(1)
+
+            await eventually(held_and_announced, 30, "B to hold the blob and announce it")
+        manifest = await SqliteFederationStore(a.instance.db).manifest(track_id)
+        origin_mxc = manifest["sources"][0]["mxc"]
+        server, media = origin_mxc[len("mxc://"):].split("/", 1)
+        synapse.call("DELETE", f"/_synapse/admin/v1/media/{urllib.parse.quote(server)}/{media}", admin_token)
+    async with running(configs["c"]) as c:
+        async def rescued() -> bool:
+            return await c.instance.app.tracks.get(track_id) is not None
+
+        await eventually(rescued, 60, "C to fetch the blob from B's announcement")
+    with pytest.raises(RuntimeError, match="404"):  # the origin's copy really is gone
+        synapse.call("GET", f"/_matrix/client/v1/media/download/{server}/{media}", admin_token)
