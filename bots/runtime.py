@@ -191,12 +191,17 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             await stop.wait()
             log.info("stopping")
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stop_parts(tasks)
             await web.stop()
+
+
+async def stop_parts(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the parts' tasks and wait until each has finished."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def _optional_parts() -> list[Any]:

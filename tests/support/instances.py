@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.runtime import Instance, open_instance
+from bots.runtime import Instance, open_instance, stop_parts
 from config import load_settings
 
 
@@ -58,11 +58,7 @@ async def running(config: Path, parts: tuple[str, ...] = ("bots.federation.part"
         try:
             yield Running(instance, tasks)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stop_parts(tasks)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0, what: str = "condition") -> None:
