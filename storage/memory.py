@@ -6,12 +6,16 @@ fakes cannot drift from the real thing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
+from core.cid import cid_of
+from core.errors import IntegrityError, TooLargeError
 from core.fingerprint import bucket_keys
 from core.model import Cid, Fingerprint, Share, Sharer, Track, TrackId, TrackStatus, Verdict
+from core.ports import VerifyReport
 from core.voting_model import Ballot, Entry, Phase, Round, RoundRules, Voter
 
 
@@ -216,3 +220,85 @@ class MemoryKeyValue:
 
     async def delete(self, namespace: str, key: str) -> None:
         self._data.pop((namespace, key), None)
+
+
+class MemoryBlobPool:
+    """``BlobPool`` in a dict, verified like the disk pool (tests corrupt it on purpose)."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[Cid, bytes] = {}
+        self.corrupt: list[Cid] = []
+
+    async def put_file(self, path: Path, max_size: int | None = None) -> tuple[Cid, int]:
+        return await self._put(path.read_bytes(), max_size, None)
+
+    async def put_stream(self, chunks: AsyncIterator[bytes], max_size: int | None = None,
+                         expect: Cid | None = None) -> tuple[Cid, int]:
+        data = bytearray()
+        async for chunk in chunks:
+            data += chunk
+            if max_size is not None and len(data) > max_size:
+                raise TooLargeError(f"the file is larger than this instance accepts ({max_size / 1e6:.0f} MB)")
+        return await self._put(bytes(data), max_size, expect)
+
+    async def _put(self, data: bytes, max_size: int | None, expect: Cid | None) -> tuple[Cid, int]:
+        if max_size is not None and len(data) > max_size:
+            raise TooLargeError(f"the file is larger than this instance accepts ({max_size / 1e6:.0f} MB)")
+        cid = cid_of(data)
+        if expect is not None and cid != expect:
+            raise IntegrityError(f"received bytes hash to {cid}, not the announced {expect}")
+        self.blobs.setdefault(cid, data)
+        return cid, len(data)
+
+    async def has(self, cid: Cid) -> bool:
+        return cid in self.blobs
+
+    async def read(self, cid: Cid) -> bytes:
+        data = self.blobs[cid]
+        if cid_of(data) != cid:
+            self._quarantine(cid)
+            raise IntegrityError(f"blob {cid} is corrupt; it was moved aside")
+        return data
+
+    async def stream(self, cid: Cid, chunk_size: int = 262144) -> AsyncIterator[bytes]:
+        data = await self.read(cid)
+        for start in range(0, len(data), chunk_size):
+            yield data[start:start + chunk_size]
+
+    async def local_path(self, cid: Cid) -> Path | None:
+        return None  # nothing on disk; callers that need a file skip the blob
+
+    async def delete(self, cid: Cid) -> bool:
+        return self.blobs.pop(cid, None) is not None
+
+    async def cids(self) -> AsyncIterator[Cid]:
+        for cid in sorted(self.blobs):
+            yield cid
+
+    async def size_of(self, cid: Cid) -> int | None:
+        data = self.blobs.get(cid)
+        return None if data is None else len(data)
+
+    async def total_bytes(self) -> int:
+        return sum(len(d) for d in self.blobs.values())
+
+    def _quarantine(self, cid: Cid) -> None:
+        self.blobs.pop(cid, None)
+        self.corrupt.append(cid)
+
+    async def verify(self) -> VerifyReport:
+        checked = ok = total = 0
+        bad: list[Cid] = []
+        for cid, data in sorted(self.blobs.items()):
+            checked += 1
+            total += len(data)
+            if cid_of(data) == cid:
+                ok += 1
+            else:
+                bad.append(cid)
+        for cid in bad:
+            self._quarantine(cid)
+        return VerifyReport(checked=checked, ok=ok, corrupt=tuple(bad), bytes_checked=total)
+
+    async def clean_temp(self) -> int:
+        return 0

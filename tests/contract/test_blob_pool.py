@@ -93,3 +93,55 @@ async def test_clean_temp_removes_leftovers(tmp_path: Path) -> None:
     pool = DiskBlobPool(tmp_path / "pool")
     (tmp_path / "pool" / "tmp" / "dead.part").write_bytes(b"half")
     assert await pool.clean_temp() == 1
+
+
+# -- the same contract for every BlobPool implementation ------------------------------------
+
+
+@pytest.fixture(params=["disk", "memory"])
+def any_pool(request: pytest.FixtureRequest, tmp_path: Path):
+    from storage.memory import MemoryBlobPool
+
+    return DiskBlobPool(tmp_path / "pool") if request.param == "disk" else MemoryBlobPool()
+
+
+async def _corrupt(pool, cid) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(pool, DiskBlobPool):
+        path = await pool.local_path(cid)
+        assert path is not None
+        path.write_bytes(b"changed")
+    else:
+        pool.blobs[cid] = b"changed"
+
+
+async def test_contract_store_read_stream(any_pool) -> None:  # type: ignore[no-untyped-def]
+    cid, size = await any_pool.put_stream(_chunks(b"abc", b"def"))
+    assert cid == cid_of(b"abcdef") and size == 6 and await any_pool.has(cid)
+    assert await any_pool.read(cid) == b"abcdef"
+    assert b"".join([c async for c in any_pool.stream(cid, chunk_size=4)]) == b"abcdef"
+    assert await any_pool.put_stream(_chunks(b"abcdef")) == (cid, 6)
+    assert [c async for c in any_pool.cids()] == [cid]
+    assert await any_pool.size_of(cid) == 6 and await any_pool.total_bytes() == 6
+    assert await any_pool.delete(cid) and not await any_pool.delete(cid)
+    assert await any_pool.size_of(cid) is None and await any_pool.total_bytes() == 0
+
+
+async def test_contract_refuses_wrong_or_oversized_bytes(any_pool) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(IntegrityError):
+        await any_pool.put_stream(_chunks(b"xyz"), expect=cid_of(b"abc"))
+    with pytest.raises(TooLargeError):
+        await any_pool.put_stream(_chunks(b"a" * 10, b"b" * 10), max_size=15)
+    assert [c async for c in any_pool.cids()] == []
+
+
+async def test_contract_verify_and_read_isolate_corruption(any_pool) -> None:  # type: ignore[no-untyped-def]
+    good, _ = await any_pool.put_stream(_chunks(b"good" * 100))
+    bad, _ = await any_pool.put_stream(_chunks(b"bad" * 100))
+    await _corrupt(any_pool, bad)
+    report = await any_pool.verify()
+    assert (report.checked, report.ok, report.corrupt) == (2, 1, (bad,))
+    assert await any_pool.has(good) and not await any_pool.has(bad)
+    other, _ = await any_pool.put_stream(_chunks(b"other" * 100))
+    await _corrupt(any_pool, other)
+    with pytest.raises(IntegrityError):
+        await any_pool.read(other)
