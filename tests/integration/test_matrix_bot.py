@@ -120,6 +120,13 @@ async def test_share_audio_and_refuse_fake(room: Room, tmp_path: Path) -> None:
         assert "@room" not in body and "@room" not in card["content"]["formatted_body"]
         assert card["content"]["m.mentions"] == {}
         assert await run.instance.app.tracks.count() == 1
+        posted = await room.bot_says("track shared by")  # the card in the genre's room (here: the default)
+        assert "Neon" in posted["content"]["formatted_body"]
+
+        async def audio_posted() -> bool:
+            return any(m["content"].get("msgtype") == "m.audio" for m in room.bot_messages())
+
+        await eventually(audio_posted, 30, "the playable audio under the card")
         fake = room.hs.upload(room.alice_token, b"this is a text file\n" * 100, "audio/mpeg", "song.mp3")
         event = room.hs.send(room.alice_token, room.room, {"msgtype": "m.file", "body": "song.mp3", "url": fake,
                                                            "info": {"mimetype": "audio/mpeg", "size": 2000}})
