@@ -79,6 +79,7 @@ class Replicator:
         self.on_queued: Callable[[], None] | None = None  # wakes the fetch worker
         self.failed_fetches = 0
         self.rejected_events = 0
+        self._peers_by_user: dict[str, Peer] = {}  # cache of the store's bindings (they never change)
 
     # -- identity ----------------------------------------------------------------------
 
@@ -112,12 +113,21 @@ class Replicator:
         peer = Peer(claimed, sender, key, str(content.get("name") or claimed)[:100],
                     str(content.get("community") or "")[:200], str(content.get("homepage") or "")[:300])
         await self.store.upsert_peer(peer, self._clock.now())
+        self._peers_by_user[sender] = peer
         return peer
 
     # -- incoming ----------------------------------------------------------------------
 
+    async def _peer(self, sender: str) -> Peer | None:
+        peer = self._peers_by_user.get(sender)
+        if peer is None:
+            peer = await self.store.peer_by_user(sender)
+            if peer is not None:
+                self._peers_by_user[sender] = peer
+        return peer
+
     async def _peer_for(self, sender: str, document: Mapping[str, Any]) -> Peer | None:
-        peer = await self.store.peer_by_user(sender)
+        peer = await self._peer(sender)
         if peer is None:
             log.warning("event from %s, which has published no instance key; ignored", sender)
             return None
@@ -215,7 +225,7 @@ class Replicator:
         if track_id is None:
             return "not a track event"
         track = await self._tracks.get(track_id)
-        peer = await self.store.peer_by_user(sender)
+        peer = await self._peer(sender)
         by_origin = peer is not None and track is not None and track.origin_instance == peer.instance_id
         if track is None or track.origin_instance == self._signer.instance_id:
             return "nothing to do"
