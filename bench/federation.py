@@ -9,6 +9,7 @@ Starts a Synapse on 127.0.0.1 (from the test support code) and in-process instan
    downloading the same mxc URIs straight from the homeserver's media API with aiohttp
    (8 concurrent requests) in the same run, once into files (as `curl -o` would: the
    goal's baseline, ratio >= 0.5) and once with the bytes discarded (the network ceiling).
+   Three rounds, each a fresh B; medians.
 2. Propagation latency of one track from A to 2 and to 5 running peers.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -56,16 +58,25 @@ async def _plain_download(hs: Homeserver, token: str, mxcs: list[str], save_to: 
         return time.perf_counter() - started
 
 
-async def throughput(hs: Homeserver, work: Path, tracks: int, size: int) -> tuple[float, float, float]:
+async def throughput(hs: Homeserver, work: Path, tracks: int, size: int,
+                     rounds: int = 3) -> tuple[float, float, float]:
+    """Medians over ``rounds`` of: download discarded, download into files, replication to a new B.
+
+    The three measurements alternate within each round, so they share the machine's noise.
+    """
     _owner, owner_token = hs.register(f"owner{os.urandom(3).hex()}")
     room = hs.create_room(owner_token, events=ROOM_EVENT_LEVELS)
-    configs = {}
-    for name in ("a", "b"):
+
+    def instance_config(name: str) -> Path:
         user, token = hs.register(f"{name}{os.urandom(3).hex()}")
-        configs[name] = write_config(work / f"{name}.toml", work / name, instance={"log_level": "WARNING"},
-                                     matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
-                                     federation={"rooms": [room]})
-    async with running(configs["a"]) as a:
+        return write_config(work / f"{name}.toml", work / name, instance={"log_level": "WARNING"},
+                            matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
+                            federation={"rooms": [room]})
+
+    plain: list[float] = []
+    to_files: list[float] = []
+    replicated: list[float] = []
+    async with running(instance_config("a")) as a:
         await publish_fast(a, tracks, work, size)
         store = SqliteFederationStore(a.instance.db)
 
@@ -74,24 +85,20 @@ async def throughput(hs: Homeserver, work: Path, tracks: int, size: int) -> tupl
 
         await eventually(drained, 600, "A's uploads")
         rows = await a.instance.db.fetchall("SELECT manifest FROM fed_manifests")
-        import json
-
         mxcs = [json.loads(r[0])["sources"][0]["mxc"] for r in rows]
-        plain = statistics.median([await _plain_download(hs, owner_token, mxcs) for _ in range(3)])
-        saved = []
-        for attempt in range(3):
+        for attempt in range(rounds):
+            plain.append(await _plain_download(hs, owner_token, mxcs))
             folder = work / f"plain{attempt}"
             folder.mkdir()
-            saved.append(await _plain_download(hs, owner_token, mxcs, folder))
-        to_files = statistics.median(saved)
-        started = time.perf_counter()
-        async with running(configs["b"]) as b:
-            async def complete() -> bool:
-                return await b.instance.app.tracks.count() >= tracks
+            to_files.append(await _plain_download(hs, owner_token, mxcs, folder))
+            started = time.perf_counter()
+            async with running(instance_config(f"b{attempt}")) as b:
+                async def complete(b=b) -> bool:  # type: ignore[no-untyped-def]
+                    return await b.instance.app.tracks.count() >= tracks
 
-            await eventually(complete, 600, "B to replicate everything")
-            replicated = time.perf_counter() - started
-    return plain, to_files, replicated
+                await eventually(complete, 600, "B to replicate everything")
+                replicated.append(time.perf_counter() - started)
+    return statistics.median(plain), statistics.median(to_files), statistics.median(replicated)
 
 
 async def latency(hs: Homeserver, work: Path, peers: int) -> float:

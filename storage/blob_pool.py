@@ -20,6 +20,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from core.cid import CidHasher, cid_from_digest, parse_cid
 from core.errors import IntegrityError, TooLargeError
@@ -27,6 +28,7 @@ from core.model import Cid
 from core.ports import VerifyReport
 
 CHUNK = 1 << 20
+SPILL = 4 << 20  # bytes of a stream kept in memory before they go to the temp file
 
 
 def _fsync_dir(path: Path) -> None:
@@ -115,36 +117,51 @@ class DiskBlobPool:
     async def put_stream(
         self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
     ) -> tuple[Cid, int]:
-        """Store a stream; TooLargeError past ``max_size``; IntegrityError if not ``expect``."""
+        """Store a stream; TooLargeError past ``max_size``; IntegrityError if not ``expect``.
+
+        Bytes are gathered in memory up to ``SPILL`` and then written (and hashed) in a
+        worker thread, so a typical track costs one thread hop for write, fsync and rename
+        instead of one per network read; larger streams spill to the temp file as they come.
+        """
         temp = self._new_temp()
         hasher = CidHasher()
-        handle = await asyncio.to_thread(temp.open, "wb")
+        handle: BinaryIO | None = None
 
-        def hash_and_write(chunk: bytes) -> None:  # in a worker thread: hashlib releases the GIL
-            hasher.update(chunk)
-            handle.write(chunk)
+        def spill(data: bytes) -> None:  # worker thread: hashlib and writes release the GIL
+            nonlocal handle
+            if handle is None:
+                handle = temp.open("wb")
+            hasher.update(data)
+            handle.write(data)
 
-        try:
-            pending: list[bytes] = []
-            buffered = 0
-            async for chunk in chunks:
-                if max_size is not None and hasher.size + buffered + len(chunk) > max_size:
-                    raise TooLargeError(_too_large(max_size))
-                pending.append(chunk)
-                buffered += len(chunk)
-                if buffered >= CHUNK:  # one thread hop per MiB, not per network read
-                    await asyncio.to_thread(hash_and_write, b"".join(pending))
-                    pending, buffered = [], 0
-            if pending:
-                await asyncio.to_thread(hash_and_write, b"".join(pending))
-            await asyncio.to_thread(handle.close)
+        def finish(data: bytes) -> Cid:  # worker thread: last bytes, check, fsync, rename
+            spill(data)
+            assert handle is not None
+            handle.close()
             cid = hasher.cid()
             if expect is not None and cid != expect:
                 raise IntegrityError(f"received bytes hash to {cid}, not the announced {expect}")
-            await asyncio.to_thread(self._commit, temp, cid)
-            return cid, hasher.size
+            self._commit(temp, cid)
+            return cid
+
+        total = 0
+        pending: list[bytes] = []
+        buffered = 0
+        try:
+            async for chunk in chunks:
+                total += len(chunk)
+                if max_size is not None and total > max_size:
+                    raise TooLargeError(_too_large(max_size))
+                pending.append(chunk)
+                buffered += len(chunk)
+                if buffered >= SPILL:
+                    await asyncio.to_thread(spill, b"".join(pending))
+                    pending, buffered = [], 0
+            cid = await asyncio.to_thread(finish, b"".join(pending))
+            return cid, total
         except BaseException:
-            handle.close()
+            if handle is not None:
+                handle.close()
             temp.unlink(missing_ok=True)
             raise
 

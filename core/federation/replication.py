@@ -141,11 +141,9 @@ class Replicator:
 
     async def handle_track(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
         """Take in a track manifest; returns what happened (for logs and tests)."""
-        if await self.store.seen(event_id):
+        if not await self.store.mark_seen(event_id):
             return "already processed"
-        outcome = await self._take_track(event_id, sender, content.get("manifest") or {})
-        await self.store.mark_seen(event_id)
-        return outcome
+        return await self._take_track(event_id, sender, content.get("manifest") or {})
 
     async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> str:
         if sender == self.user_id:
@@ -185,9 +183,8 @@ class Replicator:
 
     async def handle_have(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
         """A peer holds a blob: one more source to fetch it from."""
-        if await self.store.seen(event_id):
+        if not await self.store.mark_seen(event_id):
             return "already processed"
-        await self.store.mark_seen(event_id)
         if sender == self.user_id:
             return "own event"
         if await self._peer_for(sender, content) is None:
@@ -201,9 +198,8 @@ class Replicator:
     async def handle_tombstone(self, event_id: str, sender: str, content: Mapping[str, Any],
                                sender_is_moderator: bool = False) -> str:
         """A signed takedown by the track's origin (or by a room moderator)."""
-        if await self.store.seen(event_id):
+        if not await self.store.mark_seen(event_id):
             return "already processed"
-        await self.store.mark_seen(event_id)
         if sender == self.user_id:
             return "own event"
         peer = await self._peer_for(sender, content)
@@ -246,21 +242,38 @@ class Replicator:
 
     # -- fetching ----------------------------------------------------------------------
 
-    async def run_queue(self, limit: int = 256, concurrency: int = 16) -> int:
-        """Fetch due blobs, ``concurrency`` at a time; returns how many tracks were stored."""
+    async def run_queue(self, limit: int = 256, concurrency: int = 16, wave: int = 48) -> int:
+        """Fetch due blobs, ``concurrency`` at a time; returns how many tracks were stored.
+
+        Blobs are fetched in waves; each wave's tracks are recorded in one transaction. A
+        crash between a blob's rename and its wave's commit leaves the blob without a track
+        row and the queue item in place, so the next run records it (the blob is kept).
+        """
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(item: QueueItem) -> bool:
+        async def one(item: QueueItem) -> Track | None:
             async with gate:
                 return await self._fetch(item)
 
-        items = await self.store.due(self._clock.now(), limit)
-        return sum(await asyncio.gather(*(one(item) for item in items)))
+        items = list(await self.store.due(self._clock.now(), limit))
+        known = await self.store.recorded(item.track_id for item in items)
+        for track_id in known:  # recorded meanwhile (shared here too, or fetched by an earlier run)
+            await self.store.finish(track_id)
+        items = [item for item in items if item.track_id not in known]
+        stored = 0
+        for start in range(0, len(items), wave):
+            fetched = [t for t in await asyncio.gather(*(one(i) for i in items[start:start + wave])) if t]
+            if fetched:
+                async with self.store.atomic():
+                    for track in fetched:
+                        await self._tracks.add(track)
+                        await self.store.finish(track.id)
+                        await self._announce_have(track)
+                stored += len(fetched)
+        return stored
 
-    async def _fetch(self, item: QueueItem) -> bool:
-        if await self._tracks.get(item.track_id) is not None:
-            await self.store.finish(item.track_id)
-            return False
+    async def _fetch(self, item: QueueItem) -> Track | None:
+        """Get the blob from the first source that serves the right bytes; the track to record."""
         errors: list[str] = []
         have = await self._pool.has(item.cid)
         for source in item.sources:
@@ -284,17 +297,13 @@ class Replicator:
                 log.error("giving up on %s after %d attempts: %s", item.cid, attempts, message)
             await self.store.retry_later(item.track_id, message[:1000],
                                           self._clock.now() + _backoff(attempts) * (1000 if attempts >= MAX_ATTEMPTS else 1))
-            return False
+            return None
         track = track_from_manifest(item.manifest)
         origin = item.manifest.get("origin", {}).get("name") or track.origin_instance
         track = replace(track, evidence=(*track.evidence, Evidence(
             "federation", f"origin:{track.origin_instance}", Strength.INFO,
             f"replicated from {origin}; bytes verified against the CID", {"origin": track.origin_instance})))
-        async with self.store.atomic():
-            await self._tracks.add(track)
-            await self.store.finish(item.track_id)
-            await self._announce_have(track)
-        return True
+        return track
 
     async def _announce_have(self, track: Track) -> None:
         if self.transport is None:

@@ -92,14 +92,13 @@ class Database:
     # -- queries -----------------------------------------------------------------------
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """The first row, or None."""
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row, or None (one trip to the database thread)."""
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Every row."""
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        """Every row (one trip to the database thread, not three)."""
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One write in its own transaction (or the current one); returns rows changed."""
@@ -108,6 +107,14 @@ class Database:
             return cursor.rowcount
         async with self.transaction() as tx:
             return await tx.execute(sql, params)
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One INSERT (in its own or the current transaction); the new row's id."""
+        if _IN_TRANSACTION.get():
+            cursor = await self._conn.execute(sql, params)
+            return int(cursor.lastrowid or 0)
+        async with self.transaction() as tx:
+            return await tx.insert(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Many writes in one transaction."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -63,8 +63,8 @@ class SqliteFederationStore:
     async def seen(self, event_id: str) -> bool:
         return await self._db.fetchone("SELECT 1 FROM fed_seen WHERE event_id = ?", (event_id,)) is not None
 
-    async def mark_seen(self, event_id: str) -> None:
-        await self._db.execute("INSERT OR IGNORE INTO fed_seen(event_id) VALUES (?)", (event_id,))
+    async def mark_seen(self, event_id: str) -> bool:
+        return await self._db.execute("INSERT OR IGNORE INTO fed_seen(event_id) VALUES (?)", (event_id,)) == 1
 
     async def save_manifest(self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any],
                             event_id: str | None) -> None:
@@ -132,6 +132,18 @@ class SqliteFederationStore:
             (now.isoformat(), limit))
         return [_item(r) for r in rows]
 
+    async def recorded(self, track_ids: Iterable[TrackId]) -> set[TrackId]:
+        ids = list(track_ids)
+        if not ids:
+            return set()
+        found: set[TrackId] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = await self._db.fetchall(
+                f"SELECT id FROM tracks WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            found |= {TrackId(r[0]) for r in rows}
+        return found
+
     async def finish(self, track_id: TrackId) -> None:
         await self._db.execute("DELETE FROM fed_queue WHERE track_id = ?", (track_id,))
 
@@ -150,10 +162,8 @@ class SqliteFederationStore:
         return [_item(r) for r in rows]
 
     async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int:
-        async with self._db.transaction() as tx:
-            await tx.execute("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)", (kind, json.dumps(content)))
-            row = await tx.fetchone("SELECT last_insert_rowid()")
-        return int(row[0]) if row else 0
+        return await self._db.insert("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)",
+                                     (kind, json.dumps(content)))
 
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
         rows = await self._db.fetchall("SELECT id, kind, content FROM fed_outbox ORDER BY id LIMIT ?", (limit,))
