@@ -183,6 +183,7 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             for starter in _optional_parts():
                 started = await starter(instance)
                 if started is not None:
+                    started.add_done_callback(_report_part_end)
                     tasks.append(started)
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
@@ -193,6 +194,15 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
         finally:
             await stop_parts(tasks)
             await web.stop()
+
+
+def _report_part_end(task: asyncio.Task[Any]) -> None:
+    """A part that stops on its own says why in the log; the rest of the instance goes on."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("%s stopped: %s: %s", task.get_name(), type(error).__name__, error)
 
 
 async def stop_parts(tasks: list[asyncio.Task[Any]]) -> None:

@@ -255,7 +255,11 @@ async def start(instance: Instance) -> asyncio.Task[None] | None:
         if instance.settings.federation.rooms:
             log.warning("federation rooms are configured but no Matrix account: federation is off")
         return None
-    api = await open_api(instance)
+    try:
+        api = await open_api(instance)
+    except Exception as error:  # a refused password or an unreachable homeserver: say so, keep running
+        log.error("federation not started: cannot log in to %s: %s", matrix.homeserver, error)
+        return None
     rooms = await federation_rooms(instance)
     if not rooms:
         await api.close()

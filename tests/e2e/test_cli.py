@@ -122,3 +122,30 @@ def test_run_serves_healthz_on_embedded_defaults(tmp_path: Path) -> None:
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
     assert str(data) in output  # the log says where the data lives
+
+
+def test_run_keeps_serving_when_the_homeserver_is_down(tmp_path: Path) -> None:
+    port = _free_port()
+    config = tmp_path / "wavepool.toml"
+    config.write_text(f'[instance]\ndata_dir = "{tmp_path / "data"}"\n[http]\nport = {port}\n'
+                      f'[matrix]\nhomeserver = "http://127.0.0.1:{_free_port()}"\nuser_id = "@bot:localhost"\n'
+                      'access_token = "nope"\n[federation]\nrooms = ["!room:localhost"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "WAVEPOOL_CONFIG"}
+    proc = subprocess.Popen([*WAVEPOOL, "--config", str(config), "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    body = json.loads(response.read())
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None and body["status"] == "ok"
+        time.sleep(1.5)  # a login attempt or two
+        assert proc.poll() is None, "the instance stopped because the homeserver was down"
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert "Matrix login failed" in output and "Traceback" not in output, output
