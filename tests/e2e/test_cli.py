@@ -100,6 +100,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _healthz(port: int) -> dict[str, object]:
+    """GET /healthz, polling (bounded) until the server answers."""
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                body: dict[str, object] = json.loads(response.read())
+                return body
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the HTTP server never answered /healthz")
+
+
 def test_run_serves_healthz_on_embedded_defaults(tmp_path: Path) -> None:
     data = tmp_path / "data"
     port = _free_port()
@@ -108,15 +120,7 @@ def test_run_serves_healthz_on_embedded_defaults(tmp_path: Path) -> None:
     proc = subprocess.Popen([*WAVEPOOL, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=Path(__file__).resolve().parents[2])
     try:
-        body = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                    body = json.loads(response.read())
-                    break
-            except OSError:
-                time.sleep(0.1)
-        assert body is not None and body["status"] == "ok"
+        assert _healthz(port)["status"] == "ok"
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=20)
@@ -134,15 +138,7 @@ def test_run_keeps_serving_when_the_homeserver_is_down(tmp_path: Path) -> None:
     proc = subprocess.Popen([*WAVEPOOL, "--config", str(config), "run"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
     try:
-        body = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                    body = json.loads(response.read())
-                    break
-            except OSError:
-                time.sleep(0.1)
-        assert body is not None and body["status"] == "ok"
+        assert _healthz(port)["status"] == "ok"
         time.sleep(1.5)  # a login attempt or two
         assert proc.poll() is None, "the instance stopped because the homeserver was down"
     finally:
