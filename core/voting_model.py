@@ -56,6 +56,11 @@ class Round:
         """``#3 "Night drive"``."""
         return f'#{self.id} "{self.rules.theme}"'
 
+    @property
+    def hides_entrants(self) -> bool:
+        """Whether entrants are shown as "anonymous" now (anonymous rounds, until closed)."""
+        return self.rules.anonymous and self.phase is not Phase.CLOSED
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -31,10 +30,6 @@ log = logging.getLogger(__name__)
 # Power levels a federation room needs so that every member instance can publish its key
 # and snapshots (state events need level 50 by default).
 ROOM_EVENT_LEVELS = {INSTANCE_EVENT: 0, SNAPSHOT_STATE: 0}
-
-
-def _key_bytes(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
 class MatrixFederationTransport:
@@ -96,7 +91,7 @@ def build_replicator(instance: Instance, api: MatrixApi) -> Replicator:
         homepage=settings.http.public_url or "", user_id=api.user_id,
         store=SqliteFederationStore(instance.db), tracks=instance.app.tracks, pool=instance.app.pool,
         clock=instance.app.clock, policy=policy, sources=MatrixBlobSource(api), verify=verify_signature,
-        id_for_key=instance_id_for, key_bytes=_key_bytes, public_url=settings.http.public_url)
+        id_for_key=instance_id_for, public_url=settings.http.public_url)
 
 
 class FederationRunner:
@@ -194,7 +189,10 @@ class FederationRunner:
         """
         work = self.instance.data_dir / "downloads"
         cid, count, path = await self.replicator.build_snapshot(work)
-        mxc = await self.api.upload(path, "application/x-ndjson", path.stat().st_size)
+        try:
+            mxc = await self.api.upload(path, "application/x-ndjson", path.stat().st_size)
+        finally:
+            await self.instance.app.pool.delete(cid)  # uploaded; no track references it
         content: dict[str, Any] = {"cid": cid, "mxc": mxc, "count": count}
         for room_id in self.transport.rooms:
             last = await self.instance.state.get(NAMESPACE, f"room:{room_id}:last")

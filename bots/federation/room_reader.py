@@ -9,7 +9,6 @@ nor replays anything.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -43,12 +42,11 @@ class RoomReader:
     """Feeds a ``Replicator`` from the federation rooms."""
 
     def __init__(self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str],
-                 db: Database | None = None) -> None:
+                 db: Database) -> None:
         self._api = api
         self._replicator = replicator
         self._state = state
         self.rooms = list(rooms)
-        self.handled = 0
         self._store = replicator.store
         self._db = db
 
@@ -60,11 +58,10 @@ class RoomReader:
             "presence": {"types": []}, "account_data": {"types": []},
         })
 
-    async def sync_once(self, timeout_ms: int) -> bool:
-        """One sync round; True when something arrived."""
+    async def sync_once(self, timeout_ms: int) -> None:
+        """One sync round: handle what arrived, then save the sync token."""
         since = await self._state.get(NAMESPACE, "since")
         data = await self._api.sync(since, timeout_ms, self._filter())
-        got = False
         for room_id, room in (data.get("rooms", {}).get("join") or {}).items():
             if room_id not in self.rooms:
                 continue
@@ -80,16 +77,14 @@ class RoomReader:
             if boundary and boundary in ids:
                 events = events[ids.index(boundary) + 1:]  # the snapshot covers these
             for start in range(0, len(events), BATCH):
-                got = True
                 # One commit per batch instead of several per event; a crash rolls the batch back
                 # and, the sync token being saved after it, the batch is read again.
-                async with self._db.transaction() if self._db else contextlib.nullcontext():
+                async with self._db.transaction():
                     for event in events[start:start + BATCH]:
                         await self._handle(room_id, event)
             if events:
                 await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
         await self._state.put(NAMESPACE, "since", data["next_batch"])
-        return got
 
     async def _first_contact(self, room_id: str) -> None:
         """On the first read of a room, load a peer's snapshot if the room has one."""
@@ -164,14 +159,12 @@ class RoomReader:
                 log.info("tombstone %s from %s: %s", event_id, sender, outcome)
             elif event_type == "m.room.redaction":
                 redacts = event.get("redacts") or content.get("redacts")
-                if isinstance(redacts, str) and not await self._store.seen(event_id):
+                if isinstance(redacts, str) and await self._store.mark_seen(event_id):
                     moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                     await replicator.handle_redaction(redacts, sender, moderator)
-                    await self._store.mark_seen(event_id)
-            elif event_type == DIGEST_EVENT and sender != self._api.user_id:
-                peer = await self._store.peer_by_user(sender)
+            elif event_type == DIGEST_EVENT:
+                peer = await replicator.handle_digest(sender, content)
                 if peer is not None:
                     await self._state.put(NAMESPACE, f"digest:{peer.instance_id}", json.dumps(content))
-            self.handled += 1
         except Exception:  # one bad event must not stop the room
             log.exception("federation event %s (%s) from %s failed", event_id, event_type, sender)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
-from core.services.sharing import card_reply
+from core.services.prompts import Prompt
+from core.services.sharing import genre_post
 
 
-def _prompt_line(prompt: Any) -> str:
+def _prompt_line(prompt: Prompt) -> str:
     text = prompt.text if len(prompt.text) <= 120 else prompt.text[:117] + "…"
-    votes = f" · {prompt.votes} votes" if getattr(prompt, "votes", 0) else ""
+    votes = f" · {prompt.votes} votes" if prompt.votes else ""
     tracks = f" · {len(prompt.track_ids)} tracks" if prompt.track_ids else ""
     return f"{prompt.id[:8]}  [{prompt.kind}] {text}{tracks}{votes}"
 
@@ -92,10 +91,7 @@ def digest_commands(app: App) -> list[Command]:
 
     async def publish(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")
-        reply: Reply = await digest.build()
-        from core.commands.declaration import Post
-
-        await app.announcer.announce(Post("digest", reply))
+        await digest.publish_now()
         return Reply(text="Digest published.", private=True)
 
     return [
@@ -115,11 +111,7 @@ def moderation_commands(app: App) -> list[Command]:
 
     async def approve(inv: Invocation) -> Reply:
         track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
-        target = f"genre:{track.genre}" if track.genre else "default"
-        from core.commands.declaration import Post
-
-        return Reply(text=f"Approved {track.title}.", cards=(track,),
-                     posts=(Post(target, card_reply(track, text=f"New track shared by {track.sharer.display_name}")),),
+        return Reply(text=f"Approved {track.title}.", cards=(track,), posts=(genre_post(track),),
                      data={"track": track.id})
 
     async def reject(inv: Invocation) -> Reply:

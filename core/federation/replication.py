@@ -11,6 +11,7 @@ through a persistent outbox, so a homeserver outage delays it but loses nothing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import tempfile
@@ -36,6 +37,7 @@ from core.federation.policy import FederationPolicy
 from core.federation.ports import BlobSource, FederationStore, FederationTransport, Peer, QueueItem
 from core.model import Cid, Evidence, Strength, Track, TrackId, TrackStatus
 from core.ports import BlobPool, Clock, TrackRepository
+from core.services.moderation import delete_blob_if_unused
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Replicator:
     def __init__(self, *, signer: Signer, name: str, community: str, homepage: str, user_id: str,
                  store: FederationStore, tracks: TrackRepository, pool: BlobPool, clock: Clock,
                  policy: FederationPolicy, sources: BlobSource, verify: Verify, id_for_key: IdForKey,
-                 key_bytes: Any, public_url: str | None = None) -> None:
+                 public_url: str | None = None) -> None:
         self._signer = signer
         self.name = name
         self._community = community
@@ -73,13 +75,12 @@ class Replicator:
         self._sources = sources
         self._verify = verify
         self._id_for_key = id_for_key
-        self._key_bytes = key_bytes  # b64 text -> raw bytes
         self._public_url = public_url.rstrip("/") if public_url else None
         self.transport: FederationTransport | None = None
         self.on_queued: Callable[[], None] | None = None  # wakes the fetch worker
         self.failed_fetches = 0
         self.rejected_events = 0
-        self._peers_by_user: dict[str, Peer] = {}  # cache of the store's bindings (they never change)
+        self._peers_by_user: dict[str, Peer] = {}  # the store's account -> peer answers, cached
 
     # -- identity ----------------------------------------------------------------------
 
@@ -98,8 +99,8 @@ class Replicator:
         if not isinstance(key, str) or not isinstance(claimed, str):
             return None
         try:
-            derived = self._id_for_key(self._key_bytes(key))
-        except ValueError:
+            derived = self._id_for_key(base64.b64decode(key + "=" * (-len(key) % 4), validate=True))
+        except ValueError:  # binascii.Error is a ValueError
             return None
         if derived != claimed:
             log.warning("instance event of %s claims %s but its key is %s; ignored", sender, claimed, derived)
@@ -113,7 +114,7 @@ class Replicator:
         peer = Peer(claimed, sender, key, str(content.get("name") or claimed)[:100],
                     str(content.get("community") or "")[:200], str(content.get("homepage") or "")[:300])
         await self.store.upsert_peer(peer, self._clock.now())
-        self._peers_by_user[sender] = peer
+        self._peers_by_user.pop(sender, None)  # the store decides which binding of the account counts
         return peer
 
     # -- incoming ----------------------------------------------------------------------
@@ -195,6 +196,12 @@ class Replicator:
         await self.store.add_source(Cid(cid), {str(k): str(v) for k, v in source.items()})
         return "source added"
 
+    async def handle_digest(self, sender: str, content: Mapping[str, Any]) -> Peer | None:
+        """A peer's weekly digest: its peer when the sender owns the key and the signature holds."""
+        if sender == self.user_id:
+            return None
+        return await self._peer_for(sender, content)
+
     async def handle_tombstone(self, event_id: str, sender: str, content: Mapping[str, Any],
                                sender_is_moderator: bool = False) -> str:
         """A signed takedown by the track's origin (or by a room moderator)."""
@@ -234,9 +241,7 @@ class Replicator:
             return "already taken down"
         await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
         await self.store.finish(track.id)
-        deleted = False
-        if track.cid not in await self._tracks.referenced_cids():
-            deleted = await self._pool.delete(track.cid)
+        deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("federated takedown of %s (%s); blob deleted: %s", track.id, track.title, deleted)
         return "taken down"
 
@@ -393,21 +398,27 @@ class Replicator:
         return cid, count, path
 
     async def load_snapshot(self, cid: Cid, source: Mapping[str, str], max_bytes: int = 2 * 1024**3) -> int:
-        """Fetch a peer's snapshot, verify it against its CID, take in every entry; returns entries."""
-        if not await self._pool.has(cid):
-            await self._pool.put_stream(self._sources.open(source, max_bytes), max_size=max_bytes, expect=cid)
+        """Fetch a peer's snapshot, verify it against its CID, take in every entry; returns entries.
+
+        The snapshot passes through the pool (streamed, capped, verified) and leaves it again:
+        no track references it.
+        """
+        await self._pool.put_stream(self._sources.open(source, max_bytes), max_size=max_bytes, expect=cid)
         taken = 0
         path = await self._pool.local_path(cid)
         assert path is not None
-        with path.open("rb") as handle:
-            for line in handle:
-                try:
-                    manifest = json.loads(line)
-                except ValueError:
-                    continue
-                outcome = await self._take_track(None, None, manifest)
-                if outcome in ("queued", "known", "already queued"):
-                    taken += 1
+        try:
+            with path.open("rb") as handle:
+                for line in handle:
+                    try:
+                        manifest = json.loads(line)
+                    except ValueError:
+                        continue
+                    outcome = await self._take_track(None, None, manifest)
+                    if outcome in ("queued", "known", "already queued"):
+                        taken += 1
+        finally:
+            await self._pool.delete(cid)
         return taken
 
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from core.announce import Announcer
-from core.commands.declaration import Button, ButtonAction, Post, Reply
-from core.model import Track
+from core.commands.declaration import Post, Reply
+from core.model import Track, TrackStatus
 from core.ports import Clock, TrackRepository
+from core.services.sharing import vote_buttons
 from core.voting_model import Phase
 
 if TYPE_CHECKING:
@@ -84,10 +85,10 @@ class DigestService:
         if self._voting is not None:
             for track_id, total, _voters in await self._voting.top_tracks(since, self.schedule.top_n * 2):
                 track = await self._tracks.get(track_id)
-                if track is not None and track.status.value == "active":
+                if track is not None and track.status is TrackStatus.ACTIVE:
                     top.append((track, total))
-        top = top[: self.schedule.top_n]
         top.sort(key=lambda item: (-item[1], item[0].first_seen_at, item[0].id))  # deterministic ties
+        top = top[: self.schedule.top_n]
         new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since) if t.first_seen_at < end]
         sharers = {(t.sharer.platform, t.sharer.user_id) for t in new_tracks}
         lines = [f"{len(new_tracks)} new track{'s' if len(new_tracks) != 1 else ''} this week from "
@@ -141,12 +142,18 @@ class DigestService:
         return Reply(
             title=f"Weekly digest — {self._community} — week ending {end:%Y-%m-%d}",
             text="\n".join(lines), cards=tuple(cards), fields=tuple(fields),
-            buttons=tuple(Button("👍", ButtonAction.VOTE, f"track:{t.id}:1") for t in cards),
+            buttons=tuple(button for t in cards for button in vote_buttons(t)),
             data={"week_ending": end.isoformat(), "new_tracks": len(new_tracks), "active_sharers": len(sharers),
                   "per_genre": per_genre,
                   "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in top],
                   "rounds": rounds_data, "prompts": prompts_data, "peers": peers},
         )
+
+    async def publish_now(self) -> Reply:
+        """Build the digest as it stands and announce it (``digest publish``)."""
+        reply = await self.build()
+        await self._announcer.announce(Post("digest", reply))
+        return reply
 
     async def publish_due(self) -> Reply | None:
         """Publish the latest due digest unless it already went out; returns it if sent."""

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import TypeVar
 
+from core.cards import duration_text
 from core.errors import NotFoundError, TooLargeError, TooLongError
 from core.fingerprint import similarity
 from core.model import (
@@ -67,11 +68,6 @@ def _title_from(filename: str | None) -> str | None:
     name = PurePath(filename.replace("\\", "/")).name
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return stem.strip() or None
-
-
-def _fmt_duration(seconds: float) -> str:
-    total = int(round(seconds))
-    return f"{total // 60}:{total % 60:02d}"
 
 
 class IngestService:
@@ -132,8 +128,8 @@ class IngestService:
         info = await self._timed("probe", self._inspector.probe(path))
         if info.duration_s > self.limits.max_duration_s:
             raise TooLongError(
-                f"the track is {_fmt_duration(info.duration_s)} long; the limit is "
-                f"{_fmt_duration(self.limits.max_duration_s)}")
+                f"the track is {duration_text(info.duration_s)} long; the limit is "
+                f"{duration_text(self.limits.max_duration_s)}")
         if info.duration_s < self.limits.min_duration_s:
             raise TooLongError(f"the track is only {info.duration_s:.1f} s long; too short to be a track")
         cid, size = await self._timed("store", self._pool.put_file(path, max_size=self.limits.max_bytes))

@@ -11,12 +11,19 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from core.errors import NotFoundError, PhaseError
-from core.model import Sharer, Track, TrackStatus, Verdict
+from core.model import Cid, Sharer, Track, TrackStatus, Verdict
 from core.ports import BlobPool, TrackRepository
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Track], Awaitable[None]]
+
+
+async def delete_blob_if_unused(tracks: TrackRepository, pool: BlobPool, cid: Cid) -> bool:
+    """Delete a blob no active track uses any more (after a takedown); True if it was deleted."""
+    if any(t.status is TrackStatus.ACTIVE for t in await tracks.find_by_cid(cid)):
+        return False
+    return await pool.delete(cid)
 
 
 class ModerationService:
@@ -72,9 +79,7 @@ class ModerationService:
         if track.status is TrackStatus.TAKEN_DOWN:
             raise PhaseError("this track is already taken down")
         await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
-        deleted = False
-        if track.cid not in await self._tracks.referenced_cids():
-            deleted = await self._pool.delete(track.cid)
+        deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("track %s taken down by %s (%s)", track.id, by.display_name, reason or "no reason")
         down = await self._track(track.id)
         await self._tell(self._taken_down, down)

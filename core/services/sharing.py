@@ -30,10 +30,18 @@ def vote_buttons(track: Track) -> tuple[Button, ...]:
     return (Button("👍", ButtonAction.VOTE, f"track:{track.id}:1"),)
 
 
-def card_reply(track: Track, text: str = "", private: bool = False) -> Reply:
+def card_reply(track: Track, text: str = "", private: bool = False, posts: tuple[Post, ...] = ()) -> Reply:
     """A reply showing one track card with its vote button."""
-    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private,
+    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private, posts=posts,
                  data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value})
+
+
+def genre_post(track: Track) -> Post:
+    """The card of an accepted track, for its genre's channel (or the default one)."""
+    who = track.sharer.display_name
+    if track.genre:
+        return Post(f"genre:{track.genre}", card_reply(track, text=f"New {track.genre} track shared by {who}"))
+    return Post("default", card_reply(track, text=f"New track shared by {who}"))
 
 
 class ShareService:
@@ -55,9 +63,7 @@ class ShareService:
                          place: str = "cli", filename: str | None = None, source_url: str | None = None) -> Reply:
         """Share an uploaded or local file."""
         declaration = declaration or Declaration()
-        self._check_declaration(declaration)
-        if self._limiter is not None:
-            await self._limiter.check(sharer)
+        await self._admit(sharer, declaration)
         result = await self._ingest.ingest_file(path, sharer, declaration, place, filename=filename,
                                                 source_url=source_url)
         return await self._after(result)
@@ -66,15 +72,16 @@ class ShareService:
                         place: str = "cli") -> Reply:
         """Share a link (generator page, media page, audio URL)."""
         declaration = declaration or Declaration()
-        self._check_declaration(declaration)
-        if self._limiter is not None:
-            await self._limiter.check(sharer)
+        await self._admit(sharer, declaration)
         result = await self._ingest.ingest_url(url, sharer, declaration, place)
         return await self._after(result)
 
-    def _check_declaration(self, declaration: Declaration) -> None:
+    async def _admit(self, sharer: Sharer, declaration: Declaration) -> None:
+        """Refuse before any work: an unknown genre, or a member over the share limit."""
         if declaration.genre and self._genres is not None:
             self._genres.get(declaration.genre)  # UsageError listing the genres
+        if self._limiter is not None:
+            await self._limiter.check(sharer)
 
     async def _after(self, result: IngestResult) -> Reply:
         track = result.track
@@ -88,9 +95,7 @@ class ShareService:
         accepted = track.verdict in (Verdict.VERIFIED, Verdict.DECLARED)
         posts: tuple[Post, ...] = ()
         if accepted:
-            target = f"genre:{track.genre}" if track.genre else "default"
-            posts = (Post(target, card_reply(track, text=f"New {track.genre or ''} track shared by "
-                                                           f"{track.sharer.display_name}".replace("  ", " "))),)
+            posts = (genre_post(track),)
             for listener in self._listeners:
                 try:
                     await listener(track)
@@ -100,5 +105,4 @@ class ShareService:
         else:
             text = (f"Received {track.title}; it waits for a moderator's review "
                     f"({track.verdict_reason})")
-        reply = card_reply(track, text=text)
-        return Reply(text=reply.text, cards=reply.cards, buttons=reply.buttons, posts=posts, data=reply.data)
+        return card_reply(track, text=text, posts=posts)

@@ -219,14 +219,13 @@ class VotingService:
     async def entry_reply(self, rnd: Round, entry: Entry) -> Reply:
         """A round entry as a card with its ballot buttons."""
         track = await self._tracks.get(entry.track_id)
-        who = "anonymous" if rnd.rules.anonymous and rnd.phase is not Phase.CLOSED else entry.submitter.display_name
+        who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
         base = f"round:{rnd.id}:{entry.number}"
         if rnd.rules.ballot is BallotType.APPROVAL:
             buttons: tuple[Button, ...] = (Button("👍", ButtonAction.VOTE, f"{base}:1"),)
         else:
             buttons = tuple(Button(str(v), ButtonAction.VOTE, f"{base}:{v}") for v in range(1, 6))
-        card = (_anonymised(track) if track and rnd.rules.anonymous and rnd.phase is not Phase.CLOSED
-                else track)
+        card = _anonymised(track) if track and rnd.hides_entrants else track
         return Reply(
             title=f"Round {rnd.label} — entry {entry.number}",
             text=f"Entry {entry.number} by {who}",
@@ -357,7 +356,7 @@ class VotingService:
     async def results_reply(self, rnd: Round) -> Reply:
         """The ranking as a reply with the winners' cards."""
         standings = await self.standings(rnd)
-        hide = rnd.rules.anonymous and rnd.phase is not Phase.CLOSED
+        hide = rnd.hides_entrants
         lines: list[str] = []
         fields: list[tuple[str, str]] = []
         cards: list[Track] = []
@@ -394,7 +393,7 @@ class VotingService:
                  f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}"]
         for entry in entries:
             track = await self._tracks.get(entry.track_id)
-            who = "anonymous" if rnd.rules.anonymous and rnd.phase is not Phase.CLOSED else entry.submitter.display_name
+            who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
             lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
         return Reply(title=f"Round {rnd.label}", text="\n".join(lines),
                      data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -71,9 +70,6 @@ class FakeSources:
         yield self.room.media[mxc]
 
 
-def _key(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
-
 
 class Node:
     def __init__(self, name: str, tmp: Path, room: FakeRoom, db: Database) -> None:
@@ -86,7 +82,7 @@ class Node:
             signer=self.identity, name=name, community="c", homepage="", user_id=self.user,
             store=SqliteFederationStore(db), tracks=self.tracks, pool=self.pool, clock=ManualClock(),
             policy=FederationPolicy(), sources=self.sources, verify=verify_signature,
-            id_for_key=instance_id_for, key_bytes=_key)
+            id_for_key=instance_id_for)
         self.rep.transport = FakeTransport(room, self.user)
         self.room = room
         self.cursor = 0
