@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config import ConfigInvalid, Settings, load_settings
 from core.errors import WavepoolError
+
+if TYPE_CHECKING:
+    from bots.cli.output import Output
+    from bots.instance import Instance
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +70,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line (argparse exits with its usage message on errors)."""
+    return _parser().parse_args(argv)
+
+
+def _changes_state(args: argparse.Namespace) -> bool:
+    """Whether the subcommand changes the instance (and so should say where it ran)."""
+    if args.command in ("ingest", "cmd"):
+        return True
+    if args.command == "pool":
+        return bool(args.pool_command == "gc")
+    return args.command == "federation" and args.federation_command != "status"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wavepool`` console script."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
     try:
         settings = load_settings(args.config)
     except ConfigInvalid as err:
@@ -76,34 +98,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command != "run"
     setup_logging("WARNING" if quiet else settings.instance.log_level, settings.instance.log_format)
     try:
-        return asyncio.run(_dispatch(args, settings))
+        return asyncio.run(_dispatch(args, _without_config(argv), settings))
     except WavepoolError as err:
         print(f"wavepool: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `wavepool export | head -1`: the reader had enough
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bots.cli import commands
+def _without_config(argv: list[str]) -> list[str]:
+    """The arguments to forward to the running instance (which has its own config)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--config":
+            skip = True
+        elif not arg.startswith("--config="):
+            out.append(arg)
+    return out
 
+
+async def _dispatch(args: argparse.Namespace, argv: list[str], settings: Settings) -> int:
     if args.command == "run":
         from bots.runtime import run_instance
 
         await run_instance(settings)
         return 0
-    if args.command in ("peers", "federation"):
-        from bots.cli import federation_commands
+    from bots.control.client import send
 
-        return await getattr(federation_commands, args.command)(args, settings)
-    handler = {
+    answer = await send(settings.data_dir, argv, Path.cwd())
+    if answer is not None:
+        sys.stdout.write(str(answer.get("stdout") or ""))
+        sys.stdout.flush()
+        sys.stderr.write(str(answer.get("stderr") or ""))
+        if _changes_state(args):
+            sys.stderr.write("wavepool: done by the running instance\n")
+        return int(answer.get("rc") or 0)
+    from bots.cli.output import Output
+    from bots.runtime import open_instance
+
+    async with open_instance(settings) as instance:
+        rc = await run_subcommand(args, instance, Output())
+    if _changes_state(args):
+        sys.stderr.write(f"wavepool: no instance is running on {settings.data_dir}: done here; its posts and "
+                         "federation follow at the next `wavepool run`\n")
+    return rc
+
+
+async def run_subcommand(args: argparse.Namespace, instance: Instance, io: Output) -> int:
+    """Run a parsed subcommand (anything but ``run``) against an opened instance."""
+    from bots.cli import commands, federation_commands
+
+    if args.command in ("peers", "federation"):
+        handler = federation_commands.peers if args.command == "peers" else federation_commands.federation
+        return await handler(args, instance, io)
+    handlers = {
         "ingest": commands.ingest,
         "show": commands.show,
         "pool": commands.pool,
         "export": commands.export,
         "cmd": commands.cmd,
-    }[args.command]
-    return await handler(args, settings)
+    }
+    return await handlers[args.command](args, instance, io)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.services.prompts import Prompt
-from core.services.sharing import genre_post
 
 
 def _prompt_line(prompt: Prompt) -> str:
@@ -111,7 +110,7 @@ def moderation_commands(app: App) -> list[Command]:
 
     async def approve(inv: Invocation) -> Reply:
         track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
-        return Reply(text=f"Approved {track.title}.", cards=(track,), posts=(genre_post(track),),
+        return Reply(text=f"Approved {track.title}; it is posted to its genre channel.", cards=(track,),
                      data={"track": track.id})
 
     async def reject(inv: Invocation) -> Reply:
@@ -149,8 +148,7 @@ def federation_commands(app: App) -> list[Command]:
         info = need(app.federation, "federation")
         state = dict(await info.status())
         fields = [("Rooms", ", ".join(state.get("rooms") or ()) or "none"),
-                  ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox"))),
-                  ("Rejected events", str(state.get("rejected_events")))]
+                  ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox")))]
         failing = [f"{f['cid'][:16]}… ({f['attempts']}×): {f['error']}" for f in state.get("failures") or ()]
         return Reply(title=f"Federation of {state.get('instance')}", text=lines_of(failing, "No failing fetches."),
                      fields=tuple(fields), private=True, data=state)

@@ -104,7 +104,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Post:
-    """A message the bots should also post elsewhere (genre channel, round channel)."""
+    """An announcement for a place: a genre's channel, a round's, the digest's, the default one."""
 
     target: str  # "genre:<name>" | "round:<id>" | "digest" | "default"
     reply: Reply
@@ -112,7 +112,10 @@ class Post:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a command answers: text, track cards, buttons, files, follow-up posts."""
+    """What a command answers: text, track cards, buttons, files.
+
+    A command never posts elsewhere itself: what the community should see (a new track in
+    its genre channel, a round's phase) comes from the events the services record."""
 
     text: str = ""
     title: str | None = None
@@ -120,7 +123,6 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     files: tuple[Path, ...] = ()
     private: bool = False  # visible to the caller only (ephemeral) where the platform can
-    posts: tuple[Post, ...] = ()  # extra messages for other channels/rooms
     fields: tuple[tuple[str, str], ...] = ()  # name/value pairs (embed fields, HTML table rows)
     data: Mapping[str, Any] = field(default_factory=dict)  # structured form (digest, results)
 

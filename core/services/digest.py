@@ -2,24 +2,27 @@
 
 It is due at a weekday and time in a time zone (config). ``publish_due`` publishes the
 digest of the latest due moment unless that one was already published (remembered in a
-durable key-value store), so a digest missed while the instance was down goes out at
-start-up, and a restart never sends it twice.
+durable key-value store, in the same transaction as its ``DIGEST_PUBLISHED`` event), so a
+digest missed while the instance was down goes out at start-up, and a restart never sends
+it twice. The bots and the federation hear of it from the outbox.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from core.announce import Announcer
-from core.commands.declaration import Post, Reply
-from core.model import Track, TrackStatus
+from core.commands.declaration import Reply
+from core.events.model import DomainEvent, EventKind
+from core.events.ports import EventLog
+from core.model import Track
 from core.ports import Clock, TrackRepository
 from core.services.sharing import vote_buttons
+from core.visibility import is_public
 from core.voting_model import Phase
 
 if TYPE_CHECKING:
@@ -34,6 +37,12 @@ class KeyValue(Protocol):
 
     async def get(self, namespace: str, key: str) -> str | None: ...
     async def put(self, namespace: str, key: str, value: str) -> None: ...
+
+
+class PeerDigests(Protocol):
+    """What peers' published digests say: (peer name, its week's top titles), blocked peers left out."""
+
+    async def highlights(self) -> list[tuple[str, list[str]]]: ...
 
 
 @dataclass(frozen=True)
@@ -64,18 +73,18 @@ class DigestService:
     """Builds, previews and publishes the weekly digest."""
 
     def __init__(self, schedule: DigestSchedule, tracks: TrackRepository, clock: Clock,
-                 announcer: Announcer, state: KeyValue, community: str,
-                 voting: VotingService | None = None, prompts: PromptService | None = None) -> None:
+                 events: EventLog, state: KeyValue, community: str,
+                 voting: VotingService | None = None, prompts: PromptService | None = None,
+                 peers: PeerDigests | None = None) -> None:
         self.schedule = schedule
         self._tracks = tracks
         self._clock = clock
-        self._announcer = announcer
+        self._events = events
         self._state = state
         self._community = community
         self._voting = voting
         self._prompts = prompts
-        # set by federation: (peer name, its week's top titles) from peers' published digests
-        self.peer_highlights: Callable[[], Awaitable[list[tuple[str, list[str]]]]] | None = None
+        self._peers = peers
 
     async def build(self, until: datetime | None = None) -> Reply:
         """The digest of the seven days before ``until`` (default: now)."""
@@ -85,11 +94,12 @@ class DigestService:
         if self._voting is not None:
             for track_id, total, _voters in await self._voting.top_tracks(since, self.schedule.top_n * 2):
                 track = await self._tracks.get(track_id)
-                if track is not None and track.status is TrackStatus.ACTIVE:
+                if track is not None and is_public(track):
                     top.append((track, total))
         top.sort(key=lambda item: (-item[1], item[0].first_seen_at, item[0].id))  # deterministic ties
         top = top[: self.schedule.top_n]
-        new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since) if t.first_seen_at < end]
+        new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since)
+                      if t.first_seen_at < end and is_public(t)]
         sharers = {(t.sharer.platform, t.sharer.user_id) for t in new_tracks}
         lines = [f"{len(new_tracks)} new track{'s' if len(new_tracks) != 1 else ''} this week from "
                  f"{len(sharers)} member{'s' if len(sharers) != 1 else ''}."]
@@ -131,8 +141,8 @@ class DigestService:
                 lines.extend(f"• {text[:200]}" for text in prompts_data)
         peers: list[dict[str, object]] = []
         peer_lines: list[str] = []
-        if self.peer_highlights is not None:
-            for name, titles in (await self.peer_highlights())[:5]:
+        if self._peers is not None:
+            for name, titles in (await self._peers.highlights())[:5]:
                 if titles:
                     peers.append({"peer": name, "top": titles[:3]})
                     peer_lines.append(f"• {name}: {', '.join(titles[:3])}")
@@ -150,10 +160,21 @@ class DigestService:
         )
 
     async def publish_now(self) -> Reply:
-        """Build the digest as it stands and announce it (``digest publish``)."""
-        reply = await self.build()
-        await self._announcer.announce(Post("digest", reply))
+        """Build the digest as it stands and publish it (``digest publish``)."""
+        now = self._clock.now()
+        reply = await self.build(until=now)
+        await self._publish(now, reply)
         return reply
+
+    async def _publish(self, week_ending: datetime, reply: Reply, due: datetime | None = None) -> None:
+        """Keep the digest and record its event, as one."""
+        async with self._events.transaction():
+            await self._state.put("digest", f"week:{week_ending.isoformat()}", json.dumps(
+                {"title": reply.title, "text": reply.text, "data": reply.data}, default=str))
+            if due is not None:
+                await self._state.put("digest", "last_published_due", due.isoformat())
+            await self._events.record(DomainEvent(EventKind.DIGEST_PUBLISHED, week_ending=week_ending),
+                                      self._clock.now())
 
     async def publish_due(self) -> Reply | None:
         """Publish the latest due digest unless it already went out; returns it if sent."""
@@ -170,10 +191,7 @@ class DigestService:
                 await self._state.put("digest", "last_published_due", due.isoformat())
                 return None
         reply = await self.build(until=due)
-        await self._state.put("digest", f"week:{due.isoformat()}", json.dumps(
-            {"title": reply.title, "text": reply.text, "data": reply.data}, default=str))
-        await self._state.put("digest", "last_published_due", due.isoformat())
-        await self._announcer.announce(Post("digest", reply))
+        await self._publish(due, reply, due=due)
         return reply
 
     async def published(self, due: datetime) -> dict[str, object] | None:

@@ -1,17 +1,17 @@
 """Sharing a track: the one flow behind the ``share`` command, chat uploads and the CLI.
 
 Rate limit → ingest (file or link) → genre → prompt library → a reply with the card and a
-post to the genre's channel → listeners (federation publishes accepted tracks).
+the track's event in the outbox (ingest records it with the track), from which every
+surface (both bots' genre channels, the federation) hears of it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.commands.declaration import Button, ButtonAction, Post, Reply
+from core.commands.declaration import Button, ButtonAction, Reply
 from core.model import Declaration, Sharer, Track, Verdict
 from core.services.ingest import IngestResult, IngestService
 
@@ -22,26 +22,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TrackListener = Callable[[Track], Awaitable[None]]
-
 
 def vote_buttons(track: Track) -> tuple[Button, ...]:
     """The buttons under a track card."""
     return (Button("👍", ButtonAction.VOTE, f"track:{track.id}:1"),)
 
 
-def card_reply(track: Track, text: str = "", private: bool = False, posts: tuple[Post, ...] = ()) -> Reply:
+def card_reply(track: Track, text: str = "", private: bool = False) -> Reply:
     """A reply showing one track card with its vote button."""
-    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private, posts=posts,
+    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private,
                  data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value})
-
-
-def genre_post(track: Track) -> Post:
-    """The card of an accepted track, for its genre's channel (or the default one)."""
-    who = track.sharer.display_name
-    if track.genre:
-        return Post(f"genre:{track.genre}", card_reply(track, text=f"New {track.genre} track shared by {who}"))
-    return Post("default", card_reply(track, text=f"New track shared by {who}"))
 
 
 class ShareService:
@@ -53,11 +43,6 @@ class ShareService:
         self._genres = genres
         self._prompts = prompts
         self._limiter = limiter
-        self._listeners: list[TrackListener] = []
-
-    def on_accepted(self, listener: TrackListener) -> None:
-        """Call ``listener`` with every new track that is not quarantined or rejected."""
-        self._listeners.append(listener)
 
     async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration | None = None,
                          place: str = "cli", filename: str | None = None, source_url: str | None = None) -> Reply:
@@ -92,17 +77,11 @@ class ShareService:
                 await self._prompts.autofill_from_track(track)
             except Exception:  # the library is a convenience; the share itself stands
                 log.exception("prompt library autofill failed for %s", track.id)
-        accepted = track.verdict in (Verdict.VERIFIED, Verdict.DECLARED)
-        posts: tuple[Post, ...] = ()
-        if accepted:
-            posts = (genre_post(track),)
-            for listener in self._listeners:
-                try:
-                    await listener(track)
-                except Exception:
-                    log.exception("a listener failed for track %s", track.id)
+        if track.verdict in (Verdict.VERIFIED, Verdict.DECLARED):
             text = f"Added to the pool: {track.title} ({track.verdict.value})"
+        elif track.verdict is Verdict.REJECTED:
+            text = f"Not added: {track.verdict_reason}"
         else:
             text = (f"Received {track.title}; it waits for a moderator's review "
                     f"({track.verdict_reason})")
-        return card_reply(track, text=text, posts=posts)
+        return card_reply(track, text=text)

@@ -24,6 +24,7 @@ from core.model import TrackStatus, Verdict
 from storage.blob_pool import DiskBlobPool
 from storage.identity import instance_id_for, load_or_create_identity, verify_signature
 from storage.sqlite.database import Database
+from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.track_repository import SqliteTrackRepository
 from tests.support.factories import make_track, member
@@ -82,7 +83,7 @@ class Node:
             signer=self.identity, name=name, community="c", homepage="", user_id=self.user,
             store=SqliteFederationStore(db), tracks=self.tracks, pool=self.pool, clock=ManualClock(),
             policy=FederationPolicy(), sources=self.sources, verify=verify_signature,
-            id_for_key=instance_id_for)
+            id_for_key=instance_id_for, events=SqliteEventLog(db))
         self.rep.transport = FakeTransport(room, self.user)
         self.room = room
         self.cursor = 0

@@ -104,7 +104,7 @@ async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_
 
             await eventually(converged, 60, "C to converge")
             assert await app.tracks.count() == 51
-            runner = c.instance.extras["federation"]
+            runner = c.parts.federation.runner
             seen = await c.instance.db.fetchone("SELECT count(*) FROM fed_seen")
             assert seen[0] >= 51
             assert runner.replicator.rejected_events == 0
@@ -113,7 +113,7 @@ async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_
 async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserver, tmp_path: Path) -> None:
     _room, configs, _owner = federation_room
     async with running(configs["a"]) as a, running(configs["b"]) as b:
-        runner = a.instance.extras["federation"]
+        runner = a.parts.federation.runner
         app = a.instance.app
         blob = tmp_path / "real.bin"
         blob.write_bytes(b"the real bytes " * 1000)
@@ -146,7 +146,7 @@ async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserv
         await eventually(arrived, 30, "the track via the second source")
         assert (await b.instance.app.tracks.get(track.id)).title == "Faulty"
         assert await b.instance.app.pool.read(cid) == blob.read_bytes()
-        assert b.instance.extras["federation"].replicator.rejected_events >= 1
+        assert b.parts.federation.runner.replicator.rejected_events >= 1
 
 
 async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.TempPathFactory,
@@ -196,12 +196,12 @@ async def test_late_joiner_bootstraps_from_snapshot(federation_room, tmp_path: P
         await eventually(all_sent, 90, "A's outbox to drain")
 
         async def a_read_own() -> bool:
-            last = await a.instance.state.get("federation", f"room:{a.instance.extras['federation'].transport.rooms[0]}:last")
+            last = await a.instance.state.get("federation", f"room:{a.parts.federation.runner.transport.rooms[0]}:last")
             return last is not None
 
         await eventually(a_read_own, 30, "A to read the room")
         await asyncio.sleep(1.5)  # let A's reader catch up with its own last events
-        content = await a.instance.extras["federation"].publish_snapshot()
+        content = await a.parts.federation.runner.publish_snapshot()
         assert content["count"] == 120
         async with running(configs["c"]) as c:
             app = c.instance.app
@@ -245,8 +245,8 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
             track = replace(make_track(member("alice"), "Big one"), cid=cid, size=size,
                             origin_instance=a.instance.identity.instance_id)
             await a.instance.app.tracks.add(track)
-            await a.instance.extras["federation"].replicator.publish_track(track)
-            a.instance.extras["federation"].wake()
+            await a.parts.federation.runner.replicator.publish_track(track)
+            a.parts.federation.runner.wake()
             tmp = c_data / "pool" / "tmp"
             deadline = asyncio.get_running_loop().time() + 60
             partial = False
@@ -278,8 +278,6 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
     import sys
     import urllib.parse
 
-    from core.commands.declaration import Post, Reply
-
     _room, configs, _owner = federation_room
     async with running(configs["a"]) as a, running(configs["b"]) as b:
         (track_id,) = await publish_fast(a, 1, tmp_path)
@@ -291,7 +289,7 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
         # the origin redacts its track event: B takes the track down
         row = await a.instance.db.fetchone("SELECT event_id FROM fed_manifests WHERE track_id = ?", (track_id,))
         event_id = row[0]
-        runner = a.instance.extras["federation"]
+        runner = a.parts.federation.runner
         room_id = runner.transport.rooms[0]
         await runner.api.request("PUT", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/"
                                         f"{urllib.parse.quote(event_id)}/txn{os.urandom(4).hex()}", {})
@@ -302,8 +300,8 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
 
         await eventually(taken_down, 30, "the redaction to take the track down on B")
         # A's weekly digest reaches B for "highlights from peers"
-        await a.instance.app.announcer.announce(Post("digest", Reply(
-            title="Weekly digest", data={"top": [{"title": "Neon Rain", "votes": 3}]})))
+        await runner.replicator.publish_digest({"top": [{"title": "Neon Rain", "votes": 3}]}, "Weekly digest")
+        runner.wake()
         key = f"digest:{a.instance.identity.instance_id}"
 
         async def digest_seen() -> bool:

@@ -34,7 +34,8 @@ async def test_deadline_that_passed_while_down_fires_at_start(tmp_path: Path) ->
     async with running(config, PARTS) as run:
         rnd = await run.instance.app.voting.get(str(round_id))
         assert rnd.phase is Phase.CLOSED
-        titles = [p.reply.title or "" for p in run.instance.app.announcer.history]
+        titles = [p.reply.title or "" for e in await run.instance.events.after(0)
+                  for p in await run.instance.announcements.posts_for(e)]
         assert any(t.startswith("Voting is open") for t in titles) and any(t.startswith("Results") for t in titles)
 
 
