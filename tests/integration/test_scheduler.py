@@ -43,13 +43,13 @@ async def test_deadlines_fire_on_time_after_a_restart(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", tmp_path / "data")
     async with running(config, PARTS) as run:
         round_id = await _round_with_entry(run.instance)
-    async with running(config, PARTS) as run:  # restarted: deadlines re-armed from the database
-        voting = run.instance.app.voting
+    async with running(config, ()) as run:  # deadlines moved while the scheduler is down
         now = run.instance.app.clock.now()
         await run.instance.db.execute("UPDATE rounds SET submit_until = ?, vote_until = ? WHERE id = ?",
-                                      ((now + timedelta(seconds=1)).isoformat(),
-                                       (now + timedelta(seconds=2)).isoformat(), round_id))
-        assert await voting.rearm() == 1
+                                      ((now + timedelta(seconds=2)).isoformat(),
+                                       (now + timedelta(seconds=3)).isoformat(), round_id))
+    async with running(config, PARTS) as run:  # restarted: deadlines re-armed from the database
+        voting = run.instance.app.voting
         assert (await voting.get(str(round_id))).phase is Phase.SUBMISSION
 
         async def closed() -> bool:
