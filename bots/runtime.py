@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Protocol
@@ -168,7 +168,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
 class Part(Subscriber, Protocol):
     """A long-running piece of the instance that also hears the event flow."""
 
-    def run(self) -> Awaitable[None]:
+    async def run(self) -> None:
         """Serve until cancelled."""
         ...
 

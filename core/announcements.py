@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.commands.declaration import Post, Reply
 from core.events.model import EventKind, Origin, RecordedEvent
 from core.model import Track
 from core.ports import TrackRepository
+from core.replies import Post, Reply
 from core.services.digest import DigestService
 from core.services.sharing import card_reply
 from core.services.voting import VotingService, rules_text, when_text

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.cli.output import Output
+from bots.cli.subcommands import parse_args, run_subcommand
 from bots.control.protocol import MAX_LINE, socket_path
 from bots.instance import Instance
 from core.errors import ConfigError, WavepoolError
@@ -73,8 +74,6 @@ class ControlServer:
 
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
         """Run one command line against the instance; its exit code and output."""
-        from bots.cli.main import parse_args, run_subcommand
-
         argv = [str(a) for a in request.get("argv") or ()]
         io = Output(cwd=Path(str(request.get("cwd") or "/")), buffered=True)
         try:

@@ -238,7 +238,7 @@ class WavepoolClient(discord.Client):
             rendered = render(reply, link=message.jump_url)
             files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
                                                                         if message.guild else None)
-            await with_retry(lambda files=files, rendered=rendered: message.reply(  # type: ignore[misc]
+            await with_retry(lambda files=files, rendered=rendered: message.reply(
                 files=files, mention_author=False, **rendered.kwargs()), "reply")
 
     async def announce(self, post: Post, key: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from core.app import App
-from core.commands.common import arg, lines_of, need, sharer_of
+from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.errors import NotFoundError
 from core.services.prompts import Prompt
+from core.visibility import can_see
 
 
 def _prompt_line(prompt: Prompt) -> str:
@@ -23,7 +25,9 @@ def prompt_commands(app: App) -> list[Command]:
         track_id = None
         if arg(inv, "track"):
             track = await app.tracks.resolve(arg(inv, "track"))
-            track_id = track.id if track else None
+            if track is None or not can_see(track, viewer_of(inv)):
+                raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
+            track_id = track.id
         settings = {k: v for k, v in (("model", arg(inv, "model")), ("seed", arg(inv, "seed"))) if v}
         prompt, created = await prompts.save(arg(inv, "text"), arg(inv, "kind", "prompt"), sharer_of(inv),
                                              generator=arg(inv, "generator"), settings=settings or None,
@@ -110,6 +114,8 @@ def moderation_commands(app: App) -> list[Command]:
 
     async def approve(inv: Invocation) -> Reply:
         track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
+        if app.prompts is not None:  # held back from the library while it waited for review
+            await app.prompts.autofill_from_track(track)
         return Reply(text=f"Approved {track.title}; it is posted to its genre channel.", cards=(track,),
                      data={"track": track.id})
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from core.app import App
-from core.commands.common import arg, lines_of, need, sharer_of
+from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.model import Declaration
 from core.services.sharing import card_reply
+from core.visibility import can_see
 
 _URL_PREFIXES = ("http://", "https://")
 
@@ -32,12 +33,13 @@ def track_commands(app: App) -> list[Command]:
 
     async def track(inv: Invocation) -> Reply:
         found = await app.tracks.resolve(arg(inv, "track"))
-        if found is None:
+        if found is None or not can_see(found, viewer_of(inv)):
             raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
         return card_reply(found)
 
     async def search(inv: Invocation) -> Reply:
-        found = list(await app.tracks.search(arg(inv, "text"), limit=10))
+        viewer = viewer_of(inv)
+        found = [t for t in await app.tracks.search(arg(inv, "text"), limit=40) if can_see(t, viewer)][:10]
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name} ({t.genre or 'unsorted'})" for t in found]
         return Reply(title=f"Tracks matching '{arg(inv, 'text')}'",
                      text=lines_of(lines, "No track matches."), cards=tuple(found[:3]),

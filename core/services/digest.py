@@ -16,11 +16,11 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from core.commands.declaration import Reply
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Track
 from core.ports import Clock, TrackRepository
+from core.replies import Reply
 from core.services.sharing import vote_buttons
 from core.visibility import is_public
 from core.voting_model import Phase

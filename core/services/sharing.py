@@ -11,9 +11,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.commands.declaration import Button, ButtonAction, Reply
 from core.model import Declaration, Sharer, Track, Verdict
+from core.replies import Button, ButtonAction, Reply
 from core.services.ingest import IngestResult, IngestService
+from core.visibility import Viewer, can_see, is_public
 
 if TYPE_CHECKING:
     from core.services.genres import GenreService
@@ -51,7 +52,7 @@ class ShareService:
         await self._admit(sharer, declaration)
         result = await self._ingest.ingest_file(path, sharer, declaration, place, filename=filename,
                                                 source_url=source_url)
-        return await self._after(result)
+        return await self._after(result, sharer)
 
     async def share_url(self, url: str, sharer: Sharer, declaration: Declaration | None = None,
                         place: str = "cli") -> Reply:
@@ -59,7 +60,7 @@ class ShareService:
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)
         result = await self._ingest.ingest_url(url, sharer, declaration, place)
-        return await self._after(result)
+        return await self._after(result, sharer)
 
     async def _admit(self, sharer: Sharer, declaration: Declaration) -> None:
         """Refuse before any work: an unknown genre, or a member over the share limit."""
@@ -68,11 +69,13 @@ class ShareService:
         if self._limiter is not None:
             await self._limiter.check(sharer)
 
-    async def _after(self, result: IngestResult) -> Reply:
+    async def _after(self, result: IngestResult, sharer: Sharer) -> Reply:
         track = result.track
         if not result.is_new:
+            if not can_see(track, Viewer.of(sharer)):
+                return Reply(text="This track is already in the pool, waiting for a moderator's review.")
             return card_reply(track, text=result.message)
-        if self._prompts is not None:
+        if self._prompts is not None and is_public(track):
             try:
                 await self._prompts.autofill_from_track(track)
             except Exception:  # the library is a convenience; the share itself stands

@@ -19,12 +19,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from core.commands.declaration import Button, ButtonAction, Reply
 from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Sharer, Track, TrackId
 from core.ports import Clock, TrackRepository
+from core.replies import Button, ButtonAction, Reply
 from core.services.ranking import rank_entries
 from core.visibility import is_public
 from core.voting_model import Ballot, BallotType, Entry, Phase, Round, RoundRules, Standing, Voter
