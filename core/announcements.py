@@ -12,12 +12,19 @@ from dataclasses import dataclass
 from core.events.model import EventKind, Origin, RecordedEvent
 from core.model import Track
 from core.ports import TrackRepository
-from core.replies import Post, Reply
+from core.replies import Post
 from core.services.digest import DigestService
-from core.services.sharing import card_reply
-from core.services.voting import VotingService, rules_text, when_text
+from core.services.voting import VotingService
+from core.views.digest import digest_reply
+from core.views.rounds import (
+    closed_empty_reply,
+    entry_reply,
+    results_reply,
+    started_reply,
+    voting_open_reply,
+)
+from core.views.tracks import card_reply
 from core.visibility import is_public
-from core.voting_model import BallotType
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class Announcements:
         if event.round_id is not None and self._voting is not None:
             return await self._round_posts(kind, event.round_id)
         if kind is EventKind.DIGEST_PUBLISHED and self._digest is not None and event.week_ending is not None:
-            return [Post("digest", await self._digest.build(until=event.week_ending))]
+            return [Post("digest", digest_reply(await self._digest.build(until=event.week_ending)))]
         return []
 
     async def _track_posts(self, recorded: RecordedEvent) -> list[Post]:
@@ -72,23 +79,14 @@ class Announcements:
         rnd = await self._voting.get(round_id)
         target = f"round:{rnd.id}"
         if kind is EventKind.ROUND_STARTED:
-            return [Post(target, Reply(
-                title=f"Round {rnd.label} is open for submissions",
-                text=rules_text(rnd)
-                + f"\nSubmit with `round submit {rnd.id} <track>` until {when_text(rnd.submit_until)}."))]
+            return [Post(target, started_reply(rnd))]
         if kind is EventKind.ROUND_VOTING_OPENED:
             entries = await self._voting.entries(rnd)
-            posts = [Post(target, Reply(
-                title=f"Voting is open: round {rnd.label}",
-                text=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}. "
-                f"Vote until {when_text(rnd.vote_until)}"
-                + (f" — up to {rnd.rules.max_approvals} approvals each." if rnd.rules.ballot is BallotType.APPROVAL
-                   else " — score each entry 1-5.")))]
-            for entry in entries:
-                posts.append(Post(target, await self._voting.entry_reply(rnd, entry)))
+            posts = [Post(target, voting_open_reply(rnd, len(entries)))]
+            posts += [Post(target, await entry_reply(self._tracks, rnd, entry)) for entry in entries]
             return posts
         if kind is EventKind.ROUND_CLOSED:
             if not await self._voting.entries(rnd):
-                return [Post(target, Reply(title=f"Round {rnd.label} closed", text="No entries were submitted."))]
-            return [Post(target, await self._voting.results_reply(rnd))]
+                return [Post(target, closed_empty_reply(rnd))]
+            return [Post(target, await results_reply(self._voting, self._tracks, rnd))]
         return []

@@ -15,6 +15,7 @@ from bots.cli.render import card_text, track_json, track_record
 from bots.instance import Instance
 from core.errors import NotFoundError, UsageError
 from core.model import Declaration, Sharer
+from core.views.tracks import share_reply
 
 
 async def ingest(args: argparse.Namespace, instance: Instance, io: Output) -> int:
@@ -25,13 +26,14 @@ async def ingest(args: argparse.Namespace, instance: Instance, io: Output) -> in
     source: str = args.source
     share = instance.app.share
     if "://" in source:
-        reply = await share.share_url(source, sharer, declaration)
+        outcome = await share.share_url(source, sharer, declaration)
     else:
         path = io.path(source)
         if not path.is_file():
             raise UsageError(f"no such file: {source}")
-        reply = await share.share_file(path, sharer, declaration, filename=path.name)
-    track = reply.cards[0]
+        outcome = await share.share_file(path, sharer, declaration, filename=path.name)
+    track = outcome.track
+    reply = share_reply(outcome)
     if args.json:
         io.out(track_json(track))
     else:

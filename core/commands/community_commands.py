@@ -7,6 +7,7 @@ from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError
 from core.services.prompts import Prompt
+from core.views.digest import digest_reply
 from core.visibility import can_see
 
 
@@ -89,8 +90,7 @@ def digest_commands(app: App) -> list[Command]:
 
     async def preview(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")
-        reply: Reply = await digest.build()
-        return reply
+        return digest_reply(await digest.build())
 
     async def publish(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")

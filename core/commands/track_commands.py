@@ -7,7 +7,7 @@ from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.model import Declaration
-from core.services.sharing import card_reply
+from core.views.tracks import card_reply, share_reply
 from core.visibility import can_see
 
 _URL_PREFIXES = ("http://", "https://")
@@ -22,13 +22,13 @@ def track_commands(app: App) -> list[Command]:
         url = arg(inv, "url")
         if inv.attachments:
             attachment = inv.attachments[0]
-            return await app.share.share_file(attachment.path, sharer_of(inv), declaration, inv.place,
+            return share_reply(await app.share.share_file(attachment.path, sharer_of(inv), declaration, inv.place,
                                               filename=attachment.filename,
-                                              source_url=attachment.source_url or inv.message_ref)
+                                              source_url=attachment.source_url or inv.message_ref))
         if url:
             if not str(url).lower().startswith(_URL_PREFIXES):
                 raise UsageError("share a link starting with http:// or https://, or attach an audio file")
-            return await app.share.share_url(str(url), sharer_of(inv), declaration, inv.place)
+            return share_reply(await app.share.share_url(str(url), sharer_of(inv), declaration, inv.place))
         raise UsageError("attach an audio file or give a link to share")
 
     async def track(inv: Invocation) -> Reply:

@@ -1,18 +1,19 @@
 """Sharing a track: the one flow behind the ``share`` command, chat uploads and the CLI.
 
-Rate limit → ingest (file or link) → genre → prompt library → a reply with the card and a
-the track's event in the outbox (ingest records it with the track), from which every
+Rate limit → ingest (file or link) → genre → prompt library → a typed ``ShareOutcome``;
+the track's event is in the outbox (ingest records it with the track), from which every
 surface (both bots' genre channels, the federation) hears of it.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.model import Declaration, Sharer, Track, Verdict
-from core.replies import Button, ButtonAction, Reply
 from core.services.ingest import IngestResult, IngestService
 from core.visibility import Viewer, can_see, is_public
 
@@ -24,15 +25,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def vote_buttons(track: Track) -> tuple[Button, ...]:
-    """The buttons under a track card."""
-    return (Button("👍", ButtonAction.VOTE, f"track:{track.id}:1"),)
+class ShareStatus(enum.Enum):
+    """What a share ended in."""
+
+    ADDED = "added"  # new, verified or declared: public
+    HELD = "held"  # new, waiting for a moderator's review
+    REFUSED = "refused"  # new, rejected
+    KNOWN = "known"  # the same bytes were shared before (the track is the earlier one)
+    KNOWN_HIDDEN = "known_hidden"  # ... and that track is not the sharer's to see
 
 
-def card_reply(track: Track, text: str = "", private: bool = False) -> Reply:
-    """A reply showing one track card with its vote button."""
-    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private,
-                 data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value})
+@dataclass(frozen=True)
+class ShareOutcome:
+    """A share's result: the track, what happened, and the ingest's words for why."""
+
+    track: Track
+    status: ShareStatus
+    detail: str
 
 
 class ShareService:
@@ -46,7 +55,7 @@ class ShareService:
         self._limiter = limiter
 
     async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration | None = None,
-                         place: str = "cli", filename: str | None = None, source_url: str | None = None) -> Reply:
+                         place: str = "cli", filename: str | None = None, source_url: str | None = None) -> ShareOutcome:
         """Share an uploaded or local file."""
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)
@@ -55,7 +64,7 @@ class ShareService:
         return await self._after(result, sharer)
 
     async def share_url(self, url: str, sharer: Sharer, declaration: Declaration | None = None,
-                        place: str = "cli") -> Reply:
+                        place: str = "cli") -> ShareOutcome:
         """Share a link (generator page, media page, audio URL)."""
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)
@@ -69,22 +78,18 @@ class ShareService:
         if self._limiter is not None:
             await self._limiter.check(sharer)
 
-    async def _after(self, result: IngestResult, sharer: Sharer) -> Reply:
+    async def _after(self, result: IngestResult, sharer: Sharer) -> ShareOutcome:
         track = result.track
         if not result.is_new:
-            if not can_see(track, Viewer.of(sharer)):
-                return Reply(text="This track is already in the pool, waiting for a moderator's review.")
-            return card_reply(track, text=result.message)
+            status = ShareStatus.KNOWN if can_see(track, Viewer.of(sharer)) else ShareStatus.KNOWN_HIDDEN
+            return ShareOutcome(track, status, result.message)
         if self._prompts is not None and is_public(track):
             try:
                 await self._prompts.autofill_from_track(track)
             except Exception:  # the library is a convenience; the share itself stands
                 log.exception("prompt library autofill failed for %s", track.id)
-        if track.verdict in (Verdict.VERIFIED, Verdict.DECLARED):
-            text = f"Added to the pool: {track.title} ({track.verdict.value})"
-        elif track.verdict is Verdict.REJECTED:
-            text = f"Not added: {track.verdict_reason}"
-        else:
-            text = (f"Received {track.title}; it waits for a moderator's review "
-                    f"({track.verdict_reason})")
-        return card_reply(track, text=text)
+        if is_public(track):
+            return ShareOutcome(track, ShareStatus.ADDED, track.verdict_reason)
+        if track.verdict is Verdict.REJECTED:
+            return ShareOutcome(track, ShareStatus.REFUSED, track.verdict_reason)
+        return ShareOutcome(track, ShareStatus.HELD, track.verdict_reason)

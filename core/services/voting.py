@@ -13,9 +13,9 @@ Votes on track cards (outside rounds) are approvals that feed the weekly digest.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -24,7 +24,6 @@ from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Sharer, Track, TrackId
 from core.ports import Clock, TrackRepository
-from core.replies import Button, ButtonAction, Reply
 from core.services.ranking import rank_entries
 from core.visibility import is_public
 from core.voting_model import Ballot, BallotType, Entry, Phase, Round, RoundRules, Standing, Voter
@@ -63,39 +62,18 @@ class VotingRepository(Protocol):
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]: ...
 
 
-class VoteOutcome:
-    """Words for what a vote did."""
+class VoteOutcome(enum.Enum):
+    """What a vote did."""
 
-    RECORDED = "vote recorded"
-    CHANGED = "vote changed"
-    WITHDRAWN = "vote withdrawn"
+    RECORDED = "recorded"
+    CHANGED = "changed"
+    WITHDRAWN = "withdrawn"
+    NOTHING_TO_WITHDRAW = "nothing to withdraw"
+    ALREADY_VOTED = "already voted"
 
 
-def when_text(moment: datetime) -> str:
-    """A deadline as members read it."""
+def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-_when = when_text
-
-
-def rules_text(rnd: Round) -> str:
-    """A round's rules, one per line."""
-    rules = rnd.rules
-    ballot = (f"approval (up to {rules.max_approvals} votes each)" if rules.ballot is BallotType.APPROVAL
-              else "score 1-5")
-    lines = [f"Theme: {rules.theme}", f"Ballot: {ballot}",
-             f"Entries per member: {rules.entries_per_member}",
-             f"Voting: {_when(rnd.submit_until)} → {_when(rnd.vote_until)}"]
-    if rules.genre:
-        lines.append(f"Genre: {rules.genre}")
-    if rules.min_account_age_days:
-        lines.append(f"Members for at least {rules.min_account_age_days:g} days")
-    if rules.required_role:
-        lines.append(f"Role needed: {rules.required_role}")
-    if rules.anonymous:
-        lines.append("Entries are anonymous until the results")
-    return "\n".join(lines)
 
 
 def deadlines(rnd: Round) -> list[tuple[str, datetime]]:
@@ -197,24 +175,6 @@ class VotingService:
         """A round's entries, in order."""
         return await self._repo.entries(rnd.id)
 
-    async def entry_reply(self, rnd: Round, entry: Entry) -> Reply:
-        """A round entry as a card with its ballot buttons."""
-        track = await self._tracks.get(entry.track_id)
-        who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
-        base = f"round:{rnd.id}:{entry.number}"
-        if rnd.rules.ballot is BallotType.APPROVAL:
-            buttons: tuple[Button, ...] = (Button("👍", ButtonAction.VOTE, f"{base}:1"),)
-        else:
-            buttons = tuple(Button(str(v), ButtonAction.VOTE, f"{base}:{v}") for v in range(1, 6))
-        card = _anonymised(track) if track and rnd.hides_entrants else track
-        return Reply(
-            title=f"Round {rnd.label} — entry {entry.number}",
-            text=f"Entry {entry.number} by {who}",
-            cards=(card,) if card else (),
-            buttons=buttons,
-            data={"round": rnd.id, "entry": entry.number},
-        )
-
     async def _to_closed(self, rnd: Round) -> Round | None:
         async with self._events.transaction():
             if not await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.VOTING):
@@ -266,7 +226,7 @@ class VotingService:
     # -- ballots -----------------------------------------------------------------------
 
     async def vote(self, ref: str, entry_number: int, by: Sharer, value: int, *, toggle: bool = False,
-                   account_age_days: float | None = None, roles: Sequence[str] = ()) -> str:
+                   account_age_days: float | None = None, roles: Sequence[str] = ()) -> VoteOutcome:
         """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
         rnd = await self.get(ref)
         now = self._clock.now()
@@ -286,7 +246,7 @@ class VotingService:
         mine = {b.entry: b.value for b in ballots if b.voter == voter}
         if value == 0 or (toggle and mine.get(entry_number) == value):
             previous = await self._repo.delete_ballot(rnd.id, entry_number, voter)
-            return VoteOutcome.WITHDRAWN if previous is not None else "you had no vote to withdraw"
+            return VoteOutcome.WITHDRAWN if previous is not None else VoteOutcome.NOTHING_TO_WITHDRAW
         if rnd.rules.ballot is BallotType.APPROVAL:
             if value != 1:
                 raise UsageError("this round uses approval votes: vote 1 (or 0 to withdraw)")
@@ -301,7 +261,7 @@ class VotingService:
             return VoteOutcome.RECORDED
         return VoteOutcome.CHANGED if previous != value else VoteOutcome.RECORDED
 
-    async def vote_track(self, track_ref: str, by: Sharer, value: int, *, toggle: bool = False) -> str:
+    async def vote_track(self, track_ref: str, by: Sharer, value: int, *, toggle: bool = False) -> VoteOutcome:
         """Approve (1) or withdraw (0) a track outside rounds; feeds the digest."""
         track = await self._tracks.resolve(track_ref)
         if track is None or not is_public(track):
@@ -314,11 +274,11 @@ class VotingService:
         existing = await self._repo.get_track_vote(track.id, voter)
         if value == 0 or (toggle and existing is not None):
             if existing is None:
-                return "you had no vote to withdraw"
+                return VoteOutcome.NOTHING_TO_WITHDRAW
             await self._repo.delete_track_vote(track.id, voter)
             return VoteOutcome.WITHDRAWN
         if existing is not None:
-            return "you already voted for this track"
+            return VoteOutcome.ALREADY_VOTED
         await self._repo.set_track_vote(track.id, voter, 1, self._clock.now())
         return VoteOutcome.RECORDED
 
@@ -328,57 +288,16 @@ class VotingService:
         """The current ranking."""
         return rank_entries(rnd.rules.ballot, await self._repo.entries(rnd.id), await self._repo.ballots(rnd.id))
 
-    async def results(self, ref: str, *, moderator: bool = False) -> Reply:
-        """``round results``: the ranking once closed (moderators may peek earlier)."""
+    async def closed(self, ref: str, *, moderator: bool = False) -> Round:
+        """A round whose results may be shown (moderators may peek before it closes)."""
         rnd = await self.get(ref)
         if rnd.phase is not Phase.CLOSED and not moderator:
             raise PhaseError(f"results of round {rnd.label} come when voting closes at {_when(rnd.vote_until)}")
-        return await self.results_reply(rnd)
+        return rnd
 
-    async def results_reply(self, rnd: Round) -> Reply:
-        """The ranking as a reply with the winners' cards."""
-        standings = await self.standings(rnd)
-        hide = rnd.hides_entrants
-        lines: list[str] = []
-        fields: list[tuple[str, str]] = []
-        cards: list[Track] = []
-        rows: list[dict[str, object]] = []
-        for standing in standings:
-            track = await self._tracks.get(standing.entry.track_id)
-            title = track.title if track else standing.entry.track_id
-            who = "anonymous" if hide else standing.entry.submitter.display_name
-            tally = (f"{standing.votes} vote{'s' if standing.votes != 1 else ''}"
-                     if rnd.rules.ballot is BallotType.APPROVAL
-                     else f"avg {standing.total / standing.votes:.2f} from {standing.votes}" if standing.votes
-                     else "no votes")
-            lines.append(f"{standing.rank}. {title} — {who} ({tally})")
-            fields.append((f"{standing.rank}. {title}"[:256], f"{who} · {tally}"))
-            rows.append({"rank": standing.rank, "entry": standing.entry.number, "track": standing.entry.track_id,
-                         "title": title, "by": who, "votes": standing.votes, "total": standing.total,
-                         "score": round(standing.score, 4)})
-            if track and standing.rank <= 3 and not hide:
-                cards.append(track)
-        state = "Results" if rnd.phase is Phase.CLOSED else "Standings so far"
-        return Reply(title=f"{state}: round {rnd.label}", text="\n".join(lines) or "No entries.",
-                     cards=tuple(cards), fields=tuple(fields),
-                     data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows})
-
-    async def status(self, ref: str) -> Reply:
-        """``round status``: phase, deadlines and entries."""
-        rnd = await self.get(ref)
-        entries = await self._repo.entries(rnd.id)
-        ballots = await self._repo.ballots(rnd.id)
-        deadline = {Phase.SUBMISSION: f"submissions close {_when(rnd.submit_until)}",
-                    Phase.VOTING: f"voting closes {_when(rnd.vote_until)}",
-                    Phase.CLOSED: "closed"}[rnd.phase]
-        lines = [rules_text(rnd), f"Phase: {rnd.phase.value} — {deadline}",
-                 f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}"]
-        for entry in entries:
-            track = await self._tracks.get(entry.track_id)
-            who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
-            lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
-        return Reply(title=f"Round {rnd.label}", text="\n".join(lines),
-                     data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)})
+    async def ballots(self, rnd: Round) -> Sequence[Ballot]:
+        """Every ballot of a round."""
+        return await self._repo.ballots(rnd.id)
 
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
         """Votes per track."""
@@ -387,7 +306,3 @@ class VotingService:
     async def top_tracks(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
         """Most voted tracks since a time."""
         return await self._repo.track_vote_totals(since, limit)
-
-
-def _anonymised(track: Track) -> Track:
-    return replace(track, sharer=Sharer(track.sharer.platform, "anonymous", "anonymous"), artist=None)

@@ -20,6 +20,7 @@ from core.commands.parsing import parse_chat
 from core.events.model import DomainEvent, EventKind, RecordedEvent
 from core.federation.publishing import FederationPublisher
 from core.model import TrackStatus, Verdict
+from core.views.digest import digest_reply
 from core.visibility import ANYONE, Viewer, can_see, is_public
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.factories import make_track, member
@@ -79,7 +80,7 @@ async def test_every_read_path_hides_what_is_not_public(tmp_path: Path, verdict:
         assert "error" in entered.data, entered.text
         # the digest
         assert app.digest is not None
-        digest = await app.digest.build()
+        digest = digest_reply(await app.digest.build())
         assert "Hidden Gem" not in digest.text and digest.data["new_tracks"] == 0
         # announcements and the federation
         accepted = RecordedEvent(99, datetime.now(UTC), DomainEvent(EventKind.TRACK_ACCEPTED, track_id=hidden.id))

@@ -12,6 +12,7 @@ from core.clock import ManualClock
 from core.commands.declaration import Post
 from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
 from core.services.voting import VoteOutcome, VotingService
+from core.views.rounds import results_reply, status_reply
 from core.voting_model import BallotType, Phase, RoundRules
 from storage.memory import MemoryTrackRepository, MemoryVotingRepository
 from storage.memory_events import MemoryEventLog
@@ -83,7 +84,7 @@ async def test_full_round_with_approval_ranking(h: Harness) -> None:
     h.clock.advance(timedelta(days=1))
     moved = await h.voting.advance_due()
     assert [r.phase for r in moved] == [Phase.CLOSED]
-    results = await h.voting.results(str(rid))
+    results = await results_reply(h.voting, h.tracks, await h.voting.closed(str(rid)))
     standings = results.data["standings"]
     assert [row["title"] for row in standings][:2] == ["b-song", "c-song"]
     assert standings[0]["votes"] == 2
@@ -188,9 +189,10 @@ async def test_anonymous_entries_until_results(h: Harness) -> None:
     entries = [p.reply for p in (await h.posts()) if p.reply.data.get("entry")]
     assert entries and all("anonymous" in r.text and "Bob" not in r.text for r in entries)
     assert all(card.sharer.display_name == "anonymous" for r in entries for card in r.cards)
-    assert "Bob" not in (await h.voting.status(str(rid))).text
+    rnd = await h.voting.get(str(rid))
+    assert "Bob" not in (await status_reply(h.tracks, rnd, await h.voting.entries(rnd), [])).text
     await h.voting.vote(str(rid), 1, ALICE, 1)
     h.clock.advance(timedelta(days=1))
     await h.voting.advance_due()
-    results = await h.voting.results(str(rid))
+    results = await results_reply(h.voting, h.tracks, await h.voting.closed(str(rid)))
     assert "Bob" in results.text

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from core.cid import cid_from_digest
+from core.views.rounds import status_reply
 from tests.support.audio import make_mp3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ def test_acknowledged_round_entry_and_vote_survive_sigkill(tmp_path: Path) -> No
                 assert inst.app.voting is not None
                 rnd = await inst.app.voting.get(round_id)
                 assert rnd.rules.theme == "Crash test"
-                status = await inst.app.voting.status(round_id)
+                status = await status_reply(inst.app.tracks, rnd, await inst.app.voting.entries(rnd), [])
                 assert "Bob's entry" in status.text
                 assert await inst.app.voting.track_votes([track_id]) == {track_id: 1}
         finally:

@@ -13,6 +13,7 @@ from bots.federation.part import ROOM_EVENT_LEVELS
 from core.federation.manifest import manifest_for, sign
 from core.federation.replication import TRACK_EVENT
 from core.model import Declaration, Sharer, TrackStatus
+from core.views.digest import digest_reply
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
 from tests.support.federation import publish_fast
@@ -46,7 +47,7 @@ def federation_room(synapse: Homeserver, tmp_path: Path):
 
 async def _share(run, path: Path):
     reply = await run.instance.app.share.share_file(path, ALICE, Declaration(generator="suno"), filename=path.name)
-    return reply.cards[0]
+    return reply.track
 
 
 async def test_track_replicates_to_peers_and_takedown_follows(federation_room, tmp_path: Path) -> None:
@@ -309,7 +310,7 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
 
         await eventually(digest_seen, 30, "A's digest on B")
         assert b.instance.app.digest is not None
-        own = await b.instance.app.digest.build()
+        own = digest_reply(await b.instance.app.digest.build())
         assert own.data["peers"] == [{"peer": a.instance.settings.instance.name, "top": ["Neon Rain"]}]
         assert "Highlights from peers" in own.text
         from core.commands.declaration import Invocation, Permission

@@ -8,6 +8,7 @@ from core.clock import ManualClock
 from core.events.model import EventKind
 from core.services.digest import DigestSchedule, DigestService
 from core.services.voting import VotingService
+from core.views.digest import digest_reply
 from storage.memory import MemoryKeyValue, MemoryTrackRepository, MemoryVotingRepository
 from storage.memory_events import MemoryEventLog
 from tests.support.factories import make_track, member
@@ -37,13 +38,13 @@ async def test_contents_are_ranked_and_grouped() -> None:
     for voter in (bob, carol):
         await voting.vote_track(a.id, voter, 1)
     await voting.vote_track(b.id, alice, 1)
-    reply = await digest.build(until=MONDAY_18)
+    reply = digest_reply(await digest.build(until=MONDAY_18))
     data = reply.data
     assert [row["title"] for row in data["top"]] == ["Neon", "Study"]
     assert data["new_tracks"] == 2 and data["active_sharers"] == 2
     assert set(data["per_genre"]) == {"synthwave", "lofi"}
     assert "Synth Club" in (reply.title or "")
-    assert reply == await digest.build(until=MONDAY_18)  # deterministic
+    assert reply == digest_reply(await digest.build(until=MONDAY_18))  # deterministic
 
 
 async def test_published_once_across_restarts() -> None:
