@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bots.runtime import Instance, open_instance, stop_parts
 from config import load_settings
+from tests.support.waiting import eventually
+
+__all__ = ["Running", "eventually", "running", "write_config"]
 
 
 def write_config(path: Path, data_dir: Path, **tables: dict[str, Any]) -> Path:
@@ -59,13 +61,3 @@ async def running(config: Path, parts: tuple[str, ...] = ("bots.federation.part"
             yield Running(instance, tasks)
         finally:
             await stop_parts(tasks)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0, what: str = "condition") -> None:
-    """Poll ``check`` until it is true; AssertionError after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
