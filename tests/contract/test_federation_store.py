@@ -174,6 +174,15 @@ async def test_queue_dedupes_orders_by_due_and_retries(stores: Stores) -> None:
     assert await store.failures(0) == []
 
 
+async def test_due_compares_times_to_the_microsecond(stores: Stores) -> None:
+    store = stores.store
+    await store.enqueue(_item("t1", "c1"), T0 + timedelta(microseconds=500))
+    assert await store.due(T0, 10) == []
+    assert await store.due(T0 + timedelta(microseconds=499), 10) == []
+    assert [i.track_id for i in await store.due(T0 + timedelta(microseconds=500), 10)] == ["t1"]
+    assert [i.track_id for i in await store.due(T0 + timedelta(seconds=1), 10)] == ["t1"]
+
+
 async def test_failures_worst_first(stores: Stores) -> None:
     store = stores.store
     for name, attempts in (("t1", 1), ("t2", 3), ("t3", 0)):

@@ -216,6 +216,20 @@ async def test_track_replicates_and_takedown_follows(net) -> None:
         assert not await node.pool.has(track.cid)
 
 
+async def test_each_event_is_handled_once(net) -> None:
+    a, b, _ = net
+    track = await _local_track(a, b"once " * 1000)
+    await a.rep.publish_track(track)
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"]
+    b.cursor = 0  # the room read again, as after a lost sync token
+    assert await b.read() == ["already processed"]
+    assert await b.store.queue_size() == 1
+    assert await b.rep.run_queue() == 1
+    assert await b.rep.run_queue() == 0
+    assert len(b.sources.opened) == 1
+
+
 async def test_forged_and_wrong_sender_ignored(net) -> None:
     a, b, _ = net
     track = await _local_track(a, b"x" * 5000)
