@@ -73,8 +73,12 @@ class Progress:
         self.lines: list[list[str]] = []
         assert proc.stdout is not None
         stdout = proc.stdout
-        self._reader = threading.Thread(target=lambda: self.lines.extend(line.split() for line in stdout),
-                                        daemon=True)
+
+        def read() -> None:
+            for line in stdout:  # until the child's end closes the pipe
+                self.lines.append(line.split())
+
+        self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
 
     def of(self, kind: str) -> list[list[str]]:
