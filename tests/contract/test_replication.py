@@ -1,8 +1,11 @@
-"""Replication rules without a homeserver: two instances wired through a fake room."""
+"""Replication rules without a homeserver: instances wired through a fake room.
+
+Every test runs twice: over the SQLite federation store and over the in-memory one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,10 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import FetchError
+from core.events.ports import EventLog
 from core.federation.manifest import canonical_json, check_signature, manifest_for, sign
 from core.federation.policy import FederationPolicy
+from core.federation.ports import FederationStore
 from core.federation.replication import (
     HAVE_EVENT,
     INSTANCE_EVENT,
@@ -21,8 +26,12 @@ from core.federation.replication import (
     Replicator,
 )
 from core.model import TrackStatus, Verdict
+from core.ports import TrackRepository
 from storage.blob_pool import DiskBlobPool
 from storage.identity import instance_id_for, load_or_create_identity, verify_signature
+from storage.memory import MemoryTrackRepository
+from storage.memory_events import MemoryEventLog
+from storage.memory_federation import MemoryFederationStore
 from storage.sqlite.database import Database
 from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.federation_store import SqliteFederationStore
@@ -73,17 +82,19 @@ class FakeSources:
 
 
 class Node:
-    def __init__(self, name: str, tmp: Path, room: FakeRoom, db: Database) -> None:
+    def __init__(self, name: str, tmp: Path, room: FakeRoom, tracks: TrackRepository, store: FederationStore,
+                 policy: FederationPolicy, events: EventLog) -> None:
         self.identity = load_or_create_identity(tmp / name)
         self.user = f"@{name}:hs"
-        self.tracks = SqliteTrackRepository(db)
+        self.tracks = tracks
+        self.store = store
         self.pool = DiskBlobPool(tmp / name / "pool")
         self.sources = FakeSources(room)
         self.rep = Replicator(
             signer=self.identity, name=name, community="c", homepage="", user_id=self.user,
-            store=SqliteFederationStore(db), tracks=self.tracks, pool=self.pool, clock=ManualClock(),
-            policy=FederationPolicy(), sources=self.sources, verify=verify_signature,
-            id_for_key=instance_id_for, events=SqliteEventLog(db))
+            store=store, tracks=tracks, pool=self.pool, clock=ManualClock(),
+            policy=policy, sources=self.sources, verify=verify_signature,
+            id_for_key=instance_id_for, events=events)
         self.rep.transport = FakeTransport(room, self.user)
         self.room = room
         self.cursor = 0
@@ -104,16 +115,39 @@ class Node:
         return outcomes
 
 
-@pytest.fixture
-async def net(tmp_path: Path):
+MakeNode = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeNode]:
+    """Nodes in one fake room, each with its own store: SQLite, or the in-memory one."""
     room = FakeRoom()
-    dbs = [await Database.open(tmp_path / f"{n}.sqlite3") for n in "abc"]
-    nodes = [Node(n, tmp_path, room, db) for n, db in zip("abc", dbs, strict=True)]
-    for node in nodes:
+    dbs: list[Database] = []
+
+    async def make(name: str, policy: FederationPolicy | None = None) -> Node:
+        tracks: TrackRepository
+        store: FederationStore
+        events: EventLog
+        if request.param == "sqlite":
+            db = await Database.open(tmp_path / f"{name}.sqlite3")
+            dbs.append(db)
+            tracks, store, events = SqliteTrackRepository(db), SqliteFederationStore(db), SqliteEventLog(db)
+        else:
+            memory_tracks = MemoryTrackRepository()
+            tracks, store, events = memory_tracks, MemoryFederationStore(memory_tracks), MemoryEventLog()
+        node = Node(name, tmp_path, room, tracks, store, policy or FederationPolicy(), events)
+        assert node.rep.transport is not None
         await node.rep.transport.put_state(INSTANCE_EVENT, node.user, node.rep.instance_state())
-    yield nodes
+        return node
+
+    yield make
     for db in dbs:
         await db.close()
+
+
+@pytest.fixture
+async def net(make_node: MakeNode) -> list[Node]:
+    return [await make_node(name) for name in "abc"]
 
 
 async def _local_track(node: Node, data: bytes, **changes: Any):
@@ -126,13 +160,40 @@ async def _local_track(node: Node, data: bytes, **changes: Any):
     return track
 
 
+def _changed(value: Any) -> Any:
+    """A different value of the same shape."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, list):
+        return [*value, "x"]
+    if isinstance(value, dict):
+        return {**value, "x": "y"}
+    return "x"  # None
+
+
 def test_signature_covers_every_field(tmp_path: Path) -> None:
     identity = load_or_create_identity(tmp_path)
-    track = replace(make_track(member("alice")), origin_instance=identity.instance_id)
+    track = replace(make_track(member("alice")), origin_instance=identity.instance_id, tags=("night",))
     signed = sign(manifest_for(track, [{"mxc": "mxc://hs/1"}], "a"), identity)
     assert check_signature(signed, identity.public_key_b64, verify_signature)
-    tampered = dict(signed, title="Other")
-    assert not check_signature(tampered, identity.public_key_b64, verify_signature)
+    fields = [k for k in signed if k != "signature"]
+    assert {"track_id", "cid", "size", "title", "sharer", "origin", "verdict", "sources"} <= set(fields)
+    for field in fields:
+        tampered = dict(signed, **{field: _changed(signed[field])})
+        assert not check_signature(tampered, identity.public_key_b64, verify_signature), field
+        dropped = {k: v for k, v in signed.items() if k != field}
+        assert not check_signature(dropped, identity.public_key_b64, verify_signature), field
+    for field in ("sharer", "origin"):  # nested members are covered too
+        for key in signed[field]:
+            tampered = dict(signed, **{field: dict(signed[field], **{key: _changed(signed[field][key])})})
+            assert not check_signature(tampered, identity.public_key_b64, verify_signature), f"{field}.{key}"
+    assert not check_signature(dict(signed, added="x"), identity.public_key_b64, verify_signature)
+    other = load_or_create_identity(tmp_path / "other")
+    assert not check_signature(signed, other.public_key_b64, verify_signature)  # someone else's key
     assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
 
 
@@ -157,6 +218,20 @@ async def test_track_replicates_and_takedown_follows(net) -> None:
         gone = await node.tracks.get(track.id)
         assert gone is not None and gone.status is TrackStatus.TAKEN_DOWN
         assert not await node.pool.has(track.cid)
+
+
+async def test_each_event_is_handled_once(net) -> None:
+    a, b, _ = net
+    track = await _local_track(a, b"once " * 1000)
+    await a.rep.publish_track(track)
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"]
+    b.cursor = 0  # the room read again, as after a lost sync token
+    assert await b.read() == ["already processed"]
+    assert await b.store.queue_size() == 1
+    assert await b.rep.run_queue() == 1
+    assert await b.rep.run_queue() == 0
+    assert len(b.sources.opened) == 1
 
 
 async def test_forged_and_wrong_sender_ignored(net) -> None:
@@ -195,22 +270,70 @@ async def test_holder_announcement_rescues_a_gone_origin(net) -> None:
     track = await _local_track(a, b"survivor " * 700)
     await a.rep.publish_track(track)
     await a.rep.flush_outbox()
+    (origin_mxc,) = a.room.media
     await b.read()
-    await b.rep.run_queue()
-    await b.rep.flush_outbox()  # b's have with its own upload
-    for mxc in [m for m in a.room.media if m == "mxc://hs/0"]:
-        del a.room.media[mxc]  # the origin's upload is gone
-    outcomes = await c.read()
-    assert outcomes[0] == "queued"
+    assert await b.rep.run_queue() == 1
+    assert await b.rep.flush_outbox() == 1  # b's have, with its own upload
+    (holder_mxc,) = [m for m in a.room.media if m != origin_mxc]
+    del a.room.media[origin_mxc]  # the origin's upload is gone
+    assert await c.read() == ["queued", "source added"]
     assert await c.rep.run_queue() == 1
-    assert await c.pool.has(track.cid)
+    assert c.sources.opened == [origin_mxc, holder_mxc]  # the origin failed; the holder served
+    assert await c.pool.read(track.cid) == await a.pool.read(track.cid)
+    assert await c.store.queue_size() == 0
 
 
-async def test_policy_refuses_and_quarantine_not_fetched(net) -> None:
+async def test_without_a_holder_a_gone_origin_is_retried_later(net) -> None:
     a, b, _ = net
-    b.rep.policy = FederationPolicy(accept_verdicts=("verified",))
-    track = await _local_track(a, b"declared only " * 100)
+    track = await _local_track(a, b"lonely " * 700)
     await a.rep.publish_track(track)
     await a.rep.flush_outbox()
-    assert (await b.read())[0].startswith("refused by policy: verdict declared")
-    assert track.verdict is Verdict.DECLARED
+    a.room.media.clear()
+    assert await b.read() == ["queued"]
+    assert await b.rep.run_queue() == 0
+    assert await b.tracks.get(track.id) is None
+    (failing,) = await b.store.failures(10)
+    assert failing.track_id == track.id and failing.attempts == 1 and "404" in (failing.last_error or "")
+    assert await b.rep.run_queue() == 0  # backing off: not due again at once
+    assert len(b.sources.opened) == 1
+
+
+async def test_policy_refuses_and_quarantine_not_fetched(make_node: MakeNode) -> None:
+    a = await make_node("a")
+    strict = await make_node("strict", FederationPolicy(accept_verdicts=("verified",)))
+    lofi_only = await make_node("lofi", FederationPolicy(accept_genres=("lofi",)))
+    default = await make_node("default")
+    declared = await _local_track(a, b"declared only " * 100)
+    quarantined = await _local_track(a, b"needs review " * 100, verdict=Verdict.QUARANTINED)
+    rejected = await _local_track(a, b"refused here " * 100, verdict=Verdict.REJECTED)
+    for track in (declared, quarantined, rejected):
+        await a.rep.publish_track(track)
+    assert await a.rep.flush_outbox() == 3
+    # an honest origin never publishes what is not public: only the declared track went out
+    assert await default.read() == ["queued"]
+    # a peer that does anyway is refused by each receiver's policy
+    for track in (quarantined, rejected):
+        path = await a.pool.local_path(track.cid)
+        assert path is not None and a.rep.transport is not None
+        mxc = await a.rep.transport.upload(path, track.media_type, track.size)
+        await a.rep.transport.send(TRACK_EVENT, {"manifest": sign(manifest_for(track, [{"mxc": mxc}], "a"),
+                                                                  a.identity)})
+    assert await strict.read() == ["refused by policy: verdict declared is not accepted",
+                                   "refused by policy: verdict quarantined is not accepted",
+                                   "refused by policy: verdict rejected is not accepted"]
+    assert await lofi_only.read() == ["refused by policy: genre synthwave is not accepted",
+                                      "refused by policy: verdict quarantined is not accepted",
+                                      "refused by policy: verdict rejected is not accepted"]
+    assert await default.read() == ["refused by policy: verdict quarantined is not accepted",
+                                    "refused by policy: verdict rejected is not accepted"]
+    for node, fetched in ((strict, 0), (lofi_only, 0), (default, 1)):
+        assert await node.rep.run_queue() == fetched
+        assert await node.store.queue_size() == 0
+    for node in (strict, lofi_only):
+        assert node.sources.opened == []
+        assert await node.tracks.count() == 0
+    assert len(default.sources.opened) == 1  # only the declared track's bytes were fetched
+    assert await default.tracks.get(declared.id) is not None
+    for track in (quarantined, rejected):
+        assert await default.tracks.get(track.id) is None
+        assert not await default.pool.has(track.cid)

@@ -7,13 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.support.audio import make_mp3, make_suno_like_mp3
+from tests.support.waiting import wait_until
 
 WAVEPOOL = [sys.executable, "-m", "bots.cli"]
 
@@ -100,16 +100,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _healthz(port: int) -> dict[str, object]:
-    """GET /healthz, polling (bounded) until the server answers."""
-    for _ in range(100):
+def _healthz(port: int, timeout_s: float = 10) -> dict[str, object]:
+    """GET /healthz, once the server answers (bounded wait)."""
+    answer: dict[str, object] = {}
+
+    def answered() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                body: dict[str, object] = json.loads(response.read())
-                return body
+                answer.update(json.loads(response.read()))
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the HTTP server never answered /healthz")
+            return False
+
+    wait_until(answered, timeout_s, "the HTTP server to answer /healthz")
+    return answer
 
 
 def test_run_serves_healthz_on_embedded_defaults(tmp_path: Path) -> None:
@@ -135,13 +139,21 @@ def test_run_keeps_serving_when_the_homeserver_is_down(tmp_path: Path) -> None:
                       f'[matrix]\nhomeserver = "http://127.0.0.1:{_free_port()}"\nuser_id = "@bot:localhost"\n'
                       'access_token = "nope"\n[federation]\nrooms = ["!room:localhost"]\n')
     env = {k: v for k, v in os.environ.items() if k != "WAVEPOOL_CONFIG"}
-    proc = subprocess.Popen([*WAVEPOOL, "--config", str(config), "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
+    log = tmp_path / "run.log"
+    with log.open("w") as output:
+        proc = subprocess.Popen([*WAVEPOOL, "--config", str(config), "run"], env=env, stdout=output,
+                                stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
     try:
         assert _healthz(port)["status"] == "ok"
-        time.sleep(1.5)  # a login attempt or two
+
+        def retried() -> bool:  # a failed login, then the retry after the backoff failed too
+            return log.read_text().count("Matrix login failed") >= 2 or proc.poll() is not None
+
+        wait_until(retried, 30, "a second Matrix login attempt")
         assert proc.poll() is None, "the instance stopped because the homeserver was down"
+        assert _healthz(port)["status"] == "ok"  # still serving after the failed attempts
     finally:
         proc.terminate()
-        output, _ = proc.communicate(timeout=20)
-    assert "Matrix login failed" in output and "Traceback" not in output, output
+        proc.wait(timeout=20)
+    output_text = log.read_text()
+    assert "Matrix login failed" in output_text and "Traceback" not in output_text, output_text

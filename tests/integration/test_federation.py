@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bots.federation.part import ROOM_EVENT_LEVELS
+from bots.federation.room_reader import TYPES
 from core.federation.manifest import manifest_for, sign
 from core.federation.replication import TRACK_EVENT
 from core.model import Declaration, Sharer, TrackStatus
@@ -18,7 +20,8 @@ from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
 from tests.support.federation import publish_fast
 from tests.support.homeserver import Homeserver
-from tests.support.instances import eventually, running, write_config
+from tests.support.instances import running, write_config
+from tests.support.waiting import eventually
 
 ALICE = Sharer("matrix", "@alice:localhost", "Alice")
 
@@ -73,12 +76,12 @@ async def test_track_replicates_to_peers_and_takedown_follows(federation_room, t
         for peer in (b, c):
             app = peer.instance.app
 
-            async def removed(app=app) -> bool:
+            async def removed(app=app) -> bool:  # the status changes first, then the blob goes
                 found = await app.tracks.get(track.id)
-                return found is not None and found.status is TrackStatus.TAKEN_DOWN
+                return (found is not None and found.status is TrackStatus.TAKEN_DOWN
+                        and not await app.pool.has(track.cid))
 
-            await eventually(removed, 30, "the takedown on a peer")
-            assert not await app.pool.has(track.cid)
+            await eventually(removed, 30, "the takedown on a peer, its blob deleted")
 
 
 async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_path: Path) -> None:
@@ -186,8 +189,8 @@ async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.Te
         two.stop()
 
 
-async def test_late_joiner_bootstraps_from_snapshot(federation_room, tmp_path: Path) -> None:
-    _room, configs, _owner = federation_room
+async def test_late_joiner_bootstraps_from_snapshot(federation_room, synapse: Homeserver, tmp_path: Path) -> None:
+    room, configs, (_owner, owner_token) = federation_room
     async with running(configs["a"]) as a:
         ids = await publish_fast(a, 120, tmp_path)
 
@@ -196,12 +199,11 @@ async def test_late_joiner_bootstraps_from_snapshot(federation_room, tmp_path: P
 
         await eventually(all_sent, 90, "A's outbox to drain")
 
-        async def a_read_own() -> bool:
-            last = await a.instance.state.get("federation", f"room:{a.parts.federation.runner.transport.rooms[0]}:last")
-            return last is not None
+        async def a_read_own() -> bool:  # the snapshot names the last event A read: the room's newest
+            newest = next(e["event_id"] for e in synapse.messages(owner_token, room, 50) if e["type"] in TYPES)
+            return await a.instance.state.get("federation", f"room:{room}:last") == newest
 
-        await eventually(a_read_own, 30, "A to read the room")
-        await asyncio.sleep(1.5)  # let A's reader catch up with its own last events
+        await eventually(a_read_own, 30, "A's reader to catch up with its own last events")
         content = await a.parts.federation.runner.publish_snapshot()
         assert content["count"] == 120
         async with running(configs["c"]) as c:
@@ -232,10 +234,24 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
         return subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(configs["c"]), "run"], cwd=root,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def c_has(sql: str, *params: str) -> bool:
+        """Whether C's database (read-only, while C runs) has a row for ``sql``."""
+        database = c_data / "wavepool.sqlite3"
+        if not database.exists():
+            return False
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as conn:
+            try:
+                return conn.execute(sql, params).fetchone() is not None
+            except sqlite3.OperationalError:  # C is still creating its schema
+                return False
+
     async with running(configs["a"]) as a:
         proc = start_c()
         try:
-            await asyncio.sleep(3)  # C joins and reads the room
+            async def c_reads_the_room() -> bool:  # C has joined and read A's instance key
+                return c_has("SELECT 1 FROM fed_peers WHERE instance_id = ?", a.instance.identity.instance_id)
+
+            await eventually(c_reads_the_room, 60, "C to join and read A's key")
             blob = tmp_path / "big.bin"
             blob.write_bytes(os.urandom(40 * 1024 * 1024))
             from dataclasses import replace
@@ -249,24 +265,27 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
             await a.parts.federation.runner.replicator.publish_track(track)
             a.parts.federation.runner.wake()
             tmp = c_data / "pool" / "tmp"
-            deadline = asyncio.get_running_loop().time() + 60
-            partial = False
-            while not partial and asyncio.get_running_loop().time() < deadline:
-                partial = tmp.exists() and any(p.stat().st_size > 0 for p in tmp.glob("*.part"))
-                await asyncio.sleep(0.002)
-            proc.send_signal(signal.SIGKILL)
-            assert partial, "the fetch was never seen in progress"
+
+            async def fetch_in_progress() -> bool:
+                try:
+                    return tmp.exists() and any(p.stat().st_size > 0 for p in tmp.glob("*.part"))
+                except FileNotFoundError:  # a part renamed between listing and stat
+                    return False
+
+            try:
+                await eventually(fetch_in_progress, 60, "C's fetch to be in progress", poll_s=0.002)
+            finally:
+                proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
             for stored in (c_data / "pool" / "blobs").glob("*/*"):
                 assert cid_from_digest(hashlib.sha256(stored.read_bytes()).digest()) == stored.name
             proc = start_c()
             final = c_data / "pool" / "blobs" / cid[-2:] / cid
 
-            async def resumed() -> bool:
-                return final.exists()
+            async def resumed() -> bool:  # the blob is in place and its track recorded
+                return final.exists() and c_has("SELECT 1 FROM tracks WHERE id = ?", track.id)
 
             await eventually(resumed, 90, "C to resume the fetch after the kill")
-            await asyncio.sleep(0.5)
             assert cid_from_digest(hashlib.sha256(final.read_bytes()).digest()) == cid
             assert not list(tmp.glob("*.part"))
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ import pytest
 
 from tests.support.audio import make_mp3
 from tests.support.homeserver import Homeserver
-from tests.support.instances import eventually, running, write_config
+from tests.support.instances import Running, running, write_config
+from tests.support.waiting import eventually
 
 PARTS = ("bots.matrix.part",)
 
@@ -80,18 +80,29 @@ def room(synapse: Homeserver, tmp_path: Path) -> Room:
     return Room(synapse, tmp_path)
 
 
-async def _joined(room: Room) -> None:
+async def _ready(room: Room, run: Running) -> None:
+    """Wait until the bot has joined the room and synced it, so what members say next is handled.
+
+    On its very first start the bot skips old history: a message is handled only when a
+    sync after the bot's first one brings it, and permissions need the room's state.
+    """
     async def joined() -> bool:
         members = room.hs.call("GET", f"/_matrix/client/v3/rooms/{room.room}/joined_members", room.mod_token)
         return room.bot in members["joined"]
 
     await eventually(joined, 30, "the bot to join")
 
+    async def synced() -> bool:
+        bot = run.parts.matrix.bot if run.parts.matrix is not None else None
+        return (bot is not None and room.room in bot.client.rooms
+                and await run.instance.state.get("matrix", "since") is not None)
+
+    await eventually(synced, 30, "the bot to sync the room it joined")
+
 
 async def test_help_errors_and_permissions(room: Room) -> None:
-    async with running(room.config, PARTS):
-        await _joined(room)
-        await asyncio.sleep(0.5)
+    async with running(room.config, PARTS) as run:
+        await _ready(room, run)
         help_reply = await room.reply_to(room.say(room.alice_token, "!wp help"))
         assert "round start" in help_reply["content"]["body"]
         assert "<b>" in help_reply["content"]["formatted_body"]
@@ -107,8 +118,7 @@ async def test_help_errors_and_permissions(room: Room) -> None:
 
 async def test_share_audio_and_refuse_fake(room: Room, tmp_path: Path) -> None:
     async with running(room.config, PARTS) as run:
-        await _joined(room)
-        await asyncio.sleep(0.5)
+        await _ready(room, run)
         data = make_mp3(tmp_path / "neon.mp3", 3, 7).read_bytes()
         mxc = room.hs.upload(room.alice_token, data, "audio/mpeg", "Neon @room.mp3")
         event = room.hs.send(room.alice_token, room.room, {"msgtype": "m.audio", "body": "Neon @room.mp3",
@@ -140,8 +150,7 @@ async def test_share_audio_and_refuse_fake(room: Room, tmp_path: Path) -> None:
 
 async def test_round_by_reactions_with_restart(room: Room, tmp_path: Path) -> None:
     async with running(room.config, PARTS) as run:
-        await _joined(room)
-        await asyncio.sleep(0.5)
+        await _ready(room, run)
         tracks = {}
         for who, token, seed in (("alice", room.alice_token, 1), ("bob", room.bob_token, 2)):
             data = make_mp3(tmp_path / f"{who}.mp3", 3, seed).read_bytes()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,9 @@ from typing import Any
 from bots.instance import Instance
 from bots.runtime import Parts, build_parts, open_instance, start_parts, stop_parts
 from config import load_settings
+from tests.support.waiting import eventually
+
+__all__ = ["Running", "eventually", "running", "write_config"]
 
 
 def write_config(path: Path, data_dir: Path, **tables: dict[str, Any]) -> Path:
@@ -81,13 +83,3 @@ async def running(config: Path, parts: tuple[str, ...] = ("federation",)) -> Asy
             yield Running(instance, built)
         finally:
             await stop_parts(built.tasks)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0, what: str = "condition") -> None:
-    """Poll ``check`` until it is true; AssertionError after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
