@@ -92,6 +92,7 @@ class Post:
 
     target: str  # "genre:<name>" | "round:<id>" | "digest" | "default"
     reply: Reply
+    fallback: tuple[str, str] | None = None  # (platform, place) to use when nothing is configured there
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ class MatrixBot:
 
     async def announce(self, post: Post, key: str) -> None:
         """Post to the room a target maps to; ``key`` makes a repeated delivery a no-op."""
-        room_id = await self.instance.app.destination(post.target, "matrix")
+        room_id = await self.instance.app.place_of(post, "matrix")
         if room_id is None:
             return
         await self.send(room_id, post.reply, key=key)

@@ -50,9 +50,13 @@ def round_commands(app: App) -> list[Command]:
         rnd = await _voting(app).start(rules, sharer_of(inv), inv.place,
                                        timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
                                        timedelta(seconds=arg(inv, "vote", 2 * 86400.0)))
+        where = await app.destination(f"round:{rnd.id}", inv.platform)
+        posts = ("Its announcements are posted here." if where in (None, inv.place) and inv.platform != "cli"
+                 else f"Its announcements are posted to {where}." if where else
+                 "Set where its announcements go with `channel set round <place>`.")
         return Reply(text=f"Round {rnd.label} started: submissions until "
-                          f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC.",
-                     data={"round": rnd.id})
+                          f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. "
+                          + posts, data={"round": rnd.id})
 
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
