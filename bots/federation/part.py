@@ -121,6 +121,7 @@ class FederationRunner:
                 joined.append(await self.api.join(room))
             except MatrixError as error:
                 log.error("cannot join federation room %s: %s", room, error)
+        joined = list(dict.fromkeys(joined))  # an alias and the id it names are one room: read and write it once
         self.transport.rooms[:] = joined
         self.reader.rooms[:] = joined
         for room_id in joined:
