@@ -21,7 +21,8 @@ from discord import app_commands
 
 from bots.discord.app_commands_gen import build_tree, modal_param
 from bots.discord.buttons import WavepoolButton
-from bots.discord.render import NO_MENTIONS, render
+from bots.discord.posting import followup_plan, post_plan
+from bots.discord.render import NO_MENTIONS, plan
 from core.commands.declaration import (
     Attachment,
     Command,
@@ -192,15 +193,16 @@ class WavepoolClient(discord.Client):
 
     async def answer(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
         """Follow up on the (ephemeral) deferral; public answers go to the channel as a message."""
-        rendered = render(reply)
+        laid_out = plan(reply)
         channel = interaction.channel
         if reply.private or channel is None or not hasattr(channel, "send"):
-            await with_retry(lambda: interaction.followup.send(ephemeral=True, **rendered.kwargs()), "followup")
+            await followup_plan(interaction, laid_out)
         else:
             files = await self._files(reply, getattr(interaction, "attachment_size_limit", None))
-            message = await with_retry(lambda: channel.send(files=files, **rendered.kwargs()), "answer")
+            ids = await post_plan(self, channel.id, laid_out, files=files)
+            jump = channel.get_partial_message(ids[0]).jump_url  # type: ignore[union-attr]
             await with_retry(lambda: interaction.followup.send(
-                f"Done: {message.jump_url}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
+                f"Done: {jump}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
         for post in reply.posts:
             await self.announce(post)
 
@@ -243,11 +245,10 @@ class WavepoolClient(discord.Client):
             finally:
                 if downloaded is not None:
                     downloaded.path.unlink(missing_ok=True)
-            rendered = render(reply, link=message.jump_url)
             files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
                                                                         if message.guild else None)
-            await with_retry(lambda files=files, rendered=rendered: message.reply(  # type: ignore[misc]
-                files=files, mention_author=False, **rendered.kwargs()), "reply")
+            await post_plan(self, message.channel.id, plan(reply, link=message.jump_url), reference=message,
+                            files=files)
             for post in reply.posts:
                 await self.announce(post)
 
@@ -256,12 +257,7 @@ class WavepoolClient(discord.Client):
         place = await self.instance.app.destination(post.target, "discord")
         if place is None:
             return
-        channel = self.get_channel(int(place))
-        if channel is None:
-            try:
-                channel = await self.fetch_channel(int(place))
-            except discord.HTTPException as error:
-                log.warning("cannot reach channel %s for %s: %s", place, post.target, error)
-                return
-        rendered = render(post.reply)
-        await with_retry(lambda: channel.send(**rendered.kwargs()), f"post to {place}")  # type: ignore[union-attr]
+        try:
+            await post_plan(self, place, plan(post.reply))
+        except discord.NotFound as error:
+            log.warning("cannot reach channel %s for %s: %s", place, post.target, error)

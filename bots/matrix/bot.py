@@ -19,7 +19,8 @@ import nio
 
 from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
-from bots.matrix.render import message, vote_hint
+from bots.matrix.posting import PostingError, post_plan
+from bots.matrix.render import plan
 from core.commands.declaration import Attachment, ButtonAction, Invocation, Permission, Post, Reply
 from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
@@ -235,16 +236,16 @@ class MatrixBot:
 
     async def send(self, room_id: str, reply: Reply, reply_to: str | None = None) -> str | None:
         """Post a reply; remember its vote buttons for reactions. Returns the event id."""
-        hint = vote_hint(reply, self.voting.approval_key, self.voting.score_keys)
-        content = message(reply, hint, reply_to)
-        response = await self.client.room_send(room_id, "m.room.message", content)
-        if isinstance(response, nio.RoomSendError):
-            log.warning("could not send to %s: %s", room_id, response.message)
-            return None
-        votes = [b.value for b in reply.buttons if b.action is ButtonAction.VOTE]
-        if votes:
-            await self.instance.state.put("matrix_card", response.event_id, json.dumps(votes))
-        return str(response.event_id)
+        laid_out = plan(reply, self.voting.approval_key, self.voting.score_keys, reply_to=reply_to)
+        try:
+            ids = await post_plan(self.client, room_id, laid_out)
+        except PostingError as error:
+            log.warning("%s", error)
+            ids = error.sent
+        for event_id, sent in zip(ids, laid_out.messages, strict=False):
+            if sent.votes:
+                await self.instance.state.put("matrix_card", event_id, json.dumps(list(sent.votes)))
+        return ids[0] if ids else None
 
     async def _audio(self, room_id: str, reply: Reply, audio_mxc: str | None) -> None:
         """The track itself under its card: the original upload, or the pool file re-uploaded."""

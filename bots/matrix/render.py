@@ -242,6 +242,9 @@ def plan(reply: Reply, approval_key: str = "👍", score_keys: tuple[str, ...] =
     note = ("In the thread: " + ", ".join(notes) + "." if notes else "") + (f" Also at {more_at}" if more_at else "")
     if note.strip():
         headline.add(note.strip(), f"<p><i>{esc(note.strip())}</i></p>")
+    loose = tuple(b.value for b in parts.loose_buttons if b.action is ButtonAction.VOTE)
+    if loose:
+        headline.add(*_hint_block(loose, keys))
     packer = _Packer()
     if rest:
         packer.paragraphs(rest)
@@ -251,7 +254,7 @@ def plan(reply: Reply, approval_key: str = "👍", score_keys: tuple[str, ...] =
     thread = [Message(b.content()) for b in packer.messages()]
     for group in parts.groups:
         thread += _card_messages(group.heading, group.cards, keys)
-    return Plan(Message(_with_reply(headline.content(), reply_to)), thread)
+    return Plan(Message(_with_reply(headline.content(), reply_to), loose), thread)
 
 
 def _card_messages(heading: str | None, items: tuple[CardItem, ...],
