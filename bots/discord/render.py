@@ -10,6 +10,7 @@ per genre), so every listed track keeps its card and its vote button.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,19 +65,28 @@ class MessageBudget:
                 and not any(b.custom_id in ids for b in buttons))
 
 
-def _card_parts(track: Track) -> tuple[str, list[tuple[str, str]]]:
-    """A card's title and fields, each within its own limit and the whole within ``CARD_TOTAL``."""
+@functools.lru_cache(maxsize=2048)
+def _card_parts(track: Track) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A card's title and fields, each within its own limit and the whole within ``CARD_TOTAL``.
+
+    The pool address (the last field) is reserved first: it is how a card names its track.
+    """
     title = clip(f"{VERDICT_MARK.get(track.verdict.value, '')} {track.title}", TITLE)
-    left = CARD_TOTAL - size(title)
+    rows = card_fields(track)[:MAX_FIELDS]
+    last = rows[-1] if rows else None
+    reserved = size(last[0]) + size(last[1]) if last else 0
+    left = CARD_TOTAL - size(title) - reserved
     fields: list[tuple[str, str]] = []
-    for name, value in card_fields(track)[:MAX_FIELDS]:
+    for name, value in rows[:-1]:
         if left < 40:
             break
         name = clip(name, min(FIELD_NAME, 40))
         value = clip(value, min(FIELD_VALUE, left - size(name)))
         left -= size(name) + size(value)
         fields.append((name, value))
-    return title, fields
+    if last:
+        fields.append((clip(last[0], FIELD_NAME), clip(last[1], FIELD_VALUE)))
+    return title, tuple(fields)
 
 
 def card_size(track: Track) -> int:

@@ -36,9 +36,13 @@ def defuse(text: str) -> str:
     return text.replace("@room", f"@{ZERO_WIDTH}room").replace("@everyone", f"@{ZERO_WIDTH}everyone")
 
 
+# control characters (other than tab and newline) and non-characters have no place in markup
+_UNMARKABLE = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF]}
+
+
 def esc(text: str) -> str:
-    """Escaped and defused, for HTML."""
-    return html.escape(defuse(text), quote=True)
+    """Escaped and defused, for HTML (well formed even as XML)."""
+    return html.escape(defuse(text).translate(_UNMARKABLE), quote=True)
 
 
 def json_bytes(text: str) -> int:
