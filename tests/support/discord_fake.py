@@ -23,7 +23,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.support.discord_limits import check_commands, check_message, check_modal, check_thread, is_empty
+from tests.support.discord_limits import (
+    check_commands,
+    check_message,
+    check_modal,
+    check_thread,
+    is_empty,
+)
 
 APP_ID = "900000000000000001"
 BOT_ID = "900000000000000002"
