@@ -10,7 +10,6 @@ per genre), so every listed track keeps its card and its vote button.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +64,6 @@ class MessageBudget:
                 and not any(b.custom_id in ids for b in buttons))
 
 
-@functools.lru_cache(maxsize=2048)
 def _card_parts(track: Track) -> tuple[str, tuple[tuple[str, str], ...]]:
     """A card's title and fields, each within its own limit and the whole within ``CARD_TOTAL``.
 
@@ -279,12 +277,13 @@ def _card_messages(heading: str | None, items: tuple[CardItem, ...], link: str |
     many = len(items) > 1
     for item in items:
         labelled = _labelled(item.buttons, item.track, many)
-        if batches[-1] and not budget.fits(card_size(item.track), 1, labelled):
+        need = card_size(item.track)
+        if batches[-1] and not budget.fits(need, 1, labelled):
             batches.append([])
             budget = MessageBudget()
         batches[-1].append(item)
         budget.embeds += 1
-        budget.left -= card_size(item.track)
+        budget.left -= need
         budget.buttons += labelled
     for number, batch in enumerate(batches, start=1):
         if not batch:

@@ -138,7 +138,7 @@ class DigestService:
                     peer_lines.append(f"• {name}: {', '.join(titles[:3])}")
         if peer_lines:
             lines += ["Highlights from peers:", *peer_lines]
-        cards: Sequence[Track] = [t for t, _ in top[:3]]
+        cards: Sequence[Track] = [t for t, _ in top]  # every listed track with its card and vote button
         return Reply(
             title=f"Weekly digest — {self._community} — week ending {end:%Y-%m-%d}",
             text="\n".join(lines), cards=tuple(cards), fields=tuple(fields),

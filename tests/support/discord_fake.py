@@ -399,6 +399,18 @@ class DiscordFake:
                 "attachment_size_limit": 10 * 1024 * 1024, "entitlements": [],
                 "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0}
 
+    def component_interaction(self, message: dict[str, Any], custom_id: str, user: str = "carol") -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a member pressing a button of a stored message."""
+        channel_id = message["channel_id"]
+        name = next((n for n, i in self.channels.items() if i == channel_id), None)
+        channel = self.threads[channel_id] if channel_id in self.threads else self._channel(name or "?", channel_id)
+        return {"id": self.snowflake(), "application_id": APP_ID, "type": 3, "token": f"tok{time.monotonic_ns()}",
+                "version": 1, "guild_id": GUILD_ID, "channel_id": channel_id, "channel": channel,
+                "member": self.member(user), "message": message,
+                "data": {"custom_id": custom_id, "component_type": 2}, "app_permissions": EVERYONE_PERMS,
+                "locale": "en-US", "guild_locale": "en-US", "attachment_size_limit": 10 * 1024 * 1024,
+                "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0}
+
     def message_create(self, content: str, user: str = "alice", channel: str = "music",
                        attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """A MESSAGE_CREATE payload from a member."""
