@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from hypothesis import strategies as st
 
 from core.commands.declaration import Button, ButtonAction, Reply
-from core.model import Track
+from core.model import Evidence, QualityReport, Strength, Track
 from core.services.sharing import vote_buttons
 from tests.support.factories import make_track, member
 
@@ -55,7 +55,14 @@ def communities(draw: st.DrawFn, most: int = 500) -> Community:
         make_track(member(f"m{i % 40}", "discord"), title=f"{titles[i % len(titles)]} #{i}",
                    genre=genres[i % len(genres)], prompt=prompts[i % len(prompts)])
         for i in range(count))
-    tracks = tuple(replace(t, sharer=replace(t.sharer, display_name=names[i % len(names)].strip() or "x"))
+    details = draw(st.lists(member_text(max_repeat=20), min_size=0, max_size=3))
+    evidence = tuple(Evidence("tags", "generator:suno", strength, detail, {"raw": {"nested": detail[:50]}})
+                     for detail, strength in zip(details, (Strength.STRONG, Strength.AGAINST, Strength.INFO),
+                                                 strict=False))
+    generator = draw(st.one_of(st.none(), member_text(max_repeat=5)))
+    tracks = tuple(replace(t, sharer=replace(t.sharer, display_name=names[i % len(names)].strip() or "x"),
+                           evidence=evidence, generator=generator, style=prompts[(i + 1) % len(prompts)],
+                           quality=QualityReport(-14.2, -1.0, 0.5, 0.01))
                    for i, t in enumerate(tracks))
     return Community(tracks)
 
