@@ -67,6 +67,10 @@ async def _thread(client: discord.Client, head: discord.Message, name: str) -> A
     try:
         return await with_retry(lambda: head.create_thread(name=name, auto_archive_duration=ARCHIVE_MINUTES),
                                 "start thread")
+    except discord.Forbidden as error:
+        # without the Create Public Threads permission the rest still goes out, in the channel
+        log.warning("cannot start a thread in %s (%s); posting the rest in the channel", head.channel.id, error)
+        return head.channel
     except discord.HTTPException as error:
         if error.code != THREAD_EXISTS:
             raise

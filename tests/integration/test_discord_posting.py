@@ -172,3 +172,15 @@ async def test_a_retried_delivery_posts_nothing_twice(fake: DiscordFake, tmp_pat
         assert first == again and len(first) == len(laid_out.messages) > 1
         assert len(fake.messages[fake.channels["music"]]) == 1
         assert len(fake.thread_of(str(first[0]))) == len(first) - 1
+
+
+async def test_without_thread_permission_the_rest_follows_in_the_channel(fake: DiscordFake, tmp_path: Path) -> None:
+    async with bot(fake, tmp_path) as run:
+        app = run.instance.app
+        await seed_week(app, [sharer("discord", "member")], Sharer("discord", "curator", "Curator"), 30)
+        assert app.digest is not None
+        laid_out = plan(await app.digest.build())
+        fake.threads_forbidden = True
+        ids = await post_plan(run.instance.extras["discord"], fake.channels["music"], laid_out)
+        assert [int(m["id"]) for m in fake.messages[fake.channels["music"]]] == ids
+        assert len(ids) == len(laid_out.messages) > 1 and not fake.threads

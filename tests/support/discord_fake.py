@@ -67,6 +67,7 @@ class DiscordFake:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.threads: dict[str, dict[str, Any]] = {}  # thread id (= its starting message's id) -> channel
+        self.threads_forbidden = False  # True: the bot lacks Create Public Threads (403, code 50013)
         self.rejected: list[tuple[str, dict[str, Any]]] = []  # (path, errors) of every 400 answered
         self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self.cdn: dict[str, bytes] = {}
@@ -313,6 +314,8 @@ class DiscordFake:
         errors = check_thread(body)
         if errors:
             return self._refuse(path, errors)
+        if self.threads_forbidden:
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
         message = next((m for m in self.messages.get(channel_id, []) if m["id"] == message_id), None)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
