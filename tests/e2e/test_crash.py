@@ -59,7 +59,7 @@ INGEST_MANY = textwrap.dedent('''
                 path = Path(name)
                 reply = await inst.app.share.share_file(path, member(f"m{index}"), Declaration(generator="suno"),
                                                         filename=path.name)
-                track = reply.cards[0]
+                track = reply.track
                 print("accepted", index, track.id, track.cid, flush=True)
         print("finished", flush=True)
 
