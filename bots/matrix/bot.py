@@ -39,6 +39,7 @@ from core.replies import VoteChoice
 log = logging.getLogger(__name__)
 
 NS = "matrix"
+MAX_CATCH_UP_PAGES = 50  # of 100 events: a bot down for a while reads what it missed, boundedly
 AUDIO_TYPES = ("audio/",)
 
 
@@ -110,13 +111,43 @@ class MatrixBot:
                     creators = {str(source.get("sender"))} | set(content.get("additional_creators") or ())
                     self._creators[room_id] = creators
         if not replay:
+            for room_id, room in response.rooms.join.items():
+                await self._remember_last(room_id, room.timeline.events)
             return  # the very first start: do not act on old history
         for room_id, room in response.rooms.join.items():
-            for event in room.timeline.events:
+            events = list(room.timeline.events)
+            if room.timeline.limited:  # more arrived than one sync carries: page back to what was read
+                events = [*await self._missed(room_id, room.timeline.prev_batch), *events]
+            for event in events:
                 try:
                     await self._handle_event(room_id, event)
                 except Exception:
                     log.exception("matrix event %s in %s failed", getattr(event, "event_id", "?"), room_id)
+            await self._remember_last(room_id, events)
+
+    async def _remember_last(self, room_id: str, events: Any) -> None:
+        last = next((e.event_id for e in reversed(list(events)) if getattr(e, "event_id", None)), None)
+        if last:
+            await self.instance.state.put(NS, f"last:{room_id}", str(last))
+
+    async def _missed(self, room_id: str, token: str | None) -> list[Any]:
+        """The events between the last one handled and a limited sync's timeline, oldest first."""
+        last = await self.instance.state.get(NS, f"last:{room_id}")
+        older: list[Any] = []
+        for _ in range(MAX_CATCH_UP_PAGES):
+            if token is None:
+                break
+            page = await self.client.room_messages(room_id, start=token, limit=100)
+            if not isinstance(page, nio.RoomMessagesResponse) or not page.chunk:
+                break
+            for event in page.chunk:  # newest first
+                if getattr(event, "event_id", None) == last:
+                    return list(reversed(older))
+                older.append(event)
+            token = page.end
+        if last is not None:
+            log.warning("caught up %d missed events in %s without reaching the last one read", len(older), room_id)
+        return list(reversed(older))
 
     async def _handle_event(self, room_id: str, event: Any) -> None:
         sender = getattr(event, "sender", "")
