@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 from bots.cli.render import card_text, track_json, track_record
-from bots.runtime import open_instance
+from bots.federation.part import federation_rooms
+from bots.runtime import Instance, open_instance
 from config import Settings
 from core.errors import NotFoundError, UsageError
-from core.model import Declaration, Sharer
+from core.model import Declaration, Sharer, Track
+from storage.sqlite.federation_store import SqliteFederationStore
 
 
 def _out(text: str) -> None:
@@ -26,6 +28,7 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
     source: str = args.source
     async with open_instance(settings) as instance:
         share = instance.app.share
+        await _queue_accepted_for_federation(instance)
         if "://" in source:
             reply = await share.share_url(source, sharer, declaration)
         else:
@@ -40,6 +43,18 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
             _out(reply.text)
             _out(card_text(track, await instance.app.tracks.shares(track.id)))
     return 0
+
+
+async def _queue_accepted_for_federation(instance: Instance) -> None:
+    """Put tracks this command accepts in the federation outbox, which the running instance sends."""
+    if not instance.settings.matrix.homeserver or not await federation_rooms(instance):
+        return
+    store = SqliteFederationStore(instance.db)
+
+    async def queue(track: Track) -> None:
+        await store.outbox_add("track", {"track_id": track.id})
+
+    instance.app.share.on_accepted(queue)
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
