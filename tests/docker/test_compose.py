@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from core.cid import cid_from_digest
 from tests.docker.engine import (
@@ -81,10 +82,28 @@ class Stack:
     ports: dict[str, int]
     tokens: dict[str, str] = field(default_factory=dict)
 
+    def resolve(self) -> None:
+        """docker/compose.yaml merged with the test override, minus the published ports.
+
+        Host networking cannot publish ports and docker-compose v1 refuses a service with
+        both, while an override can only add ports, not remove them: so the merged file
+        (``docker-compose config``) is written out without them.
+        """
+        merged = run(["docker-compose", "-f", str(ROOT / "docker" / "compose.yaml"),
+                      "-f", str(ROOT / "tests" / "docker" / "compose.test.yaml"), "config"],
+                     env=self.env, cwd=ROOT).stdout
+        config = yaml.safe_load(merged)
+        for service in config["services"].values():
+            service.pop("ports", None)
+        self.compose_file.write_text(yaml.safe_dump(config))
+
+    @property
+    def compose_file(self) -> Path:
+        return self.workdir / "compose.resolved.yaml"
+
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """docker-compose with the test override."""
-        return run(["docker-compose", "-p", PROJECT, "-f", str(ROOT / "docker" / "compose.yaml"),
-                    "-f", str(ROOT / "tests" / "docker" / "compose.test.yaml"), *args],
+        """docker-compose on the resolved file."""
+        return run(["docker-compose", "-p", PROJECT, "-f", str(self.compose_file), *args],
                    timeout=timeout, check=check, env=self.env, cwd=ROOT)
 
     def container(self, service: str) -> str:
@@ -166,6 +185,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
            "WAVEPOOL_TEST_BETA_PORT": str(ports["beta"]), "COMPOSE_PROJECT_NAME": PROJECT}
     the_stack = Stack(workdir, env, ports)
     copied: list[Path] = []
+    the_stack.resolve()
     try:
         import_base_image()
         copied = copy_extra_ca(ROOT / "docker" / "ca-certificates") + copy_extra_ca(
