@@ -96,6 +96,8 @@ def debian_mirror() -> str:
 
 def import_base_image() -> None:
     """Import the Debian bookworm base image, debootstrapping it once into the cache."""
+    if run(["docker", "image", "inspect", BASE_IMAGE], check=False).returncode == 0:
+        return  # kept from an earlier run (WAVEPOOL_DOCKER_KEEP_IMAGES=1): its layers are still cached
     tarball = CACHE / "bookworm-minbase.tar"
     if not tarball.exists():
         if shutil.which("debootstrap") is None:

@@ -186,6 +186,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     the_stack = Stack(workdir, env, ports)
     copied: list[Path] = []
     the_stack.resolve()
+    volumes_before = set(run(["docker", "volume", "ls", "-q"]).stdout.split())
     try:
         import_base_image()
         copied = copy_extra_ca(ROOT / "docker" / "ca-certificates") + copy_extra_ca(
@@ -207,8 +208,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             logs = the_stack.compose("logs", "--no-color", "--tail", "60", check=False, timeout=120)
             (workdir / "compose.log").write_text(logs.stdout + logs.stderr)
             the_stack.compose("down", "-v", "--remove-orphans", "--timeout", "30", check=False, timeout=300)
-            run(["docker", "rmi", "-f", WAVEPOOL_IMAGE, SYNAPSE_IMAGE, BASE_IMAGE], check=False, timeout=300)
-            run(["docker", "image", "prune", "-f"], check=False, timeout=300)  # the builds' intermediate layers
+            left = set(run(["docker", "volume", "ls", "-q"]).stdout.split()) - volumes_before
+            assert not left, f"volumes left behind: {left}"
+            if os.environ.get("WAVEPOOL_DOCKER_KEEP_IMAGES") != "1":  # kept only to rerun faster while working on this
+                run(["docker", "rmi", "-f", WAVEPOOL_IMAGE, SYNAPSE_IMAGE, BASE_IMAGE], check=False, timeout=300)
+                run(["docker", "image", "prune", "-f"], check=False, timeout=300)  # the builds' intermediate layers
         finally:
             engine.stop()
 
