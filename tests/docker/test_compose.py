@@ -209,10 +209,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             (workdir / "compose.log").write_text(logs.stdout + logs.stderr)
             the_stack.compose("down", "-v", "--remove-orphans", "--timeout", "30", check=False, timeout=300)
             left = set(run(["docker", "volume", "ls", "-q"]).stdout.split()) - volumes_before
-            assert not left, f"volumes left behind: {left}"
             if os.environ.get("WAVEPOOL_DOCKER_KEEP_IMAGES") != "1":  # kept only to rerun faster while working on this
                 run(["docker", "rmi", "-f", WAVEPOOL_IMAGE, SYNAPSE_IMAGE, BASE_IMAGE], check=False, timeout=300)
                 run(["docker", "image", "prune", "-f"], check=False, timeout=300)  # the builds' intermediate layers
+            assert not left, f"volumes left behind: {left}"
         finally:
             engine.stop()
 
