@@ -107,15 +107,13 @@ class Stack:
                    timeout=timeout, check=check, env=self.env, cwd=ROOT)
 
     def container(self, service: str) -> str:
-        """The container id of a service."""
-        return self.compose("ps", "-q", service).stdout.strip()
+        """The container of a service (docker-compose v1 names them project_service_1)."""
+        return f"{PROJECT}_{service}_1"
 
     def health(self, service: str) -> str:
         """The engine's health status of a service's container."""
-        cid = self.container(service)
-        if not cid:
-            return "absent"
-        return run(["docker", "inspect", "-f", "{{.State.Health.Status}}", cid], check=False).stdout.strip()
+        done = run(["docker", "inspect", "-f", "{{.State.Health.Status}}", self.container(service)], check=False)
+        return done.stdout.strip() if done.returncode == 0 else "absent"
 
     def state(self, service: str) -> str:
         """The container's status and exit code, e.g. "exited 0"."""
