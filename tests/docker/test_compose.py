@@ -227,7 +227,11 @@ def test_compose_up_federates_and_keeps_data_across_restarts(stack: Stack, tmp_p
     """Both instances come up healthy and joined; a track ingested in alpha reaches beta's pool;
     restart, down/up and a stop mid-replication keep or leave consistent data.
 
-    Takes about N min here (2 cores; builds included, base root file system cached).
+    Measured here (2 cores shared with five other engineers' tests, load average 10-13), base
+    root file system cached in .cache/docker/: 13-15 min from nothing (engine start, both image
+    builds ~8-10 min, this body ~3-3.5 min, removing it all ~1.5 min); 4.5-6.5 min with the
+    images kept from an earlier run (WAVEPOOL_DOCKER_KEEP_IMAGES=1). The builds, not the test,
+    miss the 10-minute goal on this loaded machine.
     """
     stack.wait_healthy("alpha", "beta")
     alpha_token, beta_token = stack.token("alpha"), stack.token("beta")
