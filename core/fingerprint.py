@@ -2,7 +2,7 @@
 
 Similarity is 1 − bit error rate at the best alignment, searched over ±10 s (about
 8 fingerprint items a second). Re-encodes and short trims score ≥ 0.97, different
-tracks about 0.6 (measured, see notes/provenance.md); the threshold comes from config.
+tracks about 0.6 (measured, see docs/FACTS.md); the threshold comes from config.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def make_silence_mp3(path: Path, seconds: float = 4.0) -> Path:
 
 def make_suno_like_mp3(path: Path, song_id: str, title: str, artist: str, lyrics: str, created: str,
                        seconds: float = 4.0, seed: int = 11) -> Path:
-    """An MP3 tagged the way Suno's downloads are (see notes/provenance.md)."""
+    """An MP3 tagged the way Suno's downloads are (see docs/FACTS.md)."""
     from mutagen.id3 import COMM, ID3, TIT2, TPE1, USLT, WOAS
 
     make_mp3(path, seconds, seed)

@@ -5,7 +5,7 @@ bcrypt), generates a signing key, starts Synapse in its own session with a paren
 signal (a killed test run leaves nothing behind) and waits, bounded, until it answers.
 If it cannot start, the error carries the tail of its log: tests fail, never skip.
 ``federating=True`` adds a TLS federation listener so two homeservers federate on
-loopback (names ``localhost:<port>``; see notes/matrix.md).
+loopback (names ``localhost:<port>``; see docs/FACTS.md).
 """
 
 from __future__ import annotations
