@@ -8,7 +8,7 @@ from pathlib import Path
 from core.model import Fingerprint
 from storage.media.tools import run
 
-# Debian 12's fpcalc exits 3 on valid output (notes/provenance.md): accept it, check the JSON.
+# Debian 12's fpcalc exits 3 on valid output (docs/FACTS.md): accept it, check the JSON.
 _OK_CODES = (0, 3)
 
 

@@ -2,7 +2,7 @@
 
 Clipping share is the share of samples in volumedetect's top histogram bin when that bin
 is 0 dB, i.e. samples within 1 dB of full scale: clipping survives MP3 encoding as many
-samples near full scale (notes/provenance.md), not as flat runs.
+samples near full scale (docs/FACTS.md), not as flat runs.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,24 @@ def test_lint_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_core_and_storage_type_check_strictly() -> None:
+def test_code_is_formatted() -> None:
+    result = subprocess.run([_tool("ruff"), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_repository_stands_alone() -> None:
+    """Code and docs never point at files outside the repository: facts go in docs/."""
+    outside = re.compile(r"\bnotes/\w+\.md|\.\./shared")
+    offenders = []
+    for folder in ("bots", "core", "storage", "config", "tests", "docs", "bench", "docker"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".md", ".toml", ".yaml", ".yml") and path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                offenders += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in outside.finditer(text)]
+    assert not offenders, offenders
+
+
+def test_every_package_type_checks_strictly() -> None:
     result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
