@@ -51,10 +51,9 @@ class App:
         return await self.genres.destination(target, platform)
 
     async def place_of(self, post: Post, platform: str) -> str | None:
-        """Where a post goes on a platform: the configured place, else its fallback there."""
-        configured = await self.destination(post.target, platform)
-        if configured is not None:
-            return configured
-        if post.fallback is not None and post.fallback[0] == platform:
-            return post.fallback[1]
-        return None
+        """Where a post goes on a platform: the configured place, else where its round started
+        (on that platform), else the default place."""
+        if self.genres is None:
+            return None
+        started_in = post.fallback[1] if post.fallback is not None and post.fallback[0] == platform else None
+        return await self.genres.destination(post.target, platform, started_in)

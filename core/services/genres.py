@@ -130,8 +130,11 @@ class GenreService:
                 out[platform] = place
         return out
 
-    async def destination(self, target: str, platform: str) -> str | None:
-        """Where a ``Post`` goes on a platform: ``genre:<name>``, ``round:<id>``, ``digest``, ``default``."""
+    async def destination(self, target: str, platform: str, started_in: str | None = None) -> str | None:
+        """Where a ``Post`` goes on a platform: ``genre:<name>``, ``round:<id>``, ``digest``, ``default``.
+
+        A round's posts go to the configured round place, else where it was started
+        (``started_in``, on that platform), else the default place."""
         kind, _, value = target.partition(":")
         runtime = await self._places.get_all()
         default = runtime.get(("@default", platform)) or self._default.get(platform)
@@ -142,7 +145,8 @@ class GenreService:
                 place = None
             return place or default
         if kind in ("round", "digest") or kind in self._other:
-            return runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or default
+            return (runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or started_in
+                    or default)
         if kind == "default":
             return default
         raise NotFoundError(f"no such destination: {target}")
