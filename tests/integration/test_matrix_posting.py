@@ -7,7 +7,6 @@ of any size and script, sent as planned, are all accepted by Synapse.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,11 +148,14 @@ async def test_a_25_entry_round_is_votable_by_reaction_and_lists_every_standing(
             return any("Results: round" in e["content"]["body"] for e in room.bot_events()[before:])
 
         await eventually(results, 60, "the results")
-        await asyncio.sleep(0)  # the thread follows its headline in the same delivery
-        events = room.bot_events()[before:]
-        headline = next(e for e in events if "Results: round" in e["content"]["body"])
-        body = "".join(e["content"]["body"] for e in [headline, *_thread(events, headline["event_id"])])
-        assert all(f"Entrant{i} " in body for i in range(25))
+
+        async def every_standing() -> bool:  # the thread follows its headline in the same delivery
+            events = room.bot_events()[before:]
+            headline = next(e for e in events if "Results: round" in e["content"]["body"])
+            body = "".join(e["content"]["body"] for e in [headline, *_thread(events, headline["event_id"])])
+            return all(f"Entrant{i} " in body for i in range(25))
+
+        await eventually(every_standing, 60, "every standing in the results and its thread")
 
 
 async def test_a_retried_delivery_reuses_its_transaction_ids(room: Room) -> None:
