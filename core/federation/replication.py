@@ -144,7 +144,10 @@ class Replicator:
         """Take in a track manifest; returns what happened (for logs and tests)."""
         if not await self.store.mark_seen(event_id):
             return "already processed"
-        return await self._take_track(event_id, sender, content.get("manifest") or {})
+        manifest = content.get("manifest")
+        if not isinstance(manifest, Mapping):
+            return "ignored: malformed"
+        return await self._take_track(event_id, sender, manifest)
 
     async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> str:
         if sender == self.user_id:
@@ -162,7 +165,8 @@ class Replicator:
             if found is None:
                 return "ignored: unverified"
             peer = found
-        if manifest.get("origin", {}).get("instance") != peer.instance_id:
+        origin = manifest.get("origin")
+        if not isinstance(origin, Mapping) or origin.get("instance") != peer.instance_id:
             self.rejected_events += 1
             return "ignored: origin does not match the signer"
         try:
