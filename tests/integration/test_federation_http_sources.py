@@ -141,3 +141,63 @@ async def test_source_that_breaks_off_is_a_fetch_error() -> None:
         assert broken.connections == 1
     finally:
         await broken.stop()
+
+
+# -- the same through a real Synapse and running instances (the wiring in bots/federation/part.py) --
+
+
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory):
+    from tests.support.homeserver import Homeserver
+
+    homeserver = Homeserver.start(tmp_path_factory.mktemp("synapse"))
+    yield homeserver
+    homeserver.stop()
+
+
+async def test_running_instances_apply_their_links_policy_to_peer_sources(synapse, tmp_path: Path,
+                                                                           server: LinkServer) -> None:
+    from bots.federation.part import ROOM_EVENT_LEVELS
+    from core.federation.replication import TRACK_EVENT
+    from storage.sqlite.federation_store import SqliteFederationStore
+    from tests.support.instances import eventually, running, write_config
+
+    _owner, owner_token = synapse.register("owner-http")
+    room = synapse.create_room(owner_token, name="http sources", events=ROOM_EVENT_LEVELS)
+    configs = {}
+    for name, links in (("a", {}), ("strict", {}), ("allowing", {"allow_ranges": ["127.0.0.1/32"]})):
+        user, token = synapse.register(f"{name}-http")
+        configs[name] = write_config(
+            tmp_path / f"{name}.toml", tmp_path / name, links=links,
+            matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
+            federation={"rooms": [room]}, http={"port": 0})
+    server.add_bytes("/blob", BLOB, "application/octet-stream")
+    async with running(configs["a"]) as a, running(configs["strict"]) as strict, \
+            running(configs["allowing"]) as allowing:
+        runner = a.instance.extras["federation"]
+        source = tmp_path / "blob.bin"
+        source.write_bytes(BLOB)
+        cid, size = await a.instance.app.pool.put_file(source)
+        track = replace(make_track(member("alice"), "Only over HTTP"), cid=cid, size=size,
+                        origin_instance=a.instance.identity.instance_id)
+        manifest = sign(manifest_for(track, [{"http": server.url("/blob")}], "a"), a.instance.identity)
+        strict_store = SqliteFederationStore(strict.instance.db)
+        allowing_store = SqliteFederationStore(allowing.instance.db)
+
+        async def both_know_a() -> bool:
+            return all([await s.peer_by_user(runner.api.user_id) is not None for s in (strict_store, allowing_store)])
+
+        await eventually(both_know_a, 30, "both peers to see A's instance key")
+        await runner.transport.send(TRACK_EVENT, {"manifest": manifest})
+
+        async def allowed_arrived() -> bool:
+            return await allowing.instance.app.tracks.get(track.id) is not None
+
+        async def strict_refused() -> bool:
+            return any("loopback" in (f.last_error or "") for f in await strict_store.failures(5))
+
+        await eventually(allowed_arrived, 30, "the track at the instance that allows 127.0.0.1")
+        assert await allowing.instance.app.pool.read(cid) == BLOB
+        await eventually(strict_refused, 30, "the strict instance to refuse the loopback source")
+        assert await strict.instance.app.tracks.get(track.id) is None
+        assert server.paths() == ["/blob"]  # one request, from the allowing instance only
