@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from core.errors import IntegrityError
@@ -145,15 +146,25 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
         sharer = manifest["sharer"]
         evidence = tuple(Evidence.from_dict(e) for e in manifest.get("evidence") or ())
         quality = manifest.get("quality")
+        # A peer's values feed ranking, digests and cards: a naive time cannot be compared with
+        # ours (TypeError in the weekly digest), nan/inf durations cannot be formatted.
+        first_seen_at = datetime.fromisoformat(str(manifest["first_seen_at"]))
+        if first_seen_at.tzinfo is None:
+            raise ValueError("first_seen_at has no time zone")
+        first_seen_at = first_seen_at.astimezone(UTC)
+        duration_s = float(manifest["duration_s"])  # a decimal string on the wire
+        size = int(manifest["size"])
+        if not math.isfinite(duration_s) or duration_s < 0 or size < 0:
+            raise ValueError("duration_s or size out of range")
         return Track(
             id=TrackId(str(manifest["track_id"])),
             cid=Cid(str(manifest["cid"])),
-            size=int(manifest["size"]),
+            size=size,
             media_type=str(manifest["media_type"]),
-            duration_s=float(manifest["duration_s"]),  # a decimal string on the wire
+            duration_s=duration_s,
             title=str(manifest.get("title") or "untitled"),
             sharer=Sharer("federation", f"{origin}/{sharer['id']}", str(sharer.get("name") or "someone")),
-            first_seen_at=datetime.fromisoformat(str(manifest["first_seen_at"])),
+            first_seen_at=first_seen_at,
             origin_instance=origin,
             verdict=Verdict(manifest["verdict"]),
             verdict_reason=str(manifest.get("verdict_reason") or ""),
@@ -172,7 +183,7 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
             if isinstance(quality, Mapping) else None,
             status=TrackStatus.ACTIVE,
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise IntegrityError(f"malformed manifest: {error}") from error
 
 

@@ -165,3 +165,22 @@ def _sample() -> Track:
     return Track(id=TrackId("t1"), cid=cid_of(b"s"), size=1, media_type="audio/mpeg", duration_s=1.0, title="s",
                  sharer=Sharer("matrix", "@a:hs", "A"), first_seen_at=datetime(2026, 1, 1, tzinfo=UTC),
                  origin_instance=SIGNER.instance_id, verdict=Verdict.DECLARED, verdict_reason="")
+
+
+times = st.one_of(st.datetimes(timezones=st.none() | st.timezones()).map(datetime.isoformat), st.text(max_size=30),
+                  st.sampled_from(["2026-01-05T12:00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]))
+numbers = st.one_of(st.floats().map(repr), st.integers().map(str), st.sampled_from(["nan", "inf", "-1", "1e400"]))
+
+
+@given(times, numbers, st.integers(-(2**53), 2**53))
+def test_a_parsed_track_can_be_ranked_and_shown(first_seen: str, duration: str, size: int) -> None:
+    manifest = {**_wire(sign(manifest_for(_sample(), [], "o"), SIGNER)), "first_seen_at": first_seen,
+                "duration_s": duration, "size": size}
+    try:
+        track = track_from_manifest(manifest)
+    except IntegrityError:
+        return
+    # Compared with our own aware UTC times in the digest; formatted in cards.
+    assert track.first_seen_at.utcoffset() is not None
+    assert (track.first_seen_at < datetime(2026, 1, 1, tzinfo=UTC)) in (True, False)
+    assert f"{track.duration_s:.0f}" and track.duration_s >= 0 and track.size >= 0
