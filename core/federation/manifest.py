@@ -139,6 +139,13 @@ def check_signature(document: Mapping[str, Any], expected_key: str, verify: Veri
         return False
 
 
+def _text(value: Any, name: str) -> str | None:
+    """An optional text field of a peer's manifest (a list or table would not fit a column)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{name} is not text")
+
+
 def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
     """The local record of a replicated track (sharer is the pseudonym at its origin)."""
     try:
@@ -169,15 +176,15 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
             verdict=Verdict(manifest["verdict"]),
             verdict_reason=str(manifest.get("verdict_reason") or ""),
             evidence=evidence,
-            artist=manifest.get("artist"),
-            genre=manifest.get("genre"),
+            artist=_text(manifest.get("artist"), "artist"),
+            genre=_text(manifest.get("genre"), "genre"),
             tags=tuple(str(t) for t in manifest.get("tags") or ()),
-            prompt=manifest.get("prompt"),
-            style=manifest.get("style"),
-            lyrics=manifest.get("lyrics"),
-            generator=manifest.get("generator"),
-            generator_song_id=manifest.get("generator_song_id"),
-            source_url=manifest.get("source_url"),
+            prompt=_text(manifest.get("prompt"), "prompt"),
+            style=_text(manifest.get("style"), "style"),
+            lyrics=_text(manifest.get("lyrics"), "lyrics"),
+            generator=_text(manifest.get("generator"), "generator"),
+            generator_song_id=_text(manifest.get("generator_song_id"), "generator_song_id"),
+            source_url=_text(manifest.get("source_url"), "source_url"),
             quality=QualityReport(_float(quality.get("integrated_lufs")), _float(quality.get("true_peak_dbtp")),
                                   _float(quality.get("silence_s")) or 0.0, _float(quality.get("clipping_share")) or 0.0)
             if isinstance(quality, Mapping) else None,
