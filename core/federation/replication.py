@@ -160,6 +160,8 @@ class Replicator:
                 return "ignored: unverifiable snapshot entry"
             if peer.instance_id == self._signer.instance_id:
                 return "own entry"
+            if self.policy.is_blocked(peer.instance_id, peer.user_id):  # relayed by another peer's snapshot
+                return "ignored: blocked"
         else:
             found = await self._peer_for(sender, manifest)
             if found is None:
@@ -416,7 +418,9 @@ class Replicator:
                 for line in handle:
                     try:
                         manifest = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
+                        continue
+                    if not isinstance(manifest, Mapping):  # one bad line must not abort the rest
                         continue
                     outcome = await self._take_track(None, None, manifest)
                     if outcome in ("queued", "known", "already queued"):
