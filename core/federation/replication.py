@@ -182,7 +182,8 @@ class Replicator:
         reason = self.policy.refuse_reason(manifest, await self._pool.total_bytes())
         if reason:
             return f"refused by policy: {reason}"
-        sources = tuple(s for s in manifest.get("sources") or () if isinstance(s, Mapping))
+        listed = manifest.get("sources")
+        sources = tuple(s for s in listed if isinstance(s, Mapping)) if isinstance(listed, list) else ()
         queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
         if queued and self.on_queued is not None:
             self.on_queued()

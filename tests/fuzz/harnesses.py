@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -45,6 +46,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.fuzz.memory_federation import MemoryFederationStore
 from tests.fuzz.values import document_from, json_value
+
+logging.disable(logging.CRITICAL)  # every rejected event logs a warning: millions of lines otherwise
 
 _KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # fixed: seeds stay valid across runs
 SIGNER = Identity(_KEY, _KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))

@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from core.clock import ManualClock
 from core.errors import FetchError
-from core.federation.manifest import sign
+from core.federation.manifest import manifest_for, sign
 from core.federation.policy import FederationPolicy
 from core.federation.replication import Replicator
+from core.model import Verdict
 from storage.blob_pool import DiskBlobPool
 from storage.identity import instance_id_for, load_or_create_identity, verify_signature
 from storage.sqlite.database import Database
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.track_repository import SqliteTrackRepository
 from tests.property.strategies import documents, json_values
-from tests.property.test_manifest_properties import SIGNER, tracks
+from tests.property.test_manifest_properties import SIGNER, _sample, tracks
 
 PEER = "@peer:hs"
 STRANGER = "@stranger:hs"
@@ -51,7 +53,14 @@ async def replicator(tmp_path: Path) -> AsyncIterator[Replicator]:
 
 
 counter = iter(range(10**9))
-contents = st.one_of(documents, st.builds(lambda d: {"manifest": d}, json_values),
+FIELDS = ["sources", "size", "duration_s", "verdict", "genre", "tags", "evidence", "quality", "sharer", "cid",
+          "first_seen_at", "title", "track_id"]
+# The peer's own well-formed manifest with some fields replaced, correctly signed again.
+# Small and verified, so local policy lets it through to the fetch queue.
+resigned = st.builds(lambda track, changes: {"manifest": sign({**manifest_for(
+                         replace(track, size=1000, verdict=Verdict.VERIFIED), [], "peer"), **changes}, SIGNER)},
+                     tracks, st.dictionaries(st.sampled_from(FIELDS), json_values, min_size=1, max_size=3))
+contents = st.one_of(resigned, documents, st.builds(lambda d: {"manifest": d}, json_values),
                      documents.map(lambda d: sign(d, SIGNER)),
                      st.builds(lambda d: {"manifest": sign(d, SIGNER)}, documents),
                      tracks.map(lambda t: {"manifest": {**sign({"kind": "track", "origin": "not a table",
@@ -110,3 +119,17 @@ def _id(key: str) -> str | None:
         return instance_id_for(base64.b64decode(key + "=" * (-len(key) % 4), validate=True))
     except ValueError:
         return None
+
+
+def _resigned_example(**changes: Any) -> dict[str, Any]:
+    track = replace(_sample(), size=1000, verdict=Verdict.VERIFIED)
+    return {"manifest": sign({**manifest_for(track, [], "peer"), **changes}, SIGNER)}
+
+
+@given(resigned)
+@example(_resigned_example(sources=5))  # found by the atheris events harness
+@example(_resigned_example(sources={"mxc": "mxc://hs/x"}))
+async def test_a_peers_signed_manifest_with_odd_fields_gets_an_outcome(replicator: Replicator,
+                                                                      content: dict[str, Any]) -> None:
+    outcome = await replicator.handle_track(f"$signed{next(counter)}", PEER, content)
+    assert outcome.startswith(("queued", "ignored", "refused", "known", "already"))
