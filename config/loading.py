@@ -7,7 +7,9 @@ types and bad values are refused with a message naming the key (``ingest.max_mb`
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import sys
 import tomllib
 import types
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import ENV_SECRETS, Settings
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class ConfigInvalid(ValueError):
@@ -101,13 +105,19 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         _expect(isinstance(value, bool), key, "true or false", value)
         return value
     if hint is int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
             return int(value)
         _expect(isinstance(value, int) and not isinstance(value, bool), key, "a whole number", value)
         return value
     if hint is float:
         _expect(isinstance(value, int | float) and not isinstance(value, bool), key, "a number", value)
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a TOML integer past 1e308
+            number = math.inf
+        _expect(math.isfinite(number), key, "a finite number", value)
+        return number
     if hint is str:
         _expect(isinstance(value, str), key, "a string", value)
         return value

@@ -45,7 +45,9 @@ def is_cid(text: str) -> bool:
         raw = base64.b32decode(text[1:].upper() + "=" * (-len(text[1:]) % 8))
     except ValueError:
         return False
-    return raw[:4] == _PREFIX and len(raw) == 36
+    # base32 of 36 bytes leaves 2 spare bits in the last digit: only the spelling with those
+    # bits zero is the address, so one blob never has two names (two pool files, two rows).
+    return raw[:4] == _PREFIX and len(raw) == 36 and cid_from_digest(raw[4:]) == text
 
 
 def parse_cid(text: str) -> Cid:

@@ -91,7 +91,8 @@ def build_replicator(instance: Instance, api: MatrixApi, transport: FederationTr
         signer=instance.identity, name=settings.instance.name, community=settings.instance.community,
         homepage=settings.http.public_url or "", user_id=api.user_id,
         store=SqliteFederationStore(instance.db), tracks=instance.app.tracks, pool=instance.app.pool,
-        clock=instance.app.clock, policy=policy, sources=MatrixBlobSource(api), verify=verify_signature,
+        clock=instance.app.clock, policy=policy,
+        sources=MatrixBlobSource(api, settings.links, settings.links.pinned_hosts or None), verify=verify_signature,
         id_for_key=instance_id_for, events=instance.events, public_url=settings.http.public_url,
         transport=transport, on_queued=on_queued)
 

@@ -7,6 +7,7 @@ Both end with the same validated ``args`` mapping, so handlers never parse anyth
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from core.commands.declaration import Command, CommandRegistry, Param, ParamKind
 from core.errors import UsageError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
+MAX_DURATION_S = 100 * 31_536_000  # past this, datetime arithmetic overflows long before
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -25,7 +27,10 @@ def parse_duration(text: str) -> float:
     if not match:
         raise UsageError(f"'{text}' is not a duration; write e.g. 90m, 36h or 2d")
     unit = (match.group(2) or "m").lower()
-    return float(match.group(1)) * _UNIT_SECONDS[unit]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[unit]
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
+        raise UsageError(f"'{text[:40]}' is too long a duration (at most {MAX_DURATION_S // 31_536_000} years)")
+    return seconds
 
 
 def split_words(text: str) -> list[str]:
@@ -71,14 +76,15 @@ def parse_chat(registry: CommandRegistry, text: str) -> tuple[Command, dict[str,
     while index < len(words):
         word = words[index]
         if word.startswith("--") and len(word) > 2:
-            name = word[2:].replace("-", "_")
+            name = word[2:]
             if "=" in name:
-                name, value = name.split("=", 1)
+                name, value = name.split("=", 1)  # before the dash rewrite: --score=-1 keeps its sign
             elif index + 1 < len(words):
                 index += 1
                 value = words[index]
             else:
                 raise UsageError(f"--{name} needs a value")
+            name = name.replace("-", "_")
             if name not in by_name:
                 raise UsageError(f"`{command.name}` has no option --{name}{_usage_hint(command)}")
             raw[name] = value
@@ -122,15 +128,22 @@ def _convert(command: Command, param: Param, value: Any) -> Any:
     if kind is ParamKind.INTEGER:
         try:
             return int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"<{param.name}> must be a whole number, not '{value}'") from None
     if kind is ParamKind.NUMBER:
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"<{param.name}> must be a number, not '{value}'") from None
+        if not math.isfinite(number):  # "nan" and "inf" parse as floats but rank and compare as nonsense
+            raise UsageError(f"<{param.name}> must be a finite number, not '{value}'")
+        return number
     if kind is ParamKind.DURATION:
-        return value if isinstance(value, (int, float)) else parse_duration(str(value))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return parse_duration(str(value))
+        if not math.isfinite(value) or not 0 <= value <= MAX_DURATION_S:
+            raise UsageError(f"<{param.name}> must be a duration between 0 and {MAX_DURATION_S // 31_536_000} years")
+        return value
     if kind is ParamKind.CHOICE:
         text = str(value).strip().lower()
         if text not in param.choices:

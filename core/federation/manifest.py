@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from core.errors import IntegrityError
@@ -123,6 +124,8 @@ def sign(document: Mapping[str, Any], signer: Signer) -> dict[str, Any]:
 
 def check_signature(document: Mapping[str, Any], expected_key: str, verify: Verify) -> bool:
     """True when ``document`` is signed by ``expected_key`` and untouched."""
+    if not isinstance(document, Mapping):  # event content is whatever the sender put there
+        return False
     signature = document.get("signature")
     if not isinstance(signature, Mapping) or signature.get("key") != expected_key:
         return False
@@ -136,6 +139,13 @@ def check_signature(document: Mapping[str, Any], expected_key: str, verify: Veri
         return False
 
 
+def _text(value: Any, name: str) -> str | None:
+    """An optional text field of a peer's manifest (a list or table would not fit a column)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{name} is not text")
+
+
 def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
     """The local record of a replicated track (sharer is the pseudonym at its origin)."""
     try:
@@ -143,34 +153,44 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
         sharer = manifest["sharer"]
         evidence = tuple(Evidence.from_dict(e) for e in manifest.get("evidence") or ())
         quality = manifest.get("quality")
+        # A peer's values feed ranking, digests and cards: a naive time cannot be compared with
+        # ours (TypeError in the weekly digest), nan/inf durations cannot be formatted.
+        first_seen_at = datetime.fromisoformat(str(manifest["first_seen_at"]))
+        if first_seen_at.tzinfo is None:
+            raise ValueError("first_seen_at has no time zone")
+        first_seen_at = first_seen_at.astimezone(UTC)
+        duration_s = float(manifest["duration_s"])  # a decimal string on the wire
+        size = int(manifest["size"])
+        if not math.isfinite(duration_s) or duration_s < 0 or size < 0:
+            raise ValueError("duration_s or size out of range")
         return Track(
             id=TrackId(str(manifest["track_id"])),
             cid=Cid(str(manifest["cid"])),
-            size=int(manifest["size"]),
+            size=size,
             media_type=str(manifest["media_type"]),
-            duration_s=float(manifest["duration_s"]),  # a decimal string on the wire
+            duration_s=duration_s,
             title=str(manifest.get("title") or "untitled"),
             sharer=Sharer("federation", f"{origin}/{sharer['id']}", str(sharer.get("name") or "someone")),
-            first_seen_at=datetime.fromisoformat(str(manifest["first_seen_at"])),
+            first_seen_at=first_seen_at,
             origin_instance=origin,
             verdict=Verdict(manifest["verdict"]),
             verdict_reason=str(manifest.get("verdict_reason") or ""),
             evidence=evidence,
-            artist=manifest.get("artist"),
-            genre=manifest.get("genre"),
+            artist=_text(manifest.get("artist"), "artist"),
+            genre=_text(manifest.get("genre"), "genre"),
             tags=tuple(str(t) for t in manifest.get("tags") or ()),
-            prompt=manifest.get("prompt"),
-            style=manifest.get("style"),
-            lyrics=manifest.get("lyrics"),
-            generator=manifest.get("generator"),
-            generator_song_id=manifest.get("generator_song_id"),
-            source_url=manifest.get("source_url"),
+            prompt=_text(manifest.get("prompt"), "prompt"),
+            style=_text(manifest.get("style"), "style"),
+            lyrics=_text(manifest.get("lyrics"), "lyrics"),
+            generator=_text(manifest.get("generator"), "generator"),
+            generator_song_id=_text(manifest.get("generator_song_id"), "generator_song_id"),
+            source_url=_text(manifest.get("source_url"), "source_url"),
             quality=QualityReport(_float(quality.get("integrated_lufs")), _float(quality.get("true_peak_dbtp")),
                                   _float(quality.get("silence_s")) or 0.0, _float(quality.get("clipping_share")) or 0.0)
             if isinstance(quality, Mapping) else None,
             status=TrackStatus.ACTIVE,
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise IntegrityError(f"malformed manifest: {error}") from error
 
 
