@@ -6,18 +6,25 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import time
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from bots.control.server import ControlServer
+from bots.discord.part import DiscordPart
+from bots.federation.part import FederationPart, federates
+from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
+from bots.instance import Instance
+from bots.matrix.part import MatrixPart
+from bots.scheduler_part import SchedulerPart
+from bots.web.server import WebServer
 from config import Settings
-from core.announce import Announcer
+from core.announcements import AnnouncementRules, Announcements
 from core.app import App
 from core.clock import SystemClock
 from core.commands.catalog import build_registry
-from core.commands.declaration import CommandRegistry
+from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
 from core.services.digest import DigestSchedule, DigestService
 from core.services.genres import GenreDef, GenreService
@@ -33,30 +40,14 @@ from storage.identity import Identity, load_or_create_identity
 from storage.media.inspector import FfmpegMediaInspector
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
+from storage.sqlite.event_log import SqliteEventLog
+from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.genre_places import SqliteGenrePlaces
 from storage.sqlite.prompt_repository import SqlitePromptRepository
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Instance:
-    """An opened instance: storage, services and the command registry."""
-
-    settings: Settings
-    identity: Identity
-    db: Database
-    app: App
-    registry: CommandRegistry
-    state: BotState
-    extras: dict[str, Any] = field(default_factory=dict)  # optional parts (scheduler, bots)
-
-    @property
-    def data_dir(self) -> Path:
-        """Where this instance keeps its data."""
-        return self.settings.data_dir
 
 
 def _trust_anchors(settings: Settings) -> str | None:
@@ -89,19 +80,52 @@ def _genre_service(settings: Settings, db: Database) -> GenreService:
     return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
 
 
+def _ingest_service(settings: Settings, identity: Identity, pool: DiskBlobPool, tracks: SqliteTrackRepository,
+                    events: SqliteEventLog, genres: GenreService, clock: Clock) -> IngestService:
+    ingest_settings, prov = settings.ingest, settings.provenance
+    return IngestService(
+        pool=pool,
+        tracks=tracks,
+        inspector=FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings)),
+        clock=clock,
+        instance=identity.instance_id,
+        limits=IngestLimits(
+            max_bytes=ingest_settings.max_bytes,
+            max_duration_s=ingest_settings.max_duration_s,
+            min_duration_s=ingest_settings.min_duration_s,
+            near_duplicate_threshold=ingest_settings.near_duplicate_threshold,
+        ),
+        rules=ProvenanceRules(
+            quarantine_near_duplicates=prov.quarantine_near_duplicates,
+            quarantine_invalid_c2pa=prov.quarantine_invalid_c2pa,
+            quarantine_non_ai_c2pa=prov.quarantine_non_ai_c2pa,
+            quarantine_conflicts=prov.quarantine_conflicts,
+            accept_undeclared=prov.accept_undeclared,
+        ),
+        events=events,
+        fetcher=_link_fetcher(settings),
+        work_dir=settings.data_dir / "downloads",
+        classify_genre=lambda track, tag_genre: genres.classify(
+            track.genre, track.prompt, track.style, track.tags, tag_genre),
+    )
+
+
 def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskBlobPool,
-               tracks: SqliteTrackRepository, ingest: IngestService, clock: Clock) -> App:
-    announcer = Announcer()
+               events: SqliteEventLog, clock: Clock) -> App:
+    tracks = SqliteTrackRepository(db)
     genres = _genre_service(settings, db)
-    ingest.classify_genre = lambda track, tag_genre: genres.classify(
-        track.genre, track.prompt, track.style, track.tags, tag_genre)
+    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock)
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
-    voting = VotingService(SqliteVotingRepository(db), tracks, clock, announcer)
+    voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
+    state = BotState(db)
     digest = DigestService(DigestSchedule(d.weekday, time(hour, minute), d.timezone, d.top_n), tracks, clock,
-                           announcer, BotState(db), settings.instance.community, voting, prompts)
+                           events, state, settings.instance.community, voting, prompts,
+                           peers=StoredPeerDigests(state, settings.federation.blocked_instances))
+    federation = (StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
+                  if settings.matrix.homeserver and settings.matrix.user_id else None)
     return App(
         instance=identity.instance_id,
         instance_name=settings.instance.name,
@@ -110,12 +134,13 @@ def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskB
         tracks=tracks,
         ingest=ingest,
         share=ShareService(ingest, genres, prompts, limiter),
-        moderation=ModerationService(tracks, pool),
-        announcer=announcer,
+        moderation=ModerationService(tracks, pool, events, clock),
+        events=events,
         genres=genres,
         prompts=prompts,
         voting=voting,
         digest=digest,
+        federation=federation,
     )
 
 
@@ -131,42 +156,68 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
         removed = await pool.clean_temp()
         if removed:
             log.info("removed %d temp files left by an interrupted write", removed)
-        tracks = SqliteTrackRepository(db)
-        inspector = FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings))
-        the_clock = clock or SystemClock()
-        ingest_settings, prov = settings.ingest, settings.provenance
-        ingest = IngestService(
-            pool=pool,
-            tracks=tracks,
-            inspector=inspector,
-            clock=the_clock,
-            instance=identity.instance_id,
-            limits=IngestLimits(
-                max_bytes=ingest_settings.max_bytes,
-                max_duration_s=ingest_settings.max_duration_s,
-                min_duration_s=ingest_settings.min_duration_s,
-                near_duplicate_threshold=ingest_settings.near_duplicate_threshold,
-            ),
-            rules=ProvenanceRules(
-                quarantine_near_duplicates=prov.quarantine_near_duplicates,
-                quarantine_invalid_c2pa=prov.quarantine_invalid_c2pa,
-                quarantine_non_ai_c2pa=prov.quarantine_non_ai_c2pa,
-                quarantine_conflicts=prov.quarantine_conflicts,
-                accept_undeclared=prov.accept_undeclared,
-            ),
-            fetcher=_link_fetcher(settings),
-            work_dir=data_dir / "downloads",
-        )
-        app = _build_app(settings, identity, db, pool, tracks, ingest, the_clock)
-        yield Instance(settings, identity, db, app, build_registry(app), BotState(db))
+        events = SqliteEventLog(db)
+        app = _build_app(settings, identity, db, pool, events, clock or SystemClock())
+        announcements = Announcements(app.tracks, app.voting, app.digest,
+                                      AnnouncementRules(replicated_tracks=settings.federation.announce_replicated))
+        yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:
         await db.close()
 
 
-async def run_instance(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (or ``stop`` is set): HTTP, scheduler and configured bots."""
-    from bots.web.server import WebServer
+class Part(Subscriber, Protocol):
+    """A long-running piece of the instance that also hears the event flow."""
 
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        ...
+
+
+@dataclass
+class Parts:
+    """The parts of a running instance, typed, and the dispatcher that feeds them."""
+
+    scheduler: SchedulerPart | None = None
+    matrix: MatrixPart | None = None
+    discord: DiscordPart | None = None
+    federation: FederationPart | None = None
+    dispatcher: Dispatcher | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def all(self) -> Sequence[Part]:
+        """Every part that is on."""
+        return [p for p in (self.scheduler, self.matrix, self.discord, self.federation) if p is not None]
+
+
+PART_NAMES = ("scheduler", "matrix", "discord", "federation")
+
+
+def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
+    """The parts the config turns on (among ``names``), each built with what it needs."""
+    settings = instance.settings
+    parts = Parts(
+        scheduler=SchedulerPart(instance) if "scheduler" in names else None,
+        matrix=MatrixPart(instance) if "matrix" in names and settings.matrix.homeserver else None,
+        discord=DiscordPart(instance) if "discord" in names and settings.discord.token else None,
+        federation=FederationPart(instance) if "federation" in names and federates(instance) else None,
+    )
+    parts.dispatcher = Dispatcher(instance.events, parts.all(), instance.app.clock)
+    return parts
+
+
+def start_parts(parts: Parts) -> None:
+    """Run every part and the dispatcher as tasks."""
+    assert parts.dispatcher is not None
+    for part in parts.all():
+        task = asyncio.create_task(part.run(), name=part.name)
+        task.add_done_callback(_report_part_end)
+        parts.tasks.append(task)
+    parts.tasks.append(asyncio.create_task(parts.dispatcher.run(), name="dispatcher"))
+    parts.tasks[-1].add_done_callback(_report_part_end)
+
+
+async def run_instance(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or ``stop`` is set): HTTP, control socket, scheduler, bots, federation."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -176,15 +227,13 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
         log.info("instance %s (%s): data in %s (database %s, pool %s)",
                  settings.instance.name, instance.identity.instance_id, instance.data_dir,
                  instance.data_dir / "wavepool.sqlite3", instance.data_dir / "pool")
-        web = WebServer(instance)
+        web = WebServer(instance.app)
         await web.start(settings.http.host, settings.http.port)
-        tasks: list[asyncio.Task[Any]] = []
+        control = ControlServer(instance)
+        await control.start()
+        parts = build_parts(instance)
         try:
-            for starter in _optional_parts():
-                started = await starter(instance)
-                if started is not None:
-                    started.add_done_callback(_report_part_end)
-                    tasks.append(started)
+            start_parts(parts)
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
             if not settings.matrix.homeserver:
@@ -192,7 +241,8 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             await stop.wait()
             log.info("stopping")
         finally:
-            await stop_parts(tasks)
+            await stop_parts(parts.tasks)
+            await control.stop()
             await web.stop()
 
 
@@ -212,17 +262,3 @@ async def stop_parts(tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-
-
-def _optional_parts() -> list[Any]:
-    """Starters for the scheduler and the bots; each returns a task or None when off."""
-    parts: list[Any] = []
-    for module_name in ("bots.scheduler_part", "bots.matrix.part", "bots.discord.part", "bots.federation.part"):
-        try:
-            module = __import__(module_name, fromlist=["start"])
-        except ImportError as err:
-            if err.name and module_name.startswith(err.name):
-                continue
-            raise
-        parts.append(module.start)
-    return parts

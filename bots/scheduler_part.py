@@ -1,42 +1,63 @@
 """The scheduler: round deadlines and the weekly digest, through apscheduler.
 
-Deadlines live in the database; at start-up every open round is advanced (a deadline
-that passed while the instance was down fires at once) and re-armed, and a digest that
-fell due while down goes out. apscheduler only holds timers, never state.
+Deadlines live in the database; apscheduler only holds timers. At start-up every open
+round is advanced (a deadline that passed while the instance was down fires at once) and
+armed, and a digest that fell due while down is published. The scheduler is also a
+subscriber of the event flow: a round started anywhere (a chat command, ``wavepool cmd``
+through the control socket, or in-process while the instance was down) has its
+deadlines armed when its event arrives. Phase changes it makes are events too, so their
+posts reach the bots whenever those are up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-if TYPE_CHECKING:
-    from bots.runtime import Instance
+from bots.instance import Instance
+from core.events.model import EventKind, RecordedEvent
+from core.services.voting import deadlines
+from core.voting_model import Round
 
 log = logging.getLogger(__name__)
 
+ROUND_EVENTS = (EventKind.ROUND_STARTED, EventKind.ROUND_VOTING_OPENED)
 
-class ApsDeadlineScheduler:
-    """``core.services.voting.DeadlineScheduler`` on apscheduler."""
+
+class SchedulerPart:
+    """Timers for round deadlines and the digest; an event subscriber that arms new rounds."""
+
+    name = "scheduler"
+    backlog: timedelta | None = None
+    transactional = True
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._started = False
 
-    def arm(self, job_id: str, when: datetime) -> None:
-        """Run ``advance_due`` at ``when`` (at once if it passed)."""
-        self.scheduler.add_job(self._advance, "date", run_date=when, id=job_id, replace_existing=True,
-                               misfire_grace_time=None, coalesce=True)
+    def ready(self) -> bool:
+        """Ready once its timers run."""
+        return self._started
+
+    async def deliver(self, event: RecordedEvent) -> None:
+        """Arm the deadlines of a round that started or moved on."""
+        voting = self._instance.app.voting
+        if event.kind in ROUND_EVENTS and event.event.round_id is not None and voting is not None:
+            self._arm(await voting.get(event.event.round_id))
+
+    def _arm(self, rnd: Round) -> None:
+        for job_id, when in deadlines(rnd):
+            self._scheduler.add_job(self._advance, "date", run_date=when, id=job_id, replace_existing=True,
+                                    misfire_grace_time=None, coalesce=True)
 
     async def _advance(self) -> None:
         voting = self._instance.app.voting
         if voting is not None:
-            moved = await voting.advance_due()
-            for rnd in moved:
+            for rnd in await voting.advance_due():
                 log.info("round %s moved to %s", rnd.id, rnd.phase.value)
 
     async def _digest(self) -> None:
@@ -44,28 +65,25 @@ class ApsDeadlineScheduler:
         if digest is not None and await digest.publish_due():
             log.info("weekly digest published")
 
-
-async def start(instance: Instance) -> asyncio.Task[None] | None:
-    """Arm every stored deadline and the digest; returns the task that keeps them."""
-    adapter = ApsDeadlineScheduler(instance)
-    app = instance.app
-    adapter.scheduler.start()
-    if app.voting is not None:
-        app.voting.scheduler = adapter
-        await adapter._advance()
-        count = await app.voting.rearm()
-        log.info("scheduler: %d open round(s) armed", count)
-    if app.digest is not None:
-        s = app.digest.schedule
-        adapter.scheduler.add_job(adapter._digest, "cron", day_of_week=s.weekday, hour=s.at.hour,
-                                  minute=s.at.minute, timezone=s.timezone, id="digest", replace_existing=True,
-                                  misfire_grace_time=3600, coalesce=True)
-        await adapter._digest()
-
-    async def keep() -> None:
+    async def run(self) -> None:
+        """Advance what is due, arm every open round and the digest, then keep the timers."""
+        app = self._instance.app
+        self._scheduler.start()
         try:
+            if app.voting is not None:
+                await self._advance()
+                rounds = await app.voting.open_rounds()
+                for rnd in rounds:
+                    self._arm(rnd)
+                log.info("scheduler: %d open round(s) armed", len(rounds))
+            if app.digest is not None:
+                s = app.digest.schedule
+                self._scheduler.add_job(self._digest, "cron", day_of_week=s.weekday, hour=s.at.hour,
+                                        minute=s.at.minute, timezone=s.timezone, id="digest",
+                                        replace_existing=True, misfire_grace_time=3600, coalesce=True)
+                await self._digest()
+            self._started = True
             await asyncio.Event().wait()
         finally:
-            adapter.scheduler.shutdown(wait=False)
-
-    return asyncio.create_task(keep(), name="scheduler")
+            self._started = False
+            self._scheduler.shutdown(wait=False)

@@ -46,7 +46,7 @@ def load_settings(path: Path | None = None, environ: typing.Mapping[str, str] | 
         if env.get(env_name):
             section, key = dotted.split(".", 1)
             raw.setdefault(section, {})[key] = env[env_name]
-    settings = _build(Settings, raw, "")
+    settings: Settings = _build(Settings, raw, "")
     data_dir = settings.instance.data_dir
     if data_dir is None:
         data_dir = Path(env["WAVEPOOL_DATA_DIR"]) if env.get("WAVEPOOL_DATA_DIR") else default_data_dir(env)

@@ -205,6 +205,7 @@ class FederationSettings:
     max_track_mb: float = 50.0
     quota_gb: float = 20.0
     blocked_instances: tuple[str, ...] = ()  # Matrix user ids or key ids
+    announce_replicated: bool = True  # post peers' tracks in their genre channels ("from <peer>")
 
 
 @dataclass(frozen=True)

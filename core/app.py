@@ -6,10 +6,10 @@ its own adapters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.announce import Announcer
+from core.events.ports import EventLog
 from core.model import InstanceId
 from core.ports import BlobPool, Clock, TrackRepository
 from core.services.ingest import IngestService
@@ -36,12 +36,12 @@ class App:
     ingest: IngestService
     share: ShareService
     moderation: ModerationService
-    announcer: Announcer = field(default_factory=Announcer)
+    events: EventLog
     genres: GenreService | None = None
     prompts: PromptService | None = None
     voting: VotingService | None = None
     digest: DigestService | None = None
-    federation: FederationInfo | None = None  # set by the federation part when it runs
+    federation: FederationInfo | None = None  # None when this instance does not federate
 
     async def destination(self, target: str, platform: str) -> str | None:
         """The channel/room id a ``Post`` target maps to on a platform, or None."""

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from bots.instance import Instance
 from core.cards import card_text
 from core.commands.declaration import Attachment, Invocation, ParamKind, Permission, Reply
 from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
 from core.errors import UsageError
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
 
 
 def render_reply(reply: Reply) -> str:
@@ -30,7 +27,8 @@ def render_reply(reply: Reply) -> str:
     return "\n".join(parts)
 
 
-async def run_chat_command(instance: Instance, words: list[str], as_user: str | None = None) -> tuple[str, bool]:
+async def run_chat_command(instance: Instance, words: list[str], as_user: str | None = None,
+                           cwd: Path | None = None) -> tuple[str, bool]:
     """Run ``words`` as a command; returns the printed text and whether it succeeded."""
     text = " ".join(shlex.quote(w) for w in words)
     command, args = parse_chat(instance.registry, text)
@@ -38,7 +36,9 @@ async def run_chat_command(instance: Instance, words: list[str], as_user: str | 
     for param in command.params:
         value = args.get(param.name)
         if param.kind is ParamKind.ATTACHMENT and isinstance(value, str):
-            path = Path(value)
+            path = Path(value).expanduser()
+            if not path.is_absolute() and cwd is not None:
+                path = cwd / path
             if not path.is_file():
                 raise UsageError(f"no such file: {value}")
             attachments.append(Attachment(path.name, path, path.stat().st_size))

@@ -37,7 +37,7 @@ def modal_param(command: Command) -> Param | None:
 
 def _annotation(param: Param) -> Any:
     if param.kind is ParamKind.CHOICE:
-        return Literal[param.choices]  # type: ignore[valid-type]
+        return Literal[param.choices]
     return _TYPES[param.kind]
 
 
@@ -66,10 +66,12 @@ def build_command(command: Command, run: Runner, suggest: Suggest) -> app_comman
     callback.__qualname__ = callback.__name__ = f"wavepool_{command.name.replace(' ', '_')}"
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
         p.name: p.help[:100] for p in command.params}
-    slash = app_commands.Command(name=command.leaf, description=command.help[:100], callback=callback)
+    # discord.py types callbacks by their static signature; ours is built at run time (__signature__)
+    slash: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=command.leaf, description=command.help[:100], callback=callback)
     for param in command.params:
         if param.autocomplete:
-            slash.autocomplete(param.name)(_completer(param.autocomplete, suggest))
+            slash.autocomplete(param.name)(_completer(param.autocomplete, suggest))  # type: ignore[arg-type]
     return slash
 
 

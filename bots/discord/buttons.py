@@ -34,7 +34,7 @@ class WavepoolButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TE
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
-        invocation = client.invocation(interaction, {})  # type: ignore[attr-defined]
-        reply = await press(client.instance.registry, self.button.custom_id, invocation)  # type: ignore[attr-defined]
+        invocation = client.invocation(interaction, {})
+        reply = await press(client.instance.registry, self.button.custom_id, invocation)
         await interaction.followup.send(reply.text or "Done.", ephemeral=True,
                                         allowed_mentions=discord.AllowedMentions.none())

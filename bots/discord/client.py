@@ -14,7 +14,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -22,6 +22,7 @@ from discord import app_commands
 from bots.discord.app_commands_gen import build_tree, modal_param
 from bots.discord.buttons import WavepoolButton
 from bots.discord.render import NO_MENTIONS, render
+from bots.instance import Instance
 from core.commands.declaration import (
     Attachment,
     Command,
@@ -34,9 +35,7 @@ from core.commands.declaration import (
 from core.commands.dispatch import error_reply, execute
 from core.commands.parsing import convert_args
 from core.errors import TooLargeError, WavepoolError
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
+from core.events.dispatcher import PermanentDeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +110,6 @@ class WavepoolClient(discord.Client):
             await self.instance.state.put("discord", key, digest)
             self.synced = True
             log.info("slash commands synced (%s)", f"guild {guild.id}" if guild else "global")
-        self.instance.app.announcer.register("discord", self.announce)
-
-    async def close(self) -> None:
-        self.instance.app.announcer.unregister("discord")
-        await super().close()
 
     # -- invocations -------------------------------------------------------------------
 
@@ -201,8 +195,6 @@ class WavepoolClient(discord.Client):
             message = await with_retry(lambda: channel.send(files=files, **rendered.kwargs()), "answer")
             await with_retry(lambda: interaction.followup.send(
                 f"Done: {message.jump_url}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
-        for post in reply.posts:
-            await self.announce(post)
 
     async def _files(self, reply: Reply, limit: int | None) -> list[discord.File]:
         """The card's audio when it fits the upload limit."""
@@ -246,13 +238,14 @@ class WavepoolClient(discord.Client):
             rendered = render(reply, link=message.jump_url)
             files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
                                                                         if message.guild else None)
-            await with_retry(lambda files=files, rendered=rendered: message.reply(  # type: ignore[misc]
+            await with_retry(lambda files=files, rendered=rendered: message.reply(
                 files=files, mention_author=False, **rendered.kwargs()), "reply")
-            for post in reply.posts:
-                await self.announce(post)
 
-    async def announce(self, post: Post) -> None:
-        """Send a post to the channel its target maps to (announcer sink)."""
+    async def announce(self, post: Post, key: str) -> None:
+        """Send a post to the channel its target maps to.
+
+        ``key`` is the message nonce: discord.py sends it with ``enforce_nonce``, so a
+        delivery repeated after a crash returns the message already posted."""
         place = await self.instance.app.destination(post.target, "discord")
         if place is None:
             return
@@ -260,8 +253,13 @@ class WavepoolClient(discord.Client):
         if channel is None:
             try:
                 channel = await self.fetch_channel(int(place))
-            except discord.HTTPException as error:
-                log.warning("cannot reach channel %s for %s: %s", place, post.target, error)
-                return
+            except discord.NotFound as error:
+                raise PermanentDeliveryError(f"channel {place} for {post.target} does not exist") from error
+            except discord.Forbidden as error:
+                raise PermanentDeliveryError(f"channel {place} for {post.target} is not open to the bot") from error
         rendered = render(post.reply)
-        await with_retry(lambda: channel.send(**rendered.kwargs()), f"post to {place}")  # type: ignore[union-attr]
+        try:
+            await with_retry(lambda: channel.send(nonce=key[:25], **rendered.kwargs()),  # type: ignore[union-attr]
+                             f"post to {place}")
+        except (discord.Forbidden, discord.NotFound) as error:
+            raise PermanentDeliveryError(f"channel {place} refused the post: {error}") from error

@@ -1,18 +1,16 @@
-"""Starting the Discord bot when a token is configured."""
+"""The Discord bot as a part of the running instance, and its event subscriber."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 import discord
 import yarl
 
 from bots.discord.client import WavepoolClient
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
+from bots.instance import Instance
+from core.events.model import RecordedEvent
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +23,35 @@ def point_at(api_base: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(f"{ws}/gateway")
 
 
-async def start(instance: Instance) -> asyncio.Task[None] | None:
-    """The bot's task, or None without a token."""
-    settings = instance.settings.discord
-    if not settings.token:
-        return None
-    if settings.api_base:
-        point_at(settings.api_base)
-    client = WavepoolClient(instance, application_id=int(settings.application_id) if settings.application_id
-                            else None)
-    instance.extras["discord"] = client
-    log.info("Discord bot starting")
+class DiscordPart:
+    """Runs the Discord client and posts every event's announcements to this community's channels."""
 
-    async def run() -> None:
+    name = "discord"
+    backlog: timedelta | None = timedelta(days=1)
+    transactional = False
+
+    def __init__(self, instance: Instance, client: WavepoolClient | None = None) -> None:
+        settings = instance.settings.discord
+        if settings.api_base:
+            point_at(settings.api_base)
+        self._instance = instance
+        self.client = client or WavepoolClient(instance, application_id=int(settings.application_id)
+                                               if settings.application_id else None)
+
+    def ready(self) -> bool:
+        """Ready while the gateway session is up."""
+        return self.client.is_ready() and not self.client.is_closed()
+
+    async def deliver(self, event: RecordedEvent) -> None:
+        """Post the event's announcements; the delivery key is the message nonce."""
+        for index, post in enumerate(await self._instance.announcements.posts_for(event)):
+            await self.client.announce(post, key=event.delivery_key(self.name, index))
+
+    async def run(self) -> None:
+        """Connect and serve until cancelled."""
+        log.info("Discord bot starting")
         try:
-            await client.start(settings.token or "")
+            await self.client.start(self._instance.settings.discord.token or "")
         finally:
-            if not client.is_closed():
-                await client.close()
-
-    return asyncio.create_task(run(), name="discord-bot")
+            if not self.client.is_closed():
+                await self.client.close()

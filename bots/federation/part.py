@@ -1,4 +1,5 @@
-"""Starting federation: the Matrix account, the rooms, the reader, the fetch worker, the hooks."""
+"""Federation as a part of the running instance: the Matrix account, the rooms, the reader,
+the fetch worker, and the outbox subscriber that queues what to publish."""
 
 from __future__ import annotations
 
@@ -6,24 +7,23 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bots.backoff import Backoff
 from bots.federation.blob_sources import MatrixBlobSource
 from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.room_reader import NAMESPACE, RoomReader
-from core.commands.declaration import Post
+from bots.instance import Instance
+from core.events.model import RecordedEvent
 from core.federation.policy import FederationPolicy
-from core.federation.ports import PeerStats
+from core.federation.ports import FederationTransport
+from core.federation.publishing import FederationPublisher
 from core.federation.replication import INSTANCE_EVENT, SNAPSHOT_STATE, Replicator
-from core.model import Track
 from storage.identity import instance_id_for, verify_signature
 from storage.sqlite.federation_store import SqliteFederationStore
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ async def federation_rooms(instance: Instance) -> list[str]:
     return list(dict.fromkeys(rooms))
 
 
-def build_replicator(instance: Instance, api: MatrixApi) -> Replicator:
+def build_replicator(instance: Instance, api: MatrixApi, transport: FederationTransport,
+                     on_queued: Callable[[], None]) -> Replicator:
     """The replicator of an instance, wired to its storage and the Matrix account."""
     settings = instance.settings
     fed = settings.federation
@@ -91,7 +92,8 @@ def build_replicator(instance: Instance, api: MatrixApi) -> Replicator:
         homepage=settings.http.public_url or "", user_id=api.user_id,
         store=SqliteFederationStore(instance.db), tracks=instance.app.tracks, pool=instance.app.pool,
         clock=instance.app.clock, policy=policy, sources=MatrixBlobSource(api), verify=verify_signature,
-        id_for_key=instance_id_for, public_url=settings.http.public_url)
+        id_for_key=instance_id_for, events=instance.events, public_url=settings.http.public_url,
+        transport=transport, on_queued=on_queued)
 
 
 class FederationRunner:
@@ -100,69 +102,15 @@ class FederationRunner:
     def __init__(self, instance: Instance, api: MatrixApi, rooms: list[str]) -> None:
         self.instance = instance
         self.api = api
-        self.replicator = build_replicator(instance, api)
-        self.transport = MatrixFederationTransport(api, rooms)
-        self.replicator.transport = self.transport
-        self.replicator.on_queued = self.wake
-        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
         self._wake = asyncio.Event()
+        self.transport = MatrixFederationTransport(api, rooms)
+        self.replicator = build_replicator(instance, api, self.transport, self.wake)
+        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
+        self.joined = False  # rooms joined and this instance's key published
 
     def wake(self) -> None:
         """Run the worker now (new work arrived)."""
         self._wake.set()
-
-    def hook(self) -> None:
-        """Publish accepted tracks, approvals, takedowns and digests."""
-        app = self.instance.app
-
-        async def accepted(track: Track) -> None:
-            await self.replicator.publish_track(track)
-            self.wake()
-
-        async def taken_down(track: Track) -> None:
-            await self.replicator.publish_tombstone(track)
-            self.wake()
-
-        async def digest(post: Post) -> None:
-            if post.target == "digest":
-                await self.replicator.publish_digest(post.reply.data, post.reply.title or "digest")
-                self.wake()
-
-        async def peer_highlights() -> list[tuple[str, list[str]]]:
-            out = []
-            for key in await self.instance.state.keys(NAMESPACE, "digest:"):
-                raw = await self.instance.state.get(NAMESPACE, key)
-                if raw is None:
-                    continue
-                digest = json.loads(raw)
-                titles = [str(row.get("title")) for row in (digest.get("data") or {}).get("top") or ()
-                          if isinstance(row, dict)]
-                out.append((str((digest.get("origin") or {}).get("name") or key[7:]), titles))
-            return out
-
-        if app.digest is not None:
-            app.digest.peer_highlights = peer_highlights
-        app.federation = self
-        app.share.on_accepted(accepted)
-        app.moderation.on_approved(accepted)
-        app.moderation.on_taken_down(taken_down)
-        app.announcer.register("federation", digest)
-
-    async def peer_stats(self) -> Sequence[PeerStats]:
-        """Peers seen in the rooms (``FederationInfo``)."""
-        return await self.replicator.store.peer_stats()
-
-    async def status(self) -> dict[str, Any]:
-        """Rooms, checkpoint, queue and failures (``FederationInfo``)."""
-        store = self.replicator.store
-        return {
-            "instance": self.instance.identity.instance_id, "rooms": list(self.transport.rooms),
-            "checkpoint": await self.instance.state.get(NAMESPACE, "since"),
-            "queue": await store.queue_size(), "outbox": len(await store.outbox_pending(1000)),
-            "failures": [{"cid": i.cid, "attempts": i.attempts, "error": i.last_error}
-                         for i in await store.failures(10)],
-            "rejected_events": self.replicator.rejected_events,
-        }
 
     async def join_rooms(self) -> None:
         """Join the rooms (ids or aliases) and publish this instance's key in each."""
@@ -180,6 +128,7 @@ class FederationRunner:
             except MatrixError as error:
                 log.error("cannot publish this instance's key in %s (%s); the room's power levels must let "
                           "members send %s state events (see docs/FEDERATION.md)", room_id, error, INSTANCE_EVENT)
+        self.joined = True
 
     async def publish_snapshot(self) -> dict[str, Any]:
         """Put the manifest index in the pool, upload it and point each room's state at it.
@@ -246,25 +195,65 @@ class FederationRunner:
             await self.api.close()
 
 
-async def start(instance: Instance) -> asyncio.Task[None] | None:
-    """Start federation when a Matrix account and federation rooms are configured."""
+class FederationPart:
+    """Federation while the instance runs: logs in (retrying with backoff), joins the rooms,
+    reads and works; and, as the outbox's federation subscriber, queues what to publish."""
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self.publisher = FederationPublisher(SqliteFederationStore(instance.db), instance.app.tracks,
+                                             instance.identity.instance_id, instance.app.digest)
+        self.runner: FederationRunner | None = None
+
+    @property
+    def name(self) -> str:
+        """The subscriber's name (its checkpoint key)."""
+        return self.publisher.name
+
+    backlog: timedelta | None = None
+    transactional = True
+
+    def ready(self) -> bool:
+        """Always: publishing only queues into the federation outbox."""
+        return True
+
+    async def deliver(self, event: RecordedEvent) -> None:
+        """Queue what the event means for the peers, and wake the worker."""
+        await self.publisher.deliver(event)
+        if self.runner is not None:
+            self.runner.wake()
+
+    async def run(self) -> None:
+        """Log in and join (with backoff while the homeserver is down), then read and work."""
+        instance = self._instance
+        matrix = instance.settings.matrix
+        backoff = Backoff(2.0, 300.0)
+        while True:
+            try:
+                api = await open_api(instance)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a homeserver that is down, or refuses the login: say so, retry
+                await backoff.wait(log, f"federation login to {matrix.homeserver}", error)
+        rooms = await federation_rooms(instance)
+        if not rooms:
+            await api.close()
+            log.info("federation off: no federation rooms configured")
+            return
+        self.runner = FederationRunner(instance, api, rooms)
+        log.info("federation on: %d room(s) as %s (%s)", len(rooms), api.user_id, instance.identity.instance_id)
+        try:
+            await self.runner.run()
+        finally:
+            self.runner = None
+
+
+def federates(instance: Instance) -> bool:
+    """Whether this instance has a Matrix account to federate with (rooms may come later)."""
     matrix = instance.settings.matrix
     if not matrix.homeserver or not matrix.user_id:
         if instance.settings.federation.rooms:
             log.warning("federation rooms are configured but no Matrix account: federation is off")
-        return None
-    try:
-        api = await open_api(instance)
-    except Exception as error:  # a refused password or an unreachable homeserver: say so, keep running
-        log.error("federation not started: cannot log in to %s: %s", matrix.homeserver, error)
-        return None
-    rooms = await federation_rooms(instance)
-    if not rooms:
-        await api.close()
-        log.info("federation off: no federation rooms configured")
-        return None
-    runner = FederationRunner(instance, api, rooms)
-    runner.hook()
-    instance.extras["federation"] = runner
-    log.info("federation on: %d room(s) as %s (%s)", len(rooms), api.user_id, instance.identity.instance_id)
-    return asyncio.create_task(runner.run(), name="federation")
+        return False
+    return True

@@ -13,20 +13,19 @@ import json
 import logging
 import tempfile
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nio
 
 from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
+from bots.instance import Instance
 from bots.matrix.render import message, vote_hint
 from core.commands.declaration import Attachment, ButtonAction, Invocation, Permission, Post, Reply
 from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
 from core.errors import TooLargeError, UsageError, WavepoolError
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
+from core.events.dispatcher import PermanentDeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,7 @@ class MatrixBot:
         self.voting = instance.settings.voting
         self._upload_limit: int | None = None
         self._creators: dict[str, set[str]] = {}  # room -> creators (room v12: above every power level)
+        self.synced = False  # after the first sync: rooms and power levels known, posts can go out
 
     # -- state -------------------------------------------------------------------------
 
@@ -66,7 +66,6 @@ class MatrixBot:
         since = await self.instance.state.get(NS, "since")
         first = True
         backoff = Backoff()
-        self.instance.app.announcer.register("matrix", self.announce)
         try:
             while True:
                 try:
@@ -85,8 +84,9 @@ class MatrixBot:
                 since = response.next_batch
                 await self.instance.state.put(NS, "since", since)
                 first = False
+                self.synced = True
         finally:
-            self.instance.app.announcer.unregister("matrix")
+            self.synced = False
 
     async def _handle_sync(self, response: nio.SyncResponse, replay: bool) -> None:
         for room_id in response.rooms.invite:
@@ -189,6 +189,8 @@ class MatrixBot:
             assert share is not None
             invocation = self._invocation(room_id, event.sender, event.event_id, {}, (attachment,))
             reply = await execute(share, invocation)
+            if "cid" in reply.data and "error" not in reply.data:
+                await self.instance.state.put("matrix_media", str(reply.data["cid"]), str(event.url))
             await self.deliver(room_id, reply, reply_to=event.event_id, audio_mxc=event.url)
         finally:
             path.unlink(missing_ok=True)
@@ -233,12 +235,22 @@ class MatrixBot:
 
     # -- sending -----------------------------------------------------------------------
 
-    async def send(self, room_id: str, reply: Reply, reply_to: str | None = None) -> str | None:
-        """Post a reply; remember its vote buttons for reactions. Returns the event id."""
+    async def send(self, room_id: str, reply: Reply, reply_to: str | None = None,
+                   key: str | None = None) -> str | None:
+        """Post a reply; remember its vote buttons for reactions. Returns the event id.
+
+        With a delivery ``key`` (announcements) the key is the Matrix transaction id, so a
+        repeated delivery after a crash is the same event to the homeserver, and a failure
+        raises (the dispatcher retries; a refusal is permanent). Without one, a failure is
+        logged (a command's answer)."""
         hint = vote_hint(reply, self.voting.approval_key, self.voting.score_keys)
         content = message(reply, hint, reply_to)
-        response = await self.client.room_send(room_id, "m.room.message", content)
+        response = await self.client.room_send(room_id, "m.room.message", content, tx_id=key)
         if isinstance(response, nio.RoomSendError):
+            if key is not None:
+                if response.status_code in ("M_FORBIDDEN", "M_TOO_LARGE", "M_NOT_FOUND", "M_BAD_JSON"):
+                    raise PermanentDeliveryError(f"{room_id} refused the post: {response.message}")
+                raise RuntimeError(f"could not send to {room_id}: {response.message}")
             log.warning("could not send to %s: %s", room_id, response.message)
             return None
         votes = [b.value for b in reply.buttons if b.action is ButtonAction.VOTE]
@@ -246,10 +258,10 @@ class MatrixBot:
             await self.instance.state.put("matrix_card", response.event_id, json.dumps(votes))
         return str(response.event_id)
 
-    async def _audio(self, room_id: str, reply: Reply, audio_mxc: str | None) -> None:
+    async def _audio(self, room_id: str, reply: Reply, audio_mxc: str | None, key: str | None = None) -> None:
         """The track itself under its card: the original upload, or the pool file re-uploaded."""
         for track in reply.cards[:1]:
-            mxc = audio_mxc
+            mxc = audio_mxc or await self.instance.state.get("matrix_media", track.cid)
             if mxc is None:
                 path = await self.instance.app.pool.local_path(track.cid)
                 if path is None or track.size > await self._max_upload():
@@ -259,7 +271,8 @@ class MatrixBot:
                 except Exception as error:
                     log.warning("could not upload %s: %s", track.cid, error)
                     continue
-            await self.client.room_send(room_id, "m.room.message", {
+                await self.instance.state.put("matrix_media", track.cid, mxc)
+            await self.client.room_send(room_id, "m.room.message", tx_id=f"{key}a" if key else None, content={
                 "msgtype": "m.audio", "body": f"{track.title[:200]}", "url": mxc, "m.mentions": {},
                 "info": {"mimetype": track.media_type, "size": track.size,
                          "duration": int(track.duration_s * 1000)}})
@@ -275,21 +288,19 @@ class MatrixBot:
 
     async def deliver(self, room_id: str, reply: Reply, reply_to: str | None = None,
                       audio_mxc: str | None = None) -> None:
-        """Answer in the room, then carry out the reply's posts (genre rooms, round rooms)."""
+        """Answer in the room (with the track's audio under its card)."""
         await self.send(room_id, reply, reply_to)
         if reply.cards and "track" in reply.data and "error" not in reply.data:
             await self._audio(room_id, reply, audio_mxc)
-        for post in reply.posts:
-            await self.announce(post, audio_mxc)
 
-    async def announce(self, post: Post, audio_mxc: str | None = None) -> None:
-        """Post to the room a target maps to (announcer sink)."""
+    async def announce(self, post: Post, key: str) -> None:
+        """Post to the room a target maps to; ``key`` makes a repeated delivery a no-op."""
         room_id = await self.instance.app.destination(post.target, "matrix")
         if room_id is None:
             return
-        await self.send(room_id, post.reply)
+        await self.send(room_id, post.reply, key=key)
         if post.reply.cards and "track" in post.reply.data:
-            await self._audio(room_id, post.reply, audio_mxc)
+            await self._audio(room_id, post.reply, None, key)
 
 
 async def connect(instance: Instance) -> tuple[nio.AsyncClient, MatrixApi]:

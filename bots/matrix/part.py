@@ -1,48 +1,59 @@
-"""Starting the Matrix bot when its account is configured."""
+"""The Matrix bot as a part of the running instance, and its event subscriber."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 from bots.backoff import Backoff
+from bots.instance import Instance
 from bots.matrix.bot import MatrixBot, connect
 from core.errors import UsageError
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
+from core.events.model import RecordedEvent
 
 log = logging.getLogger(__name__)
 
 
-async def start(instance: Instance) -> asyncio.Task[None] | None:
-    """The bot's task, or None when ``[matrix]`` has no homeserver.
+class MatrixPart:
+    """Logs in (retrying with backoff while the homeserver is down), serves commands, and
+    posts every event's announcements to this community's Matrix rooms."""
 
-    A homeserver that is down at start-up is retried with backoff; credentials it refuses
-    stop the bot with a clear log line (the rest of the instance keeps running).
-    """
-    if not instance.settings.matrix.homeserver:
-        return None
+    name = "matrix"
+    backlog: timedelta | None = timedelta(days=1)  # a bot added later does not replay old posts
+    transactional = False
 
-    async def run() -> None:
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self._bot: MatrixBot | None = None
+
+    def ready(self) -> bool:
+        """Ready once logged in and synced (rooms known)."""
+        return self._bot is not None and self._bot.synced
+
+    async def deliver(self, event: RecordedEvent) -> None:
+        """Post the event's announcements; the delivery key is the Matrix transaction id."""
+        assert self._bot is not None
+        for index, post in enumerate(await self._instance.announcements.posts_for(event)):
+            await self._bot.announce(post, key=event.delivery_key(self.name, index))
+
+    async def run(self) -> None:
+        """Log in, then sync until cancelled; credentials refused stop the bot with a clear log line."""
         backoff = Backoff(2.0, 300.0)
         while True:
             try:
-                client, media = await connect(instance)
+                client, media = await connect(self._instance)
                 break
             except UsageError as error:
                 log.error("Matrix bot not started: %s", error)
                 return
             except Exception as error:
                 await backoff.wait(log, "Matrix login", error)
-        bot = MatrixBot(instance, client, media)
-        instance.extras["matrix"] = bot
-        log.info("Matrix bot on as %s at %s", client.user_id, instance.settings.matrix.homeserver)
+        bot = MatrixBot(self._instance, client, media)
+        self._bot = bot
+        log.info("Matrix bot on as %s at %s", client.user_id, self._instance.settings.matrix.homeserver)
         try:
             await bot.run()
         finally:
+            self._bot = None
             await client.close()
             await media.close()
-
-    return asyncio.create_task(run(), name="matrix-bot")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from core.app import App
 from core.cid import parse_cid
 from core.errors import IntegrityError, UsageError
-from core.model import Cid, TrackStatus
-
-if TYPE_CHECKING:
-    from bots.runtime import Instance
+from core.model import Cid
+from core.visibility import is_public
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +19,8 @@ log = logging.getLogger(__name__)
 class WebServer:
     """Health and metrics endpoints, plus the blob endpoint peers may fetch from."""
 
-    def __init__(self, instance: Instance) -> None:
-        self._instance = instance
+    def __init__(self, app: App) -> None:
+        self._app = app
         self._started = time.monotonic()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -49,7 +47,7 @@ class WebServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         """200 with a small JSON status when storage answers; 503 otherwise."""
-        app = self._instance.app
+        app = self._app
         try:
             tracks = await app.tracks.count()
         except Exception as err:  # health must report, not raise
@@ -65,7 +63,7 @@ class WebServer:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus text format."""
-        app = self._instance.app
+        app = self._app
         lines = [
             "# HELP wavepool_tracks Tracks in the local pool.",
             "# TYPE wavepool_tracks gauge",
@@ -93,7 +91,7 @@ class WebServer:
             cid = parse_cid(request.match_info["cid"])
         except UsageError as err:
             raise web.HTTPBadRequest(text=str(err)) from None
-        pool = self._instance.app.pool
+        pool = self._app.pool
         size = await pool.size_of(cid)
         if size is None or not await self._servable(cid):
             raise web.HTTPNotFound(text="no such blob")
@@ -110,5 +108,5 @@ class WebServer:
         return response
 
     async def _servable(self, cid: str) -> bool:
-        tracks = await self._instance.app.tracks.find_by_cid(Cid(cid))
-        return any(t.status is TrackStatus.ACTIVE for t in tracks)
+        tracks = await self._app.tracks.find_by_cid(Cid(cid))
+        return any(is_public(t) for t in tracks)  # never a track waiting for review

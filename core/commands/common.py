@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.commands.declaration import Invocation
+from core.commands.declaration import Invocation, Permission
 from core.errors import NotFoundError
 from core.model import Sharer
+from core.visibility import Viewer
 
 
 def sharer_of(invocation: Invocation) -> Sharer:
     """The member who runs a command, as the core records people."""
     return Sharer(invocation.platform, invocation.user_id, invocation.display_name)
+
+
+def viewer_of(invocation: Invocation) -> Viewer:
+    """Who is looking, for the visibility rule (moderators see the review queue's tracks)."""
+    return Viewer(invocation.platform, invocation.user_id, invocation.permission >= Permission.MODERATOR)
 
 
 def arg(invocation: Invocation, name: str, default: Any = None) -> Any:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from core.app import App
-from core.commands.common import arg, lines_of, need, sharer_of
+from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.errors import NotFoundError
 from core.services.prompts import Prompt
-from core.services.sharing import genre_post
+from core.views.digest import digest_reply
+from core.visibility import can_see
 
 
 def _prompt_line(prompt: Prompt) -> str:
@@ -24,7 +26,9 @@ def prompt_commands(app: App) -> list[Command]:
         track_id = None
         if arg(inv, "track"):
             track = await app.tracks.resolve(arg(inv, "track"))
-            track_id = track.id if track else None
+            if track is None or not can_see(track, viewer_of(inv)):
+                raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
+            track_id = track.id
         settings = {k: v for k, v in (("model", arg(inv, "model")), ("seed", arg(inv, "seed"))) if v}
         prompt, created = await prompts.save(arg(inv, "text"), arg(inv, "kind", "prompt"), sharer_of(inv),
                                              generator=arg(inv, "generator"), settings=settings or None,
@@ -86,8 +90,7 @@ def digest_commands(app: App) -> list[Command]:
 
     async def preview(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")
-        reply: Reply = await digest.build()
-        return reply
+        return digest_reply(await digest.build())
 
     async def publish(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")
@@ -111,7 +114,9 @@ def moderation_commands(app: App) -> list[Command]:
 
     async def approve(inv: Invocation) -> Reply:
         track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
-        return Reply(text=f"Approved {track.title}.", cards=(track,), posts=(genre_post(track),),
+        if app.prompts is not None:  # held back from the library while it waited for review
+            await app.prompts.autofill_from_track(track)
+        return Reply(text=f"Approved {track.title}; it is posted to its genre channel.", cards=(track,),
                      data={"track": track.id})
 
     async def reject(inv: Invocation) -> Reply:
@@ -149,8 +154,7 @@ def federation_commands(app: App) -> list[Command]:
         info = need(app.federation, "federation")
         state = dict(await info.status())
         fields = [("Rooms", ", ".join(state.get("rooms") or ()) or "none"),
-                  ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox"))),
-                  ("Rejected events", str(state.get("rejected_events")))]
+                  ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox")))]
         failing = [f"{f['cid'][:16]}… ({f['attempts']}×): {f['error']}" for f in state.get("failures") or ()]
         return Reply(title=f"Federation of {state.get('instance')}", text=lines_of(failing, "No failing fetches."),
                      fields=tuple(fields), private=True, data=state)

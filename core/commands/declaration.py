@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.model import Track
+from core.replies import Button, ButtonAction, Post, Reply
+
+__all__ = ["Attachment", "Button", "ButtonAction", "Command", "CommandRegistry", "Invocation", "Param", "ParamKind",
+           "Permission", "Post", "Reply"]
 
 
 class Permission(enum.IntEnum):
@@ -77,52 +80,6 @@ class Invocation:
     account_age_days: float | None = None  # platform account / membership age, if known
     roles: tuple[str, ...] = ()  # platform role names / ids, if any
     message_ref: str | None = None  # link or id of the message that carried the command
-
-
-class ButtonAction(enum.StrEnum):
-    """What a button does; ``Button.value`` carries its argument."""
-
-    VOTE = "vote"  # value: "track:<id>:<ballot>" or "round:<rid>:<entry>:<ballot>"; ballot "0" withdraws.
-    # Pressing the same ballot again withdraws it unless invocation.args["toggle"] is False
-    # (Matrix reactions: adding is never a toggle; the redaction sends ballot "0").
-    OPEN = "open"  # value: a URL or track ref
-
-
-@dataclass(frozen=True)
-class Button:
-    """A button under a reply; ``custom_id`` is stable so persistent views survive restarts."""
-
-    label: str
-    action: ButtonAction
-    value: str
-
-    @property
-    def custom_id(self) -> str:
-        """Stable id: ``wp:<action>:<value>`` (at most 100 characters, Discord's limit)."""
-        return f"wp:{self.action.value}:{self.value}"[:100]
-
-
-@dataclass(frozen=True)
-class Post:
-    """A message the bots should also post elsewhere (genre channel, round channel)."""
-
-    target: str  # "genre:<name>" | "round:<id>" | "digest" | "default"
-    reply: Reply
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What a command answers: text, track cards, buttons, files, follow-up posts."""
-
-    text: str = ""
-    title: str | None = None
-    cards: tuple[Track, ...] = ()
-    buttons: tuple[Button, ...] = ()
-    files: tuple[Path, ...] = ()
-    private: bool = False  # visible to the caller only (ephemeral) where the platform can
-    posts: tuple[Post, ...] = ()  # extra messages for other channels/rooms
-    fields: tuple[tuple[str, str], ...] = ()  # name/value pairs (embed fields, HTML table rows)
-    data: Mapping[str, Any] = field(default_factory=dict)  # structured form (digest, results)
 
 
 Handler = Callable[[Invocation], Awaitable[Reply]]

@@ -9,6 +9,7 @@ from core.commands.common import arg, need, sharer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, UsageError
 from core.services.voting import VotingService
+from core.views.rounds import OUTCOME_WORDS, results_reply, status_reply
 from core.voting_model import BallotType, RoundRules
 
 _YES = {"yes", "y", "true", "on", "1"}
@@ -53,7 +54,9 @@ def round_commands(app: App) -> list[Command]:
                      data={"round": rnd.id})
 
     async def status(inv: Invocation) -> Reply:
-        return await _voting(app).status(await _round_ref(app, inv))
+        voting = _voting(app)
+        rnd = await voting.get(await _round_ref(app, inv))
+        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.ballots(rnd))
 
     async def submit(inv: Invocation) -> Reply:
         voting = _voting(app)
@@ -62,7 +65,7 @@ def round_commands(app: App) -> list[Command]:
         if inv.attachments and not track_ref:
             shared = await app.share.share_file(inv.attachments[0].path, sharer_of(inv), place=inv.place,
                                                 filename=inv.attachments[0].filename)
-            track_ref = shared.data.get("track")
+            track_ref = shared.track.id
         if not track_ref:
             raise UsageError("name one of your tracks (or attach the audio) to submit")
         entry = await voting.submit(ref, str(track_ref), sharer_of(inv), inv.account_age_days, inv.roles)
@@ -73,7 +76,7 @@ def round_commands(app: App) -> list[Command]:
         outcome = await _voting(app).vote(await _round_ref(app, inv), arg(inv, "entry"), sharer_of(inv),
                                           arg(inv, "value", 1), account_age_days=inv.account_age_days,
                                           roles=inv.roles)
-        return Reply(text=outcome.capitalize() + ".", private=True)
+        return Reply(text=OUTCOME_WORDS[outcome], private=True)
 
     async def close(inv: Invocation) -> Reply:
         rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
@@ -81,8 +84,9 @@ def round_commands(app: App) -> list[Command]:
                      data={"round": rnd.id, "phase": rnd.phase.value})
 
     async def results(inv: Invocation) -> Reply:
-        return await _voting(app).results(await _round_ref(app, inv),
-                                          moderator=inv.permission >= Permission.MODERATOR)
+        voting = _voting(app)
+        rnd = await voting.closed(await _round_ref(app, inv), moderator=inv.permission >= Permission.MODERATOR)
+        return await results_reply(voting, app.tracks, rnd)
 
     round_param = Param("round", ParamKind.TEXT, "round number (default: the latest open one)",
                         required=False, autocomplete="rounds")
@@ -133,6 +137,6 @@ def vote_button(app: App):  # type: ignore[no-untyped-def]
                 raise UsageError("this vote button is not valid")
         except ValueError:
             raise UsageError("this vote button is not valid") from None
-        return Reply(text=outcome.capitalize() + ".", private=True, data={"outcome": outcome})
+        return Reply(text=OUTCOME_WORDS[outcome], private=True, data={"outcome": outcome.value})
 
     return press

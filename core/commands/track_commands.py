@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from core.app import App
-from core.commands.common import arg, lines_of, need, sharer_of
+from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.model import Declaration
-from core.services.sharing import card_reply
+from core.views.tracks import card_reply, share_reply
+from core.visibility import can_see
 
 _URL_PREFIXES = ("http://", "https://")
 
@@ -21,23 +22,24 @@ def track_commands(app: App) -> list[Command]:
         url = arg(inv, "url")
         if inv.attachments:
             attachment = inv.attachments[0]
-            return await app.share.share_file(attachment.path, sharer_of(inv), declaration, inv.place,
+            return share_reply(await app.share.share_file(attachment.path, sharer_of(inv), declaration, inv.place,
                                               filename=attachment.filename,
-                                              source_url=attachment.source_url or inv.message_ref)
+                                              source_url=attachment.source_url or inv.message_ref))
         if url:
             if not str(url).lower().startswith(_URL_PREFIXES):
                 raise UsageError("share a link starting with http:// or https://, or attach an audio file")
-            return await app.share.share_url(str(url), sharer_of(inv), declaration, inv.place)
+            return share_reply(await app.share.share_url(str(url), sharer_of(inv), declaration, inv.place))
         raise UsageError("attach an audio file or give a link to share")
 
     async def track(inv: Invocation) -> Reply:
         found = await app.tracks.resolve(arg(inv, "track"))
-        if found is None:
+        if found is None or not can_see(found, viewer_of(inv)):
             raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
         return card_reply(found)
 
     async def search(inv: Invocation) -> Reply:
-        found = list(await app.tracks.search(arg(inv, "text"), limit=10))
+        viewer = viewer_of(inv)
+        found = [t for t in await app.tracks.search(arg(inv, "text"), limit=40) if can_see(t, viewer)][:10]
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name} ({t.genre or 'unsorted'})" for t in found]
         return Reply(title=f"Tracks matching '{arg(inv, 'text')}'",
                      text=lines_of(lines, "No track matches."), cards=tuple(found[:3]),

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IntegrityError, TooLargeError, WavepoolError
+from core.events.model import DomainEvent, EventKind, Origin
+from core.events.ports import EventLog
 from core.federation.manifest import (
     IdForKey,
     Signer,
@@ -38,6 +40,7 @@ from core.federation.ports import BlobSource, FederationStore, FederationTranspo
 from core.model import Cid, Evidence, Strength, Track, TrackId, TrackStatus
 from core.ports import BlobPool, Clock, TrackRepository
 from core.services.moderation import delete_blob_if_unused
+from core.visibility import is_public
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ class Replicator:
     def __init__(self, *, signer: Signer, name: str, community: str, homepage: str, user_id: str,
                  store: FederationStore, tracks: TrackRepository, pool: BlobPool, clock: Clock,
                  policy: FederationPolicy, sources: BlobSource, verify: Verify, id_for_key: IdForKey,
-                 public_url: str | None = None) -> None:
+                 events: EventLog, public_url: str | None = None, transport: FederationTransport | None = None,
+                 on_queued: Callable[[], None] | None = None) -> None:
         self._signer = signer
         self.name = name
         self._community = community
@@ -76,8 +80,9 @@ class Replicator:
         self._verify = verify
         self._id_for_key = id_for_key
         self._public_url = public_url.rstrip("/") if public_url else None
-        self.transport: FederationTransport | None = None
-        self.on_queued: Callable[[], None] | None = None  # wakes the fetch worker
+        self._events = events
+        self.transport = transport
+        self.on_queued = on_queued  # wakes the fetch worker
         self.failed_fetches = 0
         self.rejected_events = 0
         self._peers_by_user: dict[str, Peer] = {}  # the store's account -> peer answers, cached
@@ -239,8 +244,11 @@ class Replicator:
     async def _take_down(self, track: Track) -> str:
         if track.status is TrackStatus.TAKEN_DOWN:
             return "already taken down"
-        await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
-        await self.store.finish(track.id)
+        async with self._events.transaction():
+            await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
+            await self.store.finish(track.id)
+            await self._events.record(DomainEvent(EventKind.TRACK_TAKEN_DOWN, track_id=track.id, origin=Origin.PEER,
+                                                  reason="taken down by its origin"), self._clock.now())
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("federated takedown of %s (%s); blob deleted: %s", track.id, track.title, deleted)
         return "taken down"
@@ -269,11 +277,16 @@ class Replicator:
         for start in range(0, len(items), wave):
             fetched = [t for t in await asyncio.gather(*(one(i) for i in items[start:start + wave])) if t]
             if fetched:
-                async with self.store.atomic():
+                now = self._clock.now()
+                async with self._events.transaction(), self.store.atomic():
                     for track in fetched:
                         await self._tracks.add(track)
                         await self.store.finish(track.id)
                         await self._announce_have(track)
+                        peer = await self.store.peer_by_instance(track.origin_instance)
+                        await self._events.record(DomainEvent(
+                            EventKind.TRACK_REPLICATED, track_id=track.id, origin=Origin.PEER,
+                            peer=(peer.community or peer.name) if peer else track.origin_instance), now)
                 stored += len(fetched)
         return stored
 
@@ -350,8 +363,8 @@ class Replicator:
         now = self._clock.now()
         if kind in ("track", "have"):
             track = await self._tracks.get(TrackId(str(payload["track_id"])))
-            if track is None or track.status is not TrackStatus.ACTIVE:
-                return
+            if track is None or not is_public(track):
+                return  # rejected or taken down since it was queued
             path = await self._pool.local_path(track.cid)
             if path is None:
                 return

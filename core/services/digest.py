@@ -2,25 +2,25 @@
 
 It is due at a weekday and time in a time zone (config). ``publish_due`` publishes the
 digest of the latest due moment unless that one was already published (remembered in a
-durable key-value store), so a digest missed while the instance was down goes out at
-start-up, and a restart never sends it twice.
+durable key-value store, in the same transaction as its ``DIGEST_PUBLISHED`` event), so a
+digest missed while the instance was down goes out at start-up, and a restart never sends
+it twice. The bots and the federation hear of it from the outbox.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from core.announce import Announcer
-from core.commands.declaration import Post, Reply
-from core.model import Track, TrackStatus
+from core.events.model import DomainEvent, EventKind
+from core.events.ports import EventLog
+from core.model import Track
 from core.ports import Clock, TrackRepository
-from core.services.sharing import vote_buttons
-from core.voting_model import Phase
+from core.visibility import is_public
+from core.voting_model import Phase, Round
 
 if TYPE_CHECKING:
     from core.services.prompts import PromptService
@@ -34,6 +34,12 @@ class KeyValue(Protocol):
 
     async def get(self, namespace: str, key: str) -> str | None: ...
     async def put(self, namespace: str, key: str, value: str) -> None: ...
+
+
+class PeerDigests(Protocol):
+    """What peers' published digests say: (peer name, its week's top titles), blocked peers left out."""
+
+    async def highlights(self) -> list[tuple[str, list[str]]]: ...
 
 
 @dataclass(frozen=True)
@@ -60,24 +66,75 @@ class DigestSchedule:
         return self.latest_due(now) + timedelta(days=7)
 
 
+@dataclass(frozen=True)
+class RoundWin:
+    """A round that closed this week, and its leader(s): (title, entrant); several when tied."""
+
+    round: Round
+    winners: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One week of the community, as data; ``core.views.digest`` words it for members."""
+
+    community: str
+    week_ending: datetime
+    top: tuple[tuple[Track, int], ...]  # (track, votes), best first
+    new_tracks: tuple[Track, ...]
+    rounds: tuple[RoundWin, ...]
+    prompts: tuple[str, ...]
+    peers: tuple[tuple[str, list[str]], ...]  # (peer name, its top titles)
+    top_n: int = 10
+
+    @property
+    def title(self) -> str:
+        """The digest's name."""
+        return f"Weekly digest — {self.community} — week ending {self.week_ending:%Y-%m-%d}"
+
+    @property
+    def sharers(self) -> int:
+        """Members who shared this week."""
+        return len({(t.sharer.platform, t.sharer.user_id) for t in self.new_tracks})
+
+    def per_genre(self) -> dict[str, list[dict[str, object]]]:
+        """The three most voted tracks of each genre."""
+        out: dict[str, list[dict[str, object]]] = {}
+        for track, votes in self.top:
+            bucket = out.setdefault(track.genre or "unsorted", [])
+            if len(bucket) < 3:
+                bucket.append({"track": track.id, "title": track.title, "votes": votes})
+        return out
+
+    def to_data(self) -> dict[str, object]:
+        """The structured form: kept with the published digest and sent to peers."""
+        return {"week_ending": self.week_ending.isoformat(), "new_tracks": len(self.new_tracks),
+                "active_sharers": self.sharers, "per_genre": self.per_genre(),
+                "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in self.top],
+                "rounds": [{"round": w.round.id, "theme": w.round.rules.theme,
+                            "winner": " / ".join(title for title, _ in w.winners)} for w in self.rounds],
+                "prompts": list(self.prompts),
+                "peers": [{"peer": name, "top": titles} for name, titles in self.peers]}
+
+
 class DigestService:
     """Builds, previews and publishes the weekly digest."""
 
     def __init__(self, schedule: DigestSchedule, tracks: TrackRepository, clock: Clock,
-                 announcer: Announcer, state: KeyValue, community: str,
-                 voting: VotingService | None = None, prompts: PromptService | None = None) -> None:
+                 events: EventLog, state: KeyValue, community: str,
+                 voting: VotingService | None = None, prompts: PromptService | None = None,
+                 peers: PeerDigests | None = None) -> None:
         self.schedule = schedule
         self._tracks = tracks
         self._clock = clock
-        self._announcer = announcer
+        self._events = events
         self._state = state
         self._community = community
         self._voting = voting
         self._prompts = prompts
-        # set by federation: (peer name, its week's top titles) from peers' published digests
-        self.peer_highlights: Callable[[], Awaitable[list[tuple[str, list[str]]]]] | None = None
+        self._peers = peers
 
-    async def build(self, until: datetime | None = None) -> Reply:
+    async def build(self, until: datetime | None = None) -> Digest:
         """The digest of the seven days before ``until`` (default: now)."""
         end = until or self._clock.now()
         since = end - timedelta(days=7)
@@ -85,77 +142,55 @@ class DigestService:
         if self._voting is not None:
             for track_id, total, _voters in await self._voting.top_tracks(since, self.schedule.top_n * 2):
                 track = await self._tracks.get(track_id)
-                if track is not None and track.status is TrackStatus.ACTIVE:
+                if track is not None and is_public(track):
                     top.append((track, total))
         top.sort(key=lambda item: (-item[1], item[0].first_seen_at, item[0].id))  # deterministic ties
-        top = top[: self.schedule.top_n]
-        new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since) if t.first_seen_at < end]
-        sharers = {(t.sharer.platform, t.sharer.user_id) for t in new_tracks}
-        lines = [f"{len(new_tracks)} new track{'s' if len(new_tracks) != 1 else ''} this week from "
-                 f"{len(sharers)} member{'s' if len(sharers) != 1 else ''}."]
-        per_genre: dict[str, list[dict[str, object]]] = {}
-        for track, votes in top:
-            bucket = per_genre.setdefault(track.genre or "unsorted", [])
-            if len(bucket) < 3:
-                bucket.append({"track": track.id, "title": track.title, "votes": votes})
-        fields: list[tuple[str, str]] = []
-        if top:
-            lines.append("Most voted:")
-            for place, (track, votes) in enumerate(top, start=1):
-                lines.append(f"{place}. {track.title} — {track.sharer.display_name} ({votes} vote{'s' if votes != 1 else ''})")
-                fields.append((f"{place}. {track.title}"[:256], f"{track.sharer.display_name} · {votes} votes"))
-        elif new_tracks:
-            lines.append("Newest:")
-            for track in new_tracks[: self.schedule.top_n]:
-                lines.append(f"• {track.title} — {track.sharer.display_name}")
-        rounds_data: list[dict[str, object]] = []
+        new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since)
+                      if t.first_seen_at < end and is_public(t)]
+        rounds: list[RoundWin] = []
         if self._voting is not None:
             for rnd in await self._voting.recent_rounds(20):
                 if rnd.phase is Phase.CLOSED and since <= rnd.vote_until <= end:
                     standings = await self._voting.standings(rnd)
                     if standings:
-                        winner = await self._tracks.get(standings[0].entry.track_id)
-                        title = winner.title if winner else standings[0].entry.track_id
-                        lines.append(f"Round {rnd.label} won by {title} — {standings[0].entry.submitter.display_name}")
-                        rounds_data.append({"round": rnd.id, "theme": rnd.rules.theme, "winner": title})
-        prompts_data: list[str] = []
+                        leaders = [s for s in standings if s.rank == standings[0].rank]
+                        titles = []
+                        for leader in leaders:
+                            winner = await self._tracks.get(leader.entry.track_id)
+                            titles.append((winner.title if winner else leader.entry.track_id,
+                                           leader.entry.submitter.display_name))
+                        rounds.append(RoundWin(rnd, tuple(titles)))
+        prompts: list[str] = []
         if self._prompts is not None:
             try:
-                top_prompts = await self._prompts.top(limit=3, since=since)
+                prompts = [p.text for p in await self._prompts.top(limit=3, since=since)]
             except Exception:  # the digest must go out even if one section fails
-                top_prompts = []
-            for prompt in top_prompts:
-                prompts_data.append(prompt.text)
-            if prompts_data:
-                lines.append("Top prompts:")
-                lines.extend(f"• {text[:200]}" for text in prompts_data)
-        peers: list[dict[str, object]] = []
-        peer_lines: list[str] = []
-        if self.peer_highlights is not None:
-            for name, titles in (await self.peer_highlights())[:5]:
-                if titles:
-                    peers.append({"peer": name, "top": titles[:3]})
-                    peer_lines.append(f"• {name}: {', '.join(titles[:3])}")
-        if peer_lines:
-            lines += ["Highlights from peers:", *peer_lines]
-        cards: Sequence[Track] = [t for t, _ in top[:3]]
-        return Reply(
-            title=f"Weekly digest — {self._community} — week ending {end:%Y-%m-%d}",
-            text="\n".join(lines), cards=tuple(cards), fields=tuple(fields),
-            buttons=tuple(button for t in cards for button in vote_buttons(t)),
-            data={"week_ending": end.isoformat(), "new_tracks": len(new_tracks), "active_sharers": len(sharers),
-                  "per_genre": per_genre,
-                  "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in top],
-                  "rounds": rounds_data, "prompts": prompts_data, "peers": peers},
-        )
+                prompts = []
+        peers: list[tuple[str, list[str]]] = []
+        if self._peers is not None:
+            peers = [(name, titles[:3]) for name, titles in (await self._peers.highlights())[:5] if titles]
+        return Digest(community=self._community, week_ending=end, top=tuple(top[: self.schedule.top_n]),
+                      new_tracks=tuple(new_tracks), rounds=tuple(rounds), prompts=tuple(prompts),
+                      peers=tuple(peers), top_n=self.schedule.top_n)
 
-    async def publish_now(self) -> Reply:
-        """Build the digest as it stands and announce it (``digest publish``)."""
-        reply = await self.build()
-        await self._announcer.announce(Post("digest", reply))
-        return reply
+    async def publish_now(self) -> Digest:
+        """Build the digest as it stands and publish it (``digest publish``)."""
+        now = self._clock.now()
+        digest = await self.build(until=now)
+        await self._publish(now, digest)
+        return digest
 
-    async def publish_due(self) -> Reply | None:
+    async def _publish(self, week_ending: datetime, digest: Digest, due: datetime | None = None) -> None:
+        """Keep the digest and record its event, as one."""
+        async with self._events.transaction():
+            await self._state.put("digest", f"week:{week_ending.isoformat()}", json.dumps(
+                {"title": digest.title, "data": digest.to_data()}, default=str))
+            if due is not None:
+                await self._state.put("digest", "last_published_due", due.isoformat())
+            await self._events.record(DomainEvent(EventKind.DIGEST_PUBLISHED, week_ending=week_ending),
+                                      self._clock.now())
+
+    async def publish_due(self) -> Digest | None:
         """Publish the latest due digest unless it already went out; returns it if sent."""
         now = self._clock.now()
         due = self.schedule.latest_due(now)
@@ -169,12 +204,9 @@ class DigestService:
                 await self._state.put("digest", "first_armed", now.isoformat())
                 await self._state.put("digest", "last_published_due", due.isoformat())
                 return None
-        reply = await self.build(until=due)
-        await self._state.put("digest", f"week:{due.isoformat()}", json.dumps(
-            {"title": reply.title, "text": reply.text, "data": reply.data}, default=str))
-        await self._state.put("digest", "last_published_due", due.isoformat())
-        await self._announcer.announce(Post("digest", reply))
-        return reply
+        digest = await self.build(until=due)
+        await self._publish(due, digest, due=due)
+        return digest
 
     async def published(self, due: datetime) -> dict[str, object] | None:
         """The digest stored when the one due at ``due`` went out."""

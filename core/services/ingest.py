@@ -20,6 +20,8 @@ from typing import TypeVar
 
 from core.cards import duration_text
 from core.errors import NotFoundError, TooLargeError, TooLongError
+from core.events.model import DomainEvent, EventKind
+from core.events.ports import EventLog
 from core.fingerprint import similarity
 from core.model import (
     Declaration,
@@ -31,6 +33,7 @@ from core.model import (
     Track,
     TrackId,
     TrackStatus,
+    Verdict,
 )
 from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackRepository
 from core.services import provenance
@@ -70,6 +73,10 @@ def _title_from(filename: str | None) -> str | None:
     return stem.strip() or None
 
 
+GenreClassifier = Callable[[Track, str | None], str | None]
+"""(track, its genre tag) -> the genre it goes to, or None."""
+
+
 class IngestService:
     """Takes tracks in: probe, store, gather evidence, decide, record."""
 
@@ -82,8 +89,10 @@ class IngestService:
         instance: InstanceId,
         limits: IngestLimits,
         rules: ProvenanceRules,
+        events: EventLog,
         fetcher: LinkFetcher | None = None,
         work_dir: Path | None = None,
+        classify_genre: GenreClassifier | None = None,
     ) -> None:
         self._pool = pool
         self._tracks = tracks
@@ -94,8 +103,8 @@ class IngestService:
         self._rules = rules
         self._fetcher = fetcher
         self._work_dir = work_dir
-        # set by the wiring to the genre service: (track, genre tag) -> genre or None
-        self.classify_genre: Callable[[Track, str | None], str | None] | None = None
+        self._events = events
+        self._classify_genre = classify_genre
         # seconds spent per stage since start (for /metrics and bench/ingest.py)
         self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.stage_counts: dict[str, int] = dict.fromkeys(STAGES, 0)
@@ -183,8 +192,8 @@ class IngestService:
             source_url=source_url or (page.canonical_url or page.url if page else None) or tags.url,
             quality=quality,
         )
-        if self.classify_genre is not None:
-            track = replace(track, genre=self.classify_genre(track, tags.genre))
+        if self._classify_genre is not None:
+            track = replace(track, genre=self._classify_genre(track, tags.genre))
         await self._timed("record", self._record(track, fingerprint, Share(track.id, sharer, now, place)))
         log.info("ingested %s as %s (%s: %s)", title, cid, verdict.value, reason)
         return IngestResult(track, True, f"{verdict.value}: {reason}")
@@ -212,7 +221,13 @@ class IngestService:
             fetched.path.unlink(missing_ok=True)
 
     async def _record(self, track: Track, fingerprint: Fingerprint | None, share: Share) -> None:
-        await self._tracks.add(track, share=share, fingerprint=fingerprint)
+        """The track, its share, its fingerprint and the event that announces it, as one."""
+        kind = {Verdict.VERIFIED: EventKind.TRACK_ACCEPTED, Verdict.DECLARED: EventKind.TRACK_ACCEPTED,
+                Verdict.QUARANTINED: EventKind.TRACK_QUARANTINED}.get(track.verdict)
+        async with self._events.transaction():
+            await self._tracks.add(track, share=share, fingerprint=fingerprint)
+            if kind is not None:
+                await self._events.record(DomainEvent(kind, track_id=track.id), share.shared_at)
 
     async def _already_known(self, track: Track, sharer: Sharer, place: str, now: datetime) -> IngestResult:
         if track.status is TrackStatus.TAKEN_DOWN:

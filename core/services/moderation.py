@@ -1,23 +1,22 @@
 """Moderators' decisions on tracks: approve, reject, take down.
 
 A takedown hides the track everywhere on this instance and deletes its blob unless another
-active track still references the same bytes. Listeners (federation) hear of approvals
-and takedowns so they can publish them.
+active track still references the same bytes. Each decision is recorded with its event
+in one transaction; the federation and the bots hear of it from the outbox.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from core.errors import NotFoundError, PhaseError
+from core.events.model import DomainEvent, EventKind
+from core.events.ports import EventLog
 from core.model import Cid, Sharer, Track, TrackStatus, Verdict
-from core.ports import BlobPool, TrackRepository
+from core.ports import BlobPool, Clock, TrackRepository
+from core.visibility import is_public
 
 log = logging.getLogger(__name__)
-
-Listener = Callable[[Track], Awaitable[None]]
-
 
 async def delete_blob_if_unused(tracks: TrackRepository, pool: BlobPool, cid: Cid) -> bool:
     """Delete a blob no active track uses any more (after a takedown); True if it was deleted."""
@@ -29,19 +28,11 @@ async def delete_blob_if_unused(tracks: TrackRepository, pool: BlobPool, cid: Ci
 class ModerationService:
     """Review queue and decisions."""
 
-    def __init__(self, tracks: TrackRepository, pool: BlobPool) -> None:
+    def __init__(self, tracks: TrackRepository, pool: BlobPool, events: EventLog, clock: Clock) -> None:
         self._tracks = tracks
         self._pool = pool
-        self._approved: list[Listener] = []
-        self._taken_down: list[Listener] = []
-
-    def on_approved(self, listener: Listener) -> None:
-        """Hear of tracks a moderator accepted."""
-        self._approved.append(listener)
-
-    def on_taken_down(self, listener: Listener) -> None:
-        """Hear of tracks taken down locally."""
-        self._taken_down.append(listener)
+        self._events = events
+        self._clock = clock
 
     async def _track(self, ref: str) -> Track:
         track = await self._tracks.resolve(ref)
@@ -61,16 +52,22 @@ class ModerationService:
         if track.verdict in (Verdict.VERIFIED, Verdict.DECLARED):
             raise PhaseError(f"this track is already {track.verdict.value}")
         why = f"approved by {by.display_name}" + (f": {reason}" if reason else "")
-        await self._tracks.set_verdict(track.id, Verdict.DECLARED, why)
-        approved = await self._track(track.id)
-        await self._tell(self._approved, approved)
-        return approved
+        async with self._events.transaction():
+            await self._tracks.set_verdict(track.id, Verdict.DECLARED, why)
+            await self._events.record(DomainEvent(EventKind.TRACK_APPROVED, track_id=track.id, reason=why),
+                                      self._clock.now())
+        return await self._track(track.id)
 
     async def reject(self, ref: str, by: Sharer, reason: str | None = None) -> Track:
         """Refuse a track; it stays on record but is never posted or replicated."""
         track = await self._track(ref)
+        if track.verdict is Verdict.REJECTED:
+            raise PhaseError("this track is already rejected")
         why = f"rejected by {by.display_name}" + (f": {reason}" if reason else "")
-        await self._tracks.set_verdict(track.id, Verdict.REJECTED, why)
+        async with self._events.transaction():
+            await self._tracks.set_verdict(track.id, Verdict.REJECTED, why)
+            await self._events.record(DomainEvent(EventKind.TRACK_REJECTED, track_id=track.id, reason=why,
+                                                  was_public=is_public(track)), self._clock.now())
         return await self._track(track.id)
 
     async def takedown(self, ref: str, by: Sharer, reason: str | None = None) -> tuple[Track, bool]:
@@ -78,17 +75,10 @@ class ModerationService:
         track = await self._track(ref)
         if track.status is TrackStatus.TAKEN_DOWN:
             raise PhaseError("this track is already taken down")
-        await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
+        async with self._events.transaction():
+            await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
+            await self._events.record(DomainEvent(EventKind.TRACK_TAKEN_DOWN, track_id=track.id, reason=reason,
+                                                  was_public=is_public(track)), self._clock.now())
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("track %s taken down by %s (%s)", track.id, by.display_name, reason or "no reason")
-        down = await self._track(track.id)
-        await self._tell(self._taken_down, down)
-        return down, deleted
-
-    @staticmethod
-    async def _tell(listeners: list[Listener], track: Track) -> None:
-        for listener in listeners:
-            try:
-                await listener(track)
-            except Exception:
-                log.exception("a moderation listener failed for %s", track.id)
+        return await self._track(track.id), deleted

@@ -1,19 +1,21 @@
 """Sharing a track: the one flow behind the ``share`` command, chat uploads and the CLI.
 
-Rate limit → ingest (file or link) → genre → prompt library → a reply with the card and a
-post to the genre's channel → listeners (federation publishes accepted tracks).
+Rate limit → ingest (file or link) → genre → prompt library → a typed ``ShareOutcome``;
+the track's event is in the outbox (ingest records it with the track), from which every
+surface (both bots' genre channels, the federation) hears of it.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.commands.declaration import Button, ButtonAction, Post, Reply
 from core.model import Declaration, Sharer, Track, Verdict
 from core.services.ingest import IngestResult, IngestService
+from core.visibility import Viewer, can_see, is_public
 
 if TYPE_CHECKING:
     from core.services.genres import GenreService
@@ -22,26 +24,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TrackListener = Callable[[Track], Awaitable[None]]
+
+class ShareStatus(enum.Enum):
+    """What a share ended in."""
+
+    ADDED = "added"  # new, verified or declared: public
+    HELD = "held"  # new, waiting for a moderator's review
+    REFUSED = "refused"  # new, rejected
+    KNOWN = "known"  # the same bytes were shared before (the track is the earlier one)
+    KNOWN_HIDDEN = "known_hidden"  # ... and that track is not the sharer's to see
 
 
-def vote_buttons(track: Track) -> tuple[Button, ...]:
-    """The buttons under a track card."""
-    return (Button("👍", ButtonAction.VOTE, f"track:{track.id}:1"),)
+@dataclass(frozen=True)
+class ShareOutcome:
+    """A share's result: the track, what happened, and the ingest's words for why."""
 
-
-def card_reply(track: Track, text: str = "", private: bool = False, posts: tuple[Post, ...] = ()) -> Reply:
-    """A reply showing one track card with its vote button."""
-    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private, posts=posts,
-                 data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value})
-
-
-def genre_post(track: Track) -> Post:
-    """The card of an accepted track, for its genre's channel (or the default one)."""
-    who = track.sharer.display_name
-    if track.genre:
-        return Post(f"genre:{track.genre}", card_reply(track, text=f"New {track.genre} track shared by {who}"))
-    return Post("default", card_reply(track, text=f"New track shared by {who}"))
+    track: Track
+    status: ShareStatus
+    detail: str
 
 
 class ShareService:
@@ -53,28 +53,23 @@ class ShareService:
         self._genres = genres
         self._prompts = prompts
         self._limiter = limiter
-        self._listeners: list[TrackListener] = []
-
-    def on_accepted(self, listener: TrackListener) -> None:
-        """Call ``listener`` with every new track that is not quarantined or rejected."""
-        self._listeners.append(listener)
 
     async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration | None = None,
-                         place: str = "cli", filename: str | None = None, source_url: str | None = None) -> Reply:
+                         place: str = "cli", filename: str | None = None, source_url: str | None = None) -> ShareOutcome:
         """Share an uploaded or local file."""
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)
         result = await self._ingest.ingest_file(path, sharer, declaration, place, filename=filename,
                                                 source_url=source_url)
-        return await self._after(result)
+        return await self._after(result, sharer)
 
     async def share_url(self, url: str, sharer: Sharer, declaration: Declaration | None = None,
-                        place: str = "cli") -> Reply:
+                        place: str = "cli") -> ShareOutcome:
         """Share a link (generator page, media page, audio URL)."""
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)
         result = await self._ingest.ingest_url(url, sharer, declaration, place)
-        return await self._after(result)
+        return await self._after(result, sharer)
 
     async def _admit(self, sharer: Sharer, declaration: Declaration) -> None:
         """Refuse before any work: an unknown genre, or a member over the share limit."""
@@ -83,26 +78,18 @@ class ShareService:
         if self._limiter is not None:
             await self._limiter.check(sharer)
 
-    async def _after(self, result: IngestResult) -> Reply:
+    async def _after(self, result: IngestResult, sharer: Sharer) -> ShareOutcome:
         track = result.track
         if not result.is_new:
-            return card_reply(track, text=result.message)
-        if self._prompts is not None:
+            status = ShareStatus.KNOWN if can_see(track, Viewer.of(sharer)) else ShareStatus.KNOWN_HIDDEN
+            return ShareOutcome(track, status, result.message)
+        if self._prompts is not None and is_public(track):
             try:
                 await self._prompts.autofill_from_track(track)
             except Exception:  # the library is a convenience; the share itself stands
                 log.exception("prompt library autofill failed for %s", track.id)
-        accepted = track.verdict in (Verdict.VERIFIED, Verdict.DECLARED)
-        posts: tuple[Post, ...] = ()
-        if accepted:
-            posts = (genre_post(track),)
-            for listener in self._listeners:
-                try:
-                    await listener(track)
-                except Exception:
-                    log.exception("a listener failed for track %s", track.id)
-            text = f"Added to the pool: {track.title} ({track.verdict.value})"
-        else:
-            text = (f"Received {track.title}; it waits for a moderator's review "
-                    f"({track.verdict_reason})")
-        return card_reply(track, text=text, posts=posts)
+        if is_public(track):
+            return ShareOutcome(track, ShareStatus.ADDED, track.verdict_reason)
+        if track.verdict is Verdict.REJECTED:
+            return ShareOutcome(track, ShareStatus.REFUSED, track.verdict_reason)
+        return ShareOutcome(track, ShareStatus.HELD, track.verdict_reason)

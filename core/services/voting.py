@@ -5,25 +5,27 @@ their own pool tracks while submissions are open, then vote while voting is open
 ballot per member per entry, changeable until voting closes, never for their own entry.
 Deadlines are stored with the round; ``advance_due`` moves every round whose deadline has
 passed (the scheduler calls it at each deadline, and once at start-up, so a deadline
-that passed while the instance was down fires at once). Phase changes are announced.
+that passed while the instance was down fires at once). Each phase change is recorded
+with its event in one transaction; the scheduler and the bots hear of it from the outbox.
 
 Votes on track cards (outside rounds) are approvals that feed the weekly digest.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from core.announce import Announcer
-from core.commands.declaration import Button, ButtonAction, Post, Reply
 from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
-from core.model import Sharer, Track, TrackId, TrackStatus
+from core.events.model import DomainEvent, EventKind
+from core.events.ports import EventLog
+from core.model import Sharer, Track, TrackId
 from core.ports import Clock, TrackRepository
 from core.services.ranking import rank_entries
+from core.visibility import is_public
 from core.voting_model import Ballot, BallotType, Entry, Phase, Round, RoundRules, Standing, Voter
 
 log = logging.getLogger(__name__)
@@ -60,34 +62,38 @@ class VotingRepository(Protocol):
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]: ...
 
 
-class DeadlineScheduler(Protocol):
-    """Calls ``VotingService.advance_due`` at a time (apscheduler in production)."""
+class VoteOutcome(enum.Enum):
+    """What a vote did."""
 
-    def arm(self, job_id: str, when: datetime) -> None: ...
-
-
-class VoteOutcome:
-    """Words for what a vote did."""
-
-    RECORDED = "vote recorded"
-    CHANGED = "vote changed"
-    WITHDRAWN = "vote withdrawn"
+    RECORDED = "recorded"
+    CHANGED = "changed"
+    WITHDRAWN = "withdrawn"
+    NOTHING_TO_WITHDRAW = "nothing to withdraw"
+    ALREADY_VOTED = "already voted"
 
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def deadlines(rnd: Round) -> list[tuple[str, datetime]]:
+    """The timers an open round needs: (job id, when)."""
+    out: list[tuple[str, datetime]] = []
+    if rnd.phase is Phase.SUBMISSION:
+        out.append((f"round-{rnd.id}-submission", rnd.submit_until))
+    if rnd.phase is not Phase.CLOSED:
+        out.append((f"round-{rnd.id}-voting", rnd.vote_until))
+    return out
+
+
 class VotingService:
     """Rounds, submissions, ballots, results; track votes."""
 
-    def __init__(self, repo: VotingRepository, tracks: TrackRepository, clock: Clock,
-                 announcer: Announcer, scheduler: DeadlineScheduler | None = None) -> None:
+    def __init__(self, repo: VotingRepository, tracks: TrackRepository, clock: Clock, events: EventLog) -> None:
         self._repo = repo
         self._tracks = tracks
         self._clock = clock
-        self._announcer = announcer
-        self.scheduler = scheduler
+        self._events = events
 
     # -- rounds ------------------------------------------------------------------------
 
@@ -104,47 +110,11 @@ class VotingService:
         if rules.ballot is BallotType.APPROVAL and not 1 <= rules.max_approvals <= 25:
             raise UsageError("approvals per voter must be between 1 and 25")
         now = self._clock.now()
-        created = await self._repo.create_round(rules, by, now, now + submit_for,
-                                                now + submit_for + vote_for, place)
-        self._arm(created)
-        await self._announcer.announce(Post(f"round:{created.id}", Reply(
-            title=f"Round {created.label} is open for submissions",
-            text=self._rules_text(created)
-            + f"\nSubmit with `round submit {created.id} <track>` until {_when(created.submit_until)}.",
-        )))
+        async with self._events.transaction():
+            created = await self._repo.create_round(rules, by, now, now + submit_for,
+                                                    now + submit_for + vote_for, place)
+            await self._events.record(DomainEvent(EventKind.ROUND_STARTED, round_id=created.id), now)
         return created
-
-    def _rules_text(self, rnd: Round) -> str:
-        rules = rnd.rules
-        ballot = (f"approval (up to {rules.max_approvals} votes each)" if rules.ballot is BallotType.APPROVAL
-                  else "score 1-5")
-        lines = [f"Theme: {rules.theme}", f"Ballot: {ballot}",
-                 f"Entries per member: {rules.entries_per_member}",
-                 f"Voting: {_when(rnd.submit_until)} → {_when(rnd.vote_until)}"]
-        if rules.genre:
-            lines.append(f"Genre: {rules.genre}")
-        if rules.min_account_age_days:
-            lines.append(f"Members for at least {rules.min_account_age_days:g} days")
-        if rules.required_role:
-            lines.append(f"Role needed: {rules.required_role}")
-        if rules.anonymous:
-            lines.append("Entries are anonymous until the results")
-        return "\n".join(lines)
-
-    def _arm(self, rnd: Round) -> None:
-        if self.scheduler is None:
-            return
-        if rnd.phase is Phase.SUBMISSION:
-            self.scheduler.arm(f"round-{rnd.id}-submission", rnd.submit_until)
-        if rnd.phase is not Phase.CLOSED:
-            self.scheduler.arm(f"round-{rnd.id}-voting", rnd.vote_until)
-
-    async def rearm(self) -> int:
-        """Arm every open round's deadlines (at start-up); returns how many rounds."""
-        rounds = await self._repo.open_rounds()
-        for rnd in rounds:
-            self._arm(rnd)
-        return len(rounds)
 
     async def get(self, ref: str | int) -> Round:
         """A round by number (``3`` or ``#3``); NotFoundError when there is none."""
@@ -193,53 +163,24 @@ class VotingService:
 
     async def _to_voting(self, rnd: Round) -> Round | None:
         entries = await self._repo.entries(rnd.id)
-        if not entries:
-            if await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.SUBMISSION):
-                closed = await self.get(rnd.id)
-                await self._announcer.announce(Post(f"round:{rnd.id}", Reply(
-                    title=f"Round {rnd.label} closed", text="No entries were submitted.")))
-                return closed
-            return None
-        if not await self._repo.set_phase(rnd.id, Phase.VOTING, Phase.SUBMISSION):
-            return None
-        voting = await self.get(rnd.id)
-        self._arm(voting)
-        posts = [Post(f"round:{rnd.id}", Reply(
-            title=f"Voting is open: round {rnd.label}",
-            text=f"{len(entries)} entries. Vote until {_when(voting.vote_until)}"
-            + (f" — up to {rnd.rules.max_approvals} approvals each." if rnd.rules.ballot is BallotType.APPROVAL
-               else " — score each entry 1-5."),
-        ))]
-        for entry in entries:
-            posts.append(Post(f"round:{rnd.id}", await self.entry_reply(voting, entry)))
-        for post in posts:
-            await self._announcer.announce(post)
-        return voting
+        phase, kind = (Phase.VOTING, EventKind.ROUND_VOTING_OPENED) if entries else (Phase.CLOSED,
+                                                                                     EventKind.ROUND_CLOSED)
+        async with self._events.transaction():
+            if not await self._repo.set_phase(rnd.id, phase, Phase.SUBMISSION):
+                return None
+            await self._events.record(DomainEvent(kind, round_id=rnd.id), self._clock.now())
+        return await self.get(rnd.id)
 
-    async def entry_reply(self, rnd: Round, entry: Entry) -> Reply:
-        """A round entry as a card with its ballot buttons."""
-        track = await self._tracks.get(entry.track_id)
-        who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
-        base = f"round:{rnd.id}:{entry.number}"
-        if rnd.rules.ballot is BallotType.APPROVAL:
-            buttons: tuple[Button, ...] = (Button("👍", ButtonAction.VOTE, f"{base}:1"),)
-        else:
-            buttons = tuple(Button(str(v), ButtonAction.VOTE, f"{base}:{v}") for v in range(1, 6))
-        card = _anonymised(track) if track and rnd.hides_entrants else track
-        return Reply(
-            title=f"Round {rnd.label} — entry {entry.number}",
-            text=f"Entry {entry.number} by {who}",
-            cards=(card,) if card else (),
-            buttons=buttons,
-            data={"round": rnd.id, "entry": entry.number},
-        )
+    async def entries(self, rnd: Round) -> Sequence[Entry]:
+        """A round's entries, in order."""
+        return await self._repo.entries(rnd.id)
 
     async def _to_closed(self, rnd: Round) -> Round | None:
-        if not await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.VOTING):
-            return None
-        closed = await self.get(rnd.id)
-        await self._announcer.announce(Post(f"round:{rnd.id}", await self.results_reply(closed)))
-        return closed
+        async with self._events.transaction():
+            if not await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.VOTING):
+                return None
+            await self._events.record(DomainEvent(EventKind.ROUND_CLOSED, round_id=rnd.id), self._clock.now())
+        return await self.get(rnd.id)
 
     # -- submissions -------------------------------------------------------------------
 
@@ -252,8 +193,9 @@ class VotingService:
             raise PhaseError(f"submissions for round {rnd.label} closed at {_when(rnd.submit_until)}")
         self._check_eligible(rnd, account_age_days, roles)
         track = await self._tracks.resolve(track_ref)
-        if track is None or track.status is not TrackStatus.ACTIVE:
-            raise NotFoundError(f"no track '{track_ref}' in the pool; share it first")
+        if track is None or not is_public(track):
+            raise NotFoundError(f"no track '{track_ref}' in the pool that can be entered; share it first"
+                                if track is None else "this track is not accepted (yet): it cannot be entered")
         if not await self._shared_by(track, by):
             raise PermissionDeniedError("you can only submit tracks you shared yourself")
         if rnd.rules.genre and track.genre and track.genre != rnd.rules.genre:
@@ -284,7 +226,7 @@ class VotingService:
     # -- ballots -----------------------------------------------------------------------
 
     async def vote(self, ref: str, entry_number: int, by: Sharer, value: int, *, toggle: bool = False,
-                   account_age_days: float | None = None, roles: Sequence[str] = ()) -> str:
+                   account_age_days: float | None = None, roles: Sequence[str] = ()) -> VoteOutcome:
         """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
         rnd = await self.get(ref)
         now = self._clock.now()
@@ -304,7 +246,7 @@ class VotingService:
         mine = {b.entry: b.value for b in ballots if b.voter == voter}
         if value == 0 or (toggle and mine.get(entry_number) == value):
             previous = await self._repo.delete_ballot(rnd.id, entry_number, voter)
-            return VoteOutcome.WITHDRAWN if previous is not None else "you had no vote to withdraw"
+            return VoteOutcome.WITHDRAWN if previous is not None else VoteOutcome.NOTHING_TO_WITHDRAW
         if rnd.rules.ballot is BallotType.APPROVAL:
             if value != 1:
                 raise UsageError("this round uses approval votes: vote 1 (or 0 to withdraw)")
@@ -319,11 +261,11 @@ class VotingService:
             return VoteOutcome.RECORDED
         return VoteOutcome.CHANGED if previous != value else VoteOutcome.RECORDED
 
-    async def vote_track(self, track_ref: str, by: Sharer, value: int, *, toggle: bool = False) -> str:
+    async def vote_track(self, track_ref: str, by: Sharer, value: int, *, toggle: bool = False) -> VoteOutcome:
         """Approve (1) or withdraw (0) a track outside rounds; feeds the digest."""
         track = await self._tracks.resolve(track_ref)
-        if track is None or track.status is not TrackStatus.ACTIVE:
-            raise NotFoundError("that track is no longer in the pool")
+        if track is None or not is_public(track):
+            raise NotFoundError("that track is not in the pool (or not accepted)")
         voter = Voter.of(by)
         if Voter.of(track.sharer) == voter:
             raise PermissionDeniedError("you cannot vote for your own track")
@@ -332,11 +274,11 @@ class VotingService:
         existing = await self._repo.get_track_vote(track.id, voter)
         if value == 0 or (toggle and existing is not None):
             if existing is None:
-                return "you had no vote to withdraw"
+                return VoteOutcome.NOTHING_TO_WITHDRAW
             await self._repo.delete_track_vote(track.id, voter)
             return VoteOutcome.WITHDRAWN
         if existing is not None:
-            return "you already voted for this track"
+            return VoteOutcome.ALREADY_VOTED
         await self._repo.set_track_vote(track.id, voter, 1, self._clock.now())
         return VoteOutcome.RECORDED
 
@@ -346,57 +288,16 @@ class VotingService:
         """The current ranking."""
         return rank_entries(rnd.rules.ballot, await self._repo.entries(rnd.id), await self._repo.ballots(rnd.id))
 
-    async def results(self, ref: str, *, moderator: bool = False) -> Reply:
-        """``round results``: the ranking once closed (moderators may peek earlier)."""
+    async def closed(self, ref: str, *, moderator: bool = False) -> Round:
+        """A round whose results may be shown (moderators may peek before it closes)."""
         rnd = await self.get(ref)
         if rnd.phase is not Phase.CLOSED and not moderator:
             raise PhaseError(f"results of round {rnd.label} come when voting closes at {_when(rnd.vote_until)}")
-        return await self.results_reply(rnd)
+        return rnd
 
-    async def results_reply(self, rnd: Round) -> Reply:
-        """The ranking as a reply with the winners' cards."""
-        standings = await self.standings(rnd)
-        hide = rnd.hides_entrants
-        lines: list[str] = []
-        fields: list[tuple[str, str]] = []
-        cards: list[Track] = []
-        rows: list[dict[str, object]] = []
-        for standing in standings:
-            track = await self._tracks.get(standing.entry.track_id)
-            title = track.title if track else standing.entry.track_id
-            who = "anonymous" if hide else standing.entry.submitter.display_name
-            tally = (f"{standing.votes} vote{'s' if standing.votes != 1 else ''}"
-                     if rnd.rules.ballot is BallotType.APPROVAL
-                     else f"avg {standing.total / standing.votes:.2f} from {standing.votes}" if standing.votes
-                     else "no votes")
-            lines.append(f"{standing.rank}. {title} — {who} ({tally})")
-            fields.append((f"{standing.rank}. {title}"[:256], f"{who} · {tally}"))
-            rows.append({"rank": standing.rank, "entry": standing.entry.number, "track": standing.entry.track_id,
-                         "title": title, "by": who, "votes": standing.votes, "total": standing.total,
-                         "score": round(standing.score, 4)})
-            if track and standing.rank <= 3 and not hide:
-                cards.append(track)
-        state = "Results" if rnd.phase is Phase.CLOSED else "Standings so far"
-        return Reply(title=f"{state}: round {rnd.label}", text="\n".join(lines) or "No entries.",
-                     cards=tuple(cards), fields=tuple(fields),
-                     data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows})
-
-    async def status(self, ref: str) -> Reply:
-        """``round status``: phase, deadlines and entries."""
-        rnd = await self.get(ref)
-        entries = await self._repo.entries(rnd.id)
-        ballots = await self._repo.ballots(rnd.id)
-        deadline = {Phase.SUBMISSION: f"submissions close {_when(rnd.submit_until)}",
-                    Phase.VOTING: f"voting closes {_when(rnd.vote_until)}",
-                    Phase.CLOSED: "closed"}[rnd.phase]
-        lines = [self._rules_text(rnd), f"Phase: {rnd.phase.value} — {deadline}",
-                 f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}"]
-        for entry in entries:
-            track = await self._tracks.get(entry.track_id)
-            who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
-            lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
-        return Reply(title=f"Round {rnd.label}", text="\n".join(lines),
-                     data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)})
+    async def ballots(self, rnd: Round) -> Sequence[Ballot]:
+        """Every ballot of a round."""
+        return await self._repo.ballots(rnd.id)
 
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
         """Votes per track."""
@@ -405,7 +306,3 @@ class VotingService:
     async def top_tracks(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
         """Most voted tracks since a time."""
         return await self._repo.track_vote_totals(since, limit)
-
-
-def _anonymised(track: Track) -> Track:
-    return replace(track, sharer=Sharer(track.sharer.platform, "anonymous", "anonymous"), artist=None)

@@ -100,6 +100,17 @@ class Database:
         """Every row (one trip to the database thread, not three)."""
         return list(await self._conn.execute_fetchall(sql, params))
 
+    async def fetchall_committed(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Every row, read between transactions: never another task's uncommitted writes.
+
+        All tasks share one connection, which would otherwise see a transaction that is
+        still open (and may yet roll back); the outbox must never hand out such an event.
+        """
+        if _IN_TRANSACTION.get():
+            return await self.fetchall(sql, params)
+        async with self._write_lock:
+            return await self.fetchall(sql, params)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One write in its own transaction (or the current one); returns rows changed."""
         if _IN_TRANSACTION.get():

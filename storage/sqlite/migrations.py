@@ -159,4 +159,20 @@ PROMPTS = Migration(4, "prompt library", (
 
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
 
-MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION, Migration(_prompts.PROMPT_TERMS_VERSION, _prompts.PROMPT_TERMS_NAME, _prompts.PROMPT_TERMS_STATEMENTS))
+EVENTS = Migration(20, "event outbox and subscriber checkpoints", (
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        track_id TEXT,
+        round_id INTEGER,
+        extras TEXT NOT NULL
+    )""",
+    """CREATE TABLE event_checkpoints (
+        subscriber TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION, Migration(_prompts.PROMPT_TERMS_VERSION, _prompts.PROMPT_TERMS_NAME, _prompts.PROMPT_TERMS_STATEMENTS), EVENTS)

@@ -14,6 +14,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import FetchError
+from core.events.ports import EventLog
 from core.federation.manifest import canonical_json, check_signature, manifest_for, sign
 from core.federation.policy import FederationPolicy
 from core.federation.ports import FederationStore
@@ -29,8 +30,10 @@ from core.ports import TrackRepository
 from storage.blob_pool import DiskBlobPool
 from storage.identity import instance_id_for, load_or_create_identity, verify_signature
 from storage.memory import MemoryTrackRepository
+from storage.memory_events import MemoryEventLog
 from storage.memory_federation import MemoryFederationStore
 from storage.sqlite.database import Database
+from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.track_repository import SqliteTrackRepository
 from tests.support.factories import make_track, member
@@ -80,7 +83,7 @@ class FakeSources:
 
 class Node:
     def __init__(self, name: str, tmp: Path, room: FakeRoom, tracks: TrackRepository, store: FederationStore,
-                 policy: FederationPolicy) -> None:
+                 events: EventLog, policy: FederationPolicy) -> None:
         self.identity = load_or_create_identity(tmp / name)
         self.user = f"@{name}:hs"
         self.tracks = tracks
@@ -91,7 +94,7 @@ class Node:
             signer=self.identity, name=name, community="c", homepage="", user_id=self.user,
             store=store, tracks=tracks, pool=self.pool, clock=ManualClock(),
             policy=policy, sources=self.sources, verify=verify_signature,
-            id_for_key=instance_id_for)
+            id_for_key=instance_id_for, events=events)
         self.rep.transport = FakeTransport(room, self.user)
         self.room = room
         self.cursor = 0
@@ -124,14 +127,15 @@ async def make_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     async def make(name: str, policy: FederationPolicy | None = None) -> Node:
         tracks: TrackRepository
         store: FederationStore
+        events: EventLog
         if request.param == "sqlite":
             db = await Database.open(tmp_path / f"{name}.sqlite3")
             dbs.append(db)
-            tracks, store = SqliteTrackRepository(db), SqliteFederationStore(db)
+            tracks, store, events = SqliteTrackRepository(db), SqliteFederationStore(db), SqliteEventLog(db)
         else:
             memory_tracks = MemoryTrackRepository()
-            tracks, store = memory_tracks, MemoryFederationStore(memory_tracks)
-        node = Node(name, tmp_path, room, tracks, store, policy or FederationPolicy())
+            tracks, store, events = memory_tracks, MemoryFederationStore(memory_tracks), MemoryEventLog()
+        node = Node(name, tmp_path, room, tracks, store, events, policy or FederationPolicy())
         assert node.rep.transport is not None
         await node.rep.transport.put_state(INSTANCE_EVENT, node.user, node.rep.instance_state())
         return node
@@ -304,7 +308,16 @@ async def test_policy_refuses_and_quarantine_not_fetched(make_node: MakeNode) ->
     rejected = await _local_track(a, b"refused here " * 100, verdict=Verdict.REJECTED)
     for track in (declared, quarantined, rejected):
         await a.rep.publish_track(track)
-    assert await a.rep.flush_outbox() == 3
+    await a.rep.flush_outbox()
+    sent = [e["content"]["manifest"]["track_id"] for e in a.room.events if e["type"] == TRACK_EVENT]
+    assert sent == [declared.id]  # the origin publishes no track waiting for review or refused
+    assert a.rep.transport is not None
+    for track in (quarantined, rejected):  # a peer that does (an older version) is refused all the same
+        path = await a.pool.local_path(track.cid)
+        assert path is not None
+        mxc = await a.rep.transport.upload(path, track.media_type, track.size)
+        await a.rep.transport.send(TRACK_EVENT, {"manifest": sign(manifest_for(track, [{"mxc": mxc}], "a"),
+                                                                   a.identity)})
     assert await strict.read() == ["refused by policy: verdict declared is not accepted",
                                    "refused by policy: verdict quarantined is not accepted",
                                    "refused by policy: verdict rejected is not accepted"]

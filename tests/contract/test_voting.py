@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from core.announce import Announcer
+from core.announcements import Announcements
 from core.clock import ManualClock
 from core.commands.declaration import Post
 from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
 from core.services.voting import VoteOutcome, VotingService
+from core.views.rounds import results_reply, status_reply
 from core.voting_model import BallotType, Phase, RoundRules
 from storage.memory import MemoryTrackRepository, MemoryVotingRepository
+from storage.memory_events import MemoryEventLog
 from storage.sqlite.database import Database
+from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
 from tests.support.factories import make_track, member
@@ -27,15 +30,17 @@ class Harness:
         self.db = db
         self.clock = clock
         self.tracks = SqliteTrackRepository(db) if db else MemoryTrackRepository()
-        self.posts: list[Post] = []
-        announcer = Announcer()
-
-        async def sink(post: Post) -> None:
-            self.posts.append(post)
-
-        announcer.register("test", sink)
+        self.events = SqliteEventLog(db) if db else MemoryEventLog()
         repo = SqliteVotingRepository(db) if db else MemoryVotingRepository()
-        self.voting = VotingService(repo, self.tracks, clock, announcer)
+        self.voting = VotingService(repo, self.tracks, clock, self.events)
+        self.announcements = Announcements(self.tracks, self.voting, None)
+
+    async def posts(self) -> list[Post]:
+        """What the bots would post for every event recorded so far."""
+        out: list[Post] = []
+        for recorded in await self.events.after(0, 1000):
+            out.extend(await self.announcements.posts_for(recorded))
+        return out
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -79,13 +84,13 @@ async def test_full_round_with_approval_ranking(h: Harness) -> None:
     h.clock.advance(timedelta(days=1))
     moved = await h.voting.advance_due()
     assert [r.phase for r in moved] == [Phase.CLOSED]
-    results = await h.voting.results(str(rid))
+    results = await results_reply(h.voting, h.tracks, await h.voting.closed(str(rid)))
     standings = results.data["standings"]
     assert [row["title"] for row in standings][:2] == ["b-song", "c-song"]
     assert standings[0]["votes"] == 2
     with pytest.raises(PhaseError, match="closed"):
         await h.voting.vote(str(rid), 2, ALICE, 1)
-    titles = [p.reply.title for p in h.posts]
+    titles = [p.reply.title for p in (await h.posts())]
     assert any("open for submissions" in (t or "") for t in titles)
     assert any("Voting is open" in (t or "") for t in titles)
     assert any((t or "").startswith("Results") for t in titles)
@@ -160,7 +165,7 @@ async def test_round_without_entries_closes(h: Harness) -> None:
     h.clock.advance(timedelta(days=1, seconds=1))
     await h.voting.advance_due()
     assert (await h.voting.get(str(rid))).phase is Phase.CLOSED
-    assert "No entries" in h.posts[-1].reply.text
+    assert "No entries" in (await h.posts())[-1].reply.text
 
 
 async def test_track_votes(h: Harness) -> None:
@@ -181,12 +186,13 @@ async def test_anonymous_entries_until_results(h: Harness) -> None:
     await _entered(h, CAROL, "c", rid)
     h.clock.advance(timedelta(days=1, seconds=1))
     await h.voting.advance_due()
-    entries = [p.reply for p in h.posts if p.reply.data.get("entry")]
+    entries = [p.reply for p in (await h.posts()) if p.reply.data.get("entry")]
     assert entries and all("anonymous" in r.text and "Bob" not in r.text for r in entries)
     assert all(card.sharer.display_name == "anonymous" for r in entries for card in r.cards)
-    assert "Bob" not in (await h.voting.status(str(rid))).text
+    rnd = await h.voting.get(str(rid))
+    assert "Bob" not in (await status_reply(h.tracks, rnd, await h.voting.entries(rnd), [])).text
     await h.voting.vote(str(rid), 1, ALICE, 1)
     h.clock.advance(timedelta(days=1))
     await h.voting.advance_due()
-    results = await h.voting.results(str(rid))
+    results = await results_reply(h.voting, h.tracks, await h.voting.closed(str(rid)))
     assert "Bob" in results.text

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from core.cid import cid_from_digest
+from core.views.rounds import status_reply
 from tests.support.audio import make_mp3
 from tests.support.waiting import wait_until
 
@@ -56,9 +57,9 @@ INGEST_MANY = textwrap.dedent('''
             for index, name in enumerate(sys.argv[1:]):
                 print("begin", index, flush=True)
                 path = Path(name)
-                reply = await inst.app.share.share_file(path, member(f"m{index}"), Declaration(generator="suno"),
-                                                        filename=path.name)
-                track = reply.cards[0]
+                outcome = await inst.app.share.share_file(path, member(f"m{index}"), Declaration(generator="suno"),
+                                                          filename=path.name)
+                track = outcome.track
                 print("accepted", index, track.id, track.cid, flush=True)
         print("finished", flush=True)
 
@@ -192,7 +193,7 @@ def test_acknowledged_round_entry_and_vote_survive_sigkill(tmp_path: Path) -> No
                 assert inst.app.voting is not None
                 rnd = await inst.app.voting.get(round_id)
                 assert rnd.rules.theme == "Crash test"
-                status = await inst.app.voting.status(round_id)
+                status = await status_reply(inst.app.tracks, rnd, await inst.app.voting.entries(rnd), [])
                 assert "Bob's entry" in status.text
                 assert await inst.app.voting.track_votes([track_id]) == {track_id: 1}
         finally:

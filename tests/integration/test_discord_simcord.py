@@ -11,8 +11,11 @@ import discord
 import simcord
 
 from bots.discord.client import WavepoolClient
-from bots.runtime import Instance, open_instance
+from bots.discord.part import DiscordPart
+from bots.instance import Instance
+from bots.runtime import open_instance
 from config import load_settings
+from core.events.dispatcher import Dispatcher
 from tests.support.audio import make_mp3
 from tests.support.instances import write_config
 
@@ -21,11 +24,24 @@ from tests.support.instances import write_config
 async def world(tmp_path: Path, **tables: dict[str, Any]) -> AsyncIterator[tuple[simcord.Env, Any, Instance]]:
     """An instance, its bot in simcord, a guild with #music, #synthwave and #rounds."""
     config = write_config(tmp_path / "wavepool.toml", tmp_path / "data", ingest={"max_mb": 3}, **tables)
+    global _DISPATCHER
     async with open_instance(load_settings(config, environ={})) as instance:
         client = WavepoolClient(instance)
+        _DISPATCHER = Dispatcher(instance.events, [DiscordPart(instance, client)], instance.app.clock)
         async with simcord.run(client, settle_timeout=60) as env:
             guild = env.create_guild("AI Music")
             yield env, guild, instance
+
+
+_DISPATCHER: Dispatcher | None = None
+
+
+async def announced() -> None:
+    """Deliver every recorded event to the bot now (what the running instance's dispatcher does)."""
+    assert _DISPATCHER is not None
+    for _ in range(100):
+        if not await _DISPATCHER.pump():
+            return
 
 
 def last(result: simcord.InteractionResult) -> simcord.ResponseMessage:
@@ -79,6 +95,7 @@ async def test_share_attachment_posts_card_to_genre_channel(tmp_path: Path) -> N
         assert fields["Genre"] == "synthwave" and "LUFS" in fields["Loudness"]
         assert "@everyone" in card.title  # shown, but pings nobody:
         assert reply.attachments and reply.attachments[0].filename.endswith(".mp3")
+        await announced()
         posted = chans["synthwave"].last_message
         assert posted is not None and posted.embeds and "Neon" in posted.embeds[0].title
         fake = await alice.slash(chans["music"], "share", file=("song.mp3", b"not audio at all\n" * 50))
@@ -135,6 +152,7 @@ async def test_votes_by_buttons_and_round_to_results(tmp_path: Path) -> None:
         assert "own track" in text_of(last(selfvote))
         await bob.click(card, label="👍")
         await mod.slash(chans["rounds"], "round start", theme="Night drive", submit="1h", vote="1h")
+        await announced()
         assert "Round #1" in text_of(chans["rounds"].last_message)
         denied = await alice.slash(chans["rounds"], "round close", round="1")
         assert last(denied).ephemeral and "moderator" in text_of(last(denied))
@@ -147,6 +165,7 @@ async def test_votes_by_buttons_and_round_to_results(tmp_path: Path) -> None:
         assert [c["value"] for c in rounds] == ["1"]
         await mod.slash(chans["rounds"], "round close", round="1")
         # the voting announcement posted one message per entry, with its vote button
+        await announced()
         entries = [m for m in chans["rounds"].history() if m.embeds and "entry" in (m.embeds[0].title or "")]
         assert len(entries) == 2
         bob_on_alice = await bob.click(next(m for m in entries if "entry 1" in m.embeds[0].title), label="👍")
@@ -156,9 +175,11 @@ async def test_votes_by_buttons_and_round_to_results(tmp_path: Path) -> None:
         await alice.slash(chans["rounds"], "round vote", round="1", entry=2)
         await mod.slash(chans["rounds"], "round vote", round="1", entry=1)
         await mod.slash(chans["rounds"], "round close", round="1")
+        await announced()
         results = [m for m in chans["rounds"].history() if m.embeds and (m.embeds[0].title or "").startswith("Results")]
         assert results and "2 votes" in text_of(results[-1])
         await mod.slash(chans["rounds"], "digest publish")
+        await announced()
         digest = chans["digest"].last_message
         assert "Weekly digest" in text_of(digest) and digest.embeds
 
@@ -194,6 +215,7 @@ async def test_score_votes_change_and_buttons_survive_a_restart(tmp_path: Path) 
         track_id = (await instance.app.tracks.recent())[0].id
         await alice.slash(chans["rounds"], "round submit", round="1", track=track_id)
         await mod.slash(chans["rounds"], "round close", round="1")
+        await announced()
         entry = next(m for m in chans["rounds"].history() if m.embeds and "entry 1" in (m.embeds[0].title or ""))
         assert [c.label for row in entry.components for c in row.children] == ["1", "2", "3", "4", "5"]
         first = await bob.click(entry, label="4")

@@ -45,7 +45,7 @@ async def bot(fake: DiscordFake, tmp_path: Path) -> AsyncIterator[Any]:
     logging.getLogger("discord").addHandler(errors)
     try:
         async with running(config, ("bots.discord.part",)) as run:
-            client = run.instance.extras["discord"]
+            client = run.parts.discord.client
             client._connection.guild_ready_timeout = 0.05
 
             async def ready() -> bool:

@@ -15,6 +15,7 @@ from bots.federation.room_reader import TYPES
 from core.federation.manifest import manifest_for, sign
 from core.federation.replication import TRACK_EVENT
 from core.model import Declaration, Sharer, TrackStatus
+from core.views.digest import digest_reply
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
 from tests.support.federation import publish_fast
@@ -49,7 +50,7 @@ def federation_room(synapse: Homeserver, tmp_path: Path):
 
 async def _share(run, path: Path):
     reply = await run.instance.app.share.share_file(path, ALICE, Declaration(generator="suno"), filename=path.name)
-    return reply.cards[0]
+    return reply.track
 
 
 async def test_track_replicates_to_peers_and_takedown_follows(federation_room, tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_
 
             await eventually(converged, 60, "C to converge")
             assert await app.tracks.count() == 51
-            runner = c.instance.extras["federation"]
+            runner = c.parts.federation.runner
             seen = await c.instance.db.fetchone("SELECT count(*) FROM fed_seen")
             assert seen[0] >= 51
             assert runner.replicator.rejected_events == 0
@@ -116,7 +117,7 @@ async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_
 async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserver, tmp_path: Path) -> None:
     _room, configs, _owner = federation_room
     async with running(configs["a"]) as a, running(configs["b"]) as b:
-        runner = a.instance.extras["federation"]
+        runner = a.parts.federation.runner
         app = a.instance.app
         blob = tmp_path / "real.bin"
         blob.write_bytes(b"the real bytes " * 1000)
@@ -149,7 +150,7 @@ async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserv
         await eventually(arrived, 30, "the track via the second source")
         assert (await b.instance.app.tracks.get(track.id)).title == "Faulty"
         assert await b.instance.app.pool.read(cid) == blob.read_bytes()
-        assert b.instance.extras["federation"].replicator.rejected_events >= 1
+        assert b.parts.federation.runner.replicator.rejected_events >= 1
 
 
 async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.TempPathFactory,
@@ -203,7 +204,7 @@ async def test_late_joiner_bootstraps_from_snapshot(federation_room, synapse: Ho
             return await a.instance.state.get("federation", f"room:{room}:last") == newest
 
         await eventually(a_read_own, 30, "A's reader to catch up with its own last events")
-        content = await a.instance.extras["federation"].publish_snapshot()
+        content = await a.parts.federation.runner.publish_snapshot()
         assert content["count"] == 120
         async with running(configs["c"]) as c:
             app = c.instance.app
@@ -261,8 +262,8 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
             track = replace(make_track(member("alice"), "Big one"), cid=cid, size=size,
                             origin_instance=a.instance.identity.instance_id)
             await a.instance.app.tracks.add(track)
-            await a.instance.extras["federation"].replicator.publish_track(track)
-            a.instance.extras["federation"].wake()
+            await a.parts.federation.runner.replicator.publish_track(track)
+            a.parts.federation.runner.wake()
             tmp = c_data / "pool" / "tmp"
 
             async def fetch_in_progress() -> bool:
@@ -297,8 +298,6 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
     import sys
     import urllib.parse
 
-    from core.commands.declaration import Post, Reply
-
     _room, configs, _owner = federation_room
     async with running(configs["a"]) as a, running(configs["b"]) as b:
         (track_id,) = await publish_fast(a, 1, tmp_path)
@@ -310,7 +309,7 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
         # the origin redacts its track event: B takes the track down
         row = await a.instance.db.fetchone("SELECT event_id FROM fed_manifests WHERE track_id = ?", (track_id,))
         event_id = row[0]
-        runner = a.instance.extras["federation"]
+        runner = a.parts.federation.runner
         room_id = runner.transport.rooms[0]
         await runner.api.request("PUT", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/"
                                         f"{urllib.parse.quote(event_id)}/txn{os.urandom(4).hex()}", {})
@@ -321,8 +320,8 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
 
         await eventually(taken_down, 30, "the redaction to take the track down on B")
         # A's weekly digest reaches B for "highlights from peers"
-        await a.instance.app.announcer.announce(Post("digest", Reply(
-            title="Weekly digest", data={"top": [{"title": "Neon Rain", "votes": 3}]})))
+        await runner.replicator.publish_digest({"top": [{"title": "Neon Rain", "votes": 3}]}, "Weekly digest")
+        runner.wake()
         key = f"digest:{a.instance.identity.instance_id}"
 
         async def digest_seen() -> bool:
@@ -330,7 +329,7 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
 
         await eventually(digest_seen, 30, "A's digest on B")
         assert b.instance.app.digest is not None
-        own = await b.instance.app.digest.build()
+        own = digest_reply(await b.instance.app.digest.build())
         assert own.data["peers"] == [{"peer": a.instance.settings.instance.name, "top": ["Neon Rain"]}]
         assert "Highlights from peers" in own.text
         from core.commands.declaration import Invocation, Permission

@@ -9,6 +9,7 @@ from config import load_settings
 from core.commands.declaration import Invocation, Permission
 from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
+from core.events.model import EventKind
 from core.model import TrackStatus, Verdict
 from tests.support.factories import make_track, member
 from tests.support.instances import write_config
@@ -36,8 +37,10 @@ async def test_review_approve_reject_takedown_and_genre_move(tmp_path: Path) -> 
         assert denied.private and "moderator" in denied.text
         queue = await _run(instance, "review")
         assert queue.data["tracks"] == [held.id]
-        approved = await _run(instance, f"approve {held.id} looks fine")
-        assert approved.posts and approved.posts[0].target == "genre:synthwave"
+        await _run(instance, f"approve {held.id} looks fine")
+        approval = (await instance.events.after(0))[-1]
+        assert approval.kind is EventKind.TRACK_APPROVED and approval.event.track_id == held.id
+        assert [p.target for p in await instance.announcements.posts_for(approval)] == ["genre:synthwave"]
         assert (await instance.app.tracks.get(held.id)).verdict is Verdict.DECLARED
         again = await _run(instance, f"approve {held.id}")
         assert again.private and "already declared" in again.text
@@ -50,6 +53,9 @@ async def test_review_approve_reject_takedown_and_genre_move(tmp_path: Path) -> 
         down = await _run(instance, f"takedown {held.id} asked by the author")
         assert "Took down" in down.text
         assert (await instance.app.tracks.get(held.id)).status is TrackStatus.TAKEN_DOWN
+        kinds = [e.kind for e in await instance.events.after(0)]
+        assert kinds[-3:] == [EventKind.TRACK_APPROVED, EventKind.TRACK_REJECTED, EventKind.TRACK_TAKEN_DOWN]
+        assert await instance.announcements.posts_for((await instance.events.after(0))[0]) == []  # taken down since
         placed = await _run(instance, "genre set outrun !synth:hs")
         assert "synthwave" in placed.text
         assert await instance.app.destination("genre:synthwave", "matrix") == "!synth:hs"

@@ -34,7 +34,8 @@ async def test_deadline_that_passed_while_down_fires_at_start(tmp_path: Path) ->
     async with running(config, PARTS) as run:
         rnd = await run.instance.app.voting.get(str(round_id))
         assert rnd.phase is Phase.CLOSED
-        titles = [p.reply.title or "" for p in run.instance.app.announcer.history]
+        titles = [p.reply.title or "" for e in await run.instance.events.after(0)
+                  for p in await run.instance.announcements.posts_for(e)]
         assert any(t.startswith("Voting is open") for t in titles) and any(t.startswith("Results") for t in titles)
 
 
@@ -42,13 +43,13 @@ async def test_deadlines_fire_on_time_after_a_restart(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", tmp_path / "data")
     async with running(config, PARTS) as run:
         round_id = await _round_with_entry(run.instance)
-    async with running(config, PARTS) as run:  # restarted: deadlines re-armed from the database
-        voting = run.instance.app.voting
+    async with running(config, ()) as run:  # deadlines moved while the scheduler is down
         now = run.instance.app.clock.now()
         await run.instance.db.execute("UPDATE rounds SET submit_until = ?, vote_until = ? WHERE id = ?",
-                                      ((now + timedelta(seconds=1)).isoformat(),
-                                       (now + timedelta(seconds=2)).isoformat(), round_id))
-        assert await voting.rearm() == 1
+                                      ((now + timedelta(seconds=2)).isoformat(),
+                                       (now + timedelta(seconds=3)).isoformat(), round_id))
+    async with running(config, PARTS) as run:  # restarted: deadlines re-armed from the database
+        voting = run.instance.app.voting
         assert (await voting.get(str(round_id))).phase is Phase.SUBMISSION
 
         async def closed() -> bool:

@@ -17,12 +17,11 @@ from tests.support.instances import write_config
 async def test_health_metrics_and_blobs(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", tmp_path / "data")
     async with open_instance(load_settings(config, environ={})) as instance:
-        web = WebServer(instance)
+        web = WebServer(instance.app)
         await web.start("127.0.0.1", 0)
         try:
             path = make_mp3(tmp_path / "a.mp3", 3, 1)
-            reply = await instance.app.share.share_file(path, member("alice"), filename="a.mp3")
-            track = reply.cards[0]
+            track = (await instance.app.share.share_file(path, member("alice"), filename="a.mp3")).track
             base = f"http://127.0.0.1:{web.port}"
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{base}/healthz") as response:

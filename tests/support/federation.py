@@ -12,7 +12,7 @@ from tests.support.instances import Running
 
 async def publish_fast(run: Running, count: int, work: Path, size: int = 2000) -> list[str]:
     """Add ``count`` tracks of random bytes straight to the instance and publish them."""
-    app, runner = run.instance.app, run.instance.extras["federation"]
+    app, runner = run.instance.app, run.parts.federation.runner
     ids = []
     for index in range(count):
         blob = work / f"blob{index}.bin"

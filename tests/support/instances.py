@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.runtime import Instance, open_instance, stop_parts
+from bots.instance import Instance
+from bots.runtime import Parts, build_parts, open_instance, start_parts, stop_parts
 from config import load_settings
 from tests.support.waiting import eventually
 
@@ -41,23 +42,44 @@ def _toml(value: Any) -> str:
 
 @dataclass
 class Running:
-    """An opened instance and the tasks of its parts."""
+    """An opened instance, its parts and their tasks."""
 
     instance: Instance
-    tasks: list[asyncio.Task[Any]]
+    parts: Parts
+
+    @property
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        """The parts' tasks (and the dispatcher's)."""
+        return self.parts.tasks
+
+
+_NAMES = {"bots.federation.part": "federation", "bots.matrix.part": "matrix", "bots.discord.part": "discord",
+          "bots.scheduler_part": "scheduler"}
 
 
 @contextlib.asynccontextmanager
-async def running(config: Path, parts: tuple[str, ...] = ("bots.federation.part",)) -> AsyncIterator[Running]:
-    """Open an instance and start the named parts; stop them on exit."""
+async def running(config: Path, parts: tuple[str, ...] = ("federation",)) -> AsyncIterator[Running]:
+    """Open an instance and start the named parts (and the event dispatcher); stop them on exit.
+
+    With federation on, waits until it has logged in and joined its rooms."""
     async with open_instance(load_settings(config, environ={})) as instance:
-        tasks = []
-        for name in parts:
-            module = __import__(name, fromlist=["start"])
-            task = await module.start(instance)
-            if task is not None:
-                tasks.append(task)
+        built = build_parts(instance, [_NAMES.get(name, name) for name in parts])
+        start_parts(built)
         try:
-            yield Running(instance, tasks)
+            if built.scheduler is not None:
+                scheduler = built.scheduler
+
+                async def armed() -> bool:
+                    return scheduler.ready()
+
+                await eventually(armed, 30, "the scheduler to advance what is due")
+            if built.federation is not None:
+                federation = built.federation
+
+                async def joined() -> bool:
+                    return federation.runner is not None and federation.runner.joined
+
+                await eventually(joined, 30, "federation to log in and join")
+            yield Running(instance, built)
         finally:
-            await stop_parts(tasks)
+            await stop_parts(built.tasks)

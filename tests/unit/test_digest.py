@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from core.announce import Announcer
 from core.clock import ManualClock
-from core.commands.declaration import Post
+from core.events.model import EventKind
 from core.services.digest import DigestSchedule, DigestService
 from core.services.voting import VotingService
+from core.views.digest import digest_reply
 from storage.memory import MemoryKeyValue, MemoryTrackRepository, MemoryVotingRepository
+from storage.memory_events import MemoryEventLog
 from tests.support.factories import make_track, member
 
 MONDAY_18 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -18,18 +19,12 @@ MONDAY_18 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 async def _setup():
     clock = ManualClock(MONDAY_18 - timedelta(days=3))
     tracks = MemoryTrackRepository()
-    posts: list[Post] = []
-    announcer = Announcer()
-
-    async def sink(post: Post) -> None:
-        posts.append(post)
-
-    announcer.register("t", sink)
-    voting = VotingService(MemoryVotingRepository(), tracks, clock, announcer)
+    events = MemoryEventLog()
+    voting = VotingService(MemoryVotingRepository(), tracks, clock, events)
     state = MemoryKeyValue()
-    digest = DigestService(DigestSchedule("mon", time(18, 0), "UTC", top_n=5), tracks, clock, announcer, state,
+    digest = DigestService(DigestSchedule("mon", time(18, 0), "UTC", top_n=5), tracks, clock, events, state,
                            "Synth Club", voting)
-    return clock, tracks, voting, digest, posts, state
+    return clock, tracks, voting, digest, events, state
 
 
 async def test_contents_are_ranked_and_grouped() -> None:
@@ -43,25 +38,27 @@ async def test_contents_are_ranked_and_grouped() -> None:
     for voter in (bob, carol):
         await voting.vote_track(a.id, voter, 1)
     await voting.vote_track(b.id, alice, 1)
-    reply = await digest.build(until=MONDAY_18)
+    reply = digest_reply(await digest.build(until=MONDAY_18))
     data = reply.data
     assert [row["title"] for row in data["top"]] == ["Neon", "Study"]
     assert data["new_tracks"] == 2 and data["active_sharers"] == 2
     assert set(data["per_genre"]) == {"synthwave", "lofi"}
     assert "Synth Club" in (reply.title or "")
-    assert reply == await digest.build(until=MONDAY_18)  # deterministic
+    assert reply == digest_reply(await digest.build(until=MONDAY_18))  # deterministic
 
 
 async def test_published_once_across_restarts() -> None:
-    clock, tracks, voting, digest, posts, state = await _setup()
+    clock, tracks, voting, digest, events, state = await _setup()
     assert await digest.publish_due() is None  # a new instance does not post for past weeks
     clock.set(MONDAY_18 + timedelta(minutes=1))
-    assert await digest.publish_due() is not None
+    sent = await digest.publish_due()
+    assert sent is not None
     assert await digest.publish_due() is None
-    assert [p.target for p in posts] == ["digest"]
-    restarted = DigestService(digest.schedule, tracks, clock, Announcer(), state, "Synth Club", voting)
+    published = [e.event for e in events.events if e.kind is EventKind.DIGEST_PUBLISHED]
+    assert [e.week_ending for e in published] == [MONDAY_18]
+    restarted = DigestService(digest.schedule, tracks, clock, events, state, "Synth Club", voting)
     assert await restarted.publish_due() is None
-    assert (await restarted.published(MONDAY_18))["title"] == posts[0].reply.title
+    assert (await restarted.published(MONDAY_18))["title"] == sent.title
     clock.advance(timedelta(days=14))  # down for two weeks: one digest at start-up, not two
     assert await restarted.publish_due() is not None
     assert await restarted.publish_due() is None

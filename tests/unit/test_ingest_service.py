@@ -13,6 +13,7 @@ from core.ports import TagInfo
 from core.services.ingest import IngestLimits, IngestService
 from core.services.provenance import ProvenanceRules
 from storage.memory import MemoryBlobPool, MemoryTrackRepository
+from storage.memory_events import MemoryEventLog
 from tests.support.fake_media import FakeInspector
 
 ALICE = Sharer("matrix", "@alice:hs", "Alice")
@@ -30,7 +31,7 @@ def service(tracks: MemoryTrackRepository) -> IngestService:
         format="id3", title="Neon", comment="made with suno; created=2026-01-01; id=0b7c2f4e-1111-4a4a-9f9f-123456789abc")})
     return IngestService(MemoryBlobPool(), tracks, inspector, ManualClock(), InstanceId("wp-test"),
                          IngestLimits(max_bytes=1000, max_duration_s=600, min_duration_s=1,
-                                      near_duplicate_threshold=0.85), ProvenanceRules())
+                                      near_duplicate_threshold=0.85), ProvenanceRules(), MemoryEventLog())
 
 
 def _file(tmp_path: Path, name: str, head: str, size: int = 100) -> Path:
@@ -63,7 +64,9 @@ async def test_duplicates_and_verdicts(service: IngestService, tmp_path: Path) -
 
 async def test_genre_hook_and_taken_down_bytes(service: IngestService, tracks: MemoryTrackRepository,
                                                tmp_path: Path) -> None:
-    service.classify_genre = lambda track, tag_genre: "synthwave" if "80s" in (track.prompt or "") else None
+    service = IngestService(MemoryBlobPool(), tracks, FakeInspector({}), ManualClock(), InstanceId("wp-test"),
+                            service.limits, ProvenanceRules(), MemoryEventLog(),
+                            classify_genre=lambda track, tag: "synthwave" if "80s" in (track.prompt or "") else None)
     result = await service.ingest_file(_file(tmp_path, "c.mp3", "AUDIO 30 c"), ALICE,
                                        Declaration(prompt="80s drive"))
     assert result.track.genre == "synthwave"

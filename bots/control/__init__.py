@@ -1,0 +1,1 @@
+"""The control socket: how the ``wavepool`` command line reaches the running instance."""

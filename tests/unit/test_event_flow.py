@@ -1,0 +1,131 @@
+"""The event flow: the outbox over memory and SQLite, and the dispatcher's delivery rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.clock import ManualClock
+from core.events.dispatcher import Dispatcher, PermanentDeliveryError
+from core.events.model import DomainEvent, EventKind, Origin, RecordedEvent
+from core.events.ports import EventLog
+from core.model import TrackId
+from storage.memory_events import MemoryEventLog
+from storage.sqlite.database import Database
+from storage.sqlite.event_log import SqliteEventLog
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def events(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
+    if request.param == "memory":
+        yield MemoryEventLog()
+        return
+    db = await Database.open(tmp_path / "db.sqlite3")
+    yield SqliteEventLog(db)
+    await db.close()
+
+
+class Recorder:
+    """A subscriber that keeps what it was given; it can be down, failing, or refusing."""
+
+    def __init__(self, name: str, backlog: timedelta | None = None, transactional: bool = False) -> None:
+        self.name = name
+        self.backlog = backlog
+        self.transactional = transactional
+        self.up = True
+        self.failures = 0
+        self.refuse: set[int] = set()
+        self.got: list[int] = []
+
+    def ready(self) -> bool:
+        return self.up
+
+    async def deliver(self, event: RecordedEvent) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("platform down")
+        if event.seq in self.refuse:
+            raise PermanentDeliveryError("the room refuses it")
+        self.got.append(event.seq)
+
+
+def _track(n: int) -> DomainEvent:
+    return DomainEvent(EventKind.TRACK_ACCEPTED, track_id=TrackId(f"t{n}"))
+
+
+async def test_events_round_trip_with_their_fields(events: EventLog) -> None:
+    event = DomainEvent(EventKind.TRACK_REPLICATED, track_id=TrackId("t1"), origin=Origin.PEER, peer="Synth Club",
+                        reason="why", was_public=True)
+    digest = DomainEvent(EventKind.DIGEST_PUBLISHED, week_ending=NOW)
+    assert await events.record(event, NOW) == 1
+    assert await events.record(digest, NOW) == 2
+    stored = await events.after(0)
+    assert [e.event for e in stored] == [event, digest] and [e.seq for e in stored] == [1, 2]
+    assert await events.last_seq() == 2 and await events.after(2) == []
+
+
+async def test_an_event_recorded_in_a_failed_transaction_is_never_seen(events: EventLog) -> None:
+    with pytest.raises(RuntimeError):
+        async with events.transaction():
+            await events.record(_track(1), NOW)
+            raise RuntimeError("the state change failed")
+    async with events.transaction():
+        await events.record(_track(2), NOW)
+    assert [e.event.track_id for e in await events.after(0)] == ["t2"]
+
+
+async def test_every_subscriber_gets_every_event_in_order_once(events: EventLog) -> None:
+    a, b = Recorder("a"), Recorder("b", transactional=True)
+    dispatcher = Dispatcher(events, [a, b], ManualClock(NOW))
+    for n in range(5):
+        await events.record(_track(n), NOW)
+    while await dispatcher.pump():
+        pass
+    assert a.got == b.got == [1, 2, 3, 4, 5]
+    assert await events.checkpoint("a") == await events.checkpoint("b") == 5
+    # a restarted dispatcher (new process) delivers nothing again
+    again = Dispatcher(events, [a, b], ManualClock(NOW))
+    assert not await again.pump()
+    assert a.got == [1, 2, 3, 4, 5]
+
+
+async def test_a_subscriber_that_is_down_catches_up_without_holding_the_others(events: EventLog) -> None:
+    up, down = Recorder("up"), Recorder("down")
+    down.up = False
+    dispatcher = Dispatcher(events, [up, down], ManualClock(NOW))
+    for n in range(3):
+        await events.record(_track(n), NOW)
+    await dispatcher.pump()
+    assert up.got == [1, 2, 3] and down.got == []
+    assert (await dispatcher.behind())["down"] == 3
+    down.up = True
+    await dispatcher.pump()
+    assert down.got == [1, 2, 3]
+
+
+async def test_a_failing_delivery_is_retried_in_order_and_a_refused_one_skipped(events: EventLog) -> None:
+    flaky = Recorder("flaky")
+    flaky.failures = 1
+    flaky.refuse = {2}
+    dispatcher = Dispatcher(events, [flaky], ManualClock(NOW))
+    for n in range(3):
+        await events.record(_track(n), NOW)
+    assert not await dispatcher.pump()  # the first delivery failed: nothing after it went out
+    assert flaky.got == [] and await events.checkpoint("flaky") is None
+    dispatcher._retry_at.clear()  # the backoff has passed
+    await dispatcher.pump()
+    assert flaky.got == [1, 3] and await events.checkpoint("flaky") == 3
+
+
+async def test_a_new_chat_surface_skips_what_is_older_than_its_backlog(events: EventLog) -> None:
+    await events.record(_track(1), NOW - timedelta(days=30))
+    await events.record(_track(2), NOW - timedelta(hours=1))
+    chat, federation = Recorder("chat", backlog=timedelta(days=1)), Recorder("federation")
+    dispatcher = Dispatcher(events, [chat, federation], ManualClock(NOW))
+    await dispatcher.pump()
+    assert chat.got == [2] and federation.got == [1, 2]
