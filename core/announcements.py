@@ -78,15 +78,16 @@ class Announcements:
         assert self._voting is not None
         rnd = await self._voting.get(round_id)
         target = f"round:{rnd.id}"
+        here = (rnd.created_by.platform, rnd.place)  # a round's posts go where it started, unless configured
         if kind is EventKind.ROUND_STARTED:
-            return [Post(target, started_reply(rnd))]
+            return [Post(target, fallback=here, reply=started_reply(rnd))]
         if kind is EventKind.ROUND_VOTING_OPENED:
             entries = await self._voting.entries(rnd)
-            posts = [Post(target, voting_open_reply(rnd, len(entries)))]
-            posts += [Post(target, await entry_reply(self._tracks, rnd, entry)) for entry in entries]
+            posts = [Post(target, fallback=here, reply=voting_open_reply(rnd, len(entries)))]
+            posts += [Post(target, fallback=here, reply=await entry_reply(self._tracks, rnd, entry)) for entry in entries]
             return posts
         if kind is EventKind.ROUND_CLOSED:
             if not await self._voting.entries(rnd):
-                return [Post(target, closed_empty_reply(rnd))]
-            return [Post(target, await results_reply(self._voting, self._tracks, rnd))]
+                return [Post(target, fallback=here, reply=closed_empty_reply(rnd))]
+            return [Post(target, fallback=here, reply=await results_reply(self._voting, self._tracks, rnd))]
         return []

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from core.events.ports import EventLog
 from core.model import InstanceId
 from core.ports import BlobPool, Clock, TrackRepository
+from core.replies import Post
 from core.services.ingest import IngestService
 
 if TYPE_CHECKING:
@@ -48,3 +49,12 @@ class App:
         if self.genres is None:
             return None
         return await self.genres.destination(target, platform)
+
+    async def place_of(self, post: Post, platform: str) -> str | None:
+        """Where a post goes on a platform: the configured place, else its fallback there."""
+        configured = await self.destination(post.target, platform)
+        if configured is not None:
+            return configured
+        if post.fallback is not None and post.fallback[0] == platform:
+            return post.fallback[1]
+        return None

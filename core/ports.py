@@ -19,11 +19,13 @@ from core.model import (
     PageInfo,
     QualityReport,
     Share,
+    Sharer,
     Track,
     TrackId,
     TrackStatus,
     Verdict,
 )
+from core.voting_model import Ballot, Entry, Phase, Round, RoundRules, Voter
 
 
 class Clock(Protocol):
@@ -249,3 +251,65 @@ class LinkFetcher(Protocol):
     async def fetch(self, url: str, dest_dir: Path, max_bytes: int) -> FetchedLink:
         """Download the audio behind ``url``; UnsafeUrlError, FetchError, TooLargeError."""
         ...
+
+
+# -- ports of the community services ---------------------------------------------------
+
+
+class VotingRepository(Protocol):
+    """Rounds, entries, ballots and track votes (durable when a call returns)."""
+
+    async def create_round(self, rules: RoundRules, created_by: Sharer, created_at: datetime,
+                           submit_until: datetime, vote_until: datetime, place: str) -> Round: ...
+    async def get_round(self, round_id: int) -> Round | None: ...
+    async def open_rounds(self) -> Sequence[Round]: ...
+    async def recent_rounds(self, limit: int = 10) -> Sequence[Round]: ...
+    async def set_phase(self, round_id: int, phase: Phase, expected: Phase) -> bool:
+        """Move a round from ``expected`` to ``phase``; False if it was not in ``expected``."""
+        ...
+    async def set_deadlines(self, round_id: int, submit_until: datetime, vote_until: datetime) -> None: ...
+    async def add_entry(self, round_id: int, track_id: TrackId, submitter: Sharer, at: datetime) -> Entry: ...
+    async def entries(self, round_id: int) -> Sequence[Entry]: ...
+    async def set_ballot(self, ballot: Ballot) -> int | None:
+        """Store a ballot; returns the value it replaced, if any."""
+        ...
+    async def delete_ballot(self, round_id: int, entry: int, voter: Voter) -> int | None: ...
+    async def ballots(self, round_id: int) -> Sequence[Ballot]: ...
+    async def set_track_vote(self, track_id: TrackId, voter: Voter, value: int, at: datetime) -> int | None: ...
+    async def get_track_vote(self, track_id: TrackId, voter: Voter) -> int | None: ...
+    async def delete_track_vote(self, track_id: TrackId, voter: Voter) -> int | None: ...
+    async def track_vote_totals(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
+        """(track, sum of values, voters) of votes cast since ``since``, best first."""
+        ...
+    async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]: ...
+
+
+class GenrePlaces(Protocol):
+    """Runtime places of genres, set with ``genre set`` (persisted)."""
+
+    async def get_all(self) -> dict[tuple[str, str], str]:
+        """(genre, platform) -> place."""
+        ...
+
+    async def put(self, genre: str, platform: str, place: str | None) -> None:
+        """Set (or clear with None) a genre's place on a platform."""
+        ...
+
+
+class KeyValue(Protocol):
+    """A small durable store (the bots' state table)."""
+
+    async def get(self, namespace: str, key: str) -> str | None: ...
+    async def put(self, namespace: str, key: str, value: str) -> None: ...
+
+
+class PeerDigests(Protocol):
+    """What peers' published digests say: (peer name, its week's top titles), blocked peers left out."""
+
+    async def highlights(self) -> list[tuple[str, list[str]]]: ...
+
+
+class ShareCounter(Protocol):
+    """How many shares a member made since a time."""
+
+    async def shares_since(self, platform: str, user_id: str, since: datetime) -> int: ...

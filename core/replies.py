@@ -20,10 +20,51 @@ from core.model import Track
 class ButtonAction(enum.StrEnum):
     """What a button does; ``Button.value`` carries its argument."""
 
-    VOTE = "vote"  # value: "track:<id>:<ballot>" or "round:<rid>:<entry>:<ballot>"; ballot "0" withdraws.
+    VOTE = "vote"  # value: a ``VoteChoice``, encoded; ballot 0 withdraws.
     # Pressing the same ballot again withdraws it unless invocation.args["toggle"] is False
     # (Matrix reactions: adding is never a toggle; the redaction sends ballot "0").
     OPEN = "open"  # value: a URL or track ref
+
+
+@dataclass(frozen=True)
+class VoteChoice:
+    """What a vote button (or a reaction mapped to one) means: a track approval, or a ballot
+    for a round entry; ``value`` 0 withdraws. Encoded once for the platforms' button ids."""
+
+    value: int
+    track_id: str | None = None
+    round_id: int | None = None
+    entry: int | None = None
+
+    @classmethod
+    def track(cls, track_id: str, value: int = 1) -> VoteChoice:
+        """An approval of a track outside rounds."""
+        return cls(value, track_id=track_id)
+
+    @classmethod
+    def ballot(cls, round_id: int, entry: int, value: int) -> VoteChoice:
+        """A ballot for a round entry."""
+        return cls(value, round_id=round_id, entry=entry)
+
+    def with_value(self, value: int) -> VoteChoice:
+        """The same target with another ballot (0 withdraws)."""
+        return VoteChoice(value, self.track_id, self.round_id, self.entry)
+
+    def encode(self) -> str:
+        """``track:<id>:<value>`` or ``round:<round>:<entry>:<value>`` (the button's value)."""
+        if self.track_id is not None:
+            return f"track:{self.track_id}:{self.value}"
+        return f"round:{self.round_id}:{self.entry}:{self.value}"
+
+    @classmethod
+    def decode(cls, text: str) -> VoteChoice:
+        """The choice a button value stands for; ValueError when it is not one."""
+        parts = text.split(":")
+        if parts[0] == "track" and len(parts) == 3 and parts[1]:
+            return cls.track(parts[1], int(parts[2]))
+        if parts[0] == "round" and len(parts) == 4:
+            return cls.ballot(int(parts[1]), int(parts[2]), int(parts[3]))
+        raise ValueError(f"not a vote: {text!r}")
 
 
 @dataclass(frozen=True)
@@ -32,7 +73,12 @@ class Button:
 
     label: str
     action: ButtonAction
-    value: str
+    value: str  # for VOTE: ``VoteChoice.encode()``
+
+    @classmethod
+    def vote(cls, label: str, choice: VoteChoice) -> Button:
+        """A vote button."""
+        return cls(label, ButtonAction.VOTE, choice.encode())
 
     @property
     def custom_id(self) -> str:
@@ -46,6 +92,7 @@ class Post:
 
     target: str  # "genre:<name>" | "round:<id>" | "digest" | "default"
     reply: Reply
+    fallback: tuple[str, str] | None = None  # (platform, place) to use when nothing is configured there
 
 
 @dataclass(frozen=True)

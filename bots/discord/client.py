@@ -246,7 +246,7 @@ class WavepoolClient(discord.Client):
 
         ``key`` is the message nonce: discord.py sends it with ``enforce_nonce``, so a
         delivery repeated after a crash returns the message already posted."""
-        place = await self.instance.app.destination(post.target, "discord")
+        place = await self.instance.app.place_of(post, "discord")
         if place is None:
             return
         channel = self.get_channel(int(place))

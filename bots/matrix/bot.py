@@ -21,11 +21,20 @@ from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.instance import Instance
 from bots.matrix.render import message, vote_hint
-from core.commands.declaration import Attachment, ButtonAction, Invocation, Permission, Post, Reply
+from core.commands.declaration import (
+    Attachment,
+    Button,
+    ButtonAction,
+    Invocation,
+    Permission,
+    Post,
+    Reply,
+)
 from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
 from core.errors import TooLargeError, UsageError, WavepoolError
 from core.events.dispatcher import PermanentDeliveryError
+from core.replies import VoteChoice
 
 log = logging.getLogger(__name__)
 
@@ -197,40 +206,44 @@ class MatrixBot:
 
     # -- votes -------------------------------------------------------------------------
 
-    def _ballot_for(self, key: str) -> str | None:
-        if key == self.voting.approval_key or key.rstrip("\ufe0f") == self.voting.approval_key.rstrip("\ufe0f"):
-            return "1"
-        for index, score in enumerate(self.voting.score_keys):
-            if key == score:
-                return str(index + 1)
+    def _ballot_for(self, key: str, scored: bool) -> int | None:
+        """The ballot a reaction casts on a card: on a score card only the score keys vote."""
+        if scored:
+            return next((index + 1 for index, score in enumerate(self.voting.score_keys) if key == score), None)
+        if key.rstrip("\ufe0f") == self.voting.approval_key.rstrip("\ufe0f"):
+            return 1
         return None
 
     async def _reaction(self, room_id: str, event: nio.ReactionEvent) -> None:
         raw = await self.instance.state.get("matrix_card", event.reacts_to)
-        ballot = self._ballot_for(event.key)
-        if raw is None or ballot is None:
+        if raw is None:
             return
-        values: list[str] = json.loads(raw)
-        value = next((v for v in values if v.endswith(f":{ballot}")), None)
-        if value is None:
-            value = values[0].rsplit(":", 1)[0] + f":{ballot}"
-        base = value.rsplit(":", 1)[0]
+        choices = [VoteChoice.decode(v) for v in json.loads(raw)]
+        ballot = self._ballot_for(event.key, scored=len(choices) > 1)
+        if ballot is None:
+            return
+        choice = choices[0].with_value(ballot)
         invocation = self._invocation(room_id, event.sender, event.event_id, {"toggle": False})
-        reply = await press(self.instance.registry, f"wp:{ButtonAction.VOTE.value}:{value}", invocation)
+        reply = await press(self.instance.registry, Button.vote(event.key, choice).custom_id, invocation)
         if "error" in reply.data:
             await self.send(room_id, reply, reply_to=event.reacts_to)
             return
-        await self.instance.state.put("matrix_reaction", event.event_id, json.dumps([base, event.sender]))
+        await self.instance.state.put("matrix_reaction", event.event_id,
+                                      json.dumps([choice.with_value(0).encode(), event.sender]))
 
     async def _redaction(self, room_id: str, event: nio.RedactionEvent) -> None:
         raw = await self.instance.state.get("matrix_reaction", event.redacts)
         if raw is None:
             return
-        base, voter = json.loads(raw)
+        withdrawal, voter = json.loads(raw)
         if voter != event.sender:
             return  # a moderator removing someone's reaction is not that member withdrawing a vote
         invocation = self._invocation(room_id, voter, event.event_id, {"toggle": False})
-        await press(self.instance.registry, f"wp:{ButtonAction.VOTE.value}:{base}:0", invocation)
+        try:
+            choice = VoteChoice.decode(withdrawal)
+        except ValueError:  # stored by an earlier version: the target without a value
+            choice = VoteChoice.decode(f"{withdrawal}:0")
+        await press(self.instance.registry, Button.vote("withdraw", choice).custom_id, invocation)
         await self.instance.state.delete("matrix_reaction", event.redacts)
 
     # -- sending -----------------------------------------------------------------------
@@ -295,7 +308,7 @@ class MatrixBot:
 
     async def announce(self, post: Post, key: str) -> None:
         """Post to the room a target maps to; ``key`` makes a repeated delivery a no-op."""
-        room_id = await self.instance.app.destination(post.target, "matrix")
+        room_id = await self.instance.app.place_of(post, "matrix")
         if room_id is None:
             return
         await self.send(room_id, post.reply, key=key)

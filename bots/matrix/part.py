@@ -26,6 +26,11 @@ class MatrixPart:
         self._instance = instance
         self._bot: MatrixBot | None = None
 
+    @property
+    def bot(self) -> MatrixBot | None:
+        """The bot while it is logged in."""
+        return self._bot
+
     def ready(self) -> bool:
         """Ready once logged in and synced (rooms known)."""
         return self._bot is not None and self._bot.synced

@@ -13,8 +13,9 @@ from core.visibility import can_see
 
 def _prompt_line(prompt: Prompt) -> str:
     text = prompt.text if len(prompt.text) <= 120 else prompt.text[:117] + "…"
-    votes = f" · {prompt.votes} votes" if prompt.votes else ""
-    tracks = f" · {len(prompt.track_ids)} tracks" if prompt.track_ids else ""
+    votes = f" · {prompt.votes} vote{'' if prompt.votes == 1 else 's'}" if prompt.votes else ""
+    count = len(prompt.track_ids)
+    tracks = f" · {count} track{'' if count == 1 else 's'}" if count else ""
     return f"{prompt.id[:8]}  [{prompt.kind}] {text}{tracks}{votes}"
 
 
@@ -64,7 +65,7 @@ def prompt_commands(app: App) -> list[Command]:
     async def top(inv: Invocation) -> Reply:
         prompts = need(app.prompts, "the prompt library")
         found = list(await prompts.top(limit=10))
-        return Reply(title="Top prompts", text=lines_of([_prompt_line(p) for p in found], "No prompts yet."),
+        return Reply(title="Top prompts", text=lines_of([_prompt_line(p) for p in found], "No prompt has votes yet (`prompt search` finds every prompt)."),
                      data={"prompts": [p.id for p in found]})
 
     return [

@@ -8,6 +8,7 @@ from core.app import App
 from core.commands.common import arg, need, sharer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, UsageError
+from core.replies import VoteChoice
 from core.services.voting import VotingService
 from core.views.rounds import OUTCOME_WORDS, results_reply, status_reply
 from core.voting_model import BallotType, RoundRules
@@ -49,9 +50,13 @@ def round_commands(app: App) -> list[Command]:
         rnd = await _voting(app).start(rules, sharer_of(inv), inv.place,
                                        timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
                                        timedelta(seconds=arg(inv, "vote", 2 * 86400.0)))
+        where = await app.destination(f"round:{rnd.id}", inv.platform)
+        posts = ("Its announcements are posted here." if where in (None, inv.place) and inv.platform != "cli"
+                 else f"Its announcements are posted to {where}." if where else
+                 "Set where its announcements go with `channel set round <place>`.")
         return Reply(text=f"Round {rnd.label} started: submissions until "
-                          f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC.",
-                     data={"round": rnd.id})
+                          f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. "
+                          + posts, data={"round": rnd.id})
 
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
@@ -124,19 +129,17 @@ def vote_button(app: App):  # type: ignore[no-untyped-def]
     """The handler of ``wp:vote:<value>`` buttons (and reactions mapped to them)."""
 
     async def press(inv: Invocation, value: str) -> Reply:
-        parts = value.split(":")
         toggle = inv.args.get("toggle", True) is not False
         try:
-            if parts[0] == "track" and len(parts) == 3:
-                outcome = await _voting(app).vote_track(parts[1], sharer_of(inv), int(parts[2]), toggle=toggle)
-            elif parts[0] == "round" and len(parts) == 4:
-                outcome = await _voting(app).vote(parts[1], int(parts[2]), sharer_of(inv), int(parts[3]),
-                                                  toggle=toggle, account_age_days=inv.account_age_days,
-                                                  roles=inv.roles)
-            else:
-                raise UsageError("this vote button is not valid")
+            choice = VoteChoice.decode(value)
         except ValueError:
             raise UsageError("this vote button is not valid") from None
+        if choice.track_id is not None:
+            outcome = await _voting(app).vote_track(choice.track_id, sharer_of(inv), choice.value, toggle=toggle)
+        else:
+            outcome = await _voting(app).vote(str(choice.round_id), choice.entry or 0, sharer_of(inv), choice.value,
+                                              toggle=toggle, account_age_days=inv.account_age_days,
+                                              roles=inv.roles)
         return Reply(text=OUTCOME_WORDS[outcome], private=True, data={"outcome": outcome.value})
 
     return press

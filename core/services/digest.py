@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Track
-from core.ports import Clock, TrackRepository
+from core.ports import Clock, KeyValue, PeerDigests, TrackRepository
 from core.visibility import is_public
 from core.voting_model import Phase, Round
 
@@ -27,19 +27,6 @@ if TYPE_CHECKING:
     from core.services.voting import VotingService
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class KeyValue(Protocol):
-    """A small durable store (the bots' state table)."""
-
-    async def get(self, namespace: str, key: str) -> str | None: ...
-    async def put(self, namespace: str, key: str, value: str) -> None: ...
-
-
-class PeerDigests(Protocol):
-    """What peers' published digests say: (peer name, its week's top titles), blocked peers left out."""
-
-    async def highlights(self) -> list[tuple[str, list[str]]]: ...
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from core.errors import NotFoundError, UsageError
+from core.ports import GenrePlaces
 
 ANNOUNCEMENT_KINDS = ("round", "digest", "default")
 _WORDS = re.compile(r"[\w'-]+", re.UNICODE)
@@ -27,18 +27,6 @@ class GenreDef:
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     places: Mapping[str, str] = field(default_factory=dict)  # platform -> channel/room id
-
-
-class GenrePlaces(Protocol):
-    """Runtime places of genres, set with ``genre set`` (persisted)."""
-
-    async def get_all(self) -> dict[tuple[str, str], str]:
-        """(genre, platform) -> place."""
-        ...
-
-    async def put(self, genre: str, platform: str, place: str | None) -> None:
-        """Set (or clear with None) a genre's place on a platform."""
-        ...
 
 
 def _norm(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from core.errors import NotFoundError, PhaseError
+from core.errors import NotFoundError, PermissionDeniedError, PhaseError
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Cid, Sharer, Track, TrackStatus, Verdict
@@ -51,6 +51,8 @@ class ModerationService:
             raise PhaseError("this track was taken down")
         if track.verdict in (Verdict.VERIFIED, Verdict.DECLARED):
             raise PhaseError(f"this track is already {track.verdict.value}")
+        if (track.sharer.platform, track.sharer.user_id) == (by.platform, by.user_id):
+            raise PermissionDeniedError("you shared this track: another moderator must approve it")
         why = f"approved by {by.display_name}" + (f": {reason}" if reason else "")
         async with self._events.transaction():
             await self._tracks.set_verdict(track.id, Verdict.DECLARED, why)

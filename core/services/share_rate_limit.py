@@ -6,18 +6,11 @@ restarts and across bots: a restart does not reset anybody's count.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 from core.errors import RateLimitedError
 from core.model import Sharer
-from core.ports import Clock
-
-
-class ShareCounter(Protocol):
-    """How many shares a member made since a time."""
-
-    async def shares_since(self, platform: str, user_id: str, since: datetime) -> int: ...
+from core.ports import Clock, ShareCounter
 
 
 class ShareRateLimiter:

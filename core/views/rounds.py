@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.model import Sharer, Track
 from core.ports import TrackRepository
-from core.replies import Button, ButtonAction, Reply
+from core.replies import Button, Reply, VoteChoice
 from core.services.voting import VoteOutcome, VotingService
 from core.voting_model import Ballot, BallotType, Entry, Phase, Round
 
@@ -74,11 +74,10 @@ async def entry_reply(tracks: TrackRepository, rnd: Round, entry: Entry) -> Repl
     """A round entry as a card with its ballot buttons (anonymous until the results)."""
     track = await tracks.get(entry.track_id)
     who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
-    base = f"round:{rnd.id}:{entry.number}"
     if rnd.rules.ballot is BallotType.APPROVAL:
-        buttons: tuple[Button, ...] = (Button("👍", ButtonAction.VOTE, f"{base}:1"),)
+        buttons: tuple[Button, ...] = (Button.vote("👍", VoteChoice.ballot(rnd.id, entry.number, 1)),)
     else:
-        buttons = tuple(Button(str(v), ButtonAction.VOTE, f"{base}:{v}") for v in range(1, 6))
+        buttons = tuple(Button.vote(str(v), VoteChoice.ballot(rnd.id, entry.number, v)) for v in range(1, 6))
     card = _anonymised(track) if track and rnd.hides_entrants else track
     return Reply(title=f"Round {rnd.label} — entry {entry.number}", text=f"Entry {entry.number} by {who}",
                  cards=(card,) if card else (), buttons=buttons, data={"round": rnd.id, "entry": entry.number})

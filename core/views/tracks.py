@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from core.model import Track
-from core.replies import Button, ButtonAction, Reply
+from core.replies import Button, Reply, VoteChoice
 from core.services.sharing import ShareOutcome, ShareStatus
 
 
 def vote_buttons(track: Track) -> tuple[Button, ...]:
     """The buttons under a track card."""
-    return (Button("👍", ButtonAction.VOTE, f"track:{track.id}:1"),)
+    return (Button.vote("👍", VoteChoice.track(track.id)),)
 
 
 def card_reply(track: Track, text: str = "", private: bool = False) -> Reply:

@@ -81,24 +81,23 @@ def room(synapse: Homeserver, tmp_path: Path) -> Room:
 
 
 async def _ready(room: Room, run: Running) -> None:
-    """Wait until the bot has synced once and joined the room, so what members say next is handled.
+    """Wait until the bot has joined the room and synced it, so what members say next is handled.
 
-    On its very first start the bot skips the history its first sync returns: a message is
-    handled when a later sync brings it, which is true of anything sent after the join.
+    On its very first start the bot skips old history: a message is handled only when a
+    sync after the bot's first one brings it, and permissions need the room's state.
     """
-    part = run.parts.matrix
-    assert part is not None
-
-    async def synced() -> bool:
-        return part.ready()
-
-    await eventually(synced, 30, "the bot's first sync")
-
     async def joined() -> bool:
         members = room.hs.call("GET", f"/_matrix/client/v3/rooms/{room.room}/joined_members", room.mod_token)
         return room.bot in members["joined"]
 
     await eventually(joined, 30, "the bot to join")
+
+    async def synced() -> bool:
+        bot = run.parts.matrix.bot if run.parts.matrix is not None else None
+        return (bot is not None and room.room in bot.client.rooms
+                and await run.instance.state.get("matrix", "since") is not None)
+
+    await eventually(synced, 30, "the bot to sync the room it joined")
 
 
 async def test_help_errors_and_permissions(room: Room) -> None:

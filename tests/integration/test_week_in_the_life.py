@@ -262,3 +262,24 @@ async def test_a_week_in_the_life(synapse: Homeserver, fake: DiscordFake, tmp_pa
         assert peer_track
     finally:
         await c.stop()
+
+
+async def test_a_repeated_delivery_is_one_message_on_matrix(synapse: Homeserver, tmp_path: Path) -> None:
+    """The delivery key is the Matrix transaction id: a delivery repeated after a crash (same
+    account, same key) is the same event to the homeserver, not a second post."""
+    import nio
+
+    user, token = synapse.register(f"keys{os.urandom(3).hex()}")
+    room = synapse.create_room(token, name="keys")
+    client = nio.AsyncClient(synapse.url, user)
+    client.access_token, client.user_id = token, user
+    try:
+        content = {"msgtype": "m.text", "body": "once"}
+        first = await client.room_send(room, "m.room.message", content, tx_id="wp7ma0")
+        again = await client.room_send(room, "m.room.message", content, tx_id="wp7ma0")
+        assert isinstance(first, nio.RoomSendResponse) and isinstance(again, nio.RoomSendResponse)
+        assert first.event_id == again.event_id
+        bodies = [e["content"].get("body") for e in synapse.messages(token, room, 20) if e["type"] == "m.room.message"]
+        assert bodies.count("once") == 1
+    finally:
+        await client.close()

@@ -1,0 +1,88 @@
+"""Publishing through the persistent federation outbox: manifests, holders, tombstones, digests."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import WavepoolError
+from core.federation.event_types import DIGEST_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, TRACK_EVENT
+from core.federation.manifest import (
+    manifest_for,
+    sign,
+    tombstone_for,
+)
+from core.federation.peer_registry import PeerRegistry
+from core.model import Track, TrackId
+from core.visibility import is_public
+
+log = logging.getLogger(__name__)
+
+
+class Outgoing(PeerRegistry):
+    """Publishing through the persistent federation outbox: manifests, holders, tombstones, digests."""
+
+    # -- outgoing ----------------------------------------------------------------------
+
+    async def publish_track(self, track: Track) -> None:
+        """Queue a local accepted track for publishing (the outbox survives restarts)."""
+        await self.store.outbox_add("track", {"track_id": track.id})
+
+    async def publish_tombstone(self, track: Track, reason: str | None = None) -> None:
+        """Queue a takedown notice of a local track."""
+        if track.origin_instance != self._signer.instance_id:
+            return  # a local takedown of a peer's track does not affect others
+        await self.store.outbox_add("tombstone", {"track_id": track.id, "reason": reason})
+
+    async def publish_digest(self, data: Mapping[str, Any], title: str) -> None:
+        """Queue this instance's weekly digest for the federation rooms."""
+        await self.store.outbox_add("digest", {"title": title, "data": json.loads(json.dumps(data, default=str))})
+
+    async def flush_outbox(self) -> int:
+        """Send what is pending; stops at the first transport failure. Returns how many were sent."""
+        if self.transport is None:
+            return 0
+        sent = 0
+        for item_id, kind, payload in await self.store.outbox_pending(50):
+            try:
+                await self._send(kind, payload)
+            except WavepoolError as error:
+                log.warning("outbox %s %s dropped: %s", kind, item_id, error)
+            await self.store.outbox_done(item_id)
+            sent += 1
+        return sent
+
+    async def _send(self, kind: str, payload: Mapping[str, Any]) -> None:
+        assert self.transport is not None
+        now = self._clock.now()
+        if kind in ("track", "have"):
+            track = await self._tracks.get(TrackId(str(payload["track_id"])))
+            if track is None or not is_public(track):
+                return  # rejected or taken down since it was queued
+            path = await self._pool.local_path(track.cid)
+            if path is None:
+                return
+            mxc = await self.transport.upload(path, track.media_type, track.size)
+            if kind == "have":
+                doc = sign({"cid": track.cid, "source": {"mxc": mxc}, "at": now.isoformat()}, self._signer)
+                await self.transport.send(HAVE_EVENT, doc)
+                return
+            sources = [{"mxc": mxc}]
+            if self._public_url:
+                sources.append({"http": f"{self._public_url}/blobs/{track.cid}"})
+            manifest = sign(manifest_for(track, sources, self.name), self._signer)
+            event_id = await self.transport.send(TRACK_EVENT, {"manifest": manifest})
+            await self.store.save_manifest(track.id, track.cid, self._signer.instance_id, manifest, event_id)
+        elif kind == "tombstone":
+            track = await self._tracks.get(TrackId(str(payload["track_id"])))
+            if track is None:
+                return
+            doc = sign(tombstone_for(track, payload.get("reason"), now), self._signer)
+            await self.transport.send(TOMBSTONE_EVENT, doc)
+        elif kind == "digest":
+            doc = sign({"v": 1, "kind": "digest", "origin": {"instance": self._signer.instance_id, "name": self.name},
+                        "title": payload.get("title"), "data": payload.get("data"), "at": now.isoformat()},
+                       self._signer)
+            await self.transport.send(DIGEST_EVENT, doc)

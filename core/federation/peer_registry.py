@@ -1,0 +1,112 @@
+"""The replicator's state and its peer registry: who is who in the federation rooms.
+
+An instance publishes its key as a state event; an event is taken from a peer only when
+its sender owns the key it is signed with (``_peer_for``).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.events.ports import EventLog
+from core.federation.manifest import (
+    IdForKey,
+    Signer,
+    Verify,
+    check_signature,
+)
+from core.federation.policy import FederationPolicy
+from core.federation.ports import BlobSource, FederationStore, FederationTransport, Peer
+from core.ports import BlobPool, Clock, TrackRepository
+
+log = logging.getLogger(__name__)
+
+
+class PeerRegistry:
+    """The replicator's collaborators and state, and the peers it knows."""
+
+    def __init__(self, *, signer: Signer, name: str, community: str, homepage: str, user_id: str,
+                 store: FederationStore, tracks: TrackRepository, pool: BlobPool, clock: Clock,
+                 policy: FederationPolicy, sources: BlobSource, verify: Verify, id_for_key: IdForKey,
+                 events: EventLog, public_url: str | None = None, transport: FederationTransport | None = None,
+                 on_queued: Callable[[], None] | None = None) -> None:
+        self._signer = signer
+        self.name = name
+        self._community = community
+        self._homepage = homepage
+        self.user_id = user_id
+        self.store = store
+        self._tracks = tracks
+        self._pool = pool
+        self._clock = clock
+        self.policy = policy
+        self._sources = sources
+        self._verify = verify
+        self._id_for_key = id_for_key
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._events = events
+        self.transport = transport
+        self.on_queued = on_queued  # wakes the fetch worker
+        self.failed_fetches = 0
+        self.rejected_events = 0
+        self._peers_by_user: dict[str, Peer] = {}  # the store's account -> peer answers, cached
+
+
+    # -- identity ----------------------------------------------------------------------
+
+    def instance_state(self) -> dict[str, Any]:
+        """Content of this instance's ``org.wavepool.instance`` state event."""
+        return {"instance": self._signer.instance_id, "public_key": self._signer.public_key_b64,
+                "name": self.name, "community": self._community, "homepage": self._homepage}
+
+    async def handle_instance(self, sender: str, state_key: str, content: Mapping[str, Any]) -> Peer | None:
+        """Register a peer; the state key must be the sender and the id must match the key."""
+        if state_key != sender:
+            log.warning("instance event of %s with state key %s ignored", sender, state_key)
+            return None
+        key = content.get("public_key")
+        claimed = content.get("instance")
+        if not isinstance(key, str) or not isinstance(claimed, str):
+            return None
+        try:
+            derived = self._id_for_key(base64.b64decode(key + "=" * (-len(key) % 4), validate=True))
+        except ValueError:  # binascii.Error is a ValueError
+            return None
+        if derived != claimed:
+            log.warning("instance event of %s claims %s but its key is %s; ignored", sender, claimed, derived)
+            self.rejected_events += 1
+            return None
+        known = await self.store.peer_by_instance(claimed)
+        if known is not None and known.user_id != sender:
+            log.warning("key of %s is registered to %s; %s cannot claim it", claimed, known.user_id, sender)
+            self.rejected_events += 1
+            return None
+        peer = Peer(claimed, sender, key, str(content.get("name") or claimed)[:100],
+                    str(content.get("community") or "")[:200], str(content.get("homepage") or "")[:300])
+        await self.store.upsert_peer(peer, self._clock.now())
+        self._peers_by_user.pop(sender, None)  # the store decides which binding of the account counts
+        return peer
+
+    async def _peer(self, sender: str) -> Peer | None:
+        peer = self._peers_by_user.get(sender)
+        if peer is None:
+            peer = await self.store.peer_by_user(sender)
+            if peer is not None:
+                self._peers_by_user[sender] = peer
+        return peer
+
+    async def _peer_for(self, sender: str, document: Mapping[str, Any]) -> Peer | None:
+        peer = await self._peer(sender)
+        if peer is None:
+            log.warning("event from %s, which has published no instance key; ignored", sender)
+            return None
+        if self.policy.is_blocked(peer.instance_id, sender):
+            return None
+        if not check_signature(document, peer.public_key, self._verify):
+            log.warning("bad signature on an event from %s (%s); ignored", sender, peer.instance_id)
+            self.rejected_events += 1
+            return None
+        return peer
