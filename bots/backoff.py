@@ -13,13 +13,16 @@ class Backoff:
         self._first = first
         self._most = most
         self.delay = first
+        self.problem: str | None = None  # the last failure, until a success (for /healthz)
 
     def reset(self) -> None:
         """After a success: the next failure waits the shortest time again."""
         self.delay = self._first
+        self.problem = None
 
     async def wait(self, log: logging.Logger, what: str, error: object) -> None:
         """Log the failure, sleep, and double the next wait."""
         log.warning("%s failed (%s); retrying in %.0f s", what, error, self.delay)
+        self.problem = f"{what} failed: {error}"
         await asyncio.sleep(self.delay)
         self.delay = min(self._most, self.delay * 2)

@@ -172,6 +172,10 @@ class Part(Subscriber, Protocol):
         """Serve until cancelled."""
         ...
 
+    def health(self) -> str:
+        """``ok``, or what is wrong, in words."""
+        ...
+
 
 @dataclass
 class Parts:
@@ -187,6 +191,10 @@ class Parts:
     def all(self) -> Sequence[Part]:
         """Every part that is on."""
         return [p for p in (self.scheduler, self.matrix, self.discord, self.federation) if p is not None]
+
+    def health(self) -> dict[str, str]:
+        """Each part's state: ``ok`` or what is wrong."""
+        return {part.name: part.health() for part in self.all()}
 
 
 PART_NAMES = ("scheduler", "matrix", "discord", "federation")
@@ -227,11 +235,11 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
         log.info("instance %s (%s): data in %s (database %s, pool %s)",
                  settings.instance.name, instance.identity.instance_id, instance.data_dir,
                  instance.data_dir / "wavepool.sqlite3", instance.data_dir / "pool")
-        web = WebServer(instance.app)
+        parts = build_parts(instance)
+        web = WebServer(instance.app, parts.health)
         await web.start(settings.http.host, settings.http.port)
         control = ControlServer(instance)
         await control.start()
-        parts = build_parts(instance)
         try:
             start_parts(parts)
             if not settings.discord.token:

@@ -43,6 +43,10 @@ class SchedulerPart:
         """Ready once its timers run."""
         return self._started
 
+    def health(self) -> str:
+        """``ok`` once its timers run."""
+        return "ok" if self._started else "starting"
+
     async def deliver(self, event: RecordedEvent) -> None:
         """Arm the deadlines of a round that started or moved on."""
         voting = self._instance.app.voting

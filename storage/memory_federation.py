@@ -134,12 +134,9 @@ class MemoryFederationStore:
         tracks = _all_tracks(self._tracks)
         stats = []
         for peer in sorted(self._peers.values(), key=lambda p: p.name):
-            theirs = [t for t in tracks if t.origin_instance == peer.instance_id]
-            stats.append(
-                PeerStats(
-                    peer, len(theirs), sum(t.size for t in theirs if t.status is TrackStatus.ACTIVE)
-                )
-            )
+            federated = {tid for tid, m in self._manifests.items() if m.origin == peer.instance_id}
+            theirs = [t for t in tracks if t.id in federated and t.status is TrackStatus.ACTIVE]
+            stats.append(PeerStats(peer, len(theirs), sum(t.size for t in theirs)))
         return stats
 
     # -- processed events --------------------------------------------------------------

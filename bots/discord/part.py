@@ -42,6 +42,10 @@ class DiscordPart:
         """Ready while the gateway session is up."""
         return self.client.is_ready() and not self.client.is_closed()
 
+    def health(self) -> str:
+        """``ok``, or what is wrong (for /healthz)."""
+        return "ok" if self.ready() else "connecting to the Discord gateway"
+
     async def deliver(self, event: RecordedEvent) -> None:
         """Post the event's announcements; the delivery key is the message nonce."""
         for index, post in enumerate(await self._instance.announcements.posts_for(event)):

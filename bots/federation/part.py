@@ -107,6 +107,7 @@ class FederationRunner:
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
         self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
         self.joined = False  # rooms joined and this instance's key published
+        self.start_backoff = Backoff(2.0, 300.0)  # joining the rooms; its last problem shows in /healthz
 
     def wake(self) -> None:
         """Run the worker now (new work arrived)."""
@@ -120,6 +121,7 @@ class FederationRunner:
                 joined.append(await self.api.join(room))
             except MatrixError as error:
                 log.error("cannot join federation room %s: %s", room, error)
+        joined = list(dict.fromkeys(joined))  # an alias and the id it names are one room: read and write it once
         self.transport.rooms[:] = joined
         self.reader.rooms[:] = joined
         for room_id in joined:
@@ -128,7 +130,7 @@ class FederationRunner:
             except MatrixError as error:
                 log.error("cannot publish this instance's key in %s (%s); the room's power levels must let "
                           "members send %s state events (see docs/FEDERATION.md)", room_id, error, INSTANCE_EVENT)
-        self.joined = True
+        self.joined = bool(joined)
 
     async def publish_snapshot(self) -> dict[str, Any]:
         """Put the manifest index in the pool, upload it and point each room's state at it.
@@ -180,16 +182,16 @@ class FederationRunner:
 
     async def run(self) -> None:
         """Join, then read and work until cancelled; a failed start is retried with backoff."""
-        backoff = Backoff(2.0, 300.0)
         try:
             while True:
                 try:
                     await self.join_rooms()
+                    self.start_backoff.reset()
                     break
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    await backoff.wait(log, "federation start", error)
+                    await self.start_backoff.wait(log, "federation start", error)
             await asyncio.gather(self.read_forever(), self.work_forever())
         finally:
             await self.api.close()
@@ -204,6 +206,7 @@ class FederationPart:
         self.publisher = FederationPublisher(SqliteFederationStore(instance.db), instance.app.tracks,
                                              instance.identity.instance_id, instance.app.digest)
         self.runner: FederationRunner | None = None
+        self._login = Backoff(2.0, 300.0)
 
     @property
     def name(self) -> str:
@@ -217,6 +220,12 @@ class FederationPart:
         """Always: publishing only queues into the federation outbox."""
         return True
 
+    def health(self) -> str:
+        """``ok`` once logged in with the rooms joined, else what is wrong (for /healthz)."""
+        if self.runner is not None:
+            return "ok" if self.runner.joined else self.runner.start_backoff.problem or "joining the rooms"
+        return self._login.problem or "connecting"
+
     async def deliver(self, event: RecordedEvent) -> None:
         """Queue what the event means for the peers, and wake the worker."""
         await self.publisher.deliver(event)
@@ -227,15 +236,15 @@ class FederationPart:
         """Log in and join (with backoff while the homeserver is down), then read and work."""
         instance = self._instance
         matrix = instance.settings.matrix
-        backoff = Backoff(2.0, 300.0)
         while True:
             try:
                 api = await open_api(instance)
+                self._login.reset()
                 break
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a homeserver that is down, or refuses the login: say so, retry
-                await backoff.wait(log, f"federation login to {matrix.homeserver}", error)
+                await self._login.wait(log, f"federation login to {matrix.homeserver}", error)
         rooms = await federation_rooms(instance)
         if not rooms:
             await api.close()

@@ -25,6 +25,14 @@ class MatrixPart:
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
         self._bot: MatrixBot | None = None
+        self._login = Backoff(2.0, 300.0)
+        self._refused: str | None = None
+
+    def health(self) -> str:
+        """``ok``, or what is wrong (for /healthz)."""
+        if self.ready():
+            return "ok"
+        return self._refused or self._login.problem or "connecting"
 
     @property
     def bot(self) -> MatrixBot | None:
@@ -43,16 +51,17 @@ class MatrixPart:
 
     async def run(self) -> None:
         """Log in, then sync until cancelled; credentials refused stop the bot with a clear log line."""
-        backoff = Backoff(2.0, 300.0)
         while True:
             try:
                 client, media = await connect(self._instance)
+                self._login.reset()
                 break
             except UsageError as error:
+                self._refused = f"not started: {error}"
                 log.error("Matrix bot not started: %s", error)
                 return
             except Exception as error:
-                await backoff.wait(log, "Matrix login", error)
+                await self._login.wait(log, "Matrix login", error)
         bot = MatrixBot(self._instance, client, media)
         self._bot = bot
         log.info("Matrix bot on as %s at %s", client.user_id, self._instance.settings.matrix.homeserver)

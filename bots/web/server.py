@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 class WebServer:
     """Health and metrics endpoints, plus the blob endpoint peers may fetch from."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, parts: Callable[[], Mapping[str, str]] | None = None) -> None:
         self._app = app
+        self._parts = parts
         self._started = time.monotonic()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -46,15 +48,17 @@ class WebServer:
             await self._runner.cleanup()
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """200 with a small JSON status when storage answers; 503 otherwise."""
+        """200 when storage answers (``degraded`` with each part's reason when one is not ok); 503 otherwise."""
         app = self._app
         try:
             tracks = await app.tracks.count()
         except Exception as err:  # health must report, not raise
             log.warning("health check failed: %s", err)
             return web.json_response({"status": "error", "error": str(err)}, status=503)
+        parts = dict(self._parts()) if self._parts is not None else {}
         return web.json_response({
-            "status": "ok",
+            "status": "ok" if all(state == "ok" for state in parts.values()) else "degraded",
+            "parts": parts,
             "instance": app.instance,
             "name": app.instance_name,
             "tracks": tracks,

@@ -29,7 +29,10 @@ class Intake(PeerRegistry):
         """Take in a track manifest; returns what happened (for logs and tests)."""
         if not await self.store.mark_seen(event_id):
             return "already processed"
-        return await self._take_track(event_id, sender, content.get("manifest") or {})
+        manifest = content.get("manifest")
+        if not isinstance(manifest, Mapping):
+            return "ignored: malformed"
+        return await self._take_track(event_id, sender, manifest)
 
     async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> str:
         if sender == self.user_id:
@@ -42,12 +45,15 @@ class Intake(PeerRegistry):
                 return "ignored: unverifiable snapshot entry"
             if peer.instance_id == self._signer.instance_id:
                 return "own entry"
+            if self.policy.is_blocked(peer.instance_id, peer.user_id):  # relayed by another peer's snapshot
+                return "ignored: blocked"
         else:
             found = await self._peer_for(sender, manifest)
             if found is None:
                 return "ignored: unverified"
             peer = found
-        if manifest.get("origin", {}).get("instance") != peer.instance_id:
+        origin = manifest.get("origin")
+        if not isinstance(origin, Mapping) or origin.get("instance") != peer.instance_id:
             self.rejected_events += 1
             return "ignored: origin does not match the signer"
         try:
@@ -61,7 +67,8 @@ class Intake(PeerRegistry):
         reason = self.policy.refuse_reason(manifest, await self._pool.total_bytes())
         if reason:
             return f"refused by policy: {reason}"
-        sources = tuple(s for s in manifest.get("sources") or () if isinstance(s, Mapping))
+        listed = manifest.get("sources")
+        sources = tuple(s for s in listed if isinstance(s, Mapping)) if isinstance(listed, list) else ()
         queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
         if queued and self.on_queued is not None:
             self.on_queued()

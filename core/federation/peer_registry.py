@@ -109,4 +109,5 @@ class PeerRegistry:
             log.warning("bad signature on an event from %s (%s); ignored", sender, peer.instance_id)
             self.rejected_events += 1
             return None
+        await self.store.touch_peer(sender, self._clock.now())  # "last seen" means last heard from
         return peer

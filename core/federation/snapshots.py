@@ -54,7 +54,9 @@ class Snapshots(Intake):
                 for line in handle:
                     try:
                         manifest = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
+                        continue
+                    if not isinstance(manifest, Mapping):  # one bad line must not abort the rest
                         continue
                     outcome = await self._take_track(None, None, manifest)
                     if outcome in ("queued", "known", "already queued"):

@@ -55,9 +55,11 @@ class SqliteFederationStore:
 
     async def peer_stats(self) -> Sequence[PeerStats]:
         rows = await self._db.fetchall(
-            "SELECT p.*, (SELECT count(*) FROM tracks t WHERE t.origin_instance = p.instance_id) AS entries,"
-            " (SELECT coalesce(sum(size), 0) FROM tracks t WHERE t.origin_instance = p.instance_id"
-            " AND t.status = 'active') AS bytes FROM fed_peers p ORDER BY p.name")
+            # entries: tracks of that instance in the federation (published or replicated), still up
+            "SELECT p.*, (SELECT count(*) FROM fed_manifests m JOIN tracks t ON t.id = m.track_id"
+            " WHERE m.origin = p.instance_id AND t.status = 'active') AS entries,"
+            " (SELECT coalesce(sum(t.size), 0) FROM fed_manifests m JOIN tracks t ON t.id = m.track_id"
+            " WHERE m.origin = p.instance_id AND t.status = 'active') AS bytes FROM fed_peers p ORDER BY p.name")
         return [PeerStats(_peer(r), int(r["entries"]), int(r["bytes"])) for r in rows]
 
     async def seen(self, event_id: str) -> bool:

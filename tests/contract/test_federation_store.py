@@ -86,19 +86,22 @@ async def test_an_account_answers_with_its_first_registered_peer(stores: Stores)
     assert found is not None and found.instance_id == "wp-old"
 
 
-async def test_peer_stats_count_entries_and_active_bytes(stores: Stores) -> None:
+async def test_peer_stats_count_federated_tracks_still_up(stores: Stores) -> None:
     store, tracks = stores.store, stores.tracks
     await store.upsert_peer(_peer("wp-b", "@b:hs", "Beta"), T0)
     await store.upsert_peer(_peer("wp-a", "@a:hs", "Alpha"), T0)
     kept = replace(make_track(member("x")), origin_instance="wp-a", size=1000)
     gone = replace(make_track(member("y")), origin_instance="wp-a", size=500)
+    never_published = replace(make_track(member("w")), origin_instance="wp-a", size=300)
     local = replace(make_track(member("z")), size=70)
-    for track in (kept, gone, local):
+    for track in (kept, gone, never_published, local):
         await tracks.add(track)
+    for track in (kept, gone):
+        await store.save_manifest(track.id, track.cid, "wp-a", {"track_id": track.id}, None)
     await tracks.set_status(gone.id, TrackStatus.TAKEN_DOWN)
     stats = await store.peer_stats()
     assert [(s.peer.name, s.entries, s.bytes) for s in stats] == [
-        ("Alpha", 2, 1000),
+        ("Alpha", 1, 1000),  # the taken-down track and the one never in the federation do not count
         ("Beta", 0, 0),
     ]
 
