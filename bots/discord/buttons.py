@@ -8,10 +8,12 @@ from typing import Any
 
 import discord
 
+from bots.layout import cut, utf16_len
 from core.commands.declaration import Button, ButtonAction
 from core.commands.dispatch import press
 
 TEMPLATE = r"wp:(?P<action>[a-z]+):(?P<value>.+)"
+CONTENT = 2000  # Discord's limit for a message's content
 
 
 class WavepoolButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
@@ -36,5 +38,5 @@ class WavepoolButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TE
         await interaction.response.defer(ephemeral=True, thinking=True)
         invocation = client.invocation(interaction, {})
         reply = await press(client.instance.registry, self.button.custom_id, invocation)
-        await interaction.followup.send(reply.text or "Done.", ephemeral=True,
+        await interaction.followup.send(cut(reply.text or "Done.", CONTENT, utf16_len), ephemeral=True,
                                         allowed_mentions=discord.AllowedMentions.none())

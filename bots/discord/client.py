@@ -8,7 +8,6 @@ before anything is sent, so a failed send never loses it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -21,7 +20,8 @@ from discord import app_commands
 
 from bots.discord.app_commands_gen import build_tree, modal_param
 from bots.discord.buttons import WavepoolButton
-from bots.discord.render import NO_MENTIONS, render
+from bots.discord.posting import followup_plan, post_plan, with_retry
+from bots.discord.render import NO_MENTIONS, plan
 from bots.instance import Instance
 from core.commands.declaration import (
     Attachment,
@@ -40,26 +40,7 @@ from core.events.dispatcher import PermanentDeliveryError
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".opus", ".wav", ".m4a", ".aac")
-SEND_ATTEMPTS = 4
 DEFAULT_UPLOAD_LIMIT = 8 * 1024 * 1024
-
-
-async def with_retry(action: Any, what: str) -> Any:
-    """Run a send; Discord outages (5xx, connection errors) are retried with backoff."""
-    delay = 1.0
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            return await action()
-        except discord.HTTPException as error:
-            if error.status < 500 or attempt == SEND_ATTEMPTS:
-                raise
-        except (TimeoutError, OSError):
-            if attempt == SEND_ATTEMPTS:
-                raise
-        log.warning("%s failed (attempt %d); retrying in %.0f s", what, attempt, delay)
-        await asyncio.sleep(delay)
-        delay *= 2
-    return None
 
 
 class AskModal(discord.ui.Modal):
@@ -186,15 +167,16 @@ class WavepoolClient(discord.Client):
 
     async def answer(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
         """Follow up on the (ephemeral) deferral; public answers go to the channel as a message."""
-        rendered = render(reply)
+        laid_out = plan(reply)
         channel = interaction.channel
         if reply.private or channel is None or not hasattr(channel, "send"):
-            await with_retry(lambda: interaction.followup.send(ephemeral=True, **rendered.kwargs()), "followup")
+            await followup_plan(interaction, laid_out)
         else:
             files = await self._files(reply, getattr(interaction, "attachment_size_limit", None))
-            message = await with_retry(lambda: channel.send(files=files, **rendered.kwargs()), "answer")
+            ids = await post_plan(self, channel.id, laid_out, files=files)
+            jump = channel.get_partial_message(ids[0]).jump_url  # type: ignore[union-attr]
             await with_retry(lambda: interaction.followup.send(
-                f"Done: {message.jump_url}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
+                f"Done: {jump}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
 
     async def _files(self, reply: Reply, limit: int | None) -> list[discord.File]:
         """The card's audio when it fits the upload limit."""
@@ -235,13 +217,12 @@ class WavepoolClient(discord.Client):
             finally:
                 if downloaded is not None:
                     downloaded.path.unlink(missing_ok=True)
-            rendered = render(reply, link=message.jump_url)
             files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
                                                                         if message.guild else None)
-            await with_retry(lambda files=files, rendered=rendered: message.reply(
-                files=files, mention_author=False, **rendered.kwargs()), "reply")
+            await post_plan(self, message.channel.id, plan(reply, link=message.jump_url), reference=message,
+                            files=files)
 
-    async def announce(self, post: Post, key: str) -> None:
+    async def announce(self, post: Post, key: str | None = None) -> None:
         """Send a post to the channel its target maps to.
 
         ``key`` is the message nonce: discord.py sends it with ``enforce_nonce``, so a
@@ -249,17 +230,9 @@ class WavepoolClient(discord.Client):
         place = await self.instance.app.place_of(post, "discord")
         if place is None:
             return
-        channel = self.get_channel(int(place))
-        if channel is None:
-            try:
-                channel = await self.fetch_channel(int(place))
-            except discord.NotFound as error:
-                raise PermanentDeliveryError(f"channel {place} for {post.target} does not exist") from error
-            except discord.Forbidden as error:
-                raise PermanentDeliveryError(f"channel {place} for {post.target} is not open to the bot") from error
-        rendered = render(post.reply)
         try:
-            await with_retry(lambda: channel.send(nonce=key[:25], **rendered.kwargs()),  # type: ignore[union-attr]
-                             f"post to {place}")
-        except (discord.Forbidden, discord.NotFound) as error:
-            raise PermanentDeliveryError(f"channel {place} refused the post: {error}") from error
+            await post_plan(self, place, plan(post.reply), key=key)
+        except discord.NotFound as error:
+            raise PermanentDeliveryError(f"channel {place} for {post.target} does not exist") from error
+        except discord.Forbidden as error:
+            raise PermanentDeliveryError(f"channel {place} for {post.target} refused the post: {error}") from error

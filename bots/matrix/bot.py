@@ -20,11 +20,11 @@ import nio
 from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.instance import Instance
-from bots.matrix.render import message, vote_hint
+from bots.matrix.posting import PostingError, post_plan
+from bots.matrix.render import plan
 from core.commands.declaration import (
     Attachment,
     Button,
-    ButtonAction,
     Invocation,
     Permission,
     Post,
@@ -39,6 +39,7 @@ from core.replies import VoteChoice
 log = logging.getLogger(__name__)
 
 NS = "matrix"
+MAX_CATCH_UP_PAGES = 50  # of 100 events: a bot down for a while reads what it missed, boundedly
 AUDIO_TYPES = ("audio/",)
 
 
@@ -110,13 +111,43 @@ class MatrixBot:
                     creators = {str(source.get("sender"))} | set(content.get("additional_creators") or ())
                     self._creators[room_id] = creators
         if not replay:
+            for room_id, room in response.rooms.join.items():
+                await self._remember_last(room_id, room.timeline.events)
             return  # the very first start: do not act on old history
         for room_id, room in response.rooms.join.items():
-            for event in room.timeline.events:
+            events = list(room.timeline.events)
+            if room.timeline.limited:  # more arrived than one sync carries: page back to what was read
+                events = [*await self._missed(room_id, room.timeline.prev_batch), *events]
+            for event in events:
                 try:
                     await self._handle_event(room_id, event)
                 except Exception:
                     log.exception("matrix event %s in %s failed", getattr(event, "event_id", "?"), room_id)
+            await self._remember_last(room_id, events)
+
+    async def _remember_last(self, room_id: str, events: Any) -> None:
+        last = next((e.event_id for e in reversed(list(events)) if getattr(e, "event_id", None)), None)
+        if last:
+            await self.instance.state.put(NS, f"last:{room_id}", str(last))
+
+    async def _missed(self, room_id: str, token: str | None) -> list[Any]:
+        """The events between the last one handled and a limited sync's timeline, oldest first."""
+        last = await self.instance.state.get(NS, f"last:{room_id}")
+        older: list[Any] = []
+        for _ in range(MAX_CATCH_UP_PAGES):
+            if token is None:
+                break
+            page = await self.client.room_messages(room_id, start=token, limit=100)
+            if not isinstance(page, nio.RoomMessagesResponse) or not page.chunk:
+                break
+            for event in page.chunk:  # newest first
+                if getattr(event, "event_id", None) == last:
+                    return list(reversed(older))
+                older.append(event)
+            token = page.end
+        if last is not None:
+            log.warning("caught up %d missed events in %s without reaching the last one read", len(older), room_id)
+        return list(reversed(older))
 
     async def _handle_event(self, room_id: str, event: Any) -> None:
         sender = getattr(event, "sender", "")
@@ -250,26 +281,31 @@ class MatrixBot:
 
     async def send(self, room_id: str, reply: Reply, reply_to: str | None = None,
                    key: str | None = None) -> str | None:
-        """Post a reply; remember its vote buttons for reactions. Returns the event id.
+        """Post a reply (a headline and, when long, its thread); remember each card's vote
+        buttons for reactions. Returns the headline's event id.
 
-        With a delivery ``key`` (announcements) the key is the Matrix transaction id, so a
-        repeated delivery after a crash is the same event to the homeserver, and a failure
-        raises (the dispatcher retries; a refusal is permanent). Without one, a failure is
-        logged (a command's answer)."""
-        hint = vote_hint(reply, self.voting.approval_key, self.voting.score_keys)
-        content = message(reply, hint, reply_to)
-        response = await self.client.room_send(room_id, "m.room.message", content, tx_id=key)
-        if isinstance(response, nio.RoomSendError):
+        With a delivery ``key`` (announcements) the key derives the Matrix transaction ids,
+        so a repeated delivery after a crash is the same events to the homeserver, and a
+        failure raises (the dispatcher retries; a refusal is permanent). Without one, a
+        failure is logged (a command's answer)."""
+        laid_out = plan(reply, self.voting.approval_key, self.voting.score_keys, reply_to=reply_to)
+        try:
+            ids = await post_plan(self.client, room_id, laid_out, key=key)
+        except PostingError as error:
+            await self._remember_cards(error.sent, laid_out.messages)
             if key is not None:
-                if response.status_code in ("M_FORBIDDEN", "M_TOO_LARGE", "M_NOT_FOUND", "M_BAD_JSON"):
-                    raise PermanentDeliveryError(f"{room_id} refused the post: {response.message}")
-                raise RuntimeError(f"could not send to {room_id}: {response.message}")
-            log.warning("could not send to %s: %s", room_id, response.message)
-            return None
-        votes = [b.value for b in reply.buttons if b.action is ButtonAction.VOTE]
-        if votes:
-            await self.instance.state.put("matrix_card", response.event_id, json.dumps(votes))
-        return str(response.event_id)
+                if error.code in ("M_FORBIDDEN", "M_TOO_LARGE", "M_NOT_FOUND", "M_BAD_JSON"):
+                    raise PermanentDeliveryError(f"{room_id} refused the post: {error}") from error
+                raise
+            log.warning("%s", error)
+            return error.sent[0] if error.sent else None
+        await self._remember_cards(ids, laid_out.messages)
+        return ids[0] if ids else None
+
+    async def _remember_cards(self, ids: list[str], messages: Any) -> None:
+        for event_id, sent in zip(ids, messages, strict=False):
+            if sent.votes:
+                await self.instance.state.put("matrix_card", event_id, json.dumps(list(sent.votes)))
 
     async def _audio(self, room_id: str, reply: Reply, audio_mxc: str | None, key: str | None = None) -> None:
         """The track itself under its card: the original upload, or the pool file re-uploaded."""
@@ -306,7 +342,7 @@ class MatrixBot:
         if reply.cards and "track" in reply.data and "error" not in reply.data:
             await self._audio(room_id, reply, audio_mxc)
 
-    async def announce(self, post: Post, key: str) -> None:
+    async def announce(self, post: Post, key: str | None = None) -> None:
         """Post to the room a target maps to; ``key`` makes a repeated delivery a no-op."""
         room_id = await self.instance.app.place_of(post, "matrix")
         if room_id is None:

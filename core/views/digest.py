@@ -32,6 +32,6 @@ def digest_reply(digest: Digest) -> Reply:
     if digest.peers:
         lines.append("Highlights from peers:")
         lines += [f"• {name}: {', '.join(titles)}" for name, titles in digest.peers]
-    cards = [t for t, _ in digest.top[:3]]
+    cards = [t for t, _ in digest.top]  # every listed track with its card and vote button
     return Reply(title=digest.title, text="\n".join(lines), cards=tuple(cards), fields=tuple(fields),
                  buttons=tuple(button for t in cards for button in vote_buttons(t)), data=digest.to_data())

@@ -57,9 +57,9 @@ INGEST_MANY = textwrap.dedent('''
             for index, name in enumerate(sys.argv[1:]):
                 print("begin", index, flush=True)
                 path = Path(name)
-                outcome = await inst.app.share.share_file(path, member(f"m{index}"), Declaration(generator="suno"),
-                                                          filename=path.name)
-                track = outcome.track
+                reply = await inst.app.share.share_file(path, member(f"m{index}"), Declaration(generator="suno"),
+                                                        filename=path.name)
+                track = reply.track
                 print("accepted", index, track.id, track.cid, flush=True)
         print("finished", flush=True)
 

@@ -3,6 +3,13 @@
 Only what a Wavepool bot uses is implemented; every other route answers 404 and is
 recorded in ``unknown`` so a test can assert none was hit. Every request is recorded.
 Point discord.py at it with ``bots.discord.part.point_at(fake.base)``.
+
+Like Discord, it refuses what breaks Discord's documented limits (messages, embeds,
+components, modals, command registration, thread names: see ``discord_limits``) with
+HTTP 400, code 50035 and the offending field paths in ``errors``; refusals are kept in
+``rejected``. It starts threads from messages and takes messages in them, and honours
+``enforce_nonce``: the same author sending the same nonce within a few minutes gets the
+message already created, and no new one is made.
 """
 
 from __future__ import annotations
@@ -16,15 +23,28 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.support.discord_limits import (
+    check_commands,
+    check_message,
+    check_modal,
+    check_thread,
+    is_empty,
+)
+
 APP_ID = "900000000000000001"
 BOT_ID = "900000000000000002"
 GUILD_ID = "910000000000000001"
+NONCE_WINDOW_S = 300  # Discord remembers an enforced nonce for "a few minutes"
 EVERYONE_PERMS = str(0x400 | 0x800 | 0x8000 | 0x10000 | 0x40 | 0x80000000)  # view, send, attach, history...
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     # discord.py parses JSON only when the type is exactly application/json (no charset)
     return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+def _invalid(errors: dict[str, Any]) -> web.Response:
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)
 
 
 @dataclass
@@ -46,6 +66,10 @@ class DiscordFake:
         self.unknown: list[str] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.threads: dict[str, dict[str, Any]] = {}  # thread id (= its starting message's id) -> channel
+        self.threads_forbidden = False  # True: the bot lacks Create Public Threads (403, code 50013)
+        self.rejected: list[tuple[str, dict[str, Any]]] = []  # (path, errors) of every 400 answered
+        self._nonces: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self.cdn: dict[str, bytes] = {}
         self.fail_next: dict[str, int] = {}  # path prefix -> how many 500s to answer first
         self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to answer first
@@ -200,6 +224,9 @@ class DiscordFake:
             return self._commands
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "messages" and method == "POST":
             return self._create_message
+        if parts[0] == "channels" and len(parts) == 5 and parts[2] == "messages" and parts[4] == "threads" \
+                and method == "POST":
+            return self._start_thread
         if parts[0] == "channels" and len(parts) == 2 and method == "GET":
             return self._get_channel
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "typing":
@@ -222,6 +249,9 @@ class DiscordFake:
 
     async def _commands(self, request: web.Request, path: str, body: Any, _files: Any) -> web.Response:
         if request.method == "PUT":
+            errors = check_commands(body or [])
+            if errors:
+                return self._refuse(path, errors)
             stored = []
             for command in body or []:
                 stored.append({**command, "id": self.snowflake(), "application_id": APP_ID, "version": "1",
@@ -245,15 +275,73 @@ class DiscordFake:
         self.messages.setdefault(channel_id, []).append(message)
         return message
 
+    def _refuse(self, path: str, errors: dict[str, Any]) -> web.Response:
+        self.rejected.append((path, errors))
+        return _invalid(errors)
+
+    def _check(self, path: str, body: dict[str, Any], files: list[Any]) -> web.Response | None:
+        """Discord's answer to a message body that breaks its limits, or None."""
+        errors = check_message(body, bool(files))
+        if errors:
+            return self._refuse(path, errors)
+        if is_empty(body, bool(files)):
+            self.rejected.append((path, {"code": 50006}))
+            return _json({"message": "Cannot send an empty message", "code": 50006}, 400)
+        return None
+
     async def _create_message(self, request: web.Request, path: str, body: Any, files: Any) -> web.Response:
         channel_id = path.strip("/").split("/")[1]
-        return _json(self._message(channel_id, body or {}, files))
+        body = body or {}
+        if channel_id not in self.channels.values() and channel_id not in self.threads:
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        refused = self._check(path, body, files)
+        if refused is not None:
+            return refused
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            key = (BOT_ID, str(nonce))
+            seen = self._nonces.get(key)
+            if seen is not None and time.monotonic() - seen[0] < NONCE_WINDOW_S:
+                return _json(seen[1])
+            message = self._message(channel_id, body, files)
+            self._nonces[key] = (time.monotonic(), message)
+            return _json(message)
+        return _json(self._message(channel_id, body, files))
+
+    async def _start_thread(self, request: web.Request, path: str, body: Any, _files: Any) -> web.Response:
+        _, channel_id, _, message_id, _ = path.strip("/").split("/")
+        body = body or {}
+        errors = check_thread(body)
+        if errors:
+            return self._refuse(path, errors)
+        if self.threads_forbidden:
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        message = next((m for m in self.messages.get(channel_id, []) if m["id"] == message_id), None)
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if message_id in self.threads:
+            return _json({"message": "A thread has already been created for this message", "code": 160004}, 400)
+        thread = {"id": message_id, "type": 11, "guild_id": GUILD_ID, "parent_id": channel_id,
+                  "owner_id": BOT_ID, "name": body["name"], "last_message_id": None, "message_count": 0,
+                  "member_count": 1, "rate_limit_per_user": 0, "flags": 0, "total_message_sent": 0,
+                  "thread_metadata": {"archived": False, "locked": False,
+                                      "auto_archive_duration": body.get("auto_archive_duration") or 4320,
+                                      "archive_timestamp": "2026-11-25T00:00:00+00:00"}}
+        self.threads[message_id] = thread
+        message["thread"] = thread
+        return _json(thread)
+
+    def thread_of(self, message_id: str) -> list[dict[str, Any]]:
+        """The messages posted in the thread started from a message (empty when none)."""
+        return self.messages.get(message_id, []) if message_id in self.threads else []
 
     async def _get_channel(self, request: web.Request, path: str, *_: Any) -> web.Response:
         channel_id = path.strip("/").split("/")[1]
         for name, known in self.channels.items():
             if known == channel_id:
                 return _json(self._channel(name, known))
+        if channel_id in self.threads:
+            return _json(self.threads[channel_id])
         return _json({"message": "Unknown Channel", "code": 10003}, 404)
 
     async def _no_content(self, *_: Any) -> web.Response:
@@ -263,17 +351,32 @@ class DiscordFake:
         interaction_id = path.strip("/").split("/")[1]
         kind = (body or {}).get("type")
         resource: dict[str, Any] = {"type": kind}
+        data = (body or {}).get("data") or {}
+        if kind == 9:
+            errors = check_modal(data)
+            if errors:
+                return self._refuse(path, errors)
+        if kind in (4, 7):
+            refused = self._check(path, data, files)
+            if refused is not None:
+                return refused
         if kind in (4, 5, 7):
-            data = (body or {}).get("data") or {}
             resource["message"] = self._message(self.channels["music"], data, files, flags=data.get("flags") or 0)
         return _json({"interaction": {"id": interaction_id, "type": 2}, "resource": resource})
 
     async def _followup(self, request: web.Request, path: str, body: Any, files: Any) -> web.Response:
+        refused = self._check(path, body or {}, files)
+        if refused is not None:
+            return refused
         return _json(self._message(self.channels["music"], body or {}, files))
 
     async def _webhook_message(self, request: web.Request, path: str, body: Any, files: Any) -> web.StreamResponse:
         if request.method == "DELETE":
             return web.Response(status=204)
+        if request.method == "PATCH":
+            errors = check_message(body or {}, bool(files))
+            if errors:
+                return self._refuse(path, errors)
         return _json(self._message(self.channels["music"], body or {}, files))
 
     # -- helpers for tests ---------------------------------------------------------------
@@ -298,6 +401,18 @@ class DiscordFake:
                 "data": data, "app_permissions": EVERYONE_PERMS, "locale": "en-US", "guild_locale": "en-US",
                 "attachment_size_limit": 10 * 1024 * 1024, "entitlements": [],
                 "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0}
+
+    def component_interaction(self, message: dict[str, Any], custom_id: str, user: str = "carol") -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a member pressing a button of a stored message."""
+        channel_id = message["channel_id"]
+        name = next((n for n, i in self.channels.items() if i == channel_id), None)
+        channel = self.threads[channel_id] if channel_id in self.threads else self._channel(name or "?", channel_id)
+        return {"id": self.snowflake(), "application_id": APP_ID, "type": 3, "token": f"tok{time.monotonic_ns()}",
+                "version": 1, "guild_id": GUILD_ID, "channel_id": channel_id, "channel": channel,
+                "member": self.member(user), "message": message,
+                "data": {"custom_id": custom_id, "component_type": 2}, "app_permissions": EVERYONE_PERMS,
+                "locale": "en-US", "guild_locale": "en-US", "attachment_size_limit": 10 * 1024 * 1024,
+                "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0}
 
     def message_create(self, content: str, user: str = "alice", channel: str = "music",
                        attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
