@@ -9,13 +9,13 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.audio import make_mp3
 from tests.support.homeserver import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVEPOOL = [sys.executable, "-m", "bots.cli"]
@@ -35,13 +35,8 @@ def wavepool(data: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedPr
     return done
 
 
-def _wait(check, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def _wait(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    wait_until(check, timeout_s, what, poll_s=0.05)
 
 
 @contextmanager

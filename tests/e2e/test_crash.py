@@ -102,7 +102,7 @@ def _track_rows(data: Path) -> dict[str, str]:
 
 def test_sigkill_mid_ingest_keeps_every_accepted_track_and_no_partial_state(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    sources = [str(make_mp3(tmp_path / f"t{i}.mp3", seconds=6 + i, seed=i)) for i in range(4)]
+    sources = [str(make_mp3(tmp_path / f"t{i}.mp3", seconds=6 + i, seed=i)) for i in range(3)]
     before_kill = 2
     proc = subprocess.Popen([sys.executable, "-c", INGEST_MANY, *sources], env=_env(data), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
