@@ -108,5 +108,6 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     files: tuple[Path, ...] = ()
     private: bool = False  # visible to the caller only (ephemeral) where the platform can
+    failed: bool = False  # the command was refused or went wrong; ``text`` says why
     fields: tuple[tuple[str, str], ...] = ()  # name/value pairs (embed fields, HTML table rows)
     data: Mapping[str, Any] = field(default_factory=dict)  # structured form (digest, results)

@@ -50,4 +50,4 @@ async def run_chat_command(instance: Instance, words: list[str], as_user: str | 
         args=args, attachments=tuple(attachments),
     )
     reply = await execute(command, invocation)
-    return render_reply(reply), "error" not in reply.data
+    return render_reply(reply), not reply.failed

@@ -217,7 +217,7 @@ class WavepoolClient(discord.Client):
             finally:
                 if downloaded is not None:
                     downloaded.path.unlink(missing_ok=True)
-            files = [] if "error" in reply.data else await self._files(reply, message.guild.filesize_limit
+            files = [] if reply.failed else await self._files(reply, message.guild.filesize_limit
                                                                         if message.guild else None)
             await post_plan(self, message.channel.id, plan(reply, link=message.jump_url), reference=message,
                             files=files)

@@ -229,7 +229,7 @@ class MatrixBot:
             assert share is not None
             invocation = self._invocation(room_id, event.sender, event.event_id, {}, (attachment,))
             reply = await execute(share, invocation)
-            if "cid" in reply.data and "error" not in reply.data:
+            if "cid" in reply.data and not reply.failed:
                 await self.instance.state.put("matrix_media", str(reply.data["cid"]), str(event.url))
             await self.deliver(room_id, reply, reply_to=event.event_id, audio_mxc=event.url)
         finally:
@@ -256,7 +256,7 @@ class MatrixBot:
         choice = choices[0].with_value(ballot)
         invocation = self._invocation(room_id, event.sender, event.event_id, {"toggle": False})
         reply = await press(self.instance.registry, Button.vote(event.key, choice).custom_id, invocation)
-        if "error" in reply.data:
+        if reply.failed:
             await self.send(room_id, reply, reply_to=event.reacts_to)
             return
         await self.instance.state.put("matrix_reaction", event.event_id,
@@ -339,7 +339,7 @@ class MatrixBot:
                       audio_mxc: str | None = None) -> None:
         """Answer in the room (with the track's audio under its card)."""
         await self.send(room_id, reply, reply_to)
-        if reply.cards and "track" in reply.data and "error" not in reply.data:
+        if reply.cards and "track" in reply.data and not reply.failed:
             await self._audio(room_id, reply, audio_mxc)
 
     async def announce(self, post: Post, key: str | None = None) -> None:

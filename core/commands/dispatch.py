@@ -28,8 +28,8 @@ INTERNAL_ERROR_TEXT = "Something went wrong on our side; the operators can see t
 def error_reply(error: Exception) -> Reply:
     """A private reply that says what went wrong in words a member understands."""
     if isinstance(error, WavepoolError):
-        return Reply(text=str(error), private=True, data={"error": type(error).__name__})
-    return Reply(text=INTERNAL_ERROR_TEXT, private=True, data={"error": "internal"})
+        return Reply(text=str(error), private=True, failed=True, data={"error": type(error).__name__})
+    return Reply(text=INTERNAL_ERROR_TEXT, private=True, failed=True, data={"error": "internal"})
 
 
 def check_permission(command: Command, invocation: Invocation) -> None:

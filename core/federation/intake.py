@@ -12,6 +12,7 @@ from core.federation.manifest import (
     check_signature,
     track_from_manifest,
 )
+from core.federation.outcomes import Outcome, OutcomeKind
 from core.federation.peer_registry import PeerRegistry
 from core.federation.ports import Peer, QueueItem
 from core.model import Cid, Track, TrackId, TrackStatus
@@ -25,68 +26,68 @@ class Intake(PeerRegistry):
 
     # -- incoming ----------------------------------------------------------------------
 
-    async def handle_track(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
+    async def handle_track(self, event_id: str, sender: str, content: Mapping[str, Any]) -> Outcome:
         """Take in a track manifest; returns what happened (for logs and tests)."""
         if not await self.store.mark_seen(event_id):
-            return "already processed"
+            return Outcome(OutcomeKind.DUPLICATE, "already processed")
         manifest = content.get("manifest")
         if not isinstance(manifest, Mapping):
-            return "ignored: malformed"
+            return Outcome(OutcomeKind.IGNORED, "ignored: malformed")
         return await self._take_track(event_id, sender, manifest)
 
-    async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> str:
+    async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> Outcome:
         if sender == self.user_id:
-            return "own event"
+            return Outcome(OutcomeKind.OWN, "own event")
         if sender is None:  # from a snapshot: the signer must be a known peer
             signer = manifest.get("signature", {}).get("instance") if isinstance(manifest.get("signature"), Mapping) else None
             peer = await self.store.peer_by_instance(str(signer)) if signer else None
             if peer is None or not check_signature(manifest, peer.public_key, self._verify):
                 self.rejected_events += 1
-                return "ignored: unverifiable snapshot entry"
+                return Outcome(OutcomeKind.IGNORED, "ignored: unverifiable snapshot entry")
             if peer.instance_id == self._signer.instance_id:
-                return "own entry"
+                return Outcome(OutcomeKind.OWN, "own entry")
             if self.policy.is_blocked(peer.instance_id, peer.user_id):  # relayed by another peer's snapshot
-                return "ignored: blocked"
+                return Outcome(OutcomeKind.IGNORED, "ignored: blocked")
         else:
             found = await self._peer_for(sender, manifest)
             if found is None:
-                return "ignored: unverified"
+                return Outcome(OutcomeKind.IGNORED, "ignored: unverified")
             peer = found
         origin = manifest.get("origin")
         if not isinstance(origin, Mapping) or origin.get("instance") != peer.instance_id:
             self.rejected_events += 1
-            return "ignored: origin does not match the signer"
+            return Outcome(OutcomeKind.IGNORED, "ignored: origin does not match the signer")
         try:
             track = track_from_manifest(manifest)
         except IntegrityError as error:
             self.rejected_events += 1
-            return f"ignored: {error}"
+            return Outcome(OutcomeKind.IGNORED, f"ignored: {error}")
         await self.store.save_manifest(track.id, track.cid, peer.instance_id, manifest, event_id)
         if await self._tracks.get(track.id) is not None:
-            return "known"
+            return Outcome(OutcomeKind.KNOWN, "known")
         reason = self.policy.refuse_reason(manifest, await self._pool.total_bytes())
         if reason:
-            return f"refused by policy: {reason}"
+            return Outcome(OutcomeKind.REFUSED, f"refused by policy: {reason}")
         listed = manifest.get("sources")
         sources = tuple(s for s in listed if isinstance(s, Mapping)) if isinstance(listed, list) else ()
         queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
         if queued and self.on_queued is not None:
             self.on_queued()
-        return "queued" if queued else "already queued"
+        return Outcome(OutcomeKind.QUEUED, "queued" if queued else "already queued")
 
-    async def handle_have(self, event_id: str, sender: str, content: Mapping[str, Any]) -> str:
+    async def handle_have(self, event_id: str, sender: str, content: Mapping[str, Any]) -> Outcome:
         """A peer holds a blob: one more source to fetch it from."""
         if not await self.store.mark_seen(event_id):
-            return "already processed"
+            return Outcome(OutcomeKind.DUPLICATE, "already processed")
         if sender == self.user_id:
-            return "own event"
+            return Outcome(OutcomeKind.OWN, "own event")
         if await self._peer_for(sender, content) is None:
-            return "ignored: unverified"
+            return Outcome(OutcomeKind.IGNORED, "ignored: unverified")
         cid, source = content.get("cid"), content.get("source")
         if not isinstance(cid, str) or not isinstance(source, Mapping):
-            return "ignored: malformed"
+            return Outcome(OutcomeKind.IGNORED, "ignored: malformed")
         await self.store.add_source(Cid(cid), {str(k): str(v) for k, v in source.items()})
-        return "source added"
+        return Outcome(OutcomeKind.DONE, "source added")
 
     async def handle_digest(self, sender: str, content: Mapping[str, Any]) -> Peer | None:
         """A peer's weekly digest: its peer when the sender owns the key and the signature holds."""
@@ -95,42 +96,42 @@ class Intake(PeerRegistry):
         return await self._peer_for(sender, content)
 
     async def handle_tombstone(self, event_id: str, sender: str, content: Mapping[str, Any],
-                               sender_is_moderator: bool = False) -> str:
+                               sender_is_moderator: bool = False) -> Outcome:
         """A signed takedown by the track's origin (or by a room moderator)."""
         if not await self.store.mark_seen(event_id):
-            return "already processed"
+            return Outcome(OutcomeKind.DUPLICATE, "already processed")
         if sender == self.user_id:
-            return "own event"
+            return Outcome(OutcomeKind.OWN, "own event")
         peer = await self._peer_for(sender, content)
         if peer is None:
-            return "ignored: unverified"
+            return Outcome(OutcomeKind.IGNORED, "ignored: unverified")
         track_id = TrackId(str(content.get("track_id")))
         track = await self._tracks.get(track_id)
         if track is None:
             await self.store.finish(track_id)  # never fetch it now
-            return "unknown track"
+            return Outcome(OutcomeKind.NOTHING, "unknown track")
         if track.origin_instance != peer.instance_id and not sender_is_moderator:
             self.rejected_events += 1
-            return "ignored: only the origin or a room moderator can take a track down"
+            return Outcome(OutcomeKind.IGNORED, "ignored: only the origin or a room moderator can take a track down")
         return await self._take_down(track)
 
-    async def handle_redaction(self, redacted_event_id: str, sender: str, sender_is_moderator: bool) -> str:
+    async def handle_redaction(self, redacted_event_id: str, sender: str, sender_is_moderator: bool) -> Outcome:
         """A redacted track event counts as a takedown when its origin or a moderator redacted it."""
         track_id = await self.store.track_for_event(redacted_event_id)
         if track_id is None:
-            return "not a track event"
+            return Outcome(OutcomeKind.NOTHING, "not a track event")
         track = await self._tracks.get(track_id)
         peer = await self._peer(sender)
         by_origin = peer is not None and track is not None and track.origin_instance == peer.instance_id
         if track is None or track.origin_instance == self._signer.instance_id:
-            return "nothing to do"
+            return Outcome(OutcomeKind.NOTHING, "nothing to do")
         if not (by_origin or sender_is_moderator):
-            return "ignored: redaction by someone else"
+            return Outcome(OutcomeKind.IGNORED, "ignored: redaction by someone else")
         return await self._take_down(track)
 
-    async def _take_down(self, track: Track) -> str:
+    async def _take_down(self, track: Track) -> Outcome:
         if track.status is TrackStatus.TAKEN_DOWN:
-            return "already taken down"
+            return Outcome(OutcomeKind.NOTHING, "already taken down")
         async with self._events.transaction():
             await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
             await self.store.finish(track.id)
@@ -138,4 +139,4 @@ class Intake(PeerRegistry):
                                                   reason="taken down by its origin"), self._clock.now())
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("federated takedown of %s (%s); blob deleted: %s", track.id, track.title, deleted)
-        return "taken down"
+        return Outcome(OutcomeKind.DONE, "taken down")

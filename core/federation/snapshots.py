@@ -12,6 +12,7 @@ from core.federation.intake import Intake
 from core.federation.manifest import (
     canonical_json,
 )
+from core.federation.outcomes import OutcomeKind
 from core.model import Cid
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Snapshots(Intake):
                     if not isinstance(manifest, Mapping):  # one bad line must not abort the rest
                         continue
                     outcome = await self._take_track(None, None, manifest)
-                    if outcome in ("queued", "known", "already queued"):
+                    if outcome.kind in (OutcomeKind.QUEUED, OutcomeKind.KNOWN):
                         taken += 1
         finally:
             await self._pool.delete(cid)
