@@ -9,7 +9,7 @@ import mutagen
 
 from core.errors import CorruptAudioError, NotAudioError
 from core.model import AudioInfo
-from storage.media.analysis import Decoded, decode_once, probe_streams
+from storage.media.analysis import Decoded, decode_once
 from storage.media.sniff import sniff
 
 TRUNCATED_BELOW = 0.9  # decoded / header duration under this → truncated
@@ -28,35 +28,17 @@ def header_duration(path: Path) -> float | None:
     return float(length) if length else None
 
 
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
 async def probe(path: Path) -> tuple[AudioInfo, Decoded]:
-    """Sniff, ffprobe and the one decode; NotAudioError or CorruptAudioError when unusable."""
+    """Sniff and the one decode; NotAudioError or CorruptAudioError when unusable."""
     found = sniff(path)
-    data = await probe_streams(path)
-    streams = data.get("streams")
-    audio = [s for s in streams if isinstance(s, dict) and s.get("codec_type") == "audio"] \
-        if isinstance(streams, list) else []
-    if not audio:
-        raise NotAudioError(f"the {found.container} file has no audio stream")
-    stream = audio[0]
-    fmt = data.get("format")
-    fmt = fmt if isinstance(fmt, dict) else {}
-    rate, channels = _int(stream.get("sample_rate")), _int(stream.get("channels"))
-    if not rate or not channels:
-        raise CorruptAudioError(f"the {found.container} file does not say its sample rate or channels")
     # the decode (seconds) and the header read (milliseconds) overlap
-    decoded, header = await asyncio.gather(decode_once(path, rate, channels), asyncio.to_thread(header_duration, path))
-    if header is None:
-        try:
-            header = float(fmt.get("duration") or stream.get("duration") or 0) or None
-        except ValueError:
-            header = None
+    decoded, header = await asyncio.gather(decode_once(path), asyncio.to_thread(header_duration, path))
+    stream = decoded.stream
+    if stream is None:
+        if decoded.error_lines:
+            raise CorruptAudioError(f"the {found.container} file is damaged: {decoded.first_error}")
+        raise NotAudioError(f"the {found.container} file has no audio stream")
+    header = header or stream.container_duration_s
     if decoded.decoded_s <= 0:
         raise CorruptAudioError("the file decodes to no audio at all")
     if header and decoded.decoded_s < header * TRUNCATED_BELOW and header - decoded.decoded_s > 0.5:
@@ -65,8 +47,8 @@ async def probe(path: Path) -> tuple[AudioInfo, Decoded]:
     if decoded.error_lines > MAX_ERROR_LINES:
         raise CorruptAudioError(f"the audio is damaged: {decoded.first_error}")
     info = AudioInfo(
-        container=found.container, codec=str(stream.get("codec_name") or "unknown"),
-        media_type=found.media_type, duration_s=decoded.decoded_s, header_duration_s=header,
-        sample_rate=rate, channels=channels, bit_rate=_int(stream.get("bit_rate") or fmt.get("bit_rate")),
+        container=found.container, codec=stream.codec, media_type=found.media_type,
+        duration_s=decoded.decoded_s, header_duration_s=header, sample_rate=stream.sample_rate,
+        channels=stream.channels, bit_rate=stream.bit_rate,
     )
     return info, decoded
