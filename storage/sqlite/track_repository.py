@@ -107,6 +107,15 @@ class SqliteTrackRepository:
         row = await self._db.fetchone(f"{_SELECT} WHERE id = ?", (track_id,))
         return _track(row) if row else None
 
+    async def get_many(self, track_ids: Sequence[TrackId]) -> dict[TrackId, Track]:
+        """Tracks by id in one query (missing ids are left out)."""
+        found: dict[TrackId, Track] = {}
+        for start in range(0, len(track_ids), 500):  # under SQLite's bound-parameter limit
+            part = track_ids[start:start + 500]
+            rows = await self._db.fetchall(f"{_SELECT} WHERE id IN ({', '.join('?' * len(part))})", tuple(part))
+            found.update((TrackId(r["id"]), _track(r)) for r in rows)
+        return found
+
     async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
         """Tracks with these bytes, oldest first."""
         rows = await self._db.fetchall(f"{_SELECT} WHERE cid = ? ORDER BY first_seen_at", (cid,))
