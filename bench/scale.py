@@ -481,17 +481,45 @@ def startup(data: Path, work: Path) -> dict[str, float]:
             "rss_peak_mb": round(served[1], 1)}
 
 
+_IMPORTS = """
+import sys, time, json
+out = {}
+for name in ("aiohttp", "aiosqlite", "core.app", "storage.sqlite.database", "storage.links.link_fetcher",
+             "bots.runtime", "apscheduler", "bots.scheduler_part", "nio", "bots.matrix.part", "discord",
+             "bots.discord.part", "bots.federation.part", "bots.cli.main"):
+    started = time.perf_counter()
+    __import__(name)
+    out[name] = round(time.perf_counter() - started, 3)
+print(json.dumps(out))
+"""
+
+
+def import_costs() -> dict[str, float]:
+    """Seconds each group of modules adds to ``wavepool run``'s imports, in the order it meets them."""
+    done = subprocess.run([sys.executable, "-c", _IMPORTS], capture_output=True, text=True, cwd=ROOT, check=True)
+    costs: dict[str, float] = json.loads(done.stdout)
+    return costs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--runs", type=int, default=200, help="calls of each command")
     parser.add_argument("--scale", type=float, default=1.0, help="shrink every count (smoke runs)")
+    parser.add_argument("--imports", action="store_true", help="only print what start-up spends on imports")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # measure the commands on this data dir
     args = parser.parse_args()
     if args.scale != 1:
         _scale(args.scale)
     data = data_dir(args.dir)
+    if args.imports:
+        bare = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        print(f"python -c pass: {time.perf_counter() - bare:.2f} s; imports, in order (s):")
+        for name, seconds in import_costs().items():
+            print(f"  {name:<28}{seconds:6.2f}")
+        return 0
     if args.child:
         with tempfile.TemporaryDirectory() as work:
             print(json.dumps(asyncio.run(_commands(args.child, args.runs, Path(work)))))
