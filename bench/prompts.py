@@ -215,12 +215,15 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--rebuild", action="store_true", help="build the database even if cached")
+    parser.add_argument("--db", type=Path, help="measure this existing library instead (e.g. bench/scale.py's)")
     parser.add_argument("--candidates", type=int, default=prompt_repository.CANDIDATES,
                         help="matches the repository ranks per query (a tuning experiment)")
     args = parser.parse_args()
     prompt_repository.CANDIDATES = args.candidates
-    path = db_path(args.dir, args.rows)
-    if args.rebuild or not complete(path, args.rows):
+    path = args.db or db_path(args.dir, args.rows)
+    if args.db:
+        print(f"measuring {path}")
+    elif args.rebuild or not complete(path, args.rows):
         started = time.perf_counter()
         build(path, args.rows)
         print(f"built {args.rows:,} prompts in {time.perf_counter() - started:.0f} s ({path}, "

@@ -110,12 +110,14 @@ class AudioInfo:
 
 @dataclass(frozen=True)
 class QualityReport:
-    """One ffmpeg pass: loudness, peak, silence and clipping."""
+    """One ffmpeg pass: loudness, peak, silence and clipping; measures for a quality gate."""
 
     integrated_lufs: float | None
     true_peak_dbtp: float | None
     silence_s: float
     clipping_share: float  # share of samples at or above -1 dBFS
+    silent_fraction: float | None = None  # silence_s / decoded duration (0..1)
+    static_share: float | None = None  # share of fingerprint steps that hold one sound (0..1): a held tone -> 1
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""
@@ -124,16 +126,21 @@ class QualityReport:
             "true_peak_dbtp": self.true_peak_dbtp,
             "silence_s": self.silence_s,
             "clipping_share": self.clipping_share,
+            "silent_fraction": self.silent_fraction,
+            "static_share": self.static_share,
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> QualityReport:
         """Inverse of ``to_dict``."""
+        fraction, static = raw.get("silent_fraction"), raw.get("static_share")
         return cls(
             integrated_lufs=raw.get("integrated_lufs"),
             true_peak_dbtp=raw.get("true_peak_dbtp"),
             silence_s=float(raw.get("silence_s") or 0.0),
             clipping_share=float(raw.get("clipping_share") or 0.0),
+            silent_fraction=float(fraction) if fraction is not None else None,
+            static_share=float(static) if static is not None else None,
         )
 
 

@@ -28,6 +28,7 @@ from core.model import Cid
 from core.ports import VerifyReport
 
 CHUNK = 1 << 20
+_ANONYMOUS = getattr(os, "O_TMPFILE", None) if Path("/proc/self/fd").is_dir() else None
 SPILL = 4 << 20  # bytes of a stream kept in memory before they go to the temp file
 
 
@@ -94,6 +95,13 @@ class DiskBlobPool:
             _fsync_dir(final.parent)
 
     def _copy_in(self, source: Path, max_size: int | None) -> tuple[Cid, int]:
+        if _ANONYMOUS is not None:
+            try:
+                fd = os.open(self._tmp, os.O_WRONLY | _ANONYMOUS, 0o644)
+            except OSError:  # the filesystem has no anonymous files: use a named temp file
+                pass
+            else:
+                return self._copy_in_anonymous(fd, source, max_size)
         temp = self._new_temp()
         hasher = CidHasher()
         try:
@@ -109,6 +117,47 @@ class DiskBlobPool:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+
+    def _copy_in_anonymous(self, fd: int, source: Path, max_size: int | None) -> tuple[Cid, int]:
+        """Copy into a file with no name (O_TMPFILE), fsync it, then give it its CID name.
+
+        Same durability as the named temp file (data fsynced before the name exists, then the
+        folder fsynced), without creating, reopening and unlinking a temp name; a crash
+        leaves nothing to clean up.
+        """
+        hasher = CidHasher()
+        try:
+            with source.open("rb") as src:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+                    if max_size is not None and hasher.size > max_size:
+                        raise TooLargeError(_too_large(max_size))
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+            if self._fsync:
+                os.fsync(fd)
+            cid = hasher.cid()
+            final = self.path_for(cid)
+            if not final.exists():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                folder = os.open(final.parent, os.O_RDONLY)
+                try:
+                    # linkat(AT_SYMLINK_FOLLOW) names the open file; os.link uses it only with a dir fd
+                    os.link(f"/proc/self/fd/{fd}", final.name, src_dir_fd=folder, dst_dir_fd=folder,
+                            follow_symlinks=True)
+                    if self._total is not None:
+                        self._total += hasher.size
+                except FileExistsError:
+                    pass  # a concurrent writer stored the same bytes first
+                try:
+                    if self._fsync:
+                        os.fsync(folder)
+                finally:
+                    os.close(folder)
+            return cid, hasher.size
+        finally:
+            os.close(fd)
 
     async def put_file(self, path: Path, max_size: int | None = None) -> tuple[Cid, int]:
         """Copy a file into the pool, hashing while streaming."""

@@ -116,6 +116,26 @@ class SqliteVotingRepository:
             " FROM entries WHERE round_id = ? ORDER BY number", (round_id,))
         return [_entry(r) for r in rows]
 
+    async def entry(self, round_id: int, number: int) -> Entry | None:
+        """One entry by its number (a primary-key lookup)."""
+        row = await self._db.fetchone(
+            "SELECT round_id, number, track_id, platform, user_id, display_name, submitted_at"
+            " FROM entries WHERE round_id = ? AND number = ?", (round_id, number))
+        return _entry(row) if row else None
+
+    async def ballots_of(self, round_id: int, voter: Voter) -> dict[int, int]:
+        """A member's ballots in a round: entry number -> value (index ``ballots_voter``)."""
+        rows = await self._db.fetchall(
+            "SELECT entry, value FROM ballots WHERE round_id = ? AND platform = ? AND user_id = ?",
+            (round_id, voter.platform, voter.user_id))
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def voter_count(self, round_id: int) -> int:
+        """How many members voted in a round (index ``ballots_voter``)."""
+        row = await self._db.fetchone(
+            "SELECT count(*) FROM (SELECT DISTINCT platform, user_id FROM ballots WHERE round_id = ?)", (round_id,))
+        return int(row[0]) if row else 0
+
     async def set_ballot(self, ballot: Ballot) -> int | None:
         """Upsert a ballot; the value it replaced."""
         async with self._db.transaction() as tx:
