@@ -8,6 +8,8 @@
     │   ├── TooLongError           over the duration cap (or zero length)
     │   ├── UnsafeUrlError         a URL or redirect we refuse to fetch (SSRF rules)
     │   ├── FetchError             a download failed (timeout, 404, no audio on page)
+    │   │   ├── PageGoneError      the page is not public (401/403/404/410)
+    │   │   └── PageWithoutAudioError  the page answered but offers no audio
     │   └── UsageError             a command was called with bad arguments
     ├── NotFoundError              an unknown track, prompt, round, peer ...
     ├── PermissionDeniedError      the caller lacks the permission a command needs
@@ -52,6 +54,14 @@ class UnsafeUrlError(InputError):
 
 class FetchError(InputError):
     """Downloading a link failed."""
+
+
+class PageGoneError(FetchError):
+    """The page is private, removed or never existed (401/403/404/410)."""
+
+
+class PageWithoutAudioError(FetchError):
+    """The page answered but has no playable audio."""
 
 
 class UsageError(InputError):

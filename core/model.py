@@ -19,8 +19,8 @@ InstanceId = NewType("InstanceId", str)
 class Verdict(enum.StrEnum):
     """What provenance concluded about a track."""
 
-    VERIFIED = "verified"  # a trusted C2PA AI claim, or a generator signature matching the declaration
-    DECLARED = "declared"  # only the sharer's word
+    VERIFIED = "verified"  # a trusted C2PA AI claim, or the generator itself serves the same audio
+    DECLARED = "declared"  # claims anybody could make: the sharer's word, tags, page text
     QUARANTINED = "quarantined"  # needs a moderator
     REJECTED = "rejected"  # not audio, corrupt, over the caps
 

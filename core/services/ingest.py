@@ -34,6 +34,7 @@ from core.model import (
 )
 from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackRepository
 from core.services import provenance
+from core.services.confirmation import ConfirmationService
 from core.services.provenance import NearDuplicate, ProvenanceRules
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class IngestService:
         rules: ProvenanceRules,
         fetcher: LinkFetcher | None = None,
         work_dir: Path | None = None,
+        confirmations: ConfirmationService | None = None,
     ) -> None:
         self._pool = pool
         self._tracks = tracks
@@ -94,6 +96,7 @@ class IngestService:
         self._rules = rules
         self._fetcher = fetcher
         self._work_dir = work_dir
+        self._confirmations = confirmations
         # set by the wiring to the genre service: (track, genre tag) -> genre or None
         self.classify_genre: Callable[[Track, str | None], str | None] | None = None
         # seconds spent per stage since start (for /metrics and bench/ingest.py)
@@ -186,6 +189,8 @@ class IngestService:
         if self.classify_genre is not None:
             track = replace(track, genre=self.classify_genre(track, tags.genre))
         await self._timed("record", self._record(track, fingerprint, Share(track.id, sharer, now, place)))
+        if self._confirmations is not None:  # issue 12: the generator confirms (or not) later
+            await self._confirmations.enqueue(track, fingerprint, tags.title)
         log.info("ingested %s as %s (%s: %s)", title, cid, verdict.value, reason)
         return IngestResult(track, True, f"{verdict.value}: {reason}")
 

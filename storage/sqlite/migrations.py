@@ -158,5 +158,9 @@ PROMPTS = Migration(4, "prompt library", (
 ))
 
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
+from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 
-MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION, Migration(_prompts.PROMPT_TERMS_VERSION, _prompts.PROMPT_TERMS_NAME, _prompts.PROMPT_TERMS_STATEMENTS))
+MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION, Migration(_prompts.PROMPT_TERMS_VERSION, _prompts.PROMPT_TERMS_NAME, _prompts.PROMPT_TERMS_STATEMENTS),
+    # issue 12: provenance v2 (numbered 12x so they never collide with the lead's next migrations)
+    Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
+    Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS))

@@ -176,11 +176,18 @@ class SqliteTrackRepository:
         )
         return [_track(r) for r in rows]
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str) -> None:
-        """Moderation: change the verdict."""
+    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
+                          evidence: Sequence[Evidence] | None = None) -> None:
+        """Change the verdict (and, when given, the evidence behind it)."""
+        if evidence is None:
+            await self._db.execute(
+                "UPDATE tracks SET verdict = ?, verdict_reason = ? WHERE id = ?",
+                (verdict.value, reason, track_id),
+            )
+            return
         await self._db.execute(
-            "UPDATE tracks SET verdict = ?, verdict_reason = ? WHERE id = ?",
-            (verdict.value, reason, track_id),
+            "UPDATE tracks SET verdict = ?, verdict_reason = ?, evidence = ? WHERE id = ?",
+            (verdict.value, reason, json.dumps([e.to_dict() for e in evidence]), track_id),
         )
 
     async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:
