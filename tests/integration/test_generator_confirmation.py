@@ -29,7 +29,12 @@ from storage.media.inspector import FfmpegMediaInspector
 from storage.sqlite.confirmation_store import SqliteConfirmationStore
 from storage.sqlite.database import Database
 from storage.sqlite.track_repository import SqliteTrackRepository
-from tests.integration.test_links import SONG_ID, SUNO_HOSTS, allowed_settings, suno_page_with_flight_json
+from tests.integration.test_links import (
+    SONG_ID,
+    SUNO_HOSTS,
+    allowed_settings,
+    suno_page_with_flight_json,
+)
 from tests.support.audio import make_mp3, make_suno_like_mp3
 from tests.support.link_server import LinkServer
 
