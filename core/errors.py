@@ -4,6 +4,7 @@
     ├── InputError                 a member or operator gave something we cannot use
     │   ├── NotAudioError          the bytes are not an audio container we accept
     │   ├── CorruptAudioError      audio that cannot be decoded, or is truncated
+    │   ├── LowQualityError        silence, one repeated tone or a noise floor, not a track
     │   ├── TooLargeError          over the size cap
     │   ├── TooLongError           over the duration cap (or zero length)
     │   ├── UnsafeUrlError         a URL or redirect we refuse to fetch (SSRF rules)
@@ -38,6 +39,10 @@ class NotAudioError(InputError):
 
 class CorruptAudioError(InputError):
     """The audio cannot be decoded or is truncated."""
+
+
+class LowQualityError(InputError):
+    """The audio fails a quality gate (silent, one tone, a noise floor)."""
 
 
 class TooLargeError(InputError):

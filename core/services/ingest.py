@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 from typing import TypeVar
 
 from core.cards import duration_text
-from core.errors import NotFoundError, TooLargeError, TooLongError
+from core.errors import LowQualityError, NotFoundError, TooLargeError, TooLongError
 from core.fingerprint import similarity
 from core.model import (
     Declaration,
@@ -36,6 +36,7 @@ from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackReposi
 from core.services import provenance
 from core.services.confirmation import ConfirmationService
 from core.services.provenance import NearDuplicate, ProvenanceRules
+from core.services.quality_gate import LowQualityAction, QualityRules, check_quality, gate_evidence
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class IngestService:
         fetcher: LinkFetcher | None = None,
         work_dir: Path | None = None,
         confirmations: ConfirmationService | None = None,
+        quality_rules: QualityRules | None = None,
     ) -> None:
         self._pool = pool
         self._tracks = tracks
@@ -97,6 +99,7 @@ class IngestService:
         self._fetcher = fetcher
         self._work_dir = work_dir
         self._confirmations = confirmations
+        self._quality_rules = quality_rules or QualityRules()
         # set by the wiring to the genre service: (track, genre tag) -> genre or None
         self.classify_genre: Callable[[Track, str | None], str | None] | None = None
         # seconds spent per stage since start (for /metrics and bench/ingest.py)
@@ -146,6 +149,12 @@ class IngestService:
             self._timed("quality", self._inspector.quality(path)),
             self._timed("fingerprint", self._inspector.fingerprint(path)),
         )
+        # issue 12: quality gates (silence, one tone, a noise floor) before anything is recorded
+        finding = check_quality(info, quality, fingerprint, self._quality_rules)
+        if finding is not None and self._quality_rules.action is LowQualityAction.REFUSE:
+            if not await self._tracks.find_by_cid(cid):  # nothing is kept for a refused file
+                await self._pool.delete(cid)
+            raise LowQualityError(f"this does not sound like a track: {finding.reason}")
         near = await self._timed("near_duplicates", self._near_duplicates(fingerprint))
         sharer_key = (sharer.platform, sharer.user_id)
         evidence = [
@@ -155,6 +164,7 @@ class IngestService:
             *provenance.page_evidence(page),
             *provenance.declaration_evidence(declaration),
             *provenance.near_duplicate_evidence(near, sharer_key),
+            *([gate_evidence(finding, self._quality_rules)] if finding else []),
         ]
         verdict, reason = provenance.decide(evidence, declaration, self._rules)
         generators = provenance.claimed_generators(evidence)

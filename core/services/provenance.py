@@ -183,6 +183,9 @@ def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: Proven
     generators = claimed_generators(evidence)
     declared = (declaration.generator or "").strip().lower() or None
     signed_generators = set(generators)
+    low_quality = next((e for e in evidence if e.claim.startswith("quality:")), None)
+    if low_quality is not None:  # only present when the operator chose quarantine over refusal
+        return Verdict.QUARANTINED, low_quality.detail
     if rules.quarantine_invalid_c2pa and "c2pa:invalid" in claims:
         return Verdict.QUARANTINED, "its C2PA manifest is invalid (the file was changed after signing)"
     if rules.quarantine_non_ai_c2pa and claims & {"c2pa:trusted-not-ai", "c2pa:valid-not-ai"}:

@@ -20,6 +20,8 @@ _SILENCE_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
 _SAMPLES = re.compile(r"n_samples:\s*(\d+)")
 _TOP_BIN = re.compile(r"histogram_0db:\s*(\d+)")
 _TIME = re.compile(r"time=(\d+):(\d+):([\d.]+)")
+# issue 12: spectral flatness per frame (ametadata print), its median tells a noise floor from music
+_FLATNESS = re.compile(r"aspectralstats\.1\.flatness=([\d.eE+-]+)")
 
 
 def _number(match: re.Match[str] | None) -> float | None:
@@ -46,14 +48,17 @@ def parse_report(stderr: str) -> QualityReport:
     clipping = int(top.group(1)) / int(samples.group(1)) if samples and top and int(samples.group(1)) else 0.0
     if loudness is not None and loudness <= -69.9:
         loudness = None  # ebur128's floor: there is nothing to measure
+    flat = sorted(float(x) for x in _FLATNESS.findall(stderr))
     return QualityReport(integrated_lufs=loudness, true_peak_dbtp=peak, silence_s=round(silence, 3),
-                         clipping_share=round(clipping, 6))
+                         clipping_share=round(clipping, 6),
+                         spectral_flatness=round(flat[len(flat) // 2], 4) if flat else None)
 
 
 async def quality(path: Path) -> QualityReport:
     """Run the pass and parse it."""
     _code, _out, err = await run(
         ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:a:0", "-af",
-         "ebur128=peak=true+sample:framelog=verbose,silencedetect=n=-60dB:d=0.5,volumedetect",
+         "ebur128=peak=true+sample:framelog=verbose,silencedetect=n=-60dB:d=0.5,volumedetect,"
+         "aspectralstats=win_size=2048,ametadata=mode=print:key=lavfi.aspectralstats.1.flatness",
          "-f", "null", "-"], timeout_s=600)
     return parse_report(err.decode("utf-8", "replace"))
