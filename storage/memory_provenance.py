@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from core.model import Evidence, TrackId
+from core.model import Evidence, Fingerprint, TrackId
+from core.near_dup import band_keys, query_keys
 from core.provenance_ports import (
     ConfirmationRecord,
     ConfirmationState,
+    IndexCandidate,
     LookupStatus,
     PageLookup,
     PendingConfirmation,
@@ -57,3 +59,40 @@ class MemoryConfirmationStore:
     async def cache_page(self, lookup: PageLookup, generator: str, song_id: str, checked_at: datetime) -> None:
         if lookup.status is not LookupStatus.UNREACHABLE:
             self._pages[(generator, song_id)] = (checked_at, lookup)
+
+
+class MemoryNearDuplicateIndex:
+    """``NearDuplicateIndex`` in dicts: the same bands as SQLite, posting lists in sets."""
+
+    def __init__(self) -> None:
+        self._prints: dict[TrackId, Fingerprint] = {}
+        self._bands: dict[TrackId, list[int]] = {}
+        self._postings: dict[int, set[TrackId]] = {}
+
+    async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
+        await self.remove(track_id)
+        bands = band_keys(fingerprint.values)
+        self._prints[track_id] = fingerprint
+        self._bands[track_id] = bands
+        for band in bands:
+            self._postings.setdefault(band, set()).add(track_id)
+
+    async def remove(self, track_id: TrackId) -> None:
+        for band in self._bands.pop(track_id, []):
+            posting = self._postings.get(band)
+            if posting is not None:
+                posting.discard(track_id)
+                if not posting:
+                    del self._postings[band]
+        self._prints.pop(track_id, None)
+
+    async def candidates(self, fingerprint: Fingerprint, limit: int = 20) -> Sequence[IndexCandidate]:
+        hits: dict[TrackId, int] = {}
+        for key in query_keys(fingerprint.values):
+            for track_id in self._postings.get(key, ()):
+                hits[track_id] = hits.get(track_id, 0) + 1
+        ranked = sorted(hits.items(), key=lambda item: -item[1])[:limit]
+        return [IndexCandidate(track_id, self._prints[track_id], count) for track_id, count in ranked]
+
+    async def count(self) -> int:
+        return len(self._prints)

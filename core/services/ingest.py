@@ -20,7 +20,6 @@ from typing import TypeVar
 
 from core.cards import duration_text
 from core.errors import LowQualityError, NotFoundError, TooLargeError, TooLongError
-from core.fingerprint import similarity
 from core.model import (
     Declaration,
     Fingerprint,
@@ -35,6 +34,7 @@ from core.model import (
 from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackRepository
 from core.services import provenance
 from core.services.confirmation import ConfirmationService
+from core.services.near_duplicates import score_candidates
 from core.services.provenance import NearDuplicate, ProvenanceRules
 from core.services.quality_gate import LowQualityAction, QualityRules, check_quality, gate_evidence
 
@@ -245,10 +245,9 @@ class IngestService:
         if fingerprint is None:
             return []
         out: list[NearDuplicate] = []
-        for track_id, candidate in await self._tracks.fingerprint_candidates(fingerprint):
-            score = similarity(fingerprint.values, candidate.values)
-            if score < self.limits.near_duplicate_threshold:
-                continue
+        candidates = await self._tracks.fingerprint_candidates(fingerprint)
+        # issue 12: candidates come from the LSH index (storage.sqlite.near_dup_index); scored off the loop
+        for track_id, score in await score_candidates(fingerprint, candidates, self.limits.near_duplicate_threshold):
             track = await self._tracks.get(track_id)
             if track is not None and track.status is TrackStatus.ACTIVE:
                 out.append(NearDuplicate(track, score))

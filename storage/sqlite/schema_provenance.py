@@ -8,7 +8,8 @@
 * ``near_dup_docs`` / ``near_dup_bands``: the near-duplicate index (``core.near_dup``):
   a compact copy of each track's first two minutes of fingerprint, and one row per LSH
   band key. ``(band, doc)`` is the primary key (lookups seek it); ``doc`` has its own
-  index so a delete does not scan the table.
+  index so a delete does not scan the table. Tracks fingerprinted before this
+  migration are indexed by ``SqliteNearDuplicateIndex.backfill`` (from ``fingerprints``).
 """
 
 from __future__ import annotations
@@ -39,4 +40,7 @@ NEAR_DUP_STATEMENTS: tuple[str, ...] = (
     )""",
     "CREATE TABLE near_dup_bands (band INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (band, doc)) WITHOUT ROWID",
     "CREATE INDEX near_dup_bands_doc ON near_dup_bands(doc)",
+    # the inverted index of migration 1 is replaced (its lookups grew with the pool, its deletes scanned)
+    "DROP INDEX fingerprint_keys_key",
+    "DROP TABLE fingerprint_keys",
 )
