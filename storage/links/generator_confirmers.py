@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from core.cid import cid_of
@@ -91,3 +92,16 @@ class PageGeneratorConfirmer:
         )
         log.info("%s page for song %s: %r, %.1f s", self._generator, song_id, facts.title, info.duration_s)
         return PageLookup(LookupStatus.FOUND, page, "")
+
+
+def build_confirmers(generators: Sequence[str], fetcher: LinkFetcher, inspector: MediaInspector, work_dir: Path,
+                     max_bytes: int, page_urls: Mapping[str, str] | None = None) -> list[PageGeneratorConfirmer]:
+    """One confirmer per configured generator we know a page for (``[provenance] confirm_generators``)."""
+    urls = {**DEFAULT_PAGE_URLS, **(page_urls or {})}
+    out = []
+    for generator in generators:
+        if generator not in urls:
+            log.warning("no song page known for generator %r: it cannot confirm tracks", generator)
+            continue
+        out.append(PageGeneratorConfirmer(generator, fetcher, inspector, work_dir, max_bytes, urls[generator]))
+    return out

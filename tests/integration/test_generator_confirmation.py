@@ -7,6 +7,7 @@ its audio fingerprinted with fpcalc and compared with the file.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from core.services.confirmation import ConfirmationService
 from core.services.ingest import IngestLimits, IngestService
 from core.services.provenance import ProvenanceRules
 from storage.blob_pool import DiskBlobPool
-from storage.links.generator_confirmers import PageGeneratorConfirmer
+from storage.links.generator_confirmers import build_confirmers
 from storage.links.link_fetcher import SafeLinkFetcher
 from storage.media.inspector import FfmpegMediaInspector
 from storage.sqlite.confirmation_store import SqliteConfirmationStore
@@ -70,11 +71,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = ManualClock()
     tracks = SqliteTrackRepository(db)
     inspector = FfmpegMediaInspector()
-    fetcher = SafeLinkFetcher(allowed_settings(), host_map=SUNO_HOSTS)
-    confirmer = PageGeneratorConfirmer("suno", fetcher, inspector, tmp_path / "confirm", 20 * 1024 * 1024,
-                                       page_url=f"http://suno.com:{server.port}/song/{{song_id}}")
+    fetcher = SafeLinkFetcher(allowed_settings(), host_map={**SUNO_HOSTS, "www.udio.com": "127.0.0.1"})
+    confirmers = build_confirmers(["suno", "udio"], fetcher, inspector, tmp_path / "confirm", 20 * 1024 * 1024, {
+        "suno": f"http://suno.com:{server.port}/song/{{song_id}}",
+        "udio": f"http://www.udio.com:{server.port}/songs/{{song_id}}"})
     store = SqliteConfirmationStore(db)
-    confirmations = ConfirmationService(store, [confirmer], tracks, clock)
+    confirmations = ConfirmationService(store, confirmers, tracks, clock)
     ingest = IngestService(DiskBlobPool(tmp_path / "pool"), tracks, inspector, clock, "inst",  # type: ignore[arg-type]
                            IngestLimits(), ProvenanceRules(), confirmations=confirmations)
     try:
@@ -143,3 +145,33 @@ async def test_an_unreachable_page_is_retried_with_backoff_and_confirms_when_it_
     assert [o.state for o in again] == [ConfirmationState.CONFIRMED]
     track = await rig.tracks.get(result.track.id)
     assert track is not None and track.verdict is Verdict.VERIFIED
+
+
+UDIO_ID = "q7RtY2mWx9PzKd4VbN8cLs"
+
+
+def _udio_page(port: int) -> str:
+    song = {"id": UDIO_ID, "title": "Harbor Lights", "artist": "tidewalker", "tags": ["ambient", "piano"],
+            "song_path": f"http://www.udio.com:{port}/audio/{UDIO_ID}.mp3", "duration": 6.0,
+            "prompt": "slow ambient piano by the sea"}
+    return ("<html><head><meta property=\"og:title\" content=\"Harbor Lights | Udio\"></head><body>"
+            f"<script>window.__DATA__ = {json.dumps({'songs': [song]})};</script></body></html>")
+
+
+async def test_a_udio_tagged_file_is_verified_by_its_udio_page(rig: Rig) -> None:
+    from mutagen.id3 import COMM, ID3, TIT2, WOAS
+
+    upload = make_mp3(rig.tmp / "udio.mp3", 6, 21)
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text="Harbor Lights"))
+    tags.add(COMM(encoding=3, lang="eng", desc="", text="made with udio"))
+    tags.add(WOAS(url=f"https://www.udio.com/songs/{UDIO_ID}"))
+    tags.save(str(upload))
+    result = await rig.ingest.ingest_file(upload, ALICE)
+    assert result.track.verdict is Verdict.DECLARED and result.track.generator_song_id == UDIO_ID
+    rig.server.add_html(f"/songs/{UDIO_ID}", _udio_page(rig.server.port))
+    rig.server.add_bytes(f"/audio/{UDIO_ID}.mp3", make_mp3(rig.tmp / "udio-page.mp3", 6, 21).read_bytes())
+    outcomes = await rig.confirmations.confirm_due(rig.clock.now())
+    assert [o.state for o in outcomes] == [ConfirmationState.CONFIRMED], outcomes
+    track = await rig.tracks.get(result.track.id)
+    assert track is not None and track.verdict is Verdict.VERIFIED and "udio itself serves" in track.verdict_reason
