@@ -3,12 +3,12 @@
     .venv/bin/pip install numpy   # the synthetic build only (see below); the index itself does not use it
     .venv/bin/python bench/near_dup.py [--sizes 10000,100000,1000000] [--queries 300] [--out bench/out/near_dup]
 
-1. Real fingerprints (``bench/near_dup_corpus.py``): 120 generated recordings through
+1. Real fingerprints (``bench/near_dup_corpus.py``): 64 generated recordings through
    fpcalc, 16 of them also re-encoded eight ways (MP3 96/320 kb/s, AAC, Opus, trims of
    1 and 2 s, +-6 dB). Cached.
 2. Error models: each real re-encode, aligned with its original, gives its offset and its
    item-by-item bit differences (128 real patterns of bit errors).
-3. Synthetic tracks (two minutes, 960 items, like a real track's indexed window): six
+3. Synthetic tracks (two minutes, 960 items, like a real track's indexed window): eight
    segments of real fingerprints at random positions, XORed with a per-track random mask
    (so tracks are distinct: ~0.5 similar to each other, like unrelated recordings, while
    keeping real Chromaprint structure from item to item). The index is built in bulk with
@@ -43,12 +43,11 @@ from core.fingerprint import similarity  # noqa: E402
 from core.model import Fingerprint, TrackId  # noqa: E402
 from core.near_dup import BANDS, INDEXED_ITEMS, LOW_BITS, band_keys  # noqa: E402
 from core.services.near_duplicates import score_candidates  # noqa: E402
-from storage.provenance_codec import pack_values  # noqa: E402
 from storage.sqlite.database import Database  # noqa: E402
 from storage.sqlite.near_dup_index import STORED_ITEMS, SqliteNearDuplicateIndex  # noqa: E402
 
-SEGMENTS = 6
-SEGMENT_ITEMS = INDEXED_ITEMS // SEGMENTS  # 160
+SEGMENTS = 8
+SEGMENT_ITEMS = INDEXED_ITEMS // SEGMENTS  # 120 (15 s)
 THRESHOLD = 0.85
 CHUNK = 20_000
 M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -164,7 +163,7 @@ def build(path: Path, synth: Synth, size: int) -> float:
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO near_dup_docs(doc, track_id, duration_s, vals) VALUES (?, ?, ?, ?)",
-            ((int(d), f"s{int(d) - 1}", 120.0, pack_values(items[i][:STORED_ITEMS].tolist()))
+            ((int(d), f"s{int(d) - 1}", 120.0, items[i][:STORED_ITEMS].astype("=u4").tobytes())
              for i, d in enumerate(docs)))
         conn.execute("COMMIT")
         valid = bands != M64

@@ -10,6 +10,7 @@ with its row).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from core.model import Fingerprint, TrackId
@@ -30,7 +31,7 @@ class SqliteNearDuplicateIndex:
 
     async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
         """Index (or re-index) a track: its compact fingerprint and its bands."""
-        bands = band_keys(fingerprint.values)
+        bands = await asyncio.to_thread(band_keys, fingerprint.values)  # ~1k hashes: off the loop
         async with self._db.transaction() as tx:
             row = await tx.fetchone("SELECT doc FROM near_dup_docs WHERE track_id = ?", (track_id,))
             if row is not None:
@@ -54,7 +55,7 @@ class SqliteNearDuplicateIndex:
 
     async def candidates(self, fingerprint: Fingerprint, limit: int = 20) -> Sequence[IndexCandidate]:
         """Tracks sharing bands with the query, most shared first."""
-        keys = query_keys(fingerprint.values)
+        keys = await asyncio.to_thread(query_keys, fingerprint.values)
         if not keys:
             return []
         marks = ", ".join("?" * len(keys))

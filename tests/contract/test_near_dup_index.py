@@ -35,10 +35,10 @@ def prints() -> dict[str, list[dict[str, list[int]]]]:
     """Originals with their variants, and distinct other tracks (some of the same kind of audio)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        originals = [variant_fingerprints(make_long_mp3(work / f"o{seed}.mp3", 24, 500 + seed), work)
+        originals = [variant_fingerprints(make_mp3(work / f"o{seed}.mp3", 14, 500 + seed), work)
                      for seed in range(ORIGINALS)]
-        distinct = [{"base": fpcalc(make_long_mp3(work / f"d{seed}.mp3", 24, 900 + seed))} for seed in range(3)]
-        distinct += [{"base": fpcalc(make_mp3(work / f"m{seed}.mp3", 20, 40 + seed))} for seed in range(DISTINCT - 3)]
+        distinct = [{"base": fpcalc(make_mp3(work / f"d{seed}.mp3", 14, 900 + seed))} for seed in range(DISTINCT - 1)]
+        distinct.append({"base": fpcalc(make_long_mp3(work / "chords.mp3", 14, 77))})
     return {"originals": originals, "distinct": distinct}
 
 
