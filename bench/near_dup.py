@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.near_dup_corpus import real_corpus  # noqa: E402
 from core.fingerprint import similarity  # noqa: E402
 from core.model import Fingerprint, TrackId  # noqa: E402
-from core.near_dup import BANDS, INDEXED_ITEMS, LOW_BITS, band_keys  # noqa: E402
+from core.near_dup import BANDS, INDEXED_ITEMS, KEY_VERSION, LOW_BITS, band_keys  # noqa: E402
 from core.services.near_duplicates import score_candidates  # noqa: E402
 from storage.sqlite.database import Database  # noqa: E402
 from storage.sqlite.near_dup_index import STORED_ITEMS, SqliteNearDuplicateIndex  # noqa: E402
@@ -81,8 +81,6 @@ def _np_hash(shingles: np.ndarray) -> np.ndarray:
     """``core.near_dup._hash`` on uint64 arrays (multiplications wrap mod 2**64 as there)."""
     with np.errstate(over="ignore"):
         mixed = shingles * np.uint64(0x9E3779B97F4A7C15)
-        mixed ^= mixed >> np.uint64(29)
-        mixed = mixed * np.uint64(0xBF58476D1CE4E5B9)
         mixed ^= mixed >> np.uint64(32)
     return mixed >> np.uint64(1)
 
@@ -283,7 +281,7 @@ def main() -> None:
           f"(similarity >= {THRESHOLD} for {real_recall:.0%} of them)")
     synth = Synth([c["base"] for c in corpus])
     for size in (int(s) for s in args.sizes.split(",")):
-        path = args.out / f"index_{size}_b{BANDS}_l{LOW_BITS}.sqlite3"
+        path = args.out / f"index_{size}_v{KEY_VERSION}_b{BANDS}_l{LOW_BITS}.sqlite3"
         seconds = build(path, synth, size)
         if seconds:
             print(f"built {size:,} tracks in {seconds:.0f} s ({path.stat().st_size / 2**20:.0f} MiB)")

@@ -116,7 +116,7 @@ class QualityReport:
     true_peak_dbtp: float | None
     silence_s: float
     clipping_share: float  # share of samples at or above -1 dBFS
-    # Median per-frame spectral flatness (~0.2+ for noise, <0.05 for music): measured for the
+    # Median per-frame spectral flatness (~0.5+ for noise, <0.01 for tonal music): measured for the
     # ingest quality gate, whose evidence keeps it; not stored or signed, so not compared.
     spectral_flatness: float | None = field(default=None, compare=False)
 

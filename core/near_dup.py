@@ -23,10 +23,14 @@ Band values are the 63-bit hashes themselves, so they index well as SQLite integ
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from core.fingerprint import ITEMS_PER_SECOND
 
+# Stored bands are only valid for the key scheme that made them: a change here needs a reindex
+# (``SqliteNearDuplicateIndex.backfill`` after emptying the bands).
+KEY_VERSION = 1
 INDEXED_SECONDS = 120
 INDEXED_ITEMS = int(INDEXED_SECONDS * ITEMS_PER_SECOND)
 LOW_BITS = 0  # dropping low bits did not help: re-encodes keep ~half their items bit-exact (bench/near_dup.py)
@@ -37,25 +41,24 @@ _MASK64 = (1 << 64) - 1
 
 
 def _hash(shingle: int) -> int:
+    # One multiply and one fold: enough mixing to order shingles at random, and cheap
+    # (a thousand of them per track, in Python).
     mixed = (shingle * _MULT) & _MASK64
-    mixed ^= mixed >> 29
-    mixed = (mixed * 0xBF58476D1CE4E5B9) & _MASK64
     mixed ^= mixed >> 32
     return mixed >> 1  # 63 bits: a positive SQLite INTEGER
 
 
 def shingles(values: Sequence[int], low_bits: int = LOW_BITS) -> set[int]:
     """Coarse items of the indexed window, without the ones repeated inside the track."""
-    counts: dict[int, int] = {}
-    for value in values[:INDEXED_ITEMS]:
-        coarse = (value & 0xFFFFFFFF) >> low_bits
-        counts[coarse] = counts.get(coarse, 0) + 1
+    window = values[:INDEXED_ITEMS]
+    counts = Counter((v & 0xFFFFFFFF) >> low_bits for v in window) if low_bits else Counter(window)
     return {value for value, count in counts.items() if count <= 2}
 
 
 def band_keys(values: Sequence[int], count: int = BANDS, low_bits: int = LOW_BITS) -> list[int]:
     """The ``count`` smallest shingle hashes: a track's bands (stored) or a query's keys."""
-    return sorted(_hash(s) for s in shingles(values, low_bits))[:count]
+    mult, mask = _MULT, _MASK64  # _hash inlined: this runs for every ingest and every lookup
+    return sorted([((m := (s * mult) & mask) ^ (m >> 32)) >> 1 for s in shingles(values, low_bits)])[:count]
 
 
 def query_keys(values: Sequence[int]) -> list[int]:

@@ -20,7 +20,8 @@ _SILENCE_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
 _SAMPLES = re.compile(r"n_samples:\s*(\d+)")
 _TOP_BIN = re.compile(r"histogram_0db:\s*(\d+)")
 _TIME = re.compile(r"time=(\d+):(\d+):([\d.]+)")
-# issue 12: spectral flatness per frame (ametadata print), its median tells a noise floor from music
+# issue 12: spectral flatness per frame (ametadata print), its median tells a noise floor from music.
+# Mono at 11 kHz without overlap: ~11 frames a second, no measurable cost over the pass.
 _FLATNESS = re.compile(r"aspectralstats\.1\.flatness=([\d.eE+-]+)")
 
 
@@ -59,6 +60,7 @@ async def quality(path: Path) -> QualityReport:
     _code, _out, err = await run(
         ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:a:0", "-af",
          "ebur128=peak=true+sample:framelog=verbose,silencedetect=n=-60dB:d=0.5,volumedetect,"
-         "aspectralstats=win_size=2048,ametadata=mode=print:key=lavfi.aspectralstats.1.flatness",
+         "aformat=channel_layouts=mono,aresample=11025,aspectralstats=win_size=1024:overlap=0,"
+         "ametadata=mode=print:key=lavfi.aspectralstats.1.flatness",
          "-f", "null", "-"], timeout_s=600)
     return parse_report(err.decode("utf-8", "replace"))
