@@ -35,7 +35,7 @@ INDEXED_SECONDS = 120
 INDEXED_ITEMS = int(INDEXED_SECONDS * ITEMS_PER_SECOND)
 LOW_BITS = 0  # dropping low bits did not help: re-encodes keep ~half their items bit-exact (bench/near_dup.py)
 BANDS = 32
-QUERY_BANDS = 128
+QUERY_BANDS = 64
 _MULT = 0x9E3779B97F4A7C15  # Fibonacci hashing: odd, so a bijection on 64-bit values
 _MASK64 = (1 << 64) - 1
 
