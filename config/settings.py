@@ -83,6 +83,28 @@ class ProvenanceSettings:
     quarantine_non_ai_c2pa: bool = True
     quarantine_conflicts: bool = True
     accept_undeclared: bool = True  # no generator evidence and no declaration -> declared (else quarantined)
+    # generator confirmation: the generator's own page serving the same audio -> verified
+    confirm_generators: tuple[str, ...] = ("suno", "udio")
+    generator_pages: dict[str, str] = field(default_factory=dict)  # generator -> page URL with {song_id}
+    confirm_retry_base_s: float = 60.0  # first retry after an unreachable page; doubles, capped at 6 h
+    confirm_max_attempts: int = 10
+    # quality gates: silence, one repeated tone, a noise floor
+    low_quality: Literal["refuse", "quarantine", "accept"] = "refuse"
+    max_silent_share: float = 0.8  # silent for this share of the length or more
+    min_distinct_share: float = 0.1  # fewer distinct fingerprint items than this: one repeated tone
+    max_noise_flatness: float = 0.15  # median spectral flatness at or above this: a noise floor
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.max_silent_share <= 1.0:
+            raise ValueError("max_silent_share must be in (0, 1]")
+        if not 0.0 <= self.min_distinct_share < 1.0:
+            raise ValueError("min_distinct_share must be in [0, 1)")
+        if not 0.0 < self.max_noise_flatness <= 1.0:
+            raise ValueError("max_noise_flatness must be in (0, 1]")
+        _positive("confirm_retry_base_s", self.confirm_retry_base_s)
+        for generator, url in self.generator_pages.items():
+            if "{song_id}" not in url:
+                raise ValueError(f"generator_pages.{generator}: the URL must contain {{song_id}}")
 
 
 @dataclass(frozen=True)

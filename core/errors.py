@@ -4,10 +4,13 @@
     ├── InputError                 a member or operator gave something we cannot use
     │   ├── NotAudioError          the bytes are not an audio container we accept
     │   ├── CorruptAudioError      audio that cannot be decoded, or is truncated
+    │   ├── LowQualityError        silence, one repeated tone or a noise floor, not a track
     │   ├── TooLargeError          over the size cap
     │   ├── TooLongError           over the duration cap (or zero length)
     │   ├── UnsafeUrlError         a URL or redirect we refuse to fetch (SSRF rules)
     │   ├── FetchError             a download failed (timeout, 404, no audio on page)
+    │   │   ├── PageGoneError      the page is not public (401/403/404/410)
+    │   │   └── PageWithoutAudioError  the page answered but offers no audio
     │   └── UsageError             a command was called with bad arguments
     ├── NotFoundError              an unknown track, prompt, round, peer ...
     ├── PermissionDeniedError      the caller lacks the permission a command needs
@@ -38,6 +41,10 @@ class CorruptAudioError(InputError):
     """The audio cannot be decoded or is truncated."""
 
 
+class LowQualityError(InputError):
+    """The audio fails a quality gate (silent, one tone, a noise floor)."""
+
+
 class TooLargeError(InputError):
     """The file is over the configured size cap."""
 
@@ -52,6 +59,14 @@ class UnsafeUrlError(InputError):
 
 class FetchError(InputError):
     """Downloading a link failed."""
+
+
+class PageGoneError(FetchError):
+    """The page is private, removed or never existed (401/403/404/410)."""
+
+
+class PageWithoutAudioError(FetchError):
+    """The page answered but has no playable audio."""
 
 
 class UsageError(InputError):

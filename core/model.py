@@ -19,8 +19,8 @@ InstanceId = NewType("InstanceId", str)
 class Verdict(enum.StrEnum):
     """What provenance concluded about a track."""
 
-    VERIFIED = "verified"  # a trusted C2PA AI claim, or a generator signature matching the declaration
-    DECLARED = "declared"  # only the sharer's word
+    VERIFIED = "verified"  # a trusted C2PA AI claim, or the generator itself serves the same audio
+    DECLARED = "declared"  # claims anybody could make: the sharer's word, tags, page text
     QUARANTINED = "quarantined"  # needs a moderator
     REJECTED = "rejected"  # not audio, corrupt, over the caps
 
@@ -118,6 +118,9 @@ class QualityReport:
     clipping_share: float  # share of samples at or above -1 dBFS
     silent_fraction: float | None = None  # silence_s / decoded duration (0..1)
     static_share: float | None = None  # share of fingerprint steps that hold one sound (0..1): a held tone -> 1
+    # Median per-frame spectral flatness (~0.5+ for noise, <0.01 for tonal music): measured for the
+    # ingest quality gate, whose evidence keeps it; not stored or signed, so not compared.
+    spectral_flatness: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from core.model import (
     AudioInfo,
     Cid,
+    Evidence,
     Fingerprint,
     PageInfo,
     QualityReport,
@@ -137,8 +138,9 @@ class TrackRepository(Protocol):
         """A member's own tracks, newest first."""
         ...
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str) -> None:
-        """Change a track's verdict (moderation)."""
+    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
+                          evidence: Sequence[Evidence] | None = None) -> None:
+        """Change a track's verdict (moderation, confirmation); ``evidence`` replaces the card's evidence."""
         ...
 
     async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:

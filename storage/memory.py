@@ -14,7 +14,17 @@ from pathlib import Path
 from core.cid import cid_of
 from core.errors import IntegrityError, TooLargeError
 from core.fingerprint import bucket_keys
-from core.model import Cid, Fingerprint, Share, Sharer, Track, TrackId, TrackStatus, Verdict
+from core.model import (
+    Cid,
+    Evidence,
+    Fingerprint,
+    Share,
+    Sharer,
+    Track,
+    TrackId,
+    TrackStatus,
+    Verdict,
+)
 from core.ports import VerifyReport
 from core.voting_model import Ballot, Entry, Phase, Round, RoundRules, Voter
 
@@ -81,8 +91,11 @@ class MemoryTrackRepository:
                 and t.status is TrackStatus.ACTIVE]
         return sorted(hits, key=lambda t: t.first_seen_at, reverse=True)[:limit]
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str) -> None:
-        self._tracks[track_id] = replace(self._tracks[track_id], verdict=verdict, verdict_reason=reason)
+    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
+                          evidence: Sequence[Evidence] | None = None) -> None:
+        track = self._tracks[track_id]
+        self._tracks[track_id] = replace(track, verdict=verdict, verdict_reason=reason,
+                                         evidence=track.evidence if evidence is None else tuple(evidence))
 
     async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:
         self._tracks[track_id] = replace(self._tracks[track_id], status=status)

@@ -19,10 +19,9 @@ from pathlib import Path, PurePath
 from typing import TypeVar
 
 from core.cards import duration_text
-from core.errors import NotFoundError, TooLargeError, TooLongError
+from core.errors import LowQualityError, NotFoundError, TooLargeError, TooLongError
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
-from core.fingerprint import similarity
 from core.model import (
     Declaration,
     Fingerprint,
@@ -37,7 +36,10 @@ from core.model import (
 )
 from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackRepository
 from core.services import provenance
+from core.services.confirmation import ConfirmationService
+from core.services.near_duplicates import score_candidates
 from core.services.provenance import NearDuplicate, ProvenanceRules
+from core.services.quality_gate import LowQualityAction, QualityRules, check_quality, gate_evidence
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ class IngestService:
         fetcher: LinkFetcher | None = None,
         work_dir: Path | None = None,
         classify_genre: GenreClassifier | None = None,
+        confirmations: ConfirmationService | None = None,
+        quality_rules: QualityRules | None = None,
     ) -> None:
         self._pool = pool
         self._tracks = tracks
@@ -105,6 +109,8 @@ class IngestService:
         self._work_dir = work_dir
         self._events = events
         self._classify_genre = classify_genre
+        self._confirmations = confirmations
+        self._quality_rules = quality_rules or QualityRules()
         # seconds spent per stage since start (for /metrics and bench/ingest.py)
         self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.stage_counts: dict[str, int] = dict.fromkeys(STAGES, 0)
@@ -152,6 +158,12 @@ class IngestService:
             self._timed("quality", self._inspector.quality(path)),
             self._timed("fingerprint", self._inspector.fingerprint(path)),
         )
+        # issue 12: quality gates (silence, one tone, a noise floor) before anything is recorded
+        finding = check_quality(info, quality, fingerprint, self._quality_rules)
+        if finding is not None and self._quality_rules.action is LowQualityAction.REFUSE:
+            if not await self._tracks.find_by_cid(cid):  # nothing is kept for a refused file
+                await self._pool.delete(cid)
+            raise LowQualityError(f"this does not sound like a track: {finding.reason}")
         near = await self._timed("near_duplicates", self._near_duplicates(fingerprint))
         sharer_key = (sharer.platform, sharer.user_id)
         evidence = [
@@ -161,6 +173,7 @@ class IngestService:
             *provenance.page_evidence(page),
             *provenance.declaration_evidence(declaration),
             *provenance.near_duplicate_evidence(near, sharer_key),
+            *([gate_evidence(finding, self._quality_rules)] if finding else []),
         ]
         verdict, reason = provenance.decide(evidence, declaration, self._rules)
         generators = provenance.claimed_generators(evidence)
@@ -195,6 +208,8 @@ class IngestService:
         if self._classify_genre is not None:
             track = replace(track, genre=self._classify_genre(track, tags.genre))
         await self._timed("record", self._record(track, fingerprint, Share(track.id, sharer, now, place)))
+        if self._confirmations is not None:  # issue 12: the generator confirms (or not) later
+            await self._confirmations.enqueue(track, fingerprint, tags.title)
         log.info("ingested %s as %s (%s: %s)", title, cid, verdict.value, reason)
         return IngestResult(track, True, f"{verdict.value}: {reason}")
 
@@ -245,10 +260,9 @@ class IngestService:
         if fingerprint is None:
             return []
         out: list[NearDuplicate] = []
-        for track_id, candidate in await self._tracks.fingerprint_candidates(fingerprint):
-            score = similarity(fingerprint.values, candidate.values)
-            if score < self.limits.near_duplicate_threshold:
-                continue
+        candidates = await self._tracks.fingerprint_candidates(fingerprint)
+        # issue 12: candidates come from the LSH index (storage.sqlite.near_dup_index); scored off the loop
+        for track_id, score in await score_candidates(fingerprint, candidates, self.limits.near_duplicate_threshold):
             track = await self._tracks.get(track_id)
             if track is not None and track.status is TrackStatus.ACTIVE:
                 out.append(NearDuplicate(track, score))

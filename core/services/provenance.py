@@ -13,6 +13,11 @@ from core.model import AudioInfo, Declaration, Evidence, PageInfo, Strength, Tra
 from core.ports import C2paInfo, TagInfo
 from core.services.generator_signatures import find_signatures
 
+# Claim prefixes of the generator's own answer (``generator-confirmed:suno``): not
+# "generator:", so they never count as one more generator claim.
+CONFIRMED = "generator-confirmed:"
+CONFLICT = "generator-conflict:"
+
 AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 # IPTC types that also say "a model made this" (composites with AI parts).
 AI_SOURCE_TYPES = frozenset(
@@ -120,7 +125,15 @@ def page_evidence(page: PageInfo | None) -> list[Evidence]:
         what = f"{page.generator} song page" + (f" (song {page.song_id})" if page.song_id else "")
         if page.creator:
             what += f" by {page.creator}"
-        return [Evidence("page", f"generator:{page.generator}", Strength.MODERATE, what, data)]
+        out = [Evidence("page", f"generator:{page.generator}", Strength.MODERATE, what, data)]
+        if page.site == page.generator and page.audio_url:
+            # The link fetcher routed the URL to the generator's own extractor: the bytes are
+            # what the generator's page serves, which is the confirmation itself.
+            out.append(Evidence(
+                "page", f"{CONFIRMED}{page.generator}", Strength.STRONG,
+                f"the audio was downloaded from {page.generator}'s own page"
+                + (f" for song {page.song_id}" if page.song_id else ""), data))
+        return out
     return [Evidence("page", "page:source", Strength.INFO, f"from {page.site or 'a web page'}: {page.canonical_url or page.url}", data)]
 
 
@@ -170,6 +183,9 @@ def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: Proven
     generators = claimed_generators(evidence)
     declared = (declaration.generator or "").strip().lower() or None
     signed_generators = set(generators)
+    low_quality = next((e for e in evidence if e.claim.startswith("quality:")), None)
+    if low_quality is not None:  # only present when the operator chose quarantine over refusal
+        return Verdict.QUARANTINED, low_quality.detail
     if rules.quarantine_invalid_c2pa and "c2pa:invalid" in claims:
         return Verdict.QUARANTINED, "its C2PA manifest is invalid (the file was changed after signing)"
     if rules.quarantine_non_ai_c2pa and claims & {"c2pa:trusted-not-ai", "c2pa:valid-not-ai"}:
@@ -177,6 +193,9 @@ def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: Proven
     if rules.quarantine_near_duplicates and "near-duplicate:other" in claims:
         return Verdict.QUARANTINED, "it sounds like a track another member shared first"
     if rules.quarantine_conflicts:
+        conflict = next((e for e in evidence if e.claim.startswith(CONFLICT)), None)
+        if conflict is not None:
+            return Verdict.QUARANTINED, conflict.detail
         if len(signed_generators) > 1:
             return Verdict.QUARANTINED, "its evidence names different generators: " + ", ".join(sorted(signed_generators))
         if declared and signed_generators and declared not in signed_generators:
@@ -186,10 +205,15 @@ def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: Proven
             return Verdict.QUARANTINED, "the file and the page name different songs"
     if "c2pa:trusted-ai" in claims:
         return Verdict.VERIFIED, "a trusted C2PA manifest says it was made by AI"
+    confirmed = next((e for e in evidence if e.claim.startswith(CONFIRMED)), None)
+    if confirmed is not None:
+        return Verdict.VERIFIED, confirmed.detail
     if signed_generators:
-        generator = next(iter(signed_generators))
+        # Tags and page text are claims anybody can write (one line of mutagen): they stay
+        # "declared" until the generator itself serves the same audio (core.services.confirmation).
+        generator = sorted(signed_generators)[0]
         sources = ", ".join(sorted(generators[generator]))
-        return Verdict.VERIFIED, f"{generator} signature ({sources}) consistent with the declaration"
+        return Verdict.DECLARED, f"{generator} signature ({sources}), not yet confirmed by {generator}"
     if "c2pa:valid-ai" in claims:
         # Anybody can sign with a self-made certificate: intact is not proof of who made it.
         return Verdict.DECLARED, "an intact C2PA manifest from a signer not trusted here says it was made by AI"

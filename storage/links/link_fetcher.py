@@ -3,8 +3,10 @@
 Routing:
 
 1. Every URL is checked by the address guard first (scheme, syntax, addresses).
-2. Suno song pages and ``/s/`` short links go to the Wavepool Suno yt-dlp extractor; the
-   clip's ``audio_url`` (or og:audio) is then streamed by ``SafeHttp``.
+2. Generator song pages (Suno pages and ``/s/`` short links, Udio pages) go to the
+   Wavepool plugin extractor of that generator; the song's audio URL (or og:audio) is
+   then streamed by ``SafeHttp``. The page is the generator's own, so the audio is what
+   the generator serves for that song (``site == generator``: the confirmation itself).
 3. URLs that one of yt-dlp's own site extractors claims (YouTube, SoundCloud, Bandcamp
    ...) go to yt-dlp; the chosen audio-only format is streamed by ``SafeHttp``.
 4. Anything else is fetched directly: audio bytes are streamed to a temp file; an HTML
@@ -20,13 +22,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.errors import FetchError
+from core.errors import FetchError, PageGoneError, PageWithoutAudioError
 from core.model import PageInfo
 from core.ports import FetchedLink
 from storage.links.address_guard import AddressGuard, LinkPolicy, Resolver
 from storage.links.page_parse import parse_page
 from storage.links.safe_http import Downloaded, Page, SafeHttp
 from storage.links.yt_dlp_plugins.extractor.wavepool_suno import WavepoolSunoIE
+from storage.links.yt_dlp_plugins.extractor.wavepool_udio import WavepoolUdioIE
 from storage.links.ytdlp_fetch import YtdlpFetcher
 
 
@@ -54,6 +57,18 @@ def _tuple(value: Any) -> tuple[str, ...]:
 
 def _opt(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+# generator -> its Wavepool plugin extractor
+GENERATOR_EXTRACTORS: dict[str, type[Any]] = {"suno": WavepoolSunoIE, "udio": WavepoolUdioIE}
+
+
+def generator_of(url: str) -> str | None:
+    """The generator whose song page ``url`` is, when a plugin extractor claims it."""
+    for generator, extractor in GENERATOR_EXTRACTORS.items():
+        if extractor.suitable(url):
+            return generator
+    return None
 
 
 class SafeLinkFetcher:
@@ -84,8 +99,9 @@ class SafeLinkFetcher:
     async def fetch(self, url: str, dest_dir: Path, max_bytes: int) -> FetchedLink:
         """Download the audio behind ``url``; UnsafeUrlError, FetchError, TooLargeError."""
         parsed = await self._guard.check_url(url)
-        if WavepoolSunoIE.suitable(parsed.url):
-            return await self._fetch_suno(url, parsed.url, dest_dir, max_bytes)
+        generator = generator_of(parsed.url)
+        if generator is not None:
+            return await self._fetch_generator(generator, url, parsed.url, dest_dir, max_bytes)
         site = await asyncio.to_thread(media_site, parsed.url)
         if site is not None:
             return await self._fetch_media(url, parsed.url, dest_dir, max_bytes)
@@ -95,22 +111,24 @@ class SafeLinkFetcher:
                 url=url, canonical_url=result.final_url, site="direct", audio_url=result.final_url
             )
             return FetchedLink(result.path, result.size, page, result.content_type)
-        if WavepoolSunoIE.suitable(result.final_url):  # a redirect landed on a Suno page
-            return await self._fetch_suno(url, result.final_url, dest_dir, max_bytes)
+        generator = generator_of(result.final_url)
+        if generator is not None:  # a redirect landed on a generator's song page
+            return await self._fetch_generator(generator, url, result.final_url, dest_dir, max_bytes)
         return await self._fetch_page(url, result, dest_dir, max_bytes)
 
-    async def _fetch_suno(self, shared: str, url: str, dest_dir: Path, max_bytes: int) -> FetchedLink:
-        info = await self._ytdlp.extract(url, max_bytes, suno=True)
+    async def _fetch_generator(self, generator: str, shared: str, url: str, dest_dir: Path,
+                               max_bytes: int) -> FetchedLink:
+        info = await self._ytdlp.extract(url, max_bytes, plugin=GENERATOR_EXTRACTORS[generator])
         facts: dict[str, Any] = info.get("wavepool_page") or {}
         audio_url = _opt(facts.get("audio_url")) or _opt(info.get("url"))
         if audio_url is None:
-            raise FetchError("That link is a page without audio.")
+            raise PageWithoutAudioError("That link is a page without audio.")
         downloaded = await self._http.download(audio_url, dest_dir, max_bytes)
         page = PageInfo(
             url=shared,
             canonical_url=_opt(facts.get("canonical_url")),
-            site="suno",
-            generator="suno",
+            site=generator,
+            generator=generator,
             song_id=_opt(facts.get("song_id")),
             title=_opt(facts.get("title")),
             creator=_opt(facts.get("creator")),
@@ -146,9 +164,9 @@ class SafeLinkFetcher:
     async def _fetch_page(self, shared: str, result: Page, dest_dir: Path, max_bytes: int) -> FetchedLink:
         if result.status >= 400:
             if result.status in (404, 410):
-                raise FetchError("That page was not found (it may have been removed).")
+                raise PageGoneError("That page was not found (it may have been removed).")
             if result.status in (401, 403):
-                raise FetchError("That page is private (the site refused access).")
+                raise PageGoneError("That page is private (the site refused access).")
             raise FetchError(f"The site answered with an error ({result.status}).")
         facts = parse_page(result.text, result.final_url)
         audio_url = facts.og_audio or (facts.audio_sources[0] if facts.audio_sources else None)

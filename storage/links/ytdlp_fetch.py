@@ -35,10 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from yt_dlp import YoutubeDL
+from yt_dlp.extractor.common import InfoExtractor
 from yt_dlp.networking._urllib import HTTPHandler, RedirectHandler, UrllibRH
 from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError
 
-from core.errors import FetchError, TooLargeError, UnsafeUrlError
+from core.errors import (
+    FetchError,
+    PageGoneError,
+    PageWithoutAudioError,
+    TooLargeError,
+    UnsafeUrlError,
+)
 from storage.links.address_guard import AddressGuard, LinkPolicy
 from storage.links.safe_http import Downloaded, SafeHttp
 from storage.links.yt_dlp_plugins.extractor.wavepool_suno import (
@@ -205,9 +212,9 @@ def map_error(exc: BaseException, tripwire: _Tripwire) -> Exception:
     text = str(exc)
     lowered = text.lower()
     if PRIVATE_OR_REMOVED in text:
-        return FetchError("That song is private or was removed.")
+        return PageGoneError("That song is private or was removed.")
     if PAGE_WITHOUT_AUDIO in text:
-        return FetchError("That link is a page without audio.")
+        return PageWithoutAudioError("That link is a page without audio.")
     if "unsupported url" in lowered:
         return FetchError("Unsupported site: no audio could be found at that link.")
     if "timed out" in lowered or "timeout" in lowered:
@@ -217,7 +224,7 @@ def map_error(exc: BaseException, tripwire: _Tripwire) -> Exception:
     if "private" in lowered or "sign in" in lowered or "login" in lowered:
         return FetchError("That media is private or needs a login.")
     if "http error 404" in lowered or "not found" in lowered:
-        return FetchError("That page was not found (it may have been removed).")
+        return PageGoneError("That page was not found (it may have been removed).")
     return FetchError("Could not read that page.")
 
 
@@ -249,8 +256,14 @@ class YtdlpFetcher:
             "postprocessors": [],
         }
 
-    async def extract(self, url: str, max_bytes: int, *, suno: bool = False) -> dict[str, Any]:
-        """yt-dlp's info dict for ``url`` (format chosen); FetchError/UnsafeUrlError on failure."""
+    async def extract(self, url: str, max_bytes: int, *, suno: bool = False,
+                      plugin: type[InfoExtractor] | None = None) -> dict[str, Any]:
+        """yt-dlp's info dict for ``url`` (format chosen); FetchError/UnsafeUrlError on failure.
+
+        ``plugin`` (or ``suno=True`` for the Suno one) runs only that Wavepool plugin extractor.
+        """
+        if suno:
+            plugin = WavepoolSunoIE
         await self._guard.check_url(url)
         loop = asyncio.get_running_loop()
         tripwire = _Tripwire()
@@ -261,11 +274,11 @@ class YtdlpFetcher:
         params = self._params(max_bytes)
 
         def run() -> dict[str, Any]:
-            with _GuardedYoutubeDL(params, handler, auto_init=not suno) as ydl:
+            with _GuardedYoutubeDL(params, handler, auto_init=plugin is None) as ydl:
                 ie_key = None
-                if suno:
-                    ydl.add_info_extractor(WavepoolSunoIE())
-                    ie_key = WavepoolSunoIE.ie_key()
+                if plugin is not None:
+                    ydl.add_info_extractor(plugin())
+                    ie_key = plugin.ie_key()
                 info = ydl.extract_info(url, download=False, ie_key=ie_key)
                 return dict(ydl.sanitize_info(info)) if info else {}
 

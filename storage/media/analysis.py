@@ -74,8 +74,11 @@ def _graph(silence_db: int = -60) -> str:
     fp = f"aresample={FINGERPRINT_RATE},aformat=sample_fmts=s16:channel_layouts=mono"
     return (f"[0:a:0]asplit=2[full][low];"
             f"[full]ebur128=peak=true+sample:framelog=verbose,volumedetect[loud];"
-            f"[low]{fp},asplit=2[sil][fp];"
+            f"[low]{fp},asplit=3[sil][fp][flat];"
             f"[sil]silencedetect=n={silence_db}dB:d=0.5,anullsink;"
+            # per-frame spectral flatness: its median tells a noise floor from music (the quality gate)
+            f"[flat]aspectralstats=win_size=1024:overlap=0,"
+            f"ametadata=mode=print:key=lavfi.aspectralstats.1.flatness,anullsink;"
             f"[fp]atrim=end={FINGERPRINT_SECONDS}[pcm]")
 
 

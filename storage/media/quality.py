@@ -19,6 +19,9 @@ N_SAMPLES = re.compile(r"n_samples:\s*(\d+)")
 _TOP_BIN = re.compile(r"histogram_0db:\s*(\d+)")
 _TIME = re.compile(r"time=(\d+):(\d+):([\d.]+)")
 STATIC_BITS = 2  # sub-fingerprints this close to the previous one count as "the same sound held"
+# Spectral flatness per frame (ametadata print), its median tells a noise floor from music.
+# Mono at 11 kHz without overlap: ~11 frames a second, no measurable cost over the pass.
+_FLATNESS = re.compile(r"aspectralstats\.1\.flatness=([\d.eE+-]+)")
 
 
 def last_match(pattern: re.Pattern[str], text: str) -> str | None:
@@ -64,6 +67,8 @@ def parse_report(stderr: str, total_s: float | None = None) -> QualityReport:
     if loudness is not None and loudness <= -69.9:
         loudness = None  # ebur128's floor: there is nothing to measure
     fraction = min(1.0, silence / total_s) if total_s else None
+    flat = sorted(float(x) for x in _FLATNESS.findall(stderr))
     return QualityReport(integrated_lufs=loudness, true_peak_dbtp=peak, silence_s=round(silence, 3),
                          clipping_share=round(clipping, 6),
-                         silent_fraction=round(fraction, 4) if fraction is not None else None)
+                         silent_fraction=round(fraction, 4) if fraction is not None else None,
+                         spectral_flatness=round(flat[len(flat) // 2], 4) if flat else None)

@@ -158,6 +158,7 @@ PROMPTS = Migration(4, "prompt library", (
 ))
 
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
+from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 from storage.sqlite import schema_scale as _scale  # noqa: E402
 
 EVENTS = Migration(20, "event outbox and subscriber checkpoints", (
@@ -178,4 +179,6 @@ EVENTS = Migration(20, "event outbox and subscriber checkpoints", (
 
 MIGRATIONS: tuple[Migration, ...] = (TRACKS, BOT_STATE, GENRE_PLACES, PROMPTS, VOTING, FEDERATION, Migration(_prompts.PROMPT_TERMS_VERSION, _prompts.PROMPT_TERMS_NAME, _prompts.PROMPT_TERMS_STATEMENTS),
                                   Migration(_scale.SCALE_INDEXES_VERSION, _scale.SCALE_INDEXES_NAME,
-                                            _scale.SCALE_INDEXES_STATEMENTS), EVENTS)
+                                            _scale.SCALE_INDEXES_STATEMENTS), EVENTS,
+    Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
+    Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS))

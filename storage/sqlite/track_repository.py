@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.fingerprint import bucket_keys
 from core.model import (
     Cid,
     Evidence,
@@ -23,6 +22,7 @@ from core.model import (
 )
 from storage.sqlite.database import Database, Row
 from storage.sqlite.fts_query import fts_query
+from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
 
 _COLUMNS = (
     "id, cid, size, media_type, duration_s, title, sharer_platform, sharer_id, sharer_name,"
@@ -88,6 +88,7 @@ class SqliteTrackRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._near = SqliteNearDuplicateIndex(db)
 
     async def add(
         self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None
@@ -189,11 +190,18 @@ class SqliteTrackRepository:
         )
         return [_track(r) for r in rows]
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str) -> None:
-        """Moderation: change the verdict."""
+    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
+                          evidence: Sequence[Evidence] | None = None) -> None:
+        """Change the verdict (and, when given, the evidence behind it)."""
+        if evidence is None:
+            await self._db.execute(
+                "UPDATE tracks SET verdict = ?, verdict_reason = ? WHERE id = ?",
+                (verdict.value, reason, track_id),
+            )
+            return
         await self._db.execute(
-            "UPDATE tracks SET verdict = ?, verdict_reason = ? WHERE id = ?",
-            (verdict.value, reason, track_id),
+            "UPDATE tracks SET verdict = ?, verdict_reason = ?, evidence = ? WHERE id = ?",
+            (verdict.value, reason, json.dumps([e.to_dict() for e in evidence]), track_id),
         )
 
     async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:
@@ -241,34 +249,18 @@ class SqliteTrackRepository:
         async with self._db.transaction() as tx:
             await self._insert_fingerprint(tx, track_id, fingerprint)
 
-    @staticmethod
-    async def _insert_fingerprint(db: Database, track_id: TrackId, fingerprint: Fingerprint) -> None:
+    async def _insert_fingerprint(self, db: Database, track_id: TrackId, fingerprint: Fingerprint) -> None:
         await db.execute(
             "INSERT OR REPLACE INTO fingerprints(track_id, duration_s, vals) VALUES (?, ?, ?)",
             (track_id, fingerprint.duration_s, _pack(fingerprint.values)),
         )
-        await db.execute("DELETE FROM fingerprint_keys WHERE track_id = ?", (track_id,))
-        await db.executemany(
-            "INSERT INTO fingerprint_keys(key, track_id) VALUES (?, ?)",
-            [(key, track_id) for key in bucket_keys(fingerprint.values)],
-        )
+        await self._near.add(track_id, fingerprint)  # same transaction (nested)
 
     async def fingerprint_candidates(
         self, fingerprint: Fingerprint, limit: int = 20
     ) -> Sequence[tuple[TrackId, Fingerprint]]:
-        """Tracks sharing bucket keys with this fingerprint, most shared first."""
-        keys = bucket_keys(fingerprint.values)
-        if not keys:
-            return []
-        marks = ", ".join("?" * len(keys))
-        rows = await self._db.fetchall(
-            f"SELECT f.track_id, f.duration_s, f.vals FROM (SELECT track_id, count(*) AS hits"
-            f" FROM fingerprint_keys WHERE key IN ({marks}) GROUP BY track_id"
-            f" ORDER BY hits DESC LIMIT ?) k JOIN fingerprints f ON f.track_id = k.track_id"
-            f" ORDER BY k.hits DESC",
-            (*keys, limit),
-        )
-        return [(TrackId(r[0]), Fingerprint(_unpack(r[2]), float(r[1]))) for r in rows]
+        """Tracks sharing LSH bands with this fingerprint, most shared first (``near_dup_index``)."""
+        return [(c.track_id, c.fingerprint) for c in await self._near.candidates(fingerprint, limit)]
 
     async def referenced_cids(self) -> set[Cid]:
         """CIDs of tracks that are not taken down."""

@@ -50,12 +50,13 @@ def test_ingest_show_verify(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "corrupt, moved aside" in bad.stdout
 
 
-def test_suno_file_is_verified(tmp_path: Path) -> None:
+def test_suno_tagged_file_is_declared_until_suno_confirms(tmp_path: Path) -> None:
     data = tmp_path / "data"
     song = make_suno_like_mp3(tmp_path / "suno.mp3", song_id="0b7c2f4e-1111-4a4a-9f9f-123456789abc",
                               title="Neon Rain", artist="alice", lyrics="la la", created="2026-11-01T10:00:00Z")
     record = json.loads(run(data, "ingest", str(song), "--by", "alice", "--generator", "suno", "--json").stdout)
-    assert record["verdict"] == "verified", record["verdict_reason"]
+    assert record["verdict"] == "declared", record["verdict_reason"]
+    assert "not yet confirmed by suno" in record["verdict_reason"]
     assert record["generator_song_id"] == "0b7c2f4e-1111-4a4a-9f9f-123456789abc"
     assert record["title"] == "Neon Rain"
 

@@ -36,11 +36,11 @@ _NEXT_F = re.compile(r"self\.__next_f\.push\(\[\s*\d+\s*,\s*(\"(?:[^\"\\]|\\.)*\
 _MAX_BACKTRACK = 40
 
 
-def _clip_candidates(text: str) -> list[dict[str, Any]]:
-    """Every JSON object in ``text`` that has an ``audio_url`` key, outermost-nearest first."""
+def clip_candidates(text: str, key: str = "audio_url") -> list[dict[str, Any]]:
+    """Every JSON object in ``text`` that has a ``key`` key (``audio_url``), outermost-nearest first."""
     decoder = json.JSONDecoder()
     found: list[dict[str, Any]] = []
-    for match in re.finditer(r'"audio_url"\s*:', text):
+    for match in re.finditer('"' + re.escape(key) + r'"\s*:', text):
         start = match.start()
         tries = 0
         pos = text.rfind("{", 0, start)
@@ -51,14 +51,14 @@ def _clip_candidates(text: str) -> list[dict[str, Any]]:
             except ValueError:
                 pos = text.rfind("{", 0, pos)
                 continue
-            if isinstance(value, dict) and end > start and "audio_url" in value:
+            if isinstance(value, dict) and end > start and key in value:
                 found.append(value)
                 break
             pos = text.rfind("{", 0, pos)
     return found
 
 
-def _texts_to_search(webpage: str) -> list[str]:
+def texts_to_search(webpage: str) -> list[str]:
     """Script bodies, with Next.js flight chunks decoded from their JS string form."""
     texts: list[str] = []
     flight: list[str] = []
@@ -76,9 +76,9 @@ def _texts_to_search(webpage: str) -> list[str]:
 def find_clip(webpage: str, song_id: str | None) -> dict[str, Any] | None:
     """The embedded clip JSON for ``song_id`` (or the first clip), None when there is none."""
     clips: list[dict[str, Any]] = []
-    for text in _texts_to_search(webpage):
+    for text in texts_to_search(webpage):
         if "audio_url" in text:
-            clips.extend(_clip_candidates(text))
+            clips.extend(clip_candidates(text))
     if not clips:
         return None
     for clip in clips:

@@ -1,0 +1,46 @@
+"""Schema of provenance v2 (migrations 120 and 121; declared in ``migrations.py``).
+
+* ``confirmations``: one row per track waiting for (or done with) its generator's
+  confirmation: the file's facts to compare, the state, attempts and next try.
+* ``generator_pages``: the cache of generator page lookups, one row per song id, with
+  the page's facts and its audio's fingerprint (so a second share of the same song id
+  does not fetch the page again while the row is fresh).
+* ``near_dup_docs`` / ``near_dup_bands``: the near-duplicate index (``core.near_dup``):
+  a compact copy of each track's first two minutes of fingerprint, and one row per LSH
+  band key. ``(band, doc)`` is the primary key (lookups seek it); ``doc`` has its own
+  index so a delete does not scan the table. Tracks fingerprinted before this
+  migration are indexed by ``SqliteNearDuplicateIndex.backfill`` (from ``fingerprints``).
+"""
+
+from __future__ import annotations
+
+CONFIRMATIONS_VERSION = 120
+CONFIRMATIONS_NAME = "generator confirmations"
+CONFIRMATIONS_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE confirmations (
+        track_id TEXT PRIMARY KEY, generator TEXT NOT NULL, song_id TEXT NOT NULL, cid TEXT NOT NULL,
+        duration_s REAL NOT NULL, file_title TEXT, fp_duration_s REAL, fp BLOB,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL, due TEXT NOT NULL, checked_at TEXT,
+        evidence TEXT, last_error TEXT
+    )""",
+    "CREATE INDEX confirmations_due ON confirmations(state, due)",
+    "CREATE INDEX confirmations_song ON confirmations(generator, song_id)",
+    """CREATE TABLE generator_pages (
+        generator TEXT NOT NULL, song_id TEXT NOT NULL, status TEXT NOT NULL, checked_at TEXT NOT NULL,
+        detail TEXT NOT NULL, page TEXT, fp_duration_s REAL, fp BLOB,
+        PRIMARY KEY (generator, song_id)
+    ) WITHOUT ROWID""",
+)
+
+NEAR_DUP_VERSION = 121
+NEAR_DUP_NAME = "near-duplicate LSH index"
+NEAR_DUP_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE near_dup_docs (
+        doc INTEGER PRIMARY KEY, track_id TEXT NOT NULL UNIQUE, duration_s REAL NOT NULL, vals BLOB NOT NULL
+    )""",
+    "CREATE TABLE near_dup_bands (band INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (band, doc)) WITHOUT ROWID",
+    "CREATE INDEX near_dup_bands_doc ON near_dup_bands(doc)",
+    # the inverted index of migration 1 is replaced (its lookups grew with the pool, its deletes scanned)
+    "DROP INDEX fingerprint_keys_key",
+    "DROP TABLE fingerprint_keys",
+)

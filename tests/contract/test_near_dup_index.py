@@ -1,0 +1,101 @@
+"""One suite over every ``NearDuplicateIndex``: real re-encodes are found, distinct tracks are not, deletes work.
+
+The fingerprints are real: generated recordings and their re-encodes (MP3 96/320 kb/s,
+AAC, Opus, trims of 1 and 2 s, +-6 dB) through fpcalc, made once per test session.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.model import Fingerprint, TrackId
+from core.provenance_ports import NearDuplicateIndex
+from core.services.near_duplicates import score_candidates
+from storage.memory_provenance import MemoryNearDuplicateIndex
+from storage.sqlite.database import Database
+from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
+from tests.support.audio import make_long_mp3, make_mp3
+from tests.support.reencodes import VARIANTS, fpcalc, variant_fingerprints
+
+pytestmark = pytest.mark.skipif(shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None,
+                                reason="ffmpeg and fpcalc are needed")
+
+THRESHOLD = 0.85
+ORIGINALS = 3
+DISTINCT = 5
+
+
+@pytest.fixture(scope="module")
+def prints() -> dict[str, list[dict[str, list[int]]]]:
+    """Originals with their variants, and distinct other tracks (some of the same kind of audio)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        originals = [variant_fingerprints(make_mp3(work / f"o{seed}.mp3", 14, 500 + seed), work)
+                     for seed in range(ORIGINALS)]
+        distinct = [{"base": fpcalc(make_mp3(work / f"d{seed}.mp3", 14, 900 + seed))} for seed in range(DISTINCT - 1)]
+        distinct.append({"base": fpcalc(make_long_mp3(work / "chords.mp3", 14, 77))})
+    return {"originals": originals, "distinct": distinct}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NearDuplicateIndex]:
+    if request.param == "memory":
+        yield MemoryNearDuplicateIndex()
+        return
+    db = await Database.open(tmp_path / "index.sqlite3")
+    try:
+        yield SqliteNearDuplicateIndex(db)
+    finally:
+        await db.close()
+
+
+def _fp(values: list[int]) -> Fingerprint:
+    return Fingerprint(tuple(values), len(values) / 8.0)
+
+
+async def _matches(index: NearDuplicateIndex, values: list[int]) -> list[tuple[TrackId, float]]:
+    query = _fp(values)
+    candidates = await index.candidates(query)
+    return await score_candidates(query, [(c.track_id, c.fingerprint) for c in candidates], THRESHOLD)
+
+
+async def test_every_reencode_finds_its_original_and_nothing_else(
+        index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]) -> None:
+    for number, original in enumerate(prints["originals"]):
+        await index.add(TrackId(f"orig{number}"), _fp(original["base"]))
+    for number, other in enumerate(prints["distinct"]):
+        await index.add(TrackId(f"other{number}"), _fp(other["base"]))
+    assert await index.count() == ORIGINALS + DISTINCT
+    for number, original in enumerate(prints["originals"]):
+        for name in VARIANTS:
+            found = await _matches(index, original[name])
+            assert [track for track, _ in found] == [f"orig{number}"], (name, found)
+
+
+async def test_distinct_tracks_do_not_match(index: NearDuplicateIndex,
+                                            prints: dict[str, list[dict[str, list[int]]]]) -> None:
+    for number, original in enumerate(prints["originals"]):
+        await index.add(TrackId(f"orig{number}"), _fp(original["base"]))
+    for other in prints["distinct"]:
+        assert await _matches(index, other["base"]) == []
+
+
+async def test_a_removed_track_is_no_longer_found_and_can_be_indexed_again(
+        index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]) -> None:
+    first, second = prints["originals"][0], prints["originals"][1]
+    await index.add(TrackId("a"), _fp(first["base"]))
+    await index.add(TrackId("b"), _fp(second["base"]))
+    await index.remove(TrackId("a"))
+    await index.remove(TrackId("never-indexed"))  # a no-op, not an error
+    assert await index.count() == 1
+    assert await _matches(index, first["mp3-96"]) == []
+    assert [t for t, _ in await _matches(index, second["mp3-96"])] == ["b"]
+    await index.add(TrackId("a"), _fp(first["base"]))
+    await index.add(TrackId("a"), _fp(first["base"]))  # re-indexing replaces, never duplicates
+    assert await index.count() == 2
+    assert [t for t, _ in await _matches(index, first["aac-128"])] == ["a"]
