@@ -26,19 +26,23 @@ from core.clock import SystemClock
 from core.commands.catalog import build_registry
 from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
+from core.services.confirmation import ConfirmationPolicy, ConfirmationService
 from core.services.digest import DigestSchedule, DigestService
 from core.services.genres import GenreDef, GenreService
 from core.services.ingest import IngestLimits, IngestService
 from core.services.moderation import ModerationService
 from core.services.prompts import PromptService
 from core.services.provenance import ProvenanceRules
+from core.services.quality_gate import LowQualityAction, QualityRules
 from core.services.share_rate_limit import ShareRateLimiter
 from core.services.sharing import ShareService
 from core.services.voting import VotingService
 from storage.blob_pool import DiskBlobPool
 from storage.identity import Identity, load_or_create_identity
+from storage.links.generator_confirmers import build_confirmers
 from storage.media.inspector import FfmpegMediaInspector
 from storage.sqlite.bot_state import BotState
+from storage.sqlite.confirmation_store import SqliteConfirmationStore
 from storage.sqlite.database import Database
 from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.federation_store import SqliteFederationStore
@@ -80,13 +84,28 @@ def _genre_service(settings: Settings, db: Database) -> GenreService:
     return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
 
 
+def _confirmations(settings: Settings, db: Database, tracks: SqliteTrackRepository, events: SqliteEventLog,
+                   clock: Clock, fetcher: LinkFetcher | None, inspector: FfmpegMediaInspector) -> ConfirmationService | None:
+    """Generators' pages confirming shared tracks, when links can be fetched."""
+    prov = settings.provenance
+    if fetcher is None or not prov.confirm_generators:
+        return None
+    confirmers = build_confirmers(prov.confirm_generators, fetcher, inspector, settings.data_dir / "downloads",
+                                  settings.ingest.max_bytes, prov.generator_pages)
+    policy = ConfirmationPolicy(match_threshold=settings.ingest.near_duplicate_threshold,
+                                retry_base_s=prov.confirm_retry_base_s, max_attempts=prov.confirm_max_attempts,
+                                quarantine_conflicts=prov.quarantine_conflicts)
+    return ConfirmationService(SqliteConfirmationStore(db), confirmers, tracks, clock, policy, events)
+
+
 def _ingest_service(settings: Settings, identity: Identity, pool: DiskBlobPool, tracks: SqliteTrackRepository,
-                    events: SqliteEventLog, genres: GenreService, clock: Clock) -> IngestService:
+                    events: SqliteEventLog, genres: GenreService, clock: Clock, fetcher: LinkFetcher | None,
+                    inspector: FfmpegMediaInspector, confirmations: ConfirmationService | None) -> IngestService:
     ingest_settings, prov = settings.ingest, settings.provenance
     return IngestService(
         pool=pool,
         tracks=tracks,
-        inspector=FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings)),
+        inspector=inspector,
         clock=clock,
         instance=identity.instance_id,
         limits=IngestLimits(
@@ -103,10 +122,14 @@ def _ingest_service(settings: Settings, identity: Identity, pool: DiskBlobPool, 
             accept_undeclared=prov.accept_undeclared,
         ),
         events=events,
-        fetcher=_link_fetcher(settings),
+        fetcher=fetcher,
         work_dir=settings.data_dir / "downloads",
         classify_genre=lambda track, tag_genre: genres.classify(
             track.genre, track.prompt, track.style, track.tags, tag_genre),
+        confirmations=confirmations,
+        quality_rules=QualityRules(action=LowQualityAction(prov.low_quality), max_silent_share=prov.max_silent_share,
+                                   min_distinct_share=prov.min_distinct_share,
+                                   max_noise_flatness=prov.max_noise_flatness),
     )
 
 
@@ -114,7 +137,11 @@ def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskB
                events: SqliteEventLog, clock: Clock) -> App:
     tracks = SqliteTrackRepository(db)
     genres = _genre_service(settings, db)
-    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock)
+    fetcher = _link_fetcher(settings)
+    inspector = FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings))
+    confirmations = _confirmations(settings, db, tracks, events, clock, fetcher, inspector)
+    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector,
+                             confirmations)
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
     voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
@@ -141,6 +168,7 @@ def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskB
         voting=voting,
         digest=digest,
         federation=federation,
+        confirmations=confirmations,
     )
 
 

@@ -25,6 +25,7 @@ from core.voting_model import Round
 log = logging.getLogger(__name__)
 
 ROUND_EVENTS = (EventKind.ROUND_STARTED, EventKind.ROUND_VOTING_OPENED)
+CONFIRM_EVERY_S = 30  # how often due generator confirmations are tried
 
 
 class SchedulerPart:
@@ -69,6 +70,13 @@ class SchedulerPart:
         if digest is not None and await digest.publish_due():
             log.info("weekly digest published")
 
+    async def _confirm(self) -> None:
+        confirmations = self._instance.app.confirmations
+        if confirmations is not None:
+            for outcome in await confirmations.confirm_due():
+                if outcome.verdict_changed:
+                    log.info("track %s: %s", outcome.track_id, outcome.reason)
+
     async def run(self) -> None:
         """Advance what is due, arm every open round and the digest, then keep the timers."""
         app = self._instance.app
@@ -86,6 +94,9 @@ class SchedulerPart:
                                         minute=s.at.minute, timezone=s.timezone, id="digest",
                                         replace_existing=True, misfire_grace_time=3600, coalesce=True)
                 await self._digest()
+            if app.confirmations is not None:  # generators' pages, retried with backoff by the service
+                self._scheduler.add_job(self._confirm, "interval", seconds=CONFIRM_EVERY_S, id="confirmations",
+                                        replace_existing=True, coalesce=True, max_instances=1)
             self._started = True
             await asyncio.Event().wait()
         finally:

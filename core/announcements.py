@@ -55,6 +55,11 @@ class Announcements:
         kind = event.kind
         if kind in (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED, EventKind.TRACK_REPLICATED):
             return await self._track_posts(recorded)
+        if kind is EventKind.TRACK_VERIFIED and event.track_id is not None:
+            track = await self._tracks.get(event.track_id)
+            if track is None or not is_public(track):
+                return []
+            return [track_post(track, f"Verified: {track.generator or 'the generator'} confirmed {track.title}")]
         if event.round_id is not None and self._voting is not None:
             return await self._round_posts(kind, event.round_id)
         if kind is EventKind.DIGEST_PUBLISHED and self._digest is not None and event.week_ending is not None:

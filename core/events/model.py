@@ -20,6 +20,7 @@ class EventKind(enum.StrEnum):
     TRACK_TAKEN_DOWN = "track.taken_down"  # here, or by a peer's signed takedown
     TRACK_GENRE_CHANGED = "track.genre_changed"
     TRACK_REPLICATED = "track.replicated"  # a peer's track arrived with its bytes
+    TRACK_VERIFIED = "track.verified"  # the generator confirmed a declared track
     ROUND_STARTED = "round.started"
     ROUND_VOTING_OPENED = "round.voting_opened"
     ROUND_CLOSED = "round.closed"

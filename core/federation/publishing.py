@@ -19,7 +19,7 @@ from core.services.digest import DigestService
 from core.visibility import is_public
 
 PUBLISH = (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED)
-WITHDRAW = (EventKind.TRACK_REJECTED, EventKind.TRACK_TAKEN_DOWN)
+WITHDRAW = (EventKind.TRACK_REJECTED, EventKind.TRACK_TAKEN_DOWN, EventKind.TRACK_QUARANTINED)
 
 
 class FederationPublisher:

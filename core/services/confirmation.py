@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.events.model import DomainEvent, EventKind
+from core.events.ports import EventLog
 from core.fingerprint import similarity
 from core.model import Evidence, Fingerprint, Strength, Track, TrackId, TrackStatus, Verdict
 from core.ports import Clock, TrackRepository
@@ -37,6 +39,7 @@ from core.provenance_ports import (
     PendingConfirmation,
 )
 from core.services.provenance import CONFIRMED, CONFLICT
+from core.visibility import is_public
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +95,10 @@ class ConfirmationService:
     """Queues declared tracks for their generator's confirmation and settles them."""
 
     def __init__(self, store: ConfirmationStore, confirmers: Sequence[GeneratorConfirmer],
-                 tracks: TrackRepository, clock: Clock, policy: ConfirmationPolicy | None = None) -> None:
+                 tracks: TrackRepository, clock: Clock, policy: ConfirmationPolicy | None = None,
+                 events: EventLog | None = None) -> None:
         self._store = store
+        self._events = events
         self._confirmers = {c.generator: c for c in confirmers}
         self._tracks = tracks
         self._clock = clock
@@ -157,11 +162,24 @@ class ConfirmationService:
               and track.verdict in (Verdict.DECLARED, Verdict.VERIFIED)):
             verdict, reason = Verdict.QUARANTINED, evidence.detail
         kept = tuple(e for e in track.evidence if e.source != "confirmation")
-        await self._tracks.set_verdict(track.id, verdict, reason, evidence=(*kept, evidence))
+        await self._record(track, verdict, reason, (*kept, evidence), now)
         await self._store.finish(item.track_id, state, now, evidence)
         log.info("confirmation of %s by %s: %s (%s -> %s)", track.id, item.generator, state.value,
                  track.verdict.value, verdict.value)
         return ConfirmationOutcome(track.id, state, track.verdict, verdict, reason, evidence)
+
+    async def _record(self, track: Track, verdict: Verdict, reason: str, evidence: tuple[Evidence, ...],
+                      now: datetime) -> None:
+        """The new verdict and, when it changed, its event (the bots and the federation hear of it)."""
+        if self._events is None:
+            await self._tracks.set_verdict(track.id, verdict, reason, evidence=evidence)
+            return
+        kind = {Verdict.VERIFIED: EventKind.TRACK_VERIFIED, Verdict.QUARANTINED: EventKind.TRACK_QUARANTINED}.get(verdict)
+        async with self._events.transaction():
+            await self._tracks.set_verdict(track.id, verdict, reason, evidence=evidence)
+            if kind is not None and verdict is not track.verdict:
+                await self._events.record(DomainEvent(kind, track_id=track.id, reason=reason,
+                                                      was_public=is_public(track)), now)
 
     async def _unreachable(self, item: PendingConfirmation, track: Track, lookup: PageLookup,
                            now: datetime) -> ConfirmationOutcome:
