@@ -108,6 +108,7 @@ class FederationRunner:
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
         self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
         self.joined = False  # rooms joined and this instance's key published
+        self.waiting: list[str] = []  # rooms that could not be joined yet (retried)
         self.start_backoff = Backoff(2.0, 300.0)  # joining the rooms; its last problem shows in /healthz
 
     def wake(self) -> None:
@@ -115,23 +116,45 @@ class FederationRunner:
         self._wake.set()
 
     async def join_rooms(self) -> None:
-        """Join the rooms (ids or aliases) and publish this instance's key in each."""
+        """Join the rooms (ids or aliases) and publish this instance's key in each.
+
+        A room that cannot be joined yet (an alias nobody created yet, an invite still to
+        come) waits: ``retry_waiting`` tries it again, and ``federation status`` lists it."""
         joined: list[str] = []
-        for room in self.transport.rooms:
+        waiting: list[str] = []
+        for room in [*self.transport.rooms, *self.waiting]:
             try:
                 joined.append(await self.api.join(room))
             except MatrixError as error:
-                log.error("cannot join federation room %s: %s", room, error)
+                log.warning("cannot join federation room %s yet: %s; will retry", room, error)
+                waiting.append(room)
         joined = list(dict.fromkeys(joined))  # an alias and the id it names are one room: read and write it once
+        new = [room_id for room_id in joined if room_id not in self.transport.rooms]
         self.transport.rooms[:] = joined
         self.reader.rooms[:] = joined
-        for room_id in joined:
+        self.waiting = list(dict.fromkeys(waiting))
+        await self.instance.state.put(NAMESPACE, "waiting", json.dumps(self.waiting))
+        for room_id in joined if not self.joined else new:
             try:
                 await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
             except MatrixError as error:
                 log.error("cannot publish this instance's key in %s (%s); the room's power levels must let "
                           "members send %s state events (see docs/FEDERATION.md)", room_id, error, INSTANCE_EVENT)
-        self.joined = bool(joined)
+        self.joined = self.joined or bool(joined)
+
+    async def retry_waiting(self) -> None:
+        """Try the rooms not joined yet again, with backoff, until every one is joined."""
+        backoff = Backoff(5.0, 300.0)
+        while self.waiting:
+            await asyncio.sleep(backoff.delay)
+            backoff.delay = min(300.0, backoff.delay * 2)
+            try:
+                await self.join_rooms()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the homeserver is down: the next round tries again
+                log.warning("retrying federation rooms: %s", error)
+        log.info("every federation room is joined")
 
     async def publish_snapshot(self) -> dict[str, Any]:
         """Put the manifest index in the pool, upload it and point each room's state at it.
@@ -193,7 +216,7 @@ class FederationRunner:
                     raise
                 except Exception as error:
                     await self.start_backoff.wait(log, "federation start", error)
-            await asyncio.gather(self.read_forever(), self.work_forever())
+            await asyncio.gather(self.read_forever(), self.work_forever(), self.retry_waiting())
         finally:
             await self.api.close()
 

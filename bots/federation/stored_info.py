@@ -35,6 +35,7 @@ class StoredFederationInfo:
         rooms = [r for r in dict.fromkeys((*self._settings.federation.rooms, *extra)) if r not in left]
         return {
             "instance": self._instance_id, "rooms": rooms,
+            "waiting": json.loads(await self._state.get(NAMESPACE, "waiting") or "[]"),
             "checkpoint": await self._state.get(NAMESPACE, "since"),
             "queue": await self._store.queue_size(), "outbox": len(await self._store.outbox_pending(1000)),
             "failures": [{"cid": i.cid, "attempts": i.attempts, "error": i.last_error}

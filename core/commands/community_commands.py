@@ -155,6 +155,7 @@ def federation_commands(app: App) -> list[Command]:
         info = need(app.federation, "federation")
         state = dict(await info.status())
         fields = [("Rooms", ", ".join(state.get("rooms") or ()) or "none"),
+                  ("Waiting to join", ", ".join(state.get("waiting") or ()) or "none"),
                   ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox")))]
         failing = [f"{f['cid'][:16]}… ({f['attempts']}×): {f['error']}" for f in state.get("failures") or ()]
         return Reply(title=f"Federation of {state.get('instance')}", text=lines_of(failing, "No failing fetches."),

@@ -52,3 +52,30 @@ async def test_alias_and_id_of_one_room_publish_once(synapse: Homeserver, tmp_pa
 
 async def _settled(run) -> bool:  # type: ignore[no-untyped-def]
     return not await run.parts.federation.runner.replicator.store.outbox_pending(10)
+
+
+async def test_a_room_alias_that_does_not_exist_yet_is_joined_once_it_does(synapse: Homeserver,
+                                                                           tmp_path: Path) -> None:
+    tag = os.urandom(3).hex()
+    owner, owner_token = synapse.register(f"later{tag}")
+    alias = f"#later{tag}:localhost"
+    user, token = synapse.register(f"inst{tag}")
+    config = write_config(tmp_path / "a.toml", tmp_path / "a", http={"port": 0},
+                          matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
+                          federation={"rooms": [alias]})
+    async with running(config) as a:
+        runner = a.parts.federation.runner
+        assert runner is not None and runner.waiting == [alias] and runner.transport.rooms == []
+        assert a.instance.app.federation is not None
+        status = await a.instance.app.federation.status()
+        assert status["waiting"] == [alias]
+        assert "waiting" in a.parts.federation.health() or "joining" in a.parts.federation.health()
+        room = synapse.create_room(owner_token, name="federation later", events=ROOM_EVENT_LEVELS)
+        synapse.call("PUT", f"/_matrix/client/v3/directory/room/{urllib.parse.quote(alias)}", owner_token,
+                     {"room_id": room})
+
+        async def joined() -> bool:  # in the room, its key published there
+            return runner.transport.rooms == [room] and not runner.waiting and a.parts.federation.health() == "ok"
+
+        await eventually(joined, 60, "the room to be joined once its alias exists")
+        assert (await a.instance.app.federation.status())["waiting"] == []

@@ -76,8 +76,9 @@ async def running(config: Path, parts: tuple[str, ...] = ("federation",)) -> Asy
             if built.federation is not None:
                 federation = built.federation
 
-                async def joined() -> bool:
-                    return federation.runner is not None and federation.runner.joined
+                async def joined() -> bool:  # in its rooms, or waiting for one that cannot be joined yet
+                    runner = federation.runner
+                    return runner is not None and (runner.joined or bool(runner.waiting))
 
                 await eventually(joined, 30, "federation to log in and join")
             yield Running(instance, built)
