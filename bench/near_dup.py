@@ -194,10 +194,12 @@ def _pct(samples: list[float], q: float) -> float:
 
 
 async def measure(path: Path, synth: Synth, size: int, models: list[tuple[str, int, list[int]]],
-                  queries: int) -> dict[str, float]:
+                  queries: int, mmap_mb: int = 0) -> dict[str, float]:
     """Lookup/insert/delete times, recall and false matches on a built index."""
     rng = random.Random(size)
     db = await Database.open(path)
+    if mmap_mb:  # what an instance could set: reads through the OS page cache, no copies
+        await db.fetchall(f"PRAGMA mmap_size={mmap_mb * 2**20}")
     index = SqliteNearDuplicateIndex(db)
     try:
         lookup, match, baseline = [], [], []
@@ -271,6 +273,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("bench/out/near_dup"))
+    parser.add_argument("--mmap-mb", type=int, default=0, help="PRAGMA mmap_size for the measuring connection")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = real_corpus(args.out)
@@ -285,7 +288,7 @@ def main() -> None:
         seconds = build(path, synth, size)
         if seconds:
             print(f"built {size:,} tracks in {seconds:.0f} s ({path.stat().st_size / 2**20:.0f} MiB)")
-        result = asyncio.run(measure(path, synth, size, models, args.queries))
+        result = asyncio.run(measure(path, synth, size, models, args.queries, args.mmap_mb))
         print(f"{size:>9,} tracks: " + ", ".join(
             f"{k} {v:.3f}" if isinstance(v, float) and v < 10 else f"{k} {v:.1f}" for k, v in result.items()))
 
