@@ -47,6 +47,7 @@ from storage.sqlite.database import Database
 from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.genre_places import SqliteGenrePlaces
+from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
 from storage.sqlite.prompt_repository import SqlitePromptRepository
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
@@ -185,6 +186,12 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
         if removed:
             log.info("removed %d temp files left by an interrupted write", removed)
         events = SqliteEventLog(db)
+        state = BotState(db)
+        if await state.get("storage", "near_dup_backfilled") is None:  # fingerprints stored before the index
+            indexed = await SqliteNearDuplicateIndex(db).backfill()
+            if indexed:
+                log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
+            await state.put("storage", "near_dup_backfilled", "1")
         app = _build_app(settings, identity, db, pool, events, clock or SystemClock())
         announcements = Announcements(app.tracks, app.voting, app.digest,
                                       AnnouncementRules(replicated_tracks=settings.federation.announce_replicated))
