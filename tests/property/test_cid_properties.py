@@ -36,9 +36,17 @@ def test_streamed_hash_equals_whole_hash(chunks: list[bytes]) -> None:
     assert hasher.cid() == cid_of(b"".join(chunks)) and hasher.size == sum(map(len, chunks))
 
 
-@given(st.one_of(st.text(max_size=80), cid_like, st.builds(lambda c, pad: pad + c + pad,
-                                                             st.binary(min_size=32, max_size=32).map(cid_from_digest),
-                                                             st.sampled_from(["", " ", "\n"]))))
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        cid_like,
+        st.builds(
+            lambda c, pad: pad + c + pad,
+            st.binary(min_size=32, max_size=32).map(cid_from_digest),
+            st.sampled_from(["", " ", "\n"]),
+        ),
+    )
+)
 @example(cid_of(b"x")[:-1] + "7")  # the last base32 digit carries 2 padding bits
 @example("bafkrei" + "a" * 52)
 def test_any_text_is_a_canonical_cid_or_a_usage_error(text: str) -> None:
@@ -56,9 +64,11 @@ def test_any_text_is_a_canonical_cid_or_a_usage_error(text: str) -> None:
 
 
 @given(st.binary(max_size=64), st.integers(min_value=1, max_value=58), st.sampled_from(BASE32))
-def test_changing_one_digit_never_yields_the_same_digest(data: bytes, position: int, digit: str) -> None:
+def test_changing_one_digit_never_yields_the_same_digest(
+    data: bytes, position: int, digit: str
+) -> None:
     cid = cid_of(data)
-    changed = cid[:position] + digit + cid[position + 1:]
+    changed = cid[:position] + digit + cid[position + 1 :]
     if changed == cid or not is_cid(changed):
         return
     assert digest_of(changed) != digest_of(cid)

@@ -13,9 +13,25 @@ from storage.links.sniff import is_page, looks_like_audio, looks_like_page, medi
 from storage.media.sniff import Sniffed, sniff
 
 MAGIC = {b"fLaC": "flac", b"OggS": "ogg"}
-prefixes = st.sampled_from([b"", b"ID3", b"ID3\x04\x00\x00", b"ID3\x04\x00\x10\x00\x00\x00\x7f", b"fLaC", b"OggS",
-                            b"RIFF\x00\x00\x00\x00WAVE", b"\x00\x00\x00\x18ftyp", b"\xff\xfb\x90\x00", b"\xff\xe0",
-                            b"<html", b"\xef\xbb\xbf<!doctype", b"%PDF", b"MZ", b"\x1a\x45\xdf\xa3"])
+prefixes = st.sampled_from(
+    [
+        b"",
+        b"ID3",
+        b"ID3\x04\x00\x00",
+        b"ID3\x04\x00\x10\x00\x00\x00\x7f",
+        b"fLaC",
+        b"OggS",
+        b"RIFF\x00\x00\x00\x00WAVE",
+        b"\x00\x00\x00\x18ftyp",
+        b"\xff\xfb\x90\x00",
+        b"\xff\xe0",
+        b"<html",
+        b"\xef\xbb\xbf<!doctype",
+        b"%PDF",
+        b"MZ",
+        b"\x1a\x45\xdf\xa3",
+    ]
+)
 heads = st.builds(lambda p, rest: p + rest, prefixes, st.binary(max_size=600))
 
 
@@ -48,7 +64,9 @@ def test_magic_bytes_decide_the_container(magic: bytes, rest: bytes) -> None:
 
 
 @given(st.one_of(st.none(), st.text(max_size=60)), heads)
-def test_link_sniffers_never_raise_and_audio_is_never_a_page(content_type: str | None, head: bytes) -> None:
+def test_link_sniffers_never_raise_and_audio_is_never_a_page(
+    content_type: str | None, head: bytes
+) -> None:
     kind = media_type(content_type)
     assert kind == kind.strip().lower() and ";" not in kind
     page = is_page(content_type, head)
