@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from core.federation.manifest import canonical_json
+
+_CHECKS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+# Bounded and deterministic in CI (a failure reproduces from the command alone);
+# WAVEPOOL_PROPERTIES=long explores more, with fresh random inputs each run. Applied per
+# test, so other suites' Hypothesis settings are left alone.
+PROPERTY_SETTINGS = (
+    settings(max_examples=1500, deadline=None, database=None, suppress_health_check=_CHECKS)
+    if os.environ.get("WAVEPOOL_PROPERTIES") == "long"
+    else settings(
+        max_examples=60,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=_CHECKS,
+    )
+)
 
 # Matrix canonical JSON: integers within +-2**53, no floats on the wire.
 json_scalars = st.one_of(

@@ -14,6 +14,7 @@ from core.commands.catalog import build_registry
 from core.commands.declaration import Command, CommandRegistry, Param, ParamKind, Reply
 from core.commands.parsing import convert_args, parse_chat, parse_duration, split_words
 from core.errors import UsageError
+from tests.property.strategies import PROPERTY_SETTINGS
 
 
 async def _noop(_inv: Any) -> Reply:  # pragma: no cover - never called
@@ -62,6 +63,7 @@ command_text = st.one_of(
 )
 
 
+@PROPERTY_SETTINGS
 @given(command_text)
 @example('round start "unbalanced')
 @example("vote 1 " + "9" * 5000)
@@ -96,6 +98,7 @@ printable = st.text(
 )
 
 
+@PROPERTY_SETTINGS
 @given(
     theme=st.lists(printable, min_size=1, max_size=5),
     submit=st.none() | st.integers(1, 5000),
@@ -128,6 +131,7 @@ def test_typed_arguments_round_trip_through_chat_text(
     assert args["ballot"] == ballot and args["entries"] == entries and args["weight"] == weight
 
 
+@PROPERTY_SETTINGS
 @given(st.text(max_size=30))
 @example("1" * 400 + "w")
 @example("1e9999")
@@ -139,6 +143,7 @@ def test_a_duration_is_finite_seconds_or_a_usage_error(text: str) -> None:
     assert math.isfinite(seconds) and seconds >= 0
 
 
+@PROPERTY_SETTINGS
 @given(st.text(max_size=60))
 def test_split_words_never_raises_anything_but_usage_error(text: str) -> None:
     try:
@@ -147,6 +152,7 @@ def test_split_words_never_raises_anything_but_usage_error(text: str) -> None:
         pass
 
 
+@PROPERTY_SETTINGS
 @given(
     st.dictionaries(
         st.sampled_from(["round", "entry", "other"]),

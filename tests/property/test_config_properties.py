@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from config.loading import ConfigInvalid, load_settings
 from config.settings import ENV_SECRETS, Settings
+from tests.property.strategies import PROPERTY_SETTINGS
 
 SECTIONS = {f.name: typing.get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
 KEYS = [(section, f.name) for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
@@ -102,6 +103,7 @@ config_tables = st.lists(st.tuples(st.sampled_from(KEYS), toml_values), max_size
 )
 
 
+@PROPERTY_SETTINGS
 @given(config_tables)
 @example({"http": {"port": "²"}})
 @example({"ingest": {"max_mb": 10**400}})
@@ -121,6 +123,7 @@ def test_any_config_is_settings_or_config_invalid(tables: dict[str, dict[str, An
                 assert math.isfinite(loaded), f"{section}.{key} accepted {value}"
 
 
+@PROPERTY_SETTINGS
 @given(st.text(max_size=200))
 @example("[instance]\nname = 1\n[instance]\n")
 @example("x = 1")
@@ -131,6 +134,7 @@ def test_any_text_is_settings_or_config_invalid(text: str) -> None:
         pass
 
 
+@PROPERTY_SETTINGS
 @given(st.sampled_from(KEYS), st.sampled_from([[1, 2], {"a": 1}, "not a number"]))
 def test_a_wrong_type_is_reported_under_its_key(key: tuple[str, str], value: Any) -> None:
     section, name = key
@@ -140,6 +144,7 @@ def test_a_wrong_type_is_reported_under_its_key(key: tuple[str, str], value: Any
         assert f"{section}.{name}" in str(error) or section in str(error)
 
 
+@PROPERTY_SETTINGS
 @given(st.dictionaries(st.sampled_from(sorted(ENV_SECRETS)), st.text(max_size=40)))
 def test_any_secret_from_the_environment_loads_or_is_refused_clearly(
     environ: dict[str, str],

@@ -24,7 +24,7 @@ from storage.identity import instance_id_for, load_or_create_identity, verify_si
 from storage.sqlite.database import Database
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.track_repository import SqliteTrackRepository
-from tests.property.strategies import documents, json_values
+from tests.property.strategies import PROPERTY_SETTINGS, documents, json_values
 from tests.property.test_manifest_properties import SIGNER, _sample, tracks
 
 PEER = "@peer:hs"
@@ -125,6 +125,7 @@ async def _all_handlers(rep: Replicator, sender: str, content: Any) -> list[Any]
     ]
 
 
+@PROPERTY_SETTINGS
 @given(st.sampled_from([PEER, STRANGER, "@me:hs", ""]), contents)
 async def test_any_event_gets_an_outcome_never_an_exception(
     replicator: Replicator, sender: str, content: Any
@@ -137,6 +138,7 @@ async def test_any_event_gets_an_outcome_never_an_exception(
         assert await replicator.store.queue_size() == queued
 
 
+@PROPERTY_SETTINGS
 @given(documents)
 async def test_unsigned_events_from_a_known_peer_are_rejected(
     replicator: Replicator, content: dict[str, Any]
@@ -149,6 +151,7 @@ async def test_unsigned_events_from_a_known_peer_are_rejected(
     assert replicator.rejected_events >= rejected + 3
 
 
+@PROPERTY_SETTINGS
 @given(
     json_values,
     st.one_of(
@@ -190,6 +193,7 @@ def _resigned_example(**changes: Any) -> dict[str, Any]:
     return {"manifest": sign({**manifest_for(track, [], "peer"), **changes}, SIGNER)}
 
 
+@PROPERTY_SETTINGS
 @given(resigned)
 @example(_resigned_example(sources=5))  # found by the atheris events harness
 @example(_resigned_example(sources={"mxc": "mxc://hs/x"}))

@@ -29,7 +29,7 @@ from core.federation.manifest import (
 )
 from core.model import InstanceId, Sharer, Track, TrackId, Verdict
 from storage.identity import Identity, verify_signature
-from tests.property.strategies import documents, json_values, mutated_document
+from tests.property.strategies import PROPERTY_SETTINGS, documents, json_values, mutated_document
 
 
 def _identity() -> Identity:
@@ -114,6 +114,7 @@ def _signed_kinds(draw: st.DrawFn) -> dict[str, Any]:
 signed_documents = st.composite(_signed_kinds)()
 
 
+@PROPERTY_SETTINGS
 @given(signed_documents)
 def test_signature_holds_through_the_wire_in_any_key_order(document: dict[str, Any]) -> None:
     received = _wire(document)
@@ -123,6 +124,7 @@ def test_signature_holds_through_the_wire_in_any_key_order(document: dict[str, A
     assert not check_signature(received, OTHER.public_key_b64, verify_signature)
 
 
+@PROPERTY_SETTINGS
 @given(signed_documents, st.data())
 def test_any_change_breaks_the_signature(document: dict[str, Any], data: st.DataObject) -> None:
     changed = mutated_document(data, _wire(document))
@@ -132,6 +134,7 @@ def test_any_change_breaks_the_signature(document: dict[str, Any], data: st.Data
     assert not check_signature(changed, SIGNER.public_key_b64, verify_signature)
 
 
+@PROPERTY_SETTINGS
 @given(signed_documents, json_values, json_values)
 def test_a_forged_or_garbled_signature_is_refused_not_raised(
     document: dict[str, Any], sig: Any, key: Any
@@ -146,11 +149,13 @@ def test_a_forged_or_garbled_signature_is_refused_not_raised(
         assert check_signature(forged, SIGNER.public_key_b64, verify_signature) is False
 
 
+@PROPERTY_SETTINGS
 @given(json_values, st.text(max_size=60))
 def test_check_signature_never_raises_on_any_json(document: Any, key: str) -> None:
     assert check_signature(document, key, verify_signature) in (True, False)
 
 
+@PROPERTY_SETTINGS
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -177,6 +182,7 @@ def _floats(value: Any) -> list[float]:
     return []
 
 
+@PROPERTY_SETTINGS
 @given(tracks, sources)
 def test_manifest_round_trips_to_the_same_track(track: Track, listed: list[dict[str, str]]) -> None:
     received = _wire(sign(manifest_for(track, listed, "origin"), SIGNER))
@@ -198,6 +204,7 @@ def test_manifest_round_trips_to_the_same_track(track: Track, listed: list[dict[
     assert received["sources"] == listed
 
 
+@PROPERTY_SETTINGS
 @given(tracks, st.data())
 def test_a_changed_manifest_parses_to_a_track_or_integrity_error(
     track: Track, data: st.DataObject
@@ -210,6 +217,7 @@ def test_a_changed_manifest_parses_to_a_track_or_integrity_error(
     assert isinstance(parsed, Track) and parsed.first_seen_at.tzinfo is not None
 
 
+@PROPERTY_SETTINGS
 @given(documents)
 def test_any_document_parses_to_a_track_or_integrity_error(document: dict[str, Any]) -> None:
     base = _wire(
@@ -250,6 +258,7 @@ numbers = st.one_of(
 )
 
 
+@PROPERTY_SETTINGS
 @given(times, numbers, st.integers(-(2**53), 2**53))
 def test_a_parsed_track_can_be_ranked_and_shown(first_seen: str, duration: str, size: int) -> None:
     manifest = {

@@ -18,7 +18,7 @@ from core.errors import IntegrityError
 from core.federation.manifest import manifest_for, sign, track_from_manifest
 from storage.sqlite.database import Database
 from storage.sqlite.track_repository import SqliteTrackRepository
-from tests.property.strategies import json_values
+from tests.property.strategies import PROPERTY_SETTINGS, json_values
 from tests.property.test_manifest_properties import SIGNER, _sample, _wire
 
 FIELDS = [
@@ -49,6 +49,7 @@ async def tracks(tmp_path: Path) -> AsyncIterator[SqliteTrackRepository]:
     await db.close()
 
 
+@PROPERTY_SETTINGS
 @given(st.dictionaries(st.sampled_from(FIELDS), json_values, min_size=1, max_size=3))
 @example({"artist": ["a list"]})
 @example({"genre": {"a": "table"}})
