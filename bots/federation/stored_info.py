@@ -60,7 +60,11 @@ class StoredPeerDigests:
             if raw is None:
                 continue
             digest = json.loads(raw)
-            titles = [str(row.get("title")) for row in (digest.get("data") or {}).get("top") or ()
-                      if isinstance(row, dict)]
-            out.append((str((digest.get("origin") or {}).get("name") or key[len("digest:"):]), titles))
+            if not isinstance(digest, dict):
+                continue
+            data = digest.get("data") if isinstance(digest.get("data"), dict) else {}
+            origin = digest.get("origin") if isinstance(digest.get("origin"), dict) else {}
+            top = data.get("top") if isinstance(data.get("top"), list) else []
+            titles = [str(row.get("title"))[:200] for row in top if isinstance(row, dict)]
+            out.append((str(origin.get("name") or key[len("digest:"):])[:100], titles))
         return out

@@ -96,3 +96,21 @@ async def test_every_read_path_hides_what_is_not_public(tmp_path: Path, verdict:
                 assert r.status == 404
         finally:
             await web.stop()
+
+
+async def test_a_peers_malformed_digest_is_left_out_of_highlights(tmp_path: Path) -> None:
+    """A signed digest whose data or origin is not an object must not break our own digest."""
+    import json
+
+    from bots.federation.stored_info import StoredPeerDigests
+
+    config = write_config(tmp_path / "c.toml", tmp_path / "data")
+    async with open_instance(load_settings(config, environ={})) as instance:
+        state = instance.state
+        await state.put("federation", "digest:wp-bad", json.dumps({"data": ["not", "an", "object"], "origin": 3}))
+        await state.put("federation", "digest:wp-good", json.dumps(
+            {"data": {"top": [{"title": "Neon"}, "junk"]}, "origin": {"name": "Good"}}))
+        await state.put("federation", "digest:wp-blocked", json.dumps({"data": {"top": [{"title": "X"}]}}))
+        highlights = await StoredPeerDigests(state, ["wp-blocked"]).highlights()
+        assert ("Good", ["Neon"]) in highlights and ("wp-bad", []) in highlights
+        assert all(name != "wp-blocked" for name, _ in highlights)

@@ -49,7 +49,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tests.fuzz.memory_federation import MemoryFederationStore
 from tests.fuzz.values import document_from, json_value
 
-logging.disable(logging.CRITICAL)  # every rejected event logs a warning: millions of lines otherwise
+logging.disable(
+    logging.CRITICAL
+)  # every rejected event logs a warning: millions of lines otherwise
 
 _KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # fixed: seeds stay valid across runs
 SIGNER = Identity(_KEY, _KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
@@ -58,21 +60,54 @@ PEER = "@peer:hs"
 
 def sample_track() -> Track:
     """A track of the signing peer with every optional field set."""
-    return Track(id=TrackId("a1b2c3d4e5f60718"), cid=cid_of(b"fuzz"), size=4, media_type="audio/mpeg",
-                 duration_s=183.25, title="Neon rain", sharer=Sharer("matrix", "@alice:hs", "Alice"),
-                 first_seen_at=datetime(2026, 1, 5, 12, tzinfo=UTC), origin_instance=SIGNER.instance_id,
-                 verdict=Verdict.VERIFIED, verdict_reason="c2pa", artist="Alice", genre="synthwave",
-                 tags=("80s", "night"), prompt="dreamy synthwave", style="retro", lyrics="[Verse]",
-                 generator="suno", generator_song_id="abc", source_url="https://suno.com/song/abc")
+    return Track(
+        id=TrackId("a1b2c3d4e5f60718"),
+        cid=cid_of(b"fuzz"),
+        size=4,
+        media_type="audio/mpeg",
+        duration_s=183.25,
+        title="Neon rain",
+        sharer=Sharer("matrix", "@alice:hs", "Alice"),
+        first_seen_at=datetime(2026, 1, 5, 12, tzinfo=UTC),
+        origin_instance=SIGNER.instance_id,
+        verdict=Verdict.VERIFIED,
+        verdict_reason="c2pa",
+        artist="Alice",
+        genre="synthwave",
+        tags=("80s", "night"),
+        prompt="dreamy synthwave",
+        style="retro",
+        lyrics="[Verse]",
+        generator="suno",
+        generator_song_id="abc",
+        source_url="https://suno.com/song/abc",
+    )
 
 
-MANIFEST = sign(manifest_for(sample_track(), [{"mxc": "mxc://hs/abc"}, {"http": "https://peer.example/b"}],
-                             "peer"), SIGNER)
-TOMBSTONE = sign(tombstone_for(sample_track(), "asked by the author", datetime(2026, 1, 6, tzinfo=UTC)), SIGNER)
-HAVE = sign({"cid": cid_of(b"fuzz"), "source": {"mxc": "mxc://hs/x"}, "at": "2026-01-06T00:00:00+00:00"}, SIGNER)
-DIGEST = sign({"v": 1, "kind": "digest", "origin": {"instance": SIGNER.instance_id, "name": "peer"},
-               "title": "week 2", "data": {"top": [{"title": "Neon rain", "score": 4.5}]},
-               "at": "2026-01-06T00:00:00+00:00"}, SIGNER)
+MANIFEST = sign(
+    manifest_for(
+        sample_track(), [{"mxc": "mxc://hs/abc"}, {"http": "https://peer.example/b"}], "peer"
+    ),
+    SIGNER,
+)
+TOMBSTONE = sign(
+    tombstone_for(sample_track(), "asked by the author", datetime(2026, 1, 6, tzinfo=UTC)), SIGNER
+)
+HAVE = sign(
+    {"cid": cid_of(b"fuzz"), "source": {"mxc": "mxc://hs/x"}, "at": "2026-01-06T00:00:00+00:00"},
+    SIGNER,
+)
+DIGEST = sign(
+    {
+        "v": 1,
+        "kind": "digest",
+        "origin": {"instance": SIGNER.instance_id, "name": "peer"},
+        "title": "week 2",
+        "data": {"top": [{"title": "Neon rain", "score": 4.5}]},
+        "at": "2026-01-06T00:00:00+00:00",
+    },
+    SIGNER,
+)
 DOCUMENTS = {"manifest": MANIFEST, "tombstone": TOMBSTONE, "have": HAVE, "digest": DIGEST}
 
 
@@ -110,12 +145,29 @@ _loop = asyncio.new_event_loop()
 def _replicator() -> Replicator:
     other = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
     me = Identity(other, other.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
-    rep = Replicator(signer=me, name="me", community="c", homepage="", user_id="@me:hs",
-                     store=MemoryFederationStore(), tracks=MemoryTrackRepository(), pool=MemoryBlobPool(),
-                     clock=ManualClock(), policy=FederationPolicy(), sources=_NoSources(),
-                     verify=verify_signature, id_for_key=instance_id_for, events=MemoryEventLog())
-    peer = _loop.run_until_complete(rep.handle_instance(PEER, PEER, {
-        "instance": SIGNER.instance_id, "public_key": SIGNER.public_key_b64, "name": "peer"}))
+    rep = Replicator(
+        signer=me,
+        name="me",
+        community="c",
+        homepage="",
+        user_id="@me:hs",
+        store=MemoryFederationStore(),
+        tracks=MemoryTrackRepository(),
+        pool=MemoryBlobPool(),
+        clock=ManualClock(),
+        policy=FederationPolicy(),
+        sources=_NoSources(),
+        verify=verify_signature,
+        id_for_key=instance_id_for,
+        events=MemoryEventLog(),
+    )
+    peer = _loop.run_until_complete(
+        rep.handle_instance(
+            PEER,
+            PEER,
+            {"instance": SIGNER.instance_id, "public_key": SIGNER.public_key_b64, "name": "peer"},
+        )
+    )
     assert peer is not None
     return rep
 
@@ -141,12 +193,16 @@ async def _events_input(data: bytes) -> None:
     rep = _REP
     await rep.handle_track(event + "t", sender, content)
     await rep.handle_have(event + "h", sender, content)
-    await rep.handle_tombstone(event + "x", sender, content, sender_is_moderator=bool(len(data) > 2 and data[2] & 1))
+    await rep.handle_tombstone(
+        event + "x", sender, content, sender_is_moderator=bool(len(data) > 2 and data[2] & 1)
+    )
     await rep.handle_digest(sender, content)
     await rep.handle_redaction(event + "t", sender, sender_is_moderator=False)
     await rep.handle_instance(sender, sender, content)
     if sender != PEER:
-        assert not rep.store.queue or all(i.manifest.get("signature") for i in rep.store.queue.values())
+        assert not rep.store.queue or all(
+            i.manifest.get("signature") for i in rep.store.queue.values()
+        )
 
 
 def events_input(data: bytes) -> None:
@@ -162,7 +218,9 @@ _folder = Path(tempfile.mkdtemp(prefix="wavepool-fuzz-"))
 def sniff_input(data: bytes) -> None:
     """Both sniffers on the same bytes; they must agree on what is audio."""
     fdp = atheris.FuzzedDataProvider(data)
-    content_type = fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 40)) if fdp.ConsumeBool() else None
+    content_type = (
+        fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 40)) if fdp.ConsumeBool() else None
+    )
     body = fdp.ConsumeBytes(fdp.remaining_bytes())
     kind = media_type(content_type)
     assert kind == kind.strip().lower()
@@ -176,19 +234,34 @@ def sniff_input(data: bytes) -> None:
     except NotAudioError:
         return
     if not looks_like_audio(body[:512]):
-        raise AssertionError(f"ingest accepts {found.container} that the link fetcher calls not audio: {body[:16]!r}")
+        raise AssertionError(
+            f"ingest accepts {found.container} that the link fetcher calls not audio: {body[:16]!r}"
+        )
 
 
 HARNESSES: dict[str, Callable[[bytes], None]] = {
-    "manifest": manifest_input, "events": events_input, "sniff": sniff_input}
+    "manifest": manifest_input,
+    "events": events_input,
+    "sniff": sniff_input,
+}
 
 
 def seeds(name: str) -> list[bytes]:
     """Starting inputs: the signed documents themselves and the magic bytes of each container."""
     if name == "sniff":
-        return [b"\x01" + m + b"\x00" * 64 for m in (b"ID3\x04\x00\x00\x00\x00\x00\x10\xff\xfb\x90\x00", b"fLaC",
-                                                      b"OggS", b"RIFF\x00\x00\x00\x00WAVE", b"\x00\x00\x00\x18ftyp",
-                                                      b"\xff\xfb\x90\x00", b"<html>", b"%PDF-1.4")]
+        return [
+            b"\x01" + m + b"\x00" * 64
+            for m in (
+                b"ID3\x04\x00\x00\x00\x00\x00\x10\xff\xfb\x90\x00",
+                b"fLaC",
+                b"OggS",
+                b"RIFF\x00\x00\x00\x00WAVE",
+                b"\x00\x00\x00\x18ftyp",
+                b"\xff\xfb\x90\x00",
+                b"<html>",
+                b"%PDF-1.4",
+            )
+        ]
     out = []
     for index, key in enumerate(sorted(DOCUMENTS)):
         out.append(bytes([index, 0, 0]) + json.dumps(DOCUMENTS[key]).encode())

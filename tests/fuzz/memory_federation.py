@@ -51,8 +51,14 @@ class MemoryFederationStore:
         self.seen_events.add(event_id)
         return True
 
-    async def save_manifest(self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any],
-                            event_id: str | None) -> None:
+    async def save_manifest(
+        self,
+        track_id: TrackId,
+        cid: Cid,
+        origin: str,
+        manifest: Mapping[str, Any],
+        event_id: str | None,
+    ) -> None:
         self.manifests_by_track[track_id] = manifest
         if event_id:
             self.events[event_id] = track_id

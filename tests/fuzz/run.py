@@ -39,8 +39,13 @@ def main(argv: list[str]) -> None:
     for index, seed in enumerate(seeds(args.name)):
         (corpus / f"seed-{index}").write_bytes(seed)
     args.artifacts.mkdir(parents=True, exist_ok=True)
-    flags = [sys.argv[0], f"-artifact_prefix={args.artifacts}/", f"-seed={args.seed}", "-max_len=8192",
-             "-print_final_stats=1"]
+    flags = [
+        sys.argv[0],
+        f"-artifact_prefix={args.artifacts}/",
+        f"-seed={args.seed}",
+        "-max_len=8192",
+        "-print_final_stats=1",
+    ]
     if args.runs:
         flags.append(f"-runs={args.runs}")
     if args.seconds:

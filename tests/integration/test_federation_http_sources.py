@@ -31,7 +31,9 @@ from storage.sqlite.track_repository import SqliteTrackRepository
 from tests.support.factories import make_track, member
 from tests.support.link_server import LinkServer, RawServer
 
-LOOPBACK_ALLOWED = LinkSettings(allow_ranges=("127.0.0.1/32",), connect_timeout_s=3.0, read_timeout_s=3.0)
+LOOPBACK_ALLOWED = LinkSettings(
+    allow_ranges=("127.0.0.1/32",), connect_timeout_s=3.0, read_timeout_s=3.0
+)
 STRICT = LinkSettings(connect_timeout_s=3.0, read_timeout_s=3.0)
 BLOB = b"the bytes a peer serves over http " * 300
 
@@ -47,36 +49,57 @@ def _api() -> MatrixApi:
     return MatrixApi("http://127.0.0.1:9", "unused-token", "@receiver:hs")
 
 
-async def _receiver(tmp: Path, name: str, links: LinkSettings, host_map: dict[str, str] | None = None):
+async def _receiver(
+    tmp: Path, name: str, links: LinkSettings, host_map: dict[str, str] | None = None
+):
     """A replicator whose blob sources are the real guarded ``MatrixBlobSource``."""
     db = await Database.open(tmp / f"{name}.sqlite3")
     identity = load_or_create_identity(tmp / name)
     rep = Replicator(
-        signer=identity, name=name, community="c", homepage="", user_id=f"@{name}:hs",
-        store=SqliteFederationStore(db), tracks=SqliteTrackRepository(db), pool=DiskBlobPool(tmp / name / "pool"),
-        clock=ManualClock(), policy=FederationPolicy(),
-        sources=MatrixBlobSource(_api(), links, host_map), verify=verify_signature, id_for_key=instance_id_for,
-        events=SqliteEventLog(db))
+        signer=identity,
+        name=name,
+        community="c",
+        homepage="",
+        user_id=f"@{name}:hs",
+        store=SqliteFederationStore(db),
+        tracks=SqliteTrackRepository(db),
+        pool=DiskBlobPool(tmp / name / "pool"),
+        clock=ManualClock(),
+        policy=FederationPolicy(),
+        sources=MatrixBlobSource(_api(), links, host_map),
+        verify=verify_signature,
+        id_for_key=instance_id_for,
+        events=SqliteEventLog(db),
+    )
     return rep, db
 
 
 async def _offer(tmp: Path, rep: Replicator, url: str) -> str:
     """Peer ``origin`` publishes its key, then a signed manifest whose only source is ``url``."""
     origin = load_or_create_identity(tmp / "origin")
-    await rep.handle_instance("@origin:hs", "@origin:hs", {
-        "instance": origin.instance_id, "public_key": origin.public_key_b64, "name": "origin"})
+    await rep.handle_instance(
+        "@origin:hs",
+        "@origin:hs",
+        {"instance": origin.instance_id, "public_key": origin.public_key_b64, "name": "origin"},
+    )
     pool = DiskBlobPool(tmp / "origin" / "pool")
     source = tmp / "blob.bin"
     source.write_bytes(BLOB)
     cid, size = await pool.put_file(source)
-    track = replace(make_track(member("alice"), "Over HTTP"), cid=cid, size=size,
-                    origin_instance=origin.instance_id)
+    track = replace(
+        make_track(member("alice"), "Over HTTP"),
+        cid=cid,
+        size=size,
+        origin_instance=origin.instance_id,
+    )
     manifest = sign(manifest_for(track, [{"http": url}], "origin"), origin)
     assert await rep.handle_track("$t1", "@origin:hs", {"manifest": manifest}) == "queued"
     return track.id
 
 
-async def test_loopback_source_refused_unless_the_operator_allows_it(tmp_path: Path, server: LinkServer) -> None:
+async def test_loopback_source_refused_unless_the_operator_allows_it(
+    tmp_path: Path, server: LinkServer
+) -> None:
     server.add_bytes("/blob", BLOB, "application/octet-stream")
     strict, strict_db = await _receiver(tmp_path, "strict", STRICT)
     allowed, allowed_db = await _receiver(tmp_path, "allowed", LOOPBACK_ALLOWED)
@@ -100,9 +123,17 @@ async def test_loopback_source_refused_unless_the_operator_allows_it(tmp_path: P
 
 async def test_metadata_and_private_addresses_never_reached() -> None:
     source = MatrixBlobSource(_api(), STRICT)
-    for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/blob", "http://[::1]/blob",
-                "http://0x7f000001/blob", "http://2130706433/blob", "http://[::ffff:127.0.0.1]/blob",
-                "http://localhost/blob", "file:///etc/passwd", "ftp://example.org/blob"):
+    for url in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/blob",
+        "http://[::1]/blob",
+        "http://0x7f000001/blob",
+        "http://2130706433/blob",
+        "http://[::ffff:127.0.0.1]/blob",
+        "http://localhost/blob",
+        "file:///etc/passwd",
+        "ftp://example.org/blob",
+    ):
         with pytest.raises((UnsafeUrlError, FetchError)):
             async for _ in source.open({"http": url}, 10_000):
                 pass
@@ -157,8 +188,9 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):
     homeserver.stop()
 
 
-async def test_running_instances_apply_their_links_policy_to_peer_sources(synapse, tmp_path: Path,
-                                                                           server: LinkServer) -> None:
+async def test_running_instances_apply_their_links_policy_to_peer_sources(
+    synapse, tmp_path: Path, server: LinkServer
+) -> None:
     from bots.federation.part import ROOM_EVENT_LEVELS
     from core.federation.replication import TRACK_EVENT
     from storage.sqlite.federation_store import SqliteFederationStore
@@ -167,27 +199,49 @@ async def test_running_instances_apply_their_links_policy_to_peer_sources(synaps
     _owner, owner_token = synapse.register("owner-http")
     room = synapse.create_room(owner_token, name="http sources", events=ROOM_EVENT_LEVELS)
     configs = {}
-    for name, links in (("a", {}), ("strict", {}), ("allowing", {"allow_ranges": ["127.0.0.1/32"]})):
+    for name, links in (
+        ("a", {}),
+        ("strict", {}),
+        ("allowing", {"allow_ranges": ["127.0.0.1/32"]}),
+    ):
         user, token = synapse.register(f"{name}-http")
         configs[name] = write_config(
-            tmp_path / f"{name}.toml", tmp_path / name, links=links,
+            tmp_path / f"{name}.toml",
+            tmp_path / name,
+            links=links,
             matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-            federation={"rooms": [room]}, http={"port": 0})
+            federation={"rooms": [room]},
+            http={"port": 0},
+        )
     server.add_bytes("/blob", BLOB, "application/octet-stream")
-    async with running(configs["a"]) as a, running(configs["strict"]) as strict, \
-            running(configs["allowing"]) as allowing:
+    async with (
+        running(configs["a"]) as a,
+        running(configs["strict"]) as strict,
+        running(configs["allowing"]) as allowing,
+    ):
         runner = a.parts.federation.runner
         source = tmp_path / "blob.bin"
         source.write_bytes(BLOB)
         cid, size = await a.instance.app.pool.put_file(source)
-        track = replace(make_track(member("alice"), "Only over HTTP"), cid=cid, size=size,
-                        origin_instance=a.instance.identity.instance_id)
-        manifest = sign(manifest_for(track, [{"http": server.url("/blob")}], "a"), a.instance.identity)
+        track = replace(
+            make_track(member("alice"), "Only over HTTP"),
+            cid=cid,
+            size=size,
+            origin_instance=a.instance.identity.instance_id,
+        )
+        manifest = sign(
+            manifest_for(track, [{"http": server.url("/blob")}], "a"), a.instance.identity
+        )
         strict_store = SqliteFederationStore(strict.instance.db)
         allowing_store = SqliteFederationStore(allowing.instance.db)
 
         async def both_know_a() -> bool:
-            return all([await s.peer_by_user(runner.api.user_id) is not None for s in (strict_store, allowing_store)])
+            return all(
+                [
+                    await s.peer_by_user(runner.api.user_id) is not None
+                    for s in (strict_store, allowing_store)
+                ]
+            )
 
         await eventually(both_know_a, 30, "both peers to see A's instance key")
         await runner.transport.send(TRACK_EVENT, {"manifest": manifest})

@@ -16,14 +16,23 @@ from storage.sqlite.database import Database
 from tests.contract.test_replication import FakeRoom, Node, _local_track
 
 
-@pytest.mark.xfail(strict=True, reason="open: org.wavepool.instance has no proof of possession of the key")
+@pytest.mark.xfail(
+    strict=True, reason="open: org.wavepool.instance has no proof of possession of the key"
+)
 async def test_a_copied_public_key_cannot_lock_its_owner_out(tmp_path: Path) -> None:
     room = FakeRoom()
     dbs = [await Database.open(tmp_path / f"{n}.sqlite3") for n in "ab"]
     try:
         a, b = (Node(n, tmp_path, room, db) for n, db in zip("ab", dbs, strict=True))
-        room.events.append({"type": INSTANCE_EVENT, "sender": "@mallory:hs", "state_key": "@mallory:hs",
-                            "event_id": "$squat", "content": a.rep.instance_state()})
+        room.events.append(
+            {
+                "type": INSTANCE_EVENT,
+                "sender": "@mallory:hs",
+                "state_key": "@mallory:hs",
+                "event_id": "$squat",
+                "content": a.rep.instance_state(),
+            }
+        )
         await a.rep.transport.put_state(INSTANCE_EVENT, a.user, a.rep.instance_state())
         await b.read()
         track = await _local_track(a, b"the owner's track " * 200)

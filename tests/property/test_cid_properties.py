@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from core.cid import CidHasher, cid_from_digest, cid_of, digest_of, is_cid, parse_cid
 from core.errors import UsageError
+from tests.property.strategies import PROPERTY_SETTINGS
 
 BASE32 = string.ascii_lowercase + "234567"
 cid_like = st.builds(lambda tail: "bafkrei" + tail, st.text(BASE32, min_size=50, max_size=54))
 
 
+@PROPERTY_SETTINGS
 @given(st.binary(max_size=4096))
 def test_cid_of_bytes_is_a_valid_address_of_their_sha256(data: bytes) -> None:
     cid = cid_of(data)
@@ -23,11 +25,13 @@ def test_cid_of_bytes_is_a_valid_address_of_their_sha256(data: bytes) -> None:
     assert digest_of(cid) == hashlib.sha256(data).digest()
 
 
+@PROPERTY_SETTINGS
 @given(st.binary(min_size=32, max_size=32))
 def test_digest_round_trips(digest: bytes) -> None:
     assert digest_of(cid_from_digest(digest)) == digest
 
 
+@PROPERTY_SETTINGS
 @given(st.lists(st.binary(max_size=300), max_size=12))
 def test_streamed_hash_equals_whole_hash(chunks: list[bytes]) -> None:
     hasher = CidHasher()
@@ -36,9 +40,18 @@ def test_streamed_hash_equals_whole_hash(chunks: list[bytes]) -> None:
     assert hasher.cid() == cid_of(b"".join(chunks)) and hasher.size == sum(map(len, chunks))
 
 
-@given(st.one_of(st.text(max_size=80), cid_like, st.builds(lambda c, pad: pad + c + pad,
-                                                             st.binary(min_size=32, max_size=32).map(cid_from_digest),
-                                                             st.sampled_from(["", " ", "\n"]))))
+@PROPERTY_SETTINGS
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        cid_like,
+        st.builds(
+            lambda c, pad: pad + c + pad,
+            st.binary(min_size=32, max_size=32).map(cid_from_digest),
+            st.sampled_from(["", " ", "\n"]),
+        ),
+    )
+)
 @example(cid_of(b"x")[:-1] + "7")  # the last base32 digit carries 2 padding bits
 @example("bafkrei" + "a" * 52)
 def test_any_text_is_a_canonical_cid_or_a_usage_error(text: str) -> None:
@@ -55,10 +68,13 @@ def test_any_text_is_a_canonical_cid_or_a_usage_error(text: str) -> None:
     assert raw[:4] == bytes([0x01, 0x55, 0x12, 0x20])
 
 
+@PROPERTY_SETTINGS
 @given(st.binary(max_size=64), st.integers(min_value=1, max_value=58), st.sampled_from(BASE32))
-def test_changing_one_digit_never_yields_the_same_digest(data: bytes, position: int, digit: str) -> None:
+def test_changing_one_digit_never_yields_the_same_digest(
+    data: bytes, position: int, digit: str
+) -> None:
     cid = cid_of(data)
-    changed = cid[:position] + digit + cid[position + 1:]
+    changed = cid[:position] + digit + cid[position + 1 :]
     if changed == cid or not is_cid(changed):
         return
     assert digest_of(changed) != digest_of(cid)

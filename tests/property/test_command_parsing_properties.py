@@ -14,6 +14,7 @@ from core.commands.catalog import build_registry
 from core.commands.declaration import Command, CommandRegistry, Param, ParamKind, Reply
 from core.commands.parsing import convert_args, parse_chat, parse_duration, split_words
 from core.errors import UsageError
+from tests.property.strategies import PROPERTY_SETTINGS
 
 
 async def _noop(_inv: Any) -> Reply:  # pragma: no cover - never called
@@ -21,16 +22,28 @@ async def _noop(_inv: Any) -> Reply:  # pragma: no cover - never called
 
 
 CHOICES = ("approval", "score")
-REGISTRY = CommandRegistry([
-    Command("round start", "start", _noop, (
-        Param("theme", ParamKind.TEXT, "theme", rest=True),
-        Param("submit", ParamKind.DURATION, "window", required=False),
-        Param("ballot", ParamKind.CHOICE, "type", required=False, choices=CHOICES),
-        Param("entries", ParamKind.INTEGER, "n", required=False),
-        Param("weight", ParamKind.NUMBER, "w", required=False),
-    )),
-    Command("vote", "vote", _noop, (Param("round", ParamKind.TEXT, "r"), Param("entry", ParamKind.INTEGER, "e"))),
-])
+REGISTRY = CommandRegistry(
+    [
+        Command(
+            "round start",
+            "start",
+            _noop,
+            (
+                Param("theme", ParamKind.TEXT, "theme", rest=True),
+                Param("submit", ParamKind.DURATION, "window", required=False),
+                Param("ballot", ParamKind.CHOICE, "type", required=False, choices=CHOICES),
+                Param("entries", ParamKind.INTEGER, "n", required=False),
+                Param("weight", ParamKind.NUMBER, "w", required=False),
+            ),
+        ),
+        Command(
+            "vote",
+            "vote",
+            _noop,
+            (Param("round", ParamKind.TEXT, "r"), Param("entry", ParamKind.INTEGER, "e")),
+        ),
+    ]
+)
 # The instance's real command table (handlers are never called here, so no app is needed).
 REAL = build_registry(SimpleNamespace())  # type: ignore[arg-type]
 UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -38,11 +51,19 @@ UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 60480
 words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 command_text = st.one_of(
     words,
-    st.lists(st.one_of(st.sampled_from([*(c.name for c in REAL.all()), "--", "--score", "=", '"', "'", "\u201c", "#1"]), words),
-             max_size=8).map(" ".join),
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [*(c.name for c in REAL.all()), "--", "--score", "=", '"', "'", "\u201c", "#1"]
+            ),
+            words,
+        ),
+        max_size=8,
+    ).map(" ".join),
 )
 
 
+@PROPERTY_SETTINGS
 @given(command_text)
 @example('round start "unbalanced')
 @example("vote 1 " + "9" * 5000)
@@ -70,16 +91,30 @@ def test_any_text_is_a_command_or_a_usage_error(text: str) -> None:
                 assert isinstance(value, str) and len(value) <= 4000
 
 
-printable = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-                    min_size=1, max_size=30)
+printable = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=30,
+)
 
 
-@given(theme=st.lists(printable, min_size=1, max_size=5), submit=st.none() | st.integers(1, 5000),
-       unit=st.sampled_from(sorted(UNITS)), ballot=st.none() | st.sampled_from(CHOICES),
-       entries=st.none() | st.integers(-10**9, 10**9), weight=st.none() | st.floats(-1e9, 1e9, allow_nan=False))
-def test_typed_arguments_round_trip_through_chat_text(theme: list[str], submit: int | None, unit: str,
-                                                      ballot: str | None, entries: int | None,
-                                                      weight: float | None) -> None:
+@PROPERTY_SETTINGS
+@given(
+    theme=st.lists(printable, min_size=1, max_size=5),
+    submit=st.none() | st.integers(1, 5000),
+    unit=st.sampled_from(sorted(UNITS)),
+    ballot=st.none() | st.sampled_from(CHOICES),
+    entries=st.none() | st.integers(-(10**9), 10**9),
+    weight=st.none() | st.floats(-1e9, 1e9, allow_nan=False),
+)
+def test_typed_arguments_round_trip_through_chat_text(
+    theme: list[str],
+    submit: int | None,
+    unit: str,
+    ballot: str | None,
+    entries: int | None,
+    weight: float | None,
+) -> None:
     parts = ["round", "start", *(shlex.quote(w) for w in theme)]
     if submit is not None:
         parts += ["--submit", f"{submit}{unit}"]
@@ -96,6 +131,7 @@ def test_typed_arguments_round_trip_through_chat_text(theme: list[str], submit: 
     assert args["ballot"] == ballot and args["entries"] == entries and args["weight"] == weight
 
 
+@PROPERTY_SETTINGS
 @given(st.text(max_size=30))
 @example("1" * 400 + "w")
 @example("1e9999")
@@ -107,6 +143,7 @@ def test_a_duration_is_finite_seconds_or_a_usage_error(text: str) -> None:
     assert math.isfinite(seconds) and seconds >= 0
 
 
+@PROPERTY_SETTINGS
 @given(st.text(max_size=60))
 def test_split_words_never_raises_anything_but_usage_error(text: str) -> None:
     try:
@@ -115,8 +152,14 @@ def test_split_words_never_raises_anything_but_usage_error(text: str) -> None:
         pass
 
 
-@given(st.dictionaries(st.sampled_from(["round", "entry", "other"]), st.none() | st.integers() | st.text(max_size=10)
-                       | st.floats() | st.booleans(), max_size=3))
+@PROPERTY_SETTINGS
+@given(
+    st.dictionaries(
+        st.sampled_from(["round", "entry", "other"]),
+        st.none() | st.integers() | st.text(max_size=10) | st.floats() | st.booleans(),
+        max_size=3,
+    )
+)
 def test_values_from_other_adapters_are_checked_the_same_way(raw: dict[str, Any]) -> None:
     command = REGISTRY.get("vote")
     assert command is not None

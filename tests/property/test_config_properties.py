@@ -14,16 +14,41 @@ from hypothesis import strategies as st
 
 from config.loading import ConfigInvalid, load_settings
 from config.settings import ENV_SECRETS, Settings
+from tests.property.strategies import PROPERTY_SETTINGS
 
 SECTIONS = {f.name: typing.get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
 KEYS = [(section, f.name) for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
 
-toml_scalars = st.one_of(st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
-                         st.sampled_from(["", "-", "²", "٣", "1_000", " 7 ", "true", "yes", "127.0.0.1/32", "mon",
-                                          "NORMAL", "json", "12:00", "Europe/Paris", "x" * 300]))
+toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "",
+            "-",
+            "²",
+            "٣",
+            "1_000",
+            " 7 ",
+            "true",
+            "yes",
+            "127.0.0.1/32",
+            "mon",
+            "NORMAL",
+            "json",
+            "12:00",
+            "Europe/Paris",
+            "x" * 300,
+        ]
+    ),
+)
 toml_values = st.recursive(
     toml_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -74,9 +99,11 @@ def _load(text: str, environ: dict[str, str] | None = None) -> Settings:
 
 
 config_tables = st.lists(st.tuples(st.sampled_from(KEYS), toml_values), max_size=6).map(
-    lambda pairs: {s: {k: v for (s2, k), v in pairs if s2 == s} for (s, _), _ in pairs})
+    lambda pairs: {s: {k: v for (s2, k), v in pairs if s2 == s} for (s, _), _ in pairs}
+)
 
 
+@PROPERTY_SETTINGS
 @given(config_tables)
 @example({"http": {"port": "²"}})
 @example({"ingest": {"max_mb": 10**400}})
@@ -96,6 +123,7 @@ def test_any_config_is_settings_or_config_invalid(tables: dict[str, dict[str, An
                 assert math.isfinite(loaded), f"{section}.{key} accepted {value}"
 
 
+@PROPERTY_SETTINGS
 @given(st.text(max_size=200))
 @example("[instance]\nname = 1\n[instance]\n")
 @example("x = 1")
@@ -106,6 +134,7 @@ def test_any_text_is_settings_or_config_invalid(text: str) -> None:
         pass
 
 
+@PROPERTY_SETTINGS
 @given(st.sampled_from(KEYS), st.sampled_from([[1, 2], {"a": 1}, "not a number"]))
 def test_a_wrong_type_is_reported_under_its_key(key: tuple[str, str], value: Any) -> None:
     section, name = key
@@ -115,8 +144,11 @@ def test_a_wrong_type_is_reported_under_its_key(key: tuple[str, str], value: Any
         assert f"{section}.{name}" in str(error) or section in str(error)
 
 
+@PROPERTY_SETTINGS
 @given(st.dictionaries(st.sampled_from(sorted(ENV_SECRETS)), st.text(max_size=40)))
-def test_any_secret_from_the_environment_loads_or_is_refused_clearly(environ: dict[str, str]) -> None:
+def test_any_secret_from_the_environment_loads_or_is_refused_clearly(
+    environ: dict[str, str],
+) -> None:
     try:
         settings = _load("", environ)
     except ConfigInvalid:

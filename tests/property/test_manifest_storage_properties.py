@@ -18,11 +18,28 @@ from core.errors import IntegrityError
 from core.federation.manifest import manifest_for, sign, track_from_manifest
 from storage.sqlite.database import Database
 from storage.sqlite.track_repository import SqliteTrackRepository
-from tests.property.strategies import json_values
+from tests.property.strategies import PROPERTY_SETTINGS, json_values
 from tests.property.test_manifest_properties import SIGNER, _sample, _wire
 
-FIELDS = ["title", "artist", "genre", "tags", "prompt", "style", "lyrics", "generator", "generator_song_id",
-          "source_url", "media_type", "verdict_reason", "evidence", "quality", "sharer", "track_id", "cid"]
+FIELDS = [
+    "title",
+    "artist",
+    "genre",
+    "tags",
+    "prompt",
+    "style",
+    "lyrics",
+    "generator",
+    "generator_song_id",
+    "source_url",
+    "media_type",
+    "verdict_reason",
+    "evidence",
+    "quality",
+    "sharer",
+    "track_id",
+    "cid",
+]
 
 
 @pytest.fixture
@@ -32,12 +49,14 @@ async def tracks(tmp_path: Path) -> AsyncIterator[SqliteTrackRepository]:
     await db.close()
 
 
+@PROPERTY_SETTINGS
 @given(st.dictionaries(st.sampled_from(FIELDS), json_values, min_size=1, max_size=3))
 @example({"artist": ["a list"]})
 @example({"genre": {"a": "table"}})
 @example({"quality": {"integrated_lufs": "loud"}})
-async def test_an_accepted_manifest_is_stored_and_read_back(tracks: SqliteTrackRepository,
-                                                            changes: dict[str, Any]) -> None:
+async def test_an_accepted_manifest_is_stored_and_read_back(
+    tracks: SqliteTrackRepository, changes: dict[str, Any]
+) -> None:
     manifest = {**_wire(sign(manifest_for(_sample(), [], "o"), SIGNER)), **changes}
     try:
         track = track_from_manifest(manifest)
