@@ -62,9 +62,9 @@ class StoredPeerDigests:
             digest = json.loads(raw)
             if not isinstance(digest, dict):
                 continue
-            data = digest.get("data") if isinstance(digest.get("data"), dict) else {}
-            origin = digest.get("origin") if isinstance(digest.get("origin"), dict) else {}
-            top = data.get("top") if isinstance(data.get("top"), list) else []
+            data: dict[str, Any] = digest["data"] if isinstance(digest.get("data"), dict) else {}
+            origin: dict[str, Any] = digest["origin"] if isinstance(digest.get("origin"), dict) else {}
+            top: list[Any] = data["top"] if isinstance(data.get("top"), list) else []
             titles = [str(row.get("title"))[:200] for row in top if isinstance(row, dict)]
             out.append((str(origin.get("name") or key[len("digest:"):])[:100], titles))
         return out
