@@ -217,8 +217,11 @@ class SqlitePromptRepository:
     async def top(self, limit: int, since: datetime | None) -> Sequence[Prompt]:
         """Entries by the votes on their tracks cast since ``since``; ties by id."""
         rows = await self._db.fetchall(
-            "SELECT pt.prompt_id, sum(v.value) AS votes FROM track_votes v JOIN prompt_tracks pt"
-            " ON pt.track_id = v.track_id WHERE v.cast_at >= ? GROUP BY pt.prompt_id HAVING votes > 0"
+            # the recent votes drive the join (INDEXED BY + CROSS JOIN fix the order): left to itself
+            # SQLite walks every link and every vote of each linked track (16 s at 2,000,000 votes)
+            "SELECT pt.prompt_id, sum(v.value) AS votes FROM track_votes v INDEXED BY track_votes_recent"
+            " CROSS JOIN prompt_tracks pt ON pt.track_id = v.track_id WHERE v.cast_at >= ?"
+            " GROUP BY pt.prompt_id HAVING votes > 0"
             " ORDER BY votes DESC, pt.prompt_id LIMIT ?", (since.isoformat() if since else "", limit))
         votes = {r[0]: int(r[1]) for r in rows}
         if not votes:

@@ -196,7 +196,9 @@ class SqliteVotingRepository:
     async def track_vote_totals(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
         """Top tracks by votes cast since a time (covering index on cast_at, track_id, value)."""
         rows = await self._db.fetchall(
-            "SELECT track_id, sum(value), count(*) FROM track_votes WHERE cast_at >= ?"
+            # INDEXED BY: without ANALYZE statistics SQLite groups along the primary key and reads
+            # every vote ever cast (14 s at 2,000,000 votes, bench/scale.py) instead of the last week's
+            "SELECT track_id, sum(value), count(*) FROM track_votes INDEXED BY track_votes_recent WHERE cast_at >= ?"
             " GROUP BY track_id ORDER BY sum(value) DESC, min(cast_at) LIMIT ?",
             (since.isoformat(), limit))
         return [(TrackId(r[0]), int(r[1]), int(r[2])) for r in rows]
