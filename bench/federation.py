@@ -42,8 +42,9 @@ async def _plain_download(hs: Homeserver, token: str, mxcs: list[str], save_to: 
     gate = asyncio.Semaphore(8)
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(headers=headers) as session:
+
         async def one(mxc: str) -> None:
-            server, media = mxc[len("mxc://"):].split("/", 1)
+            server, media = mxc[len("mxc://") :].split("/", 1)
             async with gate, session.get(f"{hs.url}/_matrix/client/v1/media/download/{server}/{media}") as r:
                 if save_to is None:
                     async for _ in r.content.iter_chunked(262144):
@@ -58,8 +59,7 @@ async def _plain_download(hs: Homeserver, token: str, mxcs: list[str], save_to: 
         return time.perf_counter() - started
 
 
-async def throughput(hs: Homeserver, work: Path, tracks: int, size: int,
-                     rounds: int = 3) -> tuple[float, float, float]:
+async def throughput(hs: Homeserver, work: Path, tracks: int, size: int, rounds: int = 3) -> tuple[float, float, float]:
     """Medians over ``rounds`` of: download discarded, download into files, replication to a new B.
 
     The three measurements alternate within each round, so they share the machine's noise.
@@ -69,9 +69,13 @@ async def throughput(hs: Homeserver, work: Path, tracks: int, size: int,
 
     def instance_config(name: str) -> Path:
         user, token = hs.register(f"{name}{os.urandom(3).hex()}")
-        return write_config(work / f"{name}.toml", work / name, instance={"log_level": "WARNING"},
-                            matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
-                            federation={"rooms": [room]})
+        return write_config(
+            work / f"{name}.toml",
+            work / name,
+            instance={"log_level": "WARNING"},
+            matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
+            federation={"rooms": [room]},
+        )
 
     plain: list[float] = []
     to_files: list[float] = []
@@ -93,6 +97,7 @@ async def throughput(hs: Homeserver, work: Path, tracks: int, size: int,
             to_files.append(await _plain_download(hs, owner_token, mxcs, folder))
             started = time.perf_counter()
             async with running(instance_config(f"b{attempt}")) as b:
+
                 async def complete(b=b) -> bool:  # type: ignore[no-untyped-def]
                     return await b.instance.app.tracks.count() >= tracks
 
@@ -107,10 +112,15 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
     configs = []
     for index in range(peers + 1):
         user, token = hs.register(f"p{index}x{os.urandom(3).hex()}")
-        configs.append(write_config(work / f"lat{peers}-{index}.toml", work / f"lat{peers}-{index}",
-                                    instance={"log_level": "WARNING"},
-                                    matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
-                                    federation={"rooms": [room]}))
+        configs.append(
+            write_config(
+                work / f"lat{peers}-{index}.toml",
+                work / f"lat{peers}-{index}",
+                instance={"log_level": "WARNING"},
+                matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
+                federation={"rooms": [room]},
+            )
+        )
     async with contextlib.AsyncExitStack() as stack:
         runs = [await stack.enter_async_context(running(c)) for c in configs]
         origin, others = runs[0], runs[1:]

@@ -49,8 +49,9 @@ async def _stages(files: list[Path], data_dir: Path) -> dict[str, float]:
         ingest = instance.app.ingest
         for index, path in enumerate(files):
             await ingest.ingest_file(path, Sharer("cli", f"bench{index}", "bench"), filename=path.name)
-        return {stage: ingest.stage_seconds[stage] / max(1, ingest.stage_counts[stage])
-                for stage in ingest.stage_seconds}
+        return {
+            stage: ingest.stage_seconds[stage] / max(1, ingest.stage_counts[stage]) for stage in ingest.stage_seconds
+        }
 
 
 def _cpu() -> float:
@@ -62,8 +63,11 @@ def _cpu() -> float:
 def _floor(path: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one ``ffmpeg -af ebur128=peak=true -f null -`` of ``path``."""
     cpu, started = _cpu(), time.perf_counter()
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null",
-                    "-"], check=True, timeout=600)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
+        check=True,
+        timeout=600,
+    )
     return time.perf_counter() - started, _cpu() - cpu
 
 
@@ -115,11 +119,13 @@ def full_ingest_ratios(pairs: int) -> bool:
         wall = statistics.median(r[0] / r[1] for r in rows)
         cpu = statistics.median(r[2] / r[3] for r in rows)
         met = met and wall <= 1.2
-        print(f"  {seconds:3d} s MP3: ingest {statistics.median(r[0] for r in rows) * 1000:7.0f} ms wall, "
-              f"floor {statistics.median(r[1] for r in rows) * 1000:7.0f} ms; ratio wall {wall:4.2f} "
-              f"(goal <= 1.2: {'met' if wall <= 1.2 else 'NOT met'}), CPU {cpu:4.2f} "
-              f"({statistics.median(r[2] for r in rows) * 1000:.0f} / {statistics.median(r[3] for r in rows) * 1000:.0f}"
-              f" ms)")
+        print(
+            f"  {seconds:3d} s MP3: ingest {statistics.median(r[0] for r in rows) * 1000:7.0f} ms wall, "
+            f"floor {statistics.median(r[1] for r in rows) * 1000:7.0f} ms; ratio wall {wall:4.2f} "
+            f"(goal <= 1.2: {'met' if wall <= 1.2 else 'NOT met'}), CPU {cpu:4.2f} "
+            f"({statistics.median(r[2] for r in rows) * 1000:.0f} / {statistics.median(r[3] for r in rows) * 1000:.0f}"
+            f" ms)"
+        )
     return met
 
 
@@ -214,8 +220,10 @@ def store_ratio(files: list[Path], rounds: int) -> bool:
     print(f"baseline sha256+write+fsync: {statistics.median(base_rates):8.1f} MB/s (median of {rounds})")
     print(f"DiskBlobPool.put_file:       {statistics.median(pool_rates):8.1f} MB/s")
     ratio = statistics.median(ratios)
-    print(f"ratio pool/baseline:         {ratio:8.2f}  (goal >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}; "
-          f"spread {min(ratios):.2f}-{max(ratios):.2f})")
+    print(
+        f"ratio pool/baseline:         {ratio:8.2f}  (goal >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}; "
+        f"spread {min(ratios):.2f}-{max(ratios):.2f})"
+    )
     return ratio >= 0.9
 
 

@@ -87,7 +87,7 @@ def _np_hash(shingles: np.ndarray) -> np.ndarray:
 
 def np_band_keys(items: np.ndarray, count: int = BANDS) -> np.ndarray:
     """``core.near_dup.band_keys`` for every row; missing keys are 2**64-1."""
-    coarse = (items.astype(np.uint64) >> np.uint64(LOW_BITS))
+    coarse = items.astype(np.uint64) >> np.uint64(LOW_BITS)
     hashed = np.sort(_np_hash(coarse), axis=1)
     n = hashed.shape[1]
     first = np.ones_like(hashed, dtype=bool)
@@ -161,8 +161,11 @@ def build(path: Path, synth: Synth, size: int) -> float:
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO near_dup_docs(doc, track_id, duration_s, vals) VALUES (?, ?, ?, ?)",
-            ((int(d), f"s{int(d) - 1}", 120.0, items[i][:STORED_ITEMS].astype("=u4").tobytes())
-             for i, d in enumerate(docs)))
+            (
+                (int(d), f"s{int(d) - 1}", 120.0, items[i][:STORED_ITEMS].astype("=u4").tobytes())
+                for i, d in enumerate(docs)
+            ),
+        )
         conn.execute("COMMIT")
         valid = bands != M64
         all_bands.append(bands[valid].astype(np.int64))
@@ -174,9 +177,14 @@ def build(path: Path, synth: Synth, size: int) -> float:
     bands_flat, docs_flat = bands_flat[order], docs_flat[order]
     for start in range(0, len(bands_flat), 2_000_000):
         conn.execute("BEGIN")
-        conn.executemany("INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)",
-                         zip(bands_flat[start:start + 2_000_000].tolist(),
-                             docs_flat[start:start + 2_000_000].tolist(), strict=True))
+        conn.executemany(
+            "INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)",
+            zip(
+                bands_flat[start : start + 2_000_000].tolist(),
+                docs_flat[start : start + 2_000_000].tolist(),
+                strict=True,
+            ),
+        )
         conn.execute("COMMIT")
     conn.execute("CREATE INDEX near_dup_bands_doc ON near_dup_bands(doc)")
     conn.execute("ANALYZE")
@@ -193,8 +201,9 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def measure(path: Path, synth: Synth, size: int, models: list[tuple[str, int, list[int]]],
-                  queries: int, mmap_mb: int = 0) -> dict[str, float]:
+async def measure(
+    path: Path, synth: Synth, size: int, models: list[tuple[str, int, list[int]]], queries: int, mmap_mb: int = 0
+) -> dict[str, float]:
     """Lookup/insert/delete times, recall and false matches on a built index."""
     rng = random.Random(size)
     db = await Database.open(path)
@@ -242,12 +251,18 @@ async def measure(path: Path, synth: Synth, size: int, models: list[tuple[str, i
             deletes.append(time.perf_counter() - t0)
         ms = 1000.0
         result = {
-            "lookup_p50_ms": _pct(lookup, 0.5) * ms, "lookup_p99_ms": _pct(lookup, 0.99) * ms,
-            "match_p50_ms": _pct(match, 0.5) * ms, "match_p99_ms": _pct(match, 0.99) * ms,
-            "baseline_p50_ms": _pct(baseline, 0.5) * ms, "baseline_p99_ms": _pct(baseline, 0.99) * ms,
-            "insert_p50_ms": _pct(inserts, 0.5) * ms, "insert_p99_ms": _pct(inserts, 0.99) * ms,
-            "delete_p50_ms": _pct(deletes, 0.5) * ms, "delete_p99_ms": _pct(deletes, 0.99) * ms,
-            "recall": found / queries, "false_matches": float(false_matches),
+            "lookup_p50_ms": _pct(lookup, 0.5) * ms,
+            "lookup_p99_ms": _pct(lookup, 0.99) * ms,
+            "match_p50_ms": _pct(match, 0.5) * ms,
+            "match_p99_ms": _pct(match, 0.99) * ms,
+            "baseline_p50_ms": _pct(baseline, 0.5) * ms,
+            "baseline_p99_ms": _pct(baseline, 0.99) * ms,
+            "insert_p50_ms": _pct(inserts, 0.5) * ms,
+            "insert_p99_ms": _pct(inserts, 0.99) * ms,
+            "delete_p50_ms": _pct(deletes, 0.5) * ms,
+            "delete_p99_ms": _pct(deletes, 0.99) * ms,
+            "recall": found / queries,
+            "false_matches": float(false_matches),
         }
         for name, hits in sorted(per_variant.items()):
             result[f"recall[{name}]"] = statistics.fmean(hits)
@@ -279,9 +294,12 @@ def main() -> None:
     corpus = real_corpus(args.out)
     models = error_models([c for c in corpus if len(c) > 1])
     real_recall = statistics.fmean(
-        similarity(c["base"], v) >= THRESHOLD for c in corpus if len(c) > 1 for k, v in c.items() if k != "base")
-    print(f"real corpus: {len(corpus)} recordings, {len(models)} real re-encodes "
-          f"(similarity >= {THRESHOLD} for {real_recall:.0%} of them)")
+        similarity(c["base"], v) >= THRESHOLD for c in corpus if len(c) > 1 for k, v in c.items() if k != "base"
+    )
+    print(
+        f"real corpus: {len(corpus)} recordings, {len(models)} real re-encodes "
+        f"(similarity >= {THRESHOLD} for {real_recall:.0%} of them)"
+    )
     synth = Synth([c["base"] for c in corpus])
     for size in (int(s) for s in args.sizes.split(",")):
         path = args.out / f"index_{size}_v{KEY_VERSION}_b{BANDS}_l{LOW_BITS}.sqlite3"
@@ -289,8 +307,12 @@ def main() -> None:
         if seconds:
             print(f"built {size:,} tracks in {seconds:.0f} s ({path.stat().st_size / 2**20:.0f} MiB)")
         result = asyncio.run(measure(path, synth, size, models, args.queries, args.mmap_mb))
-        print(f"{size:>9,} tracks: " + ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) and v < 10 else f"{k} {v:.1f}" for k, v in result.items()))
+        print(
+            f"{size:>9,} tracks: "
+            + ", ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) and v < 10 else f"{k} {v:.1f}" for k, v in result.items()
+            )
+        )
 
 
 if __name__ == "__main__":

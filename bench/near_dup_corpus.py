@@ -35,8 +35,28 @@ def make_song(path: Path, seconds: float, seed: int) -> Path:
     chain = "".join(f"[{i}:a]" for i in range(16)) + "concat=n=16:v=0:a=1[l];"
     chain += "".join(f"[{16 + i}:a]" for i in range(4)) + "concat=n=4:v=0:a=1[b];"
     chain += f"[l][b]amix=inputs=2,aloop=loop=-1:size={8 * 22050},atrim=0:{seconds}[out]"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", chain, "-map", "[out]",
-                    "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k", str(path)], check=True, timeout=300)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            chain,
+            "-map",
+            "[out]",
+            "-ar",
+            "44100",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(path),
+        ],
+        check=True,
+        timeout=300,
+    )
     return path
 
 

@@ -46,18 +46,26 @@ from storage.sqlite.fts_query import fts_query  # noqa: E402
 from storage.sqlite.prompt_repository import SqlitePromptRepository  # noqa: E402
 
 FORMAT = 2  # bump when the generated data changes
-GENRES = ("synthwave lofi ambient techno house trance dubstep drill trap boombap jazz blues soul funk disco "
-          "rock metal punk grunge shoegaze dreampop hyperpop vaporwave chillwave outrun darkwave ebm idm "
-          "orchestral cinematic folk country bluegrass reggae dub ska afrobeat amapiano baile kpop jpop "
-          "citypop gospel opera bossa samba tango flamenco celtic drone noise glitch").split()
-MOODS = ("dreamy dark melancholic euphoric nostalgic aggressive calm tense hopeful bittersweet warm cold "
-         "lush sparse gritty shimmering hazy epic intimate playful haunting uplifting brooding").split()
-THINGS = ("synth bass drums pads strings piano guitar vocals choir arpeggio 808 kick snare hihat vinyl "
-          "crackle tape reverb delay sidechain bpm minor major key tempo bridge chorus verse hook "
-          "female male whisper falsetto rap spoken sunset night neon city rain ocean desert forest space "
-          "retro future memories summer winter highway midnight dawn with and the of in a slow fast").split()
-SYLLABLES = ("ka lo mi ra zen tor vex qua lin dro sa nu bel cor dim fa gol hu ix jo ki lum mor ny "
-             "pel ros sti tra ul vin wa xe yo zu").split()
+GENRES = (
+    "synthwave lofi ambient techno house trance dubstep drill trap boombap jazz blues soul funk disco "
+    "rock metal punk grunge shoegaze dreampop hyperpop vaporwave chillwave outrun darkwave ebm idm "
+    "orchestral cinematic folk country bluegrass reggae dub ska afrobeat amapiano baile kpop jpop "
+    "citypop gospel opera bossa samba tango flamenco celtic drone noise glitch"
+).split()
+MOODS = (
+    "dreamy dark melancholic euphoric nostalgic aggressive calm tense hopeful bittersweet warm cold "
+    "lush sparse gritty shimmering hazy epic intimate playful haunting uplifting brooding"
+).split()
+THINGS = (
+    "synth bass drums pads strings piano guitar vocals choir arpeggio 808 kick snare hihat vinyl "
+    "crackle tape reverb delay sidechain bpm minor major key tempo bridge chorus verse hook "
+    "female male whisper falsetto rap spoken sunset night neon city rain ocean desert forest space "
+    "retro future memories summer winter highway midnight dawn with and the of in a slow fast"
+).split()
+SYLLABLES = (
+    "ka lo mi ra zen tor vex qua lin dro sa nu bel cor dim fa gol hu ix jo ki lum mor ny "
+    "pel ros sti tra ul vin wa xe yo zu"
+).split()
 GENERATED = 30_000
 
 
@@ -164,7 +172,7 @@ def queries(count: int, seed: int = 7) -> list[tuple[str, str]]:
         picked = [rng.choice(pool) for _ in range(size)]
         if kind == "prefix":
             last = picked[-1] if len(picked[-1]) > 3 else rng.choice(common[:30] + rare)
-            picked[-1] = last[:rng.randint(3, min(8, len(last)))]
+            picked[-1] = last[: rng.randint(3, min(8, len(last)))]
         out.append((kind, " ".join(picked)))
     return out
 
@@ -179,8 +187,10 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered) * 1000, at(0.95), at(0.99)
 
 
-RAW = ("SELECT p.id FROM prompts_fts f JOIN prompts p ON p.rowid = f.rowid"
-       " WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts) LIMIT 10")
+RAW = (
+    "SELECT p.id FROM prompts_fts f JOIN prompts p ON p.rowid = f.rowid"
+    " WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts) LIMIT 10"
+)
 
 
 async def measure(path: Path, texts: list[tuple[str, str]]) -> dict[str, list[tuple[str, float]]]:
@@ -216,8 +226,12 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--rebuild", action="store_true", help="build the database even if cached")
     parser.add_argument("--db", type=Path, help="measure this existing library instead (e.g. bench/scale.py's)")
-    parser.add_argument("--candidates", type=int, default=prompt_repository.CANDIDATES,
-                        help="matches the repository ranks per query (a tuning experiment)")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=prompt_repository.CANDIDATES,
+        help="matches the repository ranks per query (a tuning experiment)",
+    )
     args = parser.parse_args()
     prompt_repository.CANDIDATES = args.candidates
     path = args.db or db_path(args.dir, args.rows)
@@ -226,18 +240,25 @@ def main() -> int:
     elif args.rebuild or not complete(path, args.rows):
         started = time.perf_counter()
         build(path, args.rows)
-        print(f"built {args.rows:,} prompts in {time.perf_counter() - started:.0f} s ({path}, "
-              f"{path.stat().st_size / 1e6:.0f} MB)")
+        print(
+            f"built {args.rows:,} prompts in {time.perf_counter() - started:.0f} s ({path}, "
+            f"{path.stat().st_size / 1e6:.0f} MB)"
+        )
     else:
         print(f"reusing {path}")
     texts = queries(args.queries)
     results = asyncio.run(measure(path, texts))
-    print(f"{args.rows:,} prompts, {len(texts)} queries of 1-3 words ({', '.join(CLASSES)}: a quarter each);"
-          f" repository ranks {args.candidates} candidates")
+    print(
+        f"{args.rows:,} prompts, {len(texts)} queries of 1-3 words ({', '.join(CLASSES)}: a quarter each);"
+        f" repository ranks {args.candidates} candidates"
+    )
     print(f"{'':34}{'p50':>8}{'p95':>8}{'p99':>8}  (ms)")
     summary: dict[str, list[float]] = {}
-    labels = {"ours": "repository search (whole call)", "raw_prefix": 'raw: "w1" "w2"* ORDER BY bm25',
-              "raw_same": "raw: our match set ORDER BY bm25"}
+    labels = {
+        "ours": "repository search (whole call)",
+        "raw_prefix": 'raw: "w1" "w2"* ORDER BY bm25',
+        "raw_same": "raw: our match set ORDER BY bm25",
+    }
     for key, label in labels.items():
         p = percentiles([s for _k, s in results[key]])
         summary[key] = list(p)
@@ -252,9 +273,11 @@ def main() -> int:
     ours99 = summary["ours"][2]
     raw99 = min(summary["raw_prefix"][2], summary["raw_same"][2])
     met = ours99 < 50 and ours99 <= 1.5 * raw99
-    print(f"goal: p99 < 50 ms and <= 1.5x the faster raw p99 ({raw99:.1f} ms): "
-          f"{'met' if met else 'NOT met'} (ratio {ours99 / raw99:.2f}); "
-          f"mean overlap@10 {sum(overall) / max(1, len(overall)):.2f}")
+    print(
+        f"goal: p99 < 50 ms and <= 1.5x the faster raw p99 ({raw99:.1f} ms): "
+        f"{'met' if met else 'NOT met'} (ratio {ours99 / raw99:.2f}); "
+        f"mean overlap@10 {sum(overall) / max(1, len(overall)):.2f}"
+    )
     print(json.dumps({"rows": args.rows, "candidates": args.candidates, **summary}))
     return 0 if met else 1
 

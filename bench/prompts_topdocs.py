@@ -29,8 +29,7 @@ from core.services.prompts import words  # noqa: E402
 from storage.sqlite.database import Database  # noqa: E402
 from storage.sqlite.prompt_repository import SqlitePromptRepository  # noqa: E402
 
-EXACT = ("SELECT f.rowid FROM prompts_fts f WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts), f.rowid DESC"
-         " LIMIT 10")
+EXACT = "SELECT f.rowid FROM prompts_fts f WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts), f.rowid DESC LIMIT 10"
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -39,21 +38,30 @@ async def main_async(args: argparse.Namespace) -> None:
     texts = queries(args.queries)
     await db.execute("ATTACH ':memory:' AS x")
     top = max(args.top)
-    await db.execute("CREATE TABLE x.topdocs (term TEXT NOT NULL, rank INTEGER NOT NULL, r INTEGER NOT NULL,"
-                     " PRIMARY KEY (term, rank))")
+    await db.execute(
+        "CREATE TABLE x.topdocs (term TEXT NOT NULL, rank INTEGER NOT NULL, r INTEGER NOT NULL,"
+        " PRIMARY KEY (term, rank))"
+    )
     vocabulary = {w for _kind, text in texts for w in words(text)}
-    counts = dict(await db.fetchall(
-        f"SELECT term, docs FROM prompt_terms WHERE term IN ({', '.join('?' * len(vocabulary))})", list(vocabulary)))
+    counts = dict(
+        await db.fetchall(
+            f"SELECT term, docs FROM prompt_terms WHERE term IN ({', '.join('?' * len(vocabulary))})", list(vocabulary)
+        )
+    )
     common = sorted(t for t, docs in counts.items() if docs > min(args.recent))
     build = []
     for term in common:
         started = time.perf_counter()
-        rows = await db.fetchall("SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts)"
-                                 f" LIMIT {top}", (f'"{term}"',))
+        rows = await db.fetchall(
+            f"SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts) LIMIT {top}",
+            (f'"{term}"',),
+        )
         build.append(time.perf_counter() - started)
         await db.executemany("INSERT INTO x.topdocs VALUES (?, ?, ?)", [(term, i, r[0]) for i, r in enumerate(rows)])
-    print(f"{len(common)} common words of the queries; list of {top} per word built in median "
-          f"{statistics.median(build) * 1000:.0f} ms, max {max(build) * 1000:.0f} ms")
+    print(
+        f"{len(common)} common words of the queries; list of {top} per word built in median "
+        f"{statistics.median(build) * 1000:.0f} ms, max {max(build) * 1000:.0f} ms"
+    )
     exact: dict[str, set[int]] = {}
     for _kind, text in texts:
         query = await repo.fts_query(text)
@@ -69,12 +77,17 @@ async def main_async(args: argparse.Namespace) -> None:
                     continue
                 listed = [t for t in dict.fromkeys(words(text)) if counts.get(t, 0) > recent]
                 numbered = ", ".join(f"?{i + 2}" for i in range(len(listed)))
-                sql = (f"SELECT r, score FROM (SELECT rowid AS r, bm25(prompts_fts) AS score FROM prompts_fts"
-                       f" WHERE prompts_fts MATCH ?1 ORDER BY rowid DESC LIMIT {recent})"
-                       + (f" UNION SELECT rowid, bm25(prompts_fts) FROM prompts_fts WHERE prompts_fts MATCH ?1 AND"
-                          f" rowid IN (SELECT r FROM x.topdocs WHERE rank < {k} AND term IN ({numbered}))"
-                          if listed else "")
-                       + " ORDER BY score, r DESC LIMIT 10")
+                sql = (
+                    f"SELECT r, score FROM (SELECT rowid AS r, bm25(prompts_fts) AS score FROM prompts_fts"
+                    f" WHERE prompts_fts MATCH ?1 ORDER BY rowid DESC LIMIT {recent})"
+                    + (
+                        f" UNION SELECT rowid, bm25(prompts_fts) FROM prompts_fts WHERE prompts_fts MATCH ?1 AND"
+                        f" rowid IN (SELECT r FROM x.topdocs WHERE rank < {k} AND term IN ({numbered}))"
+                        if listed
+                        else ""
+                    )
+                    + " ORDER BY score, r DESC LIMIT 10"
+                )
                 started = time.perf_counter()
                 rows = await db.fetchall(sql, (query, *listed))
                 elapsed = time.perf_counter() - started

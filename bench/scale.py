@@ -62,8 +62,23 @@ DIGESTS = 52
 BUDGET_S = 10.0  # seconds of calls per command, after at least MIN_CALLS calls
 MIN_CALLS = 5
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-GENRE_NAMES = ("synthwave", "lofi", "ambient", "techno", "house", "rock", "metal", "jazz", "pop", "hiphop",
-               "orchestral", "folk", "country", "reggae", "drum and bass")
+GENRE_NAMES = (
+    "synthwave",
+    "lofi",
+    "ambient",
+    "techno",
+    "house",
+    "rock",
+    "metal",
+    "jazz",
+    "pop",
+    "hiphop",
+    "orchestral",
+    "folk",
+    "country",
+    "reggae",
+    "drum and bass",
+)
 
 
 def data_dir(directory: Path) -> Path:
@@ -110,8 +125,14 @@ async def _create(data: Path) -> None:
         moderator = Sharer(*_member(0))
         for index in range(CLOSED_ROUNDS + 1):
             start = NOW - timedelta(days=7 * (CLOSED_ROUNDS - index) + 3)
-            created = await repo.create_round(RoundRules(theme=f"Theme {index}"), moderator, start,
-                                              start + timedelta(days=2), start + timedelta(days=4), "discord:1")
+            created = await repo.create_round(
+                RoundRules(theme=f"Theme {index}"),
+                moderator,
+                start,
+                start + timedelta(days=2),
+                start + timedelta(days=4),
+                "discord:1",
+            )
             if index < CLOSED_ROUNDS:
                 await repo.set_phase(created.id, Phase.CLOSED, Phase.SUBMISSION)
             else:
@@ -150,15 +171,30 @@ def _tracks(conn: sqlite3.Connection, pool: Path, rng: random.Random) -> list[st
         quarantined = index % 50 == 0
         genre = rng.choice(GENRE_NAMES)
         track = Track(
-            id=TrackId(f"{index:016x}"), cid=cid, size=len(blob), media_type="audio/mpeg",
-            duration_s=round(duration, 3), title=f"Track {index} {genre}", sharer=Sharer(*member),
-            first_seen_at=seen, origin_instance=InstanceId("scale"),
+            id=TrackId(f"{index:016x}"),
+            cid=cid,
+            size=len(blob),
+            media_type="audio/mpeg",
+            duration_s=round(duration, 3),
+            title=f"Track {index} {genre}",
+            sharer=Sharer(*member),
+            first_seen_at=seen,
+            origin_instance=InstanceId("scale"),
             verdict=Verdict.QUARANTINED if quarantined else Verdict.DECLARED,
             verdict_reason="near duplicate of another member's track" if quarantined else "declared by the sharer",
             evidence=(Evidence("container", "container:mp3", Strength.INFO, "MP3 audio, 128 kb/s", {"codec": "mp3"}),),
-            artist=member[2], genre=genre, tags=(genre,), prompt=f"{genre} track number {index}",
-            style=genre, lyrics=None, generator="suno", generator_song_id=None, source_url=None,
-            quality=QualityReport(-14.0, -1.0, 0.0, 0.0, 0.0, 0.3), status=TrackStatus.ACTIVE)
+            artist=member[2],
+            genre=genre,
+            tags=(genre,),
+            prompt=f"{genre} track number {index}",
+            style=genre,
+            lyrics=None,
+            generator="suno",
+            generator_song_id=None,
+            source_url=None,
+            quality=QualityReport(-14.0, -1.0, 0.0, 0.0, 0.0, 0.3),
+            status=TrackStatus.ACTIVE,
+        )
         rows.append(tr._values(track))
         shares.append((track.id, *member, seen.isoformat(), "discord:1"))
         values = array.array("I", os.urandom(4 * int(min(duration, 180) * 7.96)))
@@ -174,8 +210,10 @@ def _tracks(conn: sqlite3.Connection, pool: Path, rng: random.Random) -> list[st
 def _flush_tracks(conn: sqlite3.Connection, columns: str, *batches: list[Any]) -> None:
     rows, shares, prints, keys = batches
     conn.executemany(f"INSERT INTO tracks({columns}) VALUES ({', '.join('?' * 25)})", rows)
-    conn.executemany("INSERT INTO shares(track_id, platform, user_id, display_name, shared_at, place)"
-                     " VALUES (?, ?, ?, ?, ?, ?)", shares)
+    conn.executemany(
+        "INSERT INTO shares(track_id, platform, user_id, display_name, shared_at, place) VALUES (?, ?, ?, ?, ?, ?)",
+        shares,
+    )
     conn.executemany("INSERT INTO fingerprints(track_id, duration_s, vals) VALUES (?, ?, ?)", prints)
     conn.executemany("INSERT INTO fingerprint_keys(key, track_id) VALUES (?, ?)", keys)
     conn.commit()
@@ -248,7 +286,8 @@ def _rounds(conn: sqlite3.Connection, track_ids: list[str], rng: random.Random) 
         conn.executemany(
             "INSERT INTO entries(round_id, number, track_id, platform, user_id, display_name, submitted_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(round_id, number + 1, track_ids[t], *_member(t % MEMBERS), at) for number, t in enumerate(picked)])
+            [(round_id, number + 1, track_ids[t], *_member(t % MEMBERS), at) for number, t in enumerate(picked)],
+        )
         voters = rng.sample(range(MEMBERS), ballots // 2)
         rows = set()
         for voter in voters:  # two approvals each (of the three allowed)
@@ -261,12 +300,19 @@ def _rounds(conn: sqlite3.Connection, track_ids: list[str], rng: random.Random) 
 def _digests(conn: sqlite3.Connection, track_ids: list[str]) -> None:
     for week in range(DIGESTS):
         due = (NOW - timedelta(days=7 * (week + 1))).isoformat()
-        body = {"title": f"Weekly digest {due[:10]}", "tracks": track_ids[week * 10:week * 10 + 10],
-                "text": "Top tracks of the week\n" + "\n".join(f"{i}. Track" for i in range(10))}
-        conn.execute("INSERT OR REPLACE INTO bot_state(namespace, key, value) VALUES ('digest', ?, ?)",
-                     (f"week:{due}", json.dumps(body)))
-    conn.execute("INSERT OR REPLACE INTO bot_state(namespace, key, value) VALUES ('digest', 'last_published_due', ?)",
-                 ((NOW - timedelta(days=7)).isoformat(),))
+        body = {
+            "title": f"Weekly digest {due[:10]}",
+            "tracks": track_ids[week * 10 : week * 10 + 10],
+            "text": "Top tracks of the week\n" + "\n".join(f"{i}. Track" for i in range(10)),
+        }
+        conn.execute(
+            "INSERT OR REPLACE INTO bot_state(namespace, key, value) VALUES ('digest', ?, ?)",
+            (f"week:{due}", json.dumps(body)),
+        )
+    conn.execute(
+        "INSERT OR REPLACE INTO bot_state(namespace, key, value) VALUES ('digest', 'last_published_due', ?)",
+        ((NOW - timedelta(days=7)).isoformat(),),
+    )
     conn.commit()
 
 
@@ -279,9 +325,13 @@ def build(data: Path) -> None:
     rng = random.Random(16)
     conn = sqlite3.connect(partial / "wavepool.sqlite3")
     conn.execute("PRAGMA synchronous=OFF")
-    steps = [("tracks", lambda: ids.extend(_tracks(conn, partial / "pool", rng))),
-             ("prompts", lambda: _prompts(conn, ids, rng)), ("track votes", lambda: _votes(conn, ids, rng)),
-             ("rounds", lambda: _rounds(conn, ids, rng)), ("digests", lambda: _digests(conn, ids))]
+    steps = [
+        ("tracks", lambda: ids.extend(_tracks(conn, partial / "pool", rng))),
+        ("prompts", lambda: _prompts(conn, ids, rng)),
+        ("track votes", lambda: _votes(conn, ids, rng)),
+        ("rounds", lambda: _rounds(conn, ids, rng)),
+        ("digests", lambda: _digests(conn, ids)),
+    ]
     ids: list[str] = []
     for name, step in steps:
         began = time.perf_counter()
@@ -359,8 +409,13 @@ def _patch_analysis() -> None:
     async def fingerprint(self: object, path: Path) -> Fingerprint:
         return Fingerprint(tuple(array.array("I", hashlib.shake_256(path.read_bytes()).digest(4 * 955))), 120.0)
 
-    for name, method in (("probe", probe), ("tags", tags), ("c2pa", c2pa), ("quality", quality),
-                         ("fingerprint", fingerprint)):
+    for name, method in (
+        ("probe", probe),
+        ("tags", tags),
+        ("c2pa", c2pa),
+        ("quality", quality),
+        ("fingerprint", fingerprint),
+    ):
         setattr(FfmpegMediaInspector, name, method)
 
 
@@ -395,8 +450,10 @@ async def _commands(data: Path, runs: int, work: Path) -> dict[str, Any]:
             "search": lambda i: (["search", rng.choice(GENRE_NAMES), rng.choice(("track", "number", "1"))], None),
             "prompt search": lambda i: (["prompt", "search", *prompt_texts[i % len(prompt_texts)].split()], None),
             "round status": lambda i: (["round", "status"], None),
-            "round vote": lambda i: (["round", "vote", str(open_round), str(rng.randint(1, OPEN_ENTRIES)), "1"],
-                                     f"voter{next(counter)}"),
+            "round vote": lambda i: (
+                ["round", "vote", str(open_round), str(rng.randint(1, OPEN_ENTRIES)), "1"],
+                f"voter{next(counter)}",
+            ),
             "round results": lambda i: (["round", "results", str(rng.choice(closed))], None),
             "digest preview": lambda i: (["digest", "preview"], None),
             "review queue": lambda i: (["review"], None),
@@ -422,19 +479,25 @@ async def _commands(data: Path, runs: int, work: Path) -> dict[str, Any]:
                 if not ok:
                     failures.setdefault(name, text[:160])
             p50, p99 = _percentiles(samples[name])
-            print(f"{name}: {len(samples[name])} calls, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr,
-                  flush=True)
+            print(
+                f"{name}: {len(samples[name])} calls, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr, flush=True
+            )
         serving = _rss_mb()
         digest_runs = []
         for _ in range(3):
             started = time.perf_counter()
             await instance.app.digest.build()
             digest_runs.append(time.perf_counter() - started)
-    return {"commands": {name: _percentiles(values) for name, values in samples.items()},
-            "calls": {name: len(values) for name, values in samples.items()},
-            "failures": failures, "digest_build_s": [round(x, 3) for x in digest_runs], "open_s": round(open_s, 3),
-            "rss_before_open_mb": round(rss_before, 1), "rss_serving_mb": round(serving[0], 1),
-            "rss_peak_mb": round(serving[1], 1)}
+    return {
+        "commands": {name: _percentiles(values) for name, values in samples.items()},
+        "calls": {name: len(values) for name, values in samples.items()},
+        "failures": failures,
+        "digest_build_s": [round(x, 3) for x in digest_runs],
+        "open_s": round(open_s, 3),
+        "rss_before_open_mb": round(rss_before, 1),
+        "rss_serving_mb": round(serving[0], 1),
+        "rss_peak_mb": round(serving[1], 1),
+    }
 
 
 def _free_port() -> int:
@@ -458,8 +521,13 @@ def startup(data: Path, work: Path) -> dict[str, float]:
     config.write_text(f'[instance]\ndata_dir = "{data}"\n[http]\nport = {port}\n')
     env = _env(data)
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(config), "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=(work / "run.log").open("wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bots.cli", "--config", str(config), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "run.log").open("wb"),
+    )
     try:
         deadline = started + 120
         while time.perf_counter() < deadline and _get(f"http://127.0.0.1:{port}/healthz") is None:
@@ -479,8 +547,12 @@ def startup(data: Path, work: Path) -> dict[str, float]:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    return {"startup_s": round(healthy, 3), "rss_idle_mb": round(idle[0], 1), "rss_served_mb": round(served[0], 1),
-            "rss_peak_mb": round(served[1], 1)}
+    return {
+        "startup_s": round(healthy, 3),
+        "rss_idle_mb": round(idle[0], 1),
+        "rss_served_mb": round(served[0], 1),
+        "rss_peak_mb": round(served[1], 1),
+    }
 
 
 _IMPORTS = """
@@ -539,17 +611,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as work:
         copy = Path(work) / "data"
         shutil.copytree(data, copy)
-        child = subprocess.run([sys.executable, __file__, "--child", str(copy), "--runs", str(args.runs),
-                                "--scale", str(args.scale)],
-                               capture_output=True, text=True, env=_env(copy), cwd=ROOT, check=False)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(copy), "--runs", str(args.runs), "--scale", str(args.scale)],
+            capture_output=True,
+            text=True,
+            env=_env(copy),
+            cwd=ROOT,
+            check=False,
+        )
         if child.returncode != 0:
             print(child.stderr[-3000:])
             return 2
         result = json.loads(child.stdout.strip().splitlines()[-1])
         run = startup(copy, Path(work))
-    print(f"{TRACKS:,} tracks, {MEMBERS:,} members, {PROMPTS:,} prompts, {TRACK_VOTES:,} track votes, "
-          f"{CLOSED_ROUNDS} closed rounds + 1 open ({OPEN_ENTRIES:,} entries, {OPEN_BALLOTS:,} ballots), "
-          f"{DIGESTS} digests; {args.runs} calls per command")
+    print(
+        f"{TRACKS:,} tracks, {MEMBERS:,} members, {PROMPTS:,} prompts, {TRACK_VOTES:,} track votes, "
+        f"{CLOSED_ROUNDS} closed rounds + 1 open ({OPEN_ENTRIES:,} entries, {OPEN_BALLOTS:,} ballots), "
+        f"{DIGESTS} digests; {args.runs} calls per command"
+    )
     print(f"{'command':<24}{'p50 ms':>9}{'p99 ms':>9}  goal p99 < 50 ms")
     met = True
     for name, (p50, p99) in result["commands"].items():
@@ -559,16 +638,31 @@ def main() -> int:
     for name, text in result["failures"].items():
         print(f"  ({name} answered with an error: {text!r})")
     digest = statistics.median(result["digest_build_s"])
-    print(f"weekly digest build: median {digest:.2f} s of {result['digest_build_s']} (goal < 2 s: "
-          f"{'met' if digest < 2 else 'NOT met'})")
-    print(f"wavepool run start-up to healthy: {run['startup_s']:.2f} s (goal < 3 s: "
-          f"{'met' if run['startup_s'] < 3 else 'NOT met'})")
-    print(f"RSS: wavepool run idle {run['rss_idle_mb']:.0f} MB, after 200 HTTP requests {run['rss_served_mb']:.0f} MB "
-          f"(peak {run['rss_peak_mb']:.0f}); command process serving {result['rss_serving_mb']:.0f} MB "
-          f"(peak {result['rss_peak_mb']:.0f}) (goal < 200 MB)")
+    print(
+        f"weekly digest build: median {digest:.2f} s of {result['digest_build_s']} (goal < 2 s: "
+        f"{'met' if digest < 2 else 'NOT met'})"
+    )
+    print(
+        f"wavepool run start-up to healthy: {run['startup_s']:.2f} s (goal < 3 s: "
+        f"{'met' if run['startup_s'] < 3 else 'NOT met'})"
+    )
+    print(
+        f"RSS: wavepool run idle {run['rss_idle_mb']:.0f} MB, after 200 HTTP requests {run['rss_served_mb']:.0f} MB "
+        f"(peak {run['rss_peak_mb']:.0f}); command process serving {result['rss_serving_mb']:.0f} MB "
+        f"(peak {result['rss_peak_mb']:.0f}) (goal < 200 MB)"
+    )
     met = met and digest < 2 and run["startup_s"] < 3 and max(run["rss_peak_mb"], result["rss_peak_mb"]) < 200
-    print(json.dumps({"commands": result["commands"], "digest_build_s": result["digest_build_s"], **run,
-                      "rss_serving_mb": result["rss_serving_mb"], "rss_commands_peak_mb": result["rss_peak_mb"]}))
+    print(
+        json.dumps(
+            {
+                "commands": result["commands"],
+                "digest_build_s": result["digest_build_s"],
+                **run,
+                "rss_serving_mb": result["rss_serving_mb"],
+                "rss_commands_peak_mb": result["rss_peak_mb"],
+            }
+        )
+    )
     return 0 if met else 1
 
 

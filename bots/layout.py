@@ -95,8 +95,9 @@ def utf16_len(text: str) -> int:
 
 def _safe_end(text: str, end: int) -> int:
     """An index at or before ``end`` that does not split a combining sequence or emoji joiner."""
-    while 0 < end < len(text) and (unicodedata.combining(text[end]) or text[end] in "\u200d\ufe0f\ufe0e"
-                                   or text[end - 1] == "\u200d"):
+    while 0 < end < len(text) and (
+        unicodedata.combining(text[end]) or text[end] in "\u200d\ufe0f\ufe0e" or text[end - 1] == "\u200d"
+    ):
         end -= 1
     return end
 
@@ -107,7 +108,7 @@ def cut(text: str, limit: int, measure: Measure = len, mark: str = ELLIPSIS) -> 
         return text
     room = limit - measure(mark)
     if room <= 0:
-        return mark[:max(limit, 0)]
+        return mark[: max(limit, 0)]
     # longest prefix that fits (binary search: measure is monotone in the prefix length)
     low, high = 0, len(text)
     while low < high:
@@ -131,13 +132,14 @@ def pieces(text: str, limit: int, measure: Measure = len) -> Iterator[str]:
         if not head:  # cannot happen for limit >= 2, but never loop forever
             head = rest[: max(1, limit // 2)]
         yield head
-        rest = rest[len(head):].lstrip()
+        rest = rest[len(head) :].lstrip()
     if rest or not text:
         yield rest
 
 
-def chunk_lines(lines: tuple[str, ...] | list[str], limit: int, measure: Measure = len,
-                joiner: str = "\n") -> list[list[str]]:
+def chunk_lines(
+    lines: tuple[str, ...] | list[str], limit: int, measure: Measure = len, joiner: str = "\n"
+) -> list[list[str]]:
     """Lines packed into pages of at most ``limit`` units (a line too long is split into pieces)."""
     pages: list[list[str]] = []
     page: list[str] = []
@@ -156,8 +158,9 @@ def chunk_lines(lines: tuple[str, ...] | list[str], limit: int, measure: Measure
     return pages
 
 
-def first_page(lines: tuple[str, ...] | list[str], limit: int, measure: Measure = len,
-               joiner: str = "\n") -> tuple[list[str], list[str]]:
+def first_page(
+    lines: tuple[str, ...] | list[str], limit: int, measure: Measure = len, joiner: str = "\n"
+) -> tuple[list[str], list[str]]:
     """The lines that fit one page of ``limit`` units, and the rest (a first line too long is split)."""
     shown: list[str] = []
     used = 0
@@ -170,5 +173,5 @@ def first_page(lines: tuple[str, ...] | list[str], limit: int, measure: Measure 
         if shown:
             return shown, list(lines[index:])
         head, *tail = list(pieces(line, limit, measure))
-        return [head], [" ".join(tail), *lines[index + 1:]] if tail else list(lines[index + 1:])
+        return [head], [" ".join(tail), *lines[index + 1 :]] if tail else list(lines[index + 1 :])
     return shown, []

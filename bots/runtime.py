@@ -69,11 +69,14 @@ def _link_fetcher(settings: Settings) -> LinkFetcher | None:
     return SafeLinkFetcher(settings.links, host_map=settings.links.pinned_hosts or None)
 
 
-
 def _genre_service(settings: Settings, db: Database) -> GenreService:
     taxonomy = [
-        GenreDef(name, genre.aliases, genre.keywords,
-                 {k: v for k, v in (("discord", genre.discord_channel), ("matrix", genre.matrix_room)) if v})
+        GenreDef(
+            name,
+            genre.aliases,
+            genre.keywords,
+            {k: v for k, v in (("discord", genre.discord_channel), ("matrix", genre.matrix_room)) if v},
+        )
         for name, genre in settings.genres.taxonomy.items()
     ]
     g, v, d = settings.genres, settings.voting, settings.digest
@@ -85,23 +88,48 @@ def _genre_service(settings: Settings, db: Database) -> GenreService:
     return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
 
 
-def _confirmations(settings: Settings, db: Database, tracks: SqliteTrackRepository, events: SqliteEventLog,
-                   clock: Clock, fetcher: LinkFetcher | None, inspector: FfmpegMediaInspector) -> ConfirmationService | None:
+def _confirmations(
+    settings: Settings,
+    db: Database,
+    tracks: SqliteTrackRepository,
+    events: SqliteEventLog,
+    clock: Clock,
+    fetcher: LinkFetcher | None,
+    inspector: FfmpegMediaInspector,
+) -> ConfirmationService | None:
     """Generators' pages confirming shared tracks, when links can be fetched."""
     prov = settings.provenance
     if fetcher is None or not prov.confirm_generators:
         return None
-    confirmers = build_confirmers(prov.confirm_generators, fetcher, inspector, settings.data_dir / "downloads",
-                                  settings.ingest.max_bytes, prov.generator_pages)
-    policy = ConfirmationPolicy(match_threshold=settings.ingest.near_duplicate_threshold,
-                                retry_base_s=prov.confirm_retry_base_s, max_attempts=prov.confirm_max_attempts,
-                                quarantine_conflicts=prov.quarantine_conflicts)
+    confirmers = build_confirmers(
+        prov.confirm_generators,
+        fetcher,
+        inspector,
+        settings.data_dir / "downloads",
+        settings.ingest.max_bytes,
+        prov.generator_pages,
+    )
+    policy = ConfirmationPolicy(
+        match_threshold=settings.ingest.near_duplicate_threshold,
+        retry_base_s=prov.confirm_retry_base_s,
+        max_attempts=prov.confirm_max_attempts,
+        quarantine_conflicts=prov.quarantine_conflicts,
+    )
     return ConfirmationService(SqliteConfirmationStore(db), confirmers, tracks, clock, policy, events)
 
 
-def _ingest_service(settings: Settings, identity: Identity, pool: DiskBlobPool, tracks: SqliteTrackRepository,
-                    events: SqliteEventLog, genres: GenreService, clock: Clock, fetcher: LinkFetcher | None,
-                    inspector: FfmpegMediaInspector, confirmations: ConfirmationService | None) -> IngestService:
+def _ingest_service(
+    settings: Settings,
+    identity: Identity,
+    pool: DiskBlobPool,
+    tracks: SqliteTrackRepository,
+    events: SqliteEventLog,
+    genres: GenreService,
+    clock: Clock,
+    fetcher: LinkFetcher | None,
+    inspector: FfmpegMediaInspector,
+    confirmations: ConfirmationService | None,
+) -> IngestService:
     ingest_settings, prov = settings.ingest, settings.provenance
     return IngestService(
         pool=pool,
@@ -126,34 +154,49 @@ def _ingest_service(settings: Settings, identity: Identity, pool: DiskBlobPool, 
         fetcher=fetcher,
         work_dir=settings.data_dir / "downloads",
         classify_genre=lambda track, tag_genre: genres.classify(
-            track.genre, track.prompt, track.style, track.tags, tag_genre),
+            track.genre, track.prompt, track.style, track.tags, tag_genre
+        ),
         confirmations=confirmations,
-        quality_rules=QualityRules(action=LowQualityAction(prov.low_quality), max_silent_share=prov.max_silent_share,
-                                   min_distinct_share=prov.min_distinct_share,
-                                   max_noise_flatness=prov.max_noise_flatness),
+        quality_rules=QualityRules(
+            action=LowQualityAction(prov.low_quality),
+            max_silent_share=prov.max_silent_share,
+            min_distinct_share=prov.min_distinct_share,
+            max_noise_flatness=prov.max_noise_flatness,
+        ),
     )
 
 
-def _build_app(settings: Settings, identity: Identity, db: Database, pool: DiskBlobPool,
-               events: SqliteEventLog, clock: Clock) -> App:
+def _build_app(
+    settings: Settings, identity: Identity, db: Database, pool: DiskBlobPool, events: SqliteEventLog, clock: Clock
+) -> App:
     tracks = SqliteTrackRepository(db)
     genres = _genre_service(settings, db)
     fetcher = _link_fetcher(settings)
     inspector = FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings))
     confirmations = _confirmations(settings, db, tracks, events, clock, fetcher, inspector)
-    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector,
-                             confirmations)
+    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations)
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
     voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
-    digest = DigestService(DigestSchedule(d.weekday, time(hour, minute), d.timezone, d.top_n), tracks, clock,
-                           events, state, settings.instance.community, voting, prompts,
-                           peers=StoredPeerDigests(state, settings.federation.blocked_instances))
-    federation = (StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
-                  if settings.matrix.homeserver and settings.matrix.user_id else None)
+    digest = DigestService(
+        DigestSchedule(d.weekday, time(hour, minute), d.timezone, d.top_n),
+        tracks,
+        clock,
+        events,
+        state,
+        settings.instance.community,
+        voting,
+        prompts,
+        peers=StoredPeerDigests(state, settings.federation.blocked_instances),
+    )
+    federation = (
+        StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
+        if settings.matrix.homeserver and settings.matrix.user_id
+        else None
+    )
     return App(
         instance=identity.instance_id,
         instance_name=settings.instance.name,
@@ -193,8 +236,12 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
                 log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
             await state.put("storage", "near_dup_backfilled", "1")
         app = _build_app(settings, identity, db, pool, events, clock or SystemClock())
-        announcements = Announcements(app.tracks, app.voting, app.digest,
-                                      AnnouncementRules(replicated_tracks=settings.federation.announce_replicated))
+        announcements = Announcements(
+            app.tracks,
+            app.voting,
+            app.digest,
+            AnnouncementRules(replicated_tracks=settings.federation.announce_replicated),
+        )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:
         await db.close()
@@ -267,9 +314,14 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with open_instance(settings) as instance:
-        log.info("instance %s (%s): data in %s (database %s, pool %s)",
-                 settings.instance.name, instance.identity.instance_id, instance.data_dir,
-                 instance.data_dir / "wavepool.sqlite3", instance.data_dir / "pool")
+        log.info(
+            "instance %s (%s): data in %s (database %s, pool %s)",
+            settings.instance.name,
+            instance.identity.instance_id,
+            instance.data_dir,
+            instance.data_dir / "wavepool.sqlite3",
+            instance.data_dir / "pool",
+        )
         parts = build_parts(instance)
         web = WebServer(instance.app, parts.health)
         await web.start(settings.http.host, settings.http.port)

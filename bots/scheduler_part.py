@@ -56,8 +56,15 @@ class SchedulerPart:
 
     def _arm(self, rnd: Round) -> None:
         for job_id, when in deadlines(rnd):
-            self._scheduler.add_job(self._advance, "date", run_date=when, id=job_id, replace_existing=True,
-                                    misfire_grace_time=None, coalesce=True)
+            self._scheduler.add_job(
+                self._advance,
+                "date",
+                run_date=when,
+                id=job_id,
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+            )
 
     async def _advance(self) -> None:
         voting = self._instance.app.voting
@@ -90,13 +97,29 @@ class SchedulerPart:
                 log.info("scheduler: %d open round(s) armed", len(rounds))
             if app.digest is not None:
                 s = app.digest.schedule
-                self._scheduler.add_job(self._digest, "cron", day_of_week=s.weekday, hour=s.at.hour,
-                                        minute=s.at.minute, timezone=s.timezone, id="digest",
-                                        replace_existing=True, misfire_grace_time=3600, coalesce=True)
+                self._scheduler.add_job(
+                    self._digest,
+                    "cron",
+                    day_of_week=s.weekday,
+                    hour=s.at.hour,
+                    minute=s.at.minute,
+                    timezone=s.timezone,
+                    id="digest",
+                    replace_existing=True,
+                    misfire_grace_time=3600,
+                    coalesce=True,
+                )
                 await self._digest()
             if app.confirmations is not None:  # generators' pages, retried with backoff by the service
-                self._scheduler.add_job(self._confirm, "interval", seconds=CONFIRM_EVERY_S, id="confirmations",
-                                        replace_existing=True, coalesce=True, max_instances=1)
+                self._scheduler.add_job(
+                    self._confirm,
+                    "interval",
+                    seconds=CONFIRM_EVERY_S,
+                    id="confirmations",
+                    replace_existing=True,
+                    coalesce=True,
+                    max_instances=1,
+                )
             self._started = True
             await asyncio.Event().wait()
         finally:

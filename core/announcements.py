@@ -42,8 +42,13 @@ def track_post(track: Track, text: str) -> Post:
 class Announcements:
     """Turns events into the posts every chat surface makes."""
 
-    def __init__(self, tracks: TrackRepository, voting: VotingService | None, digest: DigestService | None,
-                 rules: AnnouncementRules = AnnouncementRules()) -> None:
+    def __init__(
+        self,
+        tracks: TrackRepository,
+        voting: VotingService | None,
+        digest: DigestService | None,
+        rules: AnnouncementRules = AnnouncementRules(),
+    ) -> None:
         self._tracks = tracks
         self._voting = voting
         self._digest = digest
@@ -89,7 +94,9 @@ class Announcements:
         if kind is EventKind.ROUND_VOTING_OPENED:
             entries = await self._voting.entries(rnd)
             posts = [Post(target, fallback=here, reply=voting_open_reply(rnd, len(entries)))]
-            posts += [Post(target, fallback=here, reply=await entry_reply(self._tracks, rnd, entry)) for entry in entries]
+            posts += [
+                Post(target, fallback=here, reply=await entry_reply(self._tracks, rnd, entry)) for entry in entries
+            ]
             return posts
         if kind is EventKind.ROUND_CLOSED:
             if not await self._voting.entries(rnd):

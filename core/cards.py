@@ -63,8 +63,9 @@ def card_text(track: Track, shares: Sequence[Share] = ()) -> str:
     lines.append(f"  id        {track.id}")
     lines.append(f"  cid       {track.cid}")
     lines.append(f"  audio     {track.media_type}, {duration_text(track.duration_s)}, {track.size / 1048576:.2f} MB")
-    lines.append(f"  shared by {track.sharer.display_name} ({track.sharer.platform}) on "
-                 f"{track.first_seen_at:%Y-%m-%d %H:%M} UTC")
+    lines.append(
+        f"  shared by {track.sharer.display_name} ({track.sharer.platform}) on {track.first_seen_at:%Y-%m-%d %H:%M} UTC"
+    )
     lines.append(f"  genre     {track.genre or 'unsorted'}")
     if track.generator:
         song = f" (song {track.generator_song_id})" if track.generator_song_id else ""

@@ -34,7 +34,7 @@ def cid_of(data: bytes) -> Cid:
 def digest_of(cid: Cid) -> bytes:
     """The sha2-256 digest inside a CID."""
     raw = base64.b32decode(cid[1:].upper() + "=" * (-len(cid[1:]) % 8))
-    return raw[len(_PREFIX):]
+    return raw[len(_PREFIX) :]
 
 
 def is_cid(text: str) -> bool:

@@ -1,25 +1,25 @@
 """Every error the core raises, in one hierarchy.
 
-    WavepoolError                  base; ``str(err)`` is fit to show a member
-    ├── InputError                 a member or operator gave something we cannot use
-    │   ├── NotAudioError          the bytes are not an audio container we accept
-    │   ├── CorruptAudioError      audio that cannot be decoded, or is truncated
-    │   ├── LowQualityError        silence, one repeated tone or a noise floor, not a track
-    │   ├── TooLargeError          over the size cap
-    │   ├── TooLongError           over the duration cap (or zero length)
-    │   ├── UnsafeUrlError         a URL or redirect we refuse to fetch (SSRF rules)
-    │   ├── FetchError             a download failed (timeout, 404, no audio on page)
-    │   │   ├── PageGoneError      the page is not public (401/403/404/410)
-    │   │   └── PageWithoutAudioError  the page answered but offers no audio
-    │   └── UsageError             a command was called with bad arguments
-    ├── NotFoundError              an unknown track, prompt, round, peer ...
-    ├── PermissionDeniedError      the caller lacks the permission a command needs
-    ├── ConflictError              a rule of the community was broken
-    │   ├── DuplicateError         the same thing again (vote, entry, prompt)
-    │   ├── RateLimitedError       too many shares in a window
-    │   └── PhaseError             too early / too late for a round phase
-    ├── IntegrityError             bytes do not match their address (pool, federation)
-    └── ConfigError                the config file or environment is invalid (names the key)
+WavepoolError                  base; ``str(err)`` is fit to show a member
+├── InputError                 a member or operator gave something we cannot use
+│   ├── NotAudioError          the bytes are not an audio container we accept
+│   ├── CorruptAudioError      audio that cannot be decoded, or is truncated
+│   ├── LowQualityError        silence, one repeated tone or a noise floor, not a track
+│   ├── TooLargeError          over the size cap
+│   ├── TooLongError           over the duration cap (or zero length)
+│   ├── UnsafeUrlError         a URL or redirect we refuse to fetch (SSRF rules)
+│   ├── FetchError             a download failed (timeout, 404, no audio on page)
+│   │   ├── PageGoneError      the page is not public (401/403/404/410)
+│   │   └── PageWithoutAudioError  the page answered but offers no audio
+│   └── UsageError             a command was called with bad arguments
+├── NotFoundError              an unknown track, prompt, round, peer ...
+├── PermissionDeniedError      the caller lacks the permission a command needs
+├── ConflictError              a rule of the community was broken
+│   ├── DuplicateError         the same thing again (vote, entry, prompt)
+│   ├── RateLimitedError       too many shares in a window
+│   └── PhaseError             too early / too late for a round phase
+├── IntegrityError             bytes do not match their address (pool, federation)
+└── ConfigError                the config file or environment is invalid (names the key)
 """
 
 from __future__ import annotations

@@ -57,8 +57,9 @@ def _best_offsets(a: Sequence[int], b: Sequence[int], max_offset: int, top: int 
     return [offset for _, offset in sorted(scored)[:top]]
 
 
-def similarity(a: Sequence[int], b: Sequence[int], max_offset: int = MAX_OFFSET_ITEMS,
-               exhaustive: bool = False) -> float:
+def similarity(
+    a: Sequence[int], b: Sequence[int], max_offset: int = MAX_OFFSET_ITEMS, exhaustive: bool = False
+) -> float:
     """1 − bit error rate at the best offset within ±``max_offset`` items (0.0 when too short).
 
     The items are packed into two big integers, so one offset costs a shift, a mask, an

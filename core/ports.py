@@ -104,9 +104,7 @@ class BlobPool(Protocol):
 class TrackRepository(Protocol):
     """Track records, shares and fingerprints."""
 
-    async def add(
-        self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None
-    ) -> None:
+    async def add(self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None) -> None:
         """Store a new track with its first share and fingerprint, all or nothing."""
         ...
 
@@ -138,8 +136,9 @@ class TrackRepository(Protocol):
         """A member's own tracks, newest first."""
         ...
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
-                          evidence: Sequence[Evidence] | None = None) -> None:
+    async def set_verdict(
+        self, track_id: TrackId, verdict: Verdict, reason: str, evidence: Sequence[Evidence] | None = None
+    ) -> None:
         """Change a track's verdict (moderation, confirmation); ``evidence`` replaces the card's evidence."""
         ...
 
@@ -261,20 +260,29 @@ class LinkFetcher(Protocol):
 class VotingRepository(Protocol):
     """Rounds, entries, ballots and track votes (durable when a call returns)."""
 
-    async def create_round(self, rules: RoundRules, created_by: Sharer, created_at: datetime,
-                           submit_until: datetime, vote_until: datetime, place: str) -> Round: ...
+    async def create_round(
+        self,
+        rules: RoundRules,
+        created_by: Sharer,
+        created_at: datetime,
+        submit_until: datetime,
+        vote_until: datetime,
+        place: str,
+    ) -> Round: ...
     async def get_round(self, round_id: int) -> Round | None: ...
     async def open_rounds(self) -> Sequence[Round]: ...
     async def recent_rounds(self, limit: int = 10) -> Sequence[Round]: ...
     async def set_phase(self, round_id: int, phase: Phase, expected: Phase) -> bool:
         """Move a round from ``expected`` to ``phase``; False if it was not in ``expected``."""
         ...
+
     async def set_deadlines(self, round_id: int, submit_until: datetime, vote_until: datetime) -> None: ...
     async def add_entry(self, round_id: int, track_id: TrackId, submitter: Sharer, at: datetime) -> Entry: ...
     async def entries(self, round_id: int) -> Sequence[Entry]: ...
     async def set_ballot(self, ballot: Ballot) -> int | None:
         """Store a ballot; returns the value it replaced, if any."""
         ...
+
     async def delete_ballot(self, round_id: int, entry: int, voter: Voter) -> int | None: ...
     async def ballots(self, round_id: int) -> Sequence[Ballot]: ...
     async def set_track_vote(self, track_id: TrackId, voter: Voter, value: int, at: datetime) -> int | None: ...
@@ -283,6 +291,7 @@ class VotingRepository(Protocol):
     async def track_vote_totals(self, since: datetime, limit: int) -> Sequence[tuple[TrackId, int, int]]:
         """(track, sum of values, voters) of votes cast since ``since``, best first."""
         ...
+
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]: ...
 
 

@@ -126,8 +126,9 @@ class ConfirmationStore(Protocol):
         """Count a failed attempt and set the next try."""
         ...
 
-    async def finish(self, track_id: TrackId, state: ConfirmationState, checked_at: datetime,
-                     evidence: Evidence | None) -> None:
+    async def finish(
+        self, track_id: TrackId, state: ConfirmationState, checked_at: datetime, evidence: Evidence | None
+    ) -> None:
         """Record the final state and the evidence it produced."""
         ...
 

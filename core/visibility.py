@@ -44,4 +44,6 @@ def can_see(track: Track, viewer: Viewer) -> bool:
     if is_public(track) or viewer.moderator:
         return True
     return viewer.user_id is not None and (track.sharer.platform, track.sharer.user_id) == (
-        viewer.platform, viewer.user_id)
+        viewer.platform,
+        viewer.user_id,
+    )

@@ -86,17 +86,30 @@ class Homeserver:
     def register(self, shared_secret: str, username: str, password: str) -> str:
         """Shared-secret registration of a normal user; its access token."""
         nonce = self.call("GET", "/_synapse/admin/v1/register")["nonce"]
-        mac = hmac.new(shared_secret.encode(), b"\x00".join(
-            part.encode() for part in (nonce, username, password, "notadmin")), hashlib.sha1).hexdigest()
-        data = self.call("POST", "/_synapse/admin/v1/register", {
-            "nonce": nonce, "username": username, "password": password, "admin": False, "mac": mac})
+        mac = hmac.new(
+            shared_secret.encode(),
+            b"\x00".join(part.encode() for part in (nonce, username, password, "notadmin")),
+            hashlib.sha1,
+        ).hexdigest()
+        data = self.call(
+            "POST",
+            "/_synapse/admin/v1/register",
+            {"nonce": nonce, "username": username, "password": password, "admin": False, "mac": mac},
+        )
         return str(data["access_token"])
 
     def login(self, username: str, password: str) -> str:
         """Password login; a new access token."""
-        data = self.call("POST", "/_matrix/client/v3/login", {
-            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": username},
-            "password": password, "initial_device_display_name": "wavepool"})
+        data = self.call(
+            "POST",
+            "/_matrix/client/v3/login",
+            {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": username},
+                "password": password,
+                "initial_device_display_name": "wavepool",
+            },
+        )
         return str(data["access_token"])
 
     def whoami(self, token: str) -> str | None:
@@ -167,8 +180,10 @@ def ensure_account(hs: Homeserver, shared_secret: str, files: SecretFiles, name:
             token = hs.register(shared_secret, name, password)
         except MatrixCallFailed as taken:
             if taken.errcode == "M_USER_IN_USE":
-                raise SystemExit(f"init: the account {name!r} exists with another password than the one in "
-                                 f"{files.folder}; reset it with Synapse's admin API or remove both volumes") from None
+                raise SystemExit(
+                    f"init: the account {name!r} exists with another password than the one in "
+                    f"{files.folder}; reset it with Synapse's admin API or remove both volumes"
+                ) from None
             raise
         log.info("%s: account registered", name)
     files.write(f"{name}.token", token, shared=True)
@@ -187,12 +202,22 @@ def ensure_room(hs: Homeserver, token: str, alias_localpart: str, server_name: s
     except MatrixCallFailed as error:
         if error.status != 404:
             raise
-    data = hs.call("POST", "/_matrix/client/v3/createRoom", {
-        "name": "Wavepool federation", "topic": "Wavepool federation", "preset": "public_chat",
-        "room_alias_name": alias_localpart, "visibility": "private",
-        "power_level_content_override": {"events": ROOM_EVENT_LEVELS},
-        "initial_state": [{"type": "m.room.history_visibility", "state_key": "",
-                           "content": {"history_visibility": "shared"}}]}, token=token)
+    data = hs.call(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {
+            "name": "Wavepool federation",
+            "topic": "Wavepool federation",
+            "preset": "public_chat",
+            "room_alias_name": alias_localpart,
+            "visibility": "private",
+            "power_level_content_override": {"events": ROOM_EVENT_LEVELS},
+            "initial_state": [
+                {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "shared"}}
+            ],
+        },
+        token=token,
+    )
     log.info("federation room %s created (%s)", alias, data["room_id"])
     return str(data["room_id"])
 
@@ -205,13 +230,13 @@ def main() -> int:
     names = env.get("WAVEPOOL_INIT_BOTS", "alpha beta").replace(",", " ").split()
     uid, _, gid = env.get("WAVEPOOL_INIT_OWNER", "10001:10001").partition(":")
     files = SecretFiles(Path(env.get("WAVEPOOL_INIT_SECRETS_DIR", "/secrets")), (int(uid), int(gid or uid)))
-    shared_secret = read_shared_secret(Path(env.get("WAVEPOOL_INIT_SYNAPSE_CONFIG", "/synapse/homeserver.yaml")),
-                                       WAIT_FOR_HOMESERVER_S)
+    shared_secret = read_shared_secret(
+        Path(env.get("WAVEPOOL_INIT_SYNAPSE_CONFIG", "/synapse/homeserver.yaml")), WAIT_FOR_HOMESERVER_S
+    )
     hs.wait_until_up(WAIT_FOR_HOMESERVER_S)
     accounts = [ensure_account(hs, shared_secret, files, name) for name in names]
     owner_id, owner_token = accounts[0]
-    ensure_room(hs, owner_token, env.get("WAVEPOOL_INIT_ROOM_ALIAS", "wavepool-federation"),
-                owner_id.split(":", 1)[1])
+    ensure_room(hs, owner_token, env.get("WAVEPOOL_INIT_ROOM_ALIAS", "wavepool-federation"), owner_id.split(":", 1)[1])
     log.info("ready: %s", ", ".join(user_id for user_id, _ in accounts))
     return 0
 

@@ -60,8 +60,10 @@ def secrets_from_files(environ: Mapping[str, str]) -> dict[str, str]:
         try:
             env[name] = Path(path).read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise EntryError(f"{name}_FILE names {path}, which cannot be read ({error.strerror}); "
-                             "with docker/compose.yaml the init service writes it: see its log") from None
+            raise EntryError(
+                f"{name}_FILE names {path}, which cannot be read ({error.strerror}); "
+                "with docker/compose.yaml the init service writes it: see its log"
+            ) from None
     return env
 
 

@@ -134,7 +134,7 @@ class DiskBlobPool:
                         raise TooLargeError(_too_large(max_size))
                     view = memoryview(chunk)
                     while view:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
             if self._fsync:
                 os.fsync(fd)
             cid = hasher.cid()
@@ -144,8 +144,9 @@ class DiskBlobPool:
                 folder = os.open(final.parent, os.O_RDONLY)
                 try:
                     # linkat(AT_SYMLINK_FOLLOW) names the open file; os.link uses it only with a dir fd
-                    os.link(f"/proc/self/fd/{fd}", final.name, src_dir_fd=folder, dst_dir_fd=folder,
-                            follow_symlinks=True)
+                    os.link(
+                        f"/proc/self/fd/{fd}", final.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=True
+                    )
                     if self._total is not None:
                         self._total += hasher.size
                 except FileExistsError:
@@ -269,7 +270,8 @@ class DiskBlobPool:
         """Bytes used by blobs (counted on first use, then maintained by writes and deletes)."""
         if self._total is None:
             self._total = await asyncio.to_thread(
-                lambda: sum(p.stat().st_size for p in self._blobs.glob("*/*") if p.is_file()))
+                lambda: sum(p.stat().st_size for p in self._blobs.glob("*/*") if p.is_file())
+            )
         return self._total
 
     # -- maintenance -------------------------------------------------------------------
@@ -315,12 +317,14 @@ class DiskBlobPool:
 
     async def clean_temp(self) -> int:
         """Remove temp files a crash left behind."""
+
         def clean() -> int:
             count = 0
             for part in self._tmp.glob("*.part"):
                 part.unlink(missing_ok=True)
                 count += 1
             return count
+
         return await asyncio.to_thread(clean)
 
 

@@ -73,13 +73,20 @@ class MemoryTrackRepository:
         def haystack(t: Track) -> str:
             return " ".join(filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre))).lower()
 
-        hits = [t for t in self._tracks.values() if t.status is TrackStatus.ACTIVE
-                and all(any(tok.startswith(w) for tok in haystack(t).split()) for w in words)]
+        hits = [
+            t
+            for t in self._tracks.values()
+            if t.status is TrackStatus.ACTIVE
+            and all(any(tok.startswith(w) for tok in haystack(t).split()) for w in words)
+        ]
         return hits[:limit]
 
     async def recent(self, limit: int = 20, since: datetime | None = None) -> Sequence[Track]:
-        active = [t for t in self._tracks.values() if t.status is TrackStatus.ACTIVE
-                  and (since is None or t.first_seen_at >= since)]
+        active = [
+            t
+            for t in self._tracks.values()
+            if t.status is TrackStatus.ACTIVE and (since is None or t.first_seen_at >= since)
+        ]
         return sorted(active, key=lambda t: t.first_seen_at, reverse=True)[:limit]
 
     async def by_verdict(self, verdict: Verdict, limit: int = 50) -> Sequence[Track]:
@@ -87,15 +94,23 @@ class MemoryTrackRepository:
         return sorted(hits, key=lambda t: t.first_seen_at)[:limit]
 
     async def by_sharer(self, platform: str, user_id: str, limit: int = 50) -> Sequence[Track]:
-        hits = [t for t in self._tracks.values() if (t.sharer.platform, t.sharer.user_id) == (platform, user_id)
-                and t.status is TrackStatus.ACTIVE]
+        hits = [
+            t
+            for t in self._tracks.values()
+            if (t.sharer.platform, t.sharer.user_id) == (platform, user_id) and t.status is TrackStatus.ACTIVE
+        ]
         return sorted(hits, key=lambda t: t.first_seen_at, reverse=True)[:limit]
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
-                          evidence: Sequence[Evidence] | None = None) -> None:
+    async def set_verdict(
+        self, track_id: TrackId, verdict: Verdict, reason: str, evidence: Sequence[Evidence] | None = None
+    ) -> None:
         track = self._tracks[track_id]
-        self._tracks[track_id] = replace(track, verdict=verdict, verdict_reason=reason,
-                                         evidence=track.evidence if evidence is None else tuple(evidence))
+        self._tracks[track_id] = replace(
+            track,
+            verdict=verdict,
+            verdict_reason=reason,
+            evidence=track.evidence if evidence is None else tuple(evidence),
+        )
 
     async def set_status(self, track_id: TrackId, status: TrackStatus) -> None:
         self._tracks[track_id] = replace(self._tracks[track_id], status=status)
@@ -107,8 +122,11 @@ class MemoryTrackRepository:
         self._shares.append(share)
 
     async def shares_since(self, platform: str, user_id: str, since: datetime) -> int:
-        return sum(1 for s in self._shares if (s.sharer.platform, s.sharer.user_id) == (platform, user_id)
-                   and s.shared_at >= since)
+        return sum(
+            1
+            for s in self._shares
+            if (s.sharer.platform, s.sharer.user_id) == (platform, user_id) and s.shared_at >= since
+        )
 
     async def shares(self, track_id: TrackId) -> Sequence[Share]:
         return sorted((s for s in self._shares if s.track_id == track_id), key=lambda s: s.shared_at)
@@ -116,8 +134,9 @@ class MemoryTrackRepository:
     async def add_fingerprint(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
         self._fingerprints[track_id] = fingerprint
 
-    async def fingerprint_candidates(self, fingerprint: Fingerprint, limit: int = 20
-                                     ) -> Sequence[tuple[TrackId, Fingerprint]]:
+    async def fingerprint_candidates(
+        self, fingerprint: Fingerprint, limit: int = 20
+    ) -> Sequence[tuple[TrackId, Fingerprint]]:
         keys = set(bucket_keys(fingerprint.values))
         scored = [(len(keys & set(bucket_keys(fp.values))), tid, fp) for tid, fp in self._fingerprints.items()]
         scored = [s for s in scored if s[0] > 0]
@@ -140,10 +159,18 @@ class MemoryVotingRepository:
         self._ballots: dict[tuple[int, int, Voter], Ballot] = {}
         self._track_votes: dict[tuple[TrackId, Voter], tuple[int, datetime]] = {}
 
-    async def create_round(self, rules: RoundRules, created_by: Sharer, created_at: datetime,
-                           submit_until: datetime, vote_until: datetime, place: str) -> Round:
-        rnd = Round(len(self._rounds) + 1, rules, created_by, created_at, submit_until, vote_until,
-                    Phase.SUBMISSION, place)
+    async def create_round(
+        self,
+        rules: RoundRules,
+        created_by: Sharer,
+        created_at: datetime,
+        submit_until: datetime,
+        vote_until: datetime,
+        place: str,
+    ) -> Round:
+        rnd = Round(
+            len(self._rounds) + 1, rules, created_by, created_at, submit_until, vote_until, Phase.SUBMISSION, place
+        )
         self._rounds[rnd.id] = rnd
         self._entries[rnd.id] = []
         return rnd
@@ -245,8 +272,9 @@ class MemoryBlobPool:
     async def put_file(self, path: Path, max_size: int | None = None) -> tuple[Cid, int]:
         return await self._put(path.read_bytes(), max_size, None)
 
-    async def put_stream(self, chunks: AsyncIterator[bytes], max_size: int | None = None,
-                         expect: Cid | None = None) -> tuple[Cid, int]:
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
+    ) -> tuple[Cid, int]:
         data = bytearray()
         async for chunk in chunks:
             data += chunk
@@ -276,7 +304,7 @@ class MemoryBlobPool:
     async def stream(self, cid: Cid, chunk_size: int = 262144) -> AsyncIterator[bytes]:
         data = await self.read(cid)
         for start in range(0, len(data), chunk_size):
-            yield data[start:start + chunk_size]
+            yield data[start : start + chunk_size]
 
     async def local_path(self, cid: Cid) -> Path | None:
         return None  # nothing on disk; callers that need a file skip the blob

@@ -252,9 +252,7 @@ class MemoryFederationStore:
         return len(self._queue)
 
     async def failures(self, limit: int) -> Sequence[QueueItem]:
-        failing = sorted(
-            (q.item for q in self._queue.values() if q.item.attempts > 0), key=lambda i: -i.attempts
-        )
+        failing = sorted((q.item for q in self._queue.values() if q.item.attempts > 0), key=lambda i: -i.attempts)
         return [_item_copy(i) for i in failing[:limit]]
 
     # -- outbox ------------------------------------------------------------------------
@@ -266,9 +264,7 @@ class MemoryFederationStore:
             return self._last_outbox_id
 
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
-        return [
-            (i, kind, _copy(content)) for i, (kind, content) in sorted(self._outbox.items())[:limit]
-        ]
+        return [(i, kind, _copy(content)) for i, (kind, content) in sorted(self._outbox.items())[:limit]]
 
     async def outbox_done(self, item_id: int) -> None:
         async with self._writing():
@@ -281,18 +277,14 @@ def _first_seen(peer: Peer) -> datetime:
 
 
 def _item_copy(item: QueueItem) -> QueueItem:
-    return replace(
-        item, manifest=_copy(item.manifest), sources=tuple(dict(s) for s in item.sources)
-    )
+    return replace(item, manifest=_copy(item.manifest), sources=tuple(dict(s) for s in item.sources))
 
 
 def _state_of(owner: object) -> dict[str, Any]:
     """A copy of an object's containers deep enough to roll back: values are frozen or copied on write."""
-    return {
-        name: copy.copy(value)
-        for name, value in vars(owner).items()
-        if isinstance(value, (dict, list, set))
-    } | {name: value for name, value in vars(owner).items() if isinstance(value, int)}
+    return {name: copy.copy(value) for name, value in vars(owner).items() if isinstance(value, (dict, list, set))} | {
+        name: value for name, value in vars(owner).items() if isinstance(value, int)
+    }
 
 
 def _all_tracks(repo: MemoryTrackRepository) -> list[Track]:

@@ -107,8 +107,9 @@ class MemoryPromptRepository:
         total = sum(v for t, v, at in self._votes if t in linked and (since is None or at >= since))
         return replace(prompt, votes=total)
 
-    def _ranked(self, terms: list[str], limit: int, require_all: bool, prefix: str | None = None,
-                exclude: str | None = None) -> list[Prompt]:
+    def _ranked(
+        self, terms: list[str], limit: int, require_all: bool, prefix: str | None = None, exclude: str | None = None
+    ) -> list[Prompt]:
         if not terms or limit <= 0:
             return []
         docs = {pid: words(p.text) for pid, p in self._prompts.items()}

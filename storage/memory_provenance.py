@@ -31,8 +31,16 @@ class MemoryConfirmationStore:
             return False
         self._pending[item.track_id] = item
         self._records[item.track_id] = ConfirmationRecord(
-            item.track_id, item.generator, item.song_id, ConfirmationState.PENDING, item.attempts, item.due,
-            None, None, None)
+            item.track_id,
+            item.generator,
+            item.song_id,
+            ConfirmationState.PENDING,
+            item.attempts,
+            item.due,
+            None,
+            None,
+            None,
+        )
         return True
 
     async def due(self, now: datetime, limit: int = 20) -> Sequence[PendingConfirmation]:
@@ -43,11 +51,13 @@ class MemoryConfirmationStore:
         self._pending[track_id] = replace(self._pending[track_id], attempts=attempts, due=due)
         self._records[track_id] = replace(self._records[track_id], attempts=attempts, due=due, last_error=error[:500])
 
-    async def finish(self, track_id: TrackId, state: ConfirmationState, checked_at: datetime,
-                     evidence: Evidence | None) -> None:
+    async def finish(
+        self, track_id: TrackId, state: ConfirmationState, checked_at: datetime, evidence: Evidence | None
+    ) -> None:
         self._pending.pop(track_id, None)
-        self._records[track_id] = replace(self._records[track_id], state=state, checked_at=checked_at,
-                                          evidence=evidence)
+        self._records[track_id] = replace(
+            self._records[track_id], state=state, checked_at=checked_at, evidence=evidence
+        )
 
     async def get(self, track_id: TrackId) -> ConfirmationRecord | None:
         return self._records.get(track_id)

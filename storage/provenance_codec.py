@@ -27,24 +27,39 @@ def page_to_json(page: GeneratorPage | None) -> str | None:
     """A page's facts without its fingerprint (stored apart, packed)."""
     if page is None:
         return None
-    return json.dumps({
-        "generator": page.generator, "song_id": page.song_id, "page_url": page.page_url, "title": page.title,
-        "creator": page.creator, "duration_s": page.duration_s, "audio_url": page.audio_url,
-        "audio_cid": page.audio_cid, "facts": page.facts,
-    })
+    return json.dumps(
+        {
+            "generator": page.generator,
+            "song_id": page.song_id,
+            "page_url": page.page_url,
+            "title": page.title,
+            "creator": page.creator,
+            "duration_s": page.duration_s,
+            "audio_url": page.audio_url,
+            "audio_cid": page.audio_cid,
+            "facts": page.facts,
+        }
+    )
 
 
-def lookup_from_row(status: str, detail: str, page_json: str | None, fp_duration: float | None,
-                    fp: bytes | None) -> PageLookup:
+def lookup_from_row(
+    status: str, detail: str, page_json: str | None, fp_duration: float | None, fp: bytes | None
+) -> PageLookup:
     """Rebuild a cached lookup."""
     page = None
     if page_json:
         raw: dict[str, Any] = json.loads(page_json)
         fingerprint = Fingerprint(unpack_values(fp), float(fp_duration or 0.0)) if fp else None
         page = GeneratorPage(
-            generator=str(raw["generator"]), song_id=str(raw["song_id"]), page_url=str(raw["page_url"]),
-            title=raw.get("title"), creator=raw.get("creator"), duration_s=raw.get("duration_s"),
-            audio_url=raw.get("audio_url"), audio_cid=Cid(raw["audio_cid"]) if raw.get("audio_cid") else None,
-            fingerprint=fingerprint, facts=dict(raw.get("facts") or {}),
+            generator=str(raw["generator"]),
+            song_id=str(raw["song_id"]),
+            page_url=str(raw["page_url"]),
+            title=raw.get("title"),
+            creator=raw.get("creator"),
+            duration_s=raw.get("duration_s"),
+            audio_url=raw.get("audio_url"),
+            audio_cid=Cid(raw["audio_cid"]) if raw.get("audio_cid") else None,
+            fingerprint=fingerprint,
+            facts=dict(raw.get("facts") or {}),
         )
     return PageLookup(LookupStatus(status), page, detail)

@@ -27,8 +27,9 @@ def render_reply(reply: Reply) -> str:
     return "\n".join(parts)
 
 
-async def run_chat_command(instance: Instance, words: list[str], as_user: str | None = None,
-                           cwd: Path | None = None) -> tuple[str, bool]:
+async def run_chat_command(
+    instance: Instance, words: list[str], as_user: str | None = None, cwd: Path | None = None
+) -> tuple[str, bool]:
     """Run ``words`` as a command; returns the printed text and whether it succeeded."""
     text = " ".join(shlex.quote(w) for w in words)
     command, args = parse_chat(instance.registry, text)
@@ -45,9 +46,13 @@ async def run_chat_command(instance: Instance, words: list[str], as_user: str | 
             args[param.name] = None
     user = as_user or "operator"
     invocation = Invocation(
-        platform="cli", user_id=user, display_name=user, place="cli",
+        platform="cli",
+        user_id=user,
+        display_name=user,
+        place="cli",
         permission=Permission.OPERATOR if as_user is None else Permission.MEMBER,
-        args=args, attachments=tuple(attachments),
+        args=args,
+        attachments=tuple(attachments),
     )
     reply = await execute(command, invocation)
     return render_reply(reply), not reply.failed

@@ -21,8 +21,9 @@ from core.views.tracks import share_reply
 async def ingest(args: argparse.Namespace, instance: Instance, io: Output) -> int:
     """``wavepool ingest FILE|URL --by NAME ...``."""
     sharer = Sharer("cli", args.user_id or args.by, args.by)
-    declaration = Declaration(generator=args.generator, prompt=args.prompt, style=args.style,
-                              genre=args.genre, title=args.title)
+    declaration = Declaration(
+        generator=args.generator, prompt=args.prompt, style=args.style, genre=args.genre, title=args.title
+    )
     source: str = args.source
     share = instance.app.share
     if "://" in source:
@@ -59,8 +60,10 @@ async def pool(args: argparse.Namespace, instance: Instance, io: Output) -> int:
     app = instance.app
     if args.pool_command == "verify":
         report = await app.pool.verify()
-        io.out(f"checked {report.checked} blobs ({report.bytes_checked / 1048576:.1f} MB): "
-               f"{report.ok} ok, {len(report.corrupt)} corrupt")
+        io.out(
+            f"checked {report.checked} blobs ({report.bytes_checked / 1048576:.1f} MB): "
+            f"{report.ok} ok, {len(report.corrupt)} corrupt"
+        )
         for cid in report.corrupt:
             io.out(f"  corrupt, moved aside: {cid}")
         return 1 if report.corrupt else 0
@@ -75,8 +78,10 @@ async def pool(args: argparse.Namespace, instance: Instance, io: Output) -> int:
     blobs = 0
     async for _ in app.pool.cids():
         blobs += 1
-    io.out(f"{blobs} blobs, {await app.pool.total_bytes() / 1048576:.1f} MB, "
-           f"{await app.tracks.count()} tracks, data in {instance.data_dir}")
+    io.out(
+        f"{blobs} blobs, {await app.pool.total_bytes() / 1048576:.1f} MB, "
+        f"{await app.tracks.count()} tracks, data in {instance.data_dir}"
+    )
     return 0
 
 

@@ -25,20 +25,35 @@ async def peers(args: argparse.Namespace, instance: Instance, io: Output) -> int
     settings = instance.settings
     stats = await SqliteFederationStore(instance.db).peer_stats()
     if args.json:
-        io.out(json.dumps([{"instance": s.peer.instance_id, "name": s.peer.name, "user": s.peer.user_id,
-                          "trusted": s.peer.instance_id not in settings.federation.blocked_instances
-                          and s.peer.user_id not in settings.federation.blocked_instances,
-                          "last_seen": s.peer.last_seen.isoformat() if s.peer.last_seen else None,
-                          "entries": s.entries, "bytes": s.bytes} for s in stats], indent=2))
+        io.out(
+            json.dumps(
+                [
+                    {
+                        "instance": s.peer.instance_id,
+                        "name": s.peer.name,
+                        "user": s.peer.user_id,
+                        "trusted": s.peer.instance_id not in settings.federation.blocked_instances
+                        and s.peer.user_id not in settings.federation.blocked_instances,
+                        "last_seen": s.peer.last_seen.isoformat() if s.peer.last_seen else None,
+                        "entries": s.entries,
+                        "bytes": s.bytes,
+                    }
+                    for s in stats
+                ],
+                indent=2,
+            )
+        )
         return 0
     if not stats:
         io.out("no peers seen yet")
     for s in stats:
         blocked = s.peer.instance_id in settings.federation.blocked_instances
         seen = f"{s.peer.last_seen:%Y-%m-%d %H:%M}" if s.peer.last_seen else "never"
-        io.out(f"{s.peer.name:<20} {s.peer.instance_id:<22} {s.peer.user_id:<30} "
-             f"{'blocked' if blocked else 'trusted':<8} last seen {seen}  "
-             f"{s.entries} entries, {s.bytes / 1048576:.1f} MB")
+        io.out(
+            f"{s.peer.name:<20} {s.peer.instance_id:<22} {s.peer.user_id:<30} "
+            f"{'blocked' if blocked else 'trusted':<8} last seen {seen}  "
+            f"{s.entries} entries, {s.bytes / 1048576:.1f} MB"
+        )
     return 0
 
 

@@ -80,8 +80,10 @@ async def _dispatch(args: argparse.Namespace, argv: list[str], settings: Setting
     async with open_instance(settings) as instance:
         rc = await run_subcommand(args, instance, Output())
     if changes_state(args):
-        sys.stderr.write(f"wavepool: no instance is running on {settings.data_dir}: done here; its posts and "
-                         "federation follow at the next `wavepool run`\n")
+        sys.stderr.write(
+            f"wavepool: no instance is running on {settings.data_dir}: done here; its posts and "
+            "federation follow at the next `wavepool run`\n"
+        )
     return rc
 
 

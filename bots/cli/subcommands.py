@@ -58,8 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         fed_action.add_argument("room", help="room id or alias")
 
     cmd = sub.add_parser("cmd", help="call any chat command as the operator, e.g. `wavepool cmd round status`")
-    cmd.add_argument("--as", dest="as_user", metavar="NAME",
-                     help="run as this member instead of the operator (permissions of a member)")
+    cmd.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="NAME",
+        help="run as this member instead of the operator (permissions of a member)",
+    )
     cmd.add_argument("words", nargs=argparse.REMAINDER, help="command name and arguments, as in chat")
     return parser
 

@@ -22,8 +22,13 @@ Runner = Callable[[discord.Interaction[Any], Command, dict[str, Any]], Awaitable
 Suggest = Callable[[discord.Interaction[Any], str, str], Awaitable[list[tuple[str, str]]]]
 
 _TYPES: dict[ParamKind, Any] = {
-    ParamKind.TEXT: str, ParamKind.INTEGER: int, ParamKind.NUMBER: float, ParamKind.TRACK: str,
-    ParamKind.ATTACHMENT: discord.Attachment, ParamKind.USER: discord.Member, ParamKind.DURATION: str,
+    ParamKind.TEXT: str,
+    ParamKind.INTEGER: int,
+    ParamKind.NUMBER: float,
+    ParamKind.TRACK: str,
+    ParamKind.ATTACHMENT: discord.Attachment,
+    ParamKind.USER: discord.Member,
+    ParamKind.DURATION: str,
 }
 
 
@@ -43,16 +48,19 @@ def _annotation(param: Param) -> Any:
 
 def _signature(command: Command) -> inspect.Signature:
     asked = modal_param(command)
-    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                annotation=discord.Interaction)]
+    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
     required = [p for p in command.params if p.required and p is not asked and p.kind is not ParamKind.ATTACHMENT]
     optional = [p for p in command.params if p not in required]
     for param in required:
-        params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        annotation=_annotation(param)))
+        params.append(
+            inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_annotation(param))
+        )
     for param in optional:
-        params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        annotation=_annotation(param) | None, default=None))
+        params.append(
+            inspect.Parameter(
+                param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_annotation(param) | None, default=None
+            )
+        )
     return inspect.Signature(params)
 
 
@@ -65,10 +73,12 @@ def build_command(command: Command, run: Runner, suggest: Suggest) -> app_comman
     callback.__signature__ = _signature(command)  # type: ignore[attr-defined]
     callback.__qualname__ = callback.__name__ = f"wavepool_{command.name.replace(' ', '_')}"
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
-        p.name: p.help[:100] for p in command.params}
+        p.name: p.help[:100] for p in command.params
+    }
     # discord.py types callbacks by their static signature; ours is built at run time (__signature__)
     slash: app_commands.Command[Any, ..., None] = app_commands.Command(
-        name=command.leaf, description=command.help[:100], callback=callback)
+        name=command.leaf, description=command.help[:100], callback=callback
+    )
     for param in command.params:
         if param.autocomplete:
             slash.autocomplete(param.name)(_completer(param.autocomplete, suggest))  # type: ignore[arg-type]
@@ -84,8 +94,13 @@ def _completer(source: str, suggest: Suggest) -> Callable[..., Awaitable[list[ap
     return complete
 
 
-def build_tree(tree: app_commands.CommandTree[Any], registry: CommandRegistry, run: Runner, suggest: Suggest,
-               guild: discord.abc.Snowflake | None) -> None:
+def build_tree(
+    tree: app_commands.CommandTree[Any],
+    registry: CommandRegistry,
+    run: Runner,
+    suggest: Suggest,
+    guild: discord.abc.Snowflake | None,
+) -> None:
     """Add every registry command to ``tree`` (groups for two-word names)."""
     groups: dict[str, app_commands.Group] = {}
     for command in registry.all():

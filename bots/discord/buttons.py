@@ -25,8 +25,9 @@ class WavepoolButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TE
         self.button = button
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
-                             match: re.Match[str]) -> WavepoolButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> WavepoolButton:
         action = ButtonAction(match["action"]) if match["action"] in ButtonAction._value2member_map_ else None
         if action is None:
             action = ButtonAction.OPEN
@@ -38,5 +39,8 @@ class WavepoolButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TE
         await interaction.response.defer(ephemeral=True, thinking=True)
         invocation = client.invocation(interaction, {})
         reply = await press(client.instance.registry, self.button.custom_id, invocation)
-        await interaction.followup.send(cut(reply.text or "Done.", CONTENT, utf16_len), ephemeral=True,
-                                        allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(
+            cut(reply.text or "Done.", CONTENT, utf16_len),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )

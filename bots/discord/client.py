@@ -53,7 +53,8 @@ class AskModal(discord.ui.Modal):
         self._options = options
         self._name = name
         self.field: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=name.capitalize()[:45], style=discord.TextStyle.paragraph, max_length=4000, custom_id=name)
+            label=name.capitalize()[:45], style=discord.TextStyle.paragraph, max_length=4000, custom_id=name
+        )
         self.add_item(self.field)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
@@ -106,16 +107,25 @@ class WavepoolClient(discord.Client):
             return Permission.MODERATOR
         return Permission.MEMBER
 
-    def invocation(self, interaction: discord.Interaction[Any], args: dict[str, Any],
-                   attachments: tuple[Attachment, ...] = ()) -> Invocation:
+    def invocation(
+        self, interaction: discord.Interaction[Any], args: dict[str, Any], attachments: tuple[Attachment, ...] = ()
+    ) -> Invocation:
         """The core's view of who runs what where."""
         user = interaction.user
         joined = getattr(user, "joined_at", None)
         age = (discord.utils.utcnow() - joined).total_seconds() / 86400 if joined else None
         roles = tuple(str(r.id) for r in getattr(user, "roles", ())) + tuple(r.name for r in getattr(user, "roles", ()))
-        return Invocation(platform="discord", user_id=str(user.id), display_name=user.display_name,
-                          place=str(interaction.channel_id), permission=self.permission(user), args=args,
-                          attachments=attachments, account_age_days=age, roles=roles)
+        return Invocation(
+            platform="discord",
+            user_id=str(user.id),
+            display_name=user.display_name,
+            place=str(interaction.channel_id),
+            permission=self.permission(user),
+            args=args,
+            attachments=attachments,
+            account_age_days=age,
+            roles=roles,
+        )
 
     async def suggest(self, interaction: discord.Interaction[Any], source: str, current: str) -> list[tuple[str, str]]:
         """Autocomplete choices from the core."""
@@ -124,8 +134,9 @@ class WavepoolClient(discord.Client):
     async def _download(self, attachment: discord.Attachment) -> Attachment:
         limit = self.instance.app.ingest.limits.max_bytes
         if attachment.size > limit:
-            raise TooLargeError(f"the file is {attachment.size / 1e6:.1f} MB; this community accepts up to "
-                                f"{limit / 1e6:.0f} MB")
+            raise TooLargeError(
+                f"the file is {attachment.size / 1e6:.1f} MB; this community accepts up to {limit / 1e6:.0f} MB"
+            )
         work = self.instance.data_dir / "downloads"
         work.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=work, suffix=".part", delete=False) as handle:
@@ -134,8 +145,9 @@ class WavepoolClient(discord.Client):
         name = PurePath(attachment.filename).name[:200] or "upload"
         return Attachment(name, path, path.stat().st_size, attachment.content_type, attachment.url)
 
-    async def run_command(self, interaction: discord.Interaction[Any], command: Command,
-                          options: dict[str, Any]) -> None:
+    async def run_command(
+        self, interaction: discord.Interaction[Any], command: Command, options: dict[str, Any]
+    ) -> None:
         """Defer, run the core command, answer (ephemeral when private or an error)."""
         asked = modal_param(command)
         if asked is not None and not options.get(asked.name):
@@ -175,8 +187,10 @@ class WavepoolClient(discord.Client):
             files = await self._files(reply, getattr(interaction, "attachment_size_limit", None))
             ids = await post_plan(self, channel.id, laid_out, files=files)
             jump = channel.get_partial_message(ids[0]).jump_url  # type: ignore[union-attr]
-            await with_retry(lambda: interaction.followup.send(
-                f"Done: {jump}", ephemeral=True, allowed_mentions=NO_MENTIONS), "followup")
+            await with_retry(
+                lambda: interaction.followup.send(f"Done: {jump}", ephemeral=True, allowed_mentions=NO_MENTIONS),
+                "followup",
+            )
 
     async def _files(self, reply: Reply, limit: int | None) -> list[discord.File]:
         """The card's audio when it fits the upload limit."""
@@ -186,8 +200,13 @@ class WavepoolClient(discord.Client):
         path = await self.instance.app.pool.local_path(track.cid)
         if path is None or track.size > (limit or DEFAULT_UPLOAD_LIMIT):
             return []
-        suffix = {"audio/mpeg": ".mp3", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/wav": ".wav",
-                  "audio/mp4": ".m4a"}.get(track.media_type, "")
+        suffix = {
+            "audio/mpeg": ".mp3",
+            "audio/flac": ".flac",
+            "audio/ogg": ".ogg",
+            "audio/wav": ".wav",
+            "audio/mp4": ".m4a",
+        }.get(track.media_type, "")
         safe = "".join(c for c in track.title if c.isalnum() or c in " -_")[:60].strip() or "track"
         return [discord.File(path, filename=f"{safe}{suffix}")]
 
@@ -197,8 +216,11 @@ class WavepoolClient(discord.Client):
         """Audio attachments in watched channels are shared."""
         if message.author.bot or str(message.channel.id) not in self.watch_channels:
             return
-        audio = [a for a in message.attachments if (a.content_type or "").startswith("audio/")
-                 or a.filename.lower().endswith(AUDIO_SUFFIXES)]
+        audio = [
+            a
+            for a in message.attachments
+            if (a.content_type or "").startswith("audio/") or a.filename.lower().endswith(AUDIO_SUFFIXES)
+        ]
         share = self.instance.registry.get("share")
         if not audio or share is None:
             return
@@ -208,19 +230,28 @@ class WavepoolClient(discord.Client):
                 downloaded = await self._download(attachment)
                 author = message.author
                 invocation = Invocation(
-                    platform="discord", user_id=str(author.id), display_name=author.display_name,
-                    place=str(message.channel.id), permission=self.permission(author),
-                    attachments=(downloaded,), message_ref=message.jump_url)
+                    platform="discord",
+                    user_id=str(author.id),
+                    display_name=author.display_name,
+                    place=str(message.channel.id),
+                    permission=self.permission(author),
+                    attachments=(downloaded,),
+                    message_ref=message.jump_url,
+                )
                 reply = await execute(share, invocation)
             except WavepoolError as error:
                 reply = error_reply(error)
             finally:
                 if downloaded is not None:
                     downloaded.path.unlink(missing_ok=True)
-            files = [] if reply.failed else await self._files(reply, message.guild.filesize_limit
-                                                                        if message.guild else None)
-            await post_plan(self, message.channel.id, plan(reply, link=message.jump_url), reference=message,
-                            files=files)
+            files = (
+                []
+                if reply.failed
+                else await self._files(reply, message.guild.filesize_limit if message.guild else None)
+            )
+            await post_plan(
+                self, message.channel.id, plan(reply, link=message.jump_url), reference=message, files=files
+            )
 
     async def announce(self, post: Post, key: str | None = None) -> None:
         """Send a post to the channel its target maps to.

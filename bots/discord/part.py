@@ -35,8 +35,9 @@ class DiscordPart:
         if settings.api_base:
             point_at(settings.api_base)
         self._instance = instance
-        self.client = client or WavepoolClient(instance, application_id=int(settings.application_id)
-                                               if settings.application_id else None)
+        self.client = client or WavepoolClient(
+            instance, application_id=int(settings.application_id) if settings.application_id else None
+        )
 
     def ready(self) -> bool:
         """Ready while the gateway session is up."""

@@ -65,8 +65,9 @@ async def _thread(client: discord.Client, head: discord.Message, name: str) -> A
     if not isinstance(head.channel, (discord.TextChannel, discord.ForumChannel)) or head.guild is None:
         return head.channel  # DMs and threads cannot hold threads: the rest follows in place
     try:
-        return await with_retry(lambda: head.create_thread(name=name, auto_archive_duration=ARCHIVE_MINUTES),
-                                "start thread")
+        return await with_retry(
+            lambda: head.create_thread(name=name, auto_archive_duration=ARCHIVE_MINUTES), "start thread"
+        )
     except discord.Forbidden as error:
         # without the Create Public Threads permission the rest still goes out, in the channel
         log.warning("cannot start a thread in %s (%s); posting the rest in the channel", head.channel.id, error)
@@ -77,9 +78,14 @@ async def _thread(client: discord.Client, head: discord.Message, name: str) -> A
         return await resolve_channel(client, head.id)  # a thread started from a message has its id
 
 
-async def post_plan(client: discord.Client, destination: int | str, plan: Plan, key: str | None = None,
-                    reference: discord.Message | None = None,
-                    files: Sequence[discord.File] = ()) -> list[int]:
+async def post_plan(
+    client: discord.Client,
+    destination: int | str,
+    plan: Plan,
+    key: str | None = None,
+    reference: discord.Message | None = None,
+    files: Sequence[discord.File] = (),
+) -> list[int]:
     """Send ``plan`` to a channel (as a reply to ``reference`` if given); the ids of the messages sent."""
     channel = reference.channel if reference is not None else await resolve_channel(client, destination)
     first = _kwargs(plan.headline, key, 0, files)
@@ -102,7 +108,11 @@ async def followup_plan(interaction: discord.Interaction[Any], plan: Plan, ephem
     """Send every message of ``plan`` as interaction follow-ups (no thread: they may be ephemeral)."""
     ids = []
     for message in plan.messages:
-        sent = await with_retry(lambda message=message: interaction.followup.send(  # type: ignore[misc]
-            ephemeral=ephemeral, wait=True, **message.kwargs()), "followup")
+        sent = await with_retry(
+            lambda message=message: interaction.followup.send(  # type: ignore[misc]
+                ephemeral=ephemeral, wait=True, **message.kwargs()
+            ),
+            "followup",
+        )
         ids.append(sent.id)
     return ids

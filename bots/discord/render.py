@@ -59,9 +59,12 @@ class MessageBudget:
     def fits(self, need: int, embeds: int = 1, buttons: tuple[Button, ...] = ()) -> bool:
         """True when an embed of ``need`` characters and its buttons still fit this message."""
         ids = {b.custom_id for b in self.buttons}
-        return (self.embeds + embeds <= MAX_EMBEDS and need <= self.left
-                and len(self.buttons) + len(buttons) <= MAX_BUTTONS
-                and not any(b.custom_id in ids for b in buttons))
+        return (
+            self.embeds + embeds <= MAX_EMBEDS
+            and need <= self.left
+            and len(self.buttons) + len(buttons) <= MAX_BUTTONS
+            and not any(b.custom_id in ids for b in buttons)
+        )
 
 
 def _card_parts(track: Track) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -102,8 +105,9 @@ def card_embed(track: Track, budget: MessageBudget, link: str | None = None) -> 
     for name, value in fields:
         if budget.left < 2:
             break
-        embed.add_field(name=budget.take(name, FIELD_NAME), value=budget.take(value, FIELD_VALUE),
-                        inline=name in INLINE)
+        embed.add_field(
+            name=budget.take(name, FIELD_NAME), value=budget.take(value, FIELD_VALUE), inline=name in INLINE
+        )
     budget.embeds += 1
     return embed
 
@@ -159,15 +163,23 @@ def _single(reply: Reply, items: list[CardItem], link: str | None) -> Rendered |
         content = reply.text
     if reply.title or reply.fields:
         text = reply.text.strip()
-        if (size(reply.title) > TITLE or size(text) > DESCRIPTION or len(reply.fields) > MAX_FIELDS
-                or any(size(n) > FIELD_NAME or size(v) > FIELD_VALUE or not n.strip() or not v.strip()
-                       for n, v in reply.fields)):
+        if (
+            size(reply.title) > TITLE
+            or size(text) > DESCRIPTION
+            or len(reply.fields) > MAX_FIELDS
+            or any(
+                size(n) > FIELD_NAME or size(v) > FIELD_VALUE or not n.strip() or not v.strip() for n, v in reply.fields
+            )
+        ):
             return None
         need = size(reply.title or "Wavepool") + size(text) + sum(size(n) + size(v) for n, v in reply.fields)
         if need > budget.left:
             return None
-        main = discord.Embed(title=budget.take(reply.title or "Wavepool", TITLE),
-                             description=budget.take(text, DESCRIPTION) if text else None, colour=0x9B59B6)
+        main = discord.Embed(
+            title=budget.take(reply.title or "Wavepool", TITLE),
+            description=budget.take(text, DESCRIPTION) if text else None,
+            colour=0x9B59B6,
+        )
         for name, value in reply.fields:
             main.add_field(name=budget.take(name, FIELD_NAME), value=budget.take(value, FIELD_VALUE), inline=False)
         budget.embeds += 1
@@ -224,9 +236,11 @@ def _headline(parts: Outline, link: str | None, more_at: str | None) -> Rendered
     if more_at:
         footer = (footer + " " if footer else "") + f"Also at {more_at}"
     description = "\n".join(shown) or None
-    main = discord.Embed(title=budget.take(parts.title or "Wavepool", TITLE),
-                         description=budget.take(description, DESCRIPTION) if description else None,
-                         colour=0x9B59B6)
+    main = discord.Embed(
+        title=budget.take(parts.title or "Wavepool", TITLE),
+        description=budget.take(description, DESCRIPTION) if description else None,
+        colour=0x9B59B6,
+    )
     if footer:
         main.set_footer(text=budget.take(footer, FOOTER))
     if link or more_at:
@@ -243,7 +257,7 @@ def _thread(parts: Outline, link: str | None) -> list[Rendered]:
         out += _card_messages(group.heading, group.cards, link)
     # loose buttons beyond one message's worth get messages of their own
     for start in range(MAX_BUTTONS, len(parts.loose_buttons), MAX_BUTTONS):
-        out.append(Rendered("More:", [], list(parts.loose_buttons[start:start + MAX_BUTTONS])))
+        out.append(Rendered("More:", [], list(parts.loose_buttons[start : start + MAX_BUTTONS])))
     return out
 
 

@@ -73,9 +73,7 @@ class MatrixBlobSource:
                 try:
                     piece = await response.content.read(CHUNK)
                 except (TimeoutError, aiohttp.ClientError) as error:
-                    raise FetchError(
-                        f"{final_url[:200]}: download broke off ({type(error).__name__})"
-                    ) from error
+                    raise FetchError(f"{final_url[:200]}: download broke off ({type(error).__name__})") from error
                 if not piece:
                     return
                 received += len(piece)

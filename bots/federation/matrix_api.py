@@ -45,9 +45,15 @@ class MatrixApi:
     async def login(cls, homeserver: str, user_id: str, password: str, device_name: str) -> MatrixApi:
         """Log in with a password; the new client has its access token."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            async with session.post(f"{homeserver.rstrip('/')}/_matrix/client/v3/login", json={
-                "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
-                "password": password, "initial_device_display_name": device_name}) as response:
+            async with session.post(
+                f"{homeserver.rstrip('/')}/_matrix/client/v3/login",
+                json={
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": user_id},
+                    "password": password,
+                    "initial_device_display_name": device_name,
+                },
+            ) as response:
                 body = await response.text()
                 if response.status != 200:
                     raise MatrixError(response.status, body)
@@ -56,8 +62,9 @@ class MatrixApi:
 
     async def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout,
-                                                  headers={"Authorization": f"Bearer {self._token}"})
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers={"Authorization": f"Bearer {self._token}"}
+            )
         return self._session
 
     async def close(self) -> None:
@@ -65,13 +72,20 @@ class MatrixApi:
         if self._session is not None:
             await self._session.close()
 
-    async def request(self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None,
-                      timeout_s: float | None = None) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
         """One JSON call; MatrixError on an error status."""
         session = await self._http()
         timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
-        async with session.request(method, f"{self.homeserver}{path}", json=body, params=params,
-                                   timeout=timeout) as response:
+        async with session.request(
+            method, f"{self.homeserver}{path}", json=body, params=params, timeout=timeout
+        ) as response:
             text = await response.text()
             if response.status >= 400:
                 raise MatrixError(response.status, text)
@@ -92,13 +106,15 @@ class MatrixApi:
         """Send a timeline event; its id."""
         txn = secrets.token_hex(12)
         data = await self.request(
-            "PUT", f"/_matrix/client/v3/rooms/{_q(room_id)}/send/{_q(event_type)}/{txn}", dict(content))
+            "PUT", f"/_matrix/client/v3/rooms/{_q(room_id)}/send/{_q(event_type)}/{txn}", dict(content)
+        )
         return str(data["event_id"])
 
     async def put_state(self, room_id: str, event_type: str, state_key: str, content: Mapping[str, Any]) -> str:
         """Set a state event."""
         data = await self.request(
-            "PUT", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/{_q(event_type)}/{_q(state_key)}", dict(content))
+            "PUT", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/{_q(event_type)}/{_q(state_key)}", dict(content)
+        )
         return str(data.get("event_id", ""))
 
     async def state(self, room_id: str) -> list[dict[str, Any]]:
@@ -106,14 +122,14 @@ class MatrixApi:
         data = await self.request("GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state")
         return list(data)
 
-    async def messages(self, room_id: str, start: str | None, direction: str = "b", limit: int = 100
-                       ) -> dict[str, Any]:
+    async def messages(self, room_id: str, start: str | None, direction: str = "b", limit: int = 100) -> dict[str, Any]:
         """One page of history."""
         params = {"dir": direction, "limit": str(limit)}
         if start:
             params["from"] = start
         data: dict[str, Any] = await self.request(
-            "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/messages", params=params)
+            "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/messages", params=params
+        )
         return data
 
     async def sync(self, since: str | None, timeout_ms: int, filter_json: str) -> dict[str, Any]:
@@ -121,15 +137,15 @@ class MatrixApi:
         params = {"timeout": str(timeout_ms), "filter": filter_json}
         if since:
             params["since"] = since
-        data: dict[str, Any] = await self.request("GET", "/_matrix/client/v3/sync", params=params,
-                                                  timeout_s=timeout_ms / 1000 + 30)
+        data: dict[str, Any] = await self.request(
+            "GET", "/_matrix/client/v3/sync", params=params, timeout_s=timeout_ms / 1000 + 30
+        )
         return data
 
     async def power_level(self, room_id: str, user_id: str) -> int:
         """A user's power level in a room."""
         try:
-            levels = await self.request(
-                "GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/")
+            levels = await self.request("GET", f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.power_levels/")
         except MatrixError:
             return 0
         users = levels.get("users") or {}
@@ -142,7 +158,8 @@ class MatrixApi:
         session = await self._http()
         with path.open("rb") as handle:
             async with session.post(
-                f"{self.homeserver}/_matrix/media/v3/upload", data=handle,
+                f"{self.homeserver}/_matrix/media/v3/upload",
+                data=handle,
                 params={"filename": path.name},
                 headers={"Content-Type": media_type, "Content-Length": str(size)},
             ) as response:
@@ -157,8 +174,7 @@ class MatrixApi:
         if parsed.scheme != "mxc" or not parsed.netloc or not parsed.path.strip("/"):
             raise FetchError(f"not an mxc URI: {mxc[:100]}")
         session = await self._http()
-        url = (f"{self.homeserver}/_matrix/client/v1/media/download/{_q(parsed.netloc)}/"
-               f"{_q(parsed.path.strip('/'))}")
+        url = f"{self.homeserver}/_matrix/client/v1/media/download/{_q(parsed.netloc)}/{_q(parsed.path.strip('/'))}"
         async with session.get(url) as response:
             if response.status != 200:
                 raise FetchError(f"{mxc}: HTTP {response.status}")

@@ -54,9 +54,16 @@ class MatrixFederationTransport:
 
     async def create_room(self, name: str) -> str:
         """A federation room whose members may publish instance keys and snapshots."""
-        data = await self._api.request("POST", "/_matrix/client/v3/createRoom", {
-            "name": name, "preset": "public_chat", "topic": "Wavepool federation",
-            "power_level_content_override": {"events": ROOM_EVENT_LEVELS}})
+        data = await self._api.request(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {
+                "name": name,
+                "preset": "public_chat",
+                "topic": "Wavepool federation",
+                "power_level_content_override": {"events": ROOM_EVENT_LEVELS},
+            },
+        )
         return str(data["room_id"])
 
 
@@ -78,23 +85,38 @@ async def federation_rooms(instance: Instance) -> list[str]:
     return list(dict.fromkeys(rooms))
 
 
-def build_replicator(instance: Instance, api: MatrixApi, transport: FederationTransport,
-                     on_queued: Callable[[], None]) -> Replicator:
+def build_replicator(
+    instance: Instance, api: MatrixApi, transport: FederationTransport, on_queued: Callable[[], None]
+) -> Replicator:
     """The replicator of an instance, wired to its storage and the Matrix account."""
     settings = instance.settings
     fed = settings.federation
     policy = FederationPolicy(
-        accept_verdicts=fed.accept_verdicts, accept_genres=fed.accept_genres,
-        max_track_bytes=int(fed.max_track_mb * 1024 * 1024), quota_bytes=int(fed.quota_gb * 1024**3),
-        blocked=fed.blocked_instances)
+        accept_verdicts=fed.accept_verdicts,
+        accept_genres=fed.accept_genres,
+        max_track_bytes=int(fed.max_track_mb * 1024 * 1024),
+        quota_bytes=int(fed.quota_gb * 1024**3),
+        blocked=fed.blocked_instances,
+    )
     return Replicator(
-        signer=instance.identity, name=settings.instance.name, community=settings.instance.community,
-        homepage=settings.http.public_url or "", user_id=api.user_id,
-        store=SqliteFederationStore(instance.db), tracks=instance.app.tracks, pool=instance.app.pool,
-        clock=instance.app.clock, policy=policy,
-        sources=MatrixBlobSource(api, settings.links, settings.links.pinned_hosts or None), verify=verify_signature,
-        id_for_key=instance_id_for, events=instance.events, public_url=settings.http.public_url,
-        transport=transport, on_queued=on_queued)
+        signer=instance.identity,
+        name=settings.instance.name,
+        community=settings.instance.community,
+        homepage=settings.http.public_url or "",
+        user_id=api.user_id,
+        store=SqliteFederationStore(instance.db),
+        tracks=instance.app.tracks,
+        pool=instance.app.pool,
+        clock=instance.app.clock,
+        policy=policy,
+        sources=MatrixBlobSource(api, settings.links, settings.links.pinned_hosts or None),
+        verify=verify_signature,
+        id_for_key=instance_id_for,
+        events=instance.events,
+        public_url=settings.http.public_url,
+        transport=transport,
+        on_queued=on_queued,
+    )
 
 
 class FederationRunner:
@@ -138,8 +160,13 @@ class FederationRunner:
             try:
                 await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
             except MatrixError as error:
-                log.error("cannot publish this instance's key in %s (%s); the room's power levels must let "
-                          "members send %s state events (see docs/FEDERATION.md)", room_id, error, INSTANCE_EVENT)
+                log.error(
+                    "cannot publish this instance's key in %s (%s); the room's power levels must let "
+                    "members send %s state events (see docs/FEDERATION.md)",
+                    room_id,
+                    error,
+                    INSTANCE_EVENT,
+                )
         self.joined = self.joined or bool(joined)
 
     async def retry_waiting(self) -> None:
@@ -227,8 +254,9 @@ class FederationPart:
 
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
-        self.publisher = FederationPublisher(SqliteFederationStore(instance.db), instance.app.tracks,
-                                             instance.identity.instance_id, instance.app.digest)
+        self.publisher = FederationPublisher(
+            SqliteFederationStore(instance.db), instance.app.tracks, instance.identity.instance_id, instance.app.digest
+        )
         self.runner: FederationRunner | None = None
         self._login = Backoff(2.0, 300.0)
 

@@ -34,15 +34,24 @@ NAMESPACE = "federation"
 MAX_BACKFILL_PAGES = 20_000  # 2,000,000 events at 100 a page
 MODERATOR_LEVEL = 50
 BATCH = 50
-TYPES = [INSTANCE_EVENT, TRACK_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, DIGEST_EVENT, SNAPSHOT_STATE,
-         "m.room.redaction", "m.room.power_levels"]
+TYPES = [
+    INSTANCE_EVENT,
+    TRACK_EVENT,
+    HAVE_EVENT,
+    TOMBSTONE_EVENT,
+    DIGEST_EVENT,
+    SNAPSHOT_STATE,
+    "m.room.redaction",
+    "m.room.power_levels",
+]
 
 
 class RoomReader:
     """Feeds a ``Replicator`` from the federation rooms."""
 
-    def __init__(self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str],
-                 db: Database) -> None:
+    def __init__(
+        self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str], db: Database
+    ) -> None:
         self._api = api
         self._replicator = replicator
         self._state = state
@@ -51,12 +60,19 @@ class RoomReader:
         self._db = db
 
     def _filter(self) -> str:
-        return json.dumps({
-            "room": {"rooms": self.rooms, "timeline": {"limit": 100, "types": TYPES},
-                     "state": {"types": [INSTANCE_EVENT, SNAPSHOT_STATE, "m.room.power_levels"]},
-                     "ephemeral": {"types": []}, "account_data": {"types": []}},
-            "presence": {"types": []}, "account_data": {"types": []},
-        })
+        return json.dumps(
+            {
+                "room": {
+                    "rooms": self.rooms,
+                    "timeline": {"limit": 100, "types": TYPES},
+                    "state": {"types": [INSTANCE_EVENT, SNAPSHOT_STATE, "m.room.power_levels"]},
+                    "ephemeral": {"types": []},
+                    "account_data": {"types": []},
+                },
+                "presence": {"types": []},
+                "account_data": {"types": []},
+            }
+        )
 
     async def sync_once(self, timeout_ms: int) -> None:
         """One sync round: handle what arrived, then save the sync token."""
@@ -75,12 +91,12 @@ class RoomReader:
             boundary = await self._state.get(NAMESPACE, f"room:{room_id}:snapshot_until")
             ids = [e.get("event_id") for e in events]
             if boundary and boundary in ids:
-                events = events[ids.index(boundary) + 1:]  # the snapshot covers these
+                events = events[ids.index(boundary) + 1 :]  # the snapshot covers these
             for start in range(0, len(events), BATCH):
                 # One commit per batch instead of several per event; a crash rolls the batch back
                 # and, the sync token being saved after it, the batch is read again.
                 async with self._db.transaction():
-                    for event in events[start:start + BATCH]:
+                    for event in events[start : start + BATCH]:
                         await self._handle(room_id, event)
             if events:
                 await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
@@ -100,8 +116,13 @@ class RoomReader:
         for event in state:
             if event.get("type") == INSTANCE_EVENT:
                 await self._handle(room_id, event)
-        snapshots = [e for e in state if e.get("type") == SNAPSHOT_STATE and e.get("state_key") == e.get("sender")
-                     and e.get("sender") != self._api.user_id]
+        snapshots = [
+            e
+            for e in state
+            if e.get("type") == SNAPSHOT_STATE
+            and e.get("state_key") == e.get("sender")
+            and e.get("sender") != self._api.user_id
+        ]
         snapshots.sort(key=lambda e: -int((e.get("content") or {}).get("count") or 0))
         for event in snapshots[:1]:
             content = event.get("content") or {}

@@ -34,12 +34,15 @@ class StoredFederationInfo:
         left = set(json.loads(await self._state.get(NAMESPACE, "left") or "[]"))
         rooms = [r for r in dict.fromkeys((*self._settings.federation.rooms, *extra)) if r not in left]
         return {
-            "instance": self._instance_id, "rooms": rooms,
+            "instance": self._instance_id,
+            "rooms": rooms,
             "waiting": json.loads(await self._state.get(NAMESPACE, "waiting") or "[]"),
             "checkpoint": await self._state.get(NAMESPACE, "since"),
-            "queue": await self._store.queue_size(), "outbox": len(await self._store.outbox_pending(1000)),
-            "failures": [{"cid": i.cid, "attempts": i.attempts, "error": i.last_error}
-                         for i in await self._store.failures(10)],
+            "queue": await self._store.queue_size(),
+            "outbox": len(await self._store.outbox_pending(1000)),
+            "failures": [
+                {"cid": i.cid, "attempts": i.attempts, "error": i.last_error} for i in await self._store.failures(10)
+            ],
         }
 
 
@@ -54,7 +57,7 @@ class StoredPeerDigests:
         """(peer name, its week's top titles) for every peer not blocked here."""
         out: list[tuple[str, list[str]]] = []
         for key in await self._state.keys(NAMESPACE, "digest:"):
-            if key[len("digest:"):] in self._blocked:
+            if key[len("digest:") :] in self._blocked:
                 continue
             raw = await self._state.get(NAMESPACE, key)
             if raw is None:
@@ -66,5 +69,5 @@ class StoredPeerDigests:
             origin: dict[str, Any] = digest["origin"] if isinstance(digest.get("origin"), dict) else {}
             top: list[Any] = data["top"] if isinstance(data.get("top"), list) else []
             titles = [str(row.get("title"))[:200] for row in top if isinstance(row, dict)]
-            out.append((str(origin.get("name") or key[len("digest:"):])[:100], titles))
+            out.append((str(origin.get("name") or key[len("digest:") :])[:100], titles))
         return out

@@ -68,8 +68,11 @@ class MatrixBot:
     # -- loop --------------------------------------------------------------------------
 
     def _filter(self) -> dict[str, Any]:
-        return {"room": {"timeline": {"limit": 100}, "ephemeral": {"types": []}},
-                "presence": {"types": []}, "account_data": {"types": []}}
+        return {
+            "room": {"timeline": {"limit": 100}, "ephemeral": {"types": []}},
+            "presence": {"types": []},
+            "account_data": {"types": []},
+        }
 
     async def run(self) -> None:
         """Sync until cancelled; network errors back off."""
@@ -79,8 +82,9 @@ class MatrixBot:
         try:
             while True:
                 try:
-                    response = await self.client.sync(timeout=0 if first else 1000, since=since,
-                                                      full_state=first or None, sync_filter=self._filter())
+                    response = await self.client.sync(
+                        timeout=0 if first else 1000, since=since, full_state=first or None, sync_filter=self._filter()
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
@@ -158,7 +162,7 @@ class MatrixBot:
             prefix = self.settings.command_prefix
             if body == prefix or body.startswith(prefix + " "):
                 if await self._first_time(event.event_id):
-                    await self._command(room_id, event, body[len(prefix):].strip())
+                    await self._command(room_id, event, body[len(prefix) :].strip())
         elif isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)):
             mimetype = str((event.source.get("content", {}).get("info") or {}).get("mimetype") or "")
             is_audio = isinstance(event, nio.RoomMessageAudio) or mimetype.startswith(AUDIO_TYPES)
@@ -185,11 +189,24 @@ class MatrixBot:
         room = self.client.rooms.get(room_id)
         return (room.user_name(user_id) if room else None) or user_id
 
-    def _invocation(self, room_id: str, sender: str, event_id: str, args: dict[str, Any] | None = None,
-                    attachments: tuple[Attachment, ...] = ()) -> Invocation:
-        return Invocation(platform="matrix", user_id=sender, display_name=self._name(room_id, sender),
-                          place=room_id, permission=self._permission(room_id, sender), args=args or {},
-                          attachments=attachments, message_ref=f"https://matrix.to/#/{room_id}/{event_id}")
+    def _invocation(
+        self,
+        room_id: str,
+        sender: str,
+        event_id: str,
+        args: dict[str, Any] | None = None,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> Invocation:
+        return Invocation(
+            platform="matrix",
+            user_id=sender,
+            display_name=self._name(room_id, sender),
+            place=room_id,
+            permission=self._permission(room_id, sender),
+            args=args or {},
+            attachments=attachments,
+            message_ref=f"https://matrix.to/#/{room_id}/{event_id}",
+        )
 
     async def _command(self, room_id: str, event: nio.RoomMessageText, text: str) -> None:
         try:
@@ -207,9 +224,13 @@ class MatrixBot:
         limit = self.instance.app.ingest.limits.max_bytes
         size = int(info.get("size") or 0)
         if size > limit:
-            await self.send(room_id, error_reply(TooLargeError(
-                f"the file is {size / 1e6:.1f} MB; this community accepts up to {limit / 1e6:.0f} MB")),
-                reply_to=event.event_id)
+            await self.send(
+                room_id,
+                error_reply(
+                    TooLargeError(f"the file is {size / 1e6:.1f} MB; this community accepts up to {limit / 1e6:.0f} MB")
+                ),
+                reply_to=event.event_id,
+            )
             return
         name = PurePath(str(content.get("filename") or event.body or "upload")).name[:200] or "upload"
         work = self.instance.data_dir / "downloads"
@@ -259,8 +280,9 @@ class MatrixBot:
         if reply.failed:
             await self.send(room_id, reply, reply_to=event.reacts_to)
             return
-        await self.instance.state.put("matrix_reaction", event.event_id,
-                                      json.dumps([choice.with_value(0).encode(), event.sender]))
+        await self.instance.state.put(
+            "matrix_reaction", event.event_id, json.dumps([choice.with_value(0).encode(), event.sender])
+        )
 
     async def _redaction(self, room_id: str, event: nio.RedactionEvent) -> None:
         raw = await self.instance.state.get("matrix_reaction", event.redacts)
@@ -279,8 +301,7 @@ class MatrixBot:
 
     # -- sending -----------------------------------------------------------------------
 
-    async def send(self, room_id: str, reply: Reply, reply_to: str | None = None,
-                   key: str | None = None) -> str | None:
+    async def send(self, room_id: str, reply: Reply, reply_to: str | None = None, key: str | None = None) -> str | None:
         """Post a reply (a headline and, when long, its thread); remember each card's vote
         buttons for reactions. Returns the headline's event id.
 
@@ -321,10 +342,22 @@ class MatrixBot:
                     log.warning("could not upload %s: %s", track.cid, error)
                     continue
                 await self.instance.state.put("matrix_media", track.cid, mxc)
-            await self.client.room_send(room_id, "m.room.message", tx_id=f"{key}a" if key else None, content={
-                "msgtype": "m.audio", "body": f"{track.title[:200]}", "url": mxc, "m.mentions": {},
-                "info": {"mimetype": track.media_type, "size": track.size,
-                         "duration": int(track.duration_s * 1000)}})
+            await self.client.room_send(
+                room_id,
+                "m.room.message",
+                tx_id=f"{key}a" if key else None,
+                content={
+                    "msgtype": "m.audio",
+                    "body": f"{track.title[:200]}",
+                    "url": mxc,
+                    "m.mentions": {},
+                    "info": {
+                        "mimetype": track.media_type,
+                        "size": track.size,
+                        "duration": int(track.duration_s * 1000),
+                    },
+                },
+            )
 
     async def _max_upload(self) -> int:
         if self._upload_limit is None:
@@ -335,8 +368,9 @@ class MatrixBot:
                 self._upload_limit = 10 * 1024 * 1024
         return self._upload_limit
 
-    async def deliver(self, room_id: str, reply: Reply, reply_to: str | None = None,
-                      audio_mxc: str | None = None) -> None:
+    async def deliver(
+        self, room_id: str, reply: Reply, reply_to: str | None = None, audio_mxc: str | None = None
+    ) -> None:
         """Answer in the room (with the track's audio under its card)."""
         await self.send(room_id, reply, reply_to)
         if reply.cards and "track" in reply.data and not reply.failed:
@@ -356,8 +390,7 @@ async def connect(instance: Instance) -> tuple[nio.AsyncClient, MatrixApi]:
     """A logged-in nio client and a media client for the configured account."""
     settings = instance.settings.matrix
     assert settings.homeserver and settings.user_id
-    config = nio.AsyncClientConfig(max_timeouts=3, max_limit_exceeded=3, request_timeout=60,
-                                   store_sync_tokens=False)
+    config = nio.AsyncClientConfig(max_timeouts=3, max_limit_exceeded=3, request_timeout=60, store_sync_tokens=False)
     client = nio.AsyncClient(settings.homeserver, settings.user_id, config=config)
     if settings.access_token:
         client.access_token = settings.access_token

@@ -111,9 +111,13 @@ class Built:
 
     def content(self) -> dict[str, Any]:
         """The ``m.room.message`` content (no relation)."""
-        return {"msgtype": "m.notice", "body": "\n\n".join(self.text) or "…", "format": "org.matrix.custom.html",
-                "formatted_body": "".join(self.html) or "<p>…</p>",
-                "m.mentions": {}}  # intentional mentions: this message mentions nobody
+        return {
+            "msgtype": "m.notice",
+            "body": "\n\n".join(self.text) or "…",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "".join(self.html) or "<p>…</p>",
+            "m.mentions": {},
+        }  # intentional mentions: this message mentions nobody
 
 
 @dataclass
@@ -164,9 +168,13 @@ class _Packer:
 
     def rows(self, rows: Sequence[tuple[str, str]]) -> None:
         """Rows as lists, as many per message as fit; one list never spans two messages."""
-        items = [(f"{defuse(cut(n, CARD_VALUE))}: {defuse(cut(v, CARD_VALUE))}",
-                  f"<li><b>{esc(cut(n, CARD_VALUE))}</b>: {esc(cut(v, CARD_VALUE)).replace(chr(10), '<br/>')}</li>")
-                 for n, v in rows]
+        items = [
+            (
+                f"{defuse(cut(n, CARD_VALUE))}: {defuse(cut(v, CARD_VALUE))}",
+                f"<li><b>{esc(cut(n, CARD_VALUE))}</b>: {esc(cut(v, CARD_VALUE)).replace(chr(10), '<br/>')}</li>",
+            )
+            for n, v in rows
+        ]
         costs = [json_bytes(t) + json_bytes(h) for t, h in items]
         start = 0
         while start < len(items):
@@ -205,8 +213,10 @@ def _single(reply: Reply, parts: Outline, keys: tuple[str, tuple[str, ...]]) -> 
     if reply.text:
         built.add(*_paragraph(reply.text))
     if reply.fields:
-        built.add("\n".join(f"{defuse(n)}: {defuse(v)}" for n, v in reply.fields),
-                  "<ul>" + "".join(f"<li><b>{esc(n)}</b>: {esc(v)}</li>" for n, v in reply.fields) + "</ul>")
+        built.add(
+            "\n".join(f"{defuse(n)}: {defuse(v)}" for n, v in reply.fields),
+            "<ul>" + "".join(f"<li><b>{esc(n)}</b>: {esc(v)}</li>" for n, v in reply.fields) + "</ul>",
+        )
     for item in items:
         built.add(*_card(item.track))
     votes = tuple(b.value for b in reply.buttons if b.action is ButtonAction.VOTE)
@@ -222,8 +232,13 @@ def _with_reply(content: dict[str, Any], reply_to: str | None) -> dict[str, Any]
     return content
 
 
-def plan(reply: Reply, approval_key: str = "👍", score_keys: tuple[str, ...] = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"),
-         reply_to: str | None = None, more_at: str | None = None) -> Plan:
+def plan(
+    reply: Reply,
+    approval_key: str = "👍",
+    score_keys: tuple[str, ...] = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"),
+    reply_to: str | None = None,
+    more_at: str | None = None,
+) -> Plan:
     """A reply as one event when it fits, else a headline plus thread messages; nothing dropped."""
     keys = (approval_key, score_keys)
     parts = outline(reply)
@@ -261,8 +276,9 @@ def plan(reply: Reply, approval_key: str = "👍", score_keys: tuple[str, ...] =
     return Plan(Message(_with_reply(headline.content(), reply_to), loose), thread)
 
 
-def _card_messages(heading: str | None, items: tuple[CardItem, ...],
-                   keys: tuple[str, tuple[str, ...]]) -> list[Message]:
+def _card_messages(
+    heading: str | None, items: tuple[CardItem, ...], keys: tuple[str, tuple[str, ...]]
+) -> list[Message]:
     """Votable cards one per message (a reaction names one card); the others packed together."""
     out: list[Message] = []
     packer = _Packer()
@@ -287,8 +303,7 @@ def message(reply: Reply, hint: str = "", reply_to: str | None = None) -> dict[s
 
 def thread_relation(root: str, previous: str) -> dict[str, Any]:
     """The ``m.relates_to`` of a thread message (with the reply fallback for clients without threads)."""
-    return {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
-            "m.in_reply_to": {"event_id": previous}}
+    return {"rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": previous}}
 
 
 def transaction_id(key: str, index: int) -> str:

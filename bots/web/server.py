@@ -56,14 +56,16 @@ class WebServer:
             log.warning("health check failed: %s", err)
             return web.json_response({"status": "error", "error": str(err)}, status=503)
         parts = dict(self._parts()) if self._parts is not None else {}
-        return web.json_response({
-            "status": "ok" if all(state == "ok" for state in parts.values()) else "degraded",
-            "parts": parts,
-            "instance": app.instance,
-            "name": app.instance_name,
-            "tracks": tracks,
-            "uptime_s": round(time.monotonic() - self._started, 1),
-        })
+        return web.json_response(
+            {
+                "status": "ok" if all(state == "ok" for state in parts.values()) else "degraded",
+                "parts": parts,
+                "instance": app.instance,
+                "name": app.instance_name,
+                "tracks": tracks,
+                "uptime_s": round(time.monotonic() - self._started, 1),
+            }
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus text format."""
@@ -83,8 +85,10 @@ class WebServer:
         ]
         for stage, seconds in app.ingest.stage_seconds.items():
             lines.append(f'wavepool_ingest_stage_seconds_total{{stage="{stage}"}} {seconds:.4f}')
-        lines += ["# HELP wavepool_ingest_stage_runs_total Runs per ingest stage.",
-                  "# TYPE wavepool_ingest_stage_runs_total counter"]
+        lines += [
+            "# HELP wavepool_ingest_stage_runs_total Runs per ingest stage.",
+            "# TYPE wavepool_ingest_stage_runs_total counter",
+        ]
         for stage, count in app.ingest.stage_counts.items():
             lines.append(f'wavepool_ingest_stage_runs_total{{stage="{stage}"}} {count}')
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
@@ -99,8 +103,7 @@ class WebServer:
         size = await pool.size_of(cid)
         if size is None or not await self._servable(cid):
             raise web.HTTPNotFound(text="no such blob")
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
-                                               "Content-Length": str(size)})
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
         await response.prepare(request)
         try:
             async for chunk in pool.stream(cid):

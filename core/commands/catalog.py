@@ -45,19 +45,32 @@ def _help_command(registry: CommandRegistry) -> Command:
                 optional = "" if param.required else " — optional"
                 lines.append(f"  {param.name}: {param.help}{extra}{optional}")
             return Reply(title=f"Help: {command.name}", text="\n".join(lines), private=True)
-        lines = [f"{usage(c)} — {c.help}{_LEVEL[c.permission]}" for c in registry.all()
-                 if c.permission <= inv.permission or c.permission is Permission.MODERATOR]
+        lines = [
+            f"{usage(c)} — {c.help}{_LEVEL[c.permission]}"
+            for c in registry.all()
+            if c.permission <= inv.permission or c.permission is Permission.MODERATOR
+        ]
         return Reply(title="Wavepool commands", text="\n".join(lines), private=True)
 
-    return Command("help", "List the commands, or explain one", help_, (
-        Param("command", ParamKind.TEXT, "a command name", required=False, rest=True),))
+    return Command(
+        "help",
+        "List the commands, or explain one",
+        help_,
+        (Param("command", ParamKind.TEXT, "a command name", required=False, rest=True),),
+    )
 
 
 def build_registry(app: App) -> CommandRegistry:
     """All commands, buttons and autocomplete sources of an instance."""
     registry = CommandRegistry()
-    for command in (*track_commands(app), *round_commands(app), *prompt_commands(app),
-                    *digest_commands(app), *moderation_commands(app), *federation_commands(app)):
+    for command in (
+        *track_commands(app),
+        *round_commands(app),
+        *prompt_commands(app),
+        *digest_commands(app),
+        *moderation_commands(app),
+        *federation_commands(app),
+    ):
         registry.add(command)
     registry.add(_help_command(registry))
     registry.on_button(ButtonAction.VOTE, vote_button(app))
@@ -69,14 +82,20 @@ def build_registry(app: App) -> CommandRegistry:
     async def rounds(inv: Invocation, text: str) -> list[Suggestion]:
         if app.voting is None:
             return []
-        return [(f"#{r.id} {r.rules.theme} ({r.phase.value})"[:100], str(r.id))
-                for r in await app.voting.open_rounds() if str(r.id).startswith(text.lstrip("#"))]
+        return [
+            (f"#{r.id} {r.rules.theme} ({r.phase.value})"[:100], str(r.id))
+            for r in await app.voting.open_rounds()
+            if str(r.id).startswith(text.lstrip("#"))
+        ]
 
     async def my_tracks(inv: Invocation, text: str) -> list[Suggestion]:
         mine = await app.tracks.by_sharer(inv.platform, inv.user_id, limit=50)
         needle = text.lower()
-        return [(f"{t.title} ({t.id[:8]})"[:100], t.id) for t in mine
-                if needle in t.title.lower() or t.id.startswith(needle)]
+        return [
+            (f"{t.title} ({t.id[:8]})"[:100], t.id)
+            for t in mine
+            if needle in t.title.lower() or t.id.startswith(needle)
+        ]
 
     async def prompts(inv: Invocation, text: str) -> list[Suggestion]:
         if app.prompts is None or not text.strip():

@@ -31,18 +31,25 @@ def prompt_commands(app: App) -> list[Command]:
                 raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
             track_id = track.id
         settings = {k: v for k, v in (("model", arg(inv, "model")), ("seed", arg(inv, "seed"))) if v}
-        prompt, created = await prompts.save(arg(inv, "text"), arg(inv, "kind", "prompt"), sharer_of(inv),
-                                             generator=arg(inv, "generator"), settings=settings or None,
-                                             track_id=track_id)
+        prompt, created = await prompts.save(
+            arg(inv, "text"),
+            arg(inv, "kind", "prompt"),
+            sharer_of(inv),
+            generator=arg(inv, "generator"),
+            settings=settings or None,
+            track_id=track_id,
+        )
         verb = "Saved" if created else "Already in the library"
         return Reply(text=f"{verb}: {_prompt_line(prompt)}", data={"prompt": prompt.id, "created": created})
 
     async def search(inv: Invocation) -> Reply:
         prompts = need(app.prompts, "the prompt library")
         found = list(await prompts.search(arg(inv, "text"), limit=10))
-        return Reply(title=f"Prompts matching '{arg(inv, 'text')}'",
-                     text=lines_of([_prompt_line(p) for p in found], "No prompt matches."),
-                     data={"prompts": [p.id for p in found]})
+        return Reply(
+            title=f"Prompts matching '{arg(inv, 'text')}'",
+            text=lines_of([_prompt_line(p) for p in found], "No prompt matches."),
+            data={"prompts": [p.id for p in found]},
+        )
 
     async def show(inv: Invocation) -> Reply:
         prompts = need(app.prompts, "the prompt library")
@@ -59,29 +66,56 @@ def prompt_commands(app: App) -> list[Command]:
         text = prompt.text
         if like:
             text += "\n\nMore like this:\n" + "\n".join(_prompt_line(p) for p in like)
-        return Reply(title=f"Prompt {prompt.id[:8]}", text=text, fields=tuple(fields),
-                     data={"prompt": prompt.id, "like": [p.id for p in like]})
+        return Reply(
+            title=f"Prompt {prompt.id[:8]}",
+            text=text,
+            fields=tuple(fields),
+            data={"prompt": prompt.id, "like": [p.id for p in like]},
+        )
 
     async def top(inv: Invocation) -> Reply:
         prompts = need(app.prompts, "the prompt library")
         found = list(await prompts.top(limit=10))
-        return Reply(title="Top prompts", text=lines_of([_prompt_line(p) for p in found], "No prompt has votes yet (`prompt search` finds every prompt)."),
-                     data={"prompts": [p.id for p in found]})
+        return Reply(
+            title="Top prompts",
+            text=lines_of(
+                [_prompt_line(p) for p in found], "No prompt has votes yet (`prompt search` finds every prompt)."
+            ),
+            data={"prompts": [p.id for p in found]},
+        )
 
     return [
-        Command("prompt save", "Save a prompt or style text to the library", save, (
-            Param("text", ParamKind.TEXT, "the prompt", rest=True),
-            Param("kind", ParamKind.CHOICE, "prompt, style or lyrics", required=False,
-                  choices=("prompt", "style", "lyrics")),
-            Param("generator", ParamKind.TEXT, "generator (suno, udio, ...)", required=False),
-            Param("model", ParamKind.TEXT, "model version", required=False),
-            Param("seed", ParamKind.TEXT, "seed", required=False),
-            Param("track", ParamKind.TRACK, "a track made with it", required=False, autocomplete="my_tracks"),
-        )),
-        Command("prompt search", "Search the prompt library", search, (
-            Param("text", ParamKind.TEXT, "words to look for", rest=True),)),
-        Command("prompt show", "Show a prompt, its tracks and similar prompts", show, (
-            Param("prompt", ParamKind.TEXT, "prompt id", autocomplete="prompts"),)),
+        Command(
+            "prompt save",
+            "Save a prompt or style text to the library",
+            save,
+            (
+                Param("text", ParamKind.TEXT, "the prompt", rest=True),
+                Param(
+                    "kind",
+                    ParamKind.CHOICE,
+                    "prompt, style or lyrics",
+                    required=False,
+                    choices=("prompt", "style", "lyrics"),
+                ),
+                Param("generator", ParamKind.TEXT, "generator (suno, udio, ...)", required=False),
+                Param("model", ParamKind.TEXT, "model version", required=False),
+                Param("seed", ParamKind.TEXT, "seed", required=False),
+                Param("track", ParamKind.TRACK, "a track made with it", required=False, autocomplete="my_tracks"),
+            ),
+        ),
+        Command(
+            "prompt search",
+            "Search the prompt library",
+            search,
+            (Param("text", ParamKind.TEXT, "words to look for", rest=True),),
+        ),
+        Command(
+            "prompt show",
+            "Show a prompt, its tracks and similar prompts",
+            show,
+            (Param("prompt", ParamKind.TEXT, "prompt id", autocomplete="prompts"),),
+        ),
         Command("prompt top", "Prompts whose tracks got the most votes", top),
     ]
 
@@ -110,15 +144,20 @@ def moderation_commands(app: App) -> list[Command]:
     async def review(inv: Invocation) -> Reply:
         queue = await app.moderation.queue()
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name}: {t.verdict_reason}" for t in queue]
-        return Reply(title="Review queue", text=lines_of(lines, "Nothing waits for review."),
-                     cards=tuple(queue[:3]), data={"tracks": [t.id for t in queue]})
+        return Reply(
+            title="Review queue",
+            text=lines_of(lines, "Nothing waits for review."),
+            cards=tuple(queue[:3]),
+            data={"tracks": [t.id for t in queue]},
+        )
 
     async def approve(inv: Invocation) -> Reply:
         track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
         if app.prompts is not None:  # held back from the library while it waited for review
             await app.prompts.autofill_from_track(track)
-        return Reply(text=f"Approved {track.title}; it is posted to its genre channel.", cards=(track,),
-                     data={"track": track.id})
+        return Reply(
+            text=f"Approved {track.title}; it is posted to its genre channel.", cards=(track,), data={"track": track.id}
+        )
 
     async def reject(inv: Invocation) -> Reply:
         track = await app.moderation.reject(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
@@ -135,8 +174,9 @@ def moderation_commands(app: App) -> list[Command]:
         Command("review", "The quarantine queue", review, permission=Permission.MODERATOR),
         Command("approve", "Accept a quarantined track", approve, (track_param, reason), Permission.MODERATOR),
         Command("reject", "Refuse a track", reject, (track_param, reason), Permission.MODERATOR),
-        Command("takedown", "Take a track down on this instance", takedown, (track_param, reason),
-                Permission.MODERATOR),
+        Command(
+            "takedown", "Take a track down on this instance", takedown, (track_param, reason), Permission.MODERATOR
+        ),
     ]
 
 
@@ -146,23 +186,36 @@ def federation_commands(app: App) -> list[Command]:
     async def peers(inv: Invocation) -> Reply:
         info = need(app.federation, "federation")
         stats = list(await info.peer_stats())
-        lines = [f"{s.peer.name} ({s.peer.instance_id}) — {s.entries} tracks, {s.bytes / 1048576:.1f} MB"
-                 + (f", last seen {s.peer.last_seen:%Y-%m-%d %H:%M}" if s.peer.last_seen else "") for s in stats]
-        return Reply(title="Peers", text=lines_of(lines, "No peer instance seen yet."),
-                     data={"peers": [s.peer.instance_id for s in stats]})
+        lines = [
+            f"{s.peer.name} ({s.peer.instance_id}) — {s.entries} tracks, {s.bytes / 1048576:.1f} MB"
+            + (f", last seen {s.peer.last_seen:%Y-%m-%d %H:%M}" if s.peer.last_seen else "")
+            for s in stats
+        ]
+        return Reply(
+            title="Peers",
+            text=lines_of(lines, "No peer instance seen yet."),
+            data={"peers": [s.peer.instance_id for s in stats]},
+        )
 
     async def status(inv: Invocation) -> Reply:
         info = need(app.federation, "federation")
         state = dict(await info.status())
-        fields = [("Rooms", ", ".join(state.get("rooms") or ()) or "none"),
-                  ("Waiting to join", ", ".join(state.get("waiting") or ()) or "none"),
-                  ("Fetch queue", str(state.get("queue"))), ("Outbox", str(state.get("outbox")))]
+        fields = [
+            ("Rooms", ", ".join(state.get("rooms") or ()) or "none"),
+            ("Waiting to join", ", ".join(state.get("waiting") or ()) or "none"),
+            ("Fetch queue", str(state.get("queue"))),
+            ("Outbox", str(state.get("outbox"))),
+        ]
         failing = [f"{f['cid'][:16]}… ({f['attempts']}×): {f['error']}" for f in state.get("failures") or ()]
-        return Reply(title=f"Federation of {state.get('instance')}", text=lines_of(failing, "No failing fetches."),
-                     fields=tuple(fields), private=True, data=state)
+        return Reply(
+            title=f"Federation of {state.get('instance')}",
+            text=lines_of(failing, "No failing fetches."),
+            fields=tuple(fields),
+            private=True,
+            data=state,
+        )
 
     return [
         Command("peers", "Instances this one federates with", peers),
-        Command("federation status", "Federation rooms, queue and failures", status,
-                permission=Permission.MODERATOR),
+        Command("federation status", "Federation rooms, queue and failures", status, permission=Permission.MODERATOR),
     ]

@@ -16,8 +16,19 @@ from typing import Any
 
 from core.replies import Button, ButtonAction, Post, Reply
 
-__all__ = ["Attachment", "Button", "ButtonAction", "Command", "CommandRegistry", "Invocation", "Param", "ParamKind",
-           "Permission", "Post", "Reply"]
+__all__ = [
+    "Attachment",
+    "Button",
+    "ButtonAction",
+    "Command",
+    "CommandRegistry",
+    "Invocation",
+    "Param",
+    "ParamKind",
+    "Permission",
+    "Post",
+    "Reply",
+]
 
 
 class Permission(enum.IntEnum):

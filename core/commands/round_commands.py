@@ -39,7 +39,8 @@ def round_commands(app: App) -> list[Command]:
         if genre and app.genres is not None:
             genre = app.genres.get(genre).name
         rules = RoundRules(
-            theme=arg(inv, "theme"), genre=genre,
+            theme=arg(inv, "theme"),
+            genre=genre,
             entries_per_member=arg(inv, "entries", 1),
             ballot=BallotType(arg(inv, "ballot", "approval")),
             max_approvals=arg(inv, "approvals", 3),
@@ -47,16 +48,26 @@ def round_commands(app: App) -> list[Command]:
             required_role=arg(inv, "role"),
             anonymous=str(arg(inv, "anonymous", "no")).lower() in _YES,
         )
-        rnd = await _voting(app).start(rules, sharer_of(inv), inv.place,
-                                       timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
-                                       timedelta(seconds=arg(inv, "vote", 2 * 86400.0)))
+        rnd = await _voting(app).start(
+            rules,
+            sharer_of(inv),
+            inv.place,
+            timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
+            timedelta(seconds=arg(inv, "vote", 2 * 86400.0)),
+        )
         where = await app.destination(f"round:{rnd.id}", inv.platform)
-        posts = ("Its announcements are posted here." if where in (None, inv.place) and inv.platform != "cli"
-                 else f"Its announcements are posted to {where}." if where else
-                 "Set where its announcements go with `channel set round <place>`.")
-        return Reply(text=f"Round {rnd.label} started: submissions until "
-                          f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. "
-                          + posts, data={"round": rnd.id})
+        posts = (
+            "Its announcements are posted here."
+            if where in (None, inv.place) and inv.platform != "cli"
+            else f"Its announcements are posted to {where}."
+            if where
+            else "Set where its announcements go with `channel set round <place>`."
+        )
+        return Reply(
+            text=f"Round {rnd.label} started: submissions until "
+            f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. " + posts,
+            data={"round": rnd.id},
+        )
 
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
@@ -68,58 +79,86 @@ def round_commands(app: App) -> list[Command]:
         ref = await _round_ref(app, inv)
         track_ref = arg(inv, "track")
         if inv.attachments and not track_ref:
-            shared = await app.share.share_file(inv.attachments[0].path, sharer_of(inv), place=inv.place,
-                                                filename=inv.attachments[0].filename)
+            shared = await app.share.share_file(
+                inv.attachments[0].path, sharer_of(inv), place=inv.place, filename=inv.attachments[0].filename
+            )
             track_ref = shared.track.id
         if not track_ref:
             raise UsageError("name one of your tracks (or attach the audio) to submit")
         entry = await voting.submit(ref, str(track_ref), sharer_of(inv), inv.account_age_days, inv.roles)
-        return Reply(text=f"Entered as entry {entry.number} of round #{entry.round_id}.",
-                     data={"round": entry.round_id, "entry": entry.number})
+        return Reply(
+            text=f"Entered as entry {entry.number} of round #{entry.round_id}.",
+            data={"round": entry.round_id, "entry": entry.number},
+        )
 
     async def vote(inv: Invocation) -> Reply:
-        outcome = await _voting(app).vote(await _round_ref(app, inv), arg(inv, "entry"), sharer_of(inv),
-                                          arg(inv, "value", 1), account_age_days=inv.account_age_days,
-                                          roles=inv.roles)
+        outcome = await _voting(app).vote(
+            await _round_ref(app, inv),
+            arg(inv, "entry"),
+            sharer_of(inv),
+            arg(inv, "value", 1),
+            account_age_days=inv.account_age_days,
+            roles=inv.roles,
+        )
         return Reply(text=OUTCOME_WORDS[outcome], private=True)
 
     async def close(inv: Invocation) -> Reply:
         rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
-        return Reply(text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
-                     data={"round": rnd.id, "phase": rnd.phase.value})
+        return Reply(
+            text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
+            data={"round": rnd.id, "phase": rnd.phase.value},
+        )
 
     async def results(inv: Invocation) -> Reply:
         voting = _voting(app)
         rnd = await voting.closed(await _round_ref(app, inv), moderator=inv.permission >= Permission.MODERATOR)
         return await results_reply(voting, app.tracks, rnd)
 
-    round_param = Param("round", ParamKind.TEXT, "round number (default: the latest open one)",
-                        required=False, autocomplete="rounds")
+    round_param = Param(
+        "round", ParamKind.TEXT, "round number (default: the latest open one)", required=False, autocomplete="rounds"
+    )
     return [
-        Command("round start", "Start a voting round", start, (
-            Param("theme", ParamKind.TEXT, "the theme", rest=True),
-            Param("submit", ParamKind.DURATION, "submission window, e.g. 2d", required=False),
-            Param("vote", ParamKind.DURATION, "voting window, e.g. 2d", required=False),
-            Param("genre", ParamKind.TEXT, "only tracks of this genre", required=False, autocomplete="genres"),
-            Param("entries", ParamKind.INTEGER, "entries per member (default 1)", required=False),
-            Param("ballot", ParamKind.CHOICE, "approval or score", required=False, choices=("approval", "score")),
-            Param("approvals", ParamKind.INTEGER, "approvals per voter (default 3)", required=False),
-            Param("min_age_days", ParamKind.NUMBER, "minimum membership age in days", required=False),
-            Param("role", ParamKind.TEXT, "role needed to take part", required=False),
-            Param("anonymous", ParamKind.CHOICE, "hide entrants until results", required=False,
-                  choices=("yes", "no")),
-        ), Permission.MODERATOR),
+        Command(
+            "round start",
+            "Start a voting round",
+            start,
+            (
+                Param("theme", ParamKind.TEXT, "the theme", rest=True),
+                Param("submit", ParamKind.DURATION, "submission window, e.g. 2d", required=False),
+                Param("vote", ParamKind.DURATION, "voting window, e.g. 2d", required=False),
+                Param("genre", ParamKind.TEXT, "only tracks of this genre", required=False, autocomplete="genres"),
+                Param("entries", ParamKind.INTEGER, "entries per member (default 1)", required=False),
+                Param("ballot", ParamKind.CHOICE, "approval or score", required=False, choices=("approval", "score")),
+                Param("approvals", ParamKind.INTEGER, "approvals per voter (default 3)", required=False),
+                Param("min_age_days", ParamKind.NUMBER, "minimum membership age in days", required=False),
+                Param("role", ParamKind.TEXT, "role needed to take part", required=False),
+                Param(
+                    "anonymous", ParamKind.CHOICE, "hide entrants until results", required=False, choices=("yes", "no")
+                ),
+            ),
+            Permission.MODERATOR,
+        ),
         Command("round status", "Phase, deadlines and entries of a round", status, (round_param,)),
-        Command("round submit", "Enter one of your tracks into a round", submit, (
-            Param("round", ParamKind.TEXT, "round number", autocomplete="rounds"),
-            Param("track", ParamKind.TRACK, "your track", required=False, autocomplete="my_tracks"),
-            Param("file", ParamKind.ATTACHMENT, "or the audio itself", required=False),
-        )),
-        Command("round vote", "Vote for an entry (0 withdraws)", vote, (
-            Param("round", ParamKind.TEXT, "round number", autocomplete="rounds"),
-            Param("entry", ParamKind.INTEGER, "entry number"),
-            Param("value", ParamKind.INTEGER, "1 to approve, 1-5 for scores, 0 to withdraw", required=False),
-        )),
+        Command(
+            "round submit",
+            "Enter one of your tracks into a round",
+            submit,
+            (
+                Param("round", ParamKind.TEXT, "round number", autocomplete="rounds"),
+                Param("track", ParamKind.TRACK, "your track", required=False, autocomplete="my_tracks"),
+                Param("file", ParamKind.ATTACHMENT, "or the audio itself", required=False),
+            ),
+        ),
+        Command(
+            "round vote",
+            "Vote for an entry (0 withdraws)",
+            vote,
+            (
+                Param("round", ParamKind.TEXT, "round number", autocomplete="rounds"),
+                Param("entry", ParamKind.INTEGER, "entry number"),
+                Param("value", ParamKind.INTEGER, "1 to approve, 1-5 for scores, 0 to withdraw", required=False),
+            ),
+        ),
         Command("round close", "End the current phase of a round now", close, (round_param,), Permission.MODERATOR),
         Command("round results", "The ranking of a closed round", results, (round_param,)),
     ]
@@ -137,9 +176,15 @@ def vote_button(app: App):  # type: ignore[no-untyped-def]
         if choice.track_id is not None:
             outcome = await _voting(app).vote_track(choice.track_id, sharer_of(inv), choice.value, toggle=toggle)
         else:
-            outcome = await _voting(app).vote(str(choice.round_id), choice.entry or 0, sharer_of(inv), choice.value,
-                                              toggle=toggle, account_age_days=inv.account_age_days,
-                                              roles=inv.roles)
+            outcome = await _voting(app).vote(
+                str(choice.round_id),
+                choice.entry or 0,
+                sharer_of(inv),
+                choice.value,
+                toggle=toggle,
+                account_age_days=inv.account_age_days,
+                roles=inv.roles,
+            )
         return Reply(text=OUTCOME_WORDS[outcome], private=True, data={"outcome": outcome.value})
 
     return press

@@ -17,14 +17,26 @@ def track_commands(app: App) -> list[Command]:
     """Declarations of the track commands."""
 
     async def share(inv: Invocation) -> Reply:
-        declaration = Declaration(generator=arg(inv, "generator"), prompt=arg(inv, "prompt"),
-                                  style=arg(inv, "style"), genre=arg(inv, "genre"), title=arg(inv, "title"))
+        declaration = Declaration(
+            generator=arg(inv, "generator"),
+            prompt=arg(inv, "prompt"),
+            style=arg(inv, "style"),
+            genre=arg(inv, "genre"),
+            title=arg(inv, "title"),
+        )
         url = arg(inv, "url")
         if inv.attachments:
             attachment = inv.attachments[0]
-            return share_reply(await app.share.share_file(attachment.path, sharer_of(inv), declaration, inv.place,
-                                              filename=attachment.filename,
-                                              source_url=attachment.source_url or inv.message_ref))
+            return share_reply(
+                await app.share.share_file(
+                    attachment.path,
+                    sharer_of(inv),
+                    declaration,
+                    inv.place,
+                    filename=attachment.filename,
+                    source_url=attachment.source_url or inv.message_ref,
+                )
+            )
         if url:
             if not str(url).lower().startswith(_URL_PREFIXES):
                 raise UsageError("share a link starting with http:// or https://, or attach an audio file")
@@ -41,9 +53,12 @@ def track_commands(app: App) -> list[Command]:
         viewer = viewer_of(inv)
         found = [t for t in await app.tracks.search(arg(inv, "text"), limit=40) if can_see(t, viewer)][:10]
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name} ({t.genre or 'unsorted'})" for t in found]
-        return Reply(title=f"Tracks matching '{arg(inv, 'text')}'",
-                     text=lines_of(lines, "No track matches."), cards=tuple(found[:3]),
-                     data={"tracks": [t.id for t in found]})
+        return Reply(
+            title=f"Tracks matching '{arg(inv, 'text')}'",
+            text=lines_of(lines, "No track matches."),
+            cards=tuple(found[:3]),
+            data={"tracks": [t.id for t in found]},
+        )
 
     async def genres(inv: Invocation) -> Reply:
         service = need(app.genres, "genre channels")
@@ -71,8 +86,10 @@ def track_commands(app: App) -> list[Command]:
         if place in ("-", "none"):
             place = None
         await service.set_announcement_place(arg(inv, "purpose"), inv.platform, place)
-        return Reply(text=f"{arg(inv, 'purpose').capitalize()} posts on {inv.platform} now go to "
-                          f"{place or 'the configured place'}.")
+        return Reply(
+            text=f"{arg(inv, 'purpose').capitalize()} posts on {inv.platform} now go to "
+            f"{place or 'the configured place'}."
+        )
 
     async def genre_move(inv: Invocation) -> Reply:
         service = need(app.genres, "genre channels")
@@ -87,31 +104,60 @@ def track_commands(app: App) -> list[Command]:
         return Reply(text=f"Moved {found.title} to {genre.name}.")
 
     return [
-        Command("share", "Share a track: attach an audio file or give a link", share, (
-            Param("url", ParamKind.TEXT, "link to a generator page, media page or audio file", required=False),
-            Param("file", ParamKind.ATTACHMENT, "an audio file", required=False),
-            Param("genre", ParamKind.TEXT, "the genre you choose", required=False, autocomplete="genres"),
-            Param("prompt", ParamKind.TEXT, "the prompt you used", required=False),
-            Param("style", ParamKind.TEXT, "the style text you used", required=False),
-            Param("generator", ParamKind.TEXT, "the generator (suno, udio, ...)", required=False),
-            Param("title", ParamKind.TEXT, "a title", required=False),
-        )),
-        Command("track", "Show a track's card", track, (
-            Param("track", ParamKind.TRACK, "track id or pool address", autocomplete="my_tracks"),)),
-        Command("search", "Search tracks by title, artist, prompt, style or genre", search, (
-            Param("text", ParamKind.TEXT, "words to look for", rest=True),)),
+        Command(
+            "share",
+            "Share a track: attach an audio file or give a link",
+            share,
+            (
+                Param("url", ParamKind.TEXT, "link to a generator page, media page or audio file", required=False),
+                Param("file", ParamKind.ATTACHMENT, "an audio file", required=False),
+                Param("genre", ParamKind.TEXT, "the genre you choose", required=False, autocomplete="genres"),
+                Param("prompt", ParamKind.TEXT, "the prompt you used", required=False),
+                Param("style", ParamKind.TEXT, "the style text you used", required=False),
+                Param("generator", ParamKind.TEXT, "the generator (suno, udio, ...)", required=False),
+                Param("title", ParamKind.TEXT, "a title", required=False),
+            ),
+        ),
+        Command(
+            "track",
+            "Show a track's card",
+            track,
+            (Param("track", ParamKind.TRACK, "track id or pool address", autocomplete="my_tracks"),),
+        ),
+        Command(
+            "search",
+            "Search tracks by title, artist, prompt, style or genre",
+            search,
+            (Param("text", ParamKind.TEXT, "words to look for", rest=True),),
+        ),
         Command("genres", "List the genres and where they are posted", genres),
-        Command("genre set", "Choose the channel/room a genre is posted to (here: this platform)", genre_set, (
-            Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
-            Param("place", ParamKind.TEXT, "channel or room id; 'default' to clear"),
-        ), Permission.MODERATOR),
-        Command("channel set", "Choose where round announcements, digests or unsorted tracks are posted",
-                channel_set, (
-                    Param("purpose", ParamKind.CHOICE, "what is posted there", choices=("round", "digest", "default")),
-                    Param("place", ParamKind.TEXT, "channel or room id; 'none' to clear"),
-                ), Permission.MODERATOR),
-        Command("genre move", "Move a track to another genre (your own; moderators: any)", genre_move, (
-            Param("track", ParamKind.TRACK, "track id", autocomplete="my_tracks"),
-            Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
-        )),
+        Command(
+            "genre set",
+            "Choose the channel/room a genre is posted to (here: this platform)",
+            genre_set,
+            (
+                Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
+                Param("place", ParamKind.TEXT, "channel or room id; 'default' to clear"),
+            ),
+            Permission.MODERATOR,
+        ),
+        Command(
+            "channel set",
+            "Choose where round announcements, digests or unsorted tracks are posted",
+            channel_set,
+            (
+                Param("purpose", ParamKind.CHOICE, "what is posted there", choices=("round", "digest", "default")),
+                Param("place", ParamKind.TEXT, "channel or room id; 'none' to clear"),
+            ),
+            Permission.MODERATOR,
+        ),
+        Command(
+            "genre move",
+            "Move a track to another genre (your own; moderators: any)",
+            genre_move,
+            (
+                Param("track", ParamKind.TRACK, "track id", autocomplete="my_tracks"),
+                Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
+            ),
+        ),
     ]

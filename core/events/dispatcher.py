@@ -69,8 +69,7 @@ class Subscriber(Protocol):
 class Dispatcher:
     """Delivers the outbox to the subscribers until cancelled."""
 
-    def __init__(self, events: EventLog, subscribers: Sequence[Subscriber], clock: Clock,
-                 poll_s: float = 1.0) -> None:
+    def __init__(self, events: EventLog, subscribers: Sequence[Subscriber], clock: Clock, poll_s: float = 1.0) -> None:
         self._events = events
         self._clock = clock
         self._fresh: set[str] = set()
@@ -137,8 +136,13 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except PermanentDeliveryError as error:
-                log.error("%s could not take event %d (%s): %s; skipped for it",
-                          subscriber.name, recorded.seq, recorded.kind.value, error)
+                log.error(
+                    "%s could not take event %d (%s): %s; skipped for it",
+                    subscriber.name,
+                    recorded.seq,
+                    recorded.kind.value,
+                    error,
+                )
                 await self._events.set_checkpoint(subscriber.name, recorded.seq)
                 continue
             except Exception as error:
@@ -146,8 +150,15 @@ class Dispatcher:
                 self._failures[subscriber.name] = failures
                 delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(failures, 10))
                 self._retry_at[subscriber.name] = loop.time() + delay
-                log.warning("%s failed on event %d (%s): %s: %s; retrying in %.1f s", subscriber.name,
-                            recorded.seq, recorded.kind.value, type(error).__name__, error, delay)
+                log.warning(
+                    "%s failed on event %d (%s): %s: %s; retrying in %.1f s",
+                    subscriber.name,
+                    recorded.seq,
+                    recorded.kind.value,
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
                 return False
             self._failures.pop(subscriber.name, None)
             if not subscriber.transactional:

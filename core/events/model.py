@@ -80,8 +80,7 @@ def to_record(event: DomainEvent) -> Mapping[str, object]:
     return out
 
 
-def from_record(kind: str, track_id: str | None, round_id: int | None,
-                extras: Mapping[str, object]) -> DomainEvent:
+def from_record(kind: str, track_id: str | None, round_id: int | None, extras: Mapping[str, object]) -> DomainEvent:
     """Rebuild an event from its stored columns."""
     week = extras.get("week_ending")
     return DomainEvent(

@@ -16,4 +16,3 @@ MAX_ATTEMPTS = 8
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 5 * 2 ** max(0, attempts - 1)))
-

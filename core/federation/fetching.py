@@ -45,7 +45,7 @@ class Fetching(PeerRegistry):
         items = [item for item in items if item.track_id not in known]
         stored = 0
         for start in range(0, len(items), wave):
-            fetched = [t for t in await asyncio.gather(*(one(i) for i in items[start:start + wave])) if t]
+            fetched = [t for t in await asyncio.gather(*(one(i) for i in items[start : start + wave])) if t]
             if fetched:
                 now = self._clock.now()
                 async with self._events.transaction(), self.store.atomic():
@@ -54,9 +54,15 @@ class Fetching(PeerRegistry):
                         await self.store.finish(track.id)
                         await self._announce_have(track)
                         peer = await self.store.peer_by_instance(track.origin_instance)
-                        await self._events.record(DomainEvent(
-                            EventKind.TRACK_REPLICATED, track_id=track.id, origin=Origin.PEER,
-                            peer=(peer.community or peer.name) if peer else track.origin_instance), now)
+                        await self._events.record(
+                            DomainEvent(
+                                EventKind.TRACK_REPLICATED,
+                                track_id=track.id,
+                                origin=Origin.PEER,
+                                peer=(peer.community or peer.name) if peer else track.origin_instance,
+                            ),
+                            now,
+                        )
                 stored += len(fetched)
         return stored
 
@@ -68,8 +74,11 @@ class Fetching(PeerRegistry):
             if have:
                 break
             try:
-                await self._pool.put_stream(self._sources.open(source, self.policy.max_track_bytes),
-                                            max_size=self.policy.max_track_bytes, expect=item.cid)
+                await self._pool.put_stream(
+                    self._sources.open(source, self.policy.max_track_bytes),
+                    max_size=self.policy.max_track_bytes,
+                    expect=item.cid,
+                )
                 have = True
             except (IntegrityError, TooLargeError, WavepoolError, OSError) as error:
                 errors.append(f"{_describe(source)}: {error}")
@@ -83,14 +92,27 @@ class Fetching(PeerRegistry):
             message = "; ".join(errors) or "no source listed"
             if attempts >= MAX_ATTEMPTS:
                 log.error("giving up on %s after %d attempts: %s", item.cid, attempts, message)
-            await self.store.retry_later(item.track_id, message[:1000],
-                                          self._clock.now() + backoff(attempts) * (1000 if attempts >= MAX_ATTEMPTS else 1))
+            await self.store.retry_later(
+                item.track_id,
+                message[:1000],
+                self._clock.now() + backoff(attempts) * (1000 if attempts >= MAX_ATTEMPTS else 1),
+            )
             return None
         track = track_from_manifest(item.manifest)
         origin = item.manifest.get("origin", {}).get("name") or track.origin_instance
-        track = replace(track, evidence=(*track.evidence, Evidence(
-            "federation", f"origin:{track.origin_instance}", Strength.INFO,
-            f"replicated from {origin}; bytes verified against the CID", {"origin": track.origin_instance})))
+        track = replace(
+            track,
+            evidence=(
+                *track.evidence,
+                Evidence(
+                    "federation",
+                    f"origin:{track.origin_instance}",
+                    Strength.INFO,
+                    f"replicated from {origin}; bytes verified against the CID",
+                    {"origin": track.origin_instance},
+                ),
+            ),
+        )
         return track
 
     async def _announce_have(self, track: Track) -> None:
@@ -101,4 +123,3 @@ class Fetching(PeerRegistry):
 
 def _describe(source: Mapping[str, str]) -> str:
     return next(iter(source.values()), "?")[:120]
-

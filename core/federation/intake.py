@@ -39,7 +39,11 @@ class Intake(PeerRegistry):
         if sender == self.user_id:
             return Outcome(OutcomeKind.OWN, "own event")
         if sender is None:  # from a snapshot: the signer must be a known peer
-            signer = manifest.get("signature", {}).get("instance") if isinstance(manifest.get("signature"), Mapping) else None
+            signer = (
+                manifest.get("signature", {}).get("instance")
+                if isinstance(manifest.get("signature"), Mapping)
+                else None
+            )
             peer = await self.store.peer_by_instance(str(signer)) if signer else None
             if peer is None or not check_signature(manifest, peer.public_key, self._verify):
                 self.rejected_events += 1
@@ -95,8 +99,9 @@ class Intake(PeerRegistry):
             return None
         return await self._peer_for(sender, content)
 
-    async def handle_tombstone(self, event_id: str, sender: str, content: Mapping[str, Any],
-                               sender_is_moderator: bool = False) -> Outcome:
+    async def handle_tombstone(
+        self, event_id: str, sender: str, content: Mapping[str, Any], sender_is_moderator: bool = False
+    ) -> Outcome:
         """A signed takedown by the track's origin (or by a room moderator)."""
         if not await self.store.mark_seen(event_id):
             return Outcome(OutcomeKind.DUPLICATE, "already processed")
@@ -135,8 +140,12 @@ class Intake(PeerRegistry):
         async with self._events.transaction():
             await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
             await self.store.finish(track.id)
-            await self._events.record(DomainEvent(EventKind.TRACK_TAKEN_DOWN, track_id=track.id, origin=Origin.PEER,
-                                                  reason="taken down by its origin"), self._clock.now())
+            await self._events.record(
+                DomainEvent(
+                    EventKind.TRACK_TAKEN_DOWN, track_id=track.id, origin=Origin.PEER, reason="taken down by its origin"
+                ),
+                self._clock.now(),
+            )
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("federated takedown of %s (%s); blob deleted: %s", track.id, track.title, deleted)
         return Outcome(OutcomeKind.DONE, "taken down")

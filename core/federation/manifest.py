@@ -49,8 +49,7 @@ IdForKey = Callable[[bytes], InstanceId]
 
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, compact, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def to_wire(value: Any) -> Any:
@@ -115,8 +114,11 @@ def sign(document: Mapping[str, Any], signer: Signer) -> dict[str, Any]:
     """The wire form of ``document`` (floats as strings) with its signature (key, instance, sig)."""
     body = to_wire({k: v for k, v in document.items() if k != "signature"})
     signed = dict(body)
-    signed["signature"] = {"instance": signer.instance_id, "key": signer.public_key_b64,
-                           "sig": signer.sign(canonical_json(body))}
+    signed["signature"] = {
+        "instance": signer.instance_id,
+        "key": signer.public_key_b64,
+        "sig": signer.sign(canonical_json(body)),
+    }
     if len(canonical_json(signed)) > MAX_MANIFEST_BYTES:
         raise IntegrityError("the manifest is too large to publish")
     return signed
@@ -185,9 +187,14 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
             generator=_text(manifest.get("generator"), "generator"),
             generator_song_id=_text(manifest.get("generator_song_id"), "generator_song_id"),
             source_url=_text(manifest.get("source_url"), "source_url"),
-            quality=QualityReport(_float(quality.get("integrated_lufs")), _float(quality.get("true_peak_dbtp")),
-                                  _float(quality.get("silence_s")) or 0.0, _float(quality.get("clipping_share")) or 0.0)
-            if isinstance(quality, Mapping) else None,
+            quality=QualityReport(
+                _float(quality.get("integrated_lufs")),
+                _float(quality.get("true_peak_dbtp")),
+                _float(quality.get("silence_s")) or 0.0,
+                _float(quality.get("clipping_share")) or 0.0,
+            )
+            if isinstance(quality, Mapping)
+            else None,
             status=TrackStatus.ACTIVE,
         )
     except (KeyError, TypeError, ValueError, OverflowError) as error:
@@ -196,5 +203,12 @@ def track_from_manifest(manifest: Mapping[str, Any]) -> Track:
 
 def tombstone_for(track: Track, reason: str | None, at: datetime) -> dict[str, Any]:
     """The unsigned takedown notice of a track."""
-    return {"v": MANIFEST_VERSION, "kind": "tombstone", "track_id": track.id, "cid": track.cid,
-            "origin": {"instance": track.origin_instance}, "reason": _trim(reason, 500), "at": at.isoformat()}
+    return {
+        "v": MANIFEST_VERSION,
+        "kind": "tombstone",
+        "track_id": track.id,
+        "cid": track.cid,
+        "origin": {"instance": track.origin_instance},
+        "reason": _trim(reason, 500),
+        "at": at.isoformat(),
+    }

@@ -82,7 +82,15 @@ class Outgoing(PeerRegistry):
             doc = sign(tombstone_for(track, payload.get("reason"), now), self._signer)
             await self.transport.send(TOMBSTONE_EVENT, doc)
         elif kind == "digest":
-            doc = sign({"v": 1, "kind": "digest", "origin": {"instance": self._signer.instance_id, "name": self.name},
-                        "title": payload.get("title"), "data": payload.get("data"), "at": now.isoformat()},
-                       self._signer)
+            doc = sign(
+                {
+                    "v": 1,
+                    "kind": "digest",
+                    "origin": {"instance": self._signer.instance_id, "name": self.name},
+                    "title": payload.get("title"),
+                    "data": payload.get("data"),
+                    "at": now.isoformat(),
+                },
+                self._signer,
+            )
             await self.transport.send(DIGEST_EVENT, doc)

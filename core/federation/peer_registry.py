@@ -28,11 +28,27 @@ log = logging.getLogger(__name__)
 class PeerRegistry:
     """The replicator's collaborators and state, and the peers it knows."""
 
-    def __init__(self, *, signer: Signer, name: str, community: str, homepage: str, user_id: str,
-                 store: FederationStore, tracks: TrackRepository, pool: BlobPool, clock: Clock,
-                 policy: FederationPolicy, sources: BlobSource, verify: Verify, id_for_key: IdForKey,
-                 events: EventLog, public_url: str | None = None, transport: FederationTransport | None = None,
-                 on_queued: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        signer: Signer,
+        name: str,
+        community: str,
+        homepage: str,
+        user_id: str,
+        store: FederationStore,
+        tracks: TrackRepository,
+        pool: BlobPool,
+        clock: Clock,
+        policy: FederationPolicy,
+        sources: BlobSource,
+        verify: Verify,
+        id_for_key: IdForKey,
+        events: EventLog,
+        public_url: str | None = None,
+        transport: FederationTransport | None = None,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
         self._signer = signer
         self.name = name
         self._community = community
@@ -54,13 +70,17 @@ class PeerRegistry:
         self.rejected_events = 0
         self._peers_by_user: dict[str, Peer] = {}  # the store's account -> peer answers, cached
 
-
     # -- identity ----------------------------------------------------------------------
 
     def instance_state(self) -> dict[str, Any]:
         """Content of this instance's ``org.wavepool.instance`` state event."""
-        return {"instance": self._signer.instance_id, "public_key": self._signer.public_key_b64,
-                "name": self.name, "community": self._community, "homepage": self._homepage}
+        return {
+            "instance": self._signer.instance_id,
+            "public_key": self._signer.public_key_b64,
+            "name": self.name,
+            "community": self._community,
+            "homepage": self._homepage,
+        }
 
     async def handle_instance(self, sender: str, state_key: str, content: Mapping[str, Any]) -> Peer | None:
         """Register a peer; the state key must be the sender and the id must match the key."""
@@ -84,8 +104,14 @@ class PeerRegistry:
             log.warning("key of %s is registered to %s; %s cannot claim it", claimed, known.user_id, sender)
             self.rejected_events += 1
             return None
-        peer = Peer(claimed, sender, key, str(content.get("name") or claimed)[:100],
-                    str(content.get("community") or "")[:200], str(content.get("homepage") or "")[:300])
+        peer = Peer(
+            claimed,
+            sender,
+            key,
+            str(content.get("name") or claimed)[:100],
+            str(content.get("community") or "")[:200],
+            str(content.get("homepage") or "")[:300],
+        )
         await self.store.upsert_peer(peer, self._clock.now())
         self._peers_by_user.pop(sender, None)  # the store decides which binding of the account counts
         return peer

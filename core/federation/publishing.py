@@ -29,8 +29,9 @@ class FederationPublisher:
     backlog: timedelta | None = None  # joining the federation publishes what came before
     transactional = True
 
-    def __init__(self, store: FederationStore, tracks: TrackRepository, instance_id: str,
-                 digest: DigestService | None) -> None:
+    def __init__(
+        self, store: FederationStore, tracks: TrackRepository, instance_id: str, digest: DigestService | None
+    ) -> None:
         self._store = store
         self._tracks = tracks
         self._instance_id = instance_id
@@ -56,6 +57,10 @@ class FederationPublisher:
         elif e.kind is EventKind.DIGEST_PUBLISHED and e.week_ending is not None and self._digest is not None:
             published = await self._digest.published(e.week_ending)
             if published is not None:
-                await self._store.outbox_add("digest", {"title": str(published.get("title") or "digest"),
-                                                        "data": json.loads(json.dumps(published.get("data") or {},
-                                                                                      default=str))})
+                await self._store.outbox_add(
+                    "digest",
+                    {
+                        "title": str(published.get("title") or "digest"),
+                        "data": json.loads(json.dumps(published.get("data") or {}, default=str)),
+                    },
+                )

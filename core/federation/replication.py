@@ -27,8 +27,16 @@ from core.federation.fetching import Fetching
 from core.federation.outgoing import Outgoing
 from core.federation.snapshots import Snapshots
 
-__all__ = ["DIGEST_EVENT", "HAVE_EVENT", "INSTANCE_EVENT", "MAX_ATTEMPTS", "SNAPSHOT_STATE", "TOMBSTONE_EVENT",
-           "TRACK_EVENT", "Replicator"]
+__all__ = [
+    "DIGEST_EVENT",
+    "HAVE_EVENT",
+    "INSTANCE_EVENT",
+    "MAX_ATTEMPTS",
+    "SNAPSHOT_STATE",
+    "TOMBSTONE_EVENT",
+    "TRACK_EVENT",
+    "Replicator",
+]
 
 
 class Replicator(Snapshots, Fetching, Outgoing):

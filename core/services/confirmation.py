@@ -94,9 +94,15 @@ def backoff_s(attempts: int, policy: ConfirmationPolicy) -> float:
 class ConfirmationService:
     """Queues declared tracks for their generator's confirmation and settles them."""
 
-    def __init__(self, store: ConfirmationStore, confirmers: Sequence[GeneratorConfirmer],
-                 tracks: TrackRepository, clock: Clock, policy: ConfirmationPolicy | None = None,
-                 events: EventLog | None = None) -> None:
+    def __init__(
+        self,
+        store: ConfirmationStore,
+        confirmers: Sequence[GeneratorConfirmer],
+        tracks: TrackRepository,
+        clock: Clock,
+        policy: ConfirmationPolicy | None = None,
+        events: EventLog | None = None,
+    ) -> None:
         self._store = store
         self._events = events
         self._confirmers = {c.generator: c for c in confirmers}
@@ -115,8 +121,17 @@ class ConfirmationService:
         if not self.supports(track.generator):
             return False
         assert track.generator is not None
-        item = PendingConfirmation(track.id, track.generator, track.generator_song_id, track.cid,
-                                   track.duration_s, file_title, fingerprint, 0, self._clock.now())
+        item = PendingConfirmation(
+            track.id,
+            track.generator,
+            track.generator_song_id,
+            track.cid,
+            track.duration_s,
+            file_title,
+            fingerprint,
+            0,
+            self._clock.now(),
+        )
         return await self._store.enqueue(item)
 
     async def confirm_due(self, now: datetime | None = None, limit: int = 20) -> list[ConfirmationOutcome]:
@@ -128,8 +143,12 @@ class ConfirmationService:
                 outcomes.append(await self._confirm(item, now))
             except Exception:  # one broken track must not stop the others
                 log.exception("confirming track %s failed", item.track_id)
-                await self._store.retry_later(item.track_id, item.attempts + 1,
-                                              now + timedelta(seconds=self._policy.retry_max_s), "internal error")
+                await self._store.retry_later(
+                    item.track_id,
+                    item.attempts + 1,
+                    now + timedelta(seconds=self._policy.retry_max_s),
+                    "internal error",
+                )
         return outcomes
 
     async def _look_up(self, item: PendingConfirmation, now: datetime) -> PageLookup:
@@ -149,8 +168,13 @@ class ConfirmationService:
             return ConfirmationOutcome(item.track_id, ConfirmationState.SKIPPED, None, None, "track gone")
         if item.generator not in self._confirmers:
             await self._store.finish(item.track_id, ConfirmationState.SKIPPED, now, None)
-            return ConfirmationOutcome(item.track_id, ConfirmationState.SKIPPED, track.verdict, track.verdict,
-                                       f"no confirmer for {item.generator}")
+            return ConfirmationOutcome(
+                item.track_id,
+                ConfirmationState.SKIPPED,
+                track.verdict,
+                track.verdict,
+                f"no confirmer for {item.generator}",
+            )
         lookup = await self._look_up(item, now)
         if lookup.status is LookupStatus.UNREACHABLE:
             return await self._unreachable(item, track, lookup, now)
@@ -158,48 +182,77 @@ class ConfirmationService:
         verdict, reason = track.verdict, track.verdict_reason
         if state is ConfirmationState.CONFIRMED and track.verdict is Verdict.DECLARED:
             verdict, reason = Verdict.VERIFIED, evidence.detail
-        elif (state in (ConfirmationState.MISMATCH, ConfirmationState.MISSING) and self._policy.quarantine_conflicts
-              and track.verdict in (Verdict.DECLARED, Verdict.VERIFIED)):
+        elif (
+            state in (ConfirmationState.MISMATCH, ConfirmationState.MISSING)
+            and self._policy.quarantine_conflicts
+            and track.verdict in (Verdict.DECLARED, Verdict.VERIFIED)
+        ):
             verdict, reason = Verdict.QUARANTINED, evidence.detail
         kept = tuple(e for e in track.evidence if e.source != "confirmation")
         await self._record(track, verdict, reason, (*kept, evidence), now)
         await self._store.finish(item.track_id, state, now, evidence)
-        log.info("confirmation of %s by %s: %s (%s -> %s)", track.id, item.generator, state.value,
-                 track.verdict.value, verdict.value)
+        log.info(
+            "confirmation of %s by %s: %s (%s -> %s)",
+            track.id,
+            item.generator,
+            state.value,
+            track.verdict.value,
+            verdict.value,
+        )
         return ConfirmationOutcome(track.id, state, track.verdict, verdict, reason, evidence)
 
-    async def _record(self, track: Track, verdict: Verdict, reason: str, evidence: tuple[Evidence, ...],
-                      now: datetime) -> None:
+    async def _record(
+        self, track: Track, verdict: Verdict, reason: str, evidence: tuple[Evidence, ...], now: datetime
+    ) -> None:
         """The new verdict and, when it changed, its event (the bots and the federation hear of it)."""
         if self._events is None:
             await self._tracks.set_verdict(track.id, verdict, reason, evidence=evidence)
             return
-        kind = {Verdict.VERIFIED: EventKind.TRACK_VERIFIED, Verdict.QUARANTINED: EventKind.TRACK_QUARANTINED}.get(verdict)
+        kind = {Verdict.VERIFIED: EventKind.TRACK_VERIFIED, Verdict.QUARANTINED: EventKind.TRACK_QUARANTINED}.get(
+            verdict
+        )
         async with self._events.transaction():
             await self._tracks.set_verdict(track.id, verdict, reason, evidence=evidence)
             if kind is not None and verdict is not track.verdict:
-                await self._events.record(DomainEvent(kind, track_id=track.id, reason=reason,
-                                                      was_public=is_public(track)), now)
+                await self._events.record(
+                    DomainEvent(kind, track_id=track.id, reason=reason, was_public=is_public(track)), now
+                )
 
-    async def _unreachable(self, item: PendingConfirmation, track: Track, lookup: PageLookup,
-                           now: datetime) -> ConfirmationOutcome:
+    async def _unreachable(
+        self, item: PendingConfirmation, track: Track, lookup: PageLookup, now: datetime
+    ) -> ConfirmationOutcome:
         attempts = item.attempts + 1
         if attempts >= self._policy.max_attempts:
-            evidence = Evidence("confirmation", f"generator-unreachable:{item.generator}", Strength.INFO,
-                                f"{item.generator} could not be reached to confirm song {item.song_id} "
-                                f"({attempts} tries)", {"generator": item.generator, "song_id": item.song_id,
-                                                        "error": lookup.detail})
+            evidence = Evidence(
+                "confirmation",
+                f"generator-unreachable:{item.generator}",
+                Strength.INFO,
+                f"{item.generator} could not be reached to confirm song {item.song_id} ({attempts} tries)",
+                {"generator": item.generator, "song_id": item.song_id, "error": lookup.detail},
+            )
             kept = tuple(e for e in track.evidence if e.source != "confirmation")
             await self._tracks.set_verdict(track.id, track.verdict, track.verdict_reason, evidence=(*kept, evidence))
             await self._store.finish(item.track_id, ConfirmationState.GAVE_UP, now, evidence)
-            return ConfirmationOutcome(track.id, ConfirmationState.GAVE_UP, track.verdict, track.verdict,
-                                       track.verdict_reason, evidence)
+            return ConfirmationOutcome(
+                track.id, ConfirmationState.GAVE_UP, track.verdict, track.verdict, track.verdict_reason, evidence
+            )
         due = now + timedelta(seconds=backoff_s(attempts, self._policy))
         await self._store.retry_later(item.track_id, attempts, due, lookup.detail or "unreachable")
-        log.info("confirmation of %s: %s unreachable (%s); retry %d at %s", track.id, item.generator,
-                 lookup.detail, attempts, due.isoformat())
-        return ConfirmationOutcome(track.id, ConfirmationState.PENDING, track.verdict, track.verdict,
-                                   f"{item.generator} unreachable; retry at {due:%Y-%m-%d %H:%M} UTC")
+        log.info(
+            "confirmation of %s: %s unreachable (%s); retry %d at %s",
+            track.id,
+            item.generator,
+            lookup.detail,
+            attempts,
+            due.isoformat(),
+        )
+        return ConfirmationOutcome(
+            track.id,
+            ConfirmationState.PENDING,
+            track.verdict,
+            track.verdict,
+            f"{item.generator} unreachable; retry at {due:%Y-%m-%d %H:%M} UTC",
+        )
 
     async def _judge(self, item: PendingConfirmation, lookup: PageLookup) -> tuple[ConfirmationState, Evidence]:
         generator, song = item.generator, item.song_id
@@ -207,33 +260,57 @@ class ConfirmationService:
         data: dict[str, object] = {"generator": generator, "song_id": song, "status": lookup.status.value}
         if lookup.status is LookupStatus.NOT_PUBLIC:
             return ConfirmationState.NOT_PUBLIC, Evidence(
-                "confirmation", f"generator-not-public:{generator}", Strength.INFO,
-                f"{generator} does not show song {song} publicly (private, removed or never public)", data)
+                "confirmation",
+                f"generator-not-public:{generator}",
+                Strength.INFO,
+                f"{generator} does not show song {song} publicly (private, removed or never public)",
+                data,
+            )
         if lookup.status is LookupStatus.NO_SONG or page is None:
             return ConfirmationState.MISSING, Evidence(
-                "confirmation", f"{CONFLICT}{generator}", Strength.AGAINST,
-                f"{generator} has no song {song}: the file's song id does not lead to this track", data)
+                "confirmation",
+                f"{CONFLICT}{generator}",
+                Strength.AGAINST,
+                f"{generator} has no song {song}: the file's song id does not lead to this track",
+                data,
+            )
         score = await self._similarity(item, page)
         data |= _page_data(page) | {"similarity": round(score, 4)}
         same_audio = score >= self._policy.match_threshold
         if not same_audio:
             return ConfirmationState.MISMATCH, Evidence(
-                "confirmation", f"{CONFLICT}{generator}", Strength.AGAINST,
-                f"{generator}'s page for song {song} serves different audio ({score:.0%} similar)", data)
+                "confirmation",
+                f"{CONFLICT}{generator}",
+                Strength.AGAINST,
+                f"{generator}'s page for song {song} serves different audio ({score:.0%} similar)",
+                data,
+            )
         tolerance = self._policy.duration_tolerance_s + 0.03 * item.duration_s
         if page.duration_s is not None and abs(page.duration_s - item.duration_s) > tolerance:
             return ConfirmationState.MISMATCH, Evidence(
-                "confirmation", f"{CONFLICT}{generator}", Strength.AGAINST,
-                f"{generator}'s song {song} lasts {page.duration_s:.0f} s, the file {item.duration_s:.0f} s", data)
+                "confirmation",
+                f"{CONFLICT}{generator}",
+                Strength.AGAINST,
+                f"{generator}'s song {song} lasts {page.duration_s:.0f} s, the file {item.duration_s:.0f} s",
+                data,
+            )
         if not titles_agree(item.file_title, page.title):
             return ConfirmationState.TITLE_DIFFERS, Evidence(
-                "confirmation", f"generator-title-differs:{generator}", Strength.MODERATE,
-                f"{generator} serves the same audio for song {song} but calls it {page.title!r}", data)
+                "confirmation",
+                f"generator-title-differs:{generator}",
+                Strength.MODERATE,
+                f"{generator} serves the same audio for song {song} but calls it {page.title!r}",
+                data,
+            )
         exact = page.audio_cid is not None and page.audio_cid == item.cid
         how = "the very same file" if exact else f"the same audio ({score:.0%} similar)"
         return ConfirmationState.CONFIRMED, Evidence(
-            "confirmation", f"{CONFIRMED}{generator}", Strength.STRONG,
-            f"{generator} itself serves {how} for song {song}", data)
+            "confirmation",
+            f"{CONFIRMED}{generator}",
+            Strength.STRONG,
+            f"{generator} itself serves {how} for song {song}",
+            data,
+        )
 
     async def _similarity(self, item: PendingConfirmation, page: GeneratorPage) -> float:
         if page.audio_cid is not None and page.audio_cid == item.cid:
@@ -245,6 +322,12 @@ class ConfirmationService:
 
 
 def _page_data(page: GeneratorPage) -> dict[str, object]:
-    facts = {"page_url": page.page_url, "title": page.title, "creator": page.creator,
-             "duration_s": page.duration_s, "audio_url": page.audio_url, "audio_cid": page.audio_cid}
+    facts = {
+        "page_url": page.page_url,
+        "title": page.title,
+        "creator": page.creator,
+        "duration_s": page.duration_s,
+        "audio_url": page.audio_url,
+        "audio_cid": page.audio_cid,
+    }
     return {k: v for k, v in {**page.facts, **facts}.items() if v is not None}

@@ -95,22 +95,40 @@ class Digest:
 
     def to_data(self) -> dict[str, object]:
         """The structured form: kept with the published digest and sent to peers."""
-        return {"week_ending": self.week_ending.isoformat(), "new_tracks": len(self.new_tracks),
-                "active_sharers": self.sharers, "per_genre": self.per_genre(),
-                "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in self.top],
-                "rounds": [{"round": w.round.id, "theme": w.round.rules.theme,
-                            "winner": " / ".join(title for title, _ in w.winners)} for w in self.rounds],
-                "prompts": list(self.prompts),
-                "peers": [{"peer": name, "top": titles} for name, titles in self.peers]}
+        return {
+            "week_ending": self.week_ending.isoformat(),
+            "new_tracks": len(self.new_tracks),
+            "active_sharers": self.sharers,
+            "per_genre": self.per_genre(),
+            "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in self.top],
+            "rounds": [
+                {
+                    "round": w.round.id,
+                    "theme": w.round.rules.theme,
+                    "winner": " / ".join(title for title, _ in w.winners),
+                }
+                for w in self.rounds
+            ],
+            "prompts": list(self.prompts),
+            "peers": [{"peer": name, "top": titles} for name, titles in self.peers],
+        }
 
 
 class DigestService:
     """Builds, previews and publishes the weekly digest."""
 
-    def __init__(self, schedule: DigestSchedule, tracks: TrackRepository, clock: Clock,
-                 events: EventLog, state: KeyValue, community: str,
-                 voting: VotingService | None = None, prompts: PromptService | None = None,
-                 peers: PeerDigests | None = None) -> None:
+    def __init__(
+        self,
+        schedule: DigestSchedule,
+        tracks: TrackRepository,
+        clock: Clock,
+        events: EventLog,
+        state: KeyValue,
+        community: str,
+        voting: VotingService | None = None,
+        prompts: PromptService | None = None,
+        peers: PeerDigests | None = None,
+    ) -> None:
         self.schedule = schedule
         self._tracks = tracks
         self._clock = clock
@@ -132,8 +150,9 @@ class DigestService:
                 if track is not None and is_public(track):
                     top.append((track, total))
         top.sort(key=lambda item: (-item[1], item[0].first_seen_at, item[0].id))  # deterministic ties
-        new_tracks = [t for t in await self._tracks.recent(limit=5000, since=since)
-                      if t.first_seen_at < end and is_public(t)]
+        new_tracks = [
+            t for t in await self._tracks.recent(limit=5000, since=since) if t.first_seen_at < end and is_public(t)
+        ]
         rounds: list[RoundWin] = []
         if self._voting is not None:
             for rnd in await self._voting.recent_rounds(20):
@@ -144,8 +163,9 @@ class DigestService:
                         titles = []
                         for leader in leaders:
                             winner = await self._tracks.get(leader.entry.track_id)
-                            titles.append((winner.title if winner else leader.entry.track_id,
-                                           leader.entry.submitter.display_name))
+                            titles.append(
+                                (winner.title if winner else leader.entry.track_id, leader.entry.submitter.display_name)
+                            )
                         rounds.append(RoundWin(rnd, tuple(titles)))
         prompts: list[str] = []
         if self._prompts is not None:
@@ -156,9 +176,16 @@ class DigestService:
         peers: list[tuple[str, list[str]]] = []
         if self._peers is not None:
             peers = [(name, titles[:3]) for name, titles in (await self._peers.highlights())[:5] if titles]
-        return Digest(community=self._community, week_ending=end, top=tuple(top[: self.schedule.top_n]),
-                      new_tracks=tuple(new_tracks), rounds=tuple(rounds), prompts=tuple(prompts),
-                      peers=tuple(peers), top_n=self.schedule.top_n)
+        return Digest(
+            community=self._community,
+            week_ending=end,
+            top=tuple(top[: self.schedule.top_n]),
+            new_tracks=tuple(new_tracks),
+            rounds=tuple(rounds),
+            prompts=tuple(prompts),
+            peers=tuple(peers),
+            top_n=self.schedule.top_n,
+        )
 
     async def publish_now(self) -> Digest:
         """Build the digest as it stands and publish it (``digest publish``)."""
@@ -170,12 +197,16 @@ class DigestService:
     async def _publish(self, week_ending: datetime, digest: Digest, due: datetime | None = None) -> None:
         """Keep the digest and record its event, as one."""
         async with self._events.transaction():
-            await self._state.put("digest", f"week:{week_ending.isoformat()}", json.dumps(
-                {"title": digest.title, "data": digest.to_data()}, default=str))
+            await self._state.put(
+                "digest",
+                f"week:{week_ending.isoformat()}",
+                json.dumps({"title": digest.title, "data": digest.to_data()}, default=str),
+            )
             if due is not None:
                 await self._state.put("digest", "last_published_due", due.isoformat())
-            await self._events.record(DomainEvent(EventKind.DIGEST_PUBLISHED, week_ending=week_ending),
-                                      self._clock.now())
+            await self._events.record(
+                DomainEvent(EventKind.DIGEST_PUBLISHED, week_ending=week_ending), self._clock.now()
+            )
 
     async def publish_due(self) -> Digest | None:
         """Publish the latest due digest unless it already went out; returns it if sent."""

@@ -56,10 +56,10 @@ def settle_first_sharer(claims: Sequence[SharerClaim], skew_s: float = 300.0) ->
     after its own event (a clock that is off), ties within a second, and claims that
     were never published (they cannot be checked).
     """
-    published = sorted((c for c in claims if c.origin_server_ts is not None),
-                       key=lambda c: (c.origin_server_ts, c.instance))
-    unpublished = sorted((c for c in claims if c.origin_server_ts is None),
-                         key=lambda c: (c.manifest_ts, c.instance))
+    published = sorted(
+        (c for c in claims if c.origin_server_ts is not None), key=lambda c: (c.origin_server_ts, c.instance)
+    )
+    unpublished = sorted((c for c in claims if c.origin_server_ts is None), key=lambda c: (c.manifest_ts, c.instance))
     ordered = (*published, *unpublished)
     first = ordered[0] if ordered else None
     conflicts: list[str] = []
@@ -71,15 +71,20 @@ def settle_first_sharer(claims: Sequence[SharerClaim], skew_s: float = 300.0) ->
             conflicts.append(
                 f"{claim.community} ({claim.sharer}) dates its share {claim.manifest_ts:%Y-%m-%d %H:%M} UTC, "
                 f"before {first.community if first else '?'}'s, but its manifest reached the federation "
-                f"only at {event_at:%Y-%m-%d %H:%M} UTC")
+                f"only at {event_at:%Y-%m-%d %H:%M} UTC"
+            )
         elif (claim.manifest_ts - event_at).total_seconds() > skew_s:
-            conflicts.append(f"{claim.community}'s manifest is dated after the event that carried it "
-                             f"({claim.manifest_ts:%Y-%m-%d %H:%M} vs {event_at:%Y-%m-%d %H:%M} UTC)")
+            conflicts.append(
+                f"{claim.community}'s manifest is dated after the event that carried it "
+                f"({claim.manifest_ts:%Y-%m-%d %H:%M} vs {event_at:%Y-%m-%d %H:%M} UTC)"
+            )
     if len(published) > 1 and published[1].origin_server_ts is not None and published[0].origin_server_ts is not None:
         if published[1].origin_server_ts - published[0].origin_server_ts < 1000:
             conflicts.append(f"{published[0].community} and {published[1].community} shared it within a second")
     for claim in unpublished:
         if first is not None and claim is not first:
-            conflicts.append(f"{claim.community}'s claim ({claim.manifest_ts:%Y-%m-%d}) was never published "
-                             "to the federation and cannot be checked")
+            conflicts.append(
+                f"{claim.community}'s claim ({claim.manifest_ts:%Y-%m-%d}) was never published "
+                "to the federation and cannot be checked"
+            )
     return FirstSharer(first, tuple(ordered), tuple(conflicts))

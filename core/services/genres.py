@@ -145,8 +145,9 @@ class GenreService:
                 place = None
             return place or default
         if kind in ("round", "digest") or kind in self._other:
-            return (runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or started_in
-                    or default)
+            return (
+                runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or started_in or default
+            )
         if kind == "default":
             return default
         raise NotFoundError(f"no such destination: {target}")

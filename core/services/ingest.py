@@ -139,12 +139,14 @@ class IngestService:
         if size > self.limits.max_bytes:
             raise TooLargeError(
                 f"the file is {size / 1048576:.1f} MB; this community accepts up to "
-                f"{self.limits.max_bytes / 1048576:.0f} MB")
+                f"{self.limits.max_bytes / 1048576:.0f} MB"
+            )
         info = await self._timed("probe", self._inspector.probe(path))
         if info.duration_s > self.limits.max_duration_s:
             raise TooLongError(
                 f"the track is {duration_text(info.duration_s)} long; the limit is "
-                f"{duration_text(self.limits.max_duration_s)}")
+                f"{duration_text(self.limits.max_duration_s)}"
+            )
         if info.duration_s < self.limits.min_duration_s:
             raise TooLongError(f"the track is only {info.duration_s:.1f} s long; too short to be a track")
         cid, size = await self._timed("store", self._pool.put_file(path, max_size=self.limits.max_bytes))
@@ -177,10 +179,15 @@ class IngestService:
         ]
         verdict, reason = provenance.decide(evidence, declaration, self._rules)
         generators = provenance.claimed_generators(evidence)
-        generator = (declaration.generator or (next(iter(generators)) if generators else None))
+        generator = declaration.generator or (next(iter(generators)) if generators else None)
         song_ids = [e.data["song_id"] for e in evidence if e.claim.startswith("generator:") and e.data.get("song_id")]
-        title = (declaration.title or tags.title or (page.title if page else None)
-                 or _title_from(filename or path.name) or "untitled")
+        title = (
+            declaration.title
+            or tags.title
+            or (page.title if page else None)
+            or _title_from(filename or path.name)
+            or "untitled"
+        )
         track = Track(
             id=TrackId(secrets.token_hex(8)),
             cid=cid,
@@ -228,8 +235,12 @@ class IngestService:
         fetched = await self._fetcher.fetch(url, self._work_dir, self.limits.max_bytes)
         try:
             return await self.ingest_file(
-                fetched.path, sharer, declaration, place,
-                filename=fetched.page.title or fetched.path.name, page=fetched.page,
+                fetched.path,
+                sharer,
+                declaration,
+                place,
+                filename=fetched.page.title or fetched.path.name,
+                page=fetched.page,
                 source_url=fetched.page.canonical_url or url,
             )
         finally:
@@ -237,8 +248,11 @@ class IngestService:
 
     async def _record(self, track: Track, fingerprint: Fingerprint | None, share: Share) -> None:
         """The track, its share, its fingerprint and the event that announces it, as one."""
-        kind = {Verdict.VERIFIED: EventKind.TRACK_ACCEPTED, Verdict.DECLARED: EventKind.TRACK_ACCEPTED,
-                Verdict.QUARANTINED: EventKind.TRACK_QUARANTINED}.get(track.verdict)
+        kind = {
+            Verdict.VERIFIED: EventKind.TRACK_ACCEPTED,
+            Verdict.DECLARED: EventKind.TRACK_ACCEPTED,
+            Verdict.QUARANTINED: EventKind.TRACK_QUARANTINED,
+        }.get(track.verdict)
         async with self._events.transaction():
             await self._tracks.add(track, share=share, fingerprint=fingerprint)
             if kind is not None:
@@ -252,8 +266,9 @@ class IngestService:
         if same:
             message = "you already shared this track"
         else:
-            message = (f"already in the pool: first shared by {track.sharer.display_name} "
-                       f"on {track.first_seen_at:%Y-%m-%d}")
+            message = (
+                f"already in the pool: first shared by {track.sharer.display_name} on {track.first_seen_at:%Y-%m-%d}"
+            )
         return IngestResult(track, False, message)
 
     async def _near_duplicates(self, fingerprint: Fingerprint | None) -> list[NearDuplicate]:

@@ -18,6 +18,7 @@ from core.visibility import is_public
 
 log = logging.getLogger(__name__)
 
+
 async def delete_blob_if_unused(tracks: TrackRepository, pool: BlobPool, cid: Cid) -> bool:
     """Delete a blob no active track uses any more (after a takedown); True if it was deleted."""
     if any(t.status is TrackStatus.ACTIVE for t in await tracks.find_by_cid(cid)):
@@ -56,8 +57,9 @@ class ModerationService:
         why = f"approved by {by.display_name}" + (f": {reason}" if reason else "")
         async with self._events.transaction():
             await self._tracks.set_verdict(track.id, Verdict.DECLARED, why)
-            await self._events.record(DomainEvent(EventKind.TRACK_APPROVED, track_id=track.id, reason=why),
-                                      self._clock.now())
+            await self._events.record(
+                DomainEvent(EventKind.TRACK_APPROVED, track_id=track.id, reason=why), self._clock.now()
+            )
         return await self._track(track.id)
 
     async def reject(self, ref: str, by: Sharer, reason: str | None = None) -> Track:
@@ -68,8 +70,10 @@ class ModerationService:
         why = f"rejected by {by.display_name}" + (f": {reason}" if reason else "")
         async with self._events.transaction():
             await self._tracks.set_verdict(track.id, Verdict.REJECTED, why)
-            await self._events.record(DomainEvent(EventKind.TRACK_REJECTED, track_id=track.id, reason=why,
-                                                  was_public=is_public(track)), self._clock.now())
+            await self._events.record(
+                DomainEvent(EventKind.TRACK_REJECTED, track_id=track.id, reason=why, was_public=is_public(track)),
+                self._clock.now(),
+            )
         return await self._track(track.id)
 
     async def takedown(self, ref: str, by: Sharer, reason: str | None = None) -> tuple[Track, bool]:
@@ -79,8 +83,10 @@ class ModerationService:
             raise PhaseError("this track is already taken down")
         async with self._events.transaction():
             await self._tracks.set_status(track.id, TrackStatus.TAKEN_DOWN)
-            await self._events.record(DomainEvent(EventKind.TRACK_TAKEN_DOWN, track_id=track.id, reason=reason,
-                                                  was_public=is_public(track)), self._clock.now())
+            await self._events.record(
+                DomainEvent(EventKind.TRACK_TAKEN_DOWN, track_id=track.id, reason=reason, was_public=is_public(track)),
+                self._clock.now(),
+            )
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("track %s taken down by %s (%s)", track.id, by.display_name, reason or "no reason")
         return await self._track(track.id), deleted

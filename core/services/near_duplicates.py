@@ -13,8 +13,9 @@ def _score(query: Fingerprint, candidates: Sequence[tuple[TrackId, Fingerprint]]
     return [(track_id, similarity(query.values, stored.values)) for track_id, stored in candidates]
 
 
-async def score_candidates(query: Fingerprint, candidates: Sequence[tuple[TrackId, Fingerprint]],
-                           threshold: float) -> list[tuple[TrackId, float]]:
+async def score_candidates(
+    query: Fingerprint, candidates: Sequence[tuple[TrackId, Fingerprint]], threshold: float
+) -> list[tuple[TrackId, float]]:
     """Candidates at or above ``threshold``, best first; the bit counting runs in a worker thread.
 
     One alignment search is ~160 offsets over up to a thousand items: tens of milliseconds

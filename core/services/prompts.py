@@ -177,9 +177,15 @@ class PromptService:
         self._repo = repo
         self._clock = clock
 
-    async def save(self, text: str, kind: str = "prompt", author: Sharer | None = None,
-                   generator: str | None = None, settings: Mapping[str, Any] | None = None,
-                   track_id: TrackId | None = None) -> tuple[Prompt, bool]:
+    async def save(
+        self,
+        text: str,
+        kind: str = "prompt",
+        author: Sharer | None = None,
+        generator: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        track_id: TrackId | None = None,
+    ) -> tuple[Prompt, bool]:
         """Add a text, or link ``track_id`` to the identical entry; returns (entry, created).
 
         UsageError when the text is empty or longer than 4000 characters, or the kind unknown.
@@ -192,8 +198,15 @@ class PromptService:
         kind = (kind or "prompt").strip().lower()
         if kind not in KINDS:
             raise UsageError(f"unknown kind '{kind}': use one of {', '.join(KINDS)}")
-        prompt = Prompt(prompt_id(kind, clean), clean, kind, (generator or "").strip().lower() or None,
-                        dict(settings or {}), author, self._clock.now())
+        prompt = Prompt(
+            prompt_id(kind, clean),
+            clean,
+            kind,
+            (generator or "").strip().lower() or None,
+            dict(settings or {}),
+            author,
+            self._clock.now(),
+        )
         return await self._repo.save_or_link(prompt, track_id)
 
     async def autofill_from_track(self, track: Track) -> list[Prompt]:
@@ -204,8 +217,7 @@ class PromptService:
         for kind, text in (("prompt", track.prompt), ("style", track.style), ("lyrics", track.lyrics)):
             clean = tidy(text or "")
             if clean:
-                prompt, _ = await self.save(clean[:MAX_TEXT], kind, track.sharer, track.generator, settings,
-                                            track.id)
+                prompt, _ = await self.save(clean[:MAX_TEXT], kind, track.sharer, track.generator, settings, track.id)
                 saved.append(prompt)
         return saved
 

@@ -62,7 +62,10 @@ def tag_evidence(tags: TagInfo) -> list[Evidence]:
             detail += f" (song {sig.song_id})"
         out.append(
             Evidence(
-                "tags", f"generator:{sig.generator}", Strength.MODERATE, detail,
+                "tags",
+                f"generator:{sig.generator}",
+                Strength.MODERATE,
+                detail,
                 {"generator": sig.generator, "song_id": sig.song_id, "where": sig.where, "text": sig.text},
             )
         )
@@ -73,8 +76,9 @@ def tag_evidence(tags: TagInfo) -> list[Evidence]:
         described["style"] = tags.style[:200]
     if described:
         out.append(
-            Evidence("tags", "tags:present", Strength.INFO,
-                     f"{tags.format} tags: " + ", ".join(sorted(described)), described)
+            Evidence(
+                "tags", "tags:present", Strength.INFO, f"{tags.format} tags: " + ", ".join(sorted(described)), described
+            )
         )
     return out
 
@@ -84,9 +88,13 @@ def c2pa_evidence(c2pa: C2paInfo | None) -> list[Evidence]:
     if c2pa is None:
         return [Evidence("c2pa", "c2pa:absent", Strength.INFO, "no C2PA manifest")]
     data = {
-        "state": c2pa.state, "signer": c2pa.signer, "claim_generator": c2pa.claim_generator,
-        "digital_source_types": list(c2pa.digital_source_types), "actions": list(c2pa.actions),
-        "failure_codes": list(c2pa.failure_codes), "vendor_assertions": c2pa.vendor_assertions,
+        "state": c2pa.state,
+        "signer": c2pa.signer,
+        "claim_generator": c2pa.claim_generator,
+        "digital_source_types": list(c2pa.digital_source_types),
+        "actions": list(c2pa.actions),
+        "failure_codes": list(c2pa.failure_codes),
+        "vendor_assertions": c2pa.vendor_assertions,
     }
     by = f" signed by {c2pa.signer}" if c2pa.signer else ""
     if c2pa.state == "Invalid":
@@ -98,16 +106,37 @@ def c2pa_evidence(c2pa: C2paInfo | None) -> list[Evidence]:
         if ai:
             return [Evidence("c2pa", "c2pa:trusted-ai", Strength.STRONG, f"trusted C2PA manifest{by}: {kinds}", data)]
         if c2pa.digital_source_types:
-            return [Evidence("c2pa", "c2pa:trusted-not-ai", Strength.AGAINST,
-                             f"trusted C2PA manifest{by} says it is not AI-made: {kinds}", data)]
+            return [
+                Evidence(
+                    "c2pa",
+                    "c2pa:trusted-not-ai",
+                    Strength.AGAINST,
+                    f"trusted C2PA manifest{by} says it is not AI-made: {kinds}",
+                    data,
+                )
+            ]
         return [Evidence("c2pa", "c2pa:trusted", Strength.INFO, f"trusted C2PA manifest{by}, no source type", data)]
     # Valid: intact, but the signer does not chain to an anchor we trust.
     if ai:
-        return [Evidence("c2pa", "c2pa:valid-ai", Strength.MODERATE,
-                         f"intact C2PA manifest{by} (signer not trusted here): {kinds}", data)]
+        return [
+            Evidence(
+                "c2pa",
+                "c2pa:valid-ai",
+                Strength.MODERATE,
+                f"intact C2PA manifest{by} (signer not trusted here): {kinds}",
+                data,
+            )
+        ]
     if c2pa.digital_source_types:
-        return [Evidence("c2pa", "c2pa:valid-not-ai", Strength.AGAINST,
-                         f"intact C2PA manifest{by} (signer not trusted here) says it is not AI-made: {kinds}", data)]
+        return [
+            Evidence(
+                "c2pa",
+                "c2pa:valid-not-ai",
+                Strength.AGAINST,
+                f"intact C2PA manifest{by} (signer not trusted here) says it is not AI-made: {kinds}",
+                data,
+            )
+        ]
     return [Evidence("c2pa", "c2pa:valid", Strength.INFO, f"intact C2PA manifest{by}, no source type", data)]
 
 
@@ -115,12 +144,22 @@ def page_evidence(page: PageInfo | None) -> list[Evidence]:
     """What the shared link's page said."""
     if page is None:
         return []
-    data = {k: v for k, v in {
-        "url": page.url, "canonical_url": page.canonical_url, "site": page.site,
-        "generator": page.generator, "song_id": page.song_id, "title": page.title,
-        "creator": page.creator, "model": page.model, "style": page.style,
-        "tags": list(page.tags) or None,
-    }.items() if v}
+    data = {
+        k: v
+        for k, v in {
+            "url": page.url,
+            "canonical_url": page.canonical_url,
+            "site": page.site,
+            "generator": page.generator,
+            "song_id": page.song_id,
+            "title": page.title,
+            "creator": page.creator,
+            "model": page.model,
+            "style": page.style,
+            "tags": list(page.tags) or None,
+        }.items()
+        if v
+    }
     if page.generator:
         what = f"{page.generator} song page" + (f" (song {page.song_id})" if page.song_id else "")
         if page.creator:
@@ -129,18 +168,35 @@ def page_evidence(page: PageInfo | None) -> list[Evidence]:
         if page.site == page.generator and page.audio_url:
             # The link fetcher routed the URL to the generator's own extractor: the bytes are
             # what the generator's page serves, which is the confirmation itself.
-            out.append(Evidence(
-                "page", f"{CONFIRMED}{page.generator}", Strength.STRONG,
-                f"the audio was downloaded from {page.generator}'s own page"
-                + (f" for song {page.song_id}" if page.song_id else ""), data))
+            out.append(
+                Evidence(
+                    "page",
+                    f"{CONFIRMED}{page.generator}",
+                    Strength.STRONG,
+                    f"the audio was downloaded from {page.generator}'s own page"
+                    + (f" for song {page.song_id}" if page.song_id else ""),
+                    data,
+                )
+            )
         return out
-    return [Evidence("page", "page:source", Strength.INFO, f"from {page.site or 'a web page'}: {page.canonical_url or page.url}", data)]
+    return [
+        Evidence(
+            "page",
+            "page:source",
+            Strength.INFO,
+            f"from {page.site or 'a web page'}: {page.canonical_url or page.url}",
+            data,
+        )
+    ]
 
 
 def declaration_evidence(declaration: Declaration) -> list[Evidence]:
     """The sharer's own word."""
-    said = {k: v for k, v in (("generator", declaration.generator), ("prompt", declaration.prompt),
-                              ("style", declaration.style)) if v}
+    said = {
+        k: v
+        for k, v in (("generator", declaration.generator), ("prompt", declaration.prompt), ("style", declaration.style))
+        if v
+    }
     if not said:
         return []
     text = f"sharer declared {declaration.generator}" if declaration.generator else "sharer gave a prompt/style"
@@ -152,14 +208,22 @@ def near_duplicate_evidence(near: Sequence[NearDuplicate], sharer_key: tuple[str
     out = []
     for item in near:
         own = (item.track.sharer.platform, item.track.sharer.user_id) == sharer_key
-        out.append(Evidence(
-            "near_duplicate", "near-duplicate:own" if own else "near-duplicate:other",
-            Strength.INFO if own else Strength.AGAINST,
-            f"sounds like {item.track.title!r} shared by {item.track.sharer.display_name} "
-            f"({item.similarity:.0%} similar)",
-            {"track_id": item.track.id, "cid": item.track.cid, "similarity": round(item.similarity, 4),
-             "sharer": item.track.sharer.display_name, "first_seen_at": item.track.first_seen_at.isoformat()},
-        ))
+        out.append(
+            Evidence(
+                "near_duplicate",
+                "near-duplicate:own" if own else "near-duplicate:other",
+                Strength.INFO if own else Strength.AGAINST,
+                f"sounds like {item.track.title!r} shared by {item.track.sharer.display_name} "
+                f"({item.similarity:.0%} similar)",
+                {
+                    "track_id": item.track.id,
+                    "cid": item.track.cid,
+                    "similarity": round(item.similarity, 4),
+                    "sharer": item.track.sharer.display_name,
+                    "first_seen_at": item.track.first_seen_at.isoformat(),
+                },
+            )
+        )
     return out
 
 
@@ -173,8 +237,9 @@ def claimed_generators(evidence: Sequence[Evidence]) -> dict[str, set[str]]:
 
 
 def _song_ids(evidence: Sequence[Evidence]) -> set[str]:
-    return {str(e.data["song_id"]).lower() for e in evidence
-            if e.claim.startswith("generator:") and e.data.get("song_id")}
+    return {
+        str(e.data["song_id"]).lower() for e in evidence if e.claim.startswith("generator:") and e.data.get("song_id")
+    }
 
 
 def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: ProvenanceRules) -> tuple[Verdict, str]:
@@ -197,10 +262,13 @@ def decide(evidence: Sequence[Evidence], declaration: Declaration, rules: Proven
         if conflict is not None:
             return Verdict.QUARANTINED, conflict.detail
         if len(signed_generators) > 1:
-            return Verdict.QUARANTINED, "its evidence names different generators: " + ", ".join(sorted(signed_generators))
+            return Verdict.QUARANTINED, "its evidence names different generators: " + ", ".join(
+                sorted(signed_generators)
+            )
         if declared and signed_generators and declared not in signed_generators:
             return Verdict.QUARANTINED, (
-                f"the sharer declared {declared} but the file says {', '.join(sorted(signed_generators))}")
+                f"the sharer declared {declared} but the file says {', '.join(sorted(signed_generators))}"
+            )
         if len(_song_ids(evidence)) > 1:
             return Verdict.QUARANTINED, "the file and the page name different songs"
     if "c2pa:trusted-ai" in claims:
@@ -229,8 +297,19 @@ def container_evidence(info: AudioInfo) -> Evidence:
     detail = f"{info.container} / {info.codec}, {info.duration_s:.1f} s"
     if info.sample_rate:
         detail += f", {info.sample_rate} Hz"
-    return Evidence("container", f"container:{info.container}", Strength.INFO, detail, {
-        "container": info.container, "codec": info.codec, "media_type": info.media_type,
-        "duration_s": round(info.duration_s, 3), "header_duration_s": info.header_duration_s,
-        "sample_rate": info.sample_rate, "channels": info.channels, "bit_rate": info.bit_rate,
-    })
+    return Evidence(
+        "container",
+        f"container:{info.container}",
+        Strength.INFO,
+        detail,
+        {
+            "container": info.container,
+            "codec": info.codec,
+            "media_type": info.media_type,
+            "duration_s": round(info.duration_s, 3),
+            "header_duration_s": info.header_duration_s,
+            "sample_rate": info.sample_rate,
+            "channels": info.channels,
+            "bit_rate": info.bit_rate,
+        },
+    )

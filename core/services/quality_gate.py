@@ -56,34 +56,60 @@ def distinct_share(fingerprint: Fingerprint) -> float:
     return len(set(fingerprint.values)) / len(fingerprint.values)
 
 
-def check_quality(info: AudioInfo, quality: QualityReport | None, fingerprint: Fingerprint | None,
-                  rules: QualityRules) -> QualityFinding | None:
+def check_quality(
+    info: AudioInfo, quality: QualityReport | None, fingerprint: Fingerprint | None, rules: QualityRules
+) -> QualityFinding | None:
     """The first gate the audio fails, or None when it sounds like music."""
     if quality is not None:
         silent = min(1.0, quality.silence_s / max(info.duration_s, 0.001))
         if silent >= rules.max_silent_share:
-            why = (f"it is silent for {silent:.0%} of its length ({quality.silence_s:.1f} s of "
-                   f"{info.duration_s:.1f} s)")
-            return QualityFinding("silent", why, Evidence("quality", "quality:silent", Strength.AGAINST, why, {
-                "silence_s": quality.silence_s, "duration_s": round(info.duration_s, 3),
-                "silent_share": round(silent, 3), "integrated_lufs": quality.integrated_lufs}))
+            why = f"it is silent for {silent:.0%} of its length ({quality.silence_s:.1f} s of {info.duration_s:.1f} s)"
+            return QualityFinding(
+                "silent",
+                why,
+                Evidence(
+                    "quality",
+                    "quality:silent",
+                    Strength.AGAINST,
+                    why,
+                    {
+                        "silence_s": quality.silence_s,
+                        "duration_s": round(info.duration_s, 3),
+                        "silent_share": round(silent, 3),
+                        "integrated_lufs": quality.integrated_lufs,
+                    },
+                ),
+            )
     if fingerprint is not None and len(fingerprint.values) >= rules.min_items:
         share = distinct_share(fingerprint)
         if share < rules.min_distinct_share:
             why = f"it is one repeated tone ({share:.0%} of its sound changes from moment to moment)"
-            return QualityFinding("tone", why, Evidence("quality", "quality:tone", Strength.AGAINST, why, {
-                "distinct_share": round(share, 4), "items": len(fingerprint.values)}))
+            return QualityFinding(
+                "tone",
+                why,
+                Evidence(
+                    "quality",
+                    "quality:tone",
+                    Strength.AGAINST,
+                    why,
+                    {"distinct_share": round(share, 4), "items": len(fingerprint.values)},
+                ),
+            )
     if quality is not None and quality.spectral_flatness is not None:
         if quality.spectral_flatness >= rules.max_noise_flatness:
             why = f"it sounds like a steady noise floor (spectral flatness {quality.spectral_flatness:.2f})"
-            return QualityFinding("noise", why, Evidence("quality", "quality:noise", Strength.AGAINST, why, {
-                "spectral_flatness": quality.spectral_flatness}))
+            return QualityFinding(
+                "noise",
+                why,
+                Evidence(
+                    "quality", "quality:noise", Strength.AGAINST, why, {"spectral_flatness": quality.spectral_flatness}
+                ),
+            )
     return None
 
 
 def gate_evidence(finding: QualityFinding, rules: QualityRules) -> Evidence:
     """The finding's evidence for a stored track: against it (quarantine) or a note (accept)."""
     if rules.action is LowQualityAction.ACCEPT:
-        return Evidence("quality", f"quality-note:{finding.kind}", Strength.INFO, finding.reason,
-                        finding.evidence.data)
+        return Evidence("quality", f"quality-note:{finding.kind}", Strength.INFO, finding.reason, finding.evidence.data)
     return finding.evidence

@@ -16,8 +16,14 @@ from core.ports import Clock, ShareCounter
 class ShareRateLimiter:
     """Refuses a share when the member reached the limit of the window."""
 
-    def __init__(self, counter: ShareCounter, clock: Clock, per_window: int, window_s: float,
-                 exempt_platforms: tuple[str, ...] = ("cli",)) -> None:
+    def __init__(
+        self,
+        counter: ShareCounter,
+        clock: Clock,
+        per_window: int,
+        window_s: float,
+        exempt_platforms: tuple[str, ...] = ("cli",),
+    ) -> None:
         self._counter = counter
         self._clock = clock
         self.per_window = per_window

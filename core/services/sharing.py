@@ -47,24 +47,38 @@ class ShareOutcome:
 class ShareService:
     """Everything that happens when a member shares a track."""
 
-    def __init__(self, ingest: IngestService, genres: GenreService | None = None,
-                 prompts: PromptService | None = None, limiter: ShareRateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        ingest: IngestService,
+        genres: GenreService | None = None,
+        prompts: PromptService | None = None,
+        limiter: ShareRateLimiter | None = None,
+    ) -> None:
         self._ingest = ingest
         self._genres = genres
         self._prompts = prompts
         self._limiter = limiter
 
-    async def share_file(self, path: Path, sharer: Sharer, declaration: Declaration | None = None,
-                         place: str = "cli", filename: str | None = None, source_url: str | None = None) -> ShareOutcome:
+    async def share_file(
+        self,
+        path: Path,
+        sharer: Sharer,
+        declaration: Declaration | None = None,
+        place: str = "cli",
+        filename: str | None = None,
+        source_url: str | None = None,
+    ) -> ShareOutcome:
         """Share an uploaded or local file."""
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)
-        result = await self._ingest.ingest_file(path, sharer, declaration, place, filename=filename,
-                                                source_url=source_url)
+        result = await self._ingest.ingest_file(
+            path, sharer, declaration, place, filename=filename, source_url=source_url
+        )
         return await self._after(result, sharer)
 
-    async def share_url(self, url: str, sharer: Sharer, declaration: Declaration | None = None,
-                        place: str = "cli") -> ShareOutcome:
+    async def share_url(
+        self, url: str, sharer: Sharer, declaration: Declaration | None = None, place: str = "cli"
+    ) -> ShareOutcome:
         """Share a link (generator page, media page, audio URL)."""
         declaration = declaration or Declaration()
         await self._admit(sharer, declaration)

@@ -68,8 +68,9 @@ class VotingService:
 
     # -- rounds ------------------------------------------------------------------------
 
-    async def start(self, rules: RoundRules, by: Sharer, place: str,
-                    submit_for: timedelta, vote_for: timedelta) -> Round:
+    async def start(
+        self, rules: RoundRules, by: Sharer, place: str, submit_for: timedelta, vote_for: timedelta
+    ) -> Round:
         """Open a round for submissions now; voting follows, then results."""
         if not rules.theme.strip():
             raise UsageError("a round needs a theme")
@@ -82,8 +83,9 @@ class VotingService:
             raise UsageError("approvals per voter must be between 1 and 25")
         now = self._clock.now()
         async with self._events.transaction():
-            created = await self._repo.create_round(rules, by, now, now + submit_for,
-                                                    now + submit_for + vote_for, place)
+            created = await self._repo.create_round(
+                rules, by, now, now + submit_for, now + submit_for + vote_for, place
+            )
             await self._events.record(DomainEvent(EventKind.ROUND_STARTED, round_id=created.id), now)
         return created
 
@@ -134,8 +136,9 @@ class VotingService:
 
     async def _to_voting(self, rnd: Round) -> Round | None:
         entries = await self._repo.entries(rnd.id)
-        phase, kind = (Phase.VOTING, EventKind.ROUND_VOTING_OPENED) if entries else (Phase.CLOSED,
-                                                                                     EventKind.ROUND_CLOSED)
+        phase, kind = (
+            (Phase.VOTING, EventKind.ROUND_VOTING_OPENED) if entries else (Phase.CLOSED, EventKind.ROUND_CLOSED)
+        )
         async with self._events.transaction():
             if not await self._repo.set_phase(rnd.id, phase, Phase.SUBMISSION):
                 return None
@@ -155,8 +158,9 @@ class VotingService:
 
     # -- submissions -------------------------------------------------------------------
 
-    async def submit(self, ref: str, track_ref: str, by: Sharer,
-                     account_age_days: float | None = None, roles: Sequence[str] = ()) -> Entry:
+    async def submit(
+        self, ref: str, track_ref: str, by: Sharer, account_age_days: float | None = None, roles: Sequence[str] = ()
+    ) -> Entry:
         """Enter a pool track the member shared into a round."""
         rnd = await self.get(ref)
         now = self._clock.now()
@@ -165,8 +169,11 @@ class VotingService:
         self._check_eligible(rnd, account_age_days, roles)
         track = await self._tracks.resolve(track_ref)
         if track is None or not is_public(track):
-            raise NotFoundError(f"no track '{track_ref}' in the pool that can be entered; share it first"
-                                if track is None else "this track is not accepted (yet): it cannot be entered")
+            raise NotFoundError(
+                f"no track '{track_ref}' in the pool that can be entered; share it first"
+                if track is None
+                else "this track is not accepted (yet): it cannot be entered"
+            )
         if not await self._shared_by(track, by):
             raise PermissionDeniedError("you can only submit tracks you shared yourself")
         if rnd.rules.genre and track.genre and track.genre != rnd.rules.genre:
@@ -176,8 +183,10 @@ class VotingService:
             raise UsageError("this track is already entered in the round")
         mine = [e for e in entries if Voter.of(e.submitter) == Voter.of(by)]
         if len(mine) >= rnd.rules.entries_per_member:
-            raise UsageError(f"you already have {len(mine)} entr{'y' if len(mine) == 1 else 'ies'} "
-                             f"in round {rnd.label} (the limit is {rnd.rules.entries_per_member})")
+            raise UsageError(
+                f"you already have {len(mine)} entr{'y' if len(mine) == 1 else 'ies'} "
+                f"in round {rnd.label} (the limit is {rnd.rules.entries_per_member})"
+            )
         return await self._repo.add_entry(rnd.id, track.id, by, now)
 
     async def _shared_by(self, track: Track, who: Sharer) -> bool:
@@ -190,14 +199,24 @@ class VotingService:
         rules = rnd.rules
         if rules.min_account_age_days and (account_age_days is None or account_age_days < rules.min_account_age_days):
             raise PermissionDeniedError(
-                f"round {rnd.label} is open to members of at least {rules.min_account_age_days:g} days")
+                f"round {rnd.label} is open to members of at least {rules.min_account_age_days:g} days"
+            )
         if rules.required_role and rules.required_role not in roles:
             raise PermissionDeniedError(f"round {rnd.label} is open to the role {rules.required_role} only")
 
     # -- ballots -----------------------------------------------------------------------
 
-    async def vote(self, ref: str, entry_number: int, by: Sharer, value: int, *, toggle: bool = False,
-                   account_age_days: float | None = None, roles: Sequence[str] = ()) -> VoteOutcome:
+    async def vote(
+        self,
+        ref: str,
+        entry_number: int,
+        by: Sharer,
+        value: int,
+        *,
+        toggle: bool = False,
+        account_age_days: float | None = None,
+        roles: Sequence[str] = (),
+    ) -> VoteOutcome:
         """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
         rnd = await self.get(ref)
         now = self._clock.now()
@@ -223,8 +242,9 @@ class VotingService:
                 raise UsageError("this round uses approval votes: vote 1 (or 0 to withdraw)")
             others = [e for e in mine if e != entry_number]
             if entry_number not in mine and len(others) >= rnd.rules.max_approvals:
-                raise UsageError(f"you have used all {rnd.rules.max_approvals} approvals in round {rnd.label}; "
-                                 "withdraw one first")
+                raise UsageError(
+                    f"you have used all {rnd.rules.max_approvals} approvals in round {rnd.label}; withdraw one first"
+                )
         elif not 1 <= value <= 5:
             raise UsageError("scores go from 1 to 5")
         previous = await self._repo.set_ballot(Ballot(rnd.id, entry_number, voter, value, now))

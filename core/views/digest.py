@@ -33,5 +33,11 @@ def digest_reply(digest: Digest) -> Reply:
         lines.append("Highlights from peers:")
         lines += [f"• {name}: {', '.join(titles)}" for name, titles in digest.peers]
     cards = [t for t, _ in digest.top]  # every listed track with its card and vote button
-    return Reply(title=digest.title, text="\n".join(lines), cards=tuple(cards), fields=tuple(fields),
-                 buttons=tuple(button for t in cards for button in vote_buttons(t)), data=digest.to_data())
+    return Reply(
+        title=digest.title,
+        text="\n".join(lines),
+        cards=tuple(cards),
+        fields=tuple(fields),
+        buttons=tuple(button for t in cards for button in vote_buttons(t)),
+        data=digest.to_data(),
+    )

@@ -26,16 +26,18 @@ def when_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-
-
 def rules_text(rnd: Round) -> str:
     """A round's rules, one per line."""
     rules = rnd.rules
-    ballot = (f"approval (up to {rules.max_approvals} votes each)" if rules.ballot is BallotType.APPROVAL
-              else "score 1-5")
-    lines = [f"Theme: {rules.theme}", f"Ballot: {ballot}",
-             f"Entries per member: {rules.entries_per_member}",
-             f"Voting: {when_text(rnd.submit_until)} → {when_text(rnd.vote_until)}"]
+    ballot = (
+        f"approval (up to {rules.max_approvals} votes each)" if rules.ballot is BallotType.APPROVAL else "score 1-5"
+    )
+    lines = [
+        f"Theme: {rules.theme}",
+        f"Ballot: {ballot}",
+        f"Entries per member: {rules.entries_per_member}",
+        f"Voting: {when_text(rnd.submit_until)} → {when_text(rnd.vote_until)}",
+    ]
     if rules.genre:
         lines.append(f"Genre: {rules.genre}")
     if rules.min_account_age_days:
@@ -53,16 +55,23 @@ def _anonymised(track: Track) -> Track:
 
 def started_reply(rnd: Round) -> Reply:
     """The announcement of a round open for submissions."""
-    return Reply(title=f"Round {rnd.label} is open for submissions",
-                 text=rules_text(rnd) + f"\nSubmit with `round submit {rnd.id} <track>` until {when_text(rnd.submit_until)}.")
+    return Reply(
+        title=f"Round {rnd.label} is open for submissions",
+        text=rules_text(rnd) + f"\nSubmit with `round submit {rnd.id} <track>` until {when_text(rnd.submit_until)}.",
+    )
 
 
 def voting_open_reply(rnd: Round, entries: int) -> Reply:
     """The announcement that voting opened (the entry cards follow)."""
-    how = (f" — up to {rnd.rules.max_approvals} approvals each." if rnd.rules.ballot is BallotType.APPROVAL
-           else " — score each entry 1-5.")
-    return Reply(title=f"Voting is open: round {rnd.label}",
-                 text=f"{entries} entr{'y' if entries == 1 else 'ies'}. Vote until {when_text(rnd.vote_until)}{how}")
+    how = (
+        f" — up to {rnd.rules.max_approvals} approvals each."
+        if rnd.rules.ballot is BallotType.APPROVAL
+        else " — score each entry 1-5."
+    )
+    return Reply(
+        title=f"Voting is open: round {rnd.label}",
+        text=f"{entries} entr{'y' if entries == 1 else 'ies'}. Vote until {when_text(rnd.vote_until)}{how}",
+    )
 
 
 def closed_empty_reply(rnd: Round) -> Reply:
@@ -79,8 +88,13 @@ async def entry_reply(tracks: TrackRepository, rnd: Round, entry: Entry) -> Repl
     else:
         buttons = tuple(Button.vote(str(v), VoteChoice.ballot(rnd.id, entry.number, v)) for v in range(1, 6))
     card = _anonymised(track) if track and rnd.hides_entrants else track
-    return Reply(title=f"Round {rnd.label} — entry {entry.number}", text=f"Entry {entry.number} by {who}",
-                 cards=(card,) if card else (), buttons=buttons, data={"round": rnd.id, "entry": entry.number})
+    return Reply(
+        title=f"Round {rnd.label} — entry {entry.number}",
+        text=f"Entry {entry.number} by {who}",
+        cards=(card,) if card else (),
+        buttons=buttons,
+        data={"round": rnd.id, "entry": entry.number},
+    )
 
 
 async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Round) -> Reply:
@@ -95,34 +109,59 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
         track = await tracks.get(standing.entry.track_id)
         title = track.title if track else standing.entry.track_id
         who = "anonymous" if hide else standing.entry.submitter.display_name
-        tally = (f"{standing.votes} vote{'s' if standing.votes != 1 else ''}"
-                 if rnd.rules.ballot is BallotType.APPROVAL
-                 else f"avg {standing.total / standing.votes:.2f} from {standing.votes}" if standing.votes
-                 else "no votes")
+        tally = (
+            f"{standing.votes} vote{'s' if standing.votes != 1 else ''}"
+            if rnd.rules.ballot is BallotType.APPROVAL
+            else f"avg {standing.total / standing.votes:.2f} from {standing.votes}"
+            if standing.votes
+            else "no votes"
+        )
         lines.append(f"{standing.rank}. {title} — {who} ({tally})")
         fields.append((f"{standing.rank}. {title}"[:256], f"{who} · {tally}"))
-        rows.append({"rank": standing.rank, "entry": standing.entry.number, "track": standing.entry.track_id,
-                     "title": title, "by": who, "votes": standing.votes, "total": standing.total,
-                     "score": round(standing.score, 4)})
+        rows.append(
+            {
+                "rank": standing.rank,
+                "entry": standing.entry.number,
+                "track": standing.entry.track_id,
+                "title": title,
+                "by": who,
+                "votes": standing.votes,
+                "total": standing.total,
+                "score": round(standing.score, 4),
+            }
+        )
         if track and standing.rank <= 3 and not hide:
             cards.append(track)
     state = "Results" if rnd.phase is Phase.CLOSED else "Standings so far"
-    return Reply(title=f"{state}: round {rnd.label}", text="\n".join(lines) or "No entries.",
-                 cards=tuple(cards), fields=tuple(fields),
-                 data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows})
+    return Reply(
+        title=f"{state}: round {rnd.label}",
+        text="\n".join(lines) or "No entries.",
+        cards=tuple(cards),
+        fields=tuple(fields),
+        data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows},
+    )
 
 
-async def status_reply(tracks: TrackRepository, rnd: Round, entries: Sequence[Entry],
-                       ballots: Sequence[Ballot]) -> Reply:
+async def status_reply(
+    tracks: TrackRepository, rnd: Round, entries: Sequence[Entry], ballots: Sequence[Ballot]
+) -> Reply:
     """Phase, deadlines and entries of a round."""
-    deadline = {Phase.SUBMISSION: f"submissions close {when_text(rnd.submit_until)}",
-                Phase.VOTING: f"voting closes {when_text(rnd.vote_until)}",
-                Phase.CLOSED: "closed"}[rnd.phase]
-    lines = [rules_text(rnd), f"Phase: {rnd.phase.value} — {deadline}",
-             f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}"]
+    deadline = {
+        Phase.SUBMISSION: f"submissions close {when_text(rnd.submit_until)}",
+        Phase.VOTING: f"voting closes {when_text(rnd.vote_until)}",
+        Phase.CLOSED: "closed",
+    }[rnd.phase]
+    lines = [
+        rules_text(rnd),
+        f"Phase: {rnd.phase.value} — {deadline}",
+        f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}",
+    ]
     for entry in entries:
         track = await tracks.get(entry.track_id)
         who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
         lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
-    return Reply(title=f"Round {rnd.label}", text="\n".join(lines),
-                 data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)})
+    return Reply(
+        title=f"Round {rnd.label}",
+        text="\n".join(lines),
+        data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)},
+    )

@@ -14,8 +14,13 @@ def vote_buttons(track: Track) -> tuple[Button, ...]:
 
 def card_reply(track: Track, text: str = "", private: bool = False) -> Reply:
     """A reply showing one track card with its vote button."""
-    return Reply(text=text, cards=(track,), buttons=vote_buttons(track), private=private,
-                 data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value})
+    return Reply(
+        text=text,
+        cards=(track,),
+        buttons=vote_buttons(track),
+        private=private,
+        data={"track": track.id, "cid": track.cid, "verdict": track.verdict.value},
+    )
 
 
 def share_reply(outcome: ShareOutcome) -> Reply:

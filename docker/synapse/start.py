@@ -28,18 +28,29 @@ BOT_RATE = {"per_second": 50, "burst_count": 200}
 
 def first_config(server_name: str) -> dict[str, Any]:
     """The homeserver's lasting settings, with freshly generated secrets."""
-    limits: dict[str, Any] = {name: dict(BOT_RATE) for name in (
-        "rc_message", "rc_registration", "rc_room_creation", "rc_media_create", "rc_admin_redaction")}
+    limits: dict[str, Any] = {
+        name: dict(BOT_RATE)
+        for name in ("rc_message", "rc_registration", "rc_room_creation", "rc_media_create", "rc_admin_redaction")
+    }
     limits["rc_login"] = {"address": BOT_RATE, "account": BOT_RATE, "failed_attempts": BOT_RATE}
     limits["rc_joins"] = {"local": BOT_RATE, "remote": BOT_RATE}
     return {
-        "server_name": server_name, "pid_file": str(DATA / "homeserver.pid"), "report_stats": False,
+        "server_name": server_name,
+        "pid_file": str(DATA / "homeserver.pid"),
+        "report_stats": False,
         "database": {"name": "sqlite3", "args": {"database": str(DATA / "homeserver.db")}},
-        "media_store_path": str(DATA / "media_store"), "signing_key_path": str(DATA / "signing.key"),
-        "registration_shared_secret": secrets.token_urlsafe(32), "macaroon_secret_key": secrets.token_urlsafe(32),
-        "form_secret": secrets.token_urlsafe(32), "enable_registration": False,
-        "suppress_key_server_warning": True, "trusted_key_servers": [], "presence": {"enabled": False},
-        "max_upload_size": "100M", "url_preview_enabled": False, "user_directory": {"enabled": False},
+        "media_store_path": str(DATA / "media_store"),
+        "signing_key_path": str(DATA / "signing.key"),
+        "registration_shared_secret": secrets.token_urlsafe(32),
+        "macaroon_secret_key": secrets.token_urlsafe(32),
+        "form_secret": secrets.token_urlsafe(32),
+        "enable_registration": False,
+        "suppress_key_server_warning": True,
+        "trusted_key_servers": [],
+        "presence": {"enabled": False},
+        "max_upload_size": "100M",
+        "url_preview_enabled": False,
+        "user_directory": {"enabled": False},
         **limits,
     }
 
@@ -61,11 +72,23 @@ def write_configs() -> None:
         os.chmod(temp, 0o600)
         os.replace(temp, CONFIG)
         print(f"synapse: wrote {CONFIG} for server name {server_name}", flush=True)
-    LISTENER.write_text(yaml.safe_dump({
-        "public_baseurl": f"http://127.0.0.1:{PORT}/",
-        "listeners": [{"port": PORT, "bind_addresses": [BIND], "type": "http", "tls": False,
-                       "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}],
-    }))
+    LISTENER.write_text(
+        yaml.safe_dump(
+            {
+                "public_baseurl": f"http://127.0.0.1:{PORT}/",
+                "listeners": [
+                    {
+                        "port": PORT,
+                        "bind_addresses": [BIND],
+                        "type": "http",
+                        "tls": False,
+                        "x_forwarded": False,
+                        "resources": [{"names": ["client"], "compress": False}],
+                    }
+                ],
+            }
+        )
+    )
 
 
 def healthy() -> bool:
@@ -84,8 +107,7 @@ def main() -> None:
     write_configs()
     os.chdir(DATA)
     # exec: Synapse becomes the container's main process and gets SIGTERM itself.
-    os.execvp(sys.executable, [sys.executable, "-m", "synapse.app.homeserver",
-                               "-c", str(CONFIG), "-c", str(LISTENER)])
+    os.execvp(sys.executable, [sys.executable, "-m", "synapse.app.homeserver", "-c", str(CONFIG), "-c", str(LISTENER)])
 
 
 if __name__ == "__main__":

@@ -207,9 +207,7 @@ class AddressGuard:
         host_map: Mapping[str, str] | None = None,
     ) -> None:
         self._allow_hosts = frozenset(_normalise_host(h) for h in policy.allow_hosts)
-        self._allow_ranges = tuple(
-            ipaddress.ip_network(cidr, strict=False) for cidr in policy.allow_ranges
-        )
+        self._allow_ranges = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in policy.allow_ranges)
         self._resolver: Resolver = resolver or default_resolver
         self._host_map = {_normalise_host(k): v for k, v in (host_map or {}).items()}
 
@@ -223,9 +221,7 @@ class AddressGuard:
         inner = embedded_ipv4(address)
         if inner is not None:
             candidates.append(inner)
-        return any(
-            c.version == net.version and c in net for c in candidates for net in self._allow_ranges
-        )
+        return any(c.version == net.version and c in net for c in candidates for net in self._allow_ranges)
 
     def check_address(self, host: str, address: IpAddress) -> None:
         """Raise UnsafeUrlError when ``host`` may not be reached at ``address``."""

@@ -43,8 +43,15 @@ def _cid_of_file(path: Path) -> Cid:
 class PageGeneratorConfirmer:
     """Confirms songs of one generator from its public song pages."""
 
-    def __init__(self, generator: str, fetcher: LinkFetcher, inspector: MediaInspector, work_dir: Path,
-                 max_bytes: int, page_url: str | None = None) -> None:
+    def __init__(
+        self,
+        generator: str,
+        fetcher: LinkFetcher,
+        inspector: MediaInspector,
+        work_dir: Path,
+        max_bytes: int,
+        page_url: str | None = None,
+    ) -> None:
         self._generator = generator
         self._fetcher = fetcher
         self._inspector = inspector
@@ -83,19 +90,40 @@ class PageGeneratorConfirmer:
             audio_cid = await asyncio.to_thread(_cid_of_file, fetched.path)
         finally:
             fetched.path.unlink(missing_ok=True)
-        page_facts = {k: v for k, v in (("style", facts.style), ("model", facts.model), ("prompt", facts.prompt),
-                                        ("canonical_url", facts.canonical_url)) if v}
+        page_facts = {
+            k: v
+            for k, v in (
+                ("style", facts.style),
+                ("model", facts.model),
+                ("prompt", facts.prompt),
+                ("canonical_url", facts.canonical_url),
+            )
+            if v
+        }
         page = GeneratorPage(
-            generator=self._generator, song_id=song_id, page_url=url, title=facts.title, creator=facts.creator,
-            duration_s=round(info.duration_s, 3), audio_url=facts.audio_url, audio_cid=audio_cid,
-            fingerprint=fingerprint, facts=page_facts,
+            generator=self._generator,
+            song_id=song_id,
+            page_url=url,
+            title=facts.title,
+            creator=facts.creator,
+            duration_s=round(info.duration_s, 3),
+            audio_url=facts.audio_url,
+            audio_cid=audio_cid,
+            fingerprint=fingerprint,
+            facts=page_facts,
         )
         log.info("%s page for song %s: %r, %.1f s", self._generator, song_id, facts.title, info.duration_s)
         return PageLookup(LookupStatus.FOUND, page, "")
 
 
-def build_confirmers(generators: Sequence[str], fetcher: LinkFetcher, inspector: MediaInspector, work_dir: Path,
-                     max_bytes: int, page_urls: Mapping[str, str] | None = None) -> list[PageGeneratorConfirmer]:
+def build_confirmers(
+    generators: Sequence[str],
+    fetcher: LinkFetcher,
+    inspector: MediaInspector,
+    work_dir: Path,
+    max_bytes: int,
+    page_urls: Mapping[str, str] | None = None,
+) -> list[PageGeneratorConfirmer]:
     """One confirmer per configured generator we know a page for (``[provenance] confirm_generators``)."""
     urls = {**DEFAULT_PAGE_URLS, **(page_urls or {})}
     out = []

@@ -107,17 +107,16 @@ class SafeLinkFetcher:
             return await self._fetch_media(url, parsed.url, dest_dir, max_bytes)
         result = await self._http.fetch(parsed.url, dest_dir, max_bytes, accept_page=True)
         if isinstance(result, Downloaded):
-            page = PageInfo(
-                url=url, canonical_url=result.final_url, site="direct", audio_url=result.final_url
-            )
+            page = PageInfo(url=url, canonical_url=result.final_url, site="direct", audio_url=result.final_url)
             return FetchedLink(result.path, result.size, page, result.content_type)
         generator = generator_of(result.final_url)
         if generator is not None:  # a redirect landed on a generator's song page
             return await self._fetch_generator(generator, url, result.final_url, dest_dir, max_bytes)
         return await self._fetch_page(url, result, dest_dir, max_bytes)
 
-    async def _fetch_generator(self, generator: str, shared: str, url: str, dest_dir: Path,
-                               max_bytes: int) -> FetchedLink:
+    async def _fetch_generator(
+        self, generator: str, shared: str, url: str, dest_dir: Path, max_bytes: int
+    ) -> FetchedLink:
         info = await self._ytdlp.extract(url, max_bytes, plugin=GENERATOR_EXTRACTORS[generator])
         facts: dict[str, Any] = info.get("wavepool_page") or {}
         audio_url = _opt(facts.get("audio_url")) or _opt(info.get("url"))

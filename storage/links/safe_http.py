@@ -144,9 +144,7 @@ class SafeHttp:
         return self._guard
 
     def _session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self._guard), use_dns_cache=False, limit=4
-        )
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self._guard), use_dns_cache=False, limit=4)
         timeout = aiohttp.ClientTimeout(
             total=max(MIN_TOTAL_S, self._policy.read_timeout_s * 20),
             connect=self._policy.connect_timeout_s,
@@ -175,9 +173,7 @@ class SafeHttp:
             while True:
                 parsed = await self._guard.check_url(current)
                 try:
-                    response = await session.get(
-                        parsed.url, allow_redirects=False, headers=dict(headers or {})
-                    )
+                    response = await session.get(parsed.url, allow_redirects=False, headers=dict(headers or {}))
                 except (UnsafeUrlError, FetchError):
                     raise
                 except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -193,9 +189,7 @@ class SafeHttp:
                     response.release()
                     hops += 1
                     if hops > self._policy.max_redirects:
-                        raise FetchError(
-                            f"The link redirects too many times (more than {self._policy.max_redirects})."
-                        )
+                        raise FetchError(f"The link redirects too many times (more than {self._policy.max_redirects}).")
                     current = urljoin(parsed.url, location)
                     continue
                 try:
@@ -228,7 +222,9 @@ class SafeHttp:
             if response.status >= 400:
                 if accept_page:
                     body = await _read_capped(response, PAGE_LIMIT, truncate=True)
-                    return Page(final_url, response.status, response.headers.get("Content-Type"), _decode(body, response))
+                    return Page(
+                        final_url, response.status, response.headers.get("Content-Type"), _decode(body, response)
+                    )
                 raise FetchError(_status_message(response.status))
             if response.status != 200:
                 raise FetchError(f"The link answered with an unexpected status ({response.status}).")

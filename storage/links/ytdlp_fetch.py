@@ -108,7 +108,9 @@ def _guarded_connection(
     raise last or OSError(f"could not connect to {host}")
 
 
-def _make_connection(connect: Connect, conn_class: type[http.client.HTTPConnection], *args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+def _make_connection(
+    connect: Connect, conn_class: type[http.client.HTTPConnection], *args: Any, **kwargs: Any
+) -> http.client.HTTPConnection:
     connection = conn_class(*args, **kwargs)
     connection._create_connection = connect  # type: ignore[attr-defined]
     return connection
@@ -256,8 +258,9 @@ class YtdlpFetcher:
             "postprocessors": [],
         }
 
-    async def extract(self, url: str, max_bytes: int, *, suno: bool = False,
-                      plugin: type[InfoExtractor] | None = None) -> dict[str, Any]:
+    async def extract(
+        self, url: str, max_bytes: int, *, suno: bool = False, plugin: type[InfoExtractor] | None = None
+    ) -> dict[str, Any]:
         """yt-dlp's info dict for ``url`` (format chosen); FetchError/UnsafeUrlError on failure.
 
         ``plugin`` (or ``suno=True`` for the Suno one) runs only that Wavepool plugin extractor.
@@ -267,9 +270,7 @@ class YtdlpFetcher:
         await self._guard.check_url(url)
         loop = asyncio.get_running_loop()
         tripwire = _Tripwire()
-        connect = functools.partial(
-            _guarded_connection, self._guard, loop, tripwire, self._policy.connect_timeout_s
-        )
+        connect = functools.partial(_guarded_connection, self._guard, loop, tripwire, self._policy.connect_timeout_s)
         handler = _guarded_rh(connect, self._policy.max_redirects)
         params = self._params(max_bytes)
 

@@ -40,11 +40,35 @@ _DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
 _FORMAT_RATE = re.compile(r"Duration: [^\n]*bitrate: (\d+) kb/s")
 _TIME = re.compile(r"time=(\d+):(\d+):([\d.]+)")
 _N_CHANNELS = re.compile(r"(\d+) channels")
-LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "4.0": 4, "quad": 4,
-                   "quad(side)": 4, "3.1": 4, "5.0": 5, "5.0(side)": 5, "4.1": 5, "5.1": 6, "5.1(side)": 6,
-                   "6.0": 6, "6.0(front)": 6, "hexagonal": 6, "6.1": 7, "6.1(back)": 7, "6.1(front)": 7,
-                   "7.0": 7, "7.0(front)": 7, "7.1": 8, "7.1(wide)": 8, "7.1(wide-side)": 8, "octagonal": 8,
-                   "downmix": 2}
+LAYOUT_CHANNELS = {
+    "mono": 1,
+    "stereo": 2,
+    "2.1": 3,
+    "3.0": 3,
+    "3.0(back)": 3,
+    "4.0": 4,
+    "quad": 4,
+    "quad(side)": 4,
+    "3.1": 4,
+    "5.0": 5,
+    "5.0(side)": 5,
+    "4.1": 5,
+    "5.1": 6,
+    "5.1(side)": 6,
+    "6.0": 6,
+    "6.0(front)": 6,
+    "hexagonal": 6,
+    "6.1": 7,
+    "6.1(back)": 7,
+    "6.1(front)": 7,
+    "7.0": 7,
+    "7.0(front)": 7,
+    "7.1": 8,
+    "7.1(wide)": 8,
+    "7.1(wide-side)": 8,
+    "octagonal": 8,
+    "downmix": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -72,14 +96,16 @@ class Decoded:
 
 def _graph(silence_db: int = -60) -> str:
     fp = f"aresample={FINGERPRINT_RATE},aformat=sample_fmts=s16:channel_layouts=mono"
-    return (f"[0:a:0]asplit=2[full][low];"
-            f"[full]ebur128=peak=true+sample:framelog=verbose,volumedetect[loud];"
-            f"[low]{fp},asplit=3[sil][fp][flat];"
-            f"[sil]silencedetect=n={silence_db}dB:d=0.5,anullsink;"
-            # per-frame spectral flatness: its median tells a noise floor from music (the quality gate)
-            f"[flat]aspectralstats=win_size=1024:overlap=0,"
-            f"ametadata=mode=print:key=lavfi.aspectralstats.1.flatness,anullsink;"
-            f"[fp]atrim=end={FINGERPRINT_SECONDS}[pcm]")
+    return (
+        f"[0:a:0]asplit=2[full][low];"
+        f"[full]ebur128=peak=true+sample:framelog=verbose,volumedetect[loud];"
+        f"[low]{fp},asplit=3[sil][fp][flat];"
+        f"[sil]silencedetect=n={silence_db}dB:d=0.5,anullsink;"
+        # per-frame spectral flatness: its median tells a noise floor from music (the quality gate)
+        f"[flat]aspectralstats=win_size=1024:overlap=0,"
+        f"ametadata=mode=print:key=lavfi.aspectralstats.1.flatness,anullsink;"
+        f"[fp]atrim=end={FINGERPRINT_SECONDS}[pcm]"
+    )
 
 
 def first_error(stderr: str) -> str:
@@ -104,9 +130,13 @@ def input_stream(stderr: str) -> InputStream | None:
     counted = _N_CHANNELS.fullmatch(layout)
     channels = int(counted.group(1)) if counted else LAYOUT_CHANNELS.get(layout)
     rate = found.group(4) or (lambda m: m.group(1) if m else None)(_FORMAT_RATE.search(head))
-    return InputStream(codec=found.group(1), sample_rate=int(found.group(2)), channels=channels,
-                       bit_rate=int(rate) * 1000 if rate else None,
-                       container_duration_s=_hms(_DURATION.search(head)))
+    return InputStream(
+        codec=found.group(1),
+        sample_rate=int(found.group(2)),
+        channels=channels,
+        bit_rate=int(rate) * 1000 if rate else None,
+        container_duration_s=_hms(_DURATION.search(head)),
+    )
 
 
 def _parse_fingerprint(out: bytes) -> tuple[int, ...] | None:
@@ -127,22 +157,56 @@ async def decode_once(path: Path, timeout_s: float = 600.0) -> Decoded:
     read_fd, write_fd = os.pipe()
     try:
         decoder = await asyncio.create_subprocess_exec(
-            ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info", "-i", str(path),
-            "-filter_complex", _graph(), "-map", "[loud]", "-f", "null", "-",
-            "-map", "[pcm]", "-f", "s16le", "pipe:1",
-            stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=asyncio.subprocess.PIPE)
+            ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-nostats",
+            "-loglevel",
+            "level+info",
+            "-i",
+            str(path),
+            "-filter_complex",
+            _graph(),
+            "-map",
+            "[loud]",
+            "-f",
+            "null",
+            "-",
+            "-map",
+            "[pcm]",
+            "-f",
+            "s16le",
+            "pipe:1",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=write_fd,
+            stderr=asyncio.subprocess.PIPE,
+        )
         # -length above what ffmpeg sends: fpcalc reads to the end, so ffmpeg never meets a closed pipe
         printer = await asyncio.create_subprocess_exec(
-            fpcalc, "-format", "s16le", "-rate", str(FINGERPRINT_RATE), "-channels", "1", "-raw", "-json",
-            "-length", str(FINGERPRINT_SECONDS + 10), "-",
-            stdin=read_fd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            fpcalc,
+            "-format",
+            "s16le",
+            "-rate",
+            str(FINGERPRINT_RATE),
+            "-channels",
+            "1",
+            "-raw",
+            "-json",
+            "-length",
+            str(FINGERPRINT_SECONDS + 10),
+            "-",
+            stdin=read_fd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
     finally:
         # the children hold their own copies: closing ours lets fpcalc see the end of input
         os.close(read_fd)
         os.close(write_fd)
     try:
         (_, err), (fp_out, _) = await asyncio.wait_for(
-            asyncio.gather(decoder.communicate(), printer.communicate()), timeout_s)
+            asyncio.gather(decoder.communicate(), printer.communicate()), timeout_s
+        )
     except TimeoutError:
         for proc in (decoder, printer):
             if proc.returncode is None:

@@ -66,21 +66,37 @@ def read_manifest(path: Path, media_type: str, trust_anchors_pem: str | None) ->
         return None
     except c2pa.C2paError as error:
         log.info("C2PA manifest of %s unreadable: %s", path.name, error)
-        return C2paInfo(state="Invalid", signer=None, claim_generator=None, digital_source_types=(),
-                        actions=(), failure_codes=(type(error).__name__,))
+        return C2paInfo(
+            state="Invalid",
+            signer=None,
+            claim_generator=None,
+            digital_source_types=(),
+            actions=(),
+            failure_codes=(type(error).__name__,),
+        )
     active = (report.get("manifests") or {}).get(report.get("active_manifest") or "") or {}
     names, sources = _actions(active)
     signature = active.get("signature_info") or {}
     generator_info = active.get("claim_generator_info") or []
     claim_generator = active.get("claim_generator") or (
-        generator_info[0].get("name") if generator_info and isinstance(generator_info[0], dict) else None)
-    vendor = {str(a.get("label")): a.get("data") for a in active.get("assertions") or []
-              if not str(a.get("label", "")).startswith(("c2pa.", "stds."))}
+        generator_info[0].get("name") if generator_info and isinstance(generator_info[0], dict) else None
+    )
+    vendor = {
+        str(a.get("label")): a.get("data")
+        for a in active.get("assertions") or []
+        if not str(a.get("label", "")).startswith(("c2pa.", "stds."))
+    }
     state = str(report.get("validation_state") or ("Invalid" if _failures(report) else "Valid"))
-    return C2paInfo(state=state, signer=signature.get("issuer") or signature.get("common_name"),
-                    claim_generator=claim_generator, digital_source_types=tuple(sources), actions=tuple(names),
-                    failure_codes=tuple(_failures(report)), vendor_assertions=vendor,
-                    signed_at=signature.get("time"))
+    return C2paInfo(
+        state=state,
+        signer=signature.get("issuer") or signature.get("common_name"),
+        claim_generator=claim_generator,
+        digital_source_types=tuple(sources),
+        actions=tuple(names),
+        failure_codes=tuple(_failures(report)),
+        vendor_assertions=vendor,
+        signed_at=signature.get("time"),
+    )
 
 
 async def read_c2pa(path: Path, media_type: str, trust_anchors_pem: str | None) -> C2paInfo | None:

@@ -42,13 +42,20 @@ async def probe(path: Path) -> tuple[AudioInfo, Decoded]:
     if decoded.decoded_s <= 0:
         raise CorruptAudioError("the file decodes to no audio at all")
     if header and decoded.decoded_s < header * TRUNCATED_BELOW and header - decoded.decoded_s > 0.5:
-        raise CorruptAudioError(f"the file is truncated: its header says {header:.1f} s but only "
-                                f"{decoded.decoded_s:.1f} s of audio is there")
+        raise CorruptAudioError(
+            f"the file is truncated: its header says {header:.1f} s but only "
+            f"{decoded.decoded_s:.1f} s of audio is there"
+        )
     if decoded.error_lines > MAX_ERROR_LINES:
         raise CorruptAudioError(f"the audio is damaged: {decoded.first_error}")
     info = AudioInfo(
-        container=found.container, codec=stream.codec, media_type=found.media_type,
-        duration_s=decoded.decoded_s, header_duration_s=header, sample_rate=stream.sample_rate,
-        channels=stream.channels, bit_rate=stream.bit_rate,
+        container=found.container,
+        codec=stream.codec,
+        media_type=found.media_type,
+        duration_s=decoded.decoded_s,
+        header_duration_s=header,
+        sample_rate=stream.sample_rate,
+        channels=stream.channels,
+        bit_rate=stream.bit_rate,
     )
     return info, decoded

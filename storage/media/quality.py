@@ -68,7 +68,11 @@ def parse_report(stderr: str, total_s: float | None = None) -> QualityReport:
         loudness = None  # ebur128's floor: there is nothing to measure
     fraction = min(1.0, silence / total_s) if total_s else None
     flat = sorted(float(x) for x in _FLATNESS.findall(stderr))
-    return QualityReport(integrated_lufs=loudness, true_peak_dbtp=peak, silence_s=round(silence, 3),
-                         clipping_share=round(clipping, 6),
-                         silent_fraction=round(fraction, 4) if fraction is not None else None,
-                         spectral_flatness=round(flat[len(flat) // 2], 4) if flat else None)
+    return QualityReport(
+        integrated_lufs=loudness,
+        true_peak_dbtp=peak,
+        silence_s=round(silence, 3),
+        clipping_share=round(clipping, 6),
+        silent_fraction=round(fraction, 4) if fraction is not None else None,
+        spectral_flatness=round(flat[len(flat) // 2], 4) if flat else None,
+    )

@@ -17,8 +17,12 @@ class Sniffed:
 
 
 _NOT_AUDIO = (
-    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"), (b"\x7fELF", "a program"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x7fELF", "a program"),
     (b"MZ", "a Windows program"),
 )
 
@@ -32,8 +36,14 @@ def _skip_id3(head: bytes) -> int:
 
 
 def _is_mpeg_frame(data: bytes) -> bool:
-    return len(data) >= 4 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0 and (data[1] & 0x06) != 0 \
-        and (data[2] & 0xF0) != 0xF0 and (data[2] & 0x0C) != 0x0C
+    return (
+        len(data) >= 4
+        and data[0] == 0xFF
+        and (data[1] & 0xE0) == 0xE0
+        and (data[1] & 0x06) != 0
+        and (data[2] & 0xF0) != 0xF0
+        and (data[2] & 0x0C) != 0x0C
+    )
 
 
 def sniff(path: Path) -> Sniffed:
@@ -50,7 +60,7 @@ def sniff(path: Path) -> Sniffed:
             if after[:4] == b"fLaC":
                 return Sniffed("flac", "audio/flac")
             for index in range(min(len(after) - 3, 2048)):
-                if _is_mpeg_frame(after[index:index + 4]):
+                if _is_mpeg_frame(after[index : index + 4]):
                     return Sniffed("mp3", "audio/mpeg")
             raise NotAudioError("the file has an ID3 tag but no audio after it")
     if head[:4] == b"fLaC":

@@ -13,16 +13,53 @@ from storage.media.tools import run
 MAX_VALUE = 4000  # characters kept of any one tag (a 10 MB tag must not reach the database)
 MAX_TAGS = 200
 
-_ID3 = {"TIT2": "title", "TPE1": "artist", "TALB": "album", "TCON": "genre", "TSSE": "encoder",
-        "WOAS": "url", "WOAF": "url", "COMM": "comment", "USLT": "lyrics", "TXXX:style": "style",
-        "TXXX:STYLE": "style", "TXXX:description": "style"}
-_VORBIS = {"title": "title", "artist": "artist", "album": "album", "genre": "genre", "comment": "comment",
-           "description": "style", "lyrics": "lyrics", "unsyncedlyrics": "lyrics", "encoder": "encoder",
-           "style": "style", "url": "url", "website": "url"}
-_MP4 = {"\xa9nam": "title", "\xa9ART": "artist", "\xa9alb": "album", "\xa9gen": "genre", "\xa9cmt": "comment",
-        "\xa9lyr": "lyrics", "\xa9too": "encoder", "desc": "style"}
-_RIFF = {"title": "title", "artist": "artist", "album": "album", "genre": "genre", "comment": "comment",
-         "encoder": "encoder", "encoded_by": "encoder"}
+_ID3 = {
+    "TIT2": "title",
+    "TPE1": "artist",
+    "TALB": "album",
+    "TCON": "genre",
+    "TSSE": "encoder",
+    "WOAS": "url",
+    "WOAF": "url",
+    "COMM": "comment",
+    "USLT": "lyrics",
+    "TXXX:style": "style",
+    "TXXX:STYLE": "style",
+    "TXXX:description": "style",
+}
+_VORBIS = {
+    "title": "title",
+    "artist": "artist",
+    "album": "album",
+    "genre": "genre",
+    "comment": "comment",
+    "description": "style",
+    "lyrics": "lyrics",
+    "unsyncedlyrics": "lyrics",
+    "encoder": "encoder",
+    "style": "style",
+    "url": "url",
+    "website": "url",
+}
+_MP4 = {
+    "\xa9nam": "title",
+    "\xa9ART": "artist",
+    "\xa9alb": "album",
+    "\xa9gen": "genre",
+    "\xa9cmt": "comment",
+    "\xa9lyr": "lyrics",
+    "\xa9too": "encoder",
+    "desc": "style",
+}
+_RIFF = {
+    "title": "title",
+    "artist": "artist",
+    "album": "album",
+    "genre": "genre",
+    "comment": "comment",
+    "encoder": "encoder",
+    "encoded_by": "encoder",
+}
 
 
 def _text(value: object) -> str:
@@ -49,8 +86,15 @@ def _read_mutagen(path: Path) -> tuple[str, dict[str, str]]:
     raw: dict[str, str] = {}
     tags = parsed.tags
     kind = type(tags).__name__.lower()
-    fmt = "id3" if "id3" in kind else "mp4" if "mp4" in kind else "vorbis" if "vcomment" in kind or "vorbis" in kind \
+    fmt = (
+        "id3"
+        if "id3" in kind
+        else "mp4"
+        if "mp4" in kind
+        else "vorbis"
+        if "vcomment" in kind or "vorbis" in kind
         else "other"
+    )
     try:
         items = list(tags.items())
     except Exception:
@@ -93,6 +137,16 @@ async def read_tags(path: Path, container: str | None = None) -> TagInfo:
         raw = await _read_riff(path)
         fmt, mapping = ("riff", _RIFF) if raw else ("none", _RIFF)
     fields = _pick(raw, mapping, fmt)
-    return TagInfo(format=fmt, title=fields.get("title"), artist=fields.get("artist"), album=fields.get("album"),
-                   comment=fields.get("comment"), lyrics=fields.get("lyrics"), url=fields.get("url"),
-                   genre=fields.get("genre"), style=fields.get("style"), encoder=fields.get("encoder"), raw=raw)
+    return TagInfo(
+        format=fmt,
+        title=fields.get("title"),
+        artist=fields.get("artist"),
+        album=fields.get("album"),
+        comment=fields.get("comment"),
+        lyrics=fields.get("lyrics"),
+        url=fields.get("url"),
+        genre=fields.get("genre"),
+        style=fields.get("style"),
+        encoder=fields.get("encoder"),
+        raw=raw,
+    )

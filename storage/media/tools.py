@@ -24,8 +24,12 @@ def require(name: str) -> str:
 async def run(args: list[str], timeout_s: float = 120.0) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, stderr); the process is killed at the timeout."""
     proc = await asyncio.create_subprocess_exec(
-        require(args[0]), *args[1:], stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        require(args[0]),
+        *args[1:],
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     except TimeoutError:

@@ -13,9 +13,7 @@ class BotState:
 
     async def get(self, namespace: str, key: str) -> str | None:
         """The value, or None."""
-        row = await self._db.fetchone(
-            "SELECT value FROM bot_state WHERE namespace = ? AND key = ?", (namespace, key)
-        )
+        row = await self._db.fetchone("SELECT value FROM bot_state WHERE namespace = ? AND key = ?", (namespace, key))
         return str(row[0]) if row else None
 
     async def put(self, namespace: str, key: str, value: str) -> None:

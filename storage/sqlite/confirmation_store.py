@@ -23,9 +23,15 @@ _PENDING = ConfirmationState.PENDING.value
 def _pending(row: Row) -> PendingConfirmation:
     fingerprint = Fingerprint(unpack_values(row["fp"]), float(row["fp_duration_s"] or 0.0)) if row["fp"] else None
     return PendingConfirmation(
-        track_id=TrackId(row["track_id"]), generator=row["generator"], song_id=row["song_id"], cid=Cid(row["cid"]),
-        duration_s=float(row["duration_s"]), file_title=row["file_title"], fingerprint=fingerprint,
-        attempts=int(row["attempts"]), due=datetime.fromisoformat(row["due"]),
+        track_id=TrackId(row["track_id"]),
+        generator=row["generator"],
+        song_id=row["song_id"],
+        cid=Cid(row["cid"]),
+        duration_s=float(row["duration_s"]),
+        file_title=row["file_title"],
+        fingerprint=fingerprint,
+        attempts=int(row["attempts"]),
+        due=datetime.fromisoformat(row["due"]),
     )
 
 
@@ -41,9 +47,19 @@ class SqliteConfirmationStore:
         changed = await self._db.execute(
             "INSERT OR IGNORE INTO confirmations(track_id, generator, song_id, cid, duration_s, file_title,"
             " fp_duration_s, fp, state, attempts, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (item.track_id, item.generator, item.song_id, item.cid, item.duration_s, item.file_title,
-             fp.duration_s if fp else None, pack_values(fp.values) if fp else None, _PENDING, item.attempts,
-             item.due.isoformat()),
+            (
+                item.track_id,
+                item.generator,
+                item.song_id,
+                item.cid,
+                item.duration_s,
+                item.file_title,
+                fp.duration_s if fp else None,
+                pack_values(fp.values) if fp else None,
+                _PENDING,
+                item.attempts,
+                item.due.isoformat(),
+            ),
         )
         return changed > 0
 
@@ -62,8 +78,9 @@ class SqliteConfirmationStore:
             (attempts, due.isoformat(), error[:500], track_id),
         )
 
-    async def finish(self, track_id: TrackId, state: ConfirmationState, checked_at: datetime,
-                     evidence: Evidence | None) -> None:
+    async def finish(
+        self, track_id: TrackId, state: ConfirmationState, checked_at: datetime, evidence: Evidence | None
+    ) -> None:
         """Settle a row with its evidence."""
         await self._db.execute(
             "UPDATE confirmations SET state = ?, checked_at = ?, evidence = ? WHERE track_id = ?",
@@ -76,8 +93,11 @@ class SqliteConfirmationStore:
         if row is None:
             return None
         return ConfirmationRecord(
-            track_id=TrackId(row["track_id"]), generator=row["generator"], song_id=row["song_id"],
-            state=ConfirmationState(row["state"]), attempts=int(row["attempts"]),
+            track_id=TrackId(row["track_id"]),
+            generator=row["generator"],
+            song_id=row["song_id"],
+            state=ConfirmationState(row["state"]),
+            attempts=int(row["attempts"]),
             due=datetime.fromisoformat(row["due"]),
             checked_at=datetime.fromisoformat(row["checked_at"]) if row["checked_at"] else None,
             evidence=Evidence.from_dict(json.loads(row["evidence"])) if row["evidence"] else None,
@@ -103,6 +123,14 @@ class SqliteConfirmationStore:
         await self._db.execute(
             "INSERT OR REPLACE INTO generator_pages(generator, song_id, status, checked_at, detail, page,"
             " fp_duration_s, fp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (generator, song_id, lookup.status.value, checked_at.isoformat(), lookup.detail,
-             page_to_json(lookup.page), fp.duration_s if fp else None, pack_values(fp.values) if fp else None),
+            (
+                generator,
+                song_id,
+                lookup.status.value,
+                checked_at.isoformat(),
+                lookup.detail,
+                page_to_json(lookup.page),
+                fp.duration_s if fp else None,
+                pack_values(fp.values) if fp else None,
+            ),
         )

@@ -38,8 +38,9 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS,
-                   synchronous: str = "NORMAL") -> Database:
+    async def open(
+        cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS, synchronous: str = "NORMAL"
+    ) -> Database:
         """Open (creating if needed) and migrate to the newest schema."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")

@@ -27,8 +27,14 @@ class SqliteEventLog:
         """Append an event to the outbox (inside the caller's transaction, if any)."""
         seq = await self._db.insert(
             "INSERT INTO events(at, kind, track_id, round_id, extras) VALUES (?, ?, ?, ?, ?)",
-            (at.isoformat(), event.kind.value, event.track_id, event.round_id,
-             json.dumps(to_record(event), sort_keys=True)))
+            (
+                at.isoformat(),
+                event.kind.value,
+                event.track_id,
+                event.round_id,
+                json.dumps(to_record(event), sort_keys=True),
+            ),
+        )
         self._recorded.set()
         return seq
 
@@ -36,10 +42,16 @@ class SqliteEventLog:
         """Committed events after ``seq``, oldest first."""
         rows = await self._db.fetchall_committed(
             "SELECT seq, at, kind, track_id, round_id, extras FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, limit))
-        return [RecordedEvent(int(r["seq"]), datetime.fromisoformat(r["at"]),
-                              from_record(r["kind"], r["track_id"], r["round_id"], json.loads(r["extras"])))
-                for r in rows]
+            (seq, limit),
+        )
+        return [
+            RecordedEvent(
+                int(r["seq"]),
+                datetime.fromisoformat(r["at"]),
+                from_record(r["kind"], r["track_id"], r["round_id"], json.loads(r["extras"])),
+            )
+            for r in rows
+        ]
 
     async def checkpoint(self, subscriber: str) -> int | None:
         """The last event the subscriber finished."""
@@ -51,7 +63,8 @@ class SqliteEventLog:
         await self._db.execute(
             "INSERT INTO event_checkpoints(subscriber, seq, updated_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
             " ON CONFLICT(subscriber) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
-            (subscriber, seq))
+            (subscriber, seq),
+        )
 
     async def last_seq(self) -> int:
         """The newest committed event's number."""

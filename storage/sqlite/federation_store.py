@@ -14,13 +14,27 @@ from storage.sqlite.database import Database, Row
 
 
 def _peer(row: Row) -> Peer:
-    return Peer(row["instance_id"], row["user_id"], row["public_key"], row["name"], row["community"],
-                row["homepage"], datetime.fromisoformat(row["first_seen"]), datetime.fromisoformat(row["last_seen"]))
+    return Peer(
+        row["instance_id"],
+        row["user_id"],
+        row["public_key"],
+        row["name"],
+        row["community"],
+        row["homepage"],
+        datetime.fromisoformat(row["first_seen"]),
+        datetime.fromisoformat(row["last_seen"]),
+    )
 
 
 def _item(row: Row) -> QueueItem:
-    return QueueItem(TrackId(row["track_id"]), Cid(row["cid"]), json.loads(row["manifest"]),
-                     tuple(json.loads(row["sources"])), int(row["attempts"]), row["last_error"])
+    return QueueItem(
+        TrackId(row["track_id"]),
+        Cid(row["cid"]),
+        json.loads(row["manifest"]),
+        tuple(json.loads(row["sources"])),
+        int(row["attempts"]),
+        row["last_error"],
+    )
 
 
 class SqliteFederationStore:
@@ -38,12 +52,22 @@ class SqliteFederationStore:
             "INSERT INTO fed_peers(instance_id, user_id, public_key, name, community, homepage, first_seen, last_seen)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET name = excluded.name,"
             " community = excluded.community, homepage = excluded.homepage, last_seen = excluded.last_seen",
-            (peer.instance_id, peer.user_id, peer.public_key, peer.name, peer.community, peer.homepage,
-             at.isoformat(), at.isoformat()))
+            (
+                peer.instance_id,
+                peer.user_id,
+                peer.public_key,
+                peer.name,
+                peer.community,
+                peer.homepage,
+                at.isoformat(),
+                at.isoformat(),
+            ),
+        )
 
     async def peer_by_user(self, user_id: str) -> Peer | None:
-        row = await self._db.fetchone("SELECT * FROM fed_peers WHERE user_id = ? ORDER BY first_seen LIMIT 1",
-                                      (user_id,))
+        row = await self._db.fetchone(
+            "SELECT * FROM fed_peers WHERE user_id = ? ORDER BY first_seen LIMIT 1", (user_id,)
+        )
         return _peer(row) if row else None
 
     async def peer_by_instance(self, instance_id: str) -> Peer | None:
@@ -59,7 +83,8 @@ class SqliteFederationStore:
             "SELECT p.*, (SELECT count(*) FROM fed_manifests m JOIN tracks t ON t.id = m.track_id"
             " WHERE m.origin = p.instance_id AND t.status = 'active') AS entries,"
             " (SELECT coalesce(sum(t.size), 0) FROM fed_manifests m JOIN tracks t ON t.id = m.track_id"
-            " WHERE m.origin = p.instance_id AND t.status = 'active') AS bytes FROM fed_peers p ORDER BY p.name")
+            " WHERE m.origin = p.instance_id AND t.status = 'active') AS bytes FROM fed_peers p ORDER BY p.name"
+        )
         return [PeerStats(_peer(r), int(r["entries"]), int(r["bytes"])) for r in rows]
 
     async def seen(self, event_id: str) -> bool:
@@ -68,12 +93,14 @@ class SqliteFederationStore:
     async def mark_seen(self, event_id: str) -> bool:
         return await self._db.execute("INSERT OR IGNORE INTO fed_seen(event_id) VALUES (?)", (event_id,)) == 1
 
-    async def save_manifest(self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any],
-                            event_id: str | None) -> None:
+    async def save_manifest(
+        self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any], event_id: str | None
+    ) -> None:
         await self._db.execute(
             "INSERT INTO fed_manifests(track_id, cid, origin, manifest, event_id) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(track_id) DO UPDATE SET event_id = coalesce(excluded.event_id, fed_manifests.event_id)",
-            (track_id, cid, origin, json.dumps(manifest, sort_keys=True), event_id))
+            (track_id, cid, origin, json.dumps(manifest, sort_keys=True), event_id),
+        )
 
     async def manifest(self, track_id: TrackId) -> Mapping[str, Any] | None:
         row = await self._db.fetchone("SELECT manifest FROM fed_manifests WHERE track_id = ?", (track_id,))
@@ -86,7 +113,8 @@ class SqliteFederationStore:
             rows = await self._db.fetchall(
                 "SELECT m.rowid, m.manifest FROM fed_manifests m LEFT JOIN tracks t ON t.id = m.track_id"
                 " WHERE m.rowid > ? AND (t.status IS NULL OR t.status = 'active') ORDER BY m.rowid LIMIT 1000",
-                (last,))
+                (last,),
+            )
             if not rows:
                 return
             for row in rows:
@@ -104,7 +132,8 @@ class SqliteFederationStore:
         changed = await self._db.execute(
             "INSERT OR IGNORE INTO fed_queue(track_id, cid, manifest, sources, attempts, due, state)"
             " VALUES (?, ?, ?, ?, 0, ?, 'pending')",
-            (item.track_id, item.cid, json.dumps(item.manifest), json.dumps(list(item.sources)), due.isoformat()))
+            (item.track_id, item.cid, json.dumps(item.manifest), json.dumps(list(item.sources)), due.isoformat()),
+        )
         if changed:
             for row in await self._db.fetchall("SELECT source FROM fed_sources WHERE cid = ?", (item.cid,)):
                 await self._merge_source(item.track_id, json.loads(row[0]))
@@ -117,21 +146,26 @@ class SqliteFederationStore:
         sources = json.loads(row[0])
         if dict(source) not in sources:
             sources.append(dict(source))
-            await self._db.execute("UPDATE fed_queue SET sources = ? WHERE track_id = ?",
-                                   (json.dumps(sources), track_id))
+            await self._db.execute(
+                "UPDATE fed_queue SET sources = ? WHERE track_id = ?", (json.dumps(sources), track_id)
+            )
 
     async def add_source(self, cid: Cid, source: Mapping[str, str]) -> None:
-        await self._db.execute("INSERT OR IGNORE INTO fed_sources(cid, source) VALUES (?, ?)",
-                               (cid, json.dumps(dict(source), sort_keys=True)))
+        await self._db.execute(
+            "INSERT OR IGNORE INTO fed_sources(cid, source) VALUES (?, ?)",
+            (cid, json.dumps(dict(source), sort_keys=True)),
+        )
         for row in await self._db.fetchall("SELECT track_id FROM fed_queue WHERE cid = ?", (cid,)):
             await self._merge_source(TrackId(row[0]), source)
-            await self._db.execute("UPDATE fed_queue SET due = ? WHERE track_id = ? AND state = 'pending'",
-                                   ("0000", row[0]))
+            await self._db.execute(
+                "UPDATE fed_queue SET due = ? WHERE track_id = ? AND state = 'pending'", ("0000", row[0])
+            )
 
     async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]:
         rows = await self._db.fetchall(
             "SELECT * FROM fed_queue WHERE state = 'pending' AND due <= ? ORDER BY due LIMIT ?",
-            (now.isoformat(), limit))
+            (now.isoformat(), limit),
+        )
         return [_item(r) for r in rows]
 
     async def recorded(self, track_ids: Iterable[TrackId]) -> set[TrackId]:
@@ -140,9 +174,8 @@ class SqliteFederationStore:
             return set()
         found: set[TrackId] = set()
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows = await self._db.fetchall(
-                f"SELECT id FROM tracks WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            chunk = ids[start : start + 500]
+            rows = await self._db.fetchall(f"SELECT id FROM tracks WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
             found |= {TrackId(r[0]) for r in rows}
         return found
 
@@ -152,7 +185,8 @@ class SqliteFederationStore:
     async def retry_later(self, track_id: TrackId, error: str, due: datetime) -> None:
         await self._db.execute(
             "UPDATE fed_queue SET attempts = attempts + 1, last_error = ?, due = ? WHERE track_id = ?",
-            (error, due.isoformat(), track_id))
+            (error, due.isoformat(), track_id),
+        )
 
     async def queue_size(self) -> int:
         row = await self._db.fetchone("SELECT count(*) FROM fed_queue")
@@ -160,12 +194,12 @@ class SqliteFederationStore:
 
     async def failures(self, limit: int) -> Sequence[QueueItem]:
         rows = await self._db.fetchall(
-            "SELECT * FROM fed_queue WHERE attempts > 0 ORDER BY attempts DESC LIMIT ?", (limit,))
+            "SELECT * FROM fed_queue WHERE attempts > 0 ORDER BY attempts DESC LIMIT ?", (limit,)
+        )
         return [_item(r) for r in rows]
 
     async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int:
-        return await self._db.insert("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)",
-                                     (kind, json.dumps(content)))
+        return await self._db.insert("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)", (kind, json.dumps(content)))
 
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
         rows = await self._db.fetchall("SELECT id, kind, content FROM fed_outbox ORDER BY id LIMIT ?", (limit,))

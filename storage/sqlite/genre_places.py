@@ -19,9 +19,7 @@ class SqliteGenrePlaces:
     async def put(self, genre: str, platform: str, place: str | None) -> None:
         """Set or clear a place."""
         if place is None:
-            await self._db.execute(
-                "DELETE FROM genre_places WHERE genre = ? AND platform = ?", (genre, platform)
-            )
+            await self._db.execute("DELETE FROM genre_places WHERE genre = ? AND platform = ?", (genre, platform))
             return
         await self._db.execute(
             "INSERT INTO genre_places(genre, platform, place) VALUES (?, ?, ?)"

@@ -41,8 +41,9 @@ class SqliteNearDuplicateIndex:
                 "INSERT INTO near_dup_docs(track_id, duration_s, vals) VALUES (?, ?, ?)",
                 (track_id, fingerprint.duration_s, pack_values(fingerprint.values[:STORED_ITEMS])),
             )
-            await tx.executemany("INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)",
-                                 [(band, doc) for band in bands])
+            await tx.executemany(
+                "INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)", [(band, doc) for band in bands]
+            )
 
     async def remove(self, track_id: TrackId) -> None:
         """Forget a track (its bands are found through the ``doc`` index, not a scan)."""
@@ -65,8 +66,7 @@ class SqliteNearDuplicateIndex:
             f" JOIN near_dup_docs d ON d.doc = k.doc ORDER BY k.hits DESC",
             (*keys, limit),
         )
-        return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3]))
-                for r in rows]
+        return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
 
     async def backfill(self, batch: int = 500) -> int:
         """Index every stored fingerprint that is not indexed yet (after migration 121); how many."""
@@ -74,7 +74,9 @@ class SqliteNearDuplicateIndex:
         while True:
             rows = await self._db.fetchall(
                 "SELECT f.track_id, f.duration_s, f.vals FROM fingerprints f"
-                " LEFT JOIN near_dup_docs d ON d.track_id = f.track_id WHERE d.doc IS NULL LIMIT ?", (batch,))
+                " LEFT JOIN near_dup_docs d ON d.track_id = f.track_id WHERE d.doc IS NULL LIMIT ?",
+                (batch,),
+            )
             if not rows:
                 return done
             async with self._db.transaction():

@@ -44,14 +44,22 @@ MAX_INDEXED_PREFIX = 6  # longest prefix served by prompts_fts's prefix indexes 
 MAX_WORDS = 8  # query words used
 MORE_LIKE_TERMS = 6  # distinctive words "more like this" searches for
 _RANGE_SCAN = 5000  # vocabulary rows read per prefix at most
-_COLUMNS = ("p.id, p.text, p.kind, p.generator, p.settings, p.author_platform, p.author_id, p.author_name, "
-            "p.created_at")
+_COLUMNS = "p.id, p.text, p.kind, p.generator, p.settings, p.author_platform, p.author_id, p.author_name, p.created_at"
 
 
 def _prompt(row: Row, tracks: Sequence[str] = (), votes: int = 0) -> Prompt:
     author = Sharer(row["author_platform"], row["author_id"], row["author_name"]) if row["author_id"] else None
-    return Prompt(row["id"], row["text"], row["kind"], row["generator"], json.loads(row["settings"] or "{}"),
-                  author, datetime.fromisoformat(row["created_at"]), tuple(TrackId(t) for t in tracks), votes)
+    return Prompt(
+        row["id"],
+        row["text"],
+        row["kind"],
+        row["generator"],
+        json.loads(row["settings"] or "{}"),
+        author,
+        datetime.fromisoformat(row["created_at"]),
+        tuple(TrackId(t) for t in tracks),
+        votes,
+    )
 
 
 def _quote(term: str) -> str:
@@ -77,17 +85,28 @@ class SqlitePromptRepository:
             changed = await tx.execute(
                 "INSERT OR IGNORE INTO prompts(id, text, kind, generator, settings, author_platform, author_id,"
                 " author_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (prompt.id, prompt.text, prompt.kind, prompt.generator, json.dumps(dict(prompt.settings)),
-                 author.platform if author else None, author.user_id if author else None,
-                 author.display_name if author else None, prompt.created_at.isoformat()))
+                (
+                    prompt.id,
+                    prompt.text,
+                    prompt.kind,
+                    prompt.generator,
+                    json.dumps(dict(prompt.settings)),
+                    author.platform if author else None,
+                    author.user_id if author else None,
+                    author.display_name if author else None,
+                    prompt.created_at.isoformat(),
+                ),
+            )
             if changed == 1:
                 await tx.executemany(
                     "INSERT INTO prompt_terms(term, docs) VALUES (?, 1)"
                     " ON CONFLICT(term) DO UPDATE SET docs = docs + 1",
-                    [(term,) for term in sorted(set(words(prompt.text)))])
+                    [(term,) for term in sorted(set(words(prompt.text)))],
+                )
             if track_id:
-                await tx.execute("INSERT OR IGNORE INTO prompt_tracks(prompt_id, track_id) VALUES (?, ?)",
-                                 (prompt.id, track_id))
+                await tx.execute(
+                    "INSERT OR IGNORE INTO prompt_tracks(prompt_id, track_id) VALUES (?, ?)", (prompt.id, track_id)
+                )
         stored = await self.get(prompt.id)
         assert stored is not None
         return stored, changed == 1
@@ -107,8 +126,8 @@ class SqlitePromptRepository:
             return []
         ids = [r["id"] for r in rows]
         links = await self._db.fetchall(
-            f"SELECT prompt_id, track_id FROM prompt_tracks WHERE prompt_id IN ({_marks(len(ids))}) ORDER BY rowid",
-            ids)
+            f"SELECT prompt_id, track_id FROM prompt_tracks WHERE prompt_id IN ({_marks(len(ids))}) ORDER BY rowid", ids
+        )
         tracks: dict[str, list[str]] = {}
         for link in links:
             tracks.setdefault(link[0], []).append(link[1])
@@ -128,8 +147,9 @@ class SqlitePromptRepository:
         exact = await self.get(ref)
         if exact or len(ref) < 4:
             return exact
-        rows = await self._db.fetchall("SELECT id FROM prompts WHERE id >= ? AND id < ? LIMIT 2",
-                                       (ref, ref + "\U0010ffff"))
+        rows = await self._db.fetchall(
+            "SELECT id FROM prompts WHERE id >= ? AND id < ? LIMIT 2", (ref, ref + "\U0010ffff")
+        )
         return await self.get(rows[0][0]) if len(rows) == 1 else None
 
     async def _expansions(self, prefixes: Iterable[str]) -> dict[str, list[str]]:
@@ -142,7 +162,8 @@ class SqlitePromptRepository:
         for index, prefix in enumerate(wanted):
             parts.append(
                 f"SELECT * FROM (SELECT {index} AS w, term FROM (SELECT term, docs FROM prompt_terms"
-                f" WHERE term > ? AND term < ? LIMIT {_RANGE_SCAN}) ORDER BY docs DESC, term LIMIT {EXPANSIONS})")
+                f" WHERE term > ? AND term < ? LIMIT {_RANGE_SCAN}) ORDER BY docs DESC, term LIMIT {EXPANSIONS})"
+            )
             params += [prefix, prefix + "\U0010ffff"]
         rows = await self._db.fetchall(" UNION ALL ".join(parts), params)
         out: dict[str, list[str]] = {}
@@ -177,7 +198,8 @@ class SqlitePromptRepository:
             f"SELECT {_COLUMNS} FROM (SELECT rowid AS r, bm25(prompts_fts) AS score FROM prompts_fts"
             f" WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES}) c"
             f" JOIN prompts p ON p.rowid = c.r WHERE p.id != ? ORDER BY c.score, c.r DESC LIMIT ?",
-            (query, exclude or "", limit))
+            (query, exclude or "", limit),
+        )
         return await self._with_tracks(rows)
 
     async def search(self, text: str, limit: int) -> Sequence[Prompt]:
@@ -198,7 +220,8 @@ class SqlitePromptRepository:
         if not terms:
             return []
         counts = await self._db.fetchall(
-            f"SELECT term, docs FROM prompt_terms WHERE term IN ({_marks(len(terms))})", terms)
+            f"SELECT term, docs FROM prompt_terms WHERE term IN ({_marks(len(terms))})", terms
+        )
         rare = [t for t, docs in sorted(((r[0], r[1]) for r in counts), key=lambda x: (x[1], x[0])) if docs > 1]
         if not rare:
             return []
@@ -211,7 +234,8 @@ class SqlitePromptRepository:
         rows = await self._db.fetchall(
             f"SELECT pt.prompt_id, sum(v.value) FROM prompt_tracks pt JOIN track_votes v ON v.track_id = pt.track_id"
             f" WHERE pt.prompt_id IN ({_marks(len(prompt_ids))}) AND v.cast_at >= ? GROUP BY pt.prompt_id",
-            (*prompt_ids, since.isoformat() if since else ""))
+            (*prompt_ids, since.isoformat() if since else ""),
+        )
         return {r[0]: int(r[1]) for r in rows}
 
     async def top(self, limit: int, since: datetime | None) -> Sequence[Prompt]:
@@ -222,12 +246,15 @@ class SqlitePromptRepository:
             "SELECT pt.prompt_id, sum(v.value) AS votes FROM track_votes v INDEXED BY track_votes_recent"
             " CROSS JOIN prompt_tracks pt ON pt.track_id = v.track_id WHERE v.cast_at >= ?"
             " GROUP BY pt.prompt_id HAVING votes > 0"
-            " ORDER BY votes DESC, pt.prompt_id LIMIT ?", (since.isoformat() if since else "", limit))
+            " ORDER BY votes DESC, pt.prompt_id LIMIT ?",
+            (since.isoformat() if since else "", limit),
+        )
         votes = {r[0]: int(r[1]) for r in rows}
         if not votes:
             return []
         prompts = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM prompts p WHERE p.id IN ({_marks(len(votes))})", list(votes))
+            f"SELECT {_COLUMNS} FROM prompts p WHERE p.id IN ({_marks(len(votes))})", list(votes)
+        )
         found = await self._with_tracks(prompts, votes)
         return sorted(found, key=lambda p: (-p.votes, p.id))
 

@@ -35,13 +35,31 @@ SEARCH_CANDIDATES = 2000  # matches ranked by bm25 per search (the newest)
 
 def _values(track: Track) -> tuple[object, ...]:
     return (
-        track.id, track.cid, track.size, track.media_type, track.duration_s, track.title,
-        track.sharer.platform, track.sharer.user_id, track.sharer.display_name,
-        track.first_seen_at.isoformat(), track.origin_instance, track.verdict.value,
-        track.verdict_reason, json.dumps([e.to_dict() for e in track.evidence]), track.artist,
-        track.genre, json.dumps(list(track.tags)), track.prompt, track.style, track.lyrics,
-        track.generator, track.generator_song_id, track.source_url,
-        json.dumps(track.quality.to_dict()) if track.quality else None, track.status.value,
+        track.id,
+        track.cid,
+        track.size,
+        track.media_type,
+        track.duration_s,
+        track.title,
+        track.sharer.platform,
+        track.sharer.user_id,
+        track.sharer.display_name,
+        track.first_seen_at.isoformat(),
+        track.origin_instance,
+        track.verdict.value,
+        track.verdict_reason,
+        json.dumps([e.to_dict() for e in track.evidence]),
+        track.artist,
+        track.genre,
+        json.dumps(list(track.tags)),
+        track.prompt,
+        track.style,
+        track.lyrics,
+        track.generator,
+        track.generator_song_id,
+        track.source_url,
+        json.dumps(track.quality.to_dict()) if track.quality else None,
+        track.status.value,
     )
 
 
@@ -90,14 +108,10 @@ class SqliteTrackRepository:
         self._db = db
         self._near = SqliteNearDuplicateIndex(db)
 
-    async def add(
-        self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None
-    ) -> None:
+    async def add(self, track: Track, share: Share | None = None, fingerprint: Fingerprint | None = None) -> None:
         """Store a track with its first share and fingerprint in one transaction."""
         async with self._db.transaction() as tx:
-            await tx.execute(
-                f"INSERT INTO tracks({_COLUMNS}) VALUES ({', '.join('?' * 25)})", _values(track)
-            )
+            await tx.execute(f"INSERT INTO tracks({_COLUMNS}) VALUES ({', '.join('?' * 25)})", _values(track))
             if share is not None:
                 await self._insert_share(tx, share)
             if fingerprint is not None:
@@ -112,7 +126,7 @@ class SqliteTrackRepository:
         """Tracks by id in one query (missing ids are left out)."""
         found: dict[TrackId, Track] = {}
         for start in range(0, len(track_ids), 500):  # under SQLite's bound-parameter limit
-            part = track_ids[start:start + 500]
+            part = track_ids[start : start + 500]
             rows = await self._db.fetchall(f"{_SELECT} WHERE id IN ({', '.join('?' * len(part))})", tuple(part))
             found.update((TrackId(r["id"]), _track(r)) for r in rows)
         return found
@@ -127,17 +141,14 @@ class SqliteTrackRepository:
         ref = ref.strip()
         if not ref:
             return None
-        exact = await self._db.fetchall(
-            f"{_SELECT} WHERE id = ? OR cid = ? ORDER BY first_seen_at LIMIT 1", (ref, ref)
-        )
+        exact = await self._db.fetchall(f"{_SELECT} WHERE id = ? OR cid = ? ORDER BY first_seen_at LIMIT 1", (ref, ref))
         if exact:
             return _track(exact[0])
         if len(ref) < 6:
             return None
         upper = ref + "\U0010ffff"
         rows = await self._db.fetchall(
-            f"{_SELECT} WHERE (id >= ? AND id < ?) OR (cid >= ? AND cid < ?)"
-            " ORDER BY first_seen_at LIMIT 3",
+            f"{_SELECT} WHERE (id >= ? AND id < ?) OR (cid >= ? AND cid < ?) ORDER BY first_seen_at LIMIT 3",
             (ref, upper, ref, upper),
         )
         distinct = {r["cid"] for r in rows}
@@ -167,8 +178,7 @@ class SqliteTrackRepository:
             )
         else:
             rows = await self._db.fetchall(
-                f"{_SELECT} WHERE status = 'active' AND first_seen_at >= ?"
-                " ORDER BY first_seen_at DESC LIMIT ?",
+                f"{_SELECT} WHERE status = 'active' AND first_seen_at >= ? ORDER BY first_seen_at DESC LIMIT ?",
                 (since.isoformat(), limit),
             )
         return [_track(r) for r in rows]
@@ -190,8 +200,9 @@ class SqliteTrackRepository:
         )
         return [_track(r) for r in rows]
 
-    async def set_verdict(self, track_id: TrackId, verdict: Verdict, reason: str,
-                          evidence: Sequence[Evidence] | None = None) -> None:
+    async def set_verdict(
+        self, track_id: TrackId, verdict: Verdict, reason: str, evidence: Sequence[Evidence] | None = None
+    ) -> None:
         """Change the verdict (and, when given, the evidence behind it)."""
         if evidence is None:
             await self._db.execute(
@@ -219,22 +230,25 @@ class SqliteTrackRepository:
     @staticmethod
     async def _insert_share(db: Database, share: Share) -> None:
         await db.execute(
-            "INSERT INTO shares(track_id, platform, user_id, display_name, shared_at, place)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (share.track_id, share.sharer.platform, share.sharer.user_id,
-             share.sharer.display_name, share.shared_at.isoformat(), share.place),
+            "INSERT INTO shares(track_id, platform, user_id, display_name, shared_at, place) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                share.track_id,
+                share.sharer.platform,
+                share.sharer.user_id,
+                share.sharer.display_name,
+                share.shared_at.isoformat(),
+                share.place,
+            ),
         )
 
     async def shares(self, track_id: TrackId) -> Sequence[Share]:
         """Every sighting, oldest first."""
         rows = await self._db.fetchall(
             "SELECT track_id, platform, user_id, display_name, shared_at, place FROM shares"
-            " WHERE track_id = ? ORDER BY shared_at", (track_id,),
+            " WHERE track_id = ? ORDER BY shared_at",
+            (track_id,),
         )
-        return [
-            Share(TrackId(r[0]), Sharer(r[1], r[2], r[3]), datetime.fromisoformat(r[4]), r[5])
-            for r in rows
-        ]
+        return [Share(TrackId(r[0]), Sharer(r[1], r[2], r[3]), datetime.fromisoformat(r[4]), r[5]) for r in rows]
 
     async def shares_since(self, platform: str, user_id: str, since: datetime) -> int:
         """How many shares a member made since a time (for the share rate limit)."""

@@ -40,9 +40,7 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 def _item(track_id: str, cid: str, *sources: dict[str, str]) -> QueueItem:
-    return QueueItem(
-        TrackId(track_id), Cid(cid), {"track_id": track_id, "cid": cid}, tuple(sources), 0
-    )
+    return QueueItem(TrackId(track_id), Cid(cid), {"track_id": track_id, "cid": cid}, tuple(sources), 0)
 
 
 def _peer(instance: str, user: str, name: str) -> Peer:
@@ -69,11 +67,7 @@ async def test_peer_keeps_its_account_and_first_sighting(stores: Stores) -> None
     assert found.user_id == "@a:hs" and found.public_key == "key-wp-a"
     await store.touch_peer("@a:hs", T0 + timedelta(days=1))
     touched = await store.peer_by_user("@a:hs")
-    assert (
-        touched is not None
-        and touched.last_seen == T0 + timedelta(days=1)
-        and touched.first_seen == T0
-    )
+    assert touched is not None and touched.last_seen == T0 + timedelta(days=1) and touched.first_seen == T0
     assert await store.peer_by_user("@nobody:hs") is None
     assert await store.peer_by_instance("wp-none") is None
 
@@ -110,14 +104,10 @@ async def test_first_manifest_wins_and_event_ids_follow(stores: Stores) -> None:
     store = stores.store
     first = {"track_id": "t1", "title": "First"}
     await store.save_manifest(TrackId("t1"), Cid("c1"), "wp-a", first, None)
-    await store.save_manifest(
-        TrackId("t1"), Cid("c1"), "wp-a", {"track_id": "t1", "title": "Later"}, "$e1"
-    )
+    await store.save_manifest(TrackId("t1"), Cid("c1"), "wp-a", {"track_id": "t1", "title": "Later"}, "$e1")
     assert await store.manifest(TrackId("t1")) == first
     assert await store.track_for_event("$e1") == "t1"
-    await store.save_manifest(
-        TrackId("t1"), Cid("c1"), "wp-a", first, None
-    )  # no event id: the old one stays
+    await store.save_manifest(TrackId("t1"), Cid("c1"), "wp-a", first, None)  # no event id: the old one stays
     assert await store.track_for_event("$e1") == "t1"
     await store.set_manifest_event(TrackId("t1"), "$e2")
     assert await store.track_for_event("$e2") == "t1" and await store.track_for_event("$e1") is None
@@ -160,11 +150,7 @@ async def test_queue_dedupes_orders_by_due_and_retries(stores: Stores) -> None:
     assert [i.track_id for i in await store.due(T0 + timedelta(minutes=5), 1)] == ["t2"]
     assert [i.track_id for i in await store.due(T0, 10)] == ["t2"]
     (first,) = [i for i in await store.due(T0 + timedelta(minutes=5), 10) if i.track_id == "t1"]
-    assert (
-        first.sources == ({"mxc": "mxc://hs/1"},)
-        and first.attempts == 0
-        and first.last_error is None
-    )
+    assert first.sources == ({"mxc": "mxc://hs/1"},) and first.attempts == 0 and first.last_error is None
     assert first.manifest == {"track_id": "t1", "cid": "c1"}
     await store.retry_later(TrackId("t2"), "404", T0 + timedelta(hours=1))
     await store.retry_later(TrackId("t2"), "still 404", T0 + timedelta(hours=2))
@@ -199,9 +185,7 @@ async def test_failures_worst_first(stores: Stores) -> None:
 async def test_new_source_joins_queued_items_and_makes_them_due(stores: Stores) -> None:
     store = stores.store
     await store.add_source(Cid("c1"), {"mxc": "mxc://hs/early"})  # heard of before the track
-    assert await store.enqueue(
-        _item("t1", "c1", {"mxc": "mxc://hs/origin"}), T0 + timedelta(hours=1)
-    )
+    assert await store.enqueue(_item("t1", "c1", {"mxc": "mxc://hs/origin"}), T0 + timedelta(hours=1))
     assert await store.enqueue(_item("t2", "c2"), T0)
     await store.retry_later(TrackId("t1"), "origin gone", T0 + timedelta(hours=3))
     assert [i.track_id for i in await store.due(T0, 10)] == ["t2"]

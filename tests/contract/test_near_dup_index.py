@@ -22,8 +22,9 @@ from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
 from tests.support.audio import make_long_mp3, make_mp3
 from tests.support.reencodes import VARIANTS, fpcalc, variant_fingerprints
 
-pytestmark = pytest.mark.skipif(shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None,
-                                reason="ffmpeg and fpcalc are needed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None, reason="ffmpeg and fpcalc are needed"
+)
 
 THRESHOLD = 0.85
 ORIGINALS = 3
@@ -35,8 +36,9 @@ def prints() -> dict[str, list[dict[str, list[int]]]]:
     """Originals with their variants, and distinct other tracks (some of the same kind of audio)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        originals = [variant_fingerprints(make_mp3(work / f"o{seed}.mp3", 14, 500 + seed), work)
-                     for seed in range(ORIGINALS)]
+        originals = [
+            variant_fingerprints(make_mp3(work / f"o{seed}.mp3", 14, 500 + seed), work) for seed in range(ORIGINALS)
+        ]
         distinct = [{"base": fpcalc(make_mp3(work / f"d{seed}.mp3", 14, 900 + seed))} for seed in range(DISTINCT - 1)]
         distinct.append({"base": fpcalc(make_long_mp3(work / "chords.mp3", 14, 77))})
     return {"originals": originals, "distinct": distinct}
@@ -65,7 +67,8 @@ async def _matches(index: NearDuplicateIndex, values: list[int]) -> list[tuple[T
 
 
 async def test_every_reencode_finds_its_original_and_nothing_else(
-        index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]) -> None:
+    index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]
+) -> None:
     for number, original in enumerate(prints["originals"]):
         await index.add(TrackId(f"orig{number}"), _fp(original["base"]))
     for number, other in enumerate(prints["distinct"]):
@@ -77,8 +80,9 @@ async def test_every_reencode_finds_its_original_and_nothing_else(
             assert [track for track, _ in found] == [f"orig{number}"], (name, found)
 
 
-async def test_distinct_tracks_do_not_match(index: NearDuplicateIndex,
-                                            prints: dict[str, list[dict[str, list[int]]]]) -> None:
+async def test_distinct_tracks_do_not_match(
+    index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]
+) -> None:
     for number, original in enumerate(prints["originals"]):
         await index.add(TrackId(f"orig{number}"), _fp(original["base"]))
     for other in prints["distinct"]:
@@ -86,7 +90,8 @@ async def test_distinct_tracks_do_not_match(index: NearDuplicateIndex,
 
 
 async def test_a_removed_track_is_no_longer_found_and_can_be_indexed_again(
-        index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]) -> None:
+    index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]
+) -> None:
     first, second = prints["originals"][0], prints["originals"][1]
     await index.add(TrackId("a"), _fp(first["base"]))
     await index.add(TrackId("b"), _fp(second["base"]))

@@ -73,9 +73,16 @@ async def test_save_get_roundtrip_and_links(lib: Lib) -> None:
     got = await lib.repo.get(original.id)
     assert got is not None
     assert (got.text, got.kind, got.generator, dict(got.settings), got.author, got.created_at) == (
-        "Dreamy 80s synthwave", "prompt", "suno", {"model": "v4", "seed": 7}, ALICE, NOW)
-    again, created = await lib.repo.save_or_link(entry("Dreamy 80s synthwave", when=NOW + timedelta(days=1)),
-                                                 TrackId("t2"))
+        "Dreamy 80s synthwave",
+        "prompt",
+        "suno",
+        {"model": "v4", "seed": 7},
+        ALICE,
+        NOW,
+    )
+    again, created = await lib.repo.save_or_link(
+        entry("Dreamy 80s synthwave", when=NOW + timedelta(days=1)), TrackId("t2")
+    )
     assert not created and again.created_at == NOW and again.track_ids == ("t1", "t2")
     again, created = await lib.repo.save_or_link(original, TrackId("t1"))
     assert not created and again.track_ids == ("t1", "t2")
@@ -106,16 +113,22 @@ async def test_resolve_refuses_ambiguous_prefix(lib: Lib) -> None:
 
 
 async def test_search_ranks_by_relevance(lib: Lib) -> None:
-    await save_all(lib.repo, [
-        "dark techno with heavy bass and a long build into a warehouse drop at night",
-        "synthwave sunset drive",
-        "neon synthwave, retro synthwave night",
-        "acoustic folk ballad",
-        "a long ambient piece with a little synthwave flavour, field recordings, tape hiss and rain",
-    ])
+    await save_all(
+        lib.repo,
+        [
+            "dark techno with heavy bass and a long build into a warehouse drop at night",
+            "synthwave sunset drive",
+            "neon synthwave, retro synthwave night",
+            "acoustic folk ballad",
+            "a long ambient piece with a little synthwave flavour, field recordings, tape hiss and rain",
+        ],
+    )
     found = [p.text for p in await lib.repo.search("synthwave", 10)]
-    assert found == ["neon synthwave, retro synthwave night", "synthwave sunset drive",
-                     "a long ambient piece with a little synthwave flavour, field recordings, tape hiss and rain"]
+    assert found == [
+        "neon synthwave, retro synthwave night",
+        "synthwave sunset drive",
+        "a long ambient piece with a little synthwave flavour, field recordings, tape hiss and rain",
+    ]
     assert [p.text for p in await lib.repo.search("synthwave night", 10)] == ["neon synthwave, retro synthwave night"]
     assert [p.text for p in await lib.repo.search("synthwave", 2)] == found[:2]
     assert await lib.repo.search("polka", 10) == []
@@ -130,17 +143,36 @@ async def test_rare_words_outrank_common_ones(lib: Lib) -> None:
 
 
 async def test_prefix_terms(lib: Lib) -> None:
-    await save_all(lib.repo, ["synthwave sunset drive", "synth pads and arpeggios", "synthetic choir",
-                              "sunny ska", "Café au lait jazz", "synthwave sundown"])
+    await save_all(
+        lib.repo,
+        [
+            "synthwave sunset drive",
+            "synth pads and arpeggios",
+            "synthetic choir",
+            "sunny ska",
+            "Café au lait jazz",
+            "synthwave sundown",
+        ],
+    )
     # the last word matches as a prefix: short (prefix index) and long (vocabulary expansion)
     assert {p.text for p in await lib.repo.search("synth", 10)} == {
-        "synthwave sunset drive", "synth pads and arpeggios", "synthetic choir", "synthwave sundown"}
+        "synthwave sunset drive",
+        "synth pads and arpeggios",
+        "synthetic choir",
+        "synthwave sundown",
+    }
     assert {p.text for p in await lib.repo.search("sy", 10)} == {
-        "synthwave sunset drive", "synth pads and arpeggios", "synthetic choir", "synthwave sundown"}
+        "synthwave sunset drive",
+        "synth pads and arpeggios",
+        "synthetic choir",
+        "synthwave sundown",
+    }
     assert {p.text for p in await lib.repo.search("synthwa", 10)} == {"synthwave sunset drive", "synthwave sundown"}
     assert {p.text for p in await lib.repo.search("arpeggi", 10)} == {"synth pads and arpeggios"}
     assert {p.text for p in await lib.repo.search("synthwave sun", 10)} == {
-        "synthwave sunset drive", "synthwave sundown"}
+        "synthwave sunset drive",
+        "synthwave sundown",
+    }
     assert {p.text for p in await lib.repo.search("synthwave sunse", 10)} == {"synthwave sunset drive"}
     # earlier words match whole words only
     assert await lib.repo.search("syn sunset", 10) == []
@@ -158,10 +190,28 @@ async def test_long_prefix_expands_to_the_most_common_completions(lib: Lib) -> N
     assert len(found) >= 17  # the word itself or at least 16 completions
 
 
-@pytest.mark.parametrize("hostile", [
-    '"AND OR NEAR( *', "AND", "OR", "NOT", "NEAR(", "*", '"', "synthwave -", "col:synthwave", "text:synth",
-    "^synth", "synth +", "(synth", "synth)", "{text}: synth", "synth\x00wave", "'; DROP TABLE prompts; --",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"AND OR NEAR( *',
+        "AND",
+        "OR",
+        "NOT",
+        "NEAR(",
+        "*",
+        '"',
+        "synthwave -",
+        "col:synthwave",
+        "text:synth",
+        "^synth",
+        "synth +",
+        "(synth",
+        "synth)",
+        "{text}: synth",
+        "synth\x00wave",
+        "'; DROP TABLE prompts; --",
+    ],
+)
 async def test_operators_in_member_text_do_not_break_queries(lib: Lib, hostile: str) -> None:
     await save_all(lib.repo, ["synthwave and near or not", "plain folk"])
     found = await lib.repo.search(hostile, 10)  # never raises
@@ -176,8 +226,9 @@ async def test_operator_words_are_plain_words(lib: Lib) -> None:
 
 
 async def test_more_like_uses_distinctive_words_and_excludes_itself(lib: Lib) -> None:
-    base, like, _road = await save_all(lib.repo, [
-        "glitchy vaporwave mall ambience", "vaporwave mall music", "country road trip"])
+    base, like, _road = await save_all(
+        lib.repo, ["glitchy vaporwave mall ambience", "vaporwave mall music", "country road trip"]
+    )
     await save_all(lib.repo, [f"music for a walk number {n}" for n in range(6)])
     found = await lib.repo.more_like(base.id, 5)
     assert found and found[0].id == like.id
@@ -199,8 +250,7 @@ async def test_top_by_votes_of_tracks(lib: Lib) -> None:
     await lib.vote("t3", "@y:hs", 1, NOW)
     await lib.vote("t3", "@z:hs", 1, NOW - timedelta(days=10))
     await lib.vote("t4", "@x:hs", 1, NOW - timedelta(days=1))
-    assert [(p.id, p.votes) for p in await lib.repo.top(10, None)] == [
-        (b.id, 3), *sorted([(a.id, 2)]), (c.id, 1)]
+    assert [(p.id, p.votes) for p in await lib.repo.top(10, None)] == [(b.id, 3), *sorted([(a.id, 2)]), (c.id, 1)]
     recent = await lib.repo.top(10, NOW - timedelta(days=7))
     assert [(p.id, p.votes) for p in recent] == [(b.id, 2), *sorted([(a.id, 1), (c.id, 1)])]
     assert [p.id for p in await lib.repo.top(1, None)] == [b.id]
@@ -240,9 +290,11 @@ async def test_migration_fills_the_vocabulary_of_existing_prompts(tmp_path: Path
     path = tmp_path / "db.sqlite3"
     before = tuple(m for m in MIGRATIONS if m.name != "prompt vocabulary")
     db = await Database.open(path, before)
-    await db.execute("INSERT INTO prompts(id, text, kind, generator, settings, created_at)"
-                     " VALUES ('abcd000000000000', 'old shoegaze wall of sound', 'prompt', NULL, '{}', ?)",
-                     (NOW.isoformat(),))
+    await db.execute(
+        "INSERT INTO prompts(id, text, kind, generator, settings, created_at)"
+        " VALUES ('abcd000000000000', 'old shoegaze wall of sound', 'prompt', NULL, '{}', ?)",
+        (NOW.isoformat(),),
+    )
     await db.close()
     db = await Database.open(path)
     repo = SqlitePromptRepository(db)
@@ -257,9 +309,17 @@ class _Clock:
         return NOW
 
 
-SCRIPTS = ["नमस्ते दुनिया संगीत", "Привет мир ёлка", "東京の夜 シティポップ", "Ça déjà vu naïve Øresund straße ﬁre ½ x²",
-           "١٢٣ عربى مُوسِيقَى", "Ελληνικά μουσική", "tiếng Việt nhạc", "cafe\u0301 e\u0301te\u0301 lo-fi_80s \"AND\" NEAR(",
-           "ǅemal ĳ Ǆ ŉ ẞ İstanbul"]
+SCRIPTS = [
+    "नमस्ते दुनिया संगीत",
+    "Привет мир ёлка",
+    "東京の夜 シティポップ",
+    "Ça déjà vu naïve Øresund straße ﬁre ½ x²",
+    "١٢٣ عربى مُوسِيقَى",
+    "Ελληνικά μουσική",
+    "tiếng Việt nhạc",
+    'cafe\u0301 e\u0301te\u0301 lo-fi_80s "AND" NEAR(',
+    "ǅemal ĳ Ǆ ŉ ẞ İstanbul",
+]
 
 
 async def test_words_are_the_tokens_of_the_index(tmp_path: Path) -> None:
@@ -275,10 +335,22 @@ async def test_words_are_the_tokens_of_the_index(tmp_path: Path) -> None:
     await db.close()
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("संगीत", 0), ("ёлка", 1), ("ЁЛ", 1), ("シティポップ", 2), ("deja vu", 3), ("DÉJÀ", 3), ("Ørésund", 3),
-    ("مُوسِيقَى", 4), ("μουσική", 5), ("viet nhac", 6), ("istanbul", 8),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("संगीत", 0),
+        ("ёлка", 1),
+        ("ЁЛ", 1),
+        ("シティポップ", 2),
+        ("deja vu", 3),
+        ("DÉJÀ", 3),
+        ("Ørésund", 3),
+        ("مُوسِيقَى", 4),
+        ("μουσική", 5),
+        ("viet nhac", 6),
+        ("istanbul", 8),
+    ],
+)
 async def test_search_in_many_scripts(lib: Lib, query: str, expected: int) -> None:
     stored = await save_all(lib.repo, SCRIPTS)
     assert [p.id for p in await lib.repo.search(query, 10)] == [stored[expected].id]

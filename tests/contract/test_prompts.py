@@ -57,8 +57,12 @@ async def test_autofill_from_track(lib) -> None:
 
 async def test_search_ranking_and_hostile_text(lib) -> None:
     service, _db = lib
-    for text in ("dark techno with heavy bass", "synthwave sunset drive", "neon synthwave, retro synthwave night",
-                 "acoustic folk ballad"):
+    for text in (
+        "dark techno with heavy bass",
+        "synthwave sunset drive",
+        "neon synthwave, retro synthwave night",
+        "acoustic folk ballad",
+    ):
         await service.save(text)
     found = await service.search("synthwave")
     assert {p.text for p in found} == {"synthwave sunset drive", "neon synthwave, retro synthwave night"}

@@ -58,8 +58,9 @@ class FakeTransport:
 
     async def send(self, event_type: str, content: Mapping[str, Any]) -> str:
         event_id = f"$e{len(self.room.events)}"
-        self.room.events.append({"type": event_type, "sender": self.user, "event_id": event_id,
-                                 "content": dict(content)})
+        self.room.events.append(
+            {"type": event_type, "sender": self.user, "event_id": event_id, "content": dict(content)}
+        )
         return event_id
 
     async def put_state(self, event_type: str, state_key: str, content: Mapping[str, Any]) -> None:
@@ -80,10 +81,17 @@ class FakeSources:
         yield self.room.media[mxc]
 
 
-
 class Node:
-    def __init__(self, name: str, tmp: Path, room: FakeRoom, tracks: TrackRepository, store: FederationStore,
-                 policy: FederationPolicy, events: EventLog) -> None:
+    def __init__(
+        self,
+        name: str,
+        tmp: Path,
+        room: FakeRoom,
+        tracks: TrackRepository,
+        store: FederationStore,
+        policy: FederationPolicy,
+        events: EventLog,
+    ) -> None:
         self.identity = load_or_create_identity(tmp / name)
         self.user = f"@{name}:hs"
         self.tracks = tracks
@@ -91,17 +99,28 @@ class Node:
         self.pool = DiskBlobPool(tmp / name / "pool")
         self.sources = FakeSources(room)
         self.rep = Replicator(
-            signer=self.identity, name=name, community="c", homepage="", user_id=self.user,
-            store=store, tracks=tracks, pool=self.pool, clock=ManualClock(),
-            policy=policy, sources=self.sources, verify=verify_signature,
-            id_for_key=instance_id_for, events=events)
+            signer=self.identity,
+            name=name,
+            community="c",
+            homepage="",
+            user_id=self.user,
+            store=store,
+            tracks=tracks,
+            pool=self.pool,
+            clock=ManualClock(),
+            policy=policy,
+            sources=self.sources,
+            verify=verify_signature,
+            id_for_key=instance_id_for,
+            events=events,
+        )
         self.rep.transport = FakeTransport(room, self.user)
         self.room = room
         self.cursor = 0
 
     async def read(self) -> list[str]:
         outcomes = []
-        for event in self.room.events[self.cursor:]:
+        for event in self.room.events[self.cursor :]:
             kind, sender, eid, content = event["type"], event["sender"], event["event_id"], event["content"]
             if kind == INSTANCE_EVENT:
                 await self.rep.handle_instance(sender, event["state_key"], content)
@@ -154,8 +173,9 @@ async def _local_track(node: Node, data: bytes, **changes: Any):
     source = node.pool.root / "src.bin"
     source.write_bytes(data)
     cid, size = await node.pool.put_file(source)
-    track = replace(make_track(member("alice"), "Neon"), cid=cid, size=size,
-                    origin_instance=node.identity.instance_id, **changes)
+    track = replace(
+        make_track(member("alice"), "Neon"), cid=cid, size=size, origin_instance=node.identity.instance_id, **changes
+    )
     await node.tracks.add(track)
     return track
 
@@ -240,11 +260,13 @@ async def test_forged_and_wrong_sender_ignored(net) -> None:
     manifest = sign(manifest_for(track, [{"mxc": "mxc://hs/none"}], "a"), a.identity)
     forged = dict(manifest, title="forged")
     a.room.events.append({"type": TRACK_EVENT, "sender": a.user, "event_id": "$f1", "content": {"manifest": forged}})
-    a.room.events.append({"type": TRACK_EVENT, "sender": "@mallory:hs", "event_id": "$f2",
-                          "content": {"manifest": manifest}})
+    a.room.events.append(
+        {"type": TRACK_EVENT, "sender": "@mallory:hs", "event_id": "$f2", "content": {"manifest": manifest}}
+    )
     b_manifest = sign(manifest_for(replace(track, origin_instance=b.identity.instance_id), [], "b"), b.identity)
-    a.room.events.append({"type": TRACK_EVENT, "sender": a.user, "event_id": "$f3",
-                          "content": {"manifest": b_manifest}})
+    a.room.events.append(
+        {"type": TRACK_EVENT, "sender": a.user, "event_id": "$f3", "content": {"manifest": b_manifest}}
+    )
     assert await b.read() == ["ignored: unverified"] * 3
     assert await b.rep.store.queue_size() == 0
 
@@ -255,8 +277,10 @@ async def test_bad_bytes_then_next_source(net) -> None:
     a.room.media["mxc://hs/evil"] = b"not the audio"
     path = await a.pool.local_path(track.cid)
     a.room.media["mxc://hs/good"] = path.read_bytes()
-    manifest = sign(manifest_for(track, [{"mxc": "mxc://hs/evil"}, {"mxc": "mxc://hs/gone"},
-                                         {"mxc": "mxc://hs/good"}], "a"), a.identity)
+    manifest = sign(
+        manifest_for(track, [{"mxc": "mxc://hs/evil"}, {"mxc": "mxc://hs/gone"}, {"mxc": "mxc://hs/good"}], "a"),
+        a.identity,
+    )
     await a.rep.transport.send(TRACK_EVENT, {"manifest": manifest})
     await b.read()
     assert await b.rep.run_queue() == 1
@@ -316,16 +340,23 @@ async def test_policy_refuses_and_quarantine_not_fetched(make_node: MakeNode) ->
         path = await a.pool.local_path(track.cid)
         assert path is not None and a.rep.transport is not None
         mxc = await a.rep.transport.upload(path, track.media_type, track.size)
-        await a.rep.transport.send(TRACK_EVENT, {"manifest": sign(manifest_for(track, [{"mxc": mxc}], "a"),
-                                                                  a.identity)})
-    assert await strict.read() == ["refused by policy: verdict declared is not accepted",
-                                   "refused by policy: verdict quarantined is not accepted",
-                                   "refused by policy: verdict rejected is not accepted"]
-    assert await lofi_only.read() == ["refused by policy: genre synthwave is not accepted",
-                                      "refused by policy: verdict quarantined is not accepted",
-                                      "refused by policy: verdict rejected is not accepted"]
-    assert await default.read() == ["refused by policy: verdict quarantined is not accepted",
-                                    "refused by policy: verdict rejected is not accepted"]
+        await a.rep.transport.send(
+            TRACK_EVENT, {"manifest": sign(manifest_for(track, [{"mxc": mxc}], "a"), a.identity)}
+        )
+    assert await strict.read() == [
+        "refused by policy: verdict declared is not accepted",
+        "refused by policy: verdict quarantined is not accepted",
+        "refused by policy: verdict rejected is not accepted",
+    ]
+    assert await lofi_only.read() == [
+        "refused by policy: genre synthwave is not accepted",
+        "refused by policy: verdict quarantined is not accepted",
+        "refused by policy: verdict rejected is not accepted",
+    ]
+    assert await default.read() == [
+        "refused by policy: verdict quarantined is not accepted",
+        "refused by policy: verdict rejected is not accepted",
+    ]
     for node, fetched in ((strict, 0), (lofi_only, 0), (default, 1)):
         assert await node.rep.run_queue() == fetched
         assert await node.store.queue_size() == 0

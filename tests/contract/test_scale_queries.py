@@ -34,8 +34,10 @@ async def test_a_voters_ballots_entries_and_voter_count_come_from_point_queries(
         assert second is not None and second.track_id == songs[1].id and await repo.entry(rnd.id, 9) is None
         found = await tracks.get_many([songs[0].id, songs[2].id, "missing"])  # type: ignore[list-item]
         assert {t.title for t in found.values()} == {"A", "C"}
-        plan = await db.fetchall("EXPLAIN QUERY PLAN SELECT entry, value FROM ballots WHERE round_id = ?"
-                                 " AND platform = ? AND user_id = ?", (rnd.id, "matrix", "@bob:localhost"))
+        plan = await db.fetchall(
+            "EXPLAIN QUERY PLAN SELECT entry, value FROM ballots WHERE round_id = ? AND platform = ? AND user_id = ?",
+            (rnd.id, "matrix", "@bob:localhost"),
+        )
         assert any("ballots_voter" in str(tuple(row)) for row in plan)
     finally:
         await db.close()

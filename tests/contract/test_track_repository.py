@@ -42,8 +42,9 @@ async def test_add_get_resolve(repo) -> None:
 
 async def test_search_and_listing(repo) -> None:
     a = make_track(ALICE, "Neon Rain", prompt="dreamy 80s synthwave")
-    b = make_track(BOB, "Study Loop", genre="lofi", prompt="chill study beats",
-                   when=a.first_seen_at + timedelta(hours=1))
+    b = make_track(
+        BOB, "Study Loop", genre="lofi", prompt="chill study beats", when=a.first_seen_at + timedelta(hours=1)
+    )
     await repo.add(a)
     await repo.add(b)
     assert [t.id for t in await repo.search("dream")] == [a.id]

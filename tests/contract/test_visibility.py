@@ -31,9 +31,17 @@ MALLORY, CAROL = member("mallory"), member("carol")
 
 async def _run(instance, text: str, who=CAROL, permission: Permission = Permission.MEMBER) -> Reply:  # type: ignore[no-untyped-def]
     command, args = parse_chat(instance.registry, text)
-    return await execute(command, Invocation(platform=who.platform, user_id=who.user_id,
-                                             display_name=who.display_name, place="!r:hs",
-                                             permission=permission, args=args))
+    return await execute(
+        command,
+        Invocation(
+            platform=who.platform,
+            user_id=who.user_id,
+            display_name=who.display_name,
+            place="!r:hs",
+            permission=permission,
+            args=args,
+        ),
+    )
 
 
 def test_the_rule() -> None:
@@ -45,35 +53,55 @@ def test_the_rule() -> None:
     assert not can_see(held, Viewer.of(CAROL)) and not can_see(held, ANYONE)
 
 
-@pytest.mark.parametrize("verdict,status", [(Verdict.QUARANTINED, TrackStatus.ACTIVE),
-                                            (Verdict.REJECTED, TrackStatus.ACTIVE),
-                                            (Verdict.DECLARED, TrackStatus.TAKEN_DOWN)])
-async def test_every_read_path_hides_what_is_not_public(tmp_path: Path, verdict: Verdict,
-                                                        status: TrackStatus) -> None:
+@pytest.mark.parametrize(
+    "verdict,status",
+    [
+        (Verdict.QUARANTINED, TrackStatus.ACTIVE),
+        (Verdict.REJECTED, TrackStatus.ACTIVE),
+        (Verdict.DECLARED, TrackStatus.TAKEN_DOWN),
+    ],
+)
+async def test_every_read_path_hides_what_is_not_public(tmp_path: Path, verdict: Verdict, status: TrackStatus) -> None:
     config = write_config(tmp_path / "c.toml", tmp_path / "data")
     async with open_instance(load_settings(config, environ={})) as instance:
         app = instance.app
         blob = tmp_path / "hidden.bin"
         blob.write_bytes(b"hidden audio bytes")
         cid, size = await app.pool.put_file(blob)
-        hidden = replace(make_track(MALLORY, "Hidden Gem", verdict=verdict, prompt="hidden gem prompt",
-                                    when=datetime.now(UTC)), cid=cid, size=size, status=status,
-                         origin_instance=instance.identity.instance_id)
+        hidden = replace(
+            make_track(MALLORY, "Hidden Gem", verdict=verdict, prompt="hidden gem prompt", when=datetime.now(UTC)),
+            cid=cid,
+            size=size,
+            status=status,
+            origin_instance=instance.identity.instance_id,
+        )
         await app.tracks.add(hidden)
         # commands a member runs
         assert "Hidden Gem" not in (await _run(instance, "search Hidden")).text
         assert "no track" in (await _run(instance, f"track {hidden.id}")).text
         voter = CAROL
-        vote = await press(instance.registry, f"wp:vote:track:{hidden.id}:1", Invocation(
-            platform=voter.platform, user_id=voter.user_id, display_name=voter.display_name, place="!r:hs",
-            permission=Permission.MEMBER))
+        vote = await press(
+            instance.registry,
+            f"wp:vote:track:{hidden.id}:1",
+            Invocation(
+                platform=voter.platform,
+                user_id=voter.user_id,
+                display_name=voter.display_name,
+                place="!r:hs",
+                permission=Permission.MEMBER,
+            ),
+        )
         assert "error" in vote.data and "not in the pool" in vote.text
         assert "no track" in (await _run(instance, f'prompt save "a prompt" --track {hidden.id}')).text
         # ... while its sharer and the moderators still see it (the review queue)
         if status is TrackStatus.ACTIVE:
             assert "Hidden Gem" in (await _run(instance, "search Hidden", MALLORY)).text
-            assert "Hidden Gem" in (await _run(instance, f"track {hidden.id}", who=member("mod"),
-                                               permission=Permission.MODERATOR)).cards[0].title
+            assert (
+                "Hidden Gem"
+                in (await _run(instance, f"track {hidden.id}", who=member("mod"), permission=Permission.MODERATOR))
+                .cards[0]
+                .title
+            )
         # rounds
         await _run(instance, "round start Theme --submit 1h --vote 1h", member("mod"), Permission.MODERATOR)
         entered = await _run(instance, f"round submit 1 --track {hidden.id}", MALLORY)
@@ -108,8 +136,11 @@ async def test_a_peers_malformed_digest_is_left_out_of_highlights(tmp_path: Path
     async with open_instance(load_settings(config, environ={})) as instance:
         state = instance.state
         await state.put("federation", "digest:wp-bad", json.dumps({"data": ["not", "an", "object"], "origin": 3}))
-        await state.put("federation", "digest:wp-good", json.dumps(
-            {"data": {"top": [{"title": "Neon"}, "junk"]}, "origin": {"name": "Good"}}))
+        await state.put(
+            "federation",
+            "digest:wp-good",
+            json.dumps({"data": {"top": [{"title": "Neon"}, "junk"]}, "origin": {"name": "Good"}}),
+        )
         await state.put("federation", "digest:wp-blocked", json.dumps({"data": {"top": [{"title": "X"}]}}))
         highlights = await StoredPeerDigests(state, ["wp-blocked"]).highlights()
         assert ("Good", ["Neon"]) in highlights and ("wp-bad", []) in highlights

@@ -54,8 +54,9 @@ async def h(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 async def _round(h: Harness, **rules) -> int:
-    rnd = await h.voting.start(RoundRules(theme="Night drive", **rules), ALICE, "!room",
-                               timedelta(days=1), timedelta(days=1))
+    rnd = await h.voting.start(
+        RoundRules(theme="Night drive", **rules), ALICE, "!room", timedelta(days=1), timedelta(days=1)
+    )
     return rnd.id
 
 

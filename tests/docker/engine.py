@@ -26,11 +26,15 @@ class EngineUnavailable(Exception):
     """dockerd cannot run here; the message says why."""
 
 
-def run(args: Sequence[str], timeout: float = 600, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str], timeout: float = 600, check: bool = True, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise with its output."""
     done = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
     if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
     return done
 
 
@@ -60,7 +64,10 @@ class Engine:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [dockerd, "--bridge=none", "--iptables=false", "--ip6tables=false"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout_s
         while not engine_answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -88,7 +95,8 @@ def debian_mirror() -> str:
         if path.exists():
             text = path.read_text()
             match = re.search(r"^URIs:\s*(\S+/debian)/?\s*$", text, re.MULTILINE) or re.search(
-                r"^deb\s+(?:\[[^]]*\]\s+)?(\S+/debian)/?\s+bookworm", text, re.MULTILINE)
+                r"^deb\s+(?:\[[^]]*\]\s+)?(\S+/debian)/?\s+bookworm", text, re.MULTILINE
+            )
             if match:
                 return match.group(1)
     return "http://deb.debian.org/debian"
@@ -126,8 +134,18 @@ def copy_extra_ca(folder: Path) -> list[Path]:
 
 def build(tag: str, context: Path, dockerfile: Path, log_path: Path, **build_args: str) -> subprocess.Popen[bytes]:
     """Start `docker build` on the local base with host networking; returns the process."""
-    args = ["docker", "build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-            "-f", str(dockerfile), "-t", tag]
+    args = [
+        "docker",
+        "build",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE_IMAGE={BASE_IMAGE}",
+        "-f",
+        str(dockerfile),
+        "-t",
+        tag,
+    ]
     for name, value in build_args.items():
         args += ["--build-arg", f"{name}={value}"]
     with log_path.open("wb") as log:

@@ -89,9 +89,18 @@ class Stack:
         both, while an override can only add ports, not remove them: so the merged file
         (``docker-compose config``) is written out without them.
         """
-        merged = run(["docker-compose", "-f", str(ROOT / "docker" / "compose.yaml"),
-                      "-f", str(ROOT / "tests" / "docker" / "compose.test.yaml"), "config"],
-                     env=self.env, cwd=ROOT).stdout
+        merged = run(
+            [
+                "docker-compose",
+                "-f",
+                str(ROOT / "docker" / "compose.yaml"),
+                "-f",
+                str(ROOT / "tests" / "docker" / "compose.test.yaml"),
+                "config",
+            ],
+            env=self.env,
+            cwd=ROOT,
+        ).stdout
         config = yaml.safe_load(merged)
         for service in config["services"].values():
             service.pop("ports", None)
@@ -103,8 +112,13 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
         """docker-compose on the resolved file."""
-        return run(["docker-compose", "-p", PROJECT, "-f", str(self.compose_file), *args],
-                   timeout=timeout, check=check, env=self.env, cwd=ROOT)
+        return run(
+            ["docker-compose", "-p", PROJECT, "-f", str(self.compose_file), *args],
+            timeout=timeout,
+            check=check,
+            env=self.env,
+            cwd=ROOT,
+        )
 
     def container(self, service: str) -> str:
         """The container of a service (docker-compose v1 names them project_service_1)."""
@@ -117,8 +131,9 @@ class Stack:
 
     def state(self, service: str) -> str:
         """The container's status and exit code, e.g. "exited 0"."""
-        return run(["docker", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}",
-                    self.container(service)]).stdout.strip()
+        return run(
+            ["docker", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", self.container(service)]
+        ).stdout.strip()
 
     def wait_healthy(self, *services: str, timeout_s: float = 240) -> None:
         """Wait until each service's HEALTHCHECK (GET /healthz) passes."""
@@ -154,8 +169,20 @@ class Stack:
         """`docker compose exec <service> wavepool ingest` of a file copied into the container."""
         target = f"/tmp/{audio.name}"
         run(["docker", "cp", str(audio), f"{self.container(service)}:{target}"])
-        done = self.compose("exec", "-T", service, "wavepool", "ingest", target, "--by", "docker-test",
-                            "--generator", "suno", "--json", timeout=300)
+        done = self.compose(
+            "exec",
+            "-T",
+            service,
+            "wavepool",
+            "ingest",
+            target,
+            "--by",
+            "docker-test",
+            "--generator",
+            "suno",
+            "--json",
+            timeout=300,
+        )
         return dict(json.loads(done.stdout))
 
     def blob_on(self, service: str, cid: str) -> bytes | None:
@@ -171,8 +198,22 @@ def cid_of(data: bytes) -> str:
 def make_big_wav(path: Path, seconds: float, seed: int) -> Path:
     """A long WAV (~10 MB a minute): a 20 s melody looped by ffmpeg, far faster than generating it all."""
     piece = make_wav(path.with_name(f"piece{seed}.wav"), seconds=20.0, seed=seed)
-    run(["ffmpeg", "-v", "error", "-y", "-stream_loop", str(round(seconds / 20) - 1), "-i", str(piece),
-         "-c", "copy", str(path)], timeout=120)
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            str(round(seconds / 20) - 1),
+            "-i",
+            str(piece),
+            "-c",
+            "copy",
+            str(path),
+        ],
+        timeout=120,
+    )
     return path
 
 
@@ -186,9 +227,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     except EngineUnavailable as error:
         pytest.skip(f"no Docker engine can run here: {error}")
     ports = {"synapse": free_port(), "alpha": free_port(), "beta": free_port()}
-    env = {**os.environ, "WAVEPOOL_IMAGE": WAVEPOOL_IMAGE, "SYNAPSE_IMAGE": SYNAPSE_IMAGE,
-           "WAVEPOOL_TEST_SYNAPSE_PORT": str(ports["synapse"]), "WAVEPOOL_TEST_ALPHA_PORT": str(ports["alpha"]),
-           "WAVEPOOL_TEST_BETA_PORT": str(ports["beta"]), "COMPOSE_PROJECT_NAME": PROJECT}
+    env = {
+        **os.environ,
+        "WAVEPOOL_IMAGE": WAVEPOOL_IMAGE,
+        "SYNAPSE_IMAGE": SYNAPSE_IMAGE,
+        "WAVEPOOL_TEST_SYNAPSE_PORT": str(ports["synapse"]),
+        "WAVEPOOL_TEST_ALPHA_PORT": str(ports["alpha"]),
+        "WAVEPOOL_TEST_BETA_PORT": str(ports["beta"]),
+        "COMPOSE_PROJECT_NAME": PROJECT,
+    }
     the_stack = Stack(workdir, env, ports)
     copied: list[Path] = []
     the_stack.resolve()
@@ -196,13 +243,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         import_base_image()
         copied = copy_extra_ca(ROOT / "docker" / "ca-certificates") + copy_extra_ca(
-            ROOT / "tests" / "docker" / "synapse" / "ca-certificates")
+            ROOT / "tests" / "docker" / "synapse" / "ca-certificates"
+        )
         builds = {
-            WAVEPOOL_IMAGE: (build(WAVEPOOL_IMAGE, ROOT, ROOT / "docker" / "Dockerfile", workdir / "build-wavepool.log"),
-                             workdir / "build-wavepool.log"),
-            SYNAPSE_IMAGE: (build(SYNAPSE_IMAGE, ROOT / "tests" / "docker" / "synapse",
-                                  ROOT / "tests" / "docker" / "synapse" / "Dockerfile", workdir / "build-synapse.log",
-                                  SYNAPSE_VERSION=_synapse_version()), workdir / "build-synapse.log"),
+            WAVEPOOL_IMAGE: (
+                build(WAVEPOOL_IMAGE, ROOT, ROOT / "docker" / "Dockerfile", workdir / "build-wavepool.log"),
+                workdir / "build-wavepool.log",
+            ),
+            SYNAPSE_IMAGE: (
+                build(
+                    SYNAPSE_IMAGE,
+                    ROOT / "tests" / "docker" / "synapse",
+                    ROOT / "tests" / "docker" / "synapse" / "Dockerfile",
+                    workdir / "build-synapse.log",
+                    SYNAPSE_VERSION=_synapse_version(),
+                ),
+                workdir / "build-synapse.log",
+            ),
         }
         wait_builds(builds, timeout_s=900)
         the_stack.compose("up", "-d", "--no-build", timeout=600)
@@ -235,8 +292,9 @@ def test_compose_up_federates_and_keeps_data_across_restarts(stack: Stack, tmp_p
     """
     stack.wait_healthy("alpha", "beta")
     alpha_token, beta_token = stack.token("alpha"), stack.token("beta")
-    room_id = stack.matrix("/_matrix/client/v3/directory/room/" + urllib.parse.quote(ROOM_ALIAS),
-                           alpha_token)["room_id"]
+    room_id = stack.matrix("/_matrix/client/v3/directory/room/" + urllib.parse.quote(ROOM_ALIAS), alpha_token)[
+        "room_id"
+    ]
 
     def both_published_their_key() -> bool:
         state = stack.matrix(f"/_matrix/client/v3/rooms/{room_id}/state", alpha_token)
@@ -271,8 +329,10 @@ def test_compose_up_federates_and_keeps_data_across_restarts(stack: Stack, tmp_p
     stack.compose("up", "-d", "--no-build", timeout=600)
     stack.wait_healthy("alpha", "beta")
     assert (stack.token("alpha"), stack.token("beta")) == (alpha_token, beta_token)
-    assert stack.matrix("/_matrix/client/v3/directory/room/" + urllib.parse.quote(ROOM_ALIAS),
-                        alpha_token)["room_id"] == room_id
+    assert (
+        stack.matrix("/_matrix/client/v3/directory/room/" + urllib.parse.quote(ROOM_ALIAS), alpha_token)["room_id"]
+        == room_id
+    )
     for service, before in (("alpha", alpha_before), ("beta", beta_before)):
         after = stack.healthz(service)
         assert (after["instance"], after["tracks"]) == (before["instance"], before["tracks"]), service

@@ -25,9 +25,11 @@ def _entry() -> ModuleType:
 
 
 # what an operator of the single-instance file must set (its ${VAR:?message} variables)
-OPERATOR_SET = {"WAVEPOOL_MATRIX_HOMESERVER": "https://matrix.example.org",
-                "WAVEPOOL_MATRIX_USER_ID": "@wavepool:example.org",
-                "WAVEPOOL_FEDERATION_ROOMS": "#wavepool-federation:example.org, !abc:example.net"}
+OPERATOR_SET = {
+    "WAVEPOOL_MATRIX_HOMESERVER": "https://matrix.example.org",
+    "WAVEPOOL_MATRIX_USER_ID": "@wavepool:example.org",
+    "WAVEPOOL_FEDERATION_ROOMS": "#wavepool-federation:example.org, !abc:example.net",
+}
 
 
 def _service_env(compose_file: str, service: str) -> dict[str, str]:
@@ -41,8 +43,10 @@ def _service_env(compose_file: str, service: str) -> dict[str, str]:
     return {k: re.sub(r"\$\{([A-Z_]+):([-?])([^}]*)\}", interpolate, str(v)) for k, v in env.items()}
 
 
-@pytest.mark.parametrize(("compose_file", "service"), [
-    ("compose.yaml", "alpha"), ("compose.yaml", "beta"), ("compose.single.yaml", "wavepool")])
+@pytest.mark.parametrize(
+    ("compose_file", "service"),
+    [("compose.yaml", "alpha"), ("compose.yaml", "beta"), ("compose.single.yaml", "wavepool")],
+)
 def test_compose_environments_make_valid_settings(tmp_path: Path, compose_file: str, service: str) -> None:
     entry = _entry()
     env = {**_service_env(compose_file, service), "WAVEPOOL_MATRIX_ACCESS_TOKEN": "token"}
@@ -56,8 +60,12 @@ def test_compose_environments_make_valid_settings(tmp_path: Path, compose_file: 
 
 def test_listed_settings_and_quoting_survive_toml(tmp_path: Path) -> None:
     entry = _entry()
-    env = {"WAVEPOOL_INSTANCE_NAME": 'say "hi" \\ ☃', "WAVEPOOL_FEDERATION_ROOMS": "#a:x.org, !b:y.org  #c:z",
-           "WAVEPOOL_HTTP_HOST": "127.0.0.1", "WAVEPOOL_MATRIX_WATCH_ROOMS": ""}
+    env = {
+        "WAVEPOOL_INSTANCE_NAME": 'say "hi" \\ ☃',
+        "WAVEPOOL_FEDERATION_ROOMS": "#a:x.org, !b:y.org  #c:z",
+        "WAVEPOOL_HTTP_HOST": "127.0.0.1",
+        "WAVEPOOL_MATRIX_WATCH_ROOMS": "",
+    }
     config = tmp_path / "wavepool.toml"
     config.write_text(entry.render_config(env))
     settings = load_settings(config, environ={})
@@ -70,8 +78,13 @@ def test_listed_settings_and_quoting_survive_toml(tmp_path: Path) -> None:
 def test_token_files_fill_the_secret_variables(tmp_path: Path) -> None:
     entry = _entry()
     (tmp_path / "alpha.token").write_text("syt_secret\n")
-    env = entry.secrets_from_files({"WAVEPOOL_MATRIX_ACCESS_TOKEN_FILE": str(tmp_path / "alpha.token"),
-                                    "WAVEPOOL_DISCORD_TOKEN": "set", "WAVEPOOL_DISCORD_TOKEN_FILE": "/nope"})
+    env = entry.secrets_from_files(
+        {
+            "WAVEPOOL_MATRIX_ACCESS_TOKEN_FILE": str(tmp_path / "alpha.token"),
+            "WAVEPOOL_DISCORD_TOKEN": "set",
+            "WAVEPOOL_DISCORD_TOKEN_FILE": "/nope",
+        }
+    )
     assert env["WAVEPOOL_MATRIX_ACCESS_TOKEN"] == "syt_secret"
     assert env["WAVEPOOL_DISCORD_TOKEN"] == "set"  # a variable set directly wins over its file
     with pytest.raises(entry.EntryError, match="init service"):

@@ -21,8 +21,14 @@ WAVEPOOL = [sys.executable, "-m", "bots.cli"]
 def run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WAVEPOOL_DATA_DIR": str(data_dir)}
     env.pop("WAVEPOOL_CONFIG", None)
-    done = subprocess.run([*WAVEPOOL, *args], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [*WAVEPOOL, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"wavepool {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
@@ -31,8 +37,9 @@ def run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 def test_ingest_show_verify(tmp_path: Path) -> None:
     data = tmp_path / "data"
     track = make_mp3(tmp_path / "night drive.mp3", seconds=4, seed=3)
-    out = run(data, "ingest", str(track), "--by", "alice", "--generator", "suno",
-              "--prompt", "dreamy 80s synthwave", "--json")
+    out = run(
+        data, "ingest", str(track), "--by", "alice", "--generator", "suno", "--prompt", "dreamy 80s synthwave", "--json"
+    )
     record = json.loads(out.stdout)
     assert record["cid"].startswith("bafkrei")
     assert record["verdict"] == "declared"
@@ -52,8 +59,14 @@ def test_ingest_show_verify(tmp_path: Path) -> None:
 
 def test_suno_tagged_file_is_declared_until_suno_confirms(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    song = make_suno_like_mp3(tmp_path / "suno.mp3", song_id="0b7c2f4e-1111-4a4a-9f9f-123456789abc",
-                              title="Neon Rain", artist="alice", lyrics="la la", created="2026-11-01T10:00:00Z")
+    song = make_suno_like_mp3(
+        tmp_path / "suno.mp3",
+        song_id="0b7c2f4e-1111-4a4a-9f9f-123456789abc",
+        title="Neon Rain",
+        artist="alice",
+        lyrics="la la",
+        created="2026-11-01T10:00:00Z",
+    )
     record = json.loads(run(data, "ingest", str(song), "--by", "alice", "--generator", "suno", "--json").stdout)
     assert record["verdict"] == "declared", record["verdict_reason"]
     assert "not yet confirmed by suno" in record["verdict_reason"]
@@ -61,12 +74,15 @@ def test_suno_tagged_file_is_declared_until_suno_confirms(tmp_path: Path) -> Non
     assert record["title"] == "Neon Rain"
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("notes.mp3", b"just some text, not audio\n" * 20, "not audio"),
-    ("empty.mp3", b"", "empty"),
-    ("page.mp3", b"<!doctype html><html><body>hi</body></html>", "not audio"),
-    ("random.mp3", os.urandom(20000), "not audio"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.mp3", b"just some text, not audio\n" * 20, "not audio"),
+        ("empty.mp3", b"", "empty"),
+        ("page.mp3", b"<!doctype html><html><body>hi</body></html>", "not audio"),
+        ("random.mp3", os.urandom(20000), "not audio"),
+    ],
+)
 def test_bad_files_are_refused_clearly(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     data = tmp_path / "data"
     good = make_mp3(tmp_path / "good.mp3", seconds=3, seed=1)
@@ -123,8 +139,14 @@ def test_run_serves_healthz_on_embedded_defaults(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "WAVEPOOL_DATA_DIR": str(data), "WAVEPOOL_HTTP_PORT": str(port)}
     env.pop("WAVEPOOL_CONFIG", None)
-    proc = subprocess.Popen([*WAVEPOOL, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [*WAVEPOOL, "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         health = _healthz(port, until="ok")
         assert health["parts"] == {"scheduler": "ok"}
@@ -138,14 +160,22 @@ def test_run_serves_healthz_on_embedded_defaults(tmp_path: Path) -> None:
 def test_run_keeps_serving_when_the_homeserver_is_down(tmp_path: Path) -> None:
     port = _free_port()
     config = tmp_path / "wavepool.toml"
-    config.write_text(f'[instance]\ndata_dir = "{tmp_path / "data"}"\n[http]\nport = {port}\n'
-                      f'[matrix]\nhomeserver = "http://127.0.0.1:{_free_port()}"\nuser_id = "@bot:localhost"\n'
-                      'access_token = "nope"\n[federation]\nrooms = ["!room:localhost"]\n')
+    config.write_text(
+        f'[instance]\ndata_dir = "{tmp_path / "data"}"\n[http]\nport = {port}\n'
+        f'[matrix]\nhomeserver = "http://127.0.0.1:{_free_port()}"\nuser_id = "@bot:localhost"\n'
+        'access_token = "nope"\n[federation]\nrooms = ["!room:localhost"]\n'
+    )
     env = {k: v for k, v in os.environ.items() if k != "WAVEPOOL_CONFIG"}
     log = tmp_path / "run.log"
     with log.open("w") as output:
-        proc = subprocess.Popen([*WAVEPOOL, "--config", str(config), "run"], env=env, stdout=output,
-                                stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            [*WAVEPOOL, "--config", str(config), "run"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
     try:
         health = _healthz(port)
         assert health["status"] == "degraded", health  # serving, and saying what is wrong

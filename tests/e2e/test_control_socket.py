@@ -42,8 +42,14 @@ def _wait(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None
 @contextmanager
 def instance(data: Path) -> Iterator[subprocess.Popen[str]]:
     """``wavepool run`` on ``data`` until its control socket answers; SIGKILLed if still running at the end."""
-    proc = subprocess.Popen([*WAVEPOOL, "run"], env=_env(data, free_port()), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [*WAVEPOOL, "run"],
+        env=_env(data, free_port()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         _wait(lambda: (data / "control.sock").exists() or proc.poll() is not None, "the control socket")
         assert proc.poll() is None, proc.communicate()[0]
@@ -93,8 +99,13 @@ def test_what_the_terminal_did_while_down_is_delivered_at_the_next_start(tmp_pat
     data = tmp_path / "data"
     make_mp3(tmp_path / "a.mp3", seconds=3, seed=7)
     with instance(data):
-        _wait(lambda: bool(_db(data, "SELECT 1 FROM event_checkpoints WHERE subscriber = 'scheduler'"))
-              or not _db(data, "SELECT 1 FROM events"), "the scheduler to start")
+        _wait(
+            lambda: (
+                bool(_db(data, "SELECT 1 FROM event_checkpoints WHERE subscriber = 'scheduler'"))
+                or not _db(data, "SELECT 1 FROM events")
+            ),
+            "the scheduler to start",
+        )
     shared = wavepool(data, "ingest", str(tmp_path / "a.mp3"), "--by", "bob")
     assert NOT_RUNNING in shared.stderr
     started = wavepool(data, "cmd", "round", "start", "Offline", "--submit", "1h", "--vote", "1h")
@@ -107,6 +118,7 @@ def test_what_the_terminal_did_while_down_is_delivered_at_the_next_start(tmp_pat
 def test_a_second_instance_on_the_same_data_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with instance(data):
-        second = subprocess.run([*WAVEPOOL, "run"], env=_env(data, free_port()), capture_output=True, text=True,
-                                timeout=60, cwd=ROOT)
+        second = subprocess.run(
+            [*WAVEPOOL, "run"], env=_env(data, free_port()), capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
         assert second.returncode != 0 and "already running" in second.stderr + second.stdout

@@ -44,7 +44,7 @@ def _check_pool(data: Path) -> tuple[int, int]:
     return len(blobs), len(rows)
 
 
-INGEST_MANY = textwrap.dedent('''
+INGEST_MANY = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
     from config import load_settings
@@ -64,7 +64,7 @@ INGEST_MANY = textwrap.dedent('''
         print("finished", flush=True)
 
     asyncio.run(main())
-''')
+""")
 
 
 class Progress:
@@ -104,17 +104,30 @@ def test_sigkill_mid_ingest_keeps_every_accepted_track_and_no_partial_state(tmp_
     data = tmp_path / "data"
     sources = [str(make_mp3(tmp_path / f"t{i}.mp3", seconds=6 + i, seed=i)) for i in range(3)]
     before_kill = 2
-    proc = subprocess.Popen([sys.executable, "-c", INGEST_MANY, *sources], env=_env(data), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INGEST_MANY, *sources],
+        env=_env(data),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     progress = Progress(proc)
     try:
-        wait_until(lambda: len(progress.of("accepted")) >= before_kill or proc.poll() is not None, 120,
-                   f"{before_kill} accepted tracks")
+        wait_until(
+            lambda: len(progress.of("accepted")) >= before_kill or proc.poll() is not None,
+            120,
+            f"{before_kill} accepted tracks",
+        )
         assert proc.poll() is None, "the child ended before the kill"
         # Kill while the next track is half-way: its blob is in the pool, its row is not yet
         # written (the analysis between the two takes a good fraction of a second).
-        wait_until(lambda: _blob_count(data) > len(progress.of("accepted")) or proc.poll() is not None, 60,
-                   "the next track's blob in the pool", poll_s=0.002)
+        wait_until(
+            lambda: _blob_count(data) > len(progress.of("accepted")) or proc.poll() is not None,
+            60,
+            "the next track's blob in the pool",
+            poll_s=0.002,
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -132,21 +145,39 @@ def test_sigkill_mid_ingest_keeps_every_accepted_track_and_no_partial_state(tmp_
     assert _track_rows(data) == accepted
 
     # the next start cleans up: no temp files, the orphan blob is garbage, the interrupted file ingests again
-    verify = subprocess.run([sys.executable, "-m", "bots.cli", "pool", "verify"], env=_env(data), cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "pool", "verify"],
+        env=_env(data),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert not list((data / "pool" / "tmp").glob("*.part"))
-    gc = subprocess.run([sys.executable, "-m", "bots.cli", "pool", "gc"], env=_env(data), cwd=ROOT,
-                        capture_output=True, text=True, timeout=60)
+    gc = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "pool", "gc"],
+        env=_env(data),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "removed 1 unreferenced blobs" in gc.stdout, gc.stdout + gc.stderr
-    rest = subprocess.run([sys.executable, "-c", INGEST_MANY, *sources[len(accepted):]], env=_env(data), cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    rest = subprocess.run(
+        [sys.executable, "-c", INGEST_MANY, *sources[len(accepted) :]],
+        env=_env(data),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rest.returncode == 0 and "finished" in rest.stdout, rest.stdout + rest.stderr
     assert _check_pool(data) == (len(sources), len(sources))
     assert accepted.items() <= _track_rows(data).items()
 
 
-DURABLE = textwrap.dedent('''
+DURABLE = textwrap.dedent("""
     import asyncio, sys
     from datetime import timedelta
     from config import load_settings
@@ -169,13 +200,14 @@ DURABLE = textwrap.dedent('''
             await asyncio.Event().wait()  # stay up until killed
 
     asyncio.run(main())
-''')
+""")
 
 
 def test_acknowledged_round_entry_and_vote_survive_sigkill(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-c", DURABLE], env=_env(data), cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DURABLE], env=_env(data), cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("acknowledged"), line

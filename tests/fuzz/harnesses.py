@@ -49,9 +49,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tests.fuzz.memory_federation import MemoryFederationStore
 from tests.fuzz.values import document_from, json_value
 
-logging.disable(
-    logging.CRITICAL
-)  # every rejected event logs a warning: millions of lines otherwise
+logging.disable(logging.CRITICAL)  # every rejected event logs a warning: millions of lines otherwise
 
 _KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # fixed: seeds stay valid across runs
 SIGNER = Identity(_KEY, _KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
@@ -85,14 +83,10 @@ def sample_track() -> Track:
 
 
 MANIFEST = sign(
-    manifest_for(
-        sample_track(), [{"mxc": "mxc://hs/abc"}, {"http": "https://peer.example/b"}], "peer"
-    ),
+    manifest_for(sample_track(), [{"mxc": "mxc://hs/abc"}, {"http": "https://peer.example/b"}], "peer"),
     SIGNER,
 )
-TOMBSTONE = sign(
-    tombstone_for(sample_track(), "asked by the author", datetime(2026, 1, 6, tzinfo=UTC)), SIGNER
-)
+TOMBSTONE = sign(tombstone_for(sample_track(), "asked by the author", datetime(2026, 1, 6, tzinfo=UTC)), SIGNER)
 HAVE = sign(
     {"cid": cid_of(b"fuzz"), "source": {"mxc": "mxc://hs/x"}, "at": "2026-01-06T00:00:00+00:00"},
     SIGNER,
@@ -193,16 +187,12 @@ async def _events_input(data: bytes) -> None:
     rep = _REP
     await rep.handle_track(event + "t", sender, content)
     await rep.handle_have(event + "h", sender, content)
-    await rep.handle_tombstone(
-        event + "x", sender, content, sender_is_moderator=bool(len(data) > 2 and data[2] & 1)
-    )
+    await rep.handle_tombstone(event + "x", sender, content, sender_is_moderator=bool(len(data) > 2 and data[2] & 1))
     await rep.handle_digest(sender, content)
     await rep.handle_redaction(event + "t", sender, sender_is_moderator=False)
     await rep.handle_instance(sender, sender, content)
     if sender != PEER:
-        assert not rep.store.queue or all(
-            i.manifest.get("signature") for i in rep.store.queue.values()
-        )
+        assert not rep.store.queue or all(i.manifest.get("signature") for i in rep.store.queue.values())
 
 
 def events_input(data: bytes) -> None:
@@ -218,9 +208,7 @@ _folder = Path(tempfile.mkdtemp(prefix="wavepool-fuzz-"))
 def sniff_input(data: bytes) -> None:
     """Both sniffers on the same bytes; they must agree on what is audio."""
     fdp = atheris.FuzzedDataProvider(data)
-    content_type = (
-        fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 40)) if fdp.ConsumeBool() else None
-    )
+    content_type = fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 40)) if fdp.ConsumeBool() else None
     body = fdp.ConsumeBytes(fdp.remaining_bytes())
     kind = media_type(content_type)
     assert kind == kind.strip().lower()
@@ -234,9 +222,7 @@ def sniff_input(data: bytes) -> None:
     except NotAudioError:
         return
     if not looks_like_audio(body[:512]):
-        raise AssertionError(
-            f"ingest accepts {found.container} that the link fetcher calls not audio: {body[:16]!r}"
-        )
+        raise AssertionError(f"ingest accepts {found.container} that the link fetcher calls not audio: {body[:16]!r}")
 
 
 HARNESSES: dict[str, Callable[[bytes], None]] = {

@@ -38,13 +38,10 @@ def test_harness_finds_no_crash(name: str, tmp_path: Path) -> None:
         "--artifacts",
         str(tmp_path / "artifacts"),
     ]
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
-    )
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     crashes = sorted((tmp_path / "artifacts").glob("*"))
     found = "\n".join(f"{c.name}: {base64.b64encode(c.read_bytes()).decode()}" for c in crashes)
     assert done.returncode == 0 and not crashes, (
-        f"{' '.join(command[1:])} failed (exit {done.returncode}); inputs (base64):\n{found}\n"
-        f"{done.stderr[-3000:]}"
+        f"{' '.join(command[1:])} failed (exit {done.returncode}); inputs (base64):\n{found}\n{done.stderr[-3000:]}"
     )
     assert f"Done {RUNS[name]} runs" in done.stderr

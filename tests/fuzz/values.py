@@ -24,10 +24,7 @@ def json_value(fdp: FuzzedDataProvider, depth: int = 0) -> Any:
         return fdp.ConsumeRegularFloat()
     if kind == 5:
         return [json_value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 4))]
-    return {
-        fdp.ConsumeUnicodeNoSurrogates(8): json_value(fdp, depth + 1)
-        for _ in range(fdp.ConsumeIntInRange(0, 4))
-    }
+    return {fdp.ConsumeUnicodeNoSurrogates(8): json_value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 4))}
 
 
 def changed(base: dict[str, Any], fdp: FuzzedDataProvider) -> tuple[dict[str, Any], bool]:

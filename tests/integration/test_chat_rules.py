@@ -15,12 +15,26 @@ from tests.support.factories import make_track, member
 from tests.support.instances import write_config
 
 
-async def _run(instance, text: str, user: str = "mod", place: str = "!rounds:hs",  # type: ignore[no-untyped-def]
-               permission: Permission = Permission.MODERATOR) -> Reply:
+async def _run(
+    instance,
+    text: str,
+    user: str = "mod",
+    place: str = "!rounds:hs",  # type: ignore[no-untyped-def]
+    permission: Permission = Permission.MODERATOR,
+) -> Reply:
     command, args = parse_chat(instance.registry, text)
     who = member(user)
-    return await execute(command, Invocation(platform="matrix", user_id=who.user_id, display_name=who.display_name,
-                                             place=place, permission=permission, args=args))
+    return await execute(
+        command,
+        Invocation(
+            platform="matrix",
+            user_id=who.user_id,
+            display_name=who.display_name,
+            place=place,
+            permission=permission,
+            args=args,
+        ),
+    )
 
 
 async def test_a_rounds_posts_go_where_it_started_unless_configured(tmp_path: Path) -> None:
@@ -51,8 +65,12 @@ async def test_prompt_counts_read_as_words(tmp_path: Path) -> None:
     async with open_instance(load_settings(config, environ={})) as instance:
         track = make_track(member("alice"), "One", prompt="dreamy synthwave at night")
         await instance.app.tracks.add(track)
-        await _run(instance, f'prompt save "dreamy synthwave at night" --track {track.id}', user="alice",
-                   permission=Permission.MEMBER)
+        await _run(
+            instance,
+            f'prompt save "dreamy synthwave at night" --track {track.id}',
+            user="alice",
+            permission=Permission.MEMBER,
+        )
         found = await _run(instance, "prompt search dreamy", user="alice", permission=Permission.MEMBER)
         assert "1 track" in found.text and "1 tracks" not in found.text
         top = await _run(instance, "prompt top", user="alice", permission=Permission.MEMBER)

@@ -47,12 +47,14 @@ async def fake() -> AsyncIterator[DiscordFake]:
 
 @contextlib.asynccontextmanager
 async def bot(fake: DiscordFake, tmp_path: Path) -> AsyncIterator[Running]:
-    config = write_config(tmp_path / "bot.toml", tmp_path / "data",
-                          discord={"token": "fake-token", "application_id": APP_ID, "test_guild_id": GUILD_ID,
-                                   "api_base": fake.base},
-                          genres={"default_discord_channel": fake.channels["synthwave"]},
-                          voting={"round_discord_channel": fake.channels["rounds"]},
-                          digest={"discord_channel": fake.channels["music"], "top_n": 120})
+    config = write_config(
+        tmp_path / "bot.toml",
+        tmp_path / "data",
+        discord={"token": "fake-token", "application_id": APP_ID, "test_guild_id": GUILD_ID, "api_base": fake.base},
+        genres={"default_discord_channel": fake.channels["synthwave"]},
+        voting={"round_discord_channel": fake.channels["rounds"]},
+        digest={"discord_channel": fake.channels["music"], "top_n": 120},
+    )
     errors = ErrorLog()
     logging.getLogger("discord").addHandler(errors)
     try:
@@ -96,8 +98,9 @@ async def _press_all(fake: DiscordFake, messages: list[dict[str, Any]], wanted: 
     return pressed
 
 
-async def test_a_120_track_digest_goes_out_in_a_thread_and_every_track_is_votable(fake: DiscordFake,
-                                                                                   tmp_path: Path) -> None:
+async def test_a_120_track_digest_goes_out_in_a_thread_and_every_track_is_votable(
+    fake: DiscordFake, tmp_path: Path
+) -> None:
     async with bot(fake, tmp_path) as run:
         app = run.instance.app
         members = [sharer("discord", f"member{i}") for i in range(40)]
@@ -111,8 +114,9 @@ async def test_a_120_track_digest_goes_out_in_a_thread_and_every_track_is_votabl
         assert len(fake.thread_of(headline["id"])) == len(posted) - 1 >= 12  # a message per genre at least
         wanted = {f"wp:vote:track:{t.id}:1" for t in tracks}
         assert sorted(c for m in posted for c in _buttons(m) if c in wanted) == sorted(wanted)  # each once
-        cids = [f["value"] for m in posted for e in m["embeds"] for f in e.get("fields", [])
-                if f["name"] == "Pool address"]
+        cids = [
+            f["value"] for m in posted for e in m["embeds"] for f in e.get("fields", []) if f["name"] == "Pool address"
+        ]
         assert sorted(cids) == sorted(t.cid for t in tracks)
         followups_before = len(fake.sent("POST", f"/webhooks/{APP_ID}/"))
         assert await _press_all(fake, posted, wanted, "carol") == 120
@@ -125,8 +129,7 @@ async def test_a_120_track_digest_goes_out_in_a_thread_and_every_track_is_votabl
         assert all(votes.get(t.id) == 2 for t in tracks), votes  # the curator's vote and carol's press
 
 
-async def test_a_25_entry_round_posts_every_entry_votable_and_every_standing(fake: DiscordFake,
-                                                                             tmp_path: Path) -> None:
+async def test_a_25_entry_round_posts_every_entry_votable_and_every_standing(fake: DiscordFake, tmp_path: Path) -> None:
     async with bot(fake, tmp_path) as run:
         app = run.instance.app
         assert app.voting is not None
@@ -154,8 +157,13 @@ async def test_a_25_entry_round_posts_every_entry_votable_and_every_standing(fak
         await eventually(results, 60, "the results")
         last = fake.messages[fake.channels["rounds"]][-1]
         thread = fake.thread_of(last["id"])
-        rows = [f["value"] for m in [last, *thread] for e in m["embeds"] for f in e.get("fields", [])
-                if not any(g["name"] == "Pool address" for g in e["fields"])]
+        rows = [
+            f["value"]
+            for m in [last, *thread]
+            for e in m["embeds"]
+            for f in e.get("fields", [])
+            if not any(g["name"] == "Pool address" for g in e["fields"])
+        ]
         assert len(rows) == 25
         assert {row.split(" ")[0] for row in rows} == {f"Entrant{i}" for i in range(25)}  # every standing
 

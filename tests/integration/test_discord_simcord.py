@@ -86,8 +86,14 @@ async def test_share_attachment_posts_card_to_genre_channel(tmp_path: Path) -> N
         await instance.app.genres.set_place("synthwave", "discord", str(chans["synthwave"].id))
         alice = guild.add_member(env.create_user("alice"))
         data = make_mp3(tmp_path / "neon.mp3", 3, 3).read_bytes()
-        result = await alice.slash(chans["music"], "share", file=("neon.mp3", data), title="@everyone Neon",
-                                   prompt="dreamy 80s synthwave", generator="suno")
+        result = await alice.slash(
+            chans["music"],
+            "share",
+            file=("neon.mp3", data),
+            title="@everyone Neon",
+            prompt="dreamy 80s synthwave",
+            generator="suno",
+        )
         assert last(result).ephemeral and "Done" in last(result).content
         reply = chans["music"].last_message
         card = reply.embeds[0]
@@ -101,8 +107,12 @@ async def test_share_attachment_posts_card_to_genre_channel(tmp_path: Path) -> N
         fake = await alice.slash(chans["music"], "share", file=("song.mp3", b"not audio at all\n" * 50))
         assert last(fake).ephemeral and "not audio" in text_of(last(fake))
         long_title = "x" * 3000
-        odd = await alice.slash(chans["music"], "share", file=("other.mp3", make_mp3(tmp_path / "o.mp3", 3, 9)
-                                                                .read_bytes()), title=long_title)
+        odd = await alice.slash(
+            chans["music"],
+            "share",
+            file=("other.mp3", make_mp3(tmp_path / "o.mp3", 3, 9).read_bytes()),
+            title=long_title,
+        )
         assert "Done" in last(odd).content
         embed = chans["music"].last_message.embeds[0]
         assert len(embed.title) <= 256 and embed.title.endswith("…")
@@ -133,9 +143,12 @@ async def test_votes_by_buttons_and_round_to_results(tmp_path: Path) -> None:
         mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
         mod = guild.add_member(env.create_user("mod"), roles=[mods])
         for purpose in ("round", "digest"):
-            await mod.slash(chans["rounds"], "channel set", purpose=purpose, place=str(chans[f"{purpose}s"
-                                                                                         if purpose == "round"
-                                                                                         else purpose].id))
+            await mod.slash(
+                chans["rounds"],
+                "channel set",
+                purpose=purpose,
+                place=str(chans[f"{purpose}s" if purpose == "round" else purpose].id),
+            )
         alice = guild.add_member(env.create_user("alice"))
         bob = guild.add_member(env.create_user("bob"))
         cards = {}

@@ -37,10 +37,19 @@ async def fake() -> AsyncIterator[DiscordFake]:
 
 @contextlib.asynccontextmanager
 async def bot(fake: DiscordFake, tmp_path: Path) -> AsyncIterator[Any]:
-    config = write_config(tmp_path / "bot.toml", tmp_path / "data", ingest={"max_mb": 3},
-                          discord={"token": "fake-token", "application_id": APP_ID, "test_guild_id": GUILD_ID,
-                                   "api_base": fake.base, "watch_channels": [fake.channels["music"]]},
-                          genres={"default_discord_channel": fake.channels["synthwave"]})
+    config = write_config(
+        tmp_path / "bot.toml",
+        tmp_path / "data",
+        ingest={"max_mb": 3},
+        discord={
+            "token": "fake-token",
+            "application_id": APP_ID,
+            "test_guild_id": GUILD_ID,
+            "api_base": fake.base,
+            "watch_channels": [fake.channels["music"]],
+        },
+        genres={"default_discord_channel": fake.channels["synthwave"]},
+    )
     errors = ErrorLog()
     logging.getLogger("discord").addHandler(errors)
     try:
@@ -60,8 +69,13 @@ async def bot(fake: DiscordFake, tmp_path: Path) -> AsyncIterator[Any]:
 
 
 def _all_sent_messages(fake: DiscordFake) -> list[dict[str, Any]]:
-    return [r.json for r in fake.requests if r.method in ("POST", "PATCH") and isinstance(r.json, dict)
-            and ("content" in r.json or "embeds" in r.json or "data" in r.json)]
+    return [
+        r.json
+        for r in fake.requests
+        if r.method in ("POST", "PATCH")
+        and isinstance(r.json, dict)
+        and ("content" in r.json or "embeds" in r.json or "data" in r.json)
+    ]
 
 
 async def test_sync_slash_roundtrip_attachment_and_restart(fake: DiscordFake, tmp_path: Path) -> None:
@@ -95,6 +109,7 @@ async def test_sync_slash_roundtrip_attachment_and_restart(fake: DiscordFake, tm
         card = next(r for r in fake.sent("POST", f"/channels/{fake.channels['music']}/messages") if r.files)
         assert card.json["embeds"][0]["title"].endswith("@everyone drop")
         assert card.files[0][1] == data
+
         async def routed() -> bool:  # the 429 and its retry
             return len(fake.sent("POST", f"/channels/{fake.channels['synthwave']}/messages")) == 2
 

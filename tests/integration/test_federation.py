@@ -42,9 +42,12 @@ def federation_room(synapse: Homeserver, tmp_path: Path):
     for name in "abc":
         user, token = synapse.register(f"{name}{os.urandom(3).hex()}")
         configs[name] = write_config(
-            tmp_path / f"{name}.toml", tmp_path / name,
+            tmp_path / f"{name}.toml",
+            tmp_path / name,
             matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-            federation={"rooms": [room]}, http={"port": 0})
+            federation={"rooms": [room]},
+            http={"port": 0},
+        )
     return room, configs, (owner, owner_token)
 
 
@@ -78,8 +81,9 @@ async def test_track_replicates_to_peers_and_takedown_follows(federation_room, t
 
             async def removed(app=app) -> bool:  # the status changes first, then the blob goes
                 found = await app.tracks.get(track.id)
-                return (found is not None and found.status is TrackStatus.TAKEN_DOWN
-                        and not await app.pool.has(track.cid))
+                return (
+                    found is not None and found.status is TrackStatus.TAKEN_DOWN and not await app.pool.has(track.cid)
+                )
 
             await eventually(removed, 30, "the takedown on a peer, its blob deleted")
 
@@ -126,8 +130,9 @@ async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserv
 
         from tests.support.factories import make_track, member
 
-        track = replace(make_track(member("alice"), "Faulty"), cid=cid, size=size,
-                        origin_instance=a.instance.identity.instance_id)
+        track = replace(
+            make_track(member("alice"), "Faulty"), cid=cid, size=size, origin_instance=a.instance.identity.instance_id
+        )
         await app.tracks.add(track)
         evil = tmp_path / "evil.bin"
         evil.write_bytes(b"other bytes")
@@ -153,23 +158,33 @@ async def test_forged_manifest_and_bad_source(federation_room, synapse: Homeserv
         assert b.parts.federation.runner.replicator.rejected_events >= 1
 
 
-async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.TempPathFactory,
-                                                     tmp_path: Path) -> None:
+async def test_track_crosses_between_two_homeservers(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     one = Homeserver.start(tmp_path_factory.mktemp("hs-one"), federating=True)
     two = Homeserver.start(tmp_path_factory.mktemp("hs-two"), federating=True)
     try:
         _owner, owner_token = one.register("owner")
         alias_local = f"fed{os.urandom(3).hex()}"
-        one.call("POST", "/_matrix/client/v3/createRoom", owner_token, {
-            "name": "cross", "preset": "public_chat", "room_alias_name": alias_local,
-            "power_level_content_override": {"events": ROOM_EVENT_LEVELS}})
+        one.call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            owner_token,
+            {
+                "name": "cross",
+                "preset": "public_chat",
+                "room_alias_name": alias_local,
+                "power_level_content_override": {"events": ROOM_EVENT_LEVELS},
+            },
+        )
         alias = f"#{alias_local}:{one.server_name}"
         configs = {}
         for name, server in (("a", one), ("b", two)):
             user, token = server.register(f"inst{name}")
-            configs[name] = write_config(tmp_path / f"{name}.toml", tmp_path / name,
-                                         matrix={"homeserver": server.url, "user_id": user, "access_token": token},
-                                         federation={"rooms": [alias]})
+            configs[name] = write_config(
+                tmp_path / f"{name}.toml",
+                tmp_path / name,
+                matrix={"homeserver": server.url, "user_id": user, "access_token": token},
+                federation={"rooms": [alias]},
+            )
         async with running(configs["a"]) as a, running(configs["b"]) as b:
             b_store = SqliteFederationStore(b.instance.db)
 
@@ -231,8 +246,12 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
     c_data = tmp_path / "c"
 
     def start_c() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(configs["c"]), "run"], cwd=root,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "bots.cli", "--config", str(configs["c"]), "run"],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def c_has(sql: str, *params: str) -> bool:
         """Whether C's database (read-only, while C runs) has a row for ``sql``."""
@@ -248,6 +267,7 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
     async with running(configs["a"]) as a:
         proc = start_c()
         try:
+
             async def c_reads_the_room() -> bool:  # C has joined and read A's instance key
                 return c_has("SELECT 1 FROM fed_peers WHERE instance_id = ?", a.instance.identity.instance_id)
 
@@ -259,8 +279,12 @@ async def test_sigkill_mid_fetch_leaves_no_partial_blob_and_resumes(federation_r
             from tests.support.factories import make_track, member
 
             cid, size = await a.instance.app.pool.put_file(blob)
-            track = replace(make_track(member("alice"), "Big one"), cid=cid, size=size,
-                            origin_instance=a.instance.identity.instance_id)
+            track = replace(
+                make_track(member("alice"), "Big one"),
+                cid=cid,
+                size=size,
+                origin_instance=a.instance.identity.instance_id,
+            )
             await a.instance.app.tracks.add(track)
             await a.parts.federation.runner.replicator.publish_track(track)
             a.parts.federation.runner.wake()
@@ -311,8 +335,12 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
         event_id = row[0]
         runner = a.parts.federation.runner
         room_id = runner.transport.rooms[0]
-        await runner.api.request("PUT", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/"
-                                        f"{urllib.parse.quote(event_id)}/txn{os.urandom(4).hex()}", {})
+        await runner.api.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/"
+            f"{urllib.parse.quote(event_id)}/txn{os.urandom(4).hex()}",
+            {},
+        )
 
         async def taken_down() -> bool:
             found = await b.instance.app.tracks.get(track_id)
@@ -343,18 +371,29 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
         status = await execute(b.instance.registry.get("federation status"), mod({}))
         assert status.data["queue"] == 0 and status.data["rooms"]
     root = Path(__file__).resolve().parents[2]
-    peers = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "peers", "--json"],
-                           cwd=root, capture_output=True, text=True, timeout=60)
+    peers = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "peers", "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert peers.returncode == 0, peers.stderr
     listed = {p["instance"]: p for p in json.loads(peers.stdout)}
     assert a.instance.identity.instance_id in listed and listed[a.instance.identity.instance_id]["trusted"]
-    status = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "federation",
-                             "status"], cwd=root, capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "--config", str(configs["b"]), "federation", "status"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert status.returncode == 0 and "fetch queue: 0 pending" in status.stdout, status.stdout + status.stderr
 
 
-async def test_blob_gone_at_origin_is_fetched_from_a_holder(federation_room, synapse: Homeserver,
-                                                             tmp_path: Path) -> None:
+async def test_blob_gone_at_origin_is_fetched_from_a_holder(
+    federation_room, synapse: Homeserver, tmp_path: Path
+) -> None:
     import urllib.parse
 
     _room, configs, _owner = federation_room
@@ -370,9 +409,10 @@ async def test_blob_gone_at_origin_is_fetched_from_a_holder(federation_room, syn
             await eventually(held_and_announced, 30, "B to hold the blob and announce it")
         manifest = await SqliteFederationStore(a.instance.db).manifest(track_id)
         origin_mxc = manifest["sources"][0]["mxc"]
-        server, media = origin_mxc[len("mxc://"):].split("/", 1)
+        server, media = origin_mxc[len("mxc://") :].split("/", 1)
         synapse.call("DELETE", f"/_synapse/admin/v1/media/{urllib.parse.quote(server)}/{media}", admin_token)
     async with running(configs["c"]) as c:
+
         async def rescued() -> bool:
             return await c.instance.app.tracks.get(track_id) is not None
 

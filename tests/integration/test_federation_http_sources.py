@@ -31,9 +31,7 @@ from storage.sqlite.track_repository import SqliteTrackRepository
 from tests.support.factories import make_track, member
 from tests.support.link_server import LinkServer, RawServer
 
-LOOPBACK_ALLOWED = LinkSettings(
-    allow_ranges=("127.0.0.1/32",), connect_timeout_s=3.0, read_timeout_s=3.0
-)
+LOOPBACK_ALLOWED = LinkSettings(allow_ranges=("127.0.0.1/32",), connect_timeout_s=3.0, read_timeout_s=3.0)
 STRICT = LinkSettings(connect_timeout_s=3.0, read_timeout_s=3.0)
 BLOB = b"the bytes a peer serves over http " * 300
 
@@ -49,9 +47,7 @@ def _api() -> MatrixApi:
     return MatrixApi("http://127.0.0.1:9", "unused-token", "@receiver:hs")
 
 
-async def _receiver(
-    tmp: Path, name: str, links: LinkSettings, host_map: dict[str, str] | None = None
-):
+async def _receiver(tmp: Path, name: str, links: LinkSettings, host_map: dict[str, str] | None = None):
     """A replicator whose blob sources are the real guarded ``MatrixBlobSource``."""
     db = await Database.open(tmp / f"{name}.sqlite3")
     identity = load_or_create_identity(tmp / name)
@@ -97,9 +93,7 @@ async def _offer(tmp: Path, rep: Replicator, url: str) -> str:
     return track.id
 
 
-async def test_loopback_source_refused_unless_the_operator_allows_it(
-    tmp_path: Path, server: LinkServer
-) -> None:
+async def test_loopback_source_refused_unless_the_operator_allows_it(tmp_path: Path, server: LinkServer) -> None:
     server.add_bytes("/blob", BLOB, "application/octet-stream")
     strict, strict_db = await _receiver(tmp_path, "strict", STRICT)
     allowed, allowed_db = await _receiver(tmp_path, "allowed", LOOPBACK_ALLOWED)
@@ -229,19 +223,12 @@ async def test_running_instances_apply_their_links_policy_to_peer_sources(
             size=size,
             origin_instance=a.instance.identity.instance_id,
         )
-        manifest = sign(
-            manifest_for(track, [{"http": server.url("/blob")}], "a"), a.instance.identity
-        )
+        manifest = sign(manifest_for(track, [{"http": server.url("/blob")}], "a"), a.instance.identity)
         strict_store = SqliteFederationStore(strict.instance.db)
         allowing_store = SqliteFederationStore(allowing.instance.db)
 
         async def both_know_a() -> bool:
-            return all(
-                [
-                    await s.peer_by_user(runner.api.user_id) is not None
-                    for s in (strict_store, allowing_store)
-                ]
-            )
+            return all([await s.peer_by_user(runner.api.user_id) is not None for s in (strict_store, allowing_store)])
 
         await eventually(both_know_a, 30, "both peers to see A's instance key")
         await runner.transport.send(TRACK_EVENT, {"manifest": manifest})

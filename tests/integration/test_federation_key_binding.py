@@ -16,9 +16,7 @@ from storage.sqlite.database import Database
 from tests.contract.test_replication import FakeRoom, Node, _local_track
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: org.wavepool.instance has no proof of possession of the key"
-)
+@pytest.mark.xfail(strict=True, reason="open: org.wavepool.instance has no proof of possession of the key")
 async def test_a_copied_public_key_cannot_lock_its_owner_out(tmp_path: Path) -> None:
     room = FakeRoom()
     dbs = [await Database.open(tmp_path / f"{n}.sqlite3") for n in "ab"]

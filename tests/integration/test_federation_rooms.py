@@ -27,12 +27,17 @@ async def test_alias_and_id_of_one_room_publish_once(synapse: Homeserver, tmp_pa
     owner, owner_token = synapse.register(f"owner{tag}")
     room = synapse.create_room(owner_token, name="federation", events=ROOM_EVENT_LEVELS)
     alias = f"#fed{tag}:localhost"
-    synapse.call("PUT", f"/_matrix/client/v3/directory/room/{urllib.parse.quote(alias)}", owner_token,
-                 {"room_id": room})
+    synapse.call(
+        "PUT", f"/_matrix/client/v3/directory/room/{urllib.parse.quote(alias)}", owner_token, {"room_id": room}
+    )
     user, token = synapse.register(f"inst{tag}")
-    config = write_config(tmp_path / "a.toml", tmp_path / "a", http={"port": 0},
-                          matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-                          federation={"rooms": [alias, room]})
+    config = write_config(
+        tmp_path / "a.toml",
+        tmp_path / "a",
+        http={"port": 0},
+        matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
+        federation={"rooms": [alias, room]},
+    )
     async with running(config) as a:
         runner = a.parts.federation.runner
         assert runner is not None and runner.transport.rooms == [room]
@@ -54,15 +59,18 @@ async def _settled(run) -> bool:  # type: ignore[no-untyped-def]
     return not await run.parts.federation.runner.replicator.store.outbox_pending(10)
 
 
-async def test_a_room_alias_that_does_not_exist_yet_is_joined_once_it_does(synapse: Homeserver,
-                                                                           tmp_path: Path) -> None:
+async def test_a_room_alias_that_does_not_exist_yet_is_joined_once_it_does(synapse: Homeserver, tmp_path: Path) -> None:
     tag = os.urandom(3).hex()
     owner, owner_token = synapse.register(f"later{tag}")
     alias = f"#later{tag}:localhost"
     user, token = synapse.register(f"inst{tag}")
-    config = write_config(tmp_path / "a.toml", tmp_path / "a", http={"port": 0},
-                          matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-                          federation={"rooms": [alias]})
+    config = write_config(
+        tmp_path / "a.toml",
+        tmp_path / "a",
+        http={"port": 0},
+        matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
+        federation={"rooms": [alias]},
+    )
     async with running(config) as a:
         runner = a.parts.federation.runner
         assert runner is not None and runner.waiting == [alias] and runner.transport.rooms == []
@@ -71,8 +79,9 @@ async def test_a_room_alias_that_does_not_exist_yet_is_joined_once_it_does(synap
         assert status["waiting"] == [alias]
         assert "waiting" in a.parts.federation.health() or "joining" in a.parts.federation.health()
         room = synapse.create_room(owner_token, name="federation later", events=ROOM_EVENT_LEVELS)
-        synapse.call("PUT", f"/_matrix/client/v3/directory/room/{urllib.parse.quote(alias)}", owner_token,
-                     {"room_id": room})
+        synapse.call(
+            "PUT", f"/_matrix/client/v3/directory/room/{urllib.parse.quote(alias)}", owner_token, {"room_id": room}
+        )
 
         async def joined() -> bool:  # in the room, its key published there
             return runner.transport.rooms == [room] and not runner.waiting and a.parts.federation.health() == "ok"

@@ -23,9 +23,7 @@ async def _snapshot_of(node, tmp: Path) -> tuple[Cid, str]:
     return cid, mxc
 
 
-async def test_a_blocked_origin_does_not_come_back_through_another_peers_snapshot(
-    net, tmp_path: Path
-) -> None:
+async def test_a_blocked_origin_does_not_come_back_through_another_peers_snapshot(net, tmp_path: Path) -> None:
     a, b, c = net
     track = await _local_track(a, b"blocked origin " * 300)
     await a.rep.publish_track(track)
@@ -43,15 +41,7 @@ async def test_a_malformed_snapshot_line_skips_only_itself(net, tmp_path: Path) 
     a, b, c = net
     track = await _local_track(b, b"good entry " * 300)
     good = sign(manifest_for(track, [{"mxc": "mxc://hs/none"}], "b"), b.identity)
-    body = (
-        b"[1, 2]\n"
-        + b'"text"\n'
-        + b"{not json\n"
-        + b"[" * 100_000
-        + b"\n"
-        + canonical_json(good)
-        + b"\n"
-    )
+    body = b"[1, 2]\n" + b'"text"\n' + b"{not json\n" + b"[" * 100_000 + b"\n" + canonical_json(good) + b"\n"
     cid = cid_of(body)
     a.room.media["mxc://hs/odd-snapshot"] = body
     await c.read()  # the instance keys

@@ -40,8 +40,9 @@ from tests.integration.test_links import (
 from tests.support.audio import make_mp3, make_suno_like_mp3
 from tests.support.link_server import LinkServer
 
-pytestmark = pytest.mark.skipif(shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None,
-                                reason="ffmpeg and fpcalc are needed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None, reason="ffmpeg and fpcalc are needed"
+)
 
 ALICE = Sharer("matrix", "@alice:hs", "Alice")
 
@@ -61,8 +62,16 @@ class Rig:
         self.server.add_bytes(f"/{SONG_ID}.mp3", audio)
 
     def tagged_file(self, seed: int = 11) -> Path:
-        return make_suno_like_mp3(self.tmp / f"upload{seed}.mp3", SONG_ID, "Neon Highway", "Night Driver",
-                                  "[Verse]\nNeon rain", "2026-01-01T00:00:00Z", seconds=6, seed=seed)
+        return make_suno_like_mp3(
+            self.tmp / f"upload{seed}.mp3",
+            SONG_ID,
+            "Neon Highway",
+            "Night Driver",
+            "[Verse]\nNeon rain",
+            "2026-01-01T00:00:00Z",
+            seconds=6,
+            seed=seed,
+        )
 
 
 @pytest.fixture
@@ -73,14 +82,30 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     tracks = SqliteTrackRepository(db)
     inspector = FfmpegMediaInspector()
     fetcher = SafeLinkFetcher(allowed_settings(), host_map={**SUNO_HOSTS, "www.udio.com": "127.0.0.1"})
-    confirmers = build_confirmers(["suno", "udio"], fetcher, inspector, tmp_path / "confirm", 20 * 1024 * 1024, {
-        "suno": f"http://suno.com:{server.port}/song/{{song_id}}",
-        "udio": f"http://www.udio.com:{server.port}/songs/{{song_id}}"})
+    confirmers = build_confirmers(
+        ["suno", "udio"],
+        fetcher,
+        inspector,
+        tmp_path / "confirm",
+        20 * 1024 * 1024,
+        {
+            "suno": f"http://suno.com:{server.port}/song/{{song_id}}",
+            "udio": f"http://www.udio.com:{server.port}/songs/{{song_id}}",
+        },
+    )
     store = SqliteConfirmationStore(db)
     confirmations = ConfirmationService(store, confirmers, tracks, clock)
-    ingest = IngestService(DiskBlobPool(tmp_path / "pool"), tracks, inspector, clock, "inst",  # type: ignore[arg-type]
-                           IngestLimits(), ProvenanceRules(), SqliteEventLog(db),
-                           confirmations=confirmations)
+    ingest = IngestService(
+        DiskBlobPool(tmp_path / "pool"),
+        tracks,
+        inspector,
+        clock,
+        "inst",  # type: ignore[arg-type]
+        IngestLimits(),
+        ProvenanceRules(),
+        SqliteEventLog(db),
+        confirmations=confirmations,
+    )
     try:
         yield Rig(server, ingest, confirmations, store, tracks, clock, tmp_path)
     finally:
@@ -153,11 +178,19 @@ UDIO_ID = "q7RtY2mWx9PzKd4VbN8cLs"
 
 
 def _udio_page(port: int) -> str:
-    song = {"id": UDIO_ID, "title": "Harbor Lights", "artist": "tidewalker", "tags": ["ambient", "piano"],
-            "song_path": f"http://www.udio.com:{port}/audio/{UDIO_ID}.mp3", "duration": 6.0,
-            "prompt": "slow ambient piano by the sea"}
-    return ("<html><head><meta property=\"og:title\" content=\"Harbor Lights | Udio\"></head><body>"
-            f"<script>window.__DATA__ = {json.dumps({'songs': [song]})};</script></body></html>")
+    song = {
+        "id": UDIO_ID,
+        "title": "Harbor Lights",
+        "artist": "tidewalker",
+        "tags": ["ambient", "piano"],
+        "song_path": f"http://www.udio.com:{port}/audio/{UDIO_ID}.mp3",
+        "duration": 6.0,
+        "prompt": "slow ambient piano by the sea",
+    }
+    return (
+        '<html><head><meta property="og:title" content="Harbor Lights | Udio"></head><body>'
+        f"<script>window.__DATA__ = {json.dumps({'songs': [song]})};</script></body></html>"
+    )
 
 
 async def test_a_udio_tagged_file_is_verified_by_its_udio_page(rig: Rig) -> None:

@@ -44,9 +44,11 @@ async def inst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     anchors = tmp_path / "anchors.pem"
     anchors.write_text(PKI.root_pem)
     config = tmp_path / "wavepool.toml"
-    config.write_text(f'[instance]\ndata_dir = "{tmp_path / "data"}"\n'
-                      f'[provenance]\ntrust_anchors = ["{anchors}"]\n'
-                      '[ingest]\nmax_mb = 12\nmax_duration_s = 60\nmin_duration_s = 1\n')
+    config.write_text(
+        f'[instance]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[provenance]\ntrust_anchors = ["{anchors}"]\n'
+        "[ingest]\nmax_mb = 12\nmax_duration_s = 60\nmin_duration_s = 1\n"
+    )
     async with open_instance(load_settings(config, environ={})) as instance:
         yield instance
 
@@ -55,10 +57,15 @@ async def _ingest(inst: Instance, path: Path, sharer: Sharer = ALICE, **declared
     return await inst.app.ingest.ingest_file(path, sharer, Declaration(**declared), filename=path.name)
 
 
-@pytest.mark.parametrize("maker,container,media_type", [
-    (make_mp3, "mp3", "audio/mpeg"), (make_flac, "flac", "audio/flac"), (make_ogg, "ogg", "audio/ogg"),
-    (make_m4a, "m4a", "audio/mp4"),
-])
+@pytest.mark.parametrize(
+    "maker,container,media_type",
+    [
+        (make_mp3, "mp3", "audio/mpeg"),
+        (make_flac, "flac", "audio/flac"),
+        (make_ogg, "ogg", "audio/ogg"),
+        (make_m4a, "m4a", "audio/mp4"),
+    ],
+)
 async def test_formats_probe_and_quality(inst: Instance, tmp_path: Path, maker, container, media_type) -> None:
     path = maker(tmp_path / f"song.{container}", seconds=3, seed=4)
     track = (await _ingest(inst, path)).track
@@ -85,14 +92,16 @@ async def test_quality_sees_clipping_and_silence(inst: Instance, tmp_path: Path)
 
 
 async def test_consistent_suno_tags_are_declared_until_suno_confirms(inst: Instance, tmp_path: Path) -> None:
-    song = make_suno_like_mp3(tmp_path / "s.mp3", "0b7c2f4e-1111-4a4a-9f9f-123456789abc", "Neon", "alice",
-                              "la la", "2026-11-01T10:00:00Z")
+    song = make_suno_like_mp3(
+        tmp_path / "s.mp3", "0b7c2f4e-1111-4a4a-9f9f-123456789abc", "Neon", "alice", "la la", "2026-11-01T10:00:00Z"
+    )
     track = (await _ingest(inst, song, generator="suno")).track
     # anyone can write these tags: only Suno's own page can upgrade this (test_generator_confirmation.py)
     assert track.verdict is Verdict.DECLARED and "not yet confirmed by suno" in track.verdict_reason
     assert track.generator == "suno" and track.lyrics == "la la" and track.artist == "alice"
-    other = make_suno_like_mp3(tmp_path / "u.mp3", "1b7c2f4e-1111-4a4a-9f9f-123456789abc", "X", "bob", "", "2026",
-                               seed=12)
+    other = make_suno_like_mp3(
+        tmp_path / "u.mp3", "1b7c2f4e-1111-4a4a-9f9f-123456789abc", "X", "bob", "", "2026", seed=12
+    )
     conflict = (await _ingest(inst, other, BOB, generator="udio")).track
     assert conflict.verdict is Verdict.QUARANTINED and "declared udio" in conflict.verdict_reason
 
@@ -104,16 +113,16 @@ async def test_c2pa_trusted_untrusted_tampered_not_ai(inst: Instance, tmp_path: 
     untrusted = sign_audio(make_mp3(tmp_path / "b.mp3", 3, 22), tmp_path / "untrusted.mp3", "audio/mpeg", stranger)
     track = (await _ingest(inst, untrusted)).track
     assert track.verdict is Verdict.DECLARED and "not trusted" in track.verdict_reason
-    raw = bytearray(sign_audio(make_mp3(tmp_path / "c.mp3", 3, 23), tmp_path / "t.mp3", "audio/mpeg",
-                               PKI).read_bytes())
+    raw = bytearray(sign_audio(make_mp3(tmp_path / "c.mp3", 3, 23), tmp_path / "t.mp3", "audio/mpeg", PKI).read_bytes())
     middle = len(raw) // 2
-    raw[middle:middle + 16] = bytes(b ^ 0x55 for b in raw[middle:middle + 16])
+    raw[middle : middle + 16] = bytes(b ^ 0x55 for b in raw[middle : middle + 16])
     tampered = tmp_path / "tampered.mp3"
     tampered.write_bytes(bytes(raw))
     track = (await _ingest(inst, tampered)).track
     assert track.verdict is Verdict.QUARANTINED and "invalid" in track.verdict_reason
-    recorded = sign_audio(make_mp3(tmp_path / "d.mp3", 3, 24), tmp_path / "rec.mp3", "audio/mpeg", PKI,
-                          source_type=RECORDED)
+    recorded = sign_audio(
+        make_mp3(tmp_path / "d.mp3", 3, 24), tmp_path / "rec.mp3", "audio/mpeg", PKI, source_type=RECORDED
+    )
     track = (await _ingest(inst, recorded)).track
     assert track.verdict is Verdict.QUARANTINED and "not made by AI" in track.verdict_reason
 
@@ -150,8 +159,11 @@ async def test_bad_input_changes_nothing(inst: Instance, tmp_path: Path) -> None
     cases.append((noise, NotAudioError, "not audio"))
     cases.append((truncate(make_mp3(tmp_path / "cut.mp3", 10, 42), 0.5), CorruptAudioError, "truncated"))
     big = tmp_path / "big.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=80", "-ac", "2",
-                    str(big)], check=True, timeout=60)  # ~14 MB, over the 12 MB cap
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=80", "-ac", "2", str(big)],
+        check=True,
+        timeout=60,
+    )  # ~14 MB, over the 12 MB cap
     cases.append((big, TooLargeError, "accepts up to 12 mb"))
     long = make_mp3(tmp_path / "long.mp3", 70, 43)
     cases.append((long, TooLongError, "long"))

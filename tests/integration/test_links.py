@@ -61,7 +61,20 @@ def _make_mp3(path: Path, seconds: float = 2.0, seed: int = 1) -> Path:
         out.setframerate(rate)
         out.writeframes(bytes(frames))
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-codec:a", "libmp3lame", "-b:a", "64k", str(path)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(wav),
+            "-codec:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            str(path),
+        ],
         check=True,
         timeout=60,
     )
@@ -154,8 +167,10 @@ def clip_json(port: int, song_id: str = SONG_ID) -> dict[str, object]:
 
 
 def og_tags(port: int, title: str = "Neon Highway by nightdriver | Suno", audio: bool = True) -> str:
-    tags = [f'<meta property="og:title" content="{title}">',
-            f'<meta property="og:image" content="http://cdn1.suno.test:{port}/image_{SONG_ID}.jpeg">']
+    tags = [
+        f'<meta property="og:title" content="{title}">',
+        f'<meta property="og:image" content="http://cdn1.suno.test:{port}/image_{SONG_ID}.jpeg">',
+    ]
     if audio:
         tags.append(f'<meta property="og:audio" content="http://cdn1.suno.test:{port}/{SONG_ID}.mp3">')
     return "\n".join(tags)
@@ -164,7 +179,7 @@ def og_tags(port: int, title: str = "Neon Highway by nightdriver | Suno", audio:
 def suno_page_with_flight_json(port: int) -> str:
     """Like the real pages: the clip sits inside a Next.js flight chunk (a JS string)."""
     other = clip_json(port, OTHER_ID) | {"title": "Something Else"}
-    payload = "6:[\"$\",\"div\",null," + json.dumps({"clip": clip_json(port), "related": [other]}) + "]\n"
+    payload = '6:["$","div",null,' + json.dumps({"clip": clip_json(port), "related": [other]}) + "]\n"
     chunk = json.dumps(payload)
     return (
         "<!DOCTYPE html><html><head>" + og_tags(port) + "<title>Neon Highway | Suno</title></head>"
@@ -192,7 +207,9 @@ def serve_suno(server: LinkServer, mp3: bytes, page: str, song_id: str = SONG_ID
 # --- Suno -----------------------------------------------------------------------------
 
 
-async def test_suno_page_with_clip_json(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_suno_page_with_clip_json(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     url = serve_suno(server, mp3_bytes, suno_page_with_flight_json(server.port))
     got = await fetcher.fetch(url, dest, CAP)
     assert got.path.parent == dest and got.path.read_bytes() == mp3_bytes
@@ -212,13 +229,17 @@ async def test_suno_page_with_clip_json(server: LinkServer, fetcher: SafeLinkFet
     assert all(s.host and s.host.startswith(("suno.com", "cdn1.suno.test")) for s in server.seen)
 
 
-async def test_suno_page_with_next_data_json(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_suno_page_with_next_data_json(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     url = serve_suno(server, mp3_bytes, suno_page_with_next_data(server.port))
     got = await fetcher.fetch(url, dest, CAP)
     assert got.page.creator == "nightdriver" and got.page.title == "Neon Highway"
 
 
-async def test_suno_page_with_only_og_tags(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_suno_page_with_only_og_tags(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     page = f"<html><head>{og_tags(server.port, title='Only OG')}</head><body>app</body></html>"
     url = serve_suno(server, mp3_bytes, page)
     got = await fetcher.fetch(url, dest, CAP)
@@ -228,7 +249,9 @@ async def test_suno_page_with_only_og_tags(server: LinkServer, fetcher: SafeLink
     assert got.page.creator is None and got.page.lyrics is None
 
 
-async def test_suno_short_link_follows_redirect(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_suno_short_link_follows_redirect(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     serve_suno(server, mp3_bytes, suno_page_with_flight_json(server.port))
     server.add_redirect("/s/AbC123xyz", server.url(f"/song/{SONG_ID}", host="suno.com"))
     url = server.url("/s/AbC123xyz", host="suno.com")
@@ -259,7 +282,9 @@ def test_clip_parsing_is_tolerant() -> None:
 # --- generic pages and direct audio ---------------------------------------------------
 
 
-async def test_generic_page_with_audio_element(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_generic_page_with_audio_element(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     server.add_bytes("/media/track.mp3", mp3_bytes)
     server.add_html(
         "/blog/my-song",
@@ -272,9 +297,14 @@ async def test_generic_page_with_audio_element(server: LinkServer, fetcher: Safe
     assert got.page.audio_url == server.url("/media/track.mp3")
 
 
-async def test_generic_page_with_og_audio(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_generic_page_with_og_audio(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     server.add_bytes("/a.mp3", mp3_bytes)
-    server.add_html("/p", f'<html><head><meta property="og:audio" content="{server.url("/a.mp3")}"><meta property="og:title" content="OG Song"></head></html>')
+    server.add_html(
+        "/p",
+        f'<html><head><meta property="og:audio" content="{server.url("/a.mp3")}"><meta property="og:title" content="OG Song"></head></html>',
+    )
     got = await fetcher.fetch(server.url("/p"), dest, CAP)
     assert got.size == len(mp3_bytes) and got.page.title == "OG Song"
 
@@ -293,7 +323,9 @@ async def test_generic_page_without_audio(server: LinkServer, fetcher: SafeLinkF
         await fetcher.fetch(server.url("/nothing"), dest, CAP)
 
 
-async def test_text_served_as_audio_is_a_page_without_audio(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path) -> None:
+async def test_text_served_as_audio_is_a_page_without_audio(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path
+) -> None:
     server.add_bytes("/fake.mp3", b"<html><body>gotcha</body></html>", content_type="audio/mpeg")
     with pytest.raises(FetchError, match="page without audio"):
         await fetcher.fetch(server.url("/fake.mp3"), dest, CAP)
@@ -302,7 +334,9 @@ async def test_text_served_as_audio_is_a_page_without_audio(server: LinkServer, 
 # --- size cap -------------------------------------------------------------------------
 
 
-async def test_body_over_cap_without_content_length_is_cut_off(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_body_over_cap_without_content_length_is_cut_off(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     server.add_chunked("/endless.mp3", mp3_bytes[:65536].ljust(65536, b"\x00"), count=200)
     with pytest.raises(TooLargeError):
         await fetcher.fetch(server.url("/endless.mp3"), dest, CAP)
@@ -325,7 +359,9 @@ async def test_lying_content_length_is_not_trusted(fetcher: SafeLinkFetcher, des
     assert leftovers(dest) == []
 
 
-async def test_declared_size_over_cap_is_refused_early(server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes) -> None:
+async def test_declared_size_over_cap_is_refused_early(
+    server: LinkServer, fetcher: SafeLinkFetcher, dest: Path, mp3_bytes: bytes
+) -> None:
     server.add_bytes("/big.mp3", mp3_bytes)
     with pytest.raises(TooLargeError):
         await fetcher.fetch(server.url("/big.mp3"), dest, len(mp3_bytes) - 1)
@@ -397,7 +433,9 @@ async def test_too_many_redirects(server: LinkServer, fetcher: SafeLinkFetcher, 
         "http://user:pw@127.0.0.1:{port}/",
     ],
 )
-async def test_blocked_urls_are_refused_before_any_byte(template: str, raw: RawServer, strict_fetcher: SafeLinkFetcher, dest: Path) -> None:
+async def test_blocked_urls_are_refused_before_any_byte(
+    template: str, raw: RawServer, strict_fetcher: SafeLinkFetcher, dest: Path
+) -> None:
     with pytest.raises(UnsafeUrlError):
         await strict_fetcher.fetch(template.format(port=raw.port), dest, CAP)
     assert raw.connections == 0 and raw.received == b""

@@ -33,32 +33,43 @@ class Room:
         self.mod, self.mod_token = hs.register(f"mod{tag}")
         self.alice, self.alice_token = hs.register(f"alice{tag}")
         self.bob, self.bob_token = hs.register(f"bob{tag}")
-        self.room = hs.create_room(self.mod_token, invite=[self.bot], name="music",
-                                   power={self.bot: 50})
+        self.room = hs.create_room(self.mod_token, invite=[self.bot], name="music", power={self.bot: 50})
         for token in (self.alice_token, self.bob_token):
             hs.join(token, self.room)
         self.config = write_config(
-            tmp / "bot.toml", tmp / "data",
-            matrix={"homeserver": hs.url, "user_id": self.bot, "access_token": self.bot_token,
-                    "watch_rooms": [self.room]},
+            tmp / "bot.toml",
+            tmp / "data",
+            matrix={
+                "homeserver": hs.url,
+                "user_id": self.bot,
+                "access_token": self.bot_token,
+                "watch_rooms": [self.room],
+            },
             genres={"default_matrix_room": self.room},
             voting={"round_matrix_room": self.room},
             digest={"matrix_room": self.room},
-            ingest={"max_mb": 3})
+            ingest={"max_mb": 3},
+        )
 
     def say(self, token: str, text: str) -> str:
         return self.hs.text(token, self.room, text)
 
     def bot_messages(self) -> list[dict[str, Any]]:
-        return [e for e in reversed(self.hs.messages(self.mod_token, self.room, 200))
-                if e["sender"] == self.bot and e["type"] == "m.room.message"]
+        return [
+            e
+            for e in reversed(self.hs.messages(self.mod_token, self.room, 200))
+            if e["sender"] == self.bot and e["type"] == "m.room.message"
+        ]
 
     async def reply_to(self, event_id: str, timeout_s: float = 30) -> dict[str, Any]:
         found: list[dict[str, Any]] = []
 
         async def check() -> bool:
-            found[:] = [m for m in self.bot_messages()
-                        if m["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id]
+            found[:] = [
+                m
+                for m in self.bot_messages()
+                if m["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id
+            ]
             return bool(found)
 
         await eventually(check, timeout_s, f"the bot's reply to {event_id}")
@@ -86,6 +97,7 @@ async def _ready(room: Room, run: Running) -> None:
     On its very first start the bot skips old history: a message is handled only when a
     sync after the bot's first one brings it, and permissions need the room's state.
     """
+
     async def joined() -> bool:
         members = room.hs.call("GET", f"/_matrix/client/v3/rooms/{room.room}/joined_members", room.mod_token)
         return room.bot in members["joined"]
@@ -94,8 +106,11 @@ async def _ready(room: Room, run: Running) -> None:
 
     async def synced() -> bool:
         bot = run.parts.matrix.bot if run.parts.matrix is not None else None
-        return (bot is not None and room.room in bot.client.rooms
-                and await run.instance.state.get("matrix", "since") is not None)
+        return (
+            bot is not None
+            and room.room in bot.client.rooms
+            and await run.instance.state.get("matrix", "since") is not None
+        )
 
     await eventually(synced, 30, "the bot to sync the room it joined")
 
@@ -121,9 +136,16 @@ async def test_share_audio_and_refuse_fake(room: Room, tmp_path: Path) -> None:
         await _ready(room, run)
         data = make_mp3(tmp_path / "neon.mp3", 3, 7).read_bytes()
         mxc = room.hs.upload(room.alice_token, data, "audio/mpeg", "Neon @room.mp3")
-        event = room.hs.send(room.alice_token, room.room, {"msgtype": "m.audio", "body": "Neon @room.mp3",
-                                                           "url": mxc, "info": {"mimetype": "audio/mpeg",
-                                                                                "size": len(data)}})
+        event = room.hs.send(
+            room.alice_token,
+            room.room,
+            {
+                "msgtype": "m.audio",
+                "body": "Neon @room.mp3",
+                "url": mxc,
+                "info": {"mimetype": "audio/mpeg", "size": len(data)},
+            },
+        )
         card = await room.reply_to(event)
         body = card["content"]["body"]
         assert "Neon" in body and "Provenance" in body and "LUFS" in body
@@ -138,12 +160,23 @@ async def test_share_audio_and_refuse_fake(room: Room, tmp_path: Path) -> None:
 
         await eventually(audio_posted, 30, "the playable audio under the card")
         fake = room.hs.upload(room.alice_token, b"this is a text file\n" * 100, "audio/mpeg", "song.mp3")
-        event = room.hs.send(room.alice_token, room.room, {"msgtype": "m.file", "body": "song.mp3", "url": fake,
-                                                           "info": {"mimetype": "audio/mpeg", "size": 2000}})
+        event = room.hs.send(
+            room.alice_token,
+            room.room,
+            {"msgtype": "m.file", "body": "song.mp3", "url": fake, "info": {"mimetype": "audio/mpeg", "size": 2000}},
+        )
         refusal = await room.reply_to(event)
         assert "not audio" in refusal["content"]["body"]
-        big = room.hs.send(room.alice_token, room.room, {"msgtype": "m.audio", "body": "huge.mp3", "url": mxc,
-                                                         "info": {"mimetype": "audio/mpeg", "size": 40_000_000}})
+        big = room.hs.send(
+            room.alice_token,
+            room.room,
+            {
+                "msgtype": "m.audio",
+                "body": "huge.mp3",
+                "url": mxc,
+                "info": {"mimetype": "audio/mpeg", "size": 40_000_000},
+            },
+        )
         assert "accepts up to" in (await room.reply_to(big))["content"]["body"]
         assert await run.instance.app.tracks.count() == 1
 
@@ -155,8 +188,16 @@ async def test_round_by_reactions_with_restart(room: Room, tmp_path: Path) -> No
         for who, token, seed in (("alice", room.alice_token, 1), ("bob", room.bob_token, 2)):
             data = make_mp3(tmp_path / f"{who}.mp3", 3, seed).read_bytes()
             mxc = room.hs.upload(token, data, "audio/mpeg", f"{who}.mp3")
-            event = room.hs.send(token, room.room, {"msgtype": "m.audio", "body": f"{who}.mp3", "url": mxc,
-                                                    "info": {"mimetype": "audio/mpeg", "size": len(data)}})
+            event = room.hs.send(
+                token,
+                room.room,
+                {
+                    "msgtype": "m.audio",
+                    "body": f"{who}.mp3",
+                    "url": mxc,
+                    "info": {"mimetype": "audio/mpeg", "size": len(data)},
+                },
+            )
             await room.reply_to(event)
             mine = await run.instance.app.tracks.by_sharer("matrix", room.alice if who == "alice" else room.bob)
             tracks[who] = mine[0].id
@@ -171,8 +212,16 @@ async def test_round_by_reactions_with_restart(room: Room, tmp_path: Path) -> No
     missed = room.say(room.alice_token, "!wp round status 1")
     async with running(room.config, PARTS) as run:
         await room.reply_to(missed)
-        assert len([m for m in room.bot_messages() if m["content"].get("m.relates_to", {}).get(
-            "m.in_reply_to", {}).get("event_id") == missed]) == 1
+        assert (
+            len(
+                [
+                    m
+                    for m in room.bot_messages()
+                    if m["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == missed
+                ]
+            )
+            == 1
+        )
         voting = run.instance.app.voting
         # bob approves alice's entry, then withdraws and approves again; mod approves alice's
         bob_vote = room.hs.react(room.bob_token, room.room, entry_alice["event_id"], "👍")

@@ -50,18 +50,25 @@ class Room:
         self.room = hs.create_room(self.mod_token, invite=[self.bot], name="music", power={self.bot: 50})
         hs.join(self.alice_token, self.room)
         self.config = write_config(
-            tmp / "bot.toml", tmp / "data",
+            tmp / "bot.toml",
+            tmp / "data",
             matrix={"homeserver": hs.url, "user_id": self.bot, "access_token": self.bot_token},
-            genres={"default_matrix_room": self.room}, voting={"round_matrix_room": self.room},
-            digest={"matrix_room": self.room, "top_n": 120})
+            genres={"default_matrix_room": self.room},
+            voting={"round_matrix_room": self.room},
+            digest={"matrix_room": self.room, "top_n": 120},
+        )
 
     def bot_events(self) -> list[dict[str, Any]]:
         """The bot's messages, oldest first."""
-        return [e for e in reversed(self.hs.messages(self.mod_token, self.room, 1000))
-                if e["sender"] == self.bot and e["type"] == "m.room.message"]
+        return [
+            e
+            for e in reversed(self.hs.messages(self.mod_token, self.room, 1000))
+            if e["sender"] == self.bot and e["type"] == "m.room.message"
+        ]
 
     async def started(self) -> None:
         """The bot has joined and answers live commands (so it will see reactions)."""
+
         async def joined() -> bool:
             members = self.hs.call("GET", f"/_matrix/client/v3/rooms/{self.room}/joined_members", self.mod_token)
             return self.bot in members["joined"]
@@ -70,8 +77,10 @@ class Room:
         asked = self.hs.text(self.alice_token, self.room, "!wp help")
 
         async def answered() -> bool:
-            return any((e["content"].get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == asked
-                       for e in self.bot_events())
+            return any(
+                (e["content"].get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == asked
+                for e in self.bot_events()
+            )
 
         await eventually(answered, 30, "the bot to answer")
 
@@ -82,8 +91,12 @@ def room(synapse: Homeserver, tmp_path: Path) -> Room:
 
 
 def _thread(events: list[dict[str, Any]], root: str) -> list[dict[str, Any]]:
-    return [e for e in events if (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.thread"
-            and e["content"]["m.relates_to"]["event_id"] == root]
+    return [
+        e
+        for e in events
+        if (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.thread"
+        and e["content"]["m.relates_to"]["event_id"] == root
+    ]
 
 
 async def _announce(run: Running, post: Post) -> None:
@@ -108,7 +121,7 @@ async def test_a_120_track_digest_is_threaded_and_every_track_votable_by_reactio
             assert sum(track.cid in e["content"]["formatted_body"] for e in thread) == 1, track.title
         # in batches: the bot's sync filter takes at most 100 timeline events per sync (see the report)
         for start in range(0, len(tracks), BATCH):
-            batch = tracks[start:start + BATCH]
+            batch = tracks[start : start + BATCH]
             for track in batch:
                 holding = next(e for e in thread if track.cid in e["content"]["formatted_body"])
                 room.hs.react(room.alice_token, room.room, holding["event_id"], "👍")
@@ -179,12 +192,16 @@ def test_synapse_refuses_an_event_over_64_kib(synapse: Homeserver) -> None:
         synapse.send(token, room_id, {"msgtype": "m.text", "body": "夜" * 22_000})
 
 
-@settings(max_examples=5, deadline=None, phases=(Phase.explicit, Phase.generate, Phase.shrink),
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5,
+    deadline=None,
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(communities(most=60), member_text(max_repeat=400), st.booleans())
-def test_every_planned_event_is_accepted_by_synapse(synapse: Homeserver, community: Community, theme: str,
-                                                     digest: bool) -> None:
+def test_every_planned_event_is_accepted_by_synapse(
+    synapse: Homeserver, community: Community, theme: str, digest: bool
+) -> None:
     token = synapse.users.get("@planner:localhost") or synapse.register("planner")[1]
     room_id = synapse.create_room(token)
     reply = digest_reply(community.tracks, theme) if digest else results_reply(community.tracks, theme)

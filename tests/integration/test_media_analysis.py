@@ -15,8 +15,27 @@ from tests.support.audio import make_mp3, make_silence_mp3
 
 
 def _tone_mp3(path: Path, seconds: float = 8.0) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-                    "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", str(path)], check=True, timeout=60)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     return path
 
 
@@ -48,8 +67,7 @@ async def test_probe_quality_and_fingerprint_share_one_decode(tmp_path: Path, sp
 async def test_fingerprint_matches_fpcalc_on_the_file(tmp_path: Path) -> None:
     song = make_mp3(tmp_path / "song.mp3", 12, 7)
     fingerprint = await FfmpegMediaInspector().fingerprint(song)
-    direct = subprocess.run(["fpcalc", "-raw", "-json", "-length", "180", str(song)], capture_output=True,
-                            timeout=60)
+    direct = subprocess.run(["fpcalc", "-raw", "-json", "-length", "180", str(song)], capture_output=True, timeout=60)
     assert fingerprint is not None
     assert list(fingerprint.values) == json.loads(direct.stdout)["fingerprint"]
 

@@ -17,8 +17,14 @@ from tests.support.instances import write_config
 
 def _inv(user: str, permission: Permission, args: dict[str, object]) -> Invocation:
     who = member(user)
-    return Invocation(platform=who.platform, user_id=who.user_id, display_name=who.display_name, place="!r:hs",
-                      permission=permission, args=args)
+    return Invocation(
+        platform=who.platform,
+        user_id=who.user_id,
+        display_name=who.display_name,
+        place="!r:hs",
+        permission=permission,
+        args=args,
+    )
 
 
 async def _run(instance, text: str, user: str = "mod", permission: Permission = Permission.MODERATOR):  # type: ignore[no-untyped-def]

@@ -22,8 +22,9 @@ from storage.sqlite.event_log import SqliteEventLog
 from storage.sqlite.track_repository import SqliteTrackRepository
 from tests.support.audio import make_long_mp3, make_silence_mp3
 
-pytestmark = pytest.mark.skipif(shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None,
-                                reason="ffmpeg and fpcalc are needed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("fpcalc") is None or shutil.which("ffmpeg") is None, reason="ffmpeg and fpcalc are needed"
+)
 
 ALICE = Sharer("discord", "1", "Alice")
 SONG_ID = "0b7c2f4e-1111-4a4a-9f9f-123456789abc"
@@ -41,8 +42,27 @@ def _suno_tags(path: Path) -> Path:
 
 
 def _lavfi(path: Path, source: str, seconds: float = 8.0) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source, "-t", str(seconds),
-                    "-c:a", "libmp3lame", "-b:a", "128k", str(path)], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-t",
+            str(seconds),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(path),
+        ],
+        check=True,
+        timeout=120,
+    )
     return path
 
 
@@ -50,8 +70,20 @@ async def _service(tmp_path: Path, rules: QualityRules) -> AsyncIterator[tuple[I
     db = await Database.open(tmp_path / "db.sqlite3")
     pool = DiskBlobPool(tmp_path / "pool")
     try:
-        yield IngestService(pool, SqliteTrackRepository(db), FfmpegMediaInspector(), ManualClock(), "inst",  # type: ignore[arg-type]
-                            IngestLimits(), ProvenanceRules(), SqliteEventLog(db), quality_rules=rules), pool
+        yield (
+            IngestService(
+                pool,
+                SqliteTrackRepository(db),
+                FfmpegMediaInspector(),
+                ManualClock(),
+                "inst",  # type: ignore[arg-type]
+                IngestLimits(),
+                ProvenanceRules(),
+                SqliteEventLog(db),
+                quality_rules=rules,
+            ),
+            pool,
+        )
     finally:
         await db.close()
 
@@ -63,7 +95,8 @@ async def refusing(tmp_path: Path) -> AsyncIterator[tuple[IngestService, DiskBlo
 
 
 async def test_silent_file_with_consistent_suno_tags_is_refused_and_nothing_is_kept(
-        refusing: tuple[IngestService, DiskBlobPool], tmp_path: Path) -> None:
+    refusing: tuple[IngestService, DiskBlobPool], tmp_path: Path
+) -> None:
     service, pool = refusing
     silent = _suno_tags(make_silence_mp3(tmp_path / "silent.mp3", 7))
     with pytest.raises(LowQualityError, match="silent for 100% of its length"):
@@ -81,7 +114,8 @@ async def test_silent_file_is_quarantined_with_the_evidence_when_configured(tmp_
 
 
 async def test_one_repeated_tone_and_a_noise_floor_are_refused(
-        refusing: tuple[IngestService, DiskBlobPool], tmp_path: Path) -> None:
+    refusing: tuple[IngestService, DiskBlobPool], tmp_path: Path
+) -> None:
     service, _pool = refusing
     with pytest.raises(LowQualityError, match="one repeated tone"):
         await service.ingest_file(_lavfi(tmp_path / "tone.mp3", "sine=f=440:d=8"), ALICE)

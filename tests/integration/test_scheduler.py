@@ -14,8 +14,9 @@ PARTS = ("bots.scheduler_part",)
 
 async def _round_with_entry(instance) -> int:  # type: ignore[no-untyped-def]
     voting = instance.app.voting
-    rnd = await voting.start(RoundRules(theme="Deadlines"), member("mod"), "cli", timedelta(minutes=5),
-                             timedelta(minutes=5))
+    rnd = await voting.start(
+        RoundRules(theme="Deadlines"), member("mod"), "cli", timedelta(minutes=5), timedelta(minutes=5)
+    )
     bob = member("bob")
     track = make_track(bob, "entry")
     await instance.app.tracks.add(track)
@@ -28,14 +29,18 @@ async def test_deadline_that_passed_while_down_fires_at_start(tmp_path: Path) ->
     async with running(config, ()) as run:  # no scheduler: the instance is "down" for deadlines
         round_id = await _round_with_entry(run.instance)
         now = run.instance.app.clock.now()
-        await run.instance.db.execute("UPDATE rounds SET submit_until = ?, vote_until = ? WHERE id = ?",
-                                      ((now - timedelta(hours=2)).isoformat(), (now - timedelta(hours=1)).isoformat(),
-                                       round_id))
+        await run.instance.db.execute(
+            "UPDATE rounds SET submit_until = ?, vote_until = ? WHERE id = ?",
+            ((now - timedelta(hours=2)).isoformat(), (now - timedelta(hours=1)).isoformat(), round_id),
+        )
     async with running(config, PARTS) as run:
         rnd = await run.instance.app.voting.get(str(round_id))
         assert rnd.phase is Phase.CLOSED
-        titles = [p.reply.title or "" for e in await run.instance.events.after(0)
-                  for p in await run.instance.announcements.posts_for(e)]
+        titles = [
+            p.reply.title or ""
+            for e in await run.instance.events.after(0)
+            for p in await run.instance.announcements.posts_for(e)
+        ]
         assert any(t.startswith("Voting is open") for t in titles) and any(t.startswith("Results") for t in titles)
 
 
@@ -45,9 +50,10 @@ async def test_deadlines_fire_on_time_after_a_restart(tmp_path: Path) -> None:
         round_id = await _round_with_entry(run.instance)
     async with running(config, ()) as run:  # deadlines moved while the scheduler is down
         now = run.instance.app.clock.now()
-        await run.instance.db.execute("UPDATE rounds SET submit_until = ?, vote_until = ? WHERE id = ?",
-                                      ((now + timedelta(seconds=2)).isoformat(),
-                                       (now + timedelta(seconds=3)).isoformat(), round_id))
+        await run.instance.db.execute(
+            "UPDATE rounds SET submit_until = ?, vote_until = ? WHERE id = ?",
+            ((now + timedelta(seconds=2)).isoformat(), (now + timedelta(seconds=3)).isoformat(), round_id),
+        )
     async with running(config, PARTS) as run:  # restarted: deadlines re-armed from the database
         voting = run.instance.app.voting
         assert (await voting.get(str(round_id))).phase is Phase.SUBMISSION

@@ -31,17 +31,26 @@ async def server() -> AsyncIterator[LinkServer]:
 
 
 def _config(tmp_path: Path, **ingest: object) -> Path:
-    config = write_config(tmp_path / "wavepool.toml", tmp_path / "data",
-                          links={"allow_ranges": ["127.0.0.1/32"], "connect_timeout_s": 3, "read_timeout_s": 3},
-                          ingest={"shares_per_window": 2, "share_window_s": 3600, **ingest})
+    config = write_config(
+        tmp_path / "wavepool.toml",
+        tmp_path / "data",
+        links={"allow_ranges": ["127.0.0.1/32"], "connect_timeout_s": 3, "read_timeout_s": 3},
+        ingest={"shares_per_window": 2, "share_window_s": 3600, **ingest},
+    )
     with config.open("a") as handle:
         handle.write('[links.pinned_hosts]\n"suno.com" = "127.0.0.1"\n"cdn1.suno.test" = "127.0.0.1"\n')
     return config
 
 
 def _member(name: str, args: dict[str, object]) -> Invocation:
-    return Invocation(platform="matrix", user_id=f"@{name}:hs", display_name=name.capitalize(), place="!room:hs",
-                      permission=Permission.MEMBER, args=args)
+    return Invocation(
+        platform="matrix",
+        user_id=f"@{name}:hs",
+        display_name=name.capitalize(),
+        place="!room:hs",
+        permission=Permission.MEMBER,
+        args=args,
+    )
 
 
 async def test_share_command_with_suno_link_and_rate_limit(server: LinkServer, tmp_path: Path) -> None:
@@ -76,14 +85,37 @@ async def test_cli_ingest_url(server: LinkServer, tmp_path: Path) -> None:
     server.add_bytes("/track.mp3", make_mp3(tmp_path / "t.mp3", 3, 4).read_bytes())
     config = _config(tmp_path)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(config), "ingest", server.url("/track.mp3"), "--by",
-        "alice", "--json", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "--config",
+        str(config),
+        "ingest",
+        server.url("/track.mp3"),
+        "--by",
+        "alice",
+        "--json",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
     record = json.loads(out)
     assert record["source_url"].endswith("/track.mp3") and record["cid"].startswith("bafkrei")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(config), "ingest", "file:///etc/passwd", "--by", "alice",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "--config",
+        str(config),
+        "ingest",
+        "file:///etc/passwd",
+        "--by",
+        "alice",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1 and b"Traceback" not in err and err.strip()

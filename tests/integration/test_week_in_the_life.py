@@ -70,18 +70,35 @@ class Community:
         self.port = free_port()
         self.data = tmp / "a"
         self.config = write_config(
-            tmp / "a.toml", self.data, http={"port": self.port},
-            matrix={"homeserver": hs.url, "user_id": self.bot, "access_token": self.bot_token,
-                    "watch_rooms": [self.music]},
-            discord={"token": "fake-token", "application_id": APP_ID, "test_guild_id": GUILD_ID,
-                     "api_base": fake.base, "watch_channels": [fake.channels["music"]]},
+            tmp / "a.toml",
+            self.data,
+            http={"port": self.port},
+            matrix={
+                "homeserver": hs.url,
+                "user_id": self.bot,
+                "access_token": self.bot_token,
+                "watch_rooms": [self.music],
+            },
+            discord={
+                "token": "fake-token",
+                "application_id": APP_ID,
+                "test_guild_id": GUILD_ID,
+                "api_base": fake.base,
+                "watch_channels": [fake.channels["music"]],
+            },
             genres={"default_matrix_room": self.feed, "default_discord_channel": fake.channels["synthwave"]},
-            federation={"rooms": [self.fed_room]}, ingest={"max_mb": 3})
+            federation={"rooms": [self.fed_room]},
+            ingest={"max_mb": 3},
+        )
         peer, peer_token = hs.register(f"wpeer{tag}")
         self.peer_config = write_config(
-            tmp / "b.toml", tmp / "b", instance={"community": "Lo-fi Friends"}, http={"port": 0},
+            tmp / "b.toml",
+            tmp / "b",
+            instance={"community": "Lo-fi Friends"},
+            http={"port": 0},
             matrix={"homeserver": hs.url, "user_id": peer, "access_token": peer_token},
-            federation={"rooms": [self.fed_room]})
+            federation={"rooms": [self.fed_room]},
+        )
         self.proc: asyncio.subprocess.Process | None = None
 
     # -- the instance ------------------------------------------------------------------
@@ -90,8 +107,16 @@ class Community:
         identified = self.fake.identified
         identified.clear()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bots.cli", "--config", str(self.config), "run", cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL, stderr=open(self.tmp / "a.log", "ab"))  # noqa: SIM115
+            sys.executable,
+            "-m",
+            "bots.cli",
+            "--config",
+            str(self.config),
+            "run",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=open(self.tmp / "a.log", "ab"),
+        )  # noqa: SIM115
         await eventually(self._up, 60, "the instance's control socket, Discord gateway and Matrix sync")
 
     async def _up(self) -> bool:
@@ -118,8 +143,16 @@ class Community:
 
     async def wavepool(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bots.cli", "--config", str(self.config), *args, cwd=self.tmp,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bots.cli",
+            "--config",
+            str(self.config),
+            *args,
+            cwd=self.tmp,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 120)
         return proc.returncode or 0, out.decode(), err.decode()
 
@@ -132,8 +165,11 @@ class Community:
     # -- what each platform received ----------------------------------------------------
 
     def matrix_posts(self, room: str) -> list[dict[str, Any]]:
-        return [e for e in reversed(self.hs.messages(self.mod_token, room, 500))
-                if e["sender"] == self.bot and e["type"] == "m.room.message"]
+        return [
+            e
+            for e in reversed(self.hs.messages(self.mod_token, room, 500))
+            if e["sender"] == self.bot and e["type"] == "m.room.message"
+        ]
 
     def matrix_text(self, room: str) -> str:
         return "\n".join(str(e["content"].get("body", "")) for e in self.matrix_posts(room))
@@ -157,23 +193,38 @@ class Community:
         await eventually(seen, 60, f"{what} on both platforms")
 
     def count_both(self, words: str) -> tuple[int, int]:
-        discord_count = sum(1 for m in self.discord_posts("synthwave")
-                            if any(words in (e.get("title") or "") + (e.get("description") or "")
-                                   for e in m.get("embeds") or []) or words in (m.get("content") or ""))
+        discord_count = sum(
+            1
+            for m in self.discord_posts("synthwave")
+            if any(words in (e.get("title") or "") + (e.get("description") or "") for e in m.get("embeds") or [])
+            or words in (m.get("content") or "")
+        )
         matrix_count = sum(1 for e in self.matrix_posts(self.feed) if words in str(e["content"].get("body", "")))
         return discord_count, matrix_count
 
 
 def _button(fake: DiscordFake, message: dict[str, Any], custom_id: str, user: str) -> dict[str, Any]:
     """A button press on a message the bot posted (INTERACTION_CREATE, component)."""
-    return {"id": fake.snowflake(), "application_id": APP_ID, "type": 3, "token": f"tok{time.monotonic_ns()}",
-            "version": 1, "guild_id": GUILD_ID, "channel_id": message["channel_id"],
-            "channel": {"id": message["channel_id"], "type": 0, "guild_id": GUILD_ID, "name": "synthwave"},
-            "member": fake.member(user), "message": message,
-            "data": {"custom_id": custom_id, "component_type": 2}, "app_permissions": "0", "locale": "en-US",
-            "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID},
-            "attachment_size_limit": 10 * 1024 * 1024,
-            "context": 0}
+    return {
+        "id": fake.snowflake(),
+        "application_id": APP_ID,
+        "type": 3,
+        "token": f"tok{time.monotonic_ns()}",
+        "version": 1,
+        "guild_id": GUILD_ID,
+        "channel_id": message["channel_id"],
+        "channel": {"id": message["channel_id"], "type": 0, "guild_id": GUILD_ID, "name": "synthwave"},
+        "member": fake.member(user),
+        "message": message,
+        "data": {"custom_id": custom_id, "component_type": 2},
+        "app_permissions": "0",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD_ID},
+        "attachment_size_limit": 10 * 1024 * 1024,
+        "context": 0,
+    }
 
 
 async def test_a_week_in_the_life(synapse: Homeserver, fake: DiscordFake, tmp_path: Path) -> None:
@@ -182,14 +233,26 @@ async def test_a_week_in_the_life(synapse: Homeserver, fake: DiscordFake, tmp_pa
     try:
         # 1. alice shares on Discord: the card reaches the genre channel on Discord AND the room on Matrix
         neon = make_mp3(tmp_path / "neon.mp3", 12, 11).read_bytes()
-        await fake.dispatch("MESSAGE_CREATE", fake.message_create(
-            "new one", user="alice", attachments=[fake.attachment("Neon Drive.mp3", neon, "audio/mpeg")]))
+        await fake.dispatch(
+            "MESSAGE_CREATE",
+            fake.message_create(
+                "new one", user="alice", attachments=[fake.attachment("Neon Drive.mp3", neon, "audio/mpeg")]
+            ),
+        )
         await c.on_both("Neon Drive", "the Discord share")
         # 2. bob shares on Matrix: it reaches Discord too
         rain = make_mp3(tmp_path / "rain.mp3", 3, 12).read_bytes()
         mxc = synapse.upload(c.bob_token, rain, "audio/mpeg", "Rain Tape.mp3")
-        synapse.send(c.bob_token, c.music, {"msgtype": "m.audio", "body": "Rain Tape.mp3", "url": mxc,
-                                            "info": {"mimetype": "audio/mpeg", "size": len(rain)}})
+        synapse.send(
+            c.bob_token,
+            c.music,
+            {
+                "msgtype": "m.audio",
+                "body": "Rain Tape.mp3",
+                "url": mxc,
+                "info": {"mimetype": "audio/mpeg", "size": len(rain)},
+            },
+        )
         await c.on_both("Rain Tape", "the Matrix share")
         # 3. a re-upload of alice's track by bob (another encoding): quarantined, shown nowhere
         copy = make_ogg(tmp_path / "copy.ogg", 12, 11)
@@ -203,9 +266,14 @@ async def test_a_week_in_the_life(synapse: Homeserver, fake: DiscordFake, tmp_pa
         # entries from both platforms
         neon_id = c._db("SELECT id FROM tracks WHERE title = 'Neon Drive'")[0][0]
         rain_id = c._db("SELECT id FROM tracks WHERE title = 'Rain Tape'")[0][0]
-        await fake.dispatch("INTERACTION_CREATE", fake.interaction(
-            "round submit", [{"name": "round", "type": 3, "value": "1"}, {"name": "track", "type": 3, "value": neon_id}],
-            user="alice"))
+        await fake.dispatch(
+            "INTERACTION_CREATE",
+            fake.interaction(
+                "round submit",
+                [{"name": "round", "type": 3, "value": "1"}, {"name": "track", "type": 3, "value": neon_id}],
+                user="alice",
+            ),
+        )
         synapse.text(c.bob_token, c.music, f"!wp round submit 1 {rain_id}")
 
         async def two_entries() -> bool:
@@ -217,8 +285,11 @@ async def test_a_week_in_the_life(synapse: Homeserver, fake: DiscordFake, tmp_pa
         await c.on_both("Voting is open", "the voting announcement")
         await c.on_both("entry 2", "the entry cards")
         # votes from both platforms: bob votes on Discord for entry 1, alice reacts on Matrix to entry 2
-        entry1 = next(m for m in c.discord_posts("synthwave") if any("entry 1" in (e.get("title") or "")
-                                                                      for e in m.get("embeds") or []))
+        entry1 = next(
+            m
+            for m in c.discord_posts("synthwave")
+            if any("entry 1" in (e.get("title") or "") for e in m.get("embeds") or [])
+        )
         custom_id = entry1["components"][0]["components"][0]["custom_id"]
         await fake.dispatch("INTERACTION_CREATE", _button(fake, entry1, custom_id, "bob"))
         card2 = next(e for e in c.matrix_posts(c.feed) if "entry 2" in str(e["content"].get("body", "")))
@@ -244,8 +315,7 @@ async def test_a_week_in_the_life(synapse: Homeserver, fake: DiscordFake, tmp_pa
             (peer_track,) = await publish_fast(peer, 1, tmp_path)
             await c.on_both("from Lo-fi Friends", "the peer's track")
         # once each, on both platforms, even across the SIGKILL and the restart
-        for words in ("Neon Drive", "Rain Tape", "open for submissions", "Voting is open", "Results",
-                      "Weekly digest"):
+        for words in ("Neon Drive", "Rain Tape", "open for submissions", "Voting is open", "Results", "Weekly digest"):
             assert c.count_both(words)[0] >= 1 and c.count_both(words)[1] >= 1, words
         for words in ("open for submissions", "Voting is open", "Results: round", "Weekly digest"):
             assert c.count_both(words) == (1, 1), (words, c.count_both(words))

@@ -27,19 +27,13 @@ PROPERTY_SETTINGS = (
 )
 
 # Matrix canonical JSON: integers within +-2**53, no floats on the wire.
-json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1), st.text(max_size=20)
-)
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1), st.text(max_size=20))
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
     max_leaves=16,
 )
-documents = st.dictionaries(
-    st.text(max_size=10).filter(lambda k: k != "signature"), json_values, max_size=8
-)
+documents = st.dictionaries(st.text(max_size=10).filter(lambda k: k != "signature"), json_values, max_size=8)
 
 
 def different_value(data: st.DataObject, value: Any) -> Any:
@@ -62,9 +56,7 @@ def mutated_document(data: st.DataObject, document: dict[str, Any]) -> dict[str,
         key = data.draw(st.sampled_from(sorted(body)), label="field")
         body[key] = different_value(data, body[key])
     elif how == "add":
-        key = data.draw(
-            st.text(max_size=10).filter(lambda k: k not in body and k != "signature"), label="new"
-        )
+        key = data.draw(st.text(max_size=10).filter(lambda k: k not in body and k != "signature"), label="new")
         body[key] = data.draw(json_values, label="new value")
     else:
         del body[data.draw(st.sampled_from(sorted(body)), label="removed")]

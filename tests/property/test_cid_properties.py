@@ -70,9 +70,7 @@ def test_any_text_is_a_canonical_cid_or_a_usage_error(text: str) -> None:
 
 @PROPERTY_SETTINGS
 @given(st.binary(max_size=64), st.integers(min_value=1, max_value=58), st.sampled_from(BASE32))
-def test_changing_one_digit_never_yields_the_same_digest(
-    data: bytes, position: int, digit: str
-) -> None:
+def test_changing_one_digit_never_yields_the_same_digest(data: bytes, position: int, digit: str) -> None:
     cid = cid_of(data)
     changed = cid[:position] + digit + cid[position + 1 :]
     if changed == cid or not is_cid(changed):

@@ -53,9 +53,7 @@ command_text = st.one_of(
     words,
     st.lists(
         st.one_of(
-            st.sampled_from(
-                [*(c.name for c in REAL.all()), "--", "--score", "=", '"', "'", "\u201c", "#1"]
-            ),
+            st.sampled_from([*(c.name for c in REAL.all()), "--", "--score", "=", '"', "'", "\u201c", "#1"]),
             words,
         ),
         max_size=8,

@@ -105,13 +105,7 @@ contents = st.one_of(
     st.builds(lambda d: {"manifest": d}, json_values),
     documents.map(lambda d: sign(d, SIGNER)),
     st.builds(lambda d: {"manifest": sign(d, SIGNER)}, documents),
-    tracks.map(
-        lambda t: {
-            "manifest": {
-                **sign({"kind": "track", "origin": "not a table", "track_id": t.id}, SIGNER)
-            }
-        }
-    ),
+    tracks.map(lambda t: {"manifest": {**sign({"kind": "track", "origin": "not a table", "track_id": t.id}, SIGNER)}}),
 )
 
 
@@ -129,9 +123,7 @@ async def _all_handlers(rep: Replicator, sender: str, content: Any) -> list[Any]
 
 @PROPERTY_SETTINGS
 @given(st.sampled_from([PEER, STRANGER, "@me:hs", ""]), contents)
-async def test_any_event_gets_an_outcome_never_an_exception(
-    replicator: Replicator, sender: str, content: Any
-) -> None:
+async def test_any_event_gets_an_outcome_never_an_exception(replicator: Replicator, sender: str, content: Any) -> None:
     queued = await replicator.store.queue_size()
     outcomes = await _all_handlers(replicator, sender, content)
     assert all(isinstance(o, str) for o in outcomes[:4])
@@ -142,9 +134,7 @@ async def test_any_event_gets_an_outcome_never_an_exception(
 
 @PROPERTY_SETTINGS
 @given(documents)
-async def test_unsigned_events_from_a_known_peer_are_rejected(
-    replicator: Replicator, content: dict[str, Any]
-) -> None:
+async def test_unsigned_events_from_a_known_peer_are_rejected(replicator: Replicator, content: dict[str, Any]) -> None:
     rejected = replicator.rejected_events
     outcomes = await _all_handlers(replicator, PEER, content)
     assert outcomes[0] in ("ignored: unverified", "ignored: malformed")
@@ -176,10 +166,7 @@ async def test_an_instance_key_is_registered_only_under_its_own_id(
         if peer is not None:
             assert peer.instance_id == _id(key) and peer.user_id == sender
     assert (
-        await replicator.handle_instance(
-            sender, "@someone-else:hs", {"public_key": key, "instance": _id(key)}
-        )
-        is None
+        await replicator.handle_instance(sender, "@someone-else:hs", {"public_key": key, "instance": _id(key)}) is None
     )
 
 

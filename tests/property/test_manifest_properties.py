@@ -136,9 +136,7 @@ def test_any_change_breaks_the_signature(document: dict[str, Any], data: st.Data
 
 @PROPERTY_SETTINGS
 @given(signed_documents, json_values, json_values)
-def test_a_forged_or_garbled_signature_is_refused_not_raised(
-    document: dict[str, Any], sig: Any, key: Any
-) -> None:
+def test_a_forged_or_garbled_signature_is_refused_not_raised(document: dict[str, Any], sig: Any, key: Any) -> None:
     for signature in (
         sig,
         {"key": SIGNER.public_key_b64, "sig": sig},
@@ -159,9 +157,7 @@ def test_check_signature_never_raises_on_any_json(document: Any, key: str) -> No
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-        lambda inner: st.one_of(
-            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
-        ),
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
         max_leaves=10,
     )
 )
@@ -194,11 +190,7 @@ def test_manifest_round_trips_to_the_same_track(track: Track, listed: list[dict[
         track.duration_s,
         track.verdict,
     )
-    assert (
-        copy.title == track.title[:300]
-        and copy.prompt == track.prompt
-        and copy.artist == track.artist
-    )
+    assert copy.title == track.title[:300] and copy.prompt == track.prompt and copy.artist == track.artist
     assert copy.tags == tuple(track.tags[:30]) and copy.first_seen_at == track.first_seen_at
     assert copy.origin_instance == SIGNER.instance_id and "@a:hs" not in copy.sharer.user_id
     assert received["sources"] == listed
@@ -206,9 +198,7 @@ def test_manifest_round_trips_to_the_same_track(track: Track, listed: list[dict[
 
 @PROPERTY_SETTINGS
 @given(tracks, st.data())
-def test_a_changed_manifest_parses_to_a_track_or_integrity_error(
-    track: Track, data: st.DataObject
-) -> None:
+def test_a_changed_manifest_parses_to_a_track_or_integrity_error(track: Track, data: st.DataObject) -> None:
     manifest = mutated_document(data, _wire(sign(manifest_for(track, [], "o"), SIGNER)))
     try:
         parsed = track_from_manifest(manifest)
@@ -220,9 +210,7 @@ def test_a_changed_manifest_parses_to_a_track_or_integrity_error(
 @PROPERTY_SETTINGS
 @given(documents)
 def test_any_document_parses_to_a_track_or_integrity_error(document: dict[str, Any]) -> None:
-    base = _wire(
-        sign(manifest_for(replace(_sample(), origin_instance=InstanceId("wp-x")), [], "o"), SIGNER)
-    )
+    base = _wire(sign(manifest_for(replace(_sample(), origin_instance=InstanceId("wp-x")), [], "o"), SIGNER))
     for candidate in (document, {**base, **document}):
         try:
             track_from_manifest(candidate)
@@ -249,13 +237,9 @@ def _sample() -> Track:
 times = st.one_of(
     st.datetimes(timezones=st.none() | st.timezones()).map(datetime.isoformat),
     st.text(max_size=30),
-    st.sampled_from(
-        ["2026-01-05T12:00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
-    ),
+    st.sampled_from(["2026-01-05T12:00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]),
 )
-numbers = st.one_of(
-    st.floats().map(repr), st.integers().map(str), st.sampled_from(["nan", "inf", "-1", "1e400"])
-)
+numbers = st.one_of(st.floats().map(repr), st.integers().map(str), st.sampled_from(["nan", "inf", "-1", "1e400"]))
 
 
 @PROPERTY_SETTINGS

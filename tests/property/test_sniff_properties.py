@@ -68,9 +68,7 @@ def test_magic_bytes_decide_the_container(magic: bytes, rest: bytes) -> None:
 
 @PROPERTY_SETTINGS
 @given(st.one_of(st.none(), st.text(max_size=60)), heads)
-def test_link_sniffers_never_raise_and_audio_is_never_a_page(
-    content_type: str | None, head: bytes
-) -> None:
+def test_link_sniffers_never_raise_and_audio_is_never_a_page(content_type: str | None, head: bytes) -> None:
     kind = media_type(content_type)
     assert kind == kind.strip().lower() and ";" not in kind
     page = is_page(content_type, head)

@@ -12,8 +12,15 @@ from pathlib import Path
 RATE = 44100
 
 
-def make_wav(path: Path, seconds: float = 4.0, seed: int = 1, channels: int = 2, rate: int = RATE,
-             amplitude: float = 0.4, silence: bool = False) -> Path:
+def make_wav(
+    path: Path,
+    seconds: float = 4.0,
+    seed: int = 1,
+    channels: int = 2,
+    rate: int = RATE,
+    amplitude: float = 0.4,
+    silence: bool = False,
+) -> Path:
     """A seeded melody (notes of a pentatonic scale, soft attack) as 16-bit PCM."""
     rng = random.Random(seed)
     scale = [220.0 * 2 ** (step / 12) for step in (0, 2, 4, 7, 9, 12, 14, 16)]
@@ -26,8 +33,13 @@ def make_wav(path: Path, seconds: float = 4.0, seed: int = 1, channels: int = 2,
         if position == 0:
             freq = rng.choice(scale)
         envelope = min(1.0, position / 400) * (1 - position / note_len) ** 0.5
-        value = 0.0 if silence else amplitude * envelope * (
-            math.sin(2 * math.pi * freq * index / rate) + 0.3 * math.sin(4 * math.pi * freq * index / rate))
+        value = (
+            0.0
+            if silence
+            else amplitude
+            * envelope
+            * (math.sin(2 * math.pi * freq * index / rate) + 0.3 * math.sin(4 * math.pi * freq * index / rate))
+        )
         sample = max(-32767, min(32767, int(value * 32767)))
         data += struct.pack("<h", sample) * channels
     with wave.open(str(path), "wb") as out:
@@ -75,8 +87,18 @@ def make_m4a(path: Path, seconds: float = 4.0, seed: int = 1) -> Path:
 
 def make_clipping_mp3(path: Path, seconds: float = 4.0, seed: int = 1) -> Path:
     """A melody driven far into clipping."""
-    return _via_wav(path, seconds, seed, "-af", "volume=18dB,alimiter=limit=1:level=false", "-c:a", "libmp3lame",
-                    "-b:a", "192k", amplitude=0.9)
+    return _via_wav(
+        path,
+        seconds,
+        seed,
+        "-af",
+        "volume=18dB,alimiter=limit=1:level=false",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "192k",
+        amplitude=0.9,
+    )
 
 
 def make_silence_mp3(path: Path, seconds: float = 4.0) -> Path:
@@ -84,8 +106,9 @@ def make_silence_mp3(path: Path, seconds: float = 4.0) -> Path:
     return _via_wav(path, seconds, 0, "-c:a", "libmp3lame", "-b:a", "128k", silence=True)
 
 
-def make_suno_like_mp3(path: Path, song_id: str, title: str, artist: str, lyrics: str, created: str,
-                       seconds: float = 4.0, seed: int = 11) -> Path:
+def make_suno_like_mp3(
+    path: Path, song_id: str, title: str, artist: str, lyrics: str, created: str, seconds: float = 4.0, seed: int = 11
+) -> Path:
     """An MP3 tagged the way Suno's downloads are (see docs/FACTS.md)."""
     from mutagen.id3 import COMM, ID3, TIT2, TPE1, USLT, WOAS
 
@@ -111,9 +134,24 @@ def make_long_mp3(path: Path, seconds: float = 60.0, seed: int = 1) -> Path:
     """A long MP3 made by ffmpeg alone (fast): a seeded chord that changes every second."""
     rng = random.Random(seed)
     notes = [round(110 * 2 ** (rng.randrange(0, 24) / 12), 2) for _ in range(8)]
-    steps = "+".join(f"0.2*sin(2*PI*{f}*t)*lt(mod(t\\,8)\\,{i + 1})*gte(mod(t\\,8)\\,{i})"
-                     for i, f in enumerate(notes))
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"aevalsrc={steps}|{steps}:s=44100:d={seconds}", "-c:a", "libmp3lame", "-b:a", "128k",
-                    str(path)], check=True, timeout=300)
+    steps = "+".join(f"0.2*sin(2*PI*{f}*t)*lt(mod(t\\,8)\\,{i + 1})*gte(mod(t\\,8)\\,{i})" for i, f in enumerate(notes))
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"aevalsrc={steps}|{steps}:s=44100:d={seconds}",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            str(path),
+        ],
+        check=True,
+        timeout=300,
+    )
     return path

@@ -9,8 +9,20 @@ from core.model import Share, Sharer, Track
 from core.voting_model import BallotType, Round, RoundRules
 from tests.support.factories import make_track
 
-GENRES = ("synthwave", "lo-fi", "ambient", "drill", "j-pop", "techno", "jazz", "metal", "folk", "house",
-          "trance", "soul")
+GENRES = (
+    "synthwave",
+    "lo-fi",
+    "ambient",
+    "drill",
+    "j-pop",
+    "techno",
+    "jazz",
+    "metal",
+    "folk",
+    "house",
+    "trance",
+    "soul",
+)
 LONG_TITLE = "夜のドライブ — <b>neon</b> & @everyone 🎵 " * 12  # ~300 characters, CJK, markup, a mention
 
 
@@ -26,8 +38,13 @@ async def seed_tracks(app: App, members: list[Sharer], count: int) -> list[Track
     now = app.clock.now()
     for index in range(count):
         who = members[index % len(members)]
-        track = make_track(who, title=f"{LONG_TITLE}#{index}", genre=GENRES[index % len(GENRES)],
-                           when=now - timedelta(hours=1), prompt="dreamy synths, " * 30)
+        track = make_track(
+            who,
+            title=f"{LONG_TITLE}#{index}",
+            genre=GENRES[index % len(GENRES)],
+            when=now - timedelta(hours=1),
+            prompt="dreamy synths, " * 30,
+        )
         await app.tracks.add(track, Share(track.id, who, track.first_seen_at, "test"))
         tracks.append(track)
     return tracks
@@ -42,13 +59,13 @@ async def seed_week(app: App, members: list[Sharer], voter: Sharer, count: int =
     return tracks
 
 
-async def seed_round(app: App, members: list[Sharer], moderator: Sharer, place: str,
-                     entries: int = 25) -> Round:
+async def seed_round(app: App, members: list[Sharer], moderator: Sharer, place: str, entries: int = 25) -> Round:
     """A score round with one entry from each of ``entries`` members, moved to its voting phase."""
     assert app.voting is not None
     tracks = await seed_tracks(app, members, entries)
-    rnd = await app.voting.start(RoundRules(theme=LONG_TITLE, ballot=BallotType.SCORE), moderator, place,
-                                 timedelta(hours=1), timedelta(hours=1))
+    rnd = await app.voting.start(
+        RoundRules(theme=LONG_TITLE, ballot=BallotType.SCORE), moderator, place, timedelta(hours=1), timedelta(hours=1)
+    )
     for track in tracks:
         await app.voting.submit(rnd.id, track.id, track.sharer)
     return await app.voting.close_phase(rnd.id, moderator)

@@ -74,8 +74,16 @@ class DiscordFake:
         self.fail_next: dict[str, int] = {}  # path prefix -> how many 500s to answer first
         self.rate_limit_next: dict[str, int] = {}  # path prefix -> how many 429s to answer first
         self.channels = {name: self.snowflake() for name in ("music", "synthwave", "rounds")}
-        self.users = {"bot": {"id": BOT_ID, "username": "wavepool", "discriminator": "0", "global_name": "Wavepool",
-                              "avatar": None, "bot": True}}
+        self.users = {
+            "bot": {
+                "id": BOT_ID,
+                "username": "wavepool",
+                "discriminator": "0",
+                "global_name": "Wavepool",
+                "avatar": None,
+                "bot": True,
+            }
+        }
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self.identified = asyncio.Event()
@@ -87,13 +95,26 @@ class DiscordFake:
 
     def user(self, name: str) -> dict[str, Any]:
         if name not in self.users:
-            self.users[name] = {"id": self.snowflake(), "username": name, "discriminator": "0",
-                                "global_name": name.capitalize(), "avatar": None}
+            self.users[name] = {
+                "id": self.snowflake(),
+                "username": name,
+                "discriminator": "0",
+                "global_name": name.capitalize(),
+                "avatar": None,
+            }
         return self.users[name]
 
     def member(self, name: str, permissions: str = EVERYONE_PERMS) -> dict[str, Any]:
-        return {"user": self.user(name), "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": False,
-                "mute": False, "flags": 0, "permissions": permissions, "nick": None}
+        return {
+            "user": self.user(name),
+            "roles": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": permissions,
+            "nick": None,
+        }
 
     # -- server ------------------------------------------------------------------------
 
@@ -120,8 +141,14 @@ class DiscordFake:
         attachment_id = self.snowflake()
         self.cdn[f"{attachment_id}-{filename}"] = data
         url = f"{self.base}/cdn/{attachment_id}-{filename}"
-        return {"id": attachment_id, "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                "content_type": content_type}
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
 
     async def _cdn(self, request: web.Request) -> web.Response:
         data = self.cdn.get(request.match_info["name"])
@@ -130,21 +157,58 @@ class DiscordFake:
     # -- gateway -----------------------------------------------------------------------
 
     def _channel(self, name: str, channel_id: str) -> dict[str, Any]:
-        return {"id": channel_id, "type": 0, "name": name, "position": 0, "guild_id": GUILD_ID,
-                "permission_overwrites": [], "nsfw": False, "parent_id": None}
+        return {
+            "id": channel_id,
+            "type": 0,
+            "name": name,
+            "position": 0,
+            "guild_id": GUILD_ID,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+        }
 
     def guild(self) -> dict[str, Any]:
         return {
-            "id": GUILD_ID, "name": "AI Music", "owner_id": self.user("owner")["id"], "unavailable": False,
-            "roles": [{"id": GUILD_ID, "name": "@everyone", "permissions": EVERYONE_PERMS, "position": 0,
-                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "id": GUILD_ID,
+            "name": "AI Music",
+            "owner_id": self.user("owner")["id"],
+            "unavailable": False,
+            "roles": [
+                {
+                    "id": GUILD_ID,
+                    "name": "@everyone",
+                    "permissions": EVERYONE_PERMS,
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
             "channels": [self._channel(n, i) for n, i in self.channels.items()],
-            "members": [self.member("bot")], "member_count": 1, "emojis": [], "stickers": [], "features": [],
-            "voice_states": [], "presences": [], "threads": [], "stage_instances": [],
-            "guild_scheduled_events": [], "joined_at": "2026-01-01T00:00:00+00:00", "large": False,
-            "premium_tier": 0, "preferred_locale": "en-US", "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0,
-            "system_channel_flags": 0, "afk_timeout": 300,
+            "members": [self.member("bot")],
+            "member_count": 1,
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "voice_states": [],
+            "presences": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "large": False,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "system_channel_flags": 0,
+            "afk_timeout": 300,
         }
 
     async def _send(self, payload: dict[str, Any]) -> None:
@@ -169,10 +233,19 @@ class DiscordFake:
             if payload.get("op") == 1:
                 await socket.send_str(json.dumps({"op": 11}))
             elif payload.get("op") == 2:
-                await self.dispatch("READY", {
-                    "v": 10, "user": self.users["bot"], "guilds": [{"id": GUILD_ID, "unavailable": True}],
-                    "session_id": "fake-session", "resume_gateway_url": self.base.replace("http", "ws") + "/gateway",
-                    "application": {"id": APP_ID, "flags": 0}, "private_channels": [], "relationships": []})
+                await self.dispatch(
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": self.users["bot"],
+                        "guilds": [{"id": GUILD_ID, "unavailable": True}],
+                        "session_id": "fake-session",
+                        "resume_gateway_url": self.base.replace("http", "ws") + "/gateway",
+                        "application": {"id": APP_ID, "flags": 0},
+                        "private_channels": [],
+                        "relationships": [],
+                    },
+                )
                 await self.dispatch("GUILD_CREATE", self.guild())
                 self.identified.set()
         return socket
@@ -202,12 +275,21 @@ class DiscordFake:
             if path.startswith(prefix) and count > 0:
                 self.rate_limit_next[prefix] = count - 1
                 return web.Response(
-                    body=json.dumps({"message": "You are being rate limited.", "retry_after": 0.2,
-                                     "global": False, "code": 0}).encode(), status=429,
-                    headers={"Content-Type": "application/json", "Retry-After": "1", "Via": "1.1 google",
-                             "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                             "X-RateLimit-Reset-After": "0.2", "X-RateLimit-Bucket": "fake",
-                             "X-RateLimit-Scope": "user"})
+                    body=json.dumps(
+                        {"message": "You are being rate limited.", "retry_after": 0.2, "global": False, "code": 0}
+                    ).encode(),
+                    status=429,
+                    headers={
+                        "Content-Type": "application/json",
+                        "Retry-After": "1",
+                        "Via": "1.1 google",
+                        "X-RateLimit-Limit": "5",
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset-After": "0.2",
+                        "X-RateLimit-Bucket": "fake",
+                        "X-RateLimit-Scope": "user",
+                    },
+                )
         handler = self._route(request.method, path)
         if handler is None:
             self.unknown.append(f"{request.method} {path}")
@@ -224,8 +306,13 @@ class DiscordFake:
             return self._commands
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "messages" and method == "POST":
             return self._create_message
-        if parts[0] == "channels" and len(parts) == 5 and parts[2] == "messages" and parts[4] == "threads" \
-                and method == "POST":
+        if (
+            parts[0] == "channels"
+            and len(parts) == 5
+            and parts[2] == "messages"
+            and parts[4] == "threads"
+            and method == "POST"
+        ):
             return self._start_thread
         if parts[0] == "channels" and len(parts) == 2 and method == "GET":
             return self._get_channel
@@ -243,9 +330,20 @@ class DiscordFake:
         return _json(self.users["bot"])
 
     async def _application(self, *_: Any) -> web.Response:
-        return _json({"id": APP_ID, "name": "Wavepool", "description": "", "icon": None, "bot_public": True,
-                      "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0,
-                      "owner": self.user("owner"), "team": None})
+        return _json(
+            {
+                "id": APP_ID,
+                "name": "Wavepool",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "owner": self.user("owner"),
+                "team": None,
+            }
+        )
 
     async def _commands(self, request: web.Request, path: str, body: Any, _files: Any) -> web.Response:
         if request.method == "PUT":
@@ -254,20 +352,52 @@ class DiscordFake:
                 return self._refuse(path, errors)
             stored = []
             for command in body or []:
-                stored.append({**command, "id": self.snowflake(), "application_id": APP_ID, "version": "1",
-                               "default_member_permissions": command.get("default_member_permissions")})
+                stored.append(
+                    {
+                        **command,
+                        "id": self.snowflake(),
+                        "application_id": APP_ID,
+                        "version": "1",
+                        "default_member_permissions": command.get("default_member_permissions"),
+                    }
+                )
             self.commands[path] = stored
         return _json(self.commands.get(path, []))
 
-    def _message(self, channel_id: str, body: dict[str, Any], files: list[tuple[str, bytes]],
-                 author: dict[str, Any] | None = None, flags: int = 0) -> dict[str, Any]:
+    def _message(
+        self,
+        channel_id: str,
+        body: dict[str, Any],
+        files: list[tuple[str, bytes]],
+        author: dict[str, Any] | None = None,
+        flags: int = 0,
+    ) -> dict[str, Any]:
         message = {
-            "id": self.snowflake(), "channel_id": channel_id, "guild_id": GUILD_ID, "author": author or self.users["bot"],
-            "content": body.get("content") or "", "timestamp": "2026-11-25T00:00:00+00:00", "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False,
-            "type": 0, "embeds": body.get("embeds") or [], "components": body.get("components") or [],
-            "attachments": [{"id": self.snowflake(), "filename": name, "size": len(data), "url": f"{self.base}/cdn/x",
-                             "proxy_url": f"{self.base}/cdn/x"} for name, data in files],
+            "id": self.snowflake(),
+            "channel_id": channel_id,
+            "guild_id": GUILD_ID,
+            "author": author or self.users["bot"],
+            "content": body.get("content") or "",
+            "timestamp": "2026-11-25T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "type": 0,
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "attachments": [
+                {
+                    "id": self.snowflake(),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"{self.base}/cdn/x",
+                    "proxy_url": f"{self.base}/cdn/x",
+                }
+                for name, data in files
+            ],
             "flags": body.get("flags") or flags,
         }
         if body.get("message_reference"):
@@ -321,12 +451,26 @@ class DiscordFake:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         if message_id in self.threads:
             return _json({"message": "A thread has already been created for this message", "code": 160004}, 400)
-        thread = {"id": message_id, "type": 11, "guild_id": GUILD_ID, "parent_id": channel_id,
-                  "owner_id": BOT_ID, "name": body["name"], "last_message_id": None, "message_count": 0,
-                  "member_count": 1, "rate_limit_per_user": 0, "flags": 0, "total_message_sent": 0,
-                  "thread_metadata": {"archived": False, "locked": False,
-                                      "auto_archive_duration": body.get("auto_archive_duration") or 4320,
-                                      "archive_timestamp": "2026-11-25T00:00:00+00:00"}}
+        thread = {
+            "id": message_id,
+            "type": 11,
+            "guild_id": GUILD_ID,
+            "parent_id": channel_id,
+            "owner_id": BOT_ID,
+            "name": body["name"],
+            "last_message_id": None,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": False,
+                "locked": False,
+                "auto_archive_duration": body.get("auto_archive_duration") or 4320,
+                "archive_timestamp": "2026-11-25T00:00:00+00:00",
+            },
+        }
         self.threads[message_id] = thread
         message["thread"] = thread
         return _json(thread)
@@ -381,12 +525,19 @@ class DiscordFake:
 
     # -- helpers for tests ---------------------------------------------------------------
 
-    def interaction(self, name: str, options: list[dict[str, Any]], user: str = "alice",
-                    channel: str = "music", permissions: str = EVERYONE_PERMS,
-                    resolved: dict[str, Any] | None = None) -> dict[str, Any]:
+    def interaction(
+        self,
+        name: str,
+        options: list[dict[str, Any]],
+        user: str = "alice",
+        channel: str = "music",
+        permissions: str = EVERYONE_PERMS,
+        resolved: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """An INTERACTION_CREATE payload for a registered slash command."""
-        route, registered = next((route, c) for route, cmds in self.commands.items() for c in cmds
-                                 if c["name"] == name.split()[0])
+        route, registered = next(
+            (route, c) for route, cmds in self.commands.items() for c in cmds if c["name"] == name.split()[0]
+        )
         data: dict[str, Any] = {"id": registered["id"], "name": registered["name"], "type": 1, "options": options}
         if "/guilds/" in route:
             data["guild_id"] = GUILD_ID  # Discord names the guild of a guild command
@@ -395,33 +546,76 @@ class DiscordFake:
         if resolved:
             data["resolved"] = resolved
         channel_id = self.channels[channel]
-        return {"id": self.snowflake(), "application_id": APP_ID, "type": 2, "token": f"tok{time.monotonic_ns()}",
-                "version": 1, "guild_id": GUILD_ID, "channel_id": channel_id,
-                "channel": self._channel(channel, channel_id), "member": self.member(user, permissions),
-                "data": data, "app_permissions": EVERYONE_PERMS, "locale": "en-US", "guild_locale": "en-US",
-                "attachment_size_limit": 10 * 1024 * 1024, "entitlements": [],
-                "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0}
+        return {
+            "id": self.snowflake(),
+            "application_id": APP_ID,
+            "type": 2,
+            "token": f"tok{time.monotonic_ns()}",
+            "version": 1,
+            "guild_id": GUILD_ID,
+            "channel_id": channel_id,
+            "channel": self._channel(channel, channel_id),
+            "member": self.member(user, permissions),
+            "data": data,
+            "app_permissions": EVERYONE_PERMS,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": GUILD_ID},
+            "context": 0,
+        }
 
     def component_interaction(self, message: dict[str, Any], custom_id: str, user: str = "carol") -> dict[str, Any]:
         """An INTERACTION_CREATE payload for a member pressing a button of a stored message."""
         channel_id = message["channel_id"]
         name = next((n for n, i in self.channels.items() if i == channel_id), None)
         channel = self.threads[channel_id] if channel_id in self.threads else self._channel(name or "?", channel_id)
-        return {"id": self.snowflake(), "application_id": APP_ID, "type": 3, "token": f"tok{time.monotonic_ns()}",
-                "version": 1, "guild_id": GUILD_ID, "channel_id": channel_id, "channel": channel,
-                "member": self.member(user), "message": message,
-                "data": {"custom_id": custom_id, "component_type": 2}, "app_permissions": EVERYONE_PERMS,
-                "locale": "en-US", "guild_locale": "en-US", "attachment_size_limit": 10 * 1024 * 1024,
-                "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0}
+        return {
+            "id": self.snowflake(),
+            "application_id": APP_ID,
+            "type": 3,
+            "token": f"tok{time.monotonic_ns()}",
+            "version": 1,
+            "guild_id": GUILD_ID,
+            "channel_id": channel_id,
+            "channel": channel,
+            "member": self.member(user),
+            "message": message,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "app_permissions": EVERYONE_PERMS,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": GUILD_ID},
+            "context": 0,
+        }
 
-    def message_create(self, content: str, user: str = "alice", channel: str = "music",
-                       attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def message_create(
+        self, content: str, user: str = "alice", channel: str = "music", attachments: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """A MESSAGE_CREATE payload from a member."""
-        return {"id": self.snowflake(), "channel_id": self.channels[channel], "guild_id": GUILD_ID,
-                "author": self.user(user), "member": {k: v for k, v in self.member(user).items() if k != "user"},
-                "content": content, "timestamp": "2026-11-25T00:00:00+00:00", "edited_timestamp": None,
-                "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False,
-                "type": 0, "embeds": [], "components": [], "attachments": attachments or [], "flags": 0}
+        return {
+            "id": self.snowflake(),
+            "channel_id": self.channels[channel],
+            "guild_id": GUILD_ID,
+            "author": self.user(user),
+            "member": {k: v for k, v in self.member(user).items() if k != "user"},
+            "content": content,
+            "timestamp": "2026-11-25T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "type": 0,
+            "embeds": [],
+            "components": [],
+            "attachments": attachments or [],
+            "flags": 0,
+        }
 
     def sent(self, method: str = "POST", contains: str = "") -> list[Recorded]:
         """Recorded requests by method and path fragment."""

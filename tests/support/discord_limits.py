@@ -43,8 +43,9 @@ class Collector:
         """Record an error at ``path``."""
         _put(self.tree, path, _error(code, message))
 
-    def length(self, path: tuple[str | int, ...], value: Any, most: int, least: int = 0,
-               required: bool = False) -> None:
+    def length(
+        self, path: tuple[str | int, ...], value: Any, most: int, least: int = 0, required: bool = False
+    ) -> None:
         """A string's length within [least, most]; absent is fine unless ``required``."""
         if value is None:
             if required:
@@ -55,8 +56,11 @@ class Collector:
         elif len(value) > most:
             self.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {most} or fewer in length.")
         elif len(value) < least or (required and not value.strip()):
-            self.add(path, "BASE_TYPE_MIN_LENGTH" if value.strip() else "BASE_TYPE_REQUIRED",
-                     f"Must be {least} or more in length." if value.strip() else "This field is required")
+            self.add(
+                path,
+                "BASE_TYPE_MIN_LENGTH" if value.strip() else "BASE_TYPE_REQUIRED",
+                f"Must be {least} or more in length." if value.strip() else "This field is required",
+            )
 
     def count(self, path: tuple[str | int, ...], items: Any, most: int, least: int = 0) -> None:
         """A list's length within [least, most]."""
@@ -124,8 +128,9 @@ def _components(errors: Collector, rows: list[dict[str, Any]]) -> None:
                 errors.count((*where, "options"), item.get("options"), 25)
             custom_id = item.get("custom_id")
             if custom_id in seen:
-                errors.add((*where, "custom_id"), "COMPONENT_CUSTOM_ID_DUPLICATED",
-                           "Component custom id cannot be duplicated")
+                errors.add(
+                    (*where, "custom_id"), "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
+                )
             if custom_id is not None:
                 seen.add(custom_id)
 
@@ -144,8 +149,14 @@ def check_message(body: dict[str, Any], has_files: bool = False) -> Errors | Non
 
 def is_empty(body: dict[str, Any], has_files: bool) -> bool:
     """Discord refuses a message with nothing in it (code 50006)."""
-    return not (body.get("content") or body.get("embeds") or body.get("components") or has_files
-                or body.get("sticker_ids") or body.get("poll"))
+    return not (
+        body.get("content")
+        or body.get("embeds")
+        or body.get("components")
+        or has_files
+        or body.get("sticker_ids")
+        or body.get("poll")
+    )
 
 
 def check_modal(data: dict[str, Any]) -> Errors | None:
@@ -212,8 +223,11 @@ def _options(errors: Collector, path: tuple[str | int, ...], options: list[dict[
             continue
         if option.get("required"):
             if optional_seen:
-                errors.add((*where, "required"), "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                           "Required options must be placed before non-required options")
+                errors.add(
+                    (*where, "required"),
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
         else:
             optional_seen = True
         for bound in ("min_length", "max_length"):
@@ -235,7 +249,9 @@ def check_commands(commands: list[dict[str, Any]]) -> Errors | None:
         if not COMMAND_NAME.match(name) or (kind == 1 and name != name.lower()):
             errors.add((index, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
         if (kind, name) in names:
-            errors.add((index, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique")
+            errors.add(
+                (index, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+            )
         names.add((kind, name))
         if kind == 1:
             errors.length((index, "description"), command.get("description"), 100, 1, required=True)

@@ -19,8 +19,12 @@ async def publish_fast(run: Running, count: int, work: Path, size: int = 2000) -
         blob.write_bytes(os.urandom(size) + index.to_bytes(4, "big"))
         cid, stored = await app.pool.put_file(blob)
         blob.unlink()
-        track = replace(make_track(member("alice"), f"Song {index}"), cid=cid, size=stored,
-                        origin_instance=run.instance.identity.instance_id)
+        track = replace(
+            make_track(member("alice"), f"Song {index}"),
+            cid=cid,
+            size=stored,
+            origin_instance=run.instance.identity.instance_id,
+        )
         await app.tracks.add(track)
         await runner.replicator.publish_track(track)
         ids.append(track.id)

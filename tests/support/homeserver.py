@@ -53,15 +53,24 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "tls.crt", folder / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -95,48 +104,114 @@ class Homeserver:
         key_path = folder / "signing.key"
         with key_path.open("w") as handle:
             write_signing_keys(handle, [generate_signing_key("a_" + secrets.token_hex(2))])
-        listeners: list[dict[str, Any]] = [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http",
-                                             "tls": False, "x_forwarded": False,
-                                             "resources": [{"names": ["client"], "compress": False}]}]
+        listeners: list[dict[str, Any]] = [
+            {
+                "port": port,
+                "bind_addresses": ["127.0.0.1"],
+                "type": "http",
+                "tls": False,
+                "x_forwarded": False,
+                "resources": [{"names": ["client"], "compress": False}],
+            }
+        ]
         config: dict[str, Any] = {
-            "server_name": server_name, "public_baseurl": f"http://127.0.0.1:{port}/", "pid_file": str(folder / "pid"),
-            "listeners": listeners, "database": {"name": "sqlite3", "args": {"database": str(folder / "hs.db")}},
-            "media_store_path": str(folder / "media"), "signing_key_path": str(key_path),
-            "log_config": str(folder / "log.yaml"), "report_stats": False,
-            "registration_shared_secret": secret, "macaroon_secret_key": secrets.token_hex(16),
-            "form_secret": secrets.token_hex(16), "enable_registration": False,
-            "suppress_key_server_warning": True, "trusted_key_servers": [], "presence": {"enabled": False},
-            "max_upload_size": max_upload, "url_preview_enabled": False, "bcrypt_rounds": 4,
-            "enable_media_repo": True, "user_directory": {"enabled": False},
+            "server_name": server_name,
+            "public_baseurl": f"http://127.0.0.1:{port}/",
+            "pid_file": str(folder / "pid"),
+            "listeners": listeners,
+            "database": {"name": "sqlite3", "args": {"database": str(folder / "hs.db")}},
+            "media_store_path": str(folder / "media"),
+            "signing_key_path": str(key_path),
+            "log_config": str(folder / "log.yaml"),
+            "report_stats": False,
+            "registration_shared_secret": secret,
+            "macaroon_secret_key": secrets.token_hex(16),
+            "form_secret": secrets.token_hex(16),
+            "enable_registration": False,
+            "suppress_key_server_warning": True,
+            "trusted_key_servers": [],
+            "presence": {"enabled": False},
+            "max_upload_size": max_upload,
+            "url_preview_enabled": False,
+            "bcrypt_rounds": 4,
+            "enable_media_repo": True,
+            "user_directory": {"enabled": False},
         }
-        for name in ("rc_message", "rc_registration", "rc_login", "rc_joins", "rc_joins_per_room", "rc_invites",
-                     "rc_room_creation", "rc_media_create", "rc_admin_redaction", "rc_profile", "rc_3pid_validation",
-                     "rc_federation", "rc_key_requests"):
+        for name in (
+            "rc_message",
+            "rc_registration",
+            "rc_login",
+            "rc_joins",
+            "rc_joins_per_room",
+            "rc_invites",
+            "rc_room_creation",
+            "rc_media_create",
+            "rc_admin_redaction",
+            "rc_profile",
+            "rc_3pid_validation",
+            "rc_federation",
+            "rc_key_requests",
+        ):
             config[name] = dict(RATE)
         config["rc_login"] = {"address": RATE, "account": RATE, "failed_attempts": RATE}
         config["rc_joins"] = {"local": RATE, "remote": RATE}
         config["rc_invites"] = {"per_room": RATE, "per_user": RATE, "per_issuer": RATE}
-        config["rc_federation"] = {"window_size": 1000, "sleep_limit": 10000, "sleep_delay": 1,
-                                   "reject_limit": 10000, "concurrent": 100}
+        config["rc_federation"] = {
+            "window_size": 1000,
+            "sleep_limit": 10000,
+            "sleep_delay": 1,
+            "reject_limit": 10000,
+            "concurrent": 100,
+        }
         config.pop("rc_key_requests")
         config.pop("rc_3pid_validation")
         if federating:
             cert, key = _self_signed(folder)
-            listeners.append({"port": fed_port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": True,
-                              "resources": [{"names": ["federation"], "compress": False}]})
-            config.update({"tls_certificate_path": str(cert), "tls_private_key_path": str(key),
-                           "federation_verify_certificates": False, "ip_range_whitelist": ["127.0.0.1/32"]})
-        (folder / "log.yaml").write_text(yaml.safe_dump({
-            "version": 1, "formatters": {"f": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
-            "handlers": {"file": {"class": "logging.FileHandler", "filename": str(folder / "homeserver.log"),
-                                  "formatter": "f"}},
-            "root": {"level": "WARNING", "handlers": ["file"]}, "disable_existing_loggers": False}))
+            listeners.append(
+                {
+                    "port": fed_port,
+                    "bind_addresses": ["127.0.0.1"],
+                    "type": "http",
+                    "tls": True,
+                    "resources": [{"names": ["federation"], "compress": False}],
+                }
+            )
+            config.update(
+                {
+                    "tls_certificate_path": str(cert),
+                    "tls_private_key_path": str(key),
+                    "federation_verify_certificates": False,
+                    "ip_range_whitelist": ["127.0.0.1/32"],
+                }
+            )
+        (folder / "log.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "version": 1,
+                    "formatters": {"f": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
+                    "handlers": {
+                        "file": {
+                            "class": "logging.FileHandler",
+                            "filename": str(folder / "homeserver.log"),
+                            "formatter": "f",
+                        }
+                    },
+                    "root": {"level": "WARNING", "handlers": ["file"]},
+                    "disable_existing_loggers": False,
+                }
+            )
+        )
         (folder / "homeserver.yaml").write_text(yaml.safe_dump(config))
         server = cls(folder, port, server_name, secret)
         out = (folder / "stdout.log").open("wb")
         server.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c", str(folder / "homeserver.yaml")],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent, cwd=folder)
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            cwd=folder,
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -172,8 +247,16 @@ class Homeserver:
 
     # -- client-server calls (blocking; tests call them from threads or between awaits) -------
 
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
-             params: dict[str, str] | None = None, raw: bytes | None = None, content_type: str | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+    ) -> Any:
         """One request; raises RuntimeError with the body on an error status."""
         url = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -193,19 +276,40 @@ class Homeserver:
         """Shared-secret registration; (user id, access token)."""
         password = password or secrets.token_hex(8)
         nonce = self.call("GET", "/_synapse/admin/v1/register")["nonce"]
-        digest = hmac.new(self.secret.encode(), b"\x00".join(
-            p.encode() for p in (nonce, username, password, "admin" if admin else "notadmin")), hashlib.sha1)
-        data = self.call("POST", "/_synapse/admin/v1/register", body={
-            "nonce": nonce, "username": username, "password": password, "admin": admin, "mac": digest.hexdigest()})
+        digest = hmac.new(
+            self.secret.encode(),
+            b"\x00".join(p.encode() for p in (nonce, username, password, "admin" if admin else "notadmin")),
+            hashlib.sha1,
+        )
+        data = self.call(
+            "POST",
+            "/_synapse/admin/v1/register",
+            body={
+                "nonce": nonce,
+                "username": username,
+                "password": password,
+                "admin": admin,
+                "mac": digest.hexdigest(),
+            },
+        )
         self.users[data["user_id"]] = data["access_token"]
         return data["user_id"], data["access_token"]
 
-    def create_room(self, token: str, invite: list[str] = (), name: str = "room",  # type: ignore[assignment]
-                    power: dict[str, int] | None = None, public: bool = True,
-                    events: dict[str, int] | None = None) -> str:
+    def create_room(
+        self,
+        token: str,
+        invite: list[str] = (),
+        name: str = "room",  # type: ignore[assignment]
+        power: dict[str, int] | None = None,
+        public: bool = True,
+        events: dict[str, int] | None = None,
+    ) -> str:
         """A room; returns its id. ``power``: user levels; ``events``: levels needed per event type."""
-        body: dict[str, Any] = {"name": name, "invite": list(invite),
-                                "preset": "public_chat" if public else "private_chat"}
+        body: dict[str, Any] = {
+            "name": name,
+            "invite": list(invite),
+            "preset": "public_chat" if public else "private_chat",
+        }
         override: dict[str, Any] = {}
         if power:
             override["users"] = power
@@ -231,20 +335,31 @@ class Homeserver:
 
     def react(self, token: str, room_id: str, event_id: str, key: str) -> str:
         """Annotate an event."""
-        return self.send(token, room_id, {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id,
-                                                           "key": key}}, "m.reaction")
+        return self.send(
+            token,
+            room_id,
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}},
+            "m.reaction",
+        )
 
     def redact(self, token: str, room_id: str, event_id: str) -> str:
         """Redact an event."""
         txn = secrets.token_hex(8)
-        path = (f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/"
-                f"{urllib.parse.quote(event_id)}/{txn}")
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/redact/{urllib.parse.quote(event_id)}/{txn}"
         return str(self.call("PUT", path, token, {})["event_id"])
 
     def upload(self, token: str, data: bytes, content_type: str, filename: str) -> str:
         """Upload media; its mxc URI."""
-        return str(self.call("POST", "/_matrix/media/v3/upload", token, raw=data, content_type=content_type,
-                             params={"filename": filename})["content_uri"])
+        return str(
+            self.call(
+                "POST",
+                "/_matrix/media/v3/upload",
+                token,
+                raw=data,
+                content_type=content_type,
+                params={"filename": filename},
+            )["content_uri"]
+        )
 
     def messages(self, token: str, room_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """Newest events first."""

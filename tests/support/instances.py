@@ -53,8 +53,12 @@ class Running:
         return self.parts.tasks
 
 
-_NAMES = {"bots.federation.part": "federation", "bots.matrix.part": "matrix", "bots.discord.part": "discord",
-          "bots.scheduler_part": "scheduler"}
+_NAMES = {
+    "bots.federation.part": "federation",
+    "bots.matrix.part": "matrix",
+    "bots.discord.part": "discord",
+    "bots.scheduler_part": "scheduler",
+}
 
 
 @contextlib.asynccontextmanager

@@ -13,18 +13,31 @@ async def _noop(_inv):  # pragma: no cover - never called
     return Reply()
 
 
-REGISTRY = CommandRegistry([
-    Command("round start", "start", _noop, (
-        Param("theme", ParamKind.TEXT, "theme", rest=True),
-        Param("submit", ParamKind.DURATION, "window", required=False),
-        Param("ballot", ParamKind.CHOICE, "type", required=False, choices=("approval", "score")),
-    )),
-    Command("round vote", "vote", _noop, (
-        Param("round", ParamKind.TEXT, "r"), Param("entry", ParamKind.INTEGER, "e"),
-        Param("value", ParamKind.INTEGER, "v", required=False),
-    )),
-    Command("help", "help", _noop, (Param("command", ParamKind.TEXT, "c", required=False, rest=True),)),
-])
+REGISTRY = CommandRegistry(
+    [
+        Command(
+            "round start",
+            "start",
+            _noop,
+            (
+                Param("theme", ParamKind.TEXT, "theme", rest=True),
+                Param("submit", ParamKind.DURATION, "window", required=False),
+                Param("ballot", ParamKind.CHOICE, "type", required=False, choices=("approval", "score")),
+            ),
+        ),
+        Command(
+            "round vote",
+            "vote",
+            _noop,
+            (
+                Param("round", ParamKind.TEXT, "r"),
+                Param("entry", ParamKind.INTEGER, "e"),
+                Param("value", ParamKind.INTEGER, "v", required=False),
+            ),
+        ),
+        Command("help", "help", _noop, (Param("command", ParamKind.TEXT, "c", required=False, rest=True),)),
+    ]
+)
 
 
 def test_group_rest_and_options() -> None:

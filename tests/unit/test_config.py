@@ -55,8 +55,19 @@ def test_example_config_is_valid_and_documents_every_table() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "example.toml"
     settings = load_settings(example, {})
     text = example.read_text()
-    for table in ("instance", "http", "ingest", "provenance", "links", "genres", "voting",
-                  "digest", "discord", "matrix", "federation"):
+    for table in (
+        "instance",
+        "http",
+        "ingest",
+        "provenance",
+        "links",
+        "genres",
+        "voting",
+        "digest",
+        "discord",
+        "matrix",
+        "federation",
+    ):
         assert f"[{table}]" in text
     assert settings.http.port > 0
 

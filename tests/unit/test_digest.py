@@ -22,8 +22,9 @@ async def _setup():
     events = MemoryEventLog()
     voting = VotingService(MemoryVotingRepository(), tracks, clock, events)
     state = MemoryKeyValue()
-    digest = DigestService(DigestSchedule("mon", time(18, 0), "UTC", top_n=5), tracks, clock, events, state,
-                           "Synth Club", voting)
+    digest = DigestService(
+        DigestSchedule("mon", time(18, 0), "UTC", top_n=5), tracks, clock, events, state, "Synth Club", voting
+    )
     return clock, tracks, voting, digest, events, state
 
 

@@ -59,8 +59,14 @@ def _track(n: int) -> DomainEvent:
 
 
 async def test_events_round_trip_with_their_fields(events: EventLog) -> None:
-    event = DomainEvent(EventKind.TRACK_REPLICATED, track_id=TrackId("t1"), origin=Origin.PEER, peer="Synth Club",
-                        reason="why", was_public=True)
+    event = DomainEvent(
+        EventKind.TRACK_REPLICATED,
+        track_id=TrackId("t1"),
+        origin=Origin.PEER,
+        peer="Synth Club",
+        reason="why",
+        was_public=True,
+    )
     digest = DomainEvent(EventKind.DIGEST_PUBLISHED, week_ending=NOW)
     assert await events.record(event, NOW) == 1
     assert await events.record(digest, NOW) == 2

@@ -24,7 +24,7 @@ def test_fast_similarity_equals_the_exhaustive_search_for_shifted_noisy_copies()
     for trial in range(12):
         original = [rng.getrandbits(32) for _ in range(rng.randrange(200, 1000))]
         shift = rng.randrange(0, 60)
-        copy = _noisy(original[shift:], rng, 0.03) if trial % 2 else _noisy(original, rng, 0.05)[: 500]
+        copy = _noisy(original[shift:], rng, 0.03) if trial % 2 else _noisy(original, rng, 0.05)[:500]
         fast, full = similarity(original, copy), similarity(original, copy, exhaustive=True)
         assert fast == full and fast > 0.9, (trial, fast, full)
         assert similarity(copy, original) == similarity(copy, original, exhaustive=True)

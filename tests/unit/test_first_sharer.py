@@ -15,8 +15,14 @@ def _ms(when: datetime) -> int:
 
 
 def _claim(name: str, manifest: datetime, event: datetime | None) -> SharerClaim:
-    return SharerClaim(InstanceId(f"inst-{name}"), f"Community {name}", f"member of {name}", TrackId(f"t-{name}"),
-                       manifest, _ms(event) if event else None)
+    return SharerClaim(
+        InstanceId(f"inst-{name}"),
+        f"Community {name}",
+        f"member of {name}",
+        TrackId(f"t-{name}"),
+        manifest,
+        _ms(event) if event else None,
+    )
 
 
 def test_the_earliest_federation_event_wins() -> None:

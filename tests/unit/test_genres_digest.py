@@ -32,8 +32,9 @@ TAXONOMY = [
 
 
 def service() -> GenreService:
-    return GenreService(TAXONOMY, Places(), {"discord": "999", "matrix": "!default:hs"},
-                        {"round": {"matrix": "!rounds:hs"}})
+    return GenreService(
+        TAXONOMY, Places(), {"discord": "999", "matrix": "!default:hs"}, {"round": {"matrix": "!rounds:hs"}}
+    )
 
 
 def test_classification_order() -> None:

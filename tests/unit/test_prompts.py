@@ -49,11 +49,16 @@ def test_words_match_the_index_tokeniser() -> None:
 
 
 async def test_save_creates_then_dedupes_and_links(service: PromptService, clock: ManualClock) -> None:
-    first, created = await service.save("Dreamy  80s synthwave", "prompt", ALICE, " Suno ", {"model": "v4"},
-                                        TrackId("t1"))
+    first, created = await service.save(
+        "Dreamy  80s synthwave", "prompt", ALICE, " Suno ", {"model": "v4"}, TrackId("t1")
+    )
     assert created
     assert (first.text, first.kind, first.generator, dict(first.settings)) == (
-        "Dreamy 80s synthwave", "prompt", "suno", {"model": "v4"})
+        "Dreamy 80s synthwave",
+        "prompt",
+        "suno",
+        {"model": "v4"},
+    )
     assert first.author == ALICE and first.created_at == clock.now() and first.track_ids == ("t1",)
     clock.advance(timedelta(hours=1))
     again, created = await service.save("dreamy 80s SYNTHWAVE\n", "prompt", BOB, track_id=TrackId("t2"))
@@ -88,10 +93,21 @@ async def test_unknown_kind_is_refused(service: PromptService) -> None:
 
 async def test_autofill_from_track(service: PromptService) -> None:
     track = make_track(ALICE, prompt="lofi beats for studying")
-    evidence = Evidence("page", "generator:suno", Strength.MODERATE, "Suno page",
-                        {"model": "chirp-v4", "seed": 1234, "junk": {"nested": 1}})
-    track = replace(track, style="lo-fi, chill", lyrics="la la la\n\nla la", generator="suno",
-                    generator_song_id="abc-123", evidence=(evidence,))
+    evidence = Evidence(
+        "page",
+        "generator:suno",
+        Strength.MODERATE,
+        "Suno page",
+        {"model": "chirp-v4", "seed": 1234, "junk": {"nested": 1}},
+    )
+    track = replace(
+        track,
+        style="lo-fi, chill",
+        lyrics="la la la\n\nla la",
+        generator="suno",
+        generator_song_id="abc-123",
+        evidence=(evidence,),
+    )
     saved = await service.autofill_from_track(track)
     assert [p.kind for p in saved] == ["prompt", "style", "lyrics"]
     by_kind = {p.kind: p for p in saved}
@@ -126,8 +142,12 @@ async def test_show_by_id_and_prefix(service: PromptService) -> None:
 
 
 async def test_search_validation_and_ranking(service: PromptService) -> None:
-    for text in ("dark techno with heavy bass", "synthwave sunset drive", "neon synthwave, retro synthwave",
-                 "acoustic folk ballad"):
+    for text in (
+        "dark techno with heavy bass",
+        "synthwave sunset drive",
+        "neon synthwave, retro synthwave",
+        "acoustic folk ballad",
+    ):
         await service.save(text)
     with pytest.raises(UsageError, match="words"):
         await service.search("  ")
@@ -150,8 +170,7 @@ async def test_more_like_excludes_itself(service: PromptService) -> None:
         await service.more_like("00000000")
 
 
-async def test_top_by_votes_of_tracks(service: PromptService, repo: MemoryPromptRepository,
-                                      clock: ManualClock) -> None:
+async def test_top_by_votes_of_tracks(service: PromptService, repo: MemoryPromptRepository, clock: ManualClock) -> None:
     a, _ = await service.save("prompt a", track_id=TrackId("t1"))
     await service.save("prompt a", track_id=TrackId("t2"))
     b, _ = await service.save("prompt b", track_id=TrackId("t3"))

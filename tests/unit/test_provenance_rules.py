@@ -17,20 +17,39 @@ from core.services.provenance import AI_SOURCE_TYPE, NearDuplicate, ProvenanceRu
 
 RULES = ProvenanceRules()
 SUNO_ID = "0f5b1a2c-3d4e-4f60-8a9b-0c1d2e3f4a5b"
-SUNO_TAGS = TagInfo(format="id3", title="Neon", comment=f"made with suno; created=2026-01-01T00:00:00Z; id={SUNO_ID}",
-                    url=f"https://suno.com/song/{SUNO_ID}")
+SUNO_TAGS = TagInfo(
+    format="id3",
+    title="Neon",
+    comment=f"made with suno; created=2026-01-01T00:00:00Z; id={SUNO_ID}",
+    url=f"https://suno.com/song/{SUNO_ID}",
+)
 
 
 def _c2pa(state: str, source: str = AI_SOURCE_TYPE) -> C2paInfo:
-    return C2paInfo(state=state, signer="Test Vendor", claim_generator="gen/1", digital_source_types=(source,),
-                    actions=("c2pa.created",), failure_codes=("assertion.dataHash.mismatch",) if state == "Invalid" else ())
+    return C2paInfo(
+        state=state,
+        signer="Test Vendor",
+        claim_generator="gen/1",
+        digital_source_types=(source,),
+        actions=("c2pa.created",),
+        failure_codes=("assertion.dataHash.mismatch",) if state == "Invalid" else (),
+    )
 
 
-def _verdict(*, tags: TagInfo | None = None, c2pa: C2paInfo | None = None, decl: Declaration | None = None,
-             near: list[NearDuplicate] | None = None) -> tuple[Verdict, str]:
+def _verdict(
+    *,
+    tags: TagInfo | None = None,
+    c2pa: C2paInfo | None = None,
+    decl: Declaration | None = None,
+    near: list[NearDuplicate] | None = None,
+) -> tuple[Verdict, str]:
     decl = decl or Declaration()
-    evidence = [*provenance.tag_evidence(tags or TagInfo(format="none")), *provenance.c2pa_evidence(c2pa),
-                *provenance.declaration_evidence(decl), *provenance.near_duplicate_evidence(near or [], ("cli", "alice"))]
+    evidence = [
+        *provenance.tag_evidence(tags or TagInfo(format="none")),
+        *provenance.c2pa_evidence(c2pa),
+        *provenance.declaration_evidence(decl),
+        *provenance.near_duplicate_evidence(near or [], ("cli", "alice")),
+    ]
     return provenance.decide(evidence, decl, RULES)
 
 
@@ -64,9 +83,19 @@ def test_only_the_sharers_word_is_declared() -> None:
 
 def test_near_duplicate_of_another_sharers_track_is_quarantined_but_own_is_not() -> None:
     def near(user: str) -> NearDuplicate:
-        track = Track(id=TrackId("t1"), cid=Cid("bafkreix"), size=1, media_type="audio/mpeg", duration_s=3,
-                      title="Original", sharer=Sharer("cli", user, user), first_seen_at=datetime(2026, 1, 1, tzinfo=UTC),
-                      origin_instance=InstanceId("i"), verdict=Verdict.VERIFIED, verdict_reason="")
+        track = Track(
+            id=TrackId("t1"),
+            cid=Cid("bafkreix"),
+            size=1,
+            media_type="audio/mpeg",
+            duration_s=3,
+            title="Original",
+            sharer=Sharer("cli", user, user),
+            first_seen_at=datetime(2026, 1, 1, tzinfo=UTC),
+            origin_instance=InstanceId("i"),
+            verdict=Verdict.VERIFIED,
+            verdict_reason="",
+        )
         return NearDuplicate(track, 0.97)
 
     assert _verdict(decl=Declaration(generator="suno"), near=[near("bob")])[0] is Verdict.QUARANTINED

@@ -16,8 +16,11 @@ def _entries(count: int) -> list[Entry]:
 
 
 def _ballots(votes: dict[int, list[int]]) -> list[Ballot]:
-    return [Ballot(1, entry, Voter("matrix", f"@v{entry}-{i}:hs"), value, AT)
-            for entry, values in votes.items() for i, value in enumerate(values)]
+    return [
+        Ballot(1, entry, Voter("matrix", f"@v{entry}-{i}:hs"), value, AT)
+        for entry, values in votes.items()
+        for i, value in enumerate(values)
+    ]
 
 
 def test_wilson_prefers_many_approvals() -> None:

@@ -33,8 +33,12 @@ from tests.support.replies import (
 )
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)  # "explain" is slow on big inputs
-EXAMPLES = settings(max_examples=15, deadline=None, phases=PHASES,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+EXAMPLES = settings(
+    max_examples=15,
+    deadline=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 FAKE_EVENT = "$" + "A" * 43  # an event id as long as Synapse's
 ENVELOPE = 3000  # sender, room, auth/prev events, hashes, signatures of a PDU: well under this
 ALLOWED_TAGS = {"div", "p", "b", "i", "ul", "li", "br", "h4"}
@@ -51,8 +55,12 @@ def discord_payloads(plan: discord_render.Plan, key: str = "delivery-key") -> li
         for index, message in enumerate(plan.messages):
             kwargs = message.kwargs()
             params = discord.http.handle_message_parameters(
-                content=kwargs.get("content"), embeds=kwargs["embeds"], view=kwargs.get("view"),
-                allowed_mentions=kwargs["allowed_mentions"], nonce=discord_render.nonce(key, index))
+                content=kwargs.get("content"),
+                embeds=kwargs["embeds"],
+                view=kwargs.get("view"),
+                allowed_mentions=kwargs["allowed_mentions"],
+                nonce=discord_render.nonce(key, index),
+            )
             out.append(params.payload)
         return out
 
@@ -75,21 +83,30 @@ def _custom_ids(payloads: list[dict[str, Any]]) -> list[str]:
 
 
 def _card_embeds(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for p in payloads for e in p.get("embeds") or []
-            if any(f["name"] == "Pool address" for f in e.get("fields") or [])]
+    return [
+        e
+        for p in payloads
+        for e in p.get("embeds") or []
+        if any(f["name"] == "Pool address" for f in e.get("fields") or [])
+    ]
 
 
 def _rows(payloads: list[dict[str, Any]], reply: Reply) -> list[str]:
     """Names of the listed rows as sent (card fields excluded)."""
-    return [f["name"] for p in payloads for e in p.get("embeds") or []
-            if not any(f["name"] == "Pool address" for f in e.get("fields") or [])
-            for f in e.get("fields") or []]
+    return [
+        f["name"]
+        for p in payloads
+        for e in p.get("embeds") or []
+        if not any(f["name"] == "Pool address" for f in e.get("fields") or [])
+        for f in e.get("fields") or []
+    ]
 
 
 def assert_nothing_lost_on_discord(reply: Reply, payloads: list[dict[str, Any]]) -> None:
     cards = _card_embeds(payloads)
-    assert sorted(next(f["value"] for f in e["fields"] if f["name"] == "Pool address") for e in cards) == \
-        sorted(t.cid for t in reply.cards)
+    assert sorted(next(f["value"] for f in e["fields"] if f["name"] == "Pool address") for e in cards) == sorted(
+        t.cid for t in reply.cards
+    )
     assert sorted(_custom_ids(payloads)) == sorted({b.custom_id for b in reply.buttons})
     rows = _rows(payloads, reply)
     assert len(rows) == len(reply.fields)
@@ -99,8 +116,9 @@ def assert_nothing_lost_on_discord(reply: Reply, payloads: list[dict[str, Any]])
 
 @EXAMPLES
 @given(communities(), member_text(), st.sampled_from([10, None]))
-def test_every_discord_digest_is_accepted_and_lists_every_track(community: Community, theme: str,
-                                                                 listed: int | None) -> None:
+def test_every_discord_digest_is_accepted_and_lists_every_track(
+    community: Community, theme: str, listed: int | None
+) -> None:
     reply = digest_reply(community.tracks, theme, listed)
     payloads = assert_discord_accepts(discord_render.plan(reply))
     assert_nothing_lost_on_discord(reply, payloads)
@@ -108,8 +126,7 @@ def test_every_discord_digest_is_accepted_and_lists_every_track(community: Commu
 
 @EXAMPLES
 @given(communities(most=60), member_text())
-def test_every_discord_round_result_and_entry_is_accepted_with_every_standing(community: Community,
-                                                                               theme: str) -> None:
+def test_every_discord_round_result_and_entry_is_accepted_with_every_standing(community: Community, theme: str) -> None:
     reply = results_reply(community.tracks, theme)
     payloads = assert_discord_accepts(discord_render.plan(reply))
     assert_nothing_lost_on_discord(reply, payloads)
@@ -125,11 +142,14 @@ def test_discord_text_replies_of_any_length_are_split_not_refused(text: str, tit
     reply = Reply(text=text, title=title)
     plan = discord_render.plan(reply)
     payloads = assert_discord_accepts(plan)
-    sent = "".join((p.get("content") or "") + "".join(e.get("description") or "" for e in p.get("embeds") or [])
-                   for p in payloads)
+    sent = "".join(
+        (p.get("content") or "") + "".join(e.get("description") or "" for e in p.get("embeds") or []) for p in payloads
+    )
     # every word of the text arrives (long titles may be cut, text never is)
-    assert re.sub(r"\s", "", text.replace("…", "")) in re.sub(r"\s", "", sent.replace("…", "")) or \
-        utf16_len(text) <= discord_render.CONTENT
+    assert (
+        re.sub(r"\s", "", text.replace("…", "")) in re.sub(r"\s", "", sent.replace("…", ""))
+        or utf16_len(text) <= discord_render.CONTENT
+    )
 
 
 def test_a_digest_of_120_long_cjk_titles_stays_under_6000_per_message() -> None:
@@ -141,8 +161,18 @@ def test_a_digest_of_120_long_cjk_titles_stays_under_6000_per_message() -> None:
     reply = digest_reply(tracks)
     payloads = assert_discord_accepts(discord_render.plan(reply))
     assert_nothing_lost_on_discord(reply, payloads)
-    assert max(sum(len(e.get("title") or "") + len(e.get("description") or "") + sum(
-        len(f["name"]) + len(f["value"]) for f in e.get("fields") or []) for e in p["embeds"]) for p in payloads) <= 6000
+    assert (
+        max(
+            sum(
+                len(e.get("title") or "")
+                + len(e.get("description") or "")
+                + sum(len(f["name"]) + len(f["value"]) for f in e.get("fields") or [])
+                for e in p["embeds"]
+            )
+            for p in payloads
+        )
+        <= 6000
+    )
 
 
 # -- Matrix --------------------------------------------------------------------------------
@@ -176,8 +206,9 @@ def assert_nothing_lost_on_matrix(reply: Reply, plan: matrix_render.Plan) -> Non
 
 @EXAMPLES
 @given(communities(), member_text(), st.sampled_from([10, None]))
-def test_every_matrix_digest_fits_an_event_and_lists_every_track(community: Community, theme: str,
-                                                                 listed: int | None) -> None:
+def test_every_matrix_digest_fits_an_event_and_lists_every_track(
+    community: Community, theme: str, listed: int | None
+) -> None:
     reply = digest_reply(community.tracks, theme, listed)
     plan = matrix_render.plan(reply)
     assert_matrix_fits(plan)

@@ -154,9 +154,7 @@ class WavepoolSunoIE(InfoExtractor):  # type: ignore[misc]
             raise
         final_url = handle.url
         if song_id is None:
-            found = _SONG_PATH.search(final_url) or _SONG_PATH.search(
-                self._og_search_url(webpage, default="") or ""
-            )
+            found = _SONG_PATH.search(final_url) or _SONG_PATH.search(self._og_search_url(webpage, default="") or "")
             if found is None:
                 raise ExtractorError(PRIVATE_OR_REMOVED, expected=True)
             song_id = found.group(1)
