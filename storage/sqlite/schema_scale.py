@@ -2,7 +2,10 @@
 
 ``ballots_voter`` answers "this member's ballots in this round" and "how many members voted"
 from the index alone; without it both read every ballot of the round (50,000 in a large
-round), which is what a vote and ``round status`` cost. Migration statements only; the
+round), which is what a vote and ``round status`` cost. ``track_votes_track`` sums a track's
+votes from the index alone: through the primary key every vote of a popular track (tens of
+thousands) is a table lookup, and prompt search sums the votes of the tracks of each result
+(p99 ~0.5 s at 2,000,000 votes without it). Migration statements only; the
 ``Migration`` itself is declared in ``migrations.py``.
 """
 
@@ -12,4 +15,5 @@ SCALE_INDEXES_VERSION = 16
 SCALE_INDEXES_NAME = "indexes for community size"
 SCALE_INDEXES_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ballots_voter ON ballots(round_id, platform, user_id, entry, value)",
+    "CREATE INDEX IF NOT EXISTS track_votes_track ON track_votes(track_id, cast_at, value)",
 )
