@@ -11,7 +11,8 @@ from core.federation.policy import FederationPolicy
 from core.model import Cid
 from tests.contract import test_replication as replication
 
-net = replication.net  # three replicators around a fake room (the fixture of the contract tests)
+net = replication.net  # three replicators around a fake room (the fixtures of the contract tests)
+make_node = replication.make_node
 _local_track = replication._local_track
 
 
