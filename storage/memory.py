@@ -215,6 +215,12 @@ class MemoryVotingRepository:
     async def ballots(self, round_id: int) -> Sequence[Ballot]:
         return [b for b in self._ballots.values() if b.round_id == round_id]
 
+    async def entry(self, round_id: int, number: int) -> Entry | None:
+        return next((e for e in self._entries.get(round_id, []) if e.number == number), None)
+
+    async def ballots_of(self, round_id: int, voter: Voter) -> dict[int, int]:
+        return {b.entry: b.value for b in self._ballots.values() if b.round_id == round_id and b.voter == voter}
+
     async def get_track_vote(self, track_id: TrackId, voter: Voter) -> int | None:
         found = self._track_votes.get((track_id, voter))
         return found[0] if found else None

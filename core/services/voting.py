@@ -224,16 +224,14 @@ class VotingService:
             if rnd.phase is Phase.SUBMISSION and now < rnd.submit_until:
                 raise PhaseError(f"voting in round {rnd.label} opens at {_when(rnd.submit_until)}")
             raise PhaseError(f"voting in round {rnd.label} closed at {_when(rnd.vote_until)}")
-        entries = {e.number: e for e in await self._repo.entries(rnd.id)}
-        entry = entries.get(entry_number)
+        entry = await self._repo.entry(rnd.id, entry_number)  # one row, not the whole round
         if entry is None:
             raise NotFoundError(f"round {rnd.label} has no entry {entry_number}")
         voter = Voter.of(by)
         if Voter.of(entry.submitter) == voter:
             raise PermissionDeniedError("you cannot vote for your own entry")
         self._check_eligible(rnd, account_age_days, roles)
-        ballots = await self._repo.ballots(rnd.id)
-        mine = {b.entry: b.value for b in ballots if b.voter == voter}
+        mine = await self._repo.ballots_of(rnd.id, voter)
         if value == 0 or (toggle and mine.get(entry_number) == value):
             previous = await self._repo.delete_ballot(rnd.id, entry_number, voter)
             return VoteOutcome.WITHDRAWN if previous is not None else VoteOutcome.NOTHING_TO_WITHDRAW
