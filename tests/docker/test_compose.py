@@ -347,7 +347,7 @@ def test_compose_up_federates_and_keeps_data_across_restarts(stack: Stack, tmp_p
     def beta_is_downloading() -> bool:
         return any(part.stat().st_size > 0 for part in (beta_pool / "tmp").glob("*.part"))
 
-    wait_for(beta_is_downloading, 120, "beta to start downloading the big track", interval_s=0.002)
+    wait_for(beta_is_downloading, 300, "beta to start downloading the big track", interval_s=0.002)
     stack.compose("stop", "--timeout", "30", "beta")
     # exit code 0: SIGTERM ended the instance cleanly, well within the grace period
     assert stack.state("beta") == "exited 0"
