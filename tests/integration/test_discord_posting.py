@@ -8,13 +8,9 @@ anything over Discord's limits, so a single over-long payload fails the test.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import discord
-import pytest
 
 from bots.discord.posting import post_plan
 from bots.discord.render import plan
@@ -23,26 +19,8 @@ from core.model import Sharer
 from core.views.digest import digest_reply as word_digest
 from tests.support.community import seed_round, seed_week, sharer
 from tests.support.discord_fake import APP_ID, GUILD_ID, DiscordFake
-from tests.support.instances import Running, eventually, running, write_config
-
-
-class ErrorLog(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[DiscordFake]:
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    server = DiscordFake()
-    await server.start()
-    yield server
-    await server.stop()
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+from tests.support.discord_harness import discord_bot
+from tests.support.instances import Running, eventually, write_config
 
 
 @contextlib.asynccontextmanager
@@ -55,22 +33,8 @@ async def bot(fake: DiscordFake, tmp_path: Path) -> AsyncIterator[Running]:
         voting={"round_discord_channel": fake.channels["rounds"]},
         digest={"discord_channel": fake.channels["music"], "top_n": 120},
     )
-    errors = ErrorLog()
-    logging.getLogger("discord").addHandler(errors)
-    try:
-        async with running(config, ("bots.discord.part",)) as run:
-            client = run.parts.discord.client
-            client._connection.guild_ready_timeout = 0.05
-
-            async def ready() -> bool:
-                assert not run.tasks[0].done() or run.tasks[0].exception() is None, run.tasks[0]
-                return bool(client.is_ready())
-
-            await eventually(ready, 30, "the client to be ready")
-            yield run
-    finally:
-        logging.getLogger("discord").removeHandler(errors)
-    assert not errors.records, [r.getMessage() for r in errors.records]
+    async with discord_bot(config) as run:
+        yield run
     assert not fake.rejected, fake.rejected[:3]
     assert not fake.unknown, fake.unknown
 

@@ -15,13 +15,11 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import discord
 import pytest
 
 from bots.federation.part import ROOM_EVENT_LEVELS
@@ -39,16 +37,6 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):
     server = Homeserver.start(tmp_path_factory.mktemp("synapse-week"), max_upload="5M")
     yield server
     server.stop()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[DiscordFake]:
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    server = DiscordFake()
-    await server.start()
-    yield server
-    await server.stop()
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 class Community:
