@@ -21,6 +21,7 @@ from pathlib import Path
 import atheris
 
 from storage.memory_events import MemoryEventLog
+from storage.memory_federation import MemoryFederationStore
 
 with atheris.instrument_imports(include=["core", "storage"]):
     from core.cid import cid_of
@@ -46,7 +47,6 @@ with atheris.instrument_imports(include=["core", "storage"]):
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.fuzz.memory_federation import MemoryFederationStore
 from tests.fuzz.values import document_from, json_value
 
 logging.disable(logging.CRITICAL)  # every rejected event logs a warning: millions of lines otherwise
@@ -134,19 +134,21 @@ class _NoSources:
 
 
 _loop = asyncio.new_event_loop()
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _replicator() -> Replicator:
     other = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
     me = Identity(other, other.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    tracks = MemoryTrackRepository()
     rep = Replicator(
         signer=me,
         name="me",
         community="c",
         homepage="",
         user_id="@me:hs",
-        store=MemoryFederationStore(),
-        tracks=MemoryTrackRepository(),
+        store=MemoryFederationStore(tracks),
+        tracks=tracks,
         pool=MemoryBlobPool(),
         clock=ManualClock(),
         policy=FederationPolicy(),
@@ -192,7 +194,8 @@ async def _events_input(data: bytes) -> None:
     await rep.handle_redaction(event + "t", sender, sender_is_moderator=False)
     await rep.handle_instance(sender, sender, content)
     if sender != PEER:
-        assert not rep.store.queue or all(i.manifest.get("signature") for i in rep.store.queue.values())
+        queued = await rep.store.due(_END_OF_TIME, 10_000)  # everything in the fetch queue
+        assert all(item.manifest.get("signature") for item in queued)
 
 
 def events_input(data: bytes) -> None:
