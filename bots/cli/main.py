@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots.cli.subcommands import changes_state, parse_args, run_subcommand
+from bots.cli.parser import changes_state, parse_args
 from config import ConfigInvalid, Settings, load_settings
 from core.errors import WavepoolError
 
@@ -75,6 +75,7 @@ async def _dispatch(args: argparse.Namespace, argv: list[str], settings: Setting
             sys.stderr.write("wavepool: done by the running instance\n")
         return int(answer.get("rc") or 0)
     from bots.cli.output import Output
+    from bots.cli.subcommands import run_subcommand
     from bots.runtime import open_instance
 
     async with open_instance(settings) as instance:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bots.cli.output import Output
-from bots.cli.subcommands import parse_args, run_subcommand
+from bots.cli.parser import parse_args
+from bots.cli.subcommands import run_subcommand
 from bots.control.protocol import MAX_LINE, socket_path
 from bots.instance import Instance
 from core.errors import ConfigError, WavepoolError
