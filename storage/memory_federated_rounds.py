@@ -55,7 +55,7 @@ class MemoryFederatedRoundStore:
     async def set_member(self, member: Member) -> bool:
         key = (member.round_id, member.instance)
         known = self._members.get(key)
-        if known is not None and known.sent_at >= member.sent_at:
+        if known is not None and known.sent_at > member.sent_at:  # same time: the later in the room wins
             return False
         self._members[key] = member
         return True

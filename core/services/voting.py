@@ -189,6 +189,10 @@ class VotingService:
             )
         return await self._repo.add_entry(rnd.id, track.id, by, now)
 
+    async def _shared_track(self, track_id: TrackId, voter: Voter) -> bool:
+        # A member who shared the entry's audio from another platform (or account) is its author too.
+        return any(Voter.of(s.sharer) == voter for s in await self._tracks.shares(track_id))
+
     async def _shared_by(self, track: Track, who: Sharer) -> bool:
         if Voter.of(track.sharer) == Voter.of(who):
             return True
@@ -228,7 +232,7 @@ class VotingService:
         if entry is None:
             raise NotFoundError(f"round {rnd.label} has no entry {entry_number}")
         voter = Voter.of(by)
-        if Voter.of(entry.submitter) == voter:
+        if Voter.of(entry.submitter) == voter or await self._shared_track(entry.track_id, voter):
             raise PermissionDeniedError("you cannot vote for your own entry")
         self._check_eligible(rnd, account_age_days, roles)
         mine = await self._repo.ballots_of(rnd.id, voter)

@@ -139,7 +139,7 @@ class SqliteFederatedRoundStore:
         changed = await self._db.execute(
             "INSERT INTO fr_members (round_id, instance, name, joined, sent_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (round_id, instance) DO UPDATE SET name = excluded.name, joined = excluded.joined,"
-            " sent_at = excluded.sent_at WHERE excluded.sent_at > fr_members.sent_at",
+            " sent_at = excluded.sent_at WHERE excluded.sent_at >= fr_members.sent_at",
             (member.round_id, member.instance, member.name, int(member.joined), member.sent_at.isoformat()),
         )
         return changed > 0
