@@ -28,6 +28,7 @@ from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
 from core.services.confirmation import ConfirmationPolicy, ConfirmationService
 from core.services.digest import DigestSchedule, DigestService
+from core.services.federated_rounds import FederatedRoundService
 from core.services.genres import GenreDef, GenreService
 from core.services.ingest import IngestLimits, IngestService
 from core.services.moderation import ModerationService
@@ -45,6 +46,7 @@ from storage.sqlite.bot_state import BotState
 from storage.sqlite.confirmation_store import SqliteConfirmationStore
 from storage.sqlite.database import Database
 from storage.sqlite.event_log import SqliteEventLog
+from storage.sqlite.federated_rounds import SqliteFederatedRoundStore
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.genre_places import SqliteGenrePlaces
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
@@ -177,7 +179,11 @@ def _build_app(
     ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations)
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
-    voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
+    voting_repo = SqliteVotingRepository(db)
+    voting = VotingService(voting_repo, tracks, clock, events)
+    federated_rounds = FederatedRoundService(
+        SqliteFederatedRoundStore(db), voting_repo, tracks, clock, events, identity.instance_id, settings.instance.name
+    )
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
@@ -213,6 +219,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
+        federated_rounds=federated_rounds,
     )
 
 
@@ -241,6 +248,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             app.voting,
             app.digest,
             AnnouncementRules(replicated_tracks=settings.federation.announce_replicated),
+            federated=app.federated_rounds,
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:

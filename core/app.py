@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.federation.ports import FederationInfo
     from core.services.confirmation import ConfirmationService
     from core.services.digest import DigestService
+    from core.services.federated_rounds import FederatedRoundService
     from core.services.genres import GenreService
     from core.services.moderation import ModerationService
     from core.services.prompts import PromptService
@@ -45,6 +46,7 @@ class App:
     digest: DigestService | None = None
     federation: FederationInfo | None = None  # None when this instance does not federate
     confirmations: ConfirmationService | None = None  # generators' pages confirming tracks
+    federated_rounds: FederatedRoundService | None = None  # cross-community rounds
 
     async def destination(self, target: str, platform: str) -> str | None:
         """The channel/room id a ``Post`` target maps to on a platform, or None."""

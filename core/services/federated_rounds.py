@@ -61,6 +61,14 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def check_options(cap_share: float | None, tally_window: timedelta) -> None:
+    """UsageError unless the cap and the tally window are sensible."""
+    if cap_share is not None and not 0 < cap_share <= 1:
+        raise UsageError("the cap is a share of all voters, between 0 and 1 (e.g. 0.5)")
+    if not timedelta(seconds=10) <= tally_window <= timedelta(days=2):
+        raise UsageError("the tally window must be between 10 seconds and 2 days")
+
+
 class FederatedRoundService:
     """Announce, join, leave; exchange entries and tallies; combine the results."""
 
@@ -88,10 +96,7 @@ class FederatedRoundService:
         self, rnd: Round, room: str, cap_share: float | None = None, tally_window: timedelta = DEFAULT_TALLY_WINDOW
     ) -> FederatedRound:
         """Link a local round just started to a federated round announced in ``room``."""
-        if cap_share is not None and not 0 < cap_share <= 1:
-            raise UsageError("the cap is a share of all voters, between 0 and 1 (e.g. 0.5)")
-        if not timedelta(seconds=10) <= tally_window <= timedelta(days=2):
-            raise UsageError("the tally window must be between 10 seconds and 2 days")
+        check_options(cap_share, tally_window)
         rules = rnd.rules
         fed = FederatedRound(
             id=f"{self.instance_id}:{rnd.id}",
