@@ -53,6 +53,13 @@ async def announce_if_federated(app: App, options: FederatedOptions | None, rnd:
     return f" Announced to the federation as {fed.id}; other communities may join until voting opens."
 
 
+async def refuse_if_federated(app: App, ref: str) -> None:
+    """``round close``: a federated round keeps the deadlines every community was given."""
+    text = ref.strip().lstrip("#")
+    if app.federated_rounds is not None and text.isdigit() and await app.federated_rounds.linked(int(text)):
+        raise UsageError("this round is a cross-community round: its deadlines cannot be moved here")
+
+
 FEDERATED_START_PARAMS = (
     Param("federated", ParamKind.TEXT, "a federation room: run the round across communities", required=False),
     Param("cap", ParamKind.NUMBER, "federated: most share of all voters one community counts for", required=False),

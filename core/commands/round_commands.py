@@ -7,7 +7,12 @@ from datetime import timedelta
 from core.app import App
 from core.commands.common import arg, need, sharer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
-from core.commands.federated_round_commands import FEDERATED_START_PARAMS, announce_if_federated, federated_options
+from core.commands.federated_round_commands import (
+    FEDERATED_START_PARAMS,
+    announce_if_federated,
+    federated_options,
+    refuse_if_federated,
+)
 from core.errors import NotFoundError, UsageError
 from core.replies import VoteChoice
 from core.services.voting import VotingService
@@ -106,6 +111,7 @@ def round_commands(app: App) -> list[Command]:
         return Reply(text=OUTCOME_WORDS[outcome], private=True)
 
     async def close(inv: Invocation) -> Reply:
+        await refuse_if_federated(app, await _round_ref(app, inv))
         rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
         return Reply(
             text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
