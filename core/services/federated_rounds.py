@@ -384,7 +384,7 @@ class FederatedRoundService:
             fed.ballot,
             [e.cid for e in await self.entries(fed)],
             await self.store.tallies(fed.id),
-            set(await self.participants(fed)),
+            await self.participants(fed),
             fed.tally_until,
             fed.cap_share,
         )
