@@ -29,6 +29,8 @@ from core.federation.event_types import ROUND_EVENT_TYPES, ROUND_TALLY_EVENT
 from core.federation.manifest import sign
 from core.federation.round_documents import tally_doc
 from core.model import Sharer, Track
+from core.services.federated_rounds import SETTLE
+from storage.identity import load_or_create_identity
 from tests.support.audio import make_mp3
 from tests.support.discord_fake import APP_ID, GUILD_ID, DiscordFake
 from tests.support.factories import make_track
@@ -216,9 +218,10 @@ async def test_a_round_across_three_communities_with_a_crash(
     try:
         async with (
             running(configs["two"], ("federation", "scheduler", "discord")) as two,
-            running(configs["three"], ("federation", "scheduler")) as three,
             running(configs["four"], ("federation", "scheduler")) as four,
+            contextlib.AsyncExitStack() as three_running,
         ):
+            three = await three_running.enter_async_context(running(configs["three"], ("federation", "scheduler")))
             await eventually(lambda: _async(fake.identified.is_set()), 60, "the Discord bot of two")
             # 1. the organiser's member shares a track; a moderator starts an anonymous federated round
             neon = make_mp3(tmp_path / "neon.mp3", 6, 11)
@@ -308,17 +311,18 @@ async def test_a_round_across_three_communities_with_a_crash(
                 e.track_id: e.number
                 for e in await two.instance.app.voting.entries(await two.instance.app.voting.get(1))  # type: ignore[union-attr]
             }
-            await fake.dispatch(
-                "INTERACTION_CREATE",
-                fake.interaction(
-                    "round vote",
-                    [
-                        {"name": "round", "type": 3, "value": "1"},
-                        {"name": "entry", "type": 4, "value": numbers_two[alice_track]},
-                    ],
-                    user="dave",
-                ),
-            )
+            for track_id in (alice_track, bob_track.id):  # dave approves two entries
+                await fake.dispatch(
+                    "INTERACTION_CREATE",
+                    fake.interaction(
+                        "round vote",
+                        [
+                            {"name": "round", "type": 3, "value": "1"},
+                            {"name": "entry", "type": 4, "value": numbers_two[track_id]},
+                        ],
+                        user="dave",
+                    ),
+                )
             numbers_three = {
                 e.track_id: e.number
                 for e in await three.instance.app.voting.entries(await three.instance.app.voting.get(1))  # type: ignore[union-attr]
@@ -332,12 +336,13 @@ async def test_a_round_across_three_communities_with_a_crash(
                 return len(org.db("SELECT 1 FROM ballots WHERE round_id = 1")) == 1
 
             async def ballot_at_two() -> bool:
-                return len(await two.instance.app.voting.ballots(await two.instance.app.voting.get(1))) == 1  # type: ignore[union-attr]
+                return len(await two.instance.app.voting.ballots(await two.instance.app.voting.get(1))) == 2  # type: ignore[union-attr]
 
             await eventually(ballot_at_org, 60, "carol's Matrix vote")
-            await eventually(ballot_at_two, 60, "dave's Discord vote")
+            await eventually(ballot_at_two, 60, "dave's Discord votes")
 
-            # 6. an outsider's tally (four never opted in) and a forged one (four's key, two's name)
+            # 6. an outsider's tally (four never opted in), a forged one (four's key, two's name) and
+            # one in two's name sent by two's account but signed with another key
             runner = four.parts.federation.runner  # type: ignore[union-attr]
             assert runner is not None
             flood = {"round": round_id, "voters": 400, "active_members": 400}
@@ -349,6 +354,14 @@ async def test_a_round_across_three_communities_with_a_crash(
             ):
                 doc = sign(tally_doc(origin, name, flood, now), four.instance.identity)
                 await runner.api.send(runner.transport.rooms[0], ROUND_TALLY_EVENT, doc)
+            stranger = load_or_create_identity(tmp_path / "stranger")
+            doc = sign(tally_doc(two.instance.identity.instance_id, "two", flood, now), stranger)
+            two_runner = two.parts.federation.runner  # type: ignore[union-attr]
+            assert two_runner is not None
+            await two_runner.api.send(two_runner.transport.rooms[0], ROUND_TALLY_EVENT, doc)
+
+            # three goes down before the voting deadline (it comes back after the tally deadline)
+            await three_running.aclose()
 
             # 7. the organiser is SIGKILLed during voting and comes back after the deadline
             assert datetime.now(UTC) < fed.vote_until, "the test ran too slowly to kill during voting"
@@ -360,18 +373,44 @@ async def test_a_round_across_three_communities_with_a_crash(
             await eventually(voting_over, WINDOW_S + 30, "the voting deadline to pass")
             await org.start()
 
-            # 8. every participant posts the same results, with the breakdown
+            # 8. the organiser and two post the results once the tally deadline has passed
             async def posted(run: Running) -> bool:
                 found = await _fed_round(run, round_id)
                 return found is not None and found.results_at is not None
 
-            for run in (two, three):
-                await eventually(lambda run=run: posted(run), TALLY_S + 60, "the results")
+            await eventually(lambda: posted(two), TALLY_S + 60, "two's results")
 
             async def org_posted() -> bool:
                 return bool(org.db("SELECT 1 FROM fr_rounds WHERE results_at IS NOT NULL"))
 
             await eventually(org_posted, TALLY_S + 60, "the organiser's results")
+
+            async def said_no_tally() -> bool:
+                return "three: no tally" in org.feed_text()
+
+            await eventually(said_no_tally, 60, "the organiser's results post on Matrix naming the missing tally")
+
+            # 9. three comes back after the tally deadline: its tally goes out marked late, is not
+            # counted, and it posts the same results
+            async def past_tally_deadline() -> bool:
+                return datetime.now(UTC) > fed.tally_until + SETTLE
+
+            await eventually(past_tally_deadline, TALLY_S + 60, "the tally deadline to pass")
+            three = await three_running.enter_async_context(running(configs["three"], ("federation", "scheduler")))
+            await eventually(lambda: posted(three), 60, "three's results")
+            service = three.instance.app.federated_rounds
+            assert service is not None
+            own = [
+                t for t in await service.store.tallies(round_id) if t.instance == three.instance.identity.instance_id
+            ]
+            assert own and own[0].late_marked
+
+            async def late_everywhere() -> bool:
+                two_text = (await _command(two, f"round federated {round_id}", "discord")).text
+                org_text = await org.wavepool("cmd", "round", "federated", round_id)
+                return "three: late" in two_text and "three: late" in org_text
+
+            await eventually(late_everywhere, 60, "three's late tally read by the others")
             texts = {
                 "two": (await _command(two, f"round federated {round_id}", "discord")).text,
                 "three": (await _command(three, f"round federated {round_id}")).text,
@@ -381,12 +420,12 @@ async def test_a_round_across_three_communities_with_a_crash(
             assert _results_body(texts["three"]) == body
             assert body in texts["org"].replace("\r", ""), (texts["org"], body)
             lines = body.splitlines()
-            assert lines[0].startswith("1. Tunnel Lights by Bob"), body  # names revealed with the results
-            assert "Neon Drive by alice" in lines[1] and "Glass Harbour by Erin" in lines[2], body
-            for community in ("org: 1 voter", "two: 1 voter", "three: 1 voter"):
-                assert community in body, body
-            assert "four: not opted in" in body and "two: forged" in body, body
-            assert "400" not in lines[2], body  # the flood counted nowhere
+            assert lines[0].startswith("1. Tunnel Lights by Bob — 2 (org 1, two 1)"), body  # names revealed now
+            assert lines[1].startswith("2. Neon Drive by alice — 1 (two 1)"), body
+            assert lines[2].startswith("3. Glass Harbour by Erin — 0"), body
+            for words in ("org: 1 voter", "two: 1 voter", "three: late", "four: not opted in", "two: forged"):
+                assert words in body, (words, body)
+            assert body.count("two: forged") == 2 and "400" not in body, body  # the floods counted nowhere
             # posted on each platform, and nothing at the instance that did not join
             assert "Results of the cross-community round" in org.feed_text()
 
