@@ -1,7 +1,8 @@
 """A cross-community round on a real Synapse: the organiser (``wavepool run`` in a
-subprocess, on Matrix, SIGKILLed during voting), a community on the Discord fake, a
-Matrix community, and one that never opts in. Entries replicate, members vote on their
-own platforms, tallies are exchanged, forged and outsider tallies are not counted, and
+subprocess, on Matrix, SIGKILLed during voting), a community on both platforms (the
+Discord fake and Matrix), a Matrix community that is down at the deadline and comes back
+late, and one that never opts in. Entries replicate, members vote on their own
+platforms, tallies are exchanged, forged, late and outsider tallies are not counted, and
 every participant computes the same results with the per-community breakdown."""
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from tests.support.instances import Running, eventually, running, write_config
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW_S = 60  # submission and voting windows (the shortest a round allows)
 TALLY_S = 60
+THREE_PARTS = ("federation", "scheduler", "matrix")  # a Matrix community
 ARMED = "open round(s) armed"  # the scheduler's start-up line
 
 
@@ -192,10 +194,19 @@ async def test_a_round_across_three_communities_with_a_crash(
     org = Organiser(synapse, tmp_path, fed_room, tag)
     configs: dict[str, Path] = {}
     accounts: dict[str, tuple[str, str]] = {}
+    music: dict[str, str] = {}  # the Matrix room each chat community watches
+    voters: dict[str, tuple[str, str]] = {}  # a Matrix member of two (gina) and of three (frank)
     for name in ("two", "three", "four"):
         accounts[name] = synapse.register(f"r{name}{tag}")
+        bot = accounts[name][0]
+        matrix: dict[str, Any] = {"homeserver": synapse.url, "user_id": bot, "access_token": accounts[name][1]}
+        if name in ("two", "three"):
+            music[name] = synapse.create_room(owner_token, invite=[bot], name=f"{name} music", power={bot: 50})
+            voters[name] = synapse.register(f"r{'gina' if name == 'two' else 'frank'}{tag}")
+            synapse.join(voters[name][1], music[name])
+            matrix["watch_rooms"] = [music[name]]
         extra: dict[str, Any] = {}
-        if name == "two":  # a Discord community, federating through its Matrix account
+        if name == "two":  # on both platforms: Discord (the fake) and Matrix
             extra = {
                 "discord": {
                     "token": "fake-token",
@@ -209,7 +220,7 @@ async def test_a_round_across_three_communities_with_a_crash(
         configs[name] = write_config(
             tmp_path / f"{name}.toml",
             tmp_path / name,
-            matrix={"homeserver": synapse.url, "user_id": accounts[name][0], "access_token": accounts[name][1]},
+            matrix=matrix,
             federation={"rooms": [fed_room]},
             http={"port": 0},
             **extra,
@@ -217,11 +228,11 @@ async def test_a_round_across_three_communities_with_a_crash(
     await org.start()
     try:
         async with (
-            running(configs["two"], ("federation", "scheduler", "discord")) as two,
+            running(configs["two"], ("federation", "scheduler", "discord", "matrix")) as two,
             running(configs["four"], ("federation", "scheduler")) as four,
             contextlib.AsyncExitStack() as three_running,
         ):
-            three = await three_running.enter_async_context(running(configs["three"], ("federation", "scheduler")))
+            three = await three_running.enter_async_context(running(configs["three"], THREE_PARTS))
             await eventually(lambda: _async(fake.identified.is_set()), 60, "the Discord bot of two")
             # 1. the organiser's member shares a track; a moderator starts an anonymous federated round
             neon = make_mp3(tmp_path / "neon.mp3", 6, 11)
@@ -305,7 +316,8 @@ async def test_a_round_across_three_communities_with_a_crash(
 
             await eventually(in_org, 60, "the organiser's round voting with three entries")
 
-            # 5. votes where members live: carol on Matrix, dave on Discord, frank on Matrix (three)
+            # 5. votes where members live: carol on Matrix (org), dave on Discord and gina on Matrix (two),
+            # frank on Matrix (three)
             synapse.text(org.carol_token, org.music, f"!wp round vote 1 {org_entry(bob_track.id)}")
             numbers_two = {
                 e.track_id: e.number
@@ -327,19 +339,27 @@ async def test_a_round_across_three_communities_with_a_crash(
                 e.track_id: e.number
                 for e in await three.instance.app.voting.entries(await three.instance.app.voting.get(1))  # type: ignore[union-attr]
             }
-            reply = await _command(
-                three, f"round vote 1 {numbers_three[bob_track.id]}", user="@frank:x", name="Frank", moderator=False
-            )
-            assert not reply.failed, reply.text
+            for name, number in (("two", numbers_two[bob_track.id]), ("three", numbers_three[bob_track.id])):
+                await eventually(
+                    lambda name=name: _async(_joined(synapse, owner_token, music[name], accounts[name][0])),
+                    60,
+                    f"{name}'s Matrix bot in its room",
+                )
+                synapse.text(voters[name][1], music[name], f"!wp round vote 1 {number}")  # gina, frank
 
             async def ballot_at_org() -> bool:
                 return len(org.db("SELECT 1 FROM ballots WHERE round_id = 1")) == 1
 
             async def ballot_at_two() -> bool:
-                return len(await two.instance.app.voting.ballots(await two.instance.app.voting.get(1))) == 2  # type: ignore[union-attr]
+                return len(await two.instance.app.voting.ballots(await two.instance.app.voting.get(1))) == 3  # type: ignore[union-attr]
 
             await eventually(ballot_at_org, 60, "carol's Matrix vote")
-            await eventually(ballot_at_two, 60, "dave's Discord votes")
+            await eventually(ballot_at_two, 60, "dave's Discord votes and gina's Matrix vote")
+
+            async def ballot_at_three() -> bool:
+                return len(await three.instance.app.voting.ballots(await three.instance.app.voting.get(1))) == 1  # type: ignore[union-attr]
+
+            await eventually(ballot_at_three, 60, "frank's Matrix vote")
 
             # 6. an outsider's tally (four never opted in), a forged one (four's key, two's name) and
             # one in two's name sent by two's account but signed with another key
@@ -396,7 +416,7 @@ async def test_a_round_across_three_communities_with_a_crash(
                 return datetime.now(UTC) > fed.tally_until + SETTLE
 
             await eventually(past_tally_deadline, TALLY_S + 60, "the tally deadline to pass")
-            three = await three_running.enter_async_context(running(configs["three"], ("federation", "scheduler")))
+            three = await three_running.enter_async_context(running(configs["three"], THREE_PARTS))
             await eventually(lambda: posted(three), 60, "three's results")
             service = three.instance.app.federated_rounds
             assert service is not None
@@ -420,10 +440,10 @@ async def test_a_round_across_three_communities_with_a_crash(
             assert _results_body(texts["three"]) == body
             assert body in texts["org"].replace("\r", ""), (texts["org"], body)
             lines = body.splitlines()
-            assert lines[0].startswith("1. Tunnel Lights by Bob — 2 (org 1, two 1)"), body  # names revealed now
+            assert lines[0].startswith("1. Tunnel Lights by Bob — 3 (org 1, two 2)"), body  # names revealed now
             assert lines[1].startswith("2. Neon Drive by alice — 1 (two 1)"), body
             assert lines[2].startswith("3. Glass Harbour by Erin — 0"), body
-            for words in ("org: 1 voter", "two: 1 voter", "three: late", "four: not opted in", "two: forged"):
+            for words in ("org: 1 voter", "two: 2 voter", "three: late", "four: not opted in", "two: forged"):
                 assert words in body, (words, body)
             assert body.count("two: forged") == 2 and "400" not in body, body  # the floods counted nowhere
             # posted on each platform, and nothing at the instance that did not join
@@ -450,3 +470,11 @@ async def test_a_round_across_three_communities_with_a_crash(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+def _joined(hs: Homeserver, token: str, room: str, user: str) -> bool:
+    """Whether ``user`` has joined ``room`` (its bot reads the room from then on)."""
+    return any(
+        e["type"] == "m.room.member" and e.get("state_key") == user and e["content"].get("membership") == "join"
+        for e in hs.messages(token, room, 100)
+    )
