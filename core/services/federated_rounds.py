@@ -133,10 +133,11 @@ class FederatedRoundService:
         async with self._events.transaction():
             if not await self.store.save_round(fed):
                 return False
-            await self._events.record(
-                DomainEvent(EventKind.FEDERATED_ROUND_ANNOUNCED, federated_round=fed.id, peer=fed.organiser_name),
-                self._clock.now(),
-            )
+            if self._clock.now() < fed.submit_until:  # read after downtime too late to join: no notice
+                await self._events.record(
+                    DomainEvent(EventKind.FEDERATED_ROUND_ANNOUNCED, federated_round=fed.id, peer=fed.organiser_name),
+                    self._clock.now(),
+                )
         return True
 
     async def take_member(self, member: Member) -> bool:

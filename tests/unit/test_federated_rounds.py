@@ -339,3 +339,16 @@ async def test_moderators_hear_of_a_peer_round_and_members_of_the_results(tmp_pa
     assert results[0].target.startswith("round:")
     assert text.startswith("1. Tunnel lights by Bob — 4 (org 3, two 1)"), text
     assert "org: 3 voter(s)" in text and "two: 1 voter(s)" in text
+
+
+async def test_an_announcement_read_after_opt_ins_closed_bothers_no_moderator(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    rules = RoundRules(theme="Night drive")
+    rnd = await org.voting.start(rules, member("mod"), "#rounds", timedelta(hours=1), timedelta(hours=1))
+    announced = await org.rounds.announce(rnd, ROOM)
+    await org.exchange.flush(fed.room.sender(org.user))
+    fed.clock.set(announced.submit_until + timedelta(minutes=5))  # two was down until now
+    await fed.sync()
+    assert (await two.rounds.get(announced.id)).participation is Participation.INVITED
+    assert two.events.events == []
