@@ -9,14 +9,11 @@ import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
-from bots.discord.part import DiscordPart
-from bots.federation.part import FederationPart, federates
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
-from bots.matrix.part import MatrixPart
 from bots.scheduler_part import SchedulerPart
 from bots.web.server import WebServer
 from config import Settings
@@ -51,6 +48,11 @@ from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
 from storage.sqlite.prompt_repository import SqlitePromptRepository
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
+
+if TYPE_CHECKING:  # the chat and federation parts are imported only when the config turns them on
+    from bots.discord.part import DiscordPart
+    from bots.federation.part import FederationPart
+    from bots.matrix.part import MatrixPart
 
 log = logging.getLogger(__name__)
 
@@ -285,12 +287,20 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
-    parts = Parts(
-        scheduler=SchedulerPart(instance) if "scheduler" in names else None,
-        matrix=MatrixPart(instance) if "matrix" in names and settings.matrix.homeserver else None,
-        discord=DiscordPart(instance) if "discord" in names and settings.discord.token else None,
-        federation=FederationPart(instance) if "federation" in names and federates(instance) else None,
-    )
+    parts = Parts(scheduler=SchedulerPart(instance) if "scheduler" in names else None)
+    # each platform's library is imported only for a part that is on (start-up time)
+    if "matrix" in names and settings.matrix.homeserver:
+        from bots.matrix.part import MatrixPart
+
+        parts.matrix = MatrixPart(instance)
+    if "discord" in names and settings.discord.token:
+        from bots.discord.part import DiscordPart
+
+        parts.discord = DiscordPart(instance)
+    if "federation" in names:
+        from bots.federation.part import FederationPart, federates
+
+        parts.federation = FederationPart(instance) if federates(instance) else None
     parts.dispatcher = Dispatcher(instance.events, parts.all(), instance.app.clock)
     return parts
 
