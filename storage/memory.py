@@ -49,6 +49,9 @@ class MemoryTrackRepository:
     async def get(self, track_id: TrackId) -> Track | None:
         return self._tracks.get(track_id)
 
+    async def get_many(self, track_ids: Sequence[TrackId]) -> dict[TrackId, Track]:
+        return {t: self._tracks[t] for t in track_ids if t in self._tracks}
+
     async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
         return sorted((t for t in self._tracks.values() if t.cid == cid), key=lambda t: t.first_seen_at)
 
@@ -214,6 +217,9 @@ class MemoryVotingRepository:
 
     async def ballots(self, round_id: int) -> Sequence[Ballot]:
         return [b for b in self._ballots.values() if b.round_id == round_id]
+
+    async def voter_count(self, round_id: int) -> int:
+        return len({b.voter for b in self._ballots.values() if b.round_id == round_id})
 
     async def entry(self, round_id: int, number: int) -> Entry | None:
         return next((e for e in self._entries.get(round_id, []) if e.number == number), None)

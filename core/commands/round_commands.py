@@ -72,7 +72,7 @@ def round_commands(app: App) -> list[Command]:
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
         rnd = await voting.get(await _round_ref(app, inv))
-        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.ballots(rnd))
+        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.voter_count(rnd))
 
     async def submit(inv: Invocation) -> Reply:
         voting = _voting(app)

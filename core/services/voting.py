@@ -327,6 +327,10 @@ class VotingService:
         """Every ballot of a round."""
         return await self._repo.ballots(rnd.id)
 
+    async def voter_count(self, rnd: Round) -> int:
+        """How many members voted in a round (without reading the ballots)."""
+        return await self._repo.voter_count(rnd.id)
+
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
         """Votes per track."""
         return await self._repo.track_votes(track_ids)
