@@ -179,7 +179,9 @@ def _build_app(
     ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations)
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
-    voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
+    voting = VotingService(
+        SqliteVotingRepository(db), tracks, clock, events, min_account_age_days=settings.voting.min_account_age_days
+    )
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)

@@ -20,6 +20,7 @@ import nio
 from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.instance import Instance
+from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.posting import PostingError, post_plan
 from bots.matrix.render import plan
 from core.commands.declaration import (
@@ -189,7 +190,7 @@ class MatrixBot:
         room = self.client.rooms.get(room_id)
         return (room.user_name(user_id) if room else None) or user_id
 
-    def _invocation(
+    async def _invocation(
         self,
         room_id: str,
         sender: str,
@@ -197,6 +198,9 @@ class MatrixBot:
         args: dict[str, Any] | None = None,
         attachments: tuple[Attachment, ...] = (),
     ) -> Invocation:
+        room = self.client.rooms.get(room_id)
+        level = room.power_levels.get_user_level(sender) if room else 0
+        since = await member_since_ms(self.media, self.instance.state, room_id, sender)
         return Invocation(
             platform="matrix",
             user_id=sender,
@@ -206,6 +210,8 @@ class MatrixBot:
             args=args or {},
             attachments=attachments,
             message_ref=f"https://matrix.to/#/{room_id}/{event_id}",
+            account_age_days=age_days(since),
+            roles=roles_for(level, self.settings.moderator_power_level, sender in self._creators.get(room_id, ())),
         )
 
     async def _command(self, room_id: str, event: nio.RoomMessageText, text: str) -> None:
@@ -214,7 +220,7 @@ class MatrixBot:
         except WavepoolError as error:
             await self.send(room_id, error_reply(error), reply_to=event.event_id)
             return
-        invocation = self._invocation(room_id, event.sender, event.event_id, args)
+        invocation = await self._invocation(room_id, event.sender, event.event_id, args)
         reply = await execute(command, invocation)
         await self.deliver(room_id, reply, reply_to=event.event_id)
 
@@ -248,7 +254,7 @@ class MatrixBot:
             attachment = Attachment(name, path, path.stat().st_size, info.get("mimetype"), event.url)
             share = self.instance.registry.get("share")
             assert share is not None
-            invocation = self._invocation(room_id, event.sender, event.event_id, {}, (attachment,))
+            invocation = await self._invocation(room_id, event.sender, event.event_id, {}, (attachment,))
             reply = await execute(share, invocation)
             if "cid" in reply.data and not reply.failed:
                 await self.instance.state.put("matrix_media", str(reply.data["cid"]), str(event.url))
@@ -275,7 +281,7 @@ class MatrixBot:
         if ballot is None:
             return
         choice = choices[0].with_value(ballot)
-        invocation = self._invocation(room_id, event.sender, event.event_id, {"toggle": False})
+        invocation = await self._invocation(room_id, event.sender, event.event_id, {"toggle": False})
         reply = await press(self.instance.registry, Button.vote(event.key, choice).custom_id, invocation)
         if reply.failed:
             await self.send(room_id, reply, reply_to=event.reacts_to)
@@ -291,7 +297,7 @@ class MatrixBot:
         withdrawal, voter = json.loads(raw)
         if voter != event.sender:
             return  # a moderator removing someone's reaction is not that member withdrawing a vote
-        invocation = self._invocation(room_id, voter, event.event_id, {"toggle": False})
+        invocation = await self._invocation(room_id, voter, event.event_id, {"toggle": False})
         try:
             choice = VoteChoice.decode(withdrawal)
         except ValueError:  # stored by an earlier version: the target without a value

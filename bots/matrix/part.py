@@ -6,10 +6,11 @@ import logging
 from datetime import timedelta
 
 from bots.backoff import Backoff
+from bots.federation.takedown import withdraw_from_matrix
 from bots.instance import Instance
 from bots.matrix.bot import MatrixBot, connect
 from core.errors import UsageError
-from core.events.model import RecordedEvent
+from core.events.model import EventKind, RecordedEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class MatrixPart:
         assert self._bot is not None
         for index, post in enumerate(await self._instance.announcements.posts_for(event)):
             await self._bot.announce(post, key=event.delivery_key(self.name, index))
+        if event.kind is EventKind.TRACK_TAKEN_DOWN and event.event.track_id:  # redact our posts, drop uploads
+            rooms = list(self._bot.client.rooms)
+            await withdraw_from_matrix(self._instance, self._bot.media, rooms, event.event.track_id, event.event.reason)
 
     async def run(self) -> None:
         """Log in, then sync until cancelled; credentials refused stop the bot with a clear log line."""

@@ -47,11 +47,15 @@ def track_commands(app: App) -> list[Command]:
         found = await app.tracks.resolve(arg(inv, "track"))
         if found is None or not can_see(found, viewer_of(inv)):
             raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
+        if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
+            found = (await app.voting.mask_entrants([found], inv.platform, inv.user_id))[0]
         return card_reply(found)
 
     async def search(inv: Invocation) -> Reply:
         viewer = viewer_of(inv)
         found = [t for t in await app.tracks.search(arg(inv, "text"), limit=40) if can_see(t, viewer)][:10]
+        if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
+            found = await app.voting.mask_entrants(found, inv.platform, inv.user_id)
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name} ({t.genre or 'unsorted'})" for t in found]
         return Reply(
             title=f"Tracks matching '{arg(inv, 'text')}'",

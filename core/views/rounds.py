@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
-from core.model import Sharer, Track
+from core.model import Track
 from core.ports import TrackRepository
 from core.replies import Button, Reply, VoteChoice
 from core.services.voting import VoteOutcome, VotingService
-from core.voting_model import BallotType, Entry, Phase, Round
+from core.voting_model import BallotType, Entry, Phase, Round, anonymised
 
 OUTCOME_WORDS = {
     VoteOutcome.RECORDED: "Vote recorded.",
@@ -52,10 +51,6 @@ def rules_text(rnd: Round) -> str:
     return "\n".join(lines)
 
 
-def _anonymised(track: Track) -> Track:
-    return replace(track, sharer=Sharer(track.sharer.platform, "anonymous", "anonymous"), artist=None)
-
-
 def started_reply(rnd: Round) -> Reply:
     """The announcement of a round open for submissions."""
     return Reply(
@@ -90,7 +85,7 @@ async def entry_reply(tracks: TrackRepository, rnd: Round, entry: Entry) -> Repl
         buttons: tuple[Button, ...] = (Button.vote("👍", VoteChoice.ballot(rnd.id, entry.number, 1)),)
     else:
         buttons = tuple(Button.vote(str(v), VoteChoice.ballot(rnd.id, entry.number, v)) for v in range(1, 6))
-    card = _anonymised(track) if track and rnd.hides_entrants else track
+    card = anonymised(track) if track and rnd.hides_entrants else track
     return Reply(
         title=f"Round {rnd.label} — entry {entry.number}",
         text=f"Entry {entry.number} by {who}",
