@@ -217,4 +217,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     EVENTS,
     Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
     Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS),
+    Migration(_provenance.NEAR_DUP_SLIM_VERSION, _provenance.NEAR_DUP_SLIM_NAME, _provenance.NEAR_DUP_SLIM_STATEMENTS),
+    Migration(_provenance.FEDERATION_FIRST_VERSION, _provenance.FEDERATION_FIRST_NAME, _provenance.FEDERATION_FIRST_STATEMENTS),
 )

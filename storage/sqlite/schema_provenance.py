@@ -44,3 +44,21 @@ NEAR_DUP_STATEMENTS: tuple[str, ...] = (
     "DROP INDEX fingerprint_keys_key",
     "DROP TABLE fingerprint_keys",
 )
+
+# Migration 130: deletes find a track's band rows by recomputing its bands from the stored
+# fingerprint copy (32 primary-key seeks), so the ``doc`` index, as large as the band table
+# itself, is no longer written on every insert or kept in the page cache.
+NEAR_DUP_SLIM_VERSION = 130
+NEAR_DUP_SLIM_NAME = "near-duplicate index without its doc index"
+NEAR_DUP_SLIM_STATEMENTS: tuple[str, ...] = ("DROP INDEX IF EXISTS near_dup_bands_doc",)
+
+# Migration 131: replicated tracks' federation facts for first-sharer settlement: the
+# homeserver's origin_server_ts of the first manifest event that carried each track.
+FEDERATION_FIRST_VERSION = 131
+FEDERATION_FIRST_NAME = "first federation event of each replicated track"
+FEDERATION_FIRST_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE federation_first_events (
+        track_id TEXT PRIMARY KEY, instance TEXT NOT NULL, community TEXT NOT NULL, sharer TEXT NOT NULL,
+        manifest_ts TEXT NOT NULL, event_id TEXT, origin_server_ts INTEGER
+    ) WITHOUT ROWID""",
+)
