@@ -52,13 +52,17 @@ NEAR_DUP_SLIM_VERSION = 130
 NEAR_DUP_SLIM_NAME = "near-duplicate index without its doc index"
 NEAR_DUP_SLIM_STATEMENTS: tuple[str, ...] = ("DROP INDEX IF EXISTS near_dup_bands_doc",)
 
-# Migration 131: replicated tracks' federation facts for first-sharer settlement: the
-# homeserver's origin_server_ts of the first manifest event that carried each track.
-FEDERATION_FIRST_VERSION = 131
-FEDERATION_FIRST_NAME = "first federation event of each replicated track"
-FEDERATION_FIRST_STATEMENTS: tuple[str, ...] = (
-    """CREATE TABLE federation_first_events (
-        track_id TEXT PRIMARY KEY, instance TEXT NOT NULL, community TEXT NOT NULL, sharer TEXT NOT NULL,
-        manifest_ts TEXT NOT NULL, event_id TEXT, origin_server_ts INTEGER
-    ) WITHOUT ROWID""",
+# Migration 131: provenance of replicated tracks.
+# * ``fed_event_times``: the homeserver's origin_server_ts of the first federation event that
+#   carried each track's manifest (first-sharer settlement trusts it, not the manifest's date);
+# * ``replica_fingerprints``: replicated tracks waiting to be fingerprinted and indexed, and
+#   how each was (the manifest's fingerprint checked on a sample, or our own).
+REPLICA_PROVENANCE_VERSION = 131
+REPLICA_PROVENANCE_NAME = "provenance of replicated tracks"
+REPLICA_PROVENANCE_STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE fed_event_times (track_id TEXT PRIMARY KEY, origin_server_ts INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE replica_fingerprints (
+        track_id TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', checked_at TEXT
+    )""",
+    "CREATE INDEX replica_fingerprints_state ON replica_fingerprints(state)",
 )
