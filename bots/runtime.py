@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bots.control.server import ControlServer
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
+from bots.replica_prints_part import ReplicaPrintsPart
 from bots.scheduler_part import SchedulerPart
 from bots.web.server import WebServer
 from config import Settings
@@ -46,6 +47,7 @@ from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.genre_places import SqliteGenrePlaces
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
 from storage.sqlite.prompt_repository import SqlitePromptRepository
+from storage.sqlite.sharer_claims import SqliteSharerClaims
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
 
@@ -131,6 +133,7 @@ def _ingest_service(
     fetcher: LinkFetcher | None,
     inspector: FfmpegMediaInspector,
     confirmations: ConfirmationService | None,
+    claims: SqliteSharerClaims | None = None,
 ) -> IngestService:
     ingest_settings, prov = settings.ingest, settings.provenance
     return IngestService(
@@ -165,6 +168,7 @@ def _ingest_service(
             min_distinct_share=prov.min_distinct_share,
             max_noise_flatness=prov.max_noise_flatness,
         ),
+        claims=claims,
     )
 
 
@@ -176,7 +180,10 @@ def _build_app(
     fetcher = _link_fetcher(settings)
     inspector = FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings))
     confirmations = _confirmations(settings, db, tracks, events, clock, fetcher, inspector)
-    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations)
+    claims = SqliteSharerClaims(db, identity.instance_id, settings.instance.community)  # issue 12
+    ingest = _ingest_service(
+        settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations, claims
+    )
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
     voting = VotingService(
@@ -271,12 +278,14 @@ class Parts:
     matrix: MatrixPart | None = None
     discord: DiscordPart | None = None
     federation: FederationPart | None = None
+    replica_prints: ReplicaPrintsPart | None = None  # issue 12: replicated tracks fingerprinted
     dispatcher: Dispatcher | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def all(self) -> Sequence[Part]:
         """Every part that is on."""
-        return [p for p in (self.scheduler, self.matrix, self.discord, self.federation) if p is not None]
+        parts = (self.scheduler, self.matrix, self.discord, self.federation, self.replica_prints)
+        return [p for p in parts if p is not None]
 
     def health(self) -> dict[str, str]:
         """Each part's state: ``ok`` or what is wrong."""
@@ -302,7 +311,9 @@ def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     if "federation" in names:
         from bots.federation.part import FederationPart, federates
 
-        parts.federation = FederationPart(instance) if federates(instance) else None
+        if federates(instance):
+            parts.federation = FederationPart(instance)
+            parts.replica_prints = ReplicaPrintsPart(instance)
     parts.dispatcher = Dispatcher(instance.events, parts.all(), instance.app.clock)
     return parts
 

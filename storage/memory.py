@@ -146,6 +146,9 @@ class MemoryTrackRepository:
         scored.sort(key=lambda s: -s[0])
         return [(tid, fp) for _, tid, fp in scored[:limit]]
 
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        return self._fingerprints.get(track_id)
+
     async def referenced_cids(self) -> set[Cid]:
         return {t.cid for t in self._tracks.values() if t.status is TrackStatus.ACTIVE}
 

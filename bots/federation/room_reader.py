@@ -170,7 +170,10 @@ class RoomReader:
             if event_type == INSTANCE_EVENT:
                 await replicator.handle_instance(sender, str(event.get("state_key", "")), content)
             elif event_type == TRACK_EVENT:
-                outcome = await replicator.handle_track(event_id, sender, content)
+                server_ts = event.get("origin_server_ts")  # issue 12: settles first sharer across instances
+                outcome = await replicator.handle_track(
+                    event_id, sender, content, server_ts if isinstance(server_ts, int) else None
+                )
                 log.debug("track event %s from %s: %s", event_id, sender, outcome)
             elif event_type == HAVE_EVENT:
                 await replicator.handle_have(event_id, sender, content)

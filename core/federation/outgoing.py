@@ -72,7 +72,8 @@ class Outgoing(PeerRegistry):
             sources = [{"mxc": mxc}]
             if self._public_url:
                 sources.append({"http": f"{self._public_url}/blobs/{track.cid}"})
-            manifest = sign(manifest_for(track, sources, self.name), self._signer)
+            fingerprint = await self._tracks.fingerprint(track.id)  # issue 12: peers index it too
+            manifest = sign(manifest_for(track, sources, self.name, fingerprint), self._signer)
             event_id = await self.transport.send(TRACK_EVENT, {"manifest": manifest})
             await self.store.save_manifest(track.id, track.cid, self._signer.instance_id, manifest, event_id)
         elif kind == "tombstone":

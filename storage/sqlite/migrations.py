@@ -217,4 +217,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     EVENTS,
     Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
     Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS),
+    Migration(_provenance.NEAR_DUP_SLIM_VERSION, _provenance.NEAR_DUP_SLIM_NAME, _provenance.NEAR_DUP_SLIM_STATEMENTS),
+    Migration(
+        _provenance.REPLICA_PROVENANCE_VERSION,
+        _provenance.REPLICA_PROVENANCE_NAME,
+        _provenance.REPLICA_PROVENANCE_STATEMENTS,
+    ),
 )
