@@ -18,7 +18,7 @@ from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.matrix.part import MatrixPart
 from bots.scheduler_part import SchedulerPart
-from bots.web.server import WebServer
+from bots.web.site import web_server_for
 from config import Settings
 from core.announcements import AnnouncementRules, Announcements
 from core.app import App
@@ -323,7 +323,7 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             instance.data_dir / "pool",
         )
         parts = build_parts(instance)
-        web = WebServer(instance.app, parts.health)
+        web = web_server_for(instance, parts.health)
         await web.start(settings.http.host, settings.http.port)
         control = ControlServer(instance)
         await control.start()
