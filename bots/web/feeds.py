@@ -45,6 +45,28 @@ class _PodcastIndexExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
+class _AtomFeedLinks(BaseExtension):  # type: ignore[misc]
+    """Nothing at feed level; feedgen wants a feed class for every extension."""
+
+
+class _AtomLinkAttributes(BaseEntryExtension):  # type: ignore[misc]
+    """Puts rel/type/length back on an entry's Atom links.
+
+    feedgen 1.0.0 writes only ``href`` for entry links (its loop variable shadows the link
+    data), which would drop ``rel="enclosure"`` and the enclosure's type and length.
+    """
+
+    def __init__(self) -> None:
+        self.attributes: dict[str, dict[str, str]] = {}
+
+    def extend_atom(self, entry: Any) -> Any:
+        for element in entry:
+            if isinstance(element.tag, str) and element.tag.rsplit("}", 1)[-1] == "link":
+                for name, value in self.attributes.get(element.get("href"), {}).items():
+                    element.set(name, value)
+        return entry
+
+
 def _describe(track: Track) -> str:
     bits = [track.title]
     if track.artist:
@@ -75,13 +97,19 @@ def tracks_atom(base: str, title: str, self_path: str, page_path: str, tracks: S
     feed.link(href=base + self_path, rel="self", type="application/atom+xml")
     feed.updated(_newest(tracks))
     feed.language("en")
+    feed.register_extension("linkattributes", _AtomFeedLinks, _AtomLinkAttributes, atom=True, rss=False)
     for track in tracks:
         entry = feed.add_entry(order="append")
         entry.id(f"{base}/tracks/{track.id}")
         entry.title(track.title)
         entry.author({"name": track.artist or track.sharer.display_name})
-        entry.link(href=f"{base}/tracks/{track.id}", rel="alternate", type="text/html")
-        entry.enclosure(f"{base}/blobs/{track.cid}", str(track.size), track.media_type)
+        page, audio = f"{base}/tracks/{track.id}", f"{base}/blobs/{track.cid}"
+        entry.link(href=page, rel="alternate", type="text/html")
+        entry.enclosure(audio, str(track.size), track.media_type)
+        entry.linkattributes.attributes = {
+            page: {"rel": "alternate", "type": "text/html"},
+            audio: {"rel": "enclosure", "type": track.media_type, "length": str(track.size)},
+        }
         entry.summary(_describe(track))
         entry.published(track.first_seen_at)
         entry.updated(track.first_seen_at)
