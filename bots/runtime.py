@@ -240,7 +240,9 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             app.tracks,
             app.voting,
             app.digest,
-            AnnouncementRules(replicated_tracks=settings.federation.announce_replicated),
+            AnnouncementRules(
+                replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
+            ),
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:

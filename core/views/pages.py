@@ -109,6 +109,8 @@ class WebPages:
             votes = (await self._voting.track_votes([track.id])).get(track.id, 0)
             for round_id, number in await self._catalog.rounds_of(track.id):
                 rnd = await self._voting.get(round_id)
+                if rnd.hides_entrants:
+                    continue  # this page names the sharer; the round hides its entrants until the results
                 rounds.append(RoundRef(rnd.id, rnd.rules.theme, number, rnd.phase.value))
         similar: list[PromptRef] = []
         if self._prompts is not None and (track.prompt or track.style):

@@ -163,6 +163,8 @@ async def test_round_page_keeps_anonymous_entrants_hidden_until_the_results(tmp_
         assert status == 200 and "Night &lt;b&gt;drive&lt;/b&gt;" in page
         assert "by anonymous" in page and "Alice" not in page.split("<main")[1]
         assert f"/rounds/{rnd.id}" in (await s.get("/"))[1]
+        # the track page names its sharer: it does not say the track is in a round that hides entrants
+        assert f"/rounds/{rnd.id}" not in (await s.get(f"/tracks/{s.public.id}"))[1]
         await voting.close_phase(str(rnd.id), mod)
         await voting.close_phase(str(rnd.id), mod)
         status, page, _ = await s.get(f"/rounds/{rnd.id}")
