@@ -16,7 +16,7 @@ from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
 from bots.scheduler_part import SchedulerPart
-from bots.web.server import WebServer
+from bots.web.site import web_server_for
 from config import Settings
 from core.announcements import AnnouncementRules, Announcements
 from core.app import App
@@ -251,7 +251,9 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             app.tracks,
             app.voting,
             app.digest,
-            AnnouncementRules(replicated_tracks=settings.federation.announce_replicated),
+            AnnouncementRules(
+                replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
+            ),
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:
@@ -346,7 +348,7 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             instance.data_dir / "pool",
         )
         parts = build_parts(instance)
-        web = WebServer(instance.app, parts.health)
+        web = web_server_for(instance, parts.health)
         await web.start(settings.http.host, settings.http.port)
         control = ControlServer(instance)
         await control.start()

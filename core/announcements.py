@@ -16,6 +16,7 @@ from core.replies import Post
 from core.services.digest import DigestService
 from core.services.voting import VotingService
 from core.views.digest import digest_reply
+from core.views.page_links import with_page_link
 from core.views.rounds import (
     closed_empty_reply,
     entry_reply,
@@ -32,6 +33,7 @@ class AnnouncementRules:
     """What the community wants announced."""
 
     replicated_tracks: bool = True  # peers' tracks in their genre channels, "from <peer>"
+    public_url: str | None = None  # posts link to the web pages when set ([http] public_url)
 
 
 def track_post(track: Track, text: str) -> Post:
@@ -55,7 +57,10 @@ class Announcements:
         self._rules = rules
 
     async def posts_for(self, recorded: RecordedEvent) -> list[Post]:
-        """The posts one event makes (none for most moderation events)."""
+        """The posts one event makes (none for most moderation events), linked to their web pages."""
+        return [with_page_link(post, self._rules.public_url) for post in await self._posts_for(recorded)]
+
+    async def _posts_for(self, recorded: RecordedEvent) -> list[Post]:
         event = recorded.event
         kind = event.kind
         if kind in (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED, EventKind.TRACK_REPLICATED):

@@ -184,6 +184,7 @@ PROMPTS = Migration(
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
 from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 from storage.sqlite import schema_scale as _scale  # noqa: E402
+from storage.sqlite import schema_web as _web  # noqa: E402
 
 EVENTS = Migration(
     20,
@@ -223,4 +224,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         _provenance.REPLICA_PROVENANCE_NAME,
         _provenance.REPLICA_PROVENANCE_STATEMENTS,
     ),
+    Migration(_web.WEB_INDEXES_VERSION, _web.WEB_INDEXES_NAME, _web.WEB_INDEXES_STATEMENTS),
 )
