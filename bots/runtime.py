@@ -12,6 +12,7 @@ from datetime import time
 from typing import Any, Protocol
 
 from bots.control.server import ControlServer
+from bots.curation_setup import curation_for
 from bots.discord.part import DiscordPart
 from bots.federation.part import FederationPart, federates
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
@@ -213,6 +214,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
+        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
     )
 
 

@@ -19,9 +19,7 @@ from core.curation_ports import Member, TrackFact, VoteFact
 from core.model import TrackId
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
-_STOP = frozenset(
-    "the and with for from that this into your are was but not you all feat ft music song track".split()
-)
+_STOP = frozenset("the and with for from that this into your are was but not you all feat ft music song track".split())
 
 
 def words_of(text: str) -> frozenset[str]:

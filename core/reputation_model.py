@@ -152,7 +152,11 @@ def _from_early_votes(index: CurationIndex, member: int, now: datetime) -> list[
         if effective_votes(index, t) >= RANKS_WELL:
             found += 1
             points += POINTS_EARLY * decay(likers[member], now)
-    return [Reason(points, f"found {found} track{'s' if found != 1 else ''} early that the community then liked")] if found else []
+    return (
+        [Reason(points, f"found {found} track{'s' if found != 1 else ''} early that the community then liked")]
+        if found
+        else []
+    )
 
 
 def _ordinal(rank: int) -> str:

@@ -38,7 +38,10 @@ class MemoryCurationStore:
             if after is None or share.shared_at >= after:
                 out.append(
                     VoteFact(
-                        share.track_id, (share.sharer.platform, share.sharer.user_id), share.shared_at, SignalKind.RESHARE
+                        share.track_id,
+                        (share.sharer.platform, share.sharer.user_id),
+                        share.shared_at,
+                        SignalKind.RESHARE,
                     )
                 )
         return sorted(out, key=lambda f: f.at)

@@ -131,7 +131,8 @@ class LineageService:
     async def tree(self, track: Track, viewer: Viewer) -> list[Node]:
         """Ancestors (oldest first), the track, then descendants depth-first; bounded."""
         chain: list[tuple[Cid, Track | None, Relation | None]] = []  # the track, then its ancestors
-        current_cid, current = track.cid, track
+        current_cid: Cid = track.cid
+        current: Track | None = track
         seen = {track.cid}
         while len(chain) <= MAX_DEPTH:
             link = await self._store.parent_of(current.id) if current is not None else None
@@ -142,20 +143,18 @@ class LineageService:
             current_cid, current = link.parent_cid, await self._visible_by_cid(link.parent_cid, viewer)
         nodes = [Node(cid, t, rel, -depth) for depth, (cid, t, rel) in reversed(list(enumerate(chain)))]
         down: list[Node] = []
-        stack = [(track.cid, 0)]
-        while stack and len(down) < MAX_NODES:
-            cid, level = stack.pop()
-            if level >= MAX_DEPTH:
+        stack = [(link, 1) for link in reversed(await self._store.children_of(track.cid))]
+        while stack and len(down) < MAX_NODES:  # depth first, oldest child first
+            child_link, level = stack.pop()
+            if child_link.child_cid in seen:
                 continue
-            for child_link in reversed(await self._store.children_of(cid)):
-                if child_link.child_cid in seen:
-                    continue
-                child = await self._tracks.get(child_link.child_id)
-                if child is None or not can_see(child, viewer):
-                    continue
-                seen.add(child_link.child_cid)
-                down.append(Node(child_link.child_cid, child, child_link.relation, level + 1))
-                stack.append((child_link.child_cid, level + 1))
+            child = await self._tracks.get(child_link.child_id)
+            if child is None or not can_see(child, viewer):
+                continue
+            seen.add(child_link.child_cid)
+            down.append(Node(child_link.child_cid, child, child_link.relation, level))
+            if level < MAX_DEPTH:
+                stack.extend((k, level + 1) for k in reversed(await self._store.children_of(child_link.child_cid)))
         return nodes + down
 
     async def most_remixed(self, since: datetime, limit: int = 5) -> list[tuple[Track, int]]:
