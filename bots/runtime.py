@@ -12,6 +12,7 @@ from datetime import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
+from bots.curation_setup import curation_for
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
@@ -224,6 +225,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
+        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
     )
 
 

@@ -233,6 +233,20 @@ class FederationSettings:
 
 
 @dataclass(frozen=True)
+class CurationSettings:
+    """[curation]: reputation, boosts and the federation's quality gates (issue 17)."""
+
+    min_boost_reputation: float = 10.0  # reputation a member needs to boost (moderators always may)
+    public_leaderboard: bool = False  # `curators` lists the best curators only when true
+    publish_gate: Literal["all", "curated"] = "all"  # curated: publish only tracks passing one test below
+    publish_min_boosts: int = 3  # boosted by this many curators (0: this test is off)
+    publish_round_place: int = 3  # won or placed up to this rank in a closed round (0: off)
+    publish_min_score: float = 0.0  # effective (ring-resistant) votes (0: off)
+    receive: Literal["any", "prefer_boosted", "require_boosted"] = "any"  # peers' tracks
+    receive_min_boosts: int = 1  # boosts a peer's track needs under require_boosted
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything, validated once at start-up."""
 
@@ -247,6 +261,7 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     federation: FederationSettings = field(default_factory=FederationSettings)
+    curation: CurationSettings = field(default_factory=CurationSettings)
 
     def validate(self) -> None:
         """Cross-table checks that a single table cannot make."""

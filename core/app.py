@@ -18,6 +18,7 @@ from core.services.ingest import IngestService
 if TYPE_CHECKING:
     from core.federation.ports import FederationInfo
     from core.services.confirmation import ConfirmationService
+    from core.services.curation import Curation
     from core.services.digest import DigestService
     from core.services.genres import GenreService
     from core.services.moderation import ModerationService
@@ -45,6 +46,7 @@ class App:
     digest: DigestService | None = None
     federation: FederationInfo | None = None  # None when this instance does not federate
     confirmations: ConfirmationService | None = None  # generators' pages confirming tracks
+    curation: Curation | None = None  # reputation, boosts, recommendations, lineage (issue 17)
 
     async def destination(self, target: str, platform: str) -> str | None:
         """The channel/room id a ``Post`` target maps to on a platform, or None."""

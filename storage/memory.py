@@ -155,6 +155,14 @@ class MemoryTrackRepository:
     async def count(self) -> int:
         return len(self._tracks)
 
+    def all_tracks(self) -> list[Track]:
+        """Every track (for other in-memory fakes that read tracks, e.g. curation's)."""
+        return list(self._tracks.values())
+
+    def all_shares(self) -> list[Share]:
+        """Every share, in the order recorded."""
+        return list(self._shares)
+
 
 class MemoryVotingRepository:
     """``VotingRepository`` in dicts."""
@@ -259,6 +267,10 @@ class MemoryVotingRepository:
             if track_id in track_ids:
                 out[track_id] = out.get(track_id, 0) + value
         return out
+
+    def track_vote_items(self) -> list[tuple[tuple[TrackId, Voter], tuple[int, datetime]]]:
+        """Every track vote: ((track, voter), (value, when)) (for curation's in-memory fake)."""
+        return list(self._track_votes.items())
 
 
 class MemoryKeyValue:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.backoff import Backoff
+from bots.curation_setup import curated_federation
 from bots.federation.blob_sources import MatrixBlobSource
 from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.room_reader import NAMESPACE, RoomReader
@@ -97,6 +98,8 @@ def build_replicator(
         max_track_bytes=int(fed.max_track_mb * 1024 * 1024),
         quota_bytes=int(fed.quota_gb * 1024**3),
         blocked=fed.blocked_instances,
+        receive=settings.curation.receive,
+        receive_min_boosts=settings.curation.receive_min_boosts,
     )
     return Replicator(
         signer=instance.identity,
@@ -116,6 +119,7 @@ def build_replicator(
         public_url=settings.http.public_url,
         transport=transport,
         on_queued=on_queued,
+        curation=curated_federation(instance),
     )
 
 
@@ -255,7 +259,11 @@ class FederationPart:
     def __init__(self, instance: Instance) -> None:
         self._instance = instance
         self.publisher = FederationPublisher(
-            SqliteFederationStore(instance.db), instance.app.tracks, instance.identity.instance_id, instance.app.digest
+            SqliteFederationStore(instance.db),
+            instance.app.tracks,
+            instance.identity.instance_id,
+            instance.app.digest,
+            curated_federation(instance),
         )
         self.runner: FederationRunner | None = None
         self._login = Backoff(2.0, 300.0)

@@ -16,6 +16,7 @@ from typing import Any
 
 from bots.federation.matrix_api import MatrixApi
 from core.federation.replication import (
+    BOOST_EVENT,
     DIGEST_EVENT,
     HAVE_EVENT,
     INSTANCE_EVENT,
@@ -40,6 +41,7 @@ TYPES = [
     HAVE_EVENT,
     TOMBSTONE_EVENT,
     DIGEST_EVENT,
+    BOOST_EVENT,
     SNAPSHOT_STATE,
     "m.room.redaction",
     "m.room.power_levels",
@@ -177,6 +179,9 @@ class RoomReader:
                 log.debug("track event %s from %s: %s", event_id, sender, outcome)
             elif event_type == HAVE_EVENT:
                 await replicator.handle_have(event_id, sender, content)
+            elif event_type == BOOST_EVENT:  # issue 17
+                outcome = await replicator.handle_boost(event_id, sender, content)
+                log.debug("boost event %s from %s: %s", event_id, sender, outcome)
             elif event_type == TOMBSTONE_EVENT:
                 moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                 outcome = await replicator.handle_tombstone(event_id, sender, content, moderator)

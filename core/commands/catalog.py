@@ -9,6 +9,7 @@ from core.commands.community_commands import (
     moderation_commands,
     prompt_commands,
 )
+from core.commands.curation_commands import curation_commands, track_suggestions
 from core.commands.declaration import (
     ButtonAction,
     Command,
@@ -70,6 +71,7 @@ def build_registry(app: App) -> CommandRegistry:
         *digest_commands(app),
         *moderation_commands(app),
         *federation_commands(app),
+        *curation_commands(app),
     ):
         registry.add(command)
     registry.add(_help_command(registry))
@@ -106,4 +108,5 @@ def build_registry(app: App) -> CommandRegistry:
     registry.add_autocomplete("rounds", rounds)
     registry.add_autocomplete("my_tracks", my_tracks)
     registry.add_autocomplete("prompts", prompts)
+    registry.add_autocomplete("tracks", track_suggestions(app))
     return registry

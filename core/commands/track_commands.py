@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
+from core.commands.curation_commands import RELATIONS, share_derived
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.model import Declaration
@@ -24,6 +25,8 @@ def track_commands(app: App) -> list[Command]:
             genre=arg(inv, "genre"),
             title=arg(inv, "title"),
         )
+        if arg(inv, "remix_of"):  # issue 17: a derived share (remix, stems ...) is linked to its parent
+            return await share_derived(app, inv, declaration)
         url = arg(inv, "url")
         if inv.attachments:
             attachment = inv.attachments[0]
@@ -120,6 +123,10 @@ def track_commands(app: App) -> list[Command]:
                 Param("style", ParamKind.TEXT, "the style text you used", required=False),
                 Param("generator", ParamKind.TEXT, "the generator (suno, udio, ...)", required=False),
                 Param("title", ParamKind.TEXT, "a title", required=False),
+                Param(
+                    "remix_of", ParamKind.TRACK, "the track this derives from", required=False, autocomplete="tracks"
+                ),
+                Param("relation", ParamKind.CHOICE, "how it derives", required=False, choices=RELATIONS),
             ),
         ),
         Command(

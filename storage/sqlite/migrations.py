@@ -181,6 +181,7 @@ PROMPTS = Migration(
     ),
 )
 
+from storage.sqlite import schema_curation as _curation  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
 from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 from storage.sqlite import schema_scale as _scale  # noqa: E402
@@ -225,4 +226,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         _provenance.REPLICA_PROVENANCE_STATEMENTS,
     ),
     Migration(_web.WEB_INDEXES_VERSION, _web.WEB_INDEXES_NAME, _web.WEB_INDEXES_STATEMENTS),
+    Migration(_curation.CURATION_VERSION, _curation.CURATION_NAME, _curation.CURATION_STATEMENTS),
 )
