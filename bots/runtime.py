@@ -27,6 +27,7 @@ from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
 from core.services.confirmation import ConfirmationPolicy, ConfirmationService
 from core.services.digest import DigestSchedule, DigestService
+from core.services.federated_rounds import FederatedRoundService
 from core.services.genres import GenreDef, GenreService
 from core.services.ingest import IngestLimits, IngestService
 from core.services.moderation import ModerationService
@@ -44,6 +45,7 @@ from storage.sqlite.bot_state import BotState
 from storage.sqlite.confirmation_store import SqliteConfirmationStore
 from storage.sqlite.database import Database
 from storage.sqlite.event_log import SqliteEventLog
+from storage.sqlite.federated_rounds import SqliteFederatedRoundStore
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.genre_places import SqliteGenrePlaces
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
@@ -187,8 +189,12 @@ def _build_app(
     )
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
+    voting_repo = SqliteVotingRepository(db)
     voting = VotingService(
-        SqliteVotingRepository(db), tracks, clock, events, min_account_age_days=settings.voting.min_account_age_days
+        voting_repo, tracks, clock, events, min_account_age_days=settings.voting.min_account_age_days
+    )
+    federated_rounds = FederatedRoundService(
+        SqliteFederatedRoundStore(db), voting_repo, tracks, clock, events, identity.instance_id, settings.instance.name
     )
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
@@ -226,6 +232,7 @@ def _build_app(
         federation=federation,
         confirmations=confirmations,
         curation=curation_for(settings, db, tracks, events, clock),  # issue 17
+        federated_rounds=federated_rounds,
     )
 
 
@@ -256,6 +263,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             AnnouncementRules(
                 replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
             ),
+            federated=app.federated_rounds,
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:

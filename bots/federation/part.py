@@ -17,6 +17,7 @@ from bots.curation_setup import curated_federation
 from bots.federation.blob_sources import MatrixBlobSource
 from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.room_reader import NAMESPACE, RoomReader
+from bots.federation.round_link import build_round_exchange, send_round_documents
 from bots.instance import Instance
 from core.events.model import RecordedEvent
 from core.federation.policy import FederationPolicy
@@ -132,7 +133,8 @@ class FederationRunner:
         self._wake = asyncio.Event()
         self.transport = MatrixFederationTransport(api, rooms)
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
-        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
+        self.rounds = build_round_exchange(instance, self.replicator, api)
+        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db, self.rounds)
         self.joined = False  # rooms joined and this instance's key published
         self.waiting: list[str] = []  # rooms that could not be joined yet (retried)
         self.start_backoff = Backoff(2.0, 300.0)  # joining the rooms; its last problem shows in /healthz
@@ -228,6 +230,8 @@ class FederationRunner:
                 while await self.replicator.run_queue():
                     pass
                 await self.replicator.flush_outbox()
+                if self.rounds is not None:
+                    await send_round_documents(self.rounds, self.api)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bots.federation.matrix_api import MatrixApi
+from core.federation.event_types import ROUND_EVENT_TYPES
 from core.federation.replication import (
     BOOST_EVENT,
     DIGEST_EVENT,
@@ -25,6 +26,7 @@ from core.federation.replication import (
     TRACK_EVENT,
     Replicator,
 )
+from core.federation.round_exchange import RoundExchange
 from core.model import Cid
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
@@ -45,6 +47,7 @@ TYPES = [
     SNAPSHOT_STATE,
     "m.room.redaction",
     "m.room.power_levels",
+    *ROUND_EVENT_TYPES,
 ]
 
 
@@ -52,8 +55,15 @@ class RoomReader:
     """Feeds a ``Replicator`` from the federation rooms."""
 
     def __init__(
-        self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str], db: Database
+        self,
+        api: MatrixApi,
+        replicator: Replicator,
+        state: BotState,
+        rooms: Sequence[str],
+        db: Database,
+        rounds: RoundExchange | None = None,
     ) -> None:
+        self._rounds = rounds  # cross-community rounds' events go there
         self._api = api
         self._replicator = replicator
         self._state = state
@@ -191,6 +201,9 @@ class RoomReader:
                 if isinstance(redacts, str) and await self._store.mark_seen(event_id):
                     moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                     await replicator.handle_redaction(redacts, sender, moderator)
+            elif event_type in ROUND_EVENT_TYPES and self._rounds is not None:
+                said = await self._rounds.handle(room_id, event)
+                log.info("round event %s (%s) from %s: %s", event_id, event_type, sender, said)
             elif event_type == DIGEST_EVENT:
                 peer = await replicator.handle_digest(sender, content)
                 if peer is not None:

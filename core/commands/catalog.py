@@ -21,6 +21,7 @@ from core.commands.declaration import (
     Reply,
     Suggestion,
 )
+from core.commands.federated_round_commands import federated_round_commands
 from core.commands.parsing import usage
 from core.commands.round_commands import round_commands, vote_button
 from core.commands.track_commands import track_commands
@@ -72,6 +73,7 @@ def build_registry(app: App) -> CommandRegistry:
         *moderation_commands(app),
         *federation_commands(app),
         *curation_commands(app),
+        *federated_round_commands(app),
     ):
         registry.add(command)
     registry.add(_help_command(registry))

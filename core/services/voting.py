@@ -211,6 +211,10 @@ class VotingService:
             )
         return await self._repo.add_entry(rnd.id, track.id, by, now)
 
+    async def _shared_track(self, track_id: TrackId, voter: Voter) -> bool:
+        # A member who shared the entry's audio from another platform (or account) is its author too.
+        return any(Voter.of(s.sharer) == voter for s in await self._tracks.shares(track_id))
+
     @staticmethod
     def _check_eligible(
         rnd: Round, account_age_days: float | None, roles: Sequence[str], floor_days: float = 0.0
@@ -267,7 +271,7 @@ class VotingService:
         if entry is None:
             raise NotFoundError(f"round {rnd.label} has no entry {entry_number}")
         voter = Voter.of(by)
-        if Voter.of(entry.submitter) == voter:
+        if Voter.of(entry.submitter) == voter or await self._shared_track(entry.track_id, voter):
             raise PermissionDeniedError("you cannot vote for your own entry")
         self._check_eligible(rnd, account_age_days, roles, self._min_voter_age_days)
         mine = await self._repo.ballots_of(rnd.id, voter)
