@@ -92,7 +92,8 @@ def _genre_service(settings: Settings, db: Database) -> GenreService:
         "round": {k: p for k, p in (("discord", v.round_discord_channel), ("matrix", v.round_matrix_room)) if p},
         "digest": {k: p for k, p in (("discord", d.discord_channel), ("matrix", d.matrix_room)) if p},
     }
-    return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
+    watched = {"discord": settings.discord.watch_channels, "matrix": settings.matrix.watch_rooms}
+    return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other, watched)
 
 
 def _confirmations(
@@ -310,12 +311,15 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
-    parts = Parts(scheduler=SchedulerPart(instance) if "scheduler" in names else None)
+    matrix = None
     # each platform's library is imported only for a part that is on (start-up time)
     if "matrix" in names and settings.matrix.homeserver:
         from bots.matrix.part import MatrixPart
 
-        parts.matrix = MatrixPart(instance)
+        matrix = MatrixPart(instance)
+    # rounds whose deadline passed while down close after Matrix read the reactions made meanwhile
+    chat = [matrix.caught_up] if matrix is not None else []
+    parts = Parts(scheduler=SchedulerPart(instance, chat) if "scheduler" in names else None, matrix=matrix)
     if "discord" in names and settings.discord.token:
         from bots.discord.part import DiscordPart
 

@@ -74,7 +74,9 @@ class MemoryTrackRepository:
             return []
 
         def haystack(t: Track) -> str:
-            return " ".join(filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre))).lower()
+            return " ".join(
+                filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre, t.sharer.display_name))
+            ).lower()
 
         hits = [
             t

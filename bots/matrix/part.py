@@ -44,6 +44,10 @@ class MatrixPart:
         """Ready once logged in and synced (rooms known)."""
         return self._bot is not None and self._bot.synced
 
+    def caught_up(self) -> bool:
+        """Synced once since start (what members did while it was down is read), or given up."""
+        return self.ready() or self._refused is not None
+
     async def deliver(self, event: RecordedEvent) -> None:
         """Post the event's announcements; the delivery key is the Matrix transaction id."""
         assert self._bot is not None

@@ -259,10 +259,13 @@ class VotingService:
         toggle: bool = False,
         account_age_days: float | None = None,
         roles: Sequence[str] = (),
+        cast_at: datetime | None = None,
     ) -> VoteOutcome:
-        """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
+        """Cast, change or (value 0) withdraw a ballot; returns what happened in words.
+        ``cast_at``: when the member voted, if the platform says (a reaction read after a
+        restart counts at its own time, never later than now)."""
         rnd = await self.get(ref)
-        now = self._clock.now()
+        now = self._clock.now() if cast_at is None else min(cast_at, self._clock.now())
         if rnd.phase is not Phase.VOTING or now >= rnd.vote_until:
             if rnd.phase is Phase.SUBMISSION and now < rnd.submit_until:
                 raise PhaseError(f"voting in round {rnd.label} opens at {_when(rnd.submit_until)}")

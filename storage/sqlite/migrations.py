@@ -181,6 +181,7 @@ PROMPTS = Migration(
     ),
 )
 
+from storage.sqlite import schema_chat as _chat  # noqa: E402
 from storage.sqlite import schema_curation as _curation  # noqa: E402
 from storage.sqlite import schema_federated_rounds as _fr  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
@@ -229,4 +230,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_web.WEB_INDEXES_VERSION, _web.WEB_INDEXES_NAME, _web.WEB_INDEXES_STATEMENTS),
     Migration(_curation.CURATION_VERSION, _curation.CURATION_NAME, _curation.CURATION_STATEMENTS),
     Migration(_fr.FEDERATED_ROUNDS_VERSION, _fr.FEDERATED_ROUNDS_NAME, _fr.FEDERATED_ROUNDS_STATEMENTS),
+    Migration(_chat.SEARCH_SHARER_VERSION, _chat.SEARCH_SHARER_NAME, _chat.SEARCH_SHARER_STATEMENTS),
 )
