@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from bots.control.server import ControlServer
 from bots.discord.part import DiscordPart
+from bots.federation.matrix_session import SessionKeeper
 from bots.federation.part import FederationPart, federates
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
@@ -285,11 +286,17 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
+    keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
+    chat = "matrix" in names and bool(settings.matrix.homeserver)
+    # Both on the same account: one sync, the chat bot's, feeds the federation reader too.
+    federation = (
+        FederationPart(instance, keeper, shared_sync=chat) if "federation" in names and federates(instance) else None
+    )
     parts = Parts(
         scheduler=SchedulerPart(instance) if "scheduler" in names else None,
-        matrix=MatrixPart(instance) if "matrix" in names and settings.matrix.homeserver else None,
+        matrix=MatrixPart(instance, keeper, federation.feed if federation else None) if chat else None,
         discord=DiscordPart(instance) if "discord" in names and settings.discord.token else None,
-        federation=FederationPart(instance) if "federation" in names and federates(instance) else None,
+        federation=federation,
     )
     parts.dispatcher = Dispatcher(instance.events, parts.all(), instance.app.clock)
     return parts

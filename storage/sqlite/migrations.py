@@ -181,6 +181,7 @@ PROMPTS = Migration(
     ),
 )
 
+from storage.sqlite import schema_federation_ops as _fed_ops  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
 from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 from storage.sqlite import schema_scale as _scale  # noqa: E402
@@ -217,4 +218,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     EVENTS,
     Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
     Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS),
+    Migration(_fed_ops.OUTBOX_PARKING_VERSION, _fed_ops.OUTBOX_PARKING_NAME, _fed_ops.OUTBOX_PARKING_STATEMENTS),
 )
