@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
 from bots.curation_setup import curation_for
+from bots.federation.matrix_session import SessionKeeper
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
@@ -311,25 +312,35 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
-    matrix = None
+    keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
+    chat = "matrix" in names and bool(settings.matrix.homeserver)
     # each platform's library is imported only for a part that is on (start-up time)
-    if "matrix" in names and settings.matrix.homeserver:
-        from bots.matrix.part import MatrixPart
-
-        matrix = MatrixPart(instance)
-    # rounds whose deadline passed while down close after Matrix read the reactions made meanwhile
-    chat = [matrix.caught_up] if matrix is not None else []
-    parts = Parts(scheduler=SchedulerPart(instance, chat) if "scheduler" in names else None, matrix=matrix)
-    if "discord" in names and settings.discord.token:
-        from bots.discord.part import DiscordPart
-
-        parts.discord = DiscordPart(instance)
+    federation = None
+    replica_prints = None
     if "federation" in names:
         from bots.federation.part import FederationPart, federates
 
         if federates(instance):
-            parts.federation = FederationPart(instance)
-            parts.replica_prints = ReplicaPrintsPart(instance)
+            # Both on the same account: one sync, the chat bot's, feeds the federation reader too.
+            federation = FederationPart(instance, keeper, shared_sync=chat)
+            replica_prints = ReplicaPrintsPart(instance)
+    matrix = None
+    if chat:
+        from bots.matrix.part import MatrixPart
+
+        matrix = MatrixPart(instance, keeper, federation.feed if federation else None)
+    # rounds whose deadline passed while down close after Matrix read the reactions made meanwhile
+    waits = [matrix.caught_up] if matrix is not None else []
+    parts = Parts(
+        scheduler=SchedulerPart(instance, waits) if "scheduler" in names else None,
+        matrix=matrix,
+        federation=federation,
+        replica_prints=replica_prints,
+    )
+    if "discord" in names and settings.discord.token:
+        from bots.discord.part import DiscordPart
+
+        parts.discord = DiscordPart(instance)
     parts.dispatcher = Dispatcher(instance.events, parts.all(), instance.app.clock)
     return parts
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any
@@ -20,6 +21,7 @@ import nio
 
 from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
+from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
 from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
@@ -50,8 +52,15 @@ AUDIO_TYPES = ("audio/",)
 class MatrixBot:
     """One Matrix account serving the instance's commands."""
 
-    def __init__(self, instance: Instance, client: nio.AsyncClient, media: MatrixApi) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        client: nio.AsyncClient,
+        media: MatrixApi,
+        on_sync: Callable[[nio.SyncResponse], Awaitable[None]] | None = None,
+    ) -> None:
         self.instance = instance
+        self._on_sync = on_sync  # the federation reads its rooms from this sync (one per account)
         self.client = client
         self.media = media
         self.settings = instance.settings.matrix
@@ -100,6 +109,11 @@ class MatrixBot:
                     continue
                 backoff.reset()
                 await self._handle_sync(response, replay=since is not None)
+                if self._on_sync is not None:  # before the token moves on: a crash hands it over again
+                    try:
+                        await self._on_sync(response)
+                    except Exception:
+                        log.exception("the federation's part of the sync failed")
                 since = response.next_batch
                 await self.instance.state.put(NS, "since", since)
                 first = False
@@ -505,24 +519,14 @@ def _caption_of(event: Any) -> dict[str, str]:
     return caption_fields(body)
 
 
-async def connect(instance: Instance) -> tuple[nio.AsyncClient, MatrixApi]:
-    """A logged-in nio client and a media client for the configured account."""
+async def connect(instance: Instance, keeper: SessionKeeper | None = None) -> tuple[nio.AsyncClient, MatrixApi]:
+    """A nio client and a media client on the instance's one kept Matrix session (no new device)."""
     settings = instance.settings.matrix
     assert settings.homeserver and settings.user_id
+    session = await (keeper or SessionKeeper(settings, instance.data_dir)).session()
     config = nio.AsyncClientConfig(max_timeouts=3, max_limit_exceeded=3, request_timeout=60, store_sync_tokens=False)
-    client = nio.AsyncClient(settings.homeserver, settings.user_id, config=config)
-    if settings.access_token:
-        client.access_token = settings.access_token
-        client.user_id = settings.user_id
-        whoami = await client.whoami()
-        if isinstance(whoami, nio.WhoamiError):
-            await client.close()
-            raise UsageError(f"matrix: the access token was refused: {whoami.message}")
-        client.device_id = getattr(whoami, "device_id", None) or settings.device_name
-    else:
-        result = await client.login(settings.password, device_name=settings.device_name)
-        if isinstance(result, nio.LoginError):
-            await client.close()
-            raise UsageError(f"matrix: login failed: {result.message}")
-    media = MatrixApi(settings.homeserver, client.access_token, client.user_id)
+    client = nio.AsyncClient(session.homeserver, session.user_id, device_id=session.device_id, config=config)
+    client.access_token = session.access_token
+    client.user_id = session.user_id
+    media = MatrixApi(session.homeserver, session.access_token, session.user_id)
     return client, media

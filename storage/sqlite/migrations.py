@@ -184,6 +184,7 @@ PROMPTS = Migration(
 from storage.sqlite import schema_chat as _chat  # noqa: E402
 from storage.sqlite import schema_curation as _curation  # noqa: E402
 from storage.sqlite import schema_federated_rounds as _fr  # noqa: E402
+from storage.sqlite import schema_federation_ops as _fed_ops  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
 from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 from storage.sqlite import schema_scale as _scale  # noqa: E402
@@ -231,4 +232,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_curation.CURATION_VERSION, _curation.CURATION_NAME, _curation.CURATION_STATEMENTS),
     Migration(_fr.FEDERATED_ROUNDS_VERSION, _fr.FEDERATED_ROUNDS_NAME, _fr.FEDERATED_ROUNDS_STATEMENTS),
     Migration(_chat.SEARCH_SHARER_VERSION, _chat.SEARCH_SHARER_NAME, _chat.SEARCH_SHARER_STATEMENTS),
+    Migration(_fed_ops.OUTBOX_PARKING_VERSION, _fed_ops.OUTBOX_PARKING_NAME, _fed_ops.OUTBOX_PARKING_STATEMENTS),
 )
