@@ -251,12 +251,6 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
         if removed:
             log.info("removed %d temp files left by an interrupted write", removed)
         events = SqliteEventLog(db)
-        state = BotState(db)
-        if await state.get("storage", "near_dup_backfilled") is None:  # fingerprints stored before the index
-            indexed = await SqliteNearDuplicateIndex(db).backfill()
-            if indexed:
-                log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
-            await state.put("storage", "near_dup_backfilled", "1")
         app = _build_app(settings, identity, db, pool, events, clock or SystemClock())
         announcements = Announcements(
             app.tracks,
@@ -379,6 +373,8 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
         await control.start()
         try:
             start_parts(parts)
+            # fingerprints stored before the index: indexed behind the running instance, not before it serves
+            parts.tasks.append(asyncio.create_task(catch_up_near_dup_index(instance.db), name="near-dup index"))
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
             if not settings.matrix.homeserver:
@@ -389,6 +385,20 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             await stop_parts(parts.tasks)
             await control.stop()
             await web.stop()
+
+
+async def catch_up_near_dup_index(db: Database) -> int:
+    """Index the fingerprints stored before the near-duplicate index existed (once; resumable:
+    each batch commits, so a stop part-way loses nothing); how many were indexed."""
+    state = BotState(db)
+    if await state.get("storage", "near_dup_backfilled") is not None:
+        return 0
+    index = SqliteNearDuplicateIndex(db)
+    log.info("near-duplicate index: indexing stored fingerprints in the background")
+    indexed = await index.backfill()
+    await state.put("storage", "near_dup_backfilled", "1")
+    log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
+    return indexed
 
 
 def _report_part_end(task: asyncio.Task[Any]) -> None:
