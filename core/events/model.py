@@ -25,6 +25,8 @@ class EventKind(enum.StrEnum):
     ROUND_VOTING_OPENED = "round.voting_opened"
     ROUND_CLOSED = "round.closed"
     DIGEST_PUBLISHED = "digest.published"
+    TRACK_BOOSTED = "track.boosted"  # a curator boosted a track (issue 17: may pass the publish gate)
+    TRACK_REMIXED = "track.remixed"  # a share named this event's track's parent (issue 17)
     FEDERATED_ROUND_ANNOUNCED = "federated_round.announced"  # a peer announced a cross-community round
     FEDERATED_ROUND_LEFT = "federated_round.left"  # this community left a federated round
     FEDERATED_ROUND_RESULTS = "federated_round.results"  # every tally is in (or the deadline passed)

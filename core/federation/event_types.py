@@ -9,6 +9,7 @@ TRACK_EVENT = "org.wavepool.track.v1"
 HAVE_EVENT = "org.wavepool.have.v1"
 TOMBSTONE_EVENT = "org.wavepool.tombstone.v1"
 DIGEST_EVENT = "org.wavepool.digest.v1"
+BOOST_EVENT = "org.wavepool.boost.v1"  # issue 17: a signed update of a track's boost count
 SNAPSHOT_STATE = "org.wavepool.snapshot"
 
 MAX_ATTEMPTS = 8
