@@ -199,6 +199,9 @@ class FederationRunner:
                 waiting.append(room)
         joined = list(dict.fromkeys(joined))  # an alias and the id it names are one room: read and write it once
         new = [room_id for room_id in joined if room_id not in self.transport.rooms]
+        # At start-up the chat bot's first sync may come (and move its token on) before the rooms are
+        # joined, and ``feed`` drops it: read every room back to what was handled, or its gap is lost.
+        unread = joined if not self.joined else new
         self.transport.rooms[:] = joined
         self.reader.rooms[:] = joined
         self.waiting = list(dict.fromkeys(waiting))
@@ -218,7 +221,7 @@ class FederationRunner:
                 )
         self.joined = self.joined or bool(joined)
         if self.shared_sync:
-            for room_id in new:  # no sync of its own reports a newly joined room: read it now
+            for room_id in unread:  # no sync of its own reports a newly joined room: read it now
                 await self._catch_up(room_id)
 
     async def _catch_up(self, room_id: str) -> None:
