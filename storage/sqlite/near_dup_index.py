@@ -13,13 +13,16 @@ with its row).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.model import Fingerprint, TrackId
 from core.near_dup import INDEXED_ITEMS, band_keys, query_keys
 from core.provenance_ports import IndexCandidate
 from storage.provenance_codec import pack_values, unpack_values
-from storage.sqlite.database import Database, Row
+from storage.sqlite.database import Database
 
 # Items kept for scoring: the indexed window plus the ±10 s the comparison may shift.
 STORED_ITEMS = INDEXED_ITEMS + 80
@@ -29,8 +32,42 @@ STORED_ITEMS = INDEXED_ITEMS + 80
 CANDIDATES = 8
 
 
-def _decode(rows: Sequence[Row]) -> list[IndexCandidate]:
-    return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
+_LOOKUP = (
+    "SELECT d.track_id, d.duration_s, d.vals, k.hits FROM (SELECT doc, count(*) AS hits"
+    " FROM near_dup_bands WHERE band IN ({marks}) GROUP BY doc ORDER BY hits DESC LIMIT ?) k"
+    " JOIN near_dup_docs d ON d.doc = k.doc ORDER BY k.hits DESC"
+)
+READER_MMAP_BYTES = 2 << 30  # address space, not memory: pages come from the OS cache without copies
+READER_CACHE_KIB = 32 * 1024
+
+
+class _Reader:
+    """A read-only connection used from worker threads, one lookup at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def lookup(self, values: Sequence[int], limit: int) -> list[IndexCandidate]:
+        keys = query_keys(values)
+        if not keys:
+            return []
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(
+                    f"{self._path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=5.0
+                )
+                self._conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
+                self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+            rows = self._conn.execute(_LOOKUP.format(marks=", ".join("?" * len(keys))), (*keys, limit)).fetchall()
+        return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class SqliteNearDuplicateIndex:
@@ -38,6 +75,7 @@ class SqliteNearDuplicateIndex:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._reader = _Reader(db.path)
 
     async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
         """Index (or re-index) a track: its compact fingerprint and its bands."""
@@ -70,18 +108,15 @@ class SqliteNearDuplicateIndex:
         await tx.execute("DELETE FROM near_dup_docs WHERE doc = ?", (doc,))
 
     async def candidates(self, fingerprint: Fingerprint, limit: int = CANDIDATES) -> Sequence[IndexCandidate]:
-        """Tracks sharing bands with the query, most shared first."""
-        keys = await asyncio.to_thread(query_keys, fingerprint.values)
-        if not keys:
-            return []
-        marks = ", ".join("?" * len(keys))
-        rows = await self._db.fetchall(
-            f"SELECT d.track_id, d.duration_s, d.vals, k.hits FROM (SELECT doc, count(*) AS hits"
-            f" FROM near_dup_bands WHERE band IN ({marks}) GROUP BY doc ORDER BY hits DESC LIMIT ?) k"
-            f" JOIN near_dup_docs d ON d.doc = k.doc ORDER BY k.hits DESC",
-            (*keys, limit),
-        )
-        return await asyncio.to_thread(_decode, rows)  # ~1k items a candidate: off the loop too
+        """Tracks sharing bands with the query, most shared first (committed tracks only)."""
+        # One worker-thread hop for hashing, the query and decoding, on the index's own
+        # connection: a lookup neither waits behind the instance's other queries on the
+        # shared connection nor shares (and loses) its page cache.
+        return await asyncio.to_thread(self._reader.lookup, fingerprint.values, limit)
+
+    def close(self) -> None:
+        """Close the lookup connection (the shared one belongs to the caller)."""
+        self._reader.close()
 
     async def backfill(self, batch: int = 500) -> int:
         """Index every stored fingerprint that is not indexed yet (after migration 121); how many."""
