@@ -80,15 +80,26 @@ class SqliteNearDuplicateIndex:
     async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
         """Index (or re-index) a track: its compact fingerprint and its bands."""
         bands = await asyncio.to_thread(band_keys, fingerprint.values)  # ~1k hashes: off the loop
+        # Each statement is a trip to the database thread, and on a loaded machine each trip
+        # can wait for a time slice: a new track (the usual case) takes two inside the transaction.
         async with self._db.transaction() as tx:
-            await self._forget(tx, track_id)
-            doc = await tx.insert(
-                "INSERT INTO near_dup_docs(track_id, duration_s, vals) VALUES (?, ?, ?)",
-                (track_id, fingerprint.duration_s, pack_values(fingerprint.values[:STORED_ITEMS])),
-            )
+            doc = await self._insert_doc(tx, track_id, fingerprint)
+            if doc is None:  # indexed before: forget the old bands first
+                await self._forget(tx, track_id)
+                doc = await self._insert_doc(tx, track_id, fingerprint)
+                assert doc is not None
             await tx.executemany(
                 "INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)", [(band, doc) for band in bands]
             )
+
+    @staticmethod
+    async def _insert_doc(tx: Database, track_id: TrackId, fingerprint: Fingerprint) -> int | None:
+        rows = await tx.fetchall(
+            "INSERT INTO near_dup_docs(track_id, duration_s, vals) VALUES (?, ?, ?)"
+            " ON CONFLICT(track_id) DO NOTHING RETURNING doc",
+            (track_id, fingerprint.duration_s, pack_values(fingerprint.values[:STORED_ITEMS])),
+        )
+        return int(rows[0][0]) if rows else None
 
     async def remove(self, track_id: TrackId) -> None:
         """Forget a track (its band rows are found by primary key, not by a scan)."""
@@ -97,15 +108,14 @@ class SqliteNearDuplicateIndex:
 
     @staticmethod
     async def _forget(tx: Database, track_id: TrackId) -> None:
-        row = await tx.fetchone("SELECT doc, vals FROM near_dup_docs WHERE track_id = ?", (track_id,))
-        if row is None:
+        rows = await tx.fetchall("DELETE FROM near_dup_docs WHERE track_id = ? RETURNING doc, vals", (track_id,))
+        if not rows:
             return
-        doc = int(row[0])
+        doc, vals = int(rows[0][0]), rows[0][1]
         # The stored copy covers the whole indexed window, so it gives back exactly the bands
         # the track was indexed with (a KEY_VERSION change reindexes everything anyway).
-        bands = await asyncio.to_thread(lambda: band_keys(unpack_values(row[1])))
+        bands = await asyncio.to_thread(lambda: band_keys(unpack_values(vals)))
         await tx.executemany("DELETE FROM near_dup_bands WHERE band = ? AND doc = ?", [(b, doc) for b in bands])
-        await tx.execute("DELETE FROM near_dup_docs WHERE doc = ?", (doc,))
 
     async def candidates(self, fingerprint: Fingerprint, limit: int = CANDIDATES) -> Sequence[IndexCandidate]:
         """Tracks sharing bands with the query, most shared first (committed tracks only)."""
