@@ -112,6 +112,10 @@ class TrackRepository(Protocol):
         """One track by id."""
         ...
 
+    async def get_many(self, track_ids: Sequence[TrackId]) -> dict[TrackId, Track]:
+        """Tracks by id in one read (missing ids are left out)."""
+        ...
+
     async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
         """Tracks whose bytes have this address (oldest first)."""
         ...
@@ -289,6 +293,10 @@ class VotingRepository(Protocol):
 
     async def ballots_of(self, round_id: int, voter: Voter) -> dict[int, int]:
         """A member's ballots in a round: entry number -> value."""
+        ...
+
+    async def voter_count(self, round_id: int) -> int:
+        """How many members voted in a round."""
         ...
 
     async def set_ballot(self, ballot: Ballot) -> int | None:

@@ -84,6 +84,8 @@ class Intake(PeerRegistry):
         await self.store.save_manifest(track.id, track.cid, peer.instance_id, manifest, event_id)
         if isinstance(origin_server_ts, int):
             await self.store.save_event_time(track.id, origin_server_ts)  # the earliest is kept
+        if self.curation is not None:  # issue 17: its signed boost count and its parent
+            await self.curation.take_manifest(track, manifest, peer.instance_id)
         if await self._tracks.get(track.id) is not None:
             return Outcome(OutcomeKind.KNOWN, "known")
         reason = self.policy.refuse_reason(manifest, await self._pool.total_bytes())

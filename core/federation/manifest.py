@@ -247,3 +247,30 @@ def tombstone_for(track: Track, reason: str | None, at: datetime) -> dict[str, A
         "reason": _trim(reason, 500),
         "at": at.isoformat(),
     }
+
+
+def with_curation(manifest: Mapping[str, Any], boosts: int, lineage: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The manifest with curation's members (issue 17), each only when it says something.
+
+    ``boosts``: how many curators of the origin boosted the track; ``lineage``:
+    ``{"parent_cid", "relation"}``. A manifest without them (every older one) is unchanged, so
+    its signature still verifies."""
+    out = dict(manifest)
+    if boosts > 0:
+        out["boosts"] = boosts
+    if lineage:
+        out["lineage"] = {"parent_cid": str(lineage["parent_cid"]), "relation": str(lineage["relation"])}
+    return out
+
+
+def boost_update_for(track: Track, boosts: int, at: datetime) -> dict[str, Any]:
+    """The unsigned update of a published track's boost count (the origin signs it)."""
+    return {
+        "v": MANIFEST_VERSION,
+        "kind": "boosts",
+        "track_id": track.id,
+        "cid": track.cid,
+        "origin": {"instance": track.origin_instance},
+        "boosts": boosts,
+        "at": at.isoformat(),
+    }

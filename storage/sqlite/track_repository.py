@@ -155,7 +155,7 @@ class SqliteTrackRepository:
         return _track(rows[0]) if len(distinct) == 1 else None
 
     async def search(self, text: str, limit: int = 10) -> Sequence[Track]:
-        """Full-text search over title, artist, prompt, style, tags and genre."""
+        """Full-text search over title, artist, prompt, style, tags, genre and the sharer's name."""
         query = fts_query(text)
         if query is None:
             return []
