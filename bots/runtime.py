@@ -390,10 +390,15 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
 async def catch_up_near_dup_index(db: Database) -> int:
     """Index the fingerprints stored before the near-duplicate index existed (once; resumable:
     each batch commits, so a stop part-way loses nothing); how many were indexed."""
+    index = SqliteNearDuplicateIndex(db)
+    try:  # issue 12: the band table's pages into the OS cache, so the first lookups are not cold reads
+        rows = await index.warm()
+        log.info("near-duplicate index: %d band rows warmed", rows)
+    finally:
+        index.close()
     state = BotState(db)
     if await state.get("storage", "near_dup_backfilled") is not None:
         return 0
-    index = SqliteNearDuplicateIndex(db)
     log.info("near-duplicate index: indexing stored fingerprints in the background")
     indexed = await index.backfill()
     await state.put("storage", "near_dup_backfilled", "1")

@@ -54,14 +54,26 @@ class _Reader:
         if not keys:
             return []
         with self._lock:
-            if self._conn is None:
-                self._conn = sqlite3.connect(
-                    f"{self._path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=5.0
-                )
-                self._conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
-                self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
-            rows = self._conn.execute(_LOOKUP.format(marks=", ".join("?" * len(keys))), (*keys, limit)).fetchall()
+            rows = self._open().execute(_LOOKUP.format(marks=", ".join("?" * len(keys))), (*keys, limit)).fetchall()
         return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(
+                f"{self._path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=5.0
+            )
+            self._conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
+            self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+        return self._conn
+
+    def warm(self) -> int:
+        """Read the whole band table once, so its pages are in the OS cache; how many rows."""
+        with self._lock:
+            conn = self._open()
+            # A count walks every leaf of the (band, doc) B-tree: one sequential-ish read of the
+            # table instead of a cold random read per query key for the first lookups.
+            row = conn.execute("SELECT count(*) FROM near_dup_bands").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         with self._lock:
@@ -123,6 +135,14 @@ class SqliteNearDuplicateIndex:
         # connection: a lookup neither waits behind the instance's other queries on the
         # shared connection nor shares (and loses) its page cache.
         return await asyncio.to_thread(self._reader.lookup, fingerprint.values, limit)
+
+    async def warm(self) -> int:
+        """Pull the band table into the OS page cache (at start-up, in a worker thread); its rows.
+
+        At a million tracks the band table is ~500 MB and a lookup touches 64 random leaves
+        of it: cold, each is a disk read (lookups ~7-30 ms); warm, the whole lookup is ~0.5 ms.
+        """
+        return await asyncio.to_thread(self._reader.warm)
 
     def close(self) -> None:
         """Close the lookup connection (the shared one belongs to the caller)."""
