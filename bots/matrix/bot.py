@@ -23,6 +23,7 @@ from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
+from bots.matrix.card_edits import edit_cards
 from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
 from bots.matrix.posting import PostingError, post_plan
@@ -40,7 +41,9 @@ from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
 from core.errors import TooLargeError, UsageError, WavepoolError
 from core.events.dispatcher import PermanentDeliveryError
+from core.model import TrackId
 from core.replies import VoteChoice
+from storage.sqlite.posted_cards import PostedCard, SqlitePostedCards
 
 log = logging.getLogger(__name__)
 
@@ -392,6 +395,14 @@ class MatrixBot:
         await press(self.instance.registry, Button.vote("withdraw", choice).custom_id, invocation)
         await self.instance.state.delete("matrix_reaction", event.redacts)
 
+    async def update_cards(self, track_id: TrackId, key: str | None = None) -> int:
+        """Edit every card of a track posted here to show it as it is now (issue 12)."""
+        track = await self.instance.app.tracks.get(track_id)
+        if track is None:
+            return 0
+        cards = list(await SqlitePostedCards(self.instance.db).of_track(track_id, "matrix"))
+        return await edit_cards(self.client, cards, track, key, self.settings.command_prefix)
+
     # -- sending -----------------------------------------------------------------------
 
     async def send(self, room_id: str, reply: Reply, reply_to: str | None = None, key: str | None = None) -> str | None:
@@ -485,6 +496,9 @@ class MatrixBot:
         if room_id is None:
             return
         head = await self.send(room_id, post.reply, key=key)
+        if head is not None and post.reply.cards and "track" in post.reply.data:  # issue 12: edited on upgrade
+            card = PostedCard("matrix", room_id, head, TrackId(str(post.reply.data["track"])), post.reply.text)
+            await SqlitePostedCards(self.instance.db).record(card)
         if post.reply.cards and "track" in post.reply.data:
             # a round entry's audio goes in the entry card's thread: voters listen where they vote
             thread = head if "entry" in post.reply.data else None

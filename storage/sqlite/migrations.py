@@ -223,6 +223,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
     Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS),
     Migration(_provenance.NEAR_DUP_SLIM_VERSION, _provenance.NEAR_DUP_SLIM_NAME, _provenance.NEAR_DUP_SLIM_STATEMENTS),
+    Migration(_provenance.POSTED_CARDS_VERSION, _provenance.POSTED_CARDS_NAME, _provenance.POSTED_CARDS_STATEMENTS),
     Migration(
         _provenance.REPLICA_PROVENANCE_VERSION,
         _provenance.REPLICA_PROVENANCE_NAME,
