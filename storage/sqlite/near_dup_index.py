@@ -30,11 +30,16 @@ STORED_ITEMS = INDEXED_ITEMS + 80
 # and ranks first; unrelated tracks share at most one or two (bench/near_dup.py), so a
 # handful of candidates keeps the few 4 KB fingerprint reads and their scoring bounded.
 CANDIDATES = 8
+# A stored track must share at least two bands with the query to be a candidate. In the
+# benchmark a real re-encode's original shared 8 or more (of 32; 300 queries at 100k), while
+# every other candidate shared exactly one: a chance collision whose fingerprint copy would be
+# read from disk and scored for nothing (at 1M tracks, about one per lookup).
+MIN_SHARED_BANDS = 2
 
 
 _LOOKUP = (
     "SELECT d.track_id, d.duration_s, d.vals, k.hits FROM (SELECT doc, count(*) AS hits"
-    " FROM near_dup_bands WHERE band IN ({marks}) GROUP BY doc ORDER BY hits DESC LIMIT ?) k"
+    " FROM near_dup_bands WHERE band IN ({marks}) GROUP BY doc HAVING hits >= ? ORDER BY hits DESC LIMIT ?) k"
     " JOIN near_dup_docs d ON d.doc = k.doc ORDER BY k.hits DESC"
 )
 READER_MMAP_BYTES = 2 << 30  # address space, not memory: pages come from the OS cache without copies
@@ -54,7 +59,8 @@ class _Reader:
         if not keys:
             return []
         with self._lock:
-            rows = self._open().execute(_LOOKUP.format(marks=", ".join("?" * len(keys))), (*keys, limit)).fetchall()
+            sql = _LOOKUP.format(marks=", ".join("?" * len(keys)))
+            rows = self._open().execute(sql, (*keys, MIN_SHARED_BANDS, limit)).fetchall()
         return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
 
     def _open(self) -> sqlite3.Connection:
