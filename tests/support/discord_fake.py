@@ -55,6 +55,7 @@ class Recorded:
     path: str
     json: Any
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when the fake received it (load tests time answers)
 
 
 class DiscordFake:
