@@ -176,6 +176,10 @@ class TrackRepository(Protocol):
         """Tracks sharing sub-fingerprint buckets with this one, most shared first."""
         ...
 
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        """The stored fingerprint of a track, if it has one."""
+        ...
+
     async def referenced_cids(self) -> set[Cid]:
         """Addresses referenced by any track that is not taken down (for GC)."""
         ...

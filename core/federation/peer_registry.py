@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.events.ports import EventLog
 from core.federation.manifest import (
@@ -28,6 +28,9 @@ from core.federation.manifest import (
 from core.federation.policy import FederationPolicy
 from core.federation.ports import BlobSource, FederationStore, FederationTransport, Peer
 from core.ports import BlobPool, Clock, TrackRepository
+
+if TYPE_CHECKING:
+    from core.federation.curated import CuratedFederation
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class PeerRegistry:
         public_url: str | None = None,
         transport: FederationTransport | None = None,
         on_queued: Callable[[], None] | None = None,
+        curation: CuratedFederation | None = None,
     ) -> None:
         self._signer = signer
         self.name = name
@@ -85,6 +89,7 @@ class PeerRegistry:
         self._events = events
         self.transport = transport
         self.on_queued = on_queued  # wakes the fetch worker
+        self.curation = curation  # issue 17: boosts and lineage in manifests; None: curation off
         self.failed_fetches = 0
         self.rejected_events = 0
         self._peers_by_user: dict[str, Peer] = {}  # the store's account -> peer answers, cached

@@ -211,6 +211,10 @@ class VotingService:
             )
         return await self._repo.add_entry(rnd.id, track.id, by, now)
 
+    async def _shared_track(self, track_id: TrackId, voter: Voter) -> bool:
+        # A member who shared the entry's audio from another platform (or account) is its author too.
+        return any(Voter.of(s.sharer) == voter for s in await self._tracks.shares(track_id))
+
     @staticmethod
     def _check_eligible(
         rnd: Round, account_age_days: float | None, roles: Sequence[str], floor_days: float = 0.0
@@ -255,10 +259,13 @@ class VotingService:
         toggle: bool = False,
         account_age_days: float | None = None,
         roles: Sequence[str] = (),
+        cast_at: datetime | None = None,
     ) -> VoteOutcome:
-        """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
+        """Cast, change or (value 0) withdraw a ballot; returns what happened in words.
+        ``cast_at``: when the member voted, if the platform says (a reaction read after a
+        restart counts at its own time, never later than now)."""
         rnd = await self.get(ref)
-        now = self._clock.now()
+        now = self._clock.now() if cast_at is None else min(cast_at, self._clock.now())
         if rnd.phase is not Phase.VOTING or now >= rnd.vote_until:
             if rnd.phase is Phase.SUBMISSION and now < rnd.submit_until:
                 raise PhaseError(f"voting in round {rnd.label} opens at {_when(rnd.submit_until)}")
@@ -267,7 +274,7 @@ class VotingService:
         if entry is None:
             raise NotFoundError(f"round {rnd.label} has no entry {entry_number}")
         voter = Voter.of(by)
-        if Voter.of(entry.submitter) == voter:
+        if Voter.of(entry.submitter) == voter or await self._shared_track(entry.track_id, voter):
             raise PermissionDeniedError("you cannot vote for your own entry")
         self._check_eligible(rnd, account_age_days, roles, self._min_voter_age_days)
         mine = await self._repo.ballots_of(rnd.id, voter)

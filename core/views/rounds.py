@@ -7,7 +7,7 @@ from datetime import datetime
 
 from core.model import Track
 from core.ports import TrackRepository
-from core.replies import Button, Reply, VoteChoice
+from core.replies import Button, Reply, VoteChoice, command_hint, moment
 from core.services.voting import VoteOutcome, VotingService
 from core.voting_model import BallotType, Entry, Phase, Round, anonymised
 
@@ -23,9 +23,9 @@ OUTCOME_WORDS = {
 STATUS_ENTRIES = 50  # a status lists this many entries; 5,000 lines help nobody
 
 
-def when_text(moment: datetime) -> str:
-    """A deadline as members read it."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def when_text(when: datetime) -> str:
+    """A deadline as members read it: each platform writes it relative and absolute."""
+    return moment(when)
 
 
 def rules_text(rnd: Round) -> str:
@@ -55,7 +55,8 @@ def started_reply(rnd: Round) -> Reply:
     """The announcement of a round open for submissions."""
     return Reply(
         title=f"Round {rnd.label} is open for submissions",
-        text=rules_text(rnd) + f"\nSubmit with `round submit {rnd.id} <track>` until {when_text(rnd.submit_until)}.",
+        text=rules_text(rnd)
+        + f"\nSubmit with `{command_hint(f'round submit {rnd.id} <track>')}` until {when_text(rnd.submit_until)}.",
     )
 
 
@@ -91,7 +92,7 @@ async def entry_reply(tracks: TrackRepository, rnd: Round, entry: Entry) -> Repl
         text=f"Entry {entry.number} by {who}",
         cards=(card,) if card else (),
         buttons=buttons,
-        data={"round": rnd.id, "entry": entry.number},
+        data={"round": rnd.id, "entry": entry.number, "track": entry.track_id},  # "track": its audio follows
     )
 
 
