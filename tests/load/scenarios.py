@@ -197,6 +197,7 @@ async def matrix_votes(
     sent: dict[str, tuple[str, int]] = {}  # event id -> (member, entry)
     loop = asyncio.get_running_loop()
     pool = concurrent.futures.ThreadPoolExecutor(8)
+    posting: list[asyncio.Future[None]] = []
 
     async def send(index: int) -> None:
         user, token = members[index]
@@ -205,10 +206,11 @@ async def matrix_votes(
         def post() -> None:
             sent[hs.text(token, room, f"!wp round vote {rnd.id} {entry}")] = (user, entry)
 
-        loop.run_in_executor(pool, post)  # members type concurrently; their sends overlap
+        posting.append(loop.run_in_executor(pool, post))  # members type concurrently; their sends overlap
 
     await paced(len(members), over_s, send)
-    pool.shutdown(wait=True)
+    await asyncio.gather(*posting)  # awaited, not joined: the bot shares this event loop
+    pool.shutdown(wait=False)
 
     def replies() -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
