@@ -35,7 +35,8 @@ CHROMIUM_ARGS = [
     "--mute-audio",  # no sound device on a test machine; playback still advances
     "--autoplay-policy=no-user-gesture-required",
 ]
-WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
+# name -> (width, height, colour scheme)
+VIEWS = {"phone": (390, 844, "light"), "desktop": (1280, 900, "light"), "phone-dark": (390, 844, "dark")}
 WAIT_MS = 20_000
 
 pytestmark = [
@@ -55,15 +56,17 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def _screenshots(browser: Browser, url: str, name: str, out: Path) -> None:
-    for width_name, (width, height) in WIDTHS.items():
-        page = await browser.new_page(viewport={"width": width, "height": height})
+    for view, (width, height, scheme) in VIEWS.items():
+        page = await browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)  # type: ignore[arg-type]
         try:
             await page.goto(url)
-            shot = out / f"{name}-{width_name}.png"
+            shot = out / f"{name}-{view}.png"
             await page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 1000
             # readable on a phone: nothing wider than the screen
             assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert (background == "rgb(18, 19, 23)") == (scheme == "dark"), background
         finally:
             await page.close()
 
