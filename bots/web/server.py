@@ -29,6 +29,7 @@ class WebServer:
         pages: WebPages | None = None,
         public_url: str | None = None,
         verdicts: VerdictCounts | None = None,
+        page_cache_s: float = 5.0,
     ) -> None:
         self._app = app
         self._parts = parts
@@ -41,7 +42,7 @@ class WebServer:
         self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_get("/blobs/{cid}", BlobHandler(app))
         if pages is not None:
-            PageHandlers(pages, public_url).add_routes(self.app.router)
+            PageHandlers(pages, public_url, app.events, page_cache_s).add_routes(self.app.router)
 
     @web.middleware
     async def _timed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
