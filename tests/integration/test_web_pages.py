@@ -149,6 +149,10 @@ async def test_blobs_answer_range_requests_with_etag_and_immutable_caching(tmp_p
         status, body, _ = await s.raw(path, **{"If-None-Match": f'"{s.public.cid}"'})
         assert status == 304 and body == b""
 
+        async with s.http.head(s.base + path) as response:
+            assert response.status == 200 and response.headers["Content-Length"] == str(size)
+            assert await response.read() == b""
+
 
 async def test_round_page_keeps_anonymous_entrants_hidden_until_the_results(tmp_path: Path) -> None:
     async with site(tmp_path) as s:
