@@ -199,6 +199,8 @@ async def test_feeds_parse_and_their_enclosures_are_the_tracks_bytes(tmp_path: P
         podcast = feedparser.parse(body)
         assert not podcast.bozo, podcast.bozo_exception
         assert podcast.feed.podcast_medium == "music" and podcast.feed.podcast_guid
+        assert podcast.feed.link == "http://127.0.0.1:1/"
+        assert b'<atom:link href="http://127.0.0.1:1/feeds/digest.xml" rel="self"' in body
         assert b"<itunes:explicit>no</itunes:explicit>" in body and b'<itunes:category text="Music"/>' in body
         [item] = podcast.entries
         assert item.title == f"Week ending {week} · #1 · {HOSTILE}"
