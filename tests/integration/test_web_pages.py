@@ -96,6 +96,11 @@ async def test_pages_show_accepted_tracks_only_and_escape_what_members_wrote(tmp
 
         status, page, headers = await s.get(f"/tracks/{s.public.id}")
         assert status == 200 and headers["Cache-Control"].startswith("public")
+        assert (
+            "script-src" not in headers["Content-Security-Policy"]
+            and "default-src 'none'" in headers["Content-Security-Policy"]
+        )
+        assert headers["X-Content-Type-Options"] == "nosniff"
         assert "<script>alert" not in page
         assert f'<meta property="og:audio" content="{s.base}/blobs/{s.public.cid}">' in page
         assert '<meta property="og:audio:type" content="audio/mpeg">' in page
