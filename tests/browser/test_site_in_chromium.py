@@ -38,6 +38,22 @@ CHROMIUM_ARGS = [
 # name -> (width, height, colour scheme)
 VIEWS = {"phone": (390, 844, "light"), "desktop": (1280, 900, "light"), "phone-dark": (390, 844, "dark")}
 WAIT_MS = 20_000
+# WCAG contrast of each text kind against the page background (AA: 4.5 for body text)
+CONTRAST_JS = """
+() => {
+  const rgb = c => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = c => { const [r, g, b] = rgb(c).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                     return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const bg = getComputedStyle(document.body).backgroundColor;
+  const out = {};
+  for (const sel of ['body', 'a', '.meta', 'h1']) {
+    const el = document.querySelector(sel); if (!el) continue;
+    const [hi, lo] = [lum(getComputedStyle(el).color), lum(bg)].sort((x, y) => y - x);
+    out[sel] = (hi + 0.05) / (lo + 0.05);
+  }
+  return out;
+}
+"""
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,6 +83,16 @@ async def _screenshots(browser: Browser, url: str, name: str, out: Path) -> None
             assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
             background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
             assert (background == "rgb(18, 19, 23)") == (scheme == "dark"), background
+            contrast = await page.evaluate(CONTRAST_JS)
+            assert contrast and min(contrast.values()) >= 4.5, contrast
+            # every field has a label a screen reader reads; the first Tab lands on the skip link
+            unlabelled = await page.evaluate(
+                "[...document.querySelectorAll('input, select, textarea')]"
+                ".filter(i => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')).length"
+            )
+            assert unlabelled == 0
+            await page.keyboard.press("Tab")
+            assert await page.evaluate("document.activeElement.className") == "skip"
         finally:
             await page.close()
 
