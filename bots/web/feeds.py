@@ -97,6 +97,7 @@ def tracks_atom(base: str, title: str, self_path: str, page_path: str, tracks: S
     feed.link(href=base + self_path, rel="self", type="application/atom+xml")
     feed.updated(_newest(tracks))
     feed.language("en")
+    feed.logo(base + "/cover.png")
     feed.register_extension("linkattributes", _AtomFeedLinks, _AtomLinkAttributes, atom=True, rss=False)
     for track in tracks:
         entry = feed.add_entry(order="append")
@@ -137,6 +138,8 @@ def digest_podcast(base: str, community: str, digests: Sequence[DigestSummary]) 
     feed.podcast.itunes_explicit("no")
     feed.podcast.itunes_summary(f"The weekly digest of {community}: its most voted AI-made tracks.")
     feed.podcast.itunes_type("episodic")
+    feed.podcast.itunes_image(base + "/cover.png")
+    feed.image(url=base + "/cover.png", title=f"{community} — weekly digest", link=base + "/")
     newest = max((d.week_ending for d in digests), default=datetime(2020, 1, 1, tzinfo=UTC))
     feed.lastBuildDate(newest)
     for digest in digests:

@@ -7,6 +7,7 @@ prompts, names, lyrics) is shown as text. Absolute links (OpenGraph, feeds) use
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader
 from yarl import URL
 
+from bots.web.cover import cover_png
 from bots.web.feeds import FEED_TRACKS, digest_podcast, tracks_atom
 from bots.web.page_cache import PageCache
 from core.errors import NotFoundError
@@ -108,6 +110,7 @@ class PageHandlers:
         router.add_get("/feeds/digest.xml", self._cached(self.digest_feed))
         router.add_get("/feeds/tracks.atom", self._cached(self.tracks_feed))
         router.add_get("/feeds/genres/{name}.atom", self._cached(self.genre_feed))
+        router.add_get("/cover.png", self.cover)
         router.add_static("/static", HERE / "static", append_version=False)
 
     def base(self, request: web.Request) -> str:
@@ -122,6 +125,11 @@ class PageHandlers:
 
     def _not_found(self, request: web.Request, err: NotFoundError) -> web.Response:
         return self._render(request, "not_found.html", status=404, message=str(err))
+
+    async def cover(self, request: web.Request) -> web.Response:
+        """``/cover.png``: the podcast's artwork and the pages' link-preview image."""
+        body = await asyncio.to_thread(cover_png)  # drawn once (cached), off the event loop
+        return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
     async def home(self, request: web.Request) -> web.Response:
         """``/``."""

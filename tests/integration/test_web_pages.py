@@ -107,6 +107,9 @@ async def test_pages_show_accepted_tracks_only_and_escape_what_members_wrote(tmp
         assert '<meta property="og:type" content="music.song">' in page
         assert f'src="/blobs/{s.public.cid}"' in page and "dreamy synth night drive" in page
         assert "Provenance" in page and s.public.verdict_reason in page
+        assert f'<meta property="og:image" content="{s.base}/cover.png">' in page
+        status, cover, headers = await s.raw("/cover.png")
+        assert status == 200 and headers["Content-Type"] == "image/png" and cover.startswith(b"\x89PNG\r\n\x1a\n")
 
         for path in (f"/tracks/{s.hidden.id}", f"/blobs/{s.hidden.cid}"):
             assert (await s.get(path))[0] == 404, path
@@ -205,6 +208,7 @@ async def test_feeds_parse_and_their_enclosures_are_the_tracks_bytes(tmp_path: P
         assert not podcast.bozo, podcast.bozo_exception
         assert podcast.feed.podcast_medium == "music" and podcast.feed.podcast_guid
         assert podcast.feed.link == "http://127.0.0.1:1/"
+        assert podcast.feed.image.href == "http://127.0.0.1:1/cover.png"
         assert b'<atom:link href="http://127.0.0.1:1/feeds/digest.xml" rel="self"' in body
         assert b"<itunes:explicit>no</itunes:explicit>" in body and b'<itunes:category text="Music"/>' in body
         [item] = podcast.entries
