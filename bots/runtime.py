@@ -243,6 +243,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
             app.voting,
             app.digest,
             AnnouncementRules(replicated_tracks=settings.federation.announce_replicated),
+            app.curation.lineage if app.curation else None,  # issue 17: remixes told to the parent's sharer
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:

@@ -14,7 +14,9 @@ from core.model import Track
 from core.ports import TrackRepository
 from core.replies import Post
 from core.services.digest import DigestService
+from core.services.lineage import LineageService
 from core.services.voting import VotingService
+from core.views.curation import remix_posts
 from core.views.digest import digest_reply
 from core.views.rounds import (
     closed_empty_reply,
@@ -48,7 +50,9 @@ class Announcements:
         voting: VotingService | None,
         digest: DigestService | None,
         rules: AnnouncementRules = AnnouncementRules(),
+        lineage: LineageService | None = None,
     ) -> None:
+        self._lineage = lineage  # issue 17: remixes are announced to the parent's sharer
         self._tracks = tracks
         self._voting = voting
         self._digest = digest
@@ -60,6 +64,8 @@ class Announcements:
         kind = event.kind
         if kind in (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED, EventKind.TRACK_REPLICATED):
             return await self._track_posts(recorded)
+        if kind is EventKind.TRACK_REMIXED and self._lineage is not None:  # issue 17
+            return await remix_posts(event, self._tracks, self._lineage)
         if kind is EventKind.TRACK_VERIFIED and event.track_id is not None:
             track = await self._tracks.get(event.track_id)
             if track is None or not is_public(track):

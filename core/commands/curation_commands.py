@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from core.app import App
 from core.commands.common import arg, need, sharer_of, viewer_of
@@ -19,20 +20,21 @@ from core.commands.declaration import (
 )
 from core.curation_ports import Relation
 from core.errors import PermissionDeniedError, UsageError
-from core.model import Declaration, Sharer
+from core.model import Declaration, Sharer, Track
 from core.services.curation import Curation
 from core.services.lineage import relation_of
 from core.services.sharing import ShareOutcome, ShareStatus
 from core.views.curation import (
     boost_reply,
     discover_reply,
+    family_fields,
     leaderboard_reply,
     lineage_reply,
     reputation_reply,
     similar_reply,
 )
 from core.views.tracks import share_reply
-from core.visibility import is_public
+from core.visibility import Viewer, is_public
 
 _MENTION = re.compile(r"^<@!?(\d+)>$")  # a Discord mention typed as text
 RELATIONS = tuple(r.value for r in Relation)
@@ -169,3 +171,14 @@ def track_suggestions(app: App) -> AutocompleteSource:
         ]
 
     return tracks
+
+
+async def with_curation_lines(app: App, reply: Reply, track: Track, viewer: Viewer) -> Reply:
+    """A track card's reply with its parent, children ("3 remixes"), stems and boost count."""
+    if app.curation is None:
+        return reply
+    fields = family_fields(await app.curation.lineage.family(track, viewer))
+    boosts = (await app.curation.reputation.boost_counts([track.id])).get(track.id, 0)
+    if boosts:
+        fields.append(("Boosted", f"by {boosts} curator{'s' if boosts != 1 else ''}"))
+    return replace(reply, fields=reply.fields + tuple(fields)) if fields else reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
-from core.commands.curation_commands import RELATIONS, share_derived
+from core.commands.curation_commands import RELATIONS, share_derived, with_curation_lines
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, PermissionDeniedError, UsageError
 from core.model import Declaration
@@ -50,7 +50,7 @@ def track_commands(app: App) -> list[Command]:
         found = await app.tracks.resolve(arg(inv, "track"))
         if found is None or not can_see(found, viewer_of(inv)):
             raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
-        return card_reply(found)
+        return await with_curation_lines(app, card_reply(found), found, viewer_of(inv))  # issue 17
 
     async def search(inv: Invocation) -> Reply:
         viewer = viewer_of(inv)
