@@ -179,6 +179,7 @@ def _build_app(
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
     voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
+    curation = curation_for(settings, db, tracks, events, clock)  # issue 17
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
@@ -192,6 +193,7 @@ def _build_app(
         voting,
         prompts,
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
+        remixes=curation.lineage.most_remixed,
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
@@ -214,7 +216,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
-        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
+        curation=curation,
     )
 
 
