@@ -1,7 +1,7 @@
 """Curator reputation: what the community confirmed a member did well, with the reasons.
 
 Four sources, each decayed by age (half-life ``HALF_LIFE_DAYS``: a vote half a year old
-counts a quarter):
+counts about a third):
 
 * **shared tracks voted up** — per track, the *effective* votes (below) turned into a fair
   score like ``core.services.ranking``'s Bayesian average: ``POINTS_PER_TRACK · e/(e+3)``,
