@@ -43,11 +43,13 @@ class HttpSettings:
 
     host: str = "127.0.0.1"
     port: int = 8477
-    public_url: str | None = None  # how peers reach this server, if at all
+    public_url: str | None = None  # how peers and readers reach this server; chat posts link to its pages
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.public_url is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_url):
+            raise ValueError(f"public_url must be an http(s) address without query, got {self.public_url!r}")
 
 
 @dataclass(frozen=True)
@@ -266,8 +268,8 @@ class Settings:
         for anchor in self.provenance.trust_anchors:
             if not anchor.is_file():
                 raise ValueError(f"provenance.trust_anchors: no such file {anchor}")
-        if self.matrix.homeserver and not (self.matrix.access_token or self.matrix.password):
-            raise ValueError("matrix: homeserver is set but neither access_token nor password")
+        # the Matrix secrets are checked by ``wavepool run`` only: commands that need no chat
+        # connection (``wavepool cmd``, ``ingest``) run with the bot's config and no secrets
         if self.matrix.homeserver and not self.matrix.user_id:
             raise ValueError("matrix.user_id: required when matrix.homeserver is set")
 

@@ -49,6 +49,9 @@ class MemoryTrackRepository:
     async def get(self, track_id: TrackId) -> Track | None:
         return self._tracks.get(track_id)
 
+    async def get_many(self, track_ids: Sequence[TrackId]) -> dict[TrackId, Track]:
+        return {t: self._tracks[t] for t in track_ids if t in self._tracks}
+
     async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
         return sorted((t for t in self._tracks.values() if t.cid == cid), key=lambda t: t.first_seen_at)
 
@@ -71,7 +74,9 @@ class MemoryTrackRepository:
             return []
 
         def haystack(t: Track) -> str:
-            return " ".join(filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre))).lower()
+            return " ".join(
+                filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre, t.sharer.display_name))
+            ).lower()
 
         hits = [
             t
@@ -142,6 +147,9 @@ class MemoryTrackRepository:
         scored = [s for s in scored if s[0] > 0]
         scored.sort(key=lambda s: -s[0])
         return [(tid, fp) for _, tid, fp in scored[:limit]]
+
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        return self._fingerprints.get(track_id)
 
     async def referenced_cids(self) -> set[Cid]:
         return {t.cid for t in self._tracks.values() if t.status is TrackStatus.ACTIVE}
@@ -222,6 +230,9 @@ class MemoryVotingRepository:
 
     async def ballots(self, round_id: int) -> Sequence[Ballot]:
         return [b for b in self._ballots.values() if b.round_id == round_id]
+
+    async def voter_count(self, round_id: int) -> int:
+        return len({b.voter for b in self._ballots.values() if b.round_id == round_id})
 
     async def entry(self, round_id: int, number: int) -> Entry | None:
         return next((e for e in self._entries.get(round_id, []) if e.number == number), None)

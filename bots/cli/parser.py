@@ -43,13 +43,23 @@ def _parser() -> argparse.ArgumentParser:
 
     peers = sub.add_parser("peers", help="instances seen in the federation rooms")
     peers.add_argument("--json", action="store_true", help="print as JSON")
-    fed = sub.add_parser("federation", help="federation rooms: join, leave, status, snapshot")
+    fed = sub.add_parser("federation", help="federation rooms: create, join, leave, status, snapshot, retry, drop")
     fed_sub = fed.add_subparsers(dest="federation_command", required=True, metavar="ACTION")
-    fed_sub.add_parser("status", help="rooms, checkpoint, fetch queue and failures")
+    fed_status = fed_sub.add_parser("status", help="per room, fetch queue, outbox, parked items, rate limits")
+    fed_status.add_argument("--json", action="store_true", help="print as JSON")
     fed_sub.add_parser("snapshot", help="publish a snapshot of the manifest index for late joiners")
     for action in ("join", "leave"):
-        fed_action = fed_sub.add_parser(action, help=f"{action} a federation room")
+        fed_action = fed_sub.add_parser(action, help=f"{action} a federation room (at once in the running instance)")
         fed_action.add_argument("room", help="room id or alias")
+    create = fed_sub.add_parser("create", help="create a federation room with the right power levels, and join it")
+    create.add_argument("alias", help="#name:your.server (or just name)")
+    create.add_argument("--name", help="the room's display name (default: Wavepool federation)")
+    create.add_argument("--public", action="store_true", help="anyone may join by alias (default: invite only)")
+    create.add_argument("--invite", action="append", default=[], metavar="USER", help="a peer's bot account to invite")
+    retry = fed_sub.add_parser("retry", help="send a parked outbox item or fetch a parked track again")
+    retry.add_argument("item", help="an outbox item number, a track id or CID (prefix), or `all`")
+    drop = fed_sub.add_parser("drop", help="forget a parked outbox item or a parked fetch")
+    drop.add_argument("item", help="an outbox item number, or a track id or CID (prefix)")
 
     cmd = sub.add_parser("cmd", help="call any chat command as the operator, e.g. `wavepool cmd round status`")
     cmd.add_argument(
@@ -67,10 +77,37 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return _parser().parse_args(argv)
 
 
+# chat commands that only read: run against a data directory that does not exist yet, they
+# create nothing (an empty instance in a temporary directory answers them)
+READ_ONLY_COMMANDS = (
+    "help",
+    "search",
+    "track",
+    "genres",
+    "peers",
+    "prompt search",
+    "prompt show",
+    "prompt top",
+    "round status",
+    "round results",
+    "digest preview",
+)
+
+
+def read_only(args: argparse.Namespace) -> bool:
+    """Whether the subcommand only reads (``wavepool cmd help``, ``cmd search …``)."""
+    if args.command != "cmd":
+        return False
+    words = [w.lower() for w in getattr(args, "words", None) or ["help"]]
+    return words[0] in READ_ONLY_COMMANDS or " ".join(words[:2]) in READ_ONLY_COMMANDS
+
+
 def changes_state(args: argparse.Namespace) -> bool:
     """Whether the subcommand changes the instance (and so should say where it ran)."""
-    if args.command in ("ingest", "cmd"):
+    if args.command == "cmd":
+        return not read_only(args)
+    if args.command == "ingest":
         return True
     if args.command == "pool":
         return bool(args.pool_command == "gc")
-    return bool(args.command == "federation" and args.federation_command != "status")
+    return bool(args.command == "federation" and args.federation_command != "status")  # create/retry/drop too
