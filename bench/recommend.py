@@ -15,7 +15,7 @@ The last 10 % of each member's votes are held out. The curation index
 * the baseline: the 10 most voted tracks of the pool they have not voted on.
 
 Prints precision@10 and recall@10 against the held-out votes for both, the ratio, and
-p50/p95/p99 latency of ``discover`` and ``similar`` (the whole call, including an
+p50/p95/p99 latency of ``discover``, ``similar`` and a member's ``reputation`` (the whole call, including an
 ``allowed`` check like the service's), wall-clock and, for ``discover``, the CPU time of
 the thread (what the query itself costs when other processes share the cores). Exit
 status 1 unless the ratio >= 2 and discover's CPU p99 < 50 ms.
@@ -40,10 +40,12 @@ from core.curation_index import CurationIndex  # noqa: E402
 from core.curation_ports import TrackFact, VoteFact  # noqa: E402
 from core.model import TrackId  # noqa: E402
 from core.recommend import discover, similar  # noqa: E402
+from core.reputation_model import reputation  # noqa: E402
 
 GENRES = "synthwave lofi ambient techno house trance drill jazz soul metal folk kpop".split()
 WORDS = [f"w{n}" for n in range(3000)]
 START = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = START + timedelta(days=30)
 
 
 def build(args: argparse.Namespace) -> tuple[CurationIndex, dict[int, list[int]], list[int]]:
@@ -120,6 +122,7 @@ def main() -> int:
     discover_ms: list[float] = []
     discover_cpu_ms: list[float] = []
     similar_ms: list[float] = []
+    reputation_cpu_ms: list[float] = []
     for m in sample:
         ix = index.find_member(("bench", f"m{m}"))
         assert ix is not None
@@ -137,6 +140,9 @@ def main() -> int:
         hits_cf += len({p.track for p in picks} & truth)
         hits_pop += len(set(baseline) & truth)
         relevant += len(truth)
+        cpu = time.thread_time()
+        reputation(index, ix, NOW)
+        reputation_cpu_ms.append((time.thread_time() - cpu) * 1000)
         source = index.liked[ix][-1]
         start = time.perf_counter()
         similar(index, source, allowed, 10)
@@ -149,9 +155,14 @@ def main() -> int:
     print(f"discover   precision@10 {p_cf:.4f}  recall@10 {r_cf:.4f}")
     print(f"popular    precision@10 {p_pop:.4f}  recall@10 {r_pop:.4f}")
     print(f"ratio (precision) {ratio:.2f}x")
-    for name, values in (("discover", discover_ms), ("discover cpu", discover_cpu_ms), ("similar", similar_ms)):
+    for name, values in (
+        ("discover", discover_ms),
+        ("discover cpu", discover_cpu_ms),
+        ("similar", similar_ms),
+        ("reputation cpu", reputation_cpu_ms),
+    ):
         print(
-            f"{name:<12} p50 {statistics.median(values):.2f} ms  p95 {percentile(values, 0.95):.2f} ms"
+            f"{name:<14} p50 {statistics.median(values):.2f} ms  p95 {percentile(values, 0.95):.2f} ms"
             f"  p99 {percentile(values, 0.99):.2f} ms"
         )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

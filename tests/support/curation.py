@@ -56,8 +56,14 @@ class World:
         await self.tracks.set_verdict(track.id, verdict, "back to review")
 
     def later(self, minutes: float = 11) -> None:
-        """Move past the index's refresh and rebuild times."""
+        """Move past the index's refresh (and, by default, rebuild) time."""
         self.clock.advance(timedelta(minutes=minutes))
+
+    async def rebuilt(self) -> None:
+        """Move past the rebuild time and wait for the background rebuild of the index."""
+        self.later()
+        await self.curation.feed.index()
+        await self.curation.feed.settled()
 
 
 def people(prefix: str, count: int) -> list[Sharer]:

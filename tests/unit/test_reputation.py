@@ -10,6 +10,7 @@ import pytest
 from core.errors import DuplicateError, PermissionDeniedError
 from core.events.model import EventKind
 from core.model import TrackStatus
+from core.voting_model import Voter
 from tests.support.curation import World, people, world
 
 
@@ -50,7 +51,7 @@ async def test_a_takedown_costs_reputation_and_says_why(w: World) -> None:
             await w.vote(track, voter)
     before = await w.curation.reputation.of(sharer)
     await w.tracks.set_status(tracks[0].id, TrackStatus.TAKEN_DOWN)
-    w.later()
+    await w.rebuilt()
     after = await w.curation.reputation.of(sharer)
     assert after.score < before.score - 15, (before, after)
     assert any("“Song 0” was taken down" in r.text and r.points < 0 for r in after.reasons)
@@ -117,3 +118,13 @@ async def test_the_leaderboard_is_off_unless_the_community_turns_it_on(w: World,
             await open_world.vote(track, voter)
         board = await open_world.curation.reputation.leaderboard()
         assert board[0][0] == (sharer.platform, sharer.user_id)
+
+
+async def test_a_withdrawn_vote_leaves_the_reputation_at_the_next_rebuild(w: World) -> None:
+    sharer, fan = people("sharer", 1)[0], people("fan", 1)[0]
+    track = await w.share(sharer, "Song")
+    await w.vote(track, fan)
+    assert (await w.curation.reputation.of(sharer)).score > 0
+    await w.voting.delete_track_vote(track.id, Voter.of(fan))
+    await w.rebuilt()
+    assert (await w.curation.reputation.of(sharer)).score == 0
