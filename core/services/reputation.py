@@ -154,6 +154,12 @@ class ReputationService:
         counts = await self._store.boost_counts([track.id])
         return BoostOutcome(track, counts.get(track.id, 0), True)
 
+    async def round_tracks(self, round_id: int) -> list[TrackId]:
+        """The tracks entered in a round (the publish gate re-checks them when it closes)."""
+        if self._voting is None:
+            return []
+        return [entry.track_id for entry in await self._voting.entries(round_id)]
+
     async def boost_counts(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
         """Local boosts per track."""
         return await self._store.boost_counts(track_ids)
