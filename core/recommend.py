@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from core.curation_index import CurationIndex
@@ -73,6 +73,15 @@ def _co_liked(index: CurationIndex, source: int, skip_member: int) -> dict[int, 
     return {t: c / math.sqrt(n_source * len(all_likers[t])) for t, c in co.items() if t != source}
 
 
+def _best_first(scores: dict[int, float], head: int) -> Iterator[tuple[int, float]]:
+    """Items by score, best first: the top ``head`` by a heap, the rest sorted only if asked for
+    (when ``allowed`` refused most of the head)."""
+    top = heapq.nlargest(head, scores.items(), key=lambda item: item[1])
+    yield from top
+    if len(top) == head:
+        yield from sorted(scores.items(), key=lambda item: -item[1])[head:]
+
+
 def _neighbours(index: CurationIndex, member: int, mine: list[int]) -> list[tuple[int, float, int]]:
     """Members who liked what ``member`` liked, weighted by ``Σ 1/√n_i`` over shared likes;
     with each, the shared like that weighed most (the rarest): (member, weight, track)."""
@@ -113,18 +122,12 @@ def discover(index: CurationIndex, member: int | None, allowed: Allowed, limit: 
                     best[t] = (weight, source)
     picks: list[Pick] = []
     taken: set[int] = set()
-    head = heapq.nlargest(limit * 4, scores.items(), key=lambda item: item[1])
-    rest: list[tuple[int, float]] = []
-    for ranked in (head, rest):
-        for t, score in ranked:
-            if len(picks) >= limit:
-                break
-            if allowed(t):
-                picks.append(Pick(t, score, Because.LIKED, best[t][1]))
-                taken.add(t)
-        if len(picks) < limit and ranked is head and len(head) == limit * 4:
-            # ``allowed`` refused most of the head: only now sort the rest
-            rest.extend(sorted(scores.items(), key=lambda item: -item[1])[len(head) :])
+    for t, score in _best_first(scores, limit * 4):
+        if len(picks) >= limit:
+            break
+        if allowed(t):
+            picks.append(Pick(t, score, Because.LIKED, best[t][1]))
+            taken.add(t)
     if len(picks) < limit:
         picks.extend(_cold_start(index, member, allowed, limit - len(picks), taken))
     return picks
@@ -175,17 +178,15 @@ def similar(index: CurationIndex, source: int, allowed: Allowed, limit: int = 10
     """Tracks liked by the same people and near in prompt words, best first."""
     liked = _co_liked(index, source, -1)
     worded = _word_neighbours(index, source)
-    picks: list[Pick] = []
-    for t in set(liked) | set(worded):
-        cf, words = liked.get(t, 0.0), worded.get(t, 0.0)
-        score = cf + WORDS_WEIGHT * words
-        if score > 0:
-            picks.append(Pick(t, score, Because.LIKED if cf >= WORDS_WEIGHT * words else Because.WORDS, source))
-    picks.sort(key=lambda p: -p.score)
+    scores = dict(liked)
+    for t, words in worded.items():
+        scores[t] = scores.get(t, 0.0) + WORDS_WEIGHT * words
     out: list[Pick] = []
-    for pick in picks:
-        if len(out) >= limit:
+    for t, score in _best_first(scores, limit * 4):
+        if len(out) >= limit or score <= 0:
             break
-        if allowed(pick.track):
-            out.append(pick)
+        if allowed(t):
+            cf = liked.get(t, 0.0)
+            because = Because.LIKED if cf >= WORDS_WEIGHT * worded.get(t, 0.0) else Because.WORDS
+            out.append(Pick(t, score, because, source))
     return out
