@@ -34,11 +34,12 @@ ROUNDS_CONSIDERED = 100
 
 @dataclass(frozen=True)
 class BoostOutcome:
-    """A boost's result: the track, its boost count now, whether this boost was new."""
+    """A boost's result: the track, its boost count now, and whether anything changed (a new
+    boost; for a withdrawal, an existing boost removed)."""
 
     track: Track
     boosts: int
-    added: bool
+    added: bool  # something changed
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,14 @@ class ReputationService:
         for rnd in await self._voting.recent_rounds(ROUNDS_CONSIDERED):
             if rnd.phase is not Phase.CLOSED:
                 continue
-            standings = await self._round_standings(rnd.id, rnd.rules.ballot)
+            standings = await self._round_standings(rnd.id)
             for standing in standings:
                 submitter = standing.entry.submitter
                 if (submitter.platform, submitter.user_id) == key:
                     out.append(Placing(rnd.label, standing.rank, len(standings), rnd.vote_until))
         return out
 
-    async def _round_standings(self, round_id: int, ballot: object) -> list[Standing]:
+    async def _round_standings(self, round_id: int) -> list[Standing]:
         if round_id not in self._standings:
             assert self._voting is not None
             rnd = await self._voting.get_round(round_id)
@@ -132,8 +133,13 @@ class ReputationService:
         if track is None or not is_public(track):
             raise NotFoundError("that track is not in the pool (or not accepted)")
         key = member_of(by)
-        if withdraw:
-            removed = await self._store.remove_boost(track.id, key)
+        if withdraw:  # the event lets the federation send the lower count of a published track
+            async with self._events.transaction():
+                removed = await self._store.remove_boost(track.id, key)
+                if removed:
+                    await self._events.record(
+                        DomainEvent(EventKind.TRACK_BOOSTED, track_id=track.id, reason="withdrawn"), self._clock.now()
+                    )
             counts = await self._store.boost_counts([track.id])
             return BoostOutcome(track, counts.get(track.id, 0), removed)
         if member_of(track.sharer) == key:
@@ -175,7 +181,7 @@ class ReputationService:
             for rnd in await self._voting.recent_rounds(ROUNDS_CONSIDERED):
                 if rnd.phase is not Phase.CLOSED:
                     continue
-                for standing in await self._round_standings(rnd.id, rnd.rules.ballot):
+                for standing in await self._round_standings(rnd.id):
                     if standing.entry.track_id == track.id and (best is None or standing.rank < best):
                         best = standing.rank
         return CurationFacts(boosts, best, fair)

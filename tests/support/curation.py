@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,8 +89,3 @@ async def world(kind: str, tmp_path: Path, **options: float | bool) -> AsyncIter
         yield World(tracks, voting, events, clock, curation)
     finally:
         await db.close()
-
-
-def public(track: Track) -> Track:
-    """The track as public (declared)."""
-    return replace(track, verdict=Verdict.DECLARED)

@@ -96,6 +96,9 @@ async def test_boosting_needs_reputation_unless_moderator_and_records_an_event(w
     recorded = await w.events.after(0)
     assert [e.kind for e in recorded] == [EventKind.TRACK_BOOSTED]
     assert recorded[0].event.track_id == track.id
+    withdrawn = await w.curation.reputation.boost(track.id, mod, withdraw=True)
+    assert withdrawn.boosts == 0 and withdrawn.added
+    assert [e.event.reason for e in await w.events.after(0)] == [None, "withdrawn"]
 
 
 async def test_a_member_with_reputation_may_boost(w: World) -> None:
