@@ -107,6 +107,9 @@ def curation_commands(app: App) -> list[Command]:
             if inv.permission < Permission.MODERATOR:
                 raise PermissionDeniedError("you can see your own reputation; moderators can see anyone's")
             who = _member_ref(inv, ref)
+            known = await app.tracks.by_sharer(who.platform, who.user_id, limit=1)
+            if known:  # a name members recognise rather than a platform id
+                who = known[0].sharer
         rep = await curation.reputation.of(who)
         return reputation_reply(who.display_name, rep, own, curation.reputation.min_reputation)
 

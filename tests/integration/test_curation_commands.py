@@ -53,7 +53,7 @@ async def test_reputation_boost_discover_similar_through_the_registry(tmp_path: 
         denied = await _run(instance, f"reputation {member('artist').user_id}", "fan0")
         assert denied.failed and "moderators" in denied.text
         seen = await _run(instance, f"reputation {member('artist').user_id}", "mod", Permission.MODERATOR)
-        assert seen.data["score"] == mine.data["score"]
+        assert seen.data["score"] == mine.data["score"] and seen.title.startswith("Reputation of Artist")
         board = await _run(instance, "curators", "fan0")
         assert board.failed and "private" in board.text
 
