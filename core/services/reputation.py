@@ -11,6 +11,7 @@ event lets the federation publisher re-check its publish gate.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from core.voting_model import Phase, Standing
 log = logging.getLogger(__name__)
 
 ROUNDS_CONSIDERED = 100
+LEADERBOARD_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,19 @@ class ReputationService:
             raise PermissionDeniedError("this community keeps reputation private (no leaderboard)")
         index = await self._feed.index()
         now = self._clock.now()
+        # reputation costs milliseconds a member: score fully only the members whose tracks
+        # received the most votes (a cheap bound), not every member of a large community
+        received = heapq.nlargest(
+            LEADERBOARD_CANDIDATES,
+            range(len(index.members)),
+            key=lambda ix: sum(len(index.likers[t]) for t in index.shared[ix]),
+        )
         scored = []
-        for ix, key in enumerate(index.members):
-            if index.shared[ix] or index.liked[ix]:
-                scored.append((key, reputation(index, ix, now).score))
+        for ix in received:
+            key = index.members[ix]
+            rep = reputation(index, ix, now, await self._store.penalties(key), await self._placings(key))
+            if rep.score > 0:
+                scored.append((key, rep.score))
         scored.sort(key=lambda item: -item[1])
         return scored[:limit]
 
