@@ -182,6 +182,11 @@ async def with_curation_lines(app: App, reply: Reply, track: Track, viewer: View
         return reply
     fields = family_fields(await app.curation.lineage.family(track, viewer))
     boosts = (await app.curation.reputation.boost_counts([track.id])).get(track.id, 0)
-    if boosts:
-        fields.append(("Boosted", f"by {boosts} curator{'s' if boosts != 1 else ''}"))
+    parts = [f"by {boosts} curator{'s' if boosts != 1 else ''}"] if boosts else []
+    if track.origin_instance != app.instance:  # a peer's track: also the count its origin signed
+        theirs = await app.curation.store.peer_boosts(track.cid)
+        if theirs:
+            parts.append(f"by {theirs} curator{'s' if theirs != 1 else ''} at its origin")
+    if parts:
+        fields.append(("Boosted", " · ".join(parts)))
     return replace(reply, fields=reply.fields + tuple(fields)) if fields else reply

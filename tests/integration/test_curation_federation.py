@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bots.federation.part import ROOM_EVENT_LEVELS
-from core.commands.declaration import Attachment, Invocation, Permission
+from core.commands.declaration import Attachment, Command, Invocation, Permission
 from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
 from core.events.model import EventKind, Origin
@@ -50,6 +50,12 @@ def _configs(synapse: Homeserver, tmp_path: Path, curation_a: dict[str, object])
     return configs
 
 
+def _command(run: Running, text: str) -> tuple[Command, Invocation]:
+    """A member's chat command on an instance."""
+    command, args = parse_chat(run.instance.registry, text)
+    return command, Invocation(CAROL.platform, CAROL.user_id, CAROL.display_name, "!room:hs", Permission.MEMBER, args)
+
+
 async def _published_everything(run: Running) -> bool:
     """The federation subscriber handled every event and the outbox is sent."""
     last = await run.instance.events.last_seq()
@@ -82,6 +88,8 @@ async def test_publish_gate_holds_an_unboosted_track_and_boosting_past_n_publish
         theirs = await SqliteFederationStore(b.instance.db).manifest(track.id)
         assert theirs is not None and theirs["boosts"] == 2
         assert await app_b.curation.store.peer_boosts(track.cid) == 2
+        card = await execute(*_command(b, f"track {track.id}"))
+        assert ("Boosted", "by 2 curators at its origin") in card.fields
         await app_a.curation.reputation.boost(track.id, Sharer("matrix", "@mod9:localhost", "Mod"), moderator=True)
 
         async def updated() -> bool:
