@@ -198,6 +198,7 @@ def _build_app(
     federated_rounds = FederatedRoundService(
         SqliteFederatedRoundStore(db), voting_repo, tracks, clock, events, identity.instance_id, settings.instance.name
     )
+    curation = curation_for(settings, db, tracks, events, clock)  # issue 17
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
@@ -211,6 +212,7 @@ def _build_app(
         voting,
         prompts,
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
+        remixes=curation.lineage.most_remixed,
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
@@ -233,7 +235,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
-        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
+        curation=curation,
         federated_rounds=federated_rounds,
     )
 
@@ -260,6 +262,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
                 replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
             ),
             federated=app.federated_rounds,
+            lineage=app.curation.lineage if app.curation else None,  # issue 17: remixes told to the parent's sharer
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
-from core.commands.curation_commands import RELATIONS, share_derived
+from core.commands.curation_commands import RELATIONS, share_derived, with_curation_lines
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.commands.track_refs import resolve_track
 from core.errors import PermissionDeniedError, UsageError
@@ -51,7 +51,7 @@ def track_commands(app: App) -> list[Command]:
         found = await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))
         if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
             found = (await app.voting.mask_entrants([found], inv.platform, inv.user_id))[0]
-        return card_reply(found)
+        return await with_curation_lines(app, card_reply(found), found, viewer_of(inv))  # issue 17
 
     async def search(inv: Invocation) -> Reply:
         viewer = viewer_of(inv)

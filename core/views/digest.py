@@ -29,6 +29,11 @@ def digest_reply(digest: Digest) -> Reply:
     if digest.prompts:
         lines.append("Top prompts:")
         lines += [f"• {text[:200]}" for text in digest.prompts]
+    if digest.most_remixed:  # issue 17
+        lines.append("Most remixed:")
+        lines += [
+            f"• {t.title} — {t.sharer.display_name} ({n} remix{'' if n == 1 else 'es'})" for t, n in digest.most_remixed
+        ]
     if digest.peers:
         lines.append("Highlights from peers:")
         lines += [f"• {name}: {', '.join(titles)}" for name, titles in digest.peers]
