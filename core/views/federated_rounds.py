@@ -107,7 +107,7 @@ async def federated_results_reply(
         who = entry.submitter_name if entry is not None and entry.submitter_name else None
         if who is None and track is not None:
             who = track.sharer.display_name
-        parts = ", ".join(f"{name} {voters}" for name, voters, _total in standing.by_community) or "no votes"
+        parts = ", ".join(f"{name} {voters}" for name, voters, _total in sorted(standing.by_community)) or "no votes"
         votes = f"{standing.votes:g}" if fed.ballot is BallotType.APPROVAL else f"{standing.total:g} points"
         lines.append(f"{standing.rank}. {title}" + (f" by {who}" if who else "") + f" — {votes} ({parts})")
     lines.append("")
