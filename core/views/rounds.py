@@ -103,7 +103,6 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
     standings = await voting.standings(rnd)
     hide = rnd.hides_entrants
     lines: list[str] = []
-    fields: list[tuple[str, str]] = []
     cards: list[Track] = []
     rows: list[dict[str, object]] = []
     for standing in standings:
@@ -118,7 +117,6 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
             else "no votes"
         )
         lines.append(f"{standing.rank}. {title} — {who} ({tally})")
-        fields.append((f"{standing.rank}. {title}"[:256], f"{who} · {tally}"))
         rows.append(
             {
                 "rank": standing.rank,
@@ -138,8 +136,7 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
         title=f"{state}: round {rnd.label}",
         text="\n".join(lines) or "No entries.",
         cards=tuple(cards),
-        fields=tuple(fields),
-        data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows},
+        data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows},  # the ranking once: as text
     )
 
 
