@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ROUND_EVENTS = (EventKind.ROUND_STARTED, EventKind.ROUND_VOTING_OPENED)
 CHAT_CATCH_UP_S = 60  # how long start-up waits for the chat bots' first sync before closing rounds
 CONFIRM_EVERY_S = 30  # how often due generator confirmations are tried
+FEDERATED_ROUNDS_EVERY_S = 5  # cross-community rounds: entries out, deadlines, tallies in (database only)
 
 
 class SchedulerPart:
@@ -98,6 +99,12 @@ class SchedulerPart:
                 if outcome.verdict_changed:
                     log.info("track %s: %s", outcome.track_id, outcome.reason)
 
+    async def _federated_rounds(self) -> None:
+        rounds = self._instance.app.federated_rounds
+        if rounds is not None:
+            for fed in await rounds.advance_due():
+                log.info("cross-community round %s: results posted", fed.id)
+
     async def run(self) -> None:
         """Advance what is due, arm every open round and the digest, then keep the timers."""
         app = self._instance.app
@@ -135,6 +142,17 @@ class SchedulerPart:
                     coalesce=True,
                     max_instances=1,
                 )
+            if app.federated_rounds is not None:  # a poll, not timers: it also waits on peers' tallies
+                self._scheduler.add_job(
+                    self._federated_rounds,
+                    "interval",
+                    seconds=FEDERATED_ROUNDS_EVERY_S,
+                    id="federated-rounds",
+                    replace_existing=True,
+                    coalesce=True,
+                    max_instances=1,
+                )
+                await self._federated_rounds()
             self._started = True
             await asyncio.Event().wait()
         finally:

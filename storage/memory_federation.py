@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from core.federation.ports import Peer, PeerStats, QueueItem
+from core.federation.ports import OutboxItem, Peer, PeerStats, QueueItem
 from core.model import Cid, Track, TrackId, TrackStatus
 from storage.memory import MemoryTrackRepository
 
@@ -37,6 +37,7 @@ def _copy(document: Mapping[str, Any]) -> dict[str, Any]:
 class _Queued:
     item: QueueItem
     due: datetime | None  # None: due at once (a new source was heard of)
+    parked: bool = False  # gave up: waits for the operator's retry or drop
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ class MemoryFederationStore:
         self._queue: dict[TrackId, _Queued] = {}
         self._sources: dict[Cid, list[dict[str, str]]] = {}
         self._outbox: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._outbox_parked: dict[int, str] = {}  # item id -> its last error
         self._last_outbox_id = 0
+        self._event_times: dict[TrackId, int] = {}  # issue 12: first manifest event per track
 
     # -- transactions ------------------------------------------------------------------
 
@@ -169,6 +172,13 @@ class MemoryFederationStore:
             elif event_id is not None:  # the first manifest stays; a new event id is recorded
                 self._manifests[track_id] = replace(known, event_id=event_id)
 
+    async def save_event_time(self, track_id: TrackId, origin_server_ts: int) -> None:
+        known = self._event_times.get(track_id)
+        self._event_times[track_id] = origin_server_ts if known is None else min(known, origin_server_ts)
+
+    async def event_time(self, track_id: TrackId) -> int | None:
+        return self._event_times.get(track_id)
+
     async def manifest(self, track_id: TrackId) -> Mapping[str, Any] | None:
         found = self._manifests.get(track_id)
         return _copy(found.document) if found else None
@@ -226,10 +236,11 @@ class MemoryFederationStore:
             for track_id, queued in list(self._queue.items()):
                 if queued.item.cid == cid:
                     self._merge_source(track_id, source)
-                    self._queue[track_id] = replace(self._queue[track_id], due=None)
+                    if not self._queue[track_id].parked:
+                        self._queue[track_id] = replace(self._queue[track_id], due=None)
 
     async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]:
-        ready = [q for q in self._queue.values() if q.due is None or q.due <= now]
+        ready = [q for q in self._queue.values() if not q.parked and (q.due is None or q.due <= now)]
         ready.sort(key=lambda q: (q.due is not None, q.due or now))  # stable: ties keep queue order
         return [_item_copy(q.item) for q in ready[:limit]]
 
@@ -249,11 +260,41 @@ class MemoryFederationStore:
                 self._queue[track_id] = _Queued(item, due)
 
     async def queue_size(self) -> int:
-        return len(self._queue)
+        return sum(1 for q in self._queue.values() if not q.parked)
 
     async def failures(self, limit: int) -> Sequence[QueueItem]:
-        failing = sorted((q.item for q in self._queue.values() if q.item.attempts > 0), key=lambda i: -i.attempts)
+        failing = sorted(
+            (q.item for q in self._queue.values() if q.item.attempts > 0 and not q.parked), key=lambda i: -i.attempts
+        )
         return [_item_copy(i) for i in failing[:limit]]
+
+    async def park_fetch(self, track_id: TrackId, error: str) -> None:
+        async with self._writing():
+            queued = self._queue.get(track_id)
+            if queued is not None:
+                item = replace(queued.item, attempts=queued.item.attempts + 1, last_error=error)
+                self._queue[track_id] = _Queued(item, queued.due, parked=True)
+
+    async def parked_fetches(self, limit: int) -> Sequence[QueueItem]:
+        parked = sorted((q.item for q in self._queue.values() if q.parked), key=lambda i: i.track_id)
+        return [_item_copy(i) for i in parked[:limit]]
+
+    async def retry_fetches(self, track_id: TrackId | None) -> int:
+        async with self._writing():
+            chosen = [t for t, q in self._queue.items() if q.parked and track_id in (None, t)]
+            for tid in chosen:
+                self._queue[tid] = _Queued(replace(self._queue[tid].item, attempts=0), None)
+            return len(chosen)
+
+    async def drop_fetch(self, track_id: TrackId) -> bool:
+        async with self._writing():
+            return self._queue.pop(track_id, None) is not None
+
+    async def queue_counts(self) -> Mapping[str, int]:
+        counts = {"waiting": 0, "retrying": 0, "parked": 0}
+        for q in self._queue.values():
+            counts["parked" if q.parked else "retrying" if q.item.attempts else "waiting"] += 1
+        return counts
 
     # -- outbox ------------------------------------------------------------------------
 
@@ -264,11 +305,34 @@ class MemoryFederationStore:
             return self._last_outbox_id
 
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
-        return [(i, kind, _copy(content)) for i, (kind, content) in sorted(self._outbox.items())[:limit]]
+        pending = [(i, k, c) for i, (k, c) in sorted(self._outbox.items()) if i not in self._outbox_parked]
+        return [(i, kind, _copy(content)) for i, kind, content in pending[:limit]]
 
     async def outbox_done(self, item_id: int) -> None:
         async with self._writing():
             self._outbox.pop(item_id, None)
+            self._outbox_parked.pop(item_id, None)
+
+    async def outbox_park(self, item_id: int, error: str) -> None:
+        async with self._writing():
+            if item_id in self._outbox:
+                self._outbox_parked[item_id] = error
+
+    async def outbox_parked(self, limit: int) -> Sequence[OutboxItem]:
+        parked = sorted(self._outbox_parked.items())[:limit]
+        return [OutboxItem(i, self._outbox[i][0], _copy(self._outbox[i][1]), error) for i, error in parked]
+
+    async def outbox_retry(self, item_id: int | None) -> int:
+        async with self._writing():
+            chosen = [i for i in self._outbox_parked if item_id in (None, i)]
+            for i in chosen:
+                del self._outbox_parked[i]
+            return len(chosen)
+
+    async def outbox_drop(self, item_id: int) -> bool:
+        async with self._writing():
+            self._outbox_parked.pop(item_id, None)
+            return self._outbox.pop(item_id, None) is not None
 
 
 def _first_seen(peer: Peer) -> datetime:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
+from bots.cli import federation_ops
 from bots.cli.output import Output
 from bots.federation.matrix_api import MatrixError
-from bots.federation.part import FederationRunner, federation_rooms, open_api
-from bots.federation.room_reader import NAMESPACE
+from bots.federation.part import (
+    FederationRunner,
+    federation_rooms,
+    forget_room,
+    live_runner,
+    open_api,
+    remember_room,
+    resolve_room,
+)
 from bots.instance import Instance
 from core.errors import ConfigError
 from storage.sqlite.federation_store import SqliteFederationStore
@@ -58,23 +66,30 @@ async def peers(args: argparse.Namespace, instance: Instance, io: Output) -> int
 
 
 async def federation(args: argparse.Namespace, instance: Instance, io: Output) -> int:
-    """join / leave / status / snapshot."""
-    settings = instance.settings
-    state = instance.state
-    if args.federation_command == "status":
-        store = SqliteFederationStore(instance.db)
-        rooms = await federation_rooms(instance)
-        io.out(f"instance {instance.identity.instance_id} ({settings.instance.name})")
-        io.out(f"rooms: {', '.join(rooms) or 'none'}")
-        io.out(f"checkpoint (sync token): {await state.get(NAMESPACE, 'since') or 'none yet'}")
-        io.out(f"fetch queue: {await store.queue_size()} pending; outbox: {len(await store.outbox_pending(1000))}")
-        for item in await store.failures(10):
-            io.out(f"  failing {item.cid} ({item.attempts} attempts): {item.last_error}")
-        return 0
+    """create / join / leave / status / snapshot / retry / drop."""
+    command = args.federation_command
+    if command == "status":
+        return await federation_ops.status(args, instance, io)
+    if command in ("retry", "drop"):
+        return await federation_ops.retry_or_drop(args, instance, io)
     _need_matrix(instance)
-    api = await open_api(instance)
+    if command == "create":
+        return await federation_ops.create(args, instance, io)
+    runner = live_runner(instance)
+    if runner is not None:  # the running instance: at once, on its own connection
+        if command == "snapshot":
+            content = await runner.publish_snapshot()
+            io.out(f"snapshot {content['cid']}: {content['count']} manifests, {content['mxc']}")
+        elif command == "join":
+            room_id = await runner.add_room(args.room)
+            io.out(f"joined {room_id}; replicating it now")
+        else:
+            room_id = await runner.remove_room(args.room)
+            io.out(f"left {room_id}")
+        return 0
+    api = await open_api(instance)  # the kept session: no new device
     try:
-        if args.federation_command == "snapshot":
+        if command == "snapshot":
             rooms = await federation_rooms(instance)
             runner = FederationRunner(instance, api, rooms)
             await runner.join_rooms()
@@ -82,23 +97,19 @@ async def federation(args: argparse.Namespace, instance: Instance, io: Output) -
             io.out(f"snapshot {content['cid']}: {content['count']} manifests, {content['mxc']}")
             return 0
         room = args.room
-        extra = json.loads(await state.get(NAMESPACE, "rooms") or "[]")
-        left = json.loads(await state.get(NAMESPACE, "left") or "[]")
-        if args.federation_command == "join":
+        if command == "join":
             room_id = await api.join(room)
-            extra = [r for r in extra if r not in (room, room_id)] + [room_id]
-            left = [r for r in left if r not in (room, room_id)]
-            io.out(f"joined {room_id}; the running instance replicates it from its next start")
+            await remember_room(instance, room, room_id)
+            io.out(f"joined {room_id}; replicated from the next `wavepool run`")
         else:
             try:
-                await api.leave(room)
+                room_id = await resolve_room(api, room)
+                await api.leave(room_id)
             except MatrixError as error:
+                room_id = room
                 io.out(f"note: {error}")
-            extra = [r for r in extra if r != room]
-            left = [*left, room]
+            await forget_room(instance, room, room_id)
             io.out(f"left {room}")
-        await state.put(NAMESPACE, "rooms", json.dumps(extra))
-        await state.put(NAMESPACE, "left", json.dumps(left))
     finally:
         await api.close()
     return 0

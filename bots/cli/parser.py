@@ -43,13 +43,23 @@ def _parser() -> argparse.ArgumentParser:
 
     peers = sub.add_parser("peers", help="instances seen in the federation rooms")
     peers.add_argument("--json", action="store_true", help="print as JSON")
-    fed = sub.add_parser("federation", help="federation rooms: join, leave, status, snapshot")
+    fed = sub.add_parser("federation", help="federation rooms: create, join, leave, status, snapshot, retry, drop")
     fed_sub = fed.add_subparsers(dest="federation_command", required=True, metavar="ACTION")
-    fed_sub.add_parser("status", help="rooms, checkpoint, fetch queue and failures")
+    fed_status = fed_sub.add_parser("status", help="per room, fetch queue, outbox, parked items, rate limits")
+    fed_status.add_argument("--json", action="store_true", help="print as JSON")
     fed_sub.add_parser("snapshot", help="publish a snapshot of the manifest index for late joiners")
     for action in ("join", "leave"):
-        fed_action = fed_sub.add_parser(action, help=f"{action} a federation room")
+        fed_action = fed_sub.add_parser(action, help=f"{action} a federation room (at once in the running instance)")
         fed_action.add_argument("room", help="room id or alias")
+    create = fed_sub.add_parser("create", help="create a federation room with the right power levels, and join it")
+    create.add_argument("alias", help="#name:your.server (or just name)")
+    create.add_argument("--name", help="the room's display name (default: Wavepool federation)")
+    create.add_argument("--public", action="store_true", help="anyone may join by alias (default: invite only)")
+    create.add_argument("--invite", action="append", default=[], metavar="USER", help="a peer's bot account to invite")
+    retry = fed_sub.add_parser("retry", help="send a parked outbox item or fetch a parked track again")
+    retry.add_argument("item", help="an outbox item number, a track id or CID (prefix), or `all`")
+    drop = fed_sub.add_parser("drop", help="forget a parked outbox item or a parked fetch")
+    drop.add_argument("item", help="an outbox item number, or a track id or CID (prefix)")
 
     cmd = sub.add_parser("cmd", help="call any chat command as the operator, e.g. `wavepool cmd round status`")
     cmd.add_argument(
@@ -100,4 +110,4 @@ def changes_state(args: argparse.Namespace) -> bool:
         return True
     if args.command == "pool":
         return bool(args.pool_command == "gc")
-    return bool(args.command == "federation" and args.federation_command != "status")
+    return bool(args.command == "federation" and args.federation_command != "status")  # create/retry/drop too

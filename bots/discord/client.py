@@ -115,8 +115,9 @@ class WavepoolClient(discord.Client):
     ) -> Invocation:
         """The core's view of who runs what where."""
         user = interaction.user
-        joined = getattr(user, "joined_at", None)
-        age = (discord.utils.utcnow() - joined).total_seconds() / 86400 if joined else None
+        # Account age: the user's snowflake (when the account was made), not the guild join:
+        # a fresh account that joined an old guild is still a fresh account.
+        age = (discord.utils.utcnow() - discord.utils.snowflake_time(user.id)).total_seconds() / 86400
         roles = tuple(str(r.id) for r in getattr(user, "roles", ())) + tuple(r.name for r in getattr(user, "roles", ()))
         return Invocation(
             platform="discord",

@@ -7,29 +7,30 @@ import asyncio
 import contextlib
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bots.backoff import Backoff
+from bots.curation_setup import curated_federation
 from bots.federation.blob_sources import MatrixBlobSource
 from bots.federation.matrix_api import MatrixApi, MatrixError
-from bots.federation.room_reader import NAMESPACE, RoomReader
+from bots.federation.matrix_session import SessionKeeper
+from bots.federation.room_reader import NAMESPACE, RoomBatch, RoomReader
+from bots.federation.room_setup import ROOM_EVENT_LEVELS as ROOM_EVENT_LEVELS  # where tests and docs look
+from bots.federation.round_link import build_round_exchange, send_round_documents
 from bots.instance import Instance
 from core.events.model import RecordedEvent
 from core.federation.policy import FederationPolicy
-from core.federation.ports import FederationTransport
+from core.federation.ports import FederationTransport, LastingSendError
 from core.federation.publishing import FederationPublisher
 from core.federation.replication import INSTANCE_EVENT, SNAPSHOT_STATE, Replicator
 from storage.identity import instance_id_for, verify_signature
 from storage.sqlite.federation_store import SqliteFederationStore
 
 log = logging.getLogger(__name__)
-
-# Power levels a federation room needs so that every member instance can publish its key
-# and snapshots (state events need level 50 by default).
-ROOM_EVENT_LEVELS = {INSTANCE_EVENT: 0, SNAPSHOT_STATE: 0}
 
 
 class MatrixFederationTransport:
@@ -40,49 +41,89 @@ class MatrixFederationTransport:
         self.rooms = rooms
 
     async def upload(self, path: Path, media_type: str, size: int) -> str:
-        return await self._api.upload(path, media_type, size)
+        try:
+            return await self._api.upload(path, media_type, size)
+        except MatrixError as error:
+            raise _lasting(error) from error
 
     async def send(self, event_type: str, content: Mapping[str, Any]) -> str:
         event_id = ""
         for room_id in self.rooms:
-            event_id = await self._api.send(room_id, event_type, content)
+            try:
+                event_id = await self._api.send(room_id, event_type, content)
+            except MatrixError as error:
+                raise _lasting(error) from error
         return event_id
 
     async def put_state(self, event_type: str, state_key: str, content: Mapping[str, Any]) -> None:
         for room_id in self.rooms:
             await self._api.put_state(room_id, event_type, state_key, content)
 
-    async def create_room(self, name: str) -> str:
-        """A federation room whose members may publish instance keys and snapshots."""
-        data = await self._api.request(
-            "POST",
-            "/_matrix/client/v3/createRoom",
-            {
-                "name": name,
-                "preset": "public_chat",
-                "topic": "Wavepool federation",
-                "power_level_content_override": {"events": ROOM_EVENT_LEVELS},
-            },
-        )
-        return str(data["room_id"])
+
+# Refusals that sending the same item again cannot fix; 429 (rate limited), 401 (token) and
+# 5xx pass, and hold the outbox in order until they do.
+LASTING_STATUSES = frozenset({400, 403, 404, 413})
 
 
-async def open_api(instance: Instance) -> MatrixApi:
-    """The federation's Matrix client (the instance's Matrix account)."""
-    matrix = instance.settings.matrix
-    assert matrix.homeserver and matrix.user_id
-    if matrix.access_token:
-        return MatrixApi(matrix.homeserver, matrix.access_token, matrix.user_id)
-    assert matrix.password
-    return await MatrixApi.login(matrix.homeserver, matrix.user_id, matrix.password, f"{matrix.device_name}-federation")
+def _lasting(error: MatrixError) -> Exception:
+    """A refusal for good becomes ``LastingSendError`` (the item is parked); others stay as they are."""
+    return LastingSendError(str(error)) if error.status in LASTING_STATUSES else error
+
+
+async def open_api(instance: Instance, keeper: SessionKeeper | None = None) -> MatrixApi:
+    """The federation's Matrix client: the instance's one kept session (see ``matrix_session``)."""
+    session = await (keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)).session()
+    return MatrixApi(session.homeserver, session.access_token, session.user_id)
+
+
+# The federation runner of each instance running in this process (by data directory), so a
+# command that arrives through the control socket acts on it at once.
+_LIVE: dict[Path, FederationRunner] = {}
+
+
+def live_runner(instance: Instance) -> FederationRunner | None:
+    """The running federation of this instance, when it runs in this process."""
+    return _LIVE.get(instance.data_dir.resolve())
 
 
 async def federation_rooms(instance: Instance) -> list[str]:
-    """Rooms from config plus those joined with ``wavepool federation join``."""
+    """Rooms from config plus those joined with ``wavepool federation join``, minus those left.
+
+    A room left by alias or by id is left under both spellings (``forget_room`` keeps both)."""
     extra = json.loads(await instance.state.get(NAMESPACE, "rooms") or "[]")
     left = set(json.loads(await instance.state.get(NAMESPACE, "left") or "[]"))
     rooms = [r for r in (*instance.settings.federation.rooms, *extra) if r not in left]
     return list(dict.fromkeys(rooms))
+
+
+async def resolve_room(api: MatrixApi, room: str) -> str:
+    """The room id of an alias (``#name:server``); an id as it is."""
+    if not room.startswith("#"):
+        return room
+    data = await api.request("GET", f"/_matrix/client/v3/directory/room/{_quote(room)}")
+    return str(data["room_id"])
+
+
+async def remember_room(instance: Instance, room: str, room_id: str) -> None:
+    """Keep a joined room for the next starts (by id: an alias and its id are one room)."""
+    state = instance.state
+    extra = [r for r in json.loads(await state.get(NAMESPACE, "rooms") or "[]") if r not in (room, room_id)]
+    left = [r for r in json.loads(await state.get(NAMESPACE, "left") or "[]") if r not in (room, room_id)]
+    await state.put(NAMESPACE, "rooms", json.dumps([*extra, room_id]))
+    await state.put(NAMESPACE, "left", json.dumps(left))
+
+
+async def forget_room(instance: Instance, room: str, room_id: str) -> None:
+    """Leave a room for good, under both its alias and its id."""
+    state = instance.state
+    extra = [r for r in json.loads(await state.get(NAMESPACE, "rooms") or "[]") if r not in (room, room_id)]
+    left = list(dict.fromkeys([*json.loads(await state.get(NAMESPACE, "left") or "[]"), room, room_id]))
+    await state.put(NAMESPACE, "rooms", json.dumps(extra))
+    await state.put(NAMESPACE, "left", json.dumps(left))
+
+
+def _quote(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
 
 
 def build_replicator(
@@ -97,6 +138,8 @@ def build_replicator(
         max_track_bytes=int(fed.max_track_mb * 1024 * 1024),
         quota_bytes=int(fed.quota_gb * 1024**3),
         blocked=fed.blocked_instances,
+        receive=settings.curation.receive,
+        receive_min_boosts=settings.curation.receive_min_boosts,
     )
     return Replicator(
         signer=instance.identity,
@@ -116,19 +159,23 @@ def build_replicator(
         public_url=settings.http.public_url,
         transport=transport,
         on_queued=on_queued,
+        curation=curated_federation(instance),
     )
 
 
 class FederationRunner:
     """Everything federation does while the instance runs."""
 
-    def __init__(self, instance: Instance, api: MatrixApi, rooms: list[str]) -> None:
+    def __init__(self, instance: Instance, api: MatrixApi, rooms: list[str], shared_sync: bool = False) -> None:
         self.instance = instance
         self.api = api
+        self.shared_sync = shared_sync  # the chat bot's sync feeds the reader (one sync per account)
         self._wake = asyncio.Event()
+        self._rooms_changed = asyncio.Event()
         self.transport = MatrixFederationTransport(api, rooms)
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
-        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
+        self.rounds = build_round_exchange(instance, self.replicator, api)
+        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db, self.rounds)
         self.joined = False  # rooms joined and this instance's key published
         self.waiting: list[str] = []  # rooms that could not be joined yet (retried)
         self.start_backoff = Backoff(2.0, 300.0)  # joining the rooms; its last problem shows in /healthz
@@ -156,6 +203,8 @@ class FederationRunner:
         self.reader.rooms[:] = joined
         self.waiting = list(dict.fromkeys(waiting))
         await self.instance.state.put(NAMESPACE, "waiting", json.dumps(self.waiting))
+        if new:
+            self._rooms_changed.set()
         for room_id in joined if not self.joined else new:
             try:
                 await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
@@ -168,6 +217,50 @@ class FederationRunner:
                     INSTANCE_EVENT,
                 )
         self.joined = self.joined or bool(joined)
+        if self.shared_sync:
+            for room_id in new:  # no sync of its own reports a newly joined room: read it now
+                await self._catch_up(room_id)
+
+    async def _catch_up(self, room_id: str) -> None:
+        try:
+            await self.reader.catch_up(room_id)
+        except Exception:  # the next gap or restart reads it again
+            log.exception("could not read %s after joining it", room_id)
+        self.wake()
+
+    async def add_room(self, room: str) -> str:
+        """Join a room (alias or id) while running: read and written at once; its id.
+
+        Kept in the instance's state so the next start joins it too."""
+        room_id = await self.api.join(room)
+        if room_id not in self.transport.rooms:
+            self.transport.rooms.append(room_id)
+            self.reader.rooms.append(room_id)
+            self.waiting = [r for r in self.waiting if r != room]
+            await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
+            self.joined = True
+            self._rooms_changed.set()
+            await self._catch_up(room_id)
+        await remember_room(self.instance, room, room_id)
+        return room_id
+
+    async def remove_room(self, room: str) -> str:
+        """Leave a room (alias or id) while running; its id."""
+        room_id = await resolve_room(self.api, room)
+        for rooms in (self.transport.rooms, self.reader.rooms):
+            if room_id in rooms:
+                rooms.remove(room_id)
+        with contextlib.suppress(MatrixError):
+            await self.api.leave(room_id)
+        await forget_room(self.instance, room, room_id)
+        return room_id
+
+    async def feed(self, rooms: Mapping[str, RoomBatch]) -> None:
+        """Handle the federation rooms' part of the chat bot's sync (the shared connection)."""
+        if not self.joined:
+            return  # joining reads each room from its latest event back
+        await self.reader.handle_rooms(rooms)
+        self.wake()
 
     async def retry_waiting(self) -> None:
         """Try the rooms not joined yet again, with backoff, until every one is joined."""
@@ -205,6 +298,11 @@ class FederationRunner:
         """Sync the rooms; errors back off and retry."""
         backoff = Backoff()
         while True:
+            if not self.reader.rooms:  # nothing to read until a room is joined
+                self._rooms_changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._rooms_changed.wait(), timeout=5.0)
+                continue
             try:
                 await self.reader.sync_once(timeout_ms=1000)
                 backoff.reset()
@@ -224,6 +322,8 @@ class FederationRunner:
                 while await self.replicator.run_queue():
                     pass
                 await self.replicator.flush_outbox()
+                if self.rounds is not None:
+                    await send_round_documents(self.rounds, self.api)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -243,7 +343,8 @@ class FederationRunner:
                     raise
                 except Exception as error:
                     await self.start_backoff.wait(log, "federation start", error)
-            await asyncio.gather(self.read_forever(), self.work_forever(), self.retry_waiting())
+            readers = () if self.shared_sync else (self.read_forever(),)
+            await asyncio.gather(*readers, self.work_forever(), self.retry_waiting())
         finally:
             await self.api.close()
 
@@ -252,10 +353,16 @@ class FederationPart:
     """Federation while the instance runs: logs in (retrying with backoff), joins the rooms,
     reads and works; and, as the outbox's federation subscriber, queues what to publish."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, keeper: SessionKeeper | None = None, shared_sync: bool = False) -> None:
         self._instance = instance
+        self._keeper = keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)
+        self.shared_sync = shared_sync
         self.publisher = FederationPublisher(
-            SqliteFederationStore(instance.db), instance.app.tracks, instance.identity.instance_id, instance.app.digest
+            SqliteFederationStore(instance.db),
+            instance.app.tracks,
+            instance.identity.instance_id,
+            instance.app.digest,
+            curated_federation(instance),
         )
         self.runner: FederationRunner | None = None
         self._login = Backoff(2.0, 300.0)
@@ -290,7 +397,7 @@ class FederationPart:
         matrix = instance.settings.matrix
         while True:
             try:
-                api = await open_api(instance)
+                api = await open_api(instance, self._keeper)
                 self._login.reset()
                 break
             except asyncio.CancelledError:
@@ -299,15 +406,26 @@ class FederationPart:
                 await self._login.wait(log, f"federation login to {matrix.homeserver}", error)
         rooms = await federation_rooms(instance)
         if not rooms:
-            await api.close()
-            log.info("federation off: no federation rooms configured")
-            return
-        self.runner = FederationRunner(instance, api, rooms)
-        log.info("federation on: %d room(s) as %s (%s)", len(rooms), api.user_id, instance.identity.instance_id)
+            log.info("federation waiting: no rooms yet (`wavepool federation join|create` adds one at once)")
+        self.runner = FederationRunner(instance, api, rooms, self.shared_sync)
+        _LIVE[instance.data_dir.resolve()] = self.runner
+        log.info(
+            "federation on: %d room(s) as %s (%s)%s",
+            len(rooms),
+            api.user_id,
+            instance.identity.instance_id,
+            ", reading through the chat bot's sync" if self.shared_sync else "",
+        )
         try:
             await self.runner.run()
         finally:
+            _LIVE.pop(instance.data_dir.resolve(), None)
             self.runner = None
+
+    async def feed(self, rooms: Mapping[str, RoomBatch]) -> None:
+        """The chat bot's sync, for the federation rooms (when both share one connection)."""
+        if self.runner is not None:
+            await self.runner.feed(rooms)
 
 
 def federates(instance: Instance) -> bool:

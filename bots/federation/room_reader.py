@@ -9,13 +9,19 @@ nor replays anything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bots.federation.matrix_api import MatrixApi
+from core.federation.event_types import ROUND_EVENT_TYPES
+from core.federation.outcomes import OutcomeKind
 from core.federation.replication import (
+    BOOST_EVENT,
     DIGEST_EVENT,
     HAVE_EVENT,
     INSTANCE_EVENT,
@@ -24,6 +30,7 @@ from core.federation.replication import (
     TRACK_EVENT,
     Replicator,
 )
+from core.federation.round_exchange import RoundExchange
 from core.model import Cid
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
@@ -40,24 +47,59 @@ TYPES = [
     HAVE_EVENT,
     TOMBSTONE_EVENT,
     DIGEST_EVENT,
+    BOOST_EVENT,
     SNAPSHOT_STATE,
     "m.room.redaction",
     "m.room.power_levels",
+    *ROUND_EVENT_TYPES,
 ]
+
+
+@dataclass(frozen=True)
+class RoomBatch:
+    """What one sync carried for one room: raw state and timeline events, and whether it has a gap."""
+
+    state: Sequence[Mapping[str, Any]]
+    events: Sequence[Mapping[str, Any]]
+    limited: bool
+    prev_batch: str | None
+
+
+def batches_from_sync(data: Mapping[str, Any]) -> dict[str, RoomBatch]:
+    """The joined rooms of a raw ``/sync`` answer."""
+    out: dict[str, RoomBatch] = {}
+    for room_id, room in (data.get("rooms", {}).get("join") or {}).items():
+        timeline = room.get("timeline") or {}
+        out[room_id] = RoomBatch(
+            list(room.get("state", {}).get("events") or ()),
+            list(timeline.get("events") or ()),
+            bool(timeline.get("limited")),
+            timeline.get("prev_batch"),
+        )
+    return out
 
 
 class RoomReader:
     """Feeds a ``Replicator`` from the federation rooms."""
 
     def __init__(
-        self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str], db: Database
+        self,
+        api: MatrixApi,
+        replicator: Replicator,
+        state: BotState,
+        rooms: Sequence[str],
+        db: Database,
+        rounds: RoundExchange | None = None,
     ) -> None:
+        self._rounds = rounds  # cross-community rounds' events go there
         self._api = api
         self._replicator = replicator
         self._state = state
         self.rooms = list(rooms)
         self._store = replicator.store
         self._db = db
+        self._lock = asyncio.Lock()  # a sync and a catch-up of the same room never interleave
+        self.use_snapshots = True
 
     def _filter(self) -> str:
         return json.dumps(
@@ -75,19 +117,33 @@ class RoomReader:
         )
 
     async def sync_once(self, timeout_ms: int) -> None:
-        """One sync round: handle what arrived, then save the sync token."""
+        """One sync round of the federation's own sync: handle what arrived, then save the sync token."""
         since = await self._state.get(NAMESPACE, "since")
         data = await self._api.sync(since, timeout_ms, self._filter())
-        for room_id, room in (data.get("rooms", {}).get("join") or {}).items():
-            if room_id not in self.rooms:
-                continue
-            for event in room.get("state", {}).get("events") or ():
+        await self.handle_rooms(batches_from_sync(data))
+        await self._state.put(NAMESPACE, "since", data["next_batch"])
+
+    async def handle_rooms(self, rooms: Mapping[str, RoomBatch]) -> None:
+        """Handle one sync's batches of the federation rooms (other rooms are skipped)."""
+        for room_id, batch in rooms.items():
+            if room_id in self.rooms:
+                await self.handle_room(room_id, batch)
+
+    async def catch_up(self, room_id: str) -> None:
+        """Read what was not handled yet of a room, from its latest event back (a room just joined)."""
+        await self.handle_room(room_id, RoomBatch((), (), True, None))
+
+    async def handle_room(self, room_id: str, batch: RoomBatch) -> None:
+        """Handle a room's batch: a peer's newer snapshot first, then the gap, then the timeline."""
+        async with self._lock:
+            for event in batch.state:
                 await self._handle(room_id, event)
-            timeline = room.get("timeline") or {}
-            events = list(timeline.get("events") or ())
-            if timeline.get("limited") and timeline.get("prev_batch"):
-                await self._first_contact(room_id)
-                events = await self._backfill(room_id, timeline["prev_batch"]) + events
+            events = [e for e in batch.events if isinstance(e, Mapping)]
+            first = not await self._state.get(NAMESPACE, f"room:{room_id}:read")
+            if first or batch.limited:
+                await self._use_snapshot(room_id, first)
+            if batch.limited:
+                events = await self._backfill(room_id, batch.prev_batch) + events
             boundary = await self._state.get(NAMESPACE, f"room:{room_id}:snapshot_until")
             ids = [e.get("event_id") for e in events]
             if boundary and boundary in ids:
@@ -98,48 +154,62 @@ class RoomReader:
                 async with self._db.transaction():
                     for event in events[start : start + BATCH]:
                         await self._handle(room_id, event)
+                        # Every handled id is remembered, so "is a snapshot newer than what was read?"
+                        # is one lookup of its last event id.
+                        await self._store.mark_seen(str(event.get("event_id", "")))
             if events:
                 await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
-        await self._state.put(NAMESPACE, "since", data["next_batch"])
+            if events or first:
+                await self._state.put(NAMESPACE, f"room:{room_id}:at", datetime.now(UTC).isoformat())
 
-    async def _first_contact(self, room_id: str) -> None:
-        """On the first read of a room, load a peer's snapshot if the room has one."""
-        key = f"room:{room_id}:read"
-        if await self._state.get(NAMESPACE, key):
-            return
-        await self._state.put(NAMESPACE, key, "1")
+    async def _use_snapshot(self, room_id: str, first: bool) -> None:
+        """Load the largest peer snapshot that is newer than what this instance has read.
+
+        On the first read of a room and after a gap. A snapshot whose last event was handled
+        here already adds nothing; one that is newer replaces paging through the history it
+        covers, whether or not the sync's timeline was limited (a small room reaches the same
+        state either way). Which path was taken is kept for ``federation status``."""
+        await self._state.put(NAMESPACE, f"room:{room_id}:read", "1")
+        path: dict[str, Any] = {"path": "history"}
         try:
-            state = await self._api.state(room_id)
+            state = await self._api.state(room_id) if self.use_snapshots or first else []
         except Exception:
             log.exception("could not read the state of %s", room_id)
-            return
+            state = []
         for event in state:
             if event.get("type") == INSTANCE_EVENT:
                 await self._handle(room_id, event)
         snapshots = [
             e
             for e in state
-            if e.get("type") == SNAPSHOT_STATE
+            if self.use_snapshots
+            and e.get("type") == SNAPSHOT_STATE
             and e.get("state_key") == e.get("sender")
             and e.get("sender") != self._api.user_id
         ]
         snapshots.sort(key=lambda e: -int((e.get("content") or {}).get("count") or 0))
-        for event in snapshots[:1]:
+        for event in snapshots:
             content = event.get("content") or {}
             cid, mxc, last = content.get("cid"), content.get("mxc"), content.get("last_event_id")
             if not (isinstance(cid, str) and isinstance(mxc, str)):
                 continue
+            if isinstance(last, str) and await self._store.seen(last):
+                continue  # read past it already: nothing newer in it
             try:
                 taken = await self._replicator.load_snapshot(Cid(cid), {"mxc": mxc})
             except Exception as error:
                 log.warning("snapshot %s of %s unusable: %s", cid, event.get("sender"), error)
                 continue
-            log.info("loaded snapshot %s from %s: %d entries", cid, event.get("sender"), taken)
+            log.info("loaded snapshot %s from %s in %s: %d entries", cid, event.get("sender"), room_id, taken)
             if isinstance(last, str):
                 await self._state.put(NAMESPACE, f"room:{room_id}:snapshot_until", last)
+            path = {"path": "snapshot", "cid": cid, "from": event.get("sender"), "entries": taken}
+            break
+        if first or path["path"] == "snapshot":
+            await self._state.put(NAMESPACE, f"room:{room_id}:path", json.dumps(path))
 
-    async def _backfill(self, room_id: str, token: str) -> list[dict[str, Any]]:
-        """Events before ``token`` that were not handled yet, oldest first."""
+    async def _backfill(self, room_id: str, token: str | None) -> list[dict[str, Any]]:
+        """Events before ``token`` (or the latest, with None) not handled yet, oldest first."""
         boundary = await self._state.get(NAMESPACE, f"room:{room_id}:snapshot_until")
         gathered: list[dict[str, Any]] = []
         start: str | None = token
@@ -152,7 +222,8 @@ class RoomReader:
                 if event_id == boundary or await self._store.seen(event_id):
                     stop = True
                     break
-                gathered.append(event)
+                if event.get("type") in TYPES:
+                    gathered.append(event)
             end = page.get("end")
             if stop or not chunk or not end or end == start:
                 break
@@ -170,19 +241,30 @@ class RoomReader:
             if event_type == INSTANCE_EVENT:
                 await replicator.handle_instance(sender, str(event.get("state_key", "")), content)
             elif event_type == TRACK_EVENT:
-                outcome = await replicator.handle_track(event_id, sender, content)
+                server_ts = event.get("origin_server_ts")  # issue 12: settles first sharer across instances
+                outcome = await replicator.handle_track(
+                    event_id, sender, content, server_ts if isinstance(server_ts, int) else None
+                )
                 log.debug("track event %s from %s: %s", event_id, sender, outcome)
             elif event_type == HAVE_EVENT:
                 await replicator.handle_have(event_id, sender, content)
+            elif event_type == BOOST_EVENT:  # issue 17
+                outcome = await replicator.handle_boost(event_id, sender, content)
+                log.debug("boost event %s from %s: %s", event_id, sender, outcome)
             elif event_type == TOMBSTONE_EVENT:
                 moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                 outcome = await replicator.handle_tombstone(event_id, sender, content, moderator)
-                log.info("tombstone %s from %s: %s", event_id, sender, outcome)
+                # A tombstone before its track (or one seen again) is a normal race, not news.
+                quiet = outcome.kind in (OutcomeKind.NOTHING, OutcomeKind.DUPLICATE, OutcomeKind.OWN)
+                log.log(logging.DEBUG if quiet else logging.INFO, "tombstone %s from %s: %s", event_id, sender, outcome)
             elif event_type == "m.room.redaction":
                 redacts = event.get("redacts") or content.get("redacts")
                 if isinstance(redacts, str) and await self._store.mark_seen(event_id):
                     moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                     await replicator.handle_redaction(redacts, sender, moderator)
+            elif event_type in ROUND_EVENT_TYPES and self._rounds is not None:
+                said = await self._rounds.handle(room_id, event)
+                log.info("round event %s (%s) from %s: %s", event_id, event_type, sender, said)
             elif event_type == DIGEST_EVENT:
                 peer = await replicator.handle_digest(sender, content)
                 if peer is not None:

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any
@@ -21,7 +22,9 @@ import nio
 
 from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
+from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
+from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
 from bots.matrix.posting import PostingError, post_plan
 from bots.matrix.render import plan, thread_relation
@@ -52,8 +55,15 @@ _OPTIONS = re.compile(r"(?:^|\s)--")  # where a command's --options start after 
 class MatrixBot:
     """One Matrix account serving the instance's commands."""
 
-    def __init__(self, instance: Instance, client: nio.AsyncClient, media: MatrixApi) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        client: nio.AsyncClient,
+        media: MatrixApi,
+        on_sync: Callable[[nio.SyncResponse], Awaitable[None]] | None = None,
+    ) -> None:
         self.instance = instance
+        self._on_sync = on_sync  # the federation reads its rooms from this sync (one per account)
         self.client = client
         self.media = media
         self.settings = instance.settings.matrix
@@ -102,6 +112,11 @@ class MatrixBot:
                     continue
                 backoff.reset()
                 await self._handle_sync(response, replay=since is not None)
+                if self._on_sync is not None:  # before the token moves on: a crash hands it over again
+                    try:
+                        await self._on_sync(response)
+                    except Exception:
+                        log.exception("the federation's part of the sync failed")
                 since = response.next_batch
                 await self.instance.state.put(NS, "since", since)
                 first = False
@@ -203,7 +218,7 @@ class MatrixBot:
         room = self.client.rooms.get(room_id)
         return (room.user_name(user_id) if room else None) or user_id
 
-    def _invocation(
+    async def _invocation(
         self,
         room_id: str,
         sender: str,
@@ -212,6 +227,9 @@ class MatrixBot:
         attachments: tuple[Attachment, ...] = (),
         acted_at: datetime | None = None,
     ) -> Invocation:
+        room = self.client.rooms.get(room_id)
+        level = room.power_levels.get_user_level(sender) if room else 0
+        since = await member_since_ms(self.media, self.instance.state, room_id, sender)
         return Invocation(
             platform="matrix",
             user_id=sender,
@@ -221,6 +239,8 @@ class MatrixBot:
             args=args or {},
             attachments=attachments,
             message_ref=f"https://matrix.to/#/{room_id}/{event_id}",
+            account_age_days=age_days(since),
+            roles=roles_for(level, self.settings.moderator_power_level, sender in self._creators.get(room_id, ())),
             acted_at=acted_at,
             places=self.places,
         )
@@ -240,7 +260,7 @@ class MatrixBot:
         except WavepoolError as error:
             await self.send(room_id, error_reply(error), reply_to=event.event_id)
             return
-        invocation = self._invocation(room_id, event.sender, event.event_id, args)
+        invocation = await self._invocation(room_id, event.sender, event.event_id, args)
         reply = await execute(command, invocation)
         await self.deliver(room_id, reply, reply_to=event.event_id)
 
@@ -273,7 +293,7 @@ class MatrixBot:
             return
         share = self.instance.registry.get("share")
         assert share is not None
-        invocation = self._invocation(room_id, event.sender, event.event_id, {**merged, "url": link})
+        invocation = await self._invocation(room_id, event.sender, event.event_id, {**merged, "url": link})
         await self.deliver(room_id, await execute(share, invocation), reply_to=event.event_id)
 
     async def _share_upload(
@@ -316,7 +336,9 @@ class MatrixBot:
             share = self.instance.registry.get("share")
             assert share is not None
             args = extra if extra is not None else _caption_of(event)
-            invocation = self._invocation(room_id, sharer or event.sender, event.event_id, dict(args), (attachment,))
+            invocation = await self._invocation(
+                room_id, sharer or event.sender, event.event_id, dict(args), (attachment,)
+            )
             reply = await execute(share, invocation)
             if "cid" in reply.data and not reply.failed:
                 await self.instance.state.put("matrix_media", str(reply.data["cid"]), str(event.url))
@@ -345,7 +367,7 @@ class MatrixBot:
         choice = choices[0].with_value(ballot)
         # the vote counts when the member reacted (the homeserver's time), also when read after a restart
         cast = datetime.fromtimestamp(event.server_timestamp / 1000, UTC) if event.server_timestamp else None
-        invocation = self._invocation(room_id, event.sender, event.event_id, {"toggle": False}, acted_at=cast)
+        invocation = await self._invocation(room_id, event.sender, event.event_id, {"toggle": False}, acted_at=cast)
         reply = await press(self.instance.registry, Button.vote(event.key, choice).custom_id, invocation)
         if reply.failed:
             # one answer per card and reason (a closed round), not one public error per reaction
@@ -365,7 +387,7 @@ class MatrixBot:
         withdrawal, voter = json.loads(raw)
         if voter != event.sender:
             return  # a moderator removing someone's reaction is not that member withdrawing a vote
-        invocation = self._invocation(room_id, voter, event.event_id, {"toggle": False})
+        invocation = await self._invocation(room_id, voter, event.event_id, {"toggle": False})
         try:
             choice = VoteChoice.decode(withdrawal)
         except ValueError:  # stored by an earlier version: the target without a value
@@ -501,24 +523,14 @@ def _caption_of(event: Any) -> dict[str, str]:
     return caption_fields(body)
 
 
-async def connect(instance: Instance) -> tuple[nio.AsyncClient, MatrixApi]:
-    """A logged-in nio client and a media client for the configured account."""
+async def connect(instance: Instance, keeper: SessionKeeper | None = None) -> tuple[nio.AsyncClient, MatrixApi]:
+    """A nio client and a media client on the instance's one kept Matrix session (no new device)."""
     settings = instance.settings.matrix
     assert settings.homeserver and settings.user_id
+    session = await (keeper or SessionKeeper(settings, instance.data_dir)).session()
     config = nio.AsyncClientConfig(max_timeouts=3, max_limit_exceeded=3, request_timeout=60, store_sync_tokens=False)
-    client = nio.AsyncClient(settings.homeserver, settings.user_id, config=config)
-    if settings.access_token:
-        client.access_token = settings.access_token
-        client.user_id = settings.user_id
-        whoami = await client.whoami()
-        if isinstance(whoami, nio.WhoamiError):
-            await client.close()
-            raise UsageError(f"matrix: the access token was refused: {whoami.message}")
-        client.device_id = getattr(whoami, "device_id", None) or settings.device_name
-    else:
-        result = await client.login(settings.password, device_name=settings.device_name)
-        if isinstance(result, nio.LoginError):
-            await client.close()
-            raise UsageError(f"matrix: login failed: {result.message}")
-    media = MatrixApi(settings.homeserver, client.access_token, client.user_id)
+    client = nio.AsyncClient(session.homeserver, session.user_id, device_id=session.device_id, config=config)
+    client.access_token = session.access_token
+    client.user_id = session.user_id
+    media = MatrixApi(session.homeserver, session.access_token, session.user_id)
     return client, media

@@ -9,6 +9,7 @@ from core.commands.community_commands import (
     moderation_commands,
     prompt_commands,
 )
+from core.commands.curation_commands import curation_commands, track_suggestions
 from core.commands.declaration import (
     ButtonAction,
     Command,
@@ -20,6 +21,7 @@ from core.commands.declaration import (
     Reply,
     Suggestion,
 )
+from core.commands.federated_round_commands import federated_round_commands
 from core.commands.parsing import usage
 from core.commands.place_commands import place_commands
 from core.commands.round_commands import round_commands, vote_button
@@ -76,6 +78,8 @@ def build_registry(app: App) -> CommandRegistry:
         *digest_commands(app),
         *moderation_commands(app),
         *federation_commands(app),
+        *curation_commands(app),
+        *federated_round_commands(app),
         *place_commands(app),
     ):
         registry.add(command)
@@ -113,4 +117,5 @@ def build_registry(app: App) -> CommandRegistry:
     registry.add_autocomplete("rounds", rounds)
     registry.add_autocomplete("my_tracks", my_tracks)
     registry.add_autocomplete("prompts", prompts)
+    registry.add_autocomplete("tracks", track_suggestions(app))
     return registry

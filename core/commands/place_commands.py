@@ -85,7 +85,12 @@ def place_commands(app: App) -> list[Command]:
             "Choose where round announcements, digests or unsorted tracks are posted",
             channel_set,
             (
-                Param("purpose", ParamKind.CHOICE, "what is posted there", choices=("round", "digest", "default")),
+                Param(
+                    "purpose",
+                    ParamKind.CHOICE,
+                    "what is posted there",
+                    choices=("round", "digest", "default", "moderators"),
+                ),
                 Param("place", ParamKind.TEXT, "channel or room (id, alias or `here`); 'none' to clear"),
             ),
             Permission.MODERATOR,

@@ -7,6 +7,12 @@ from datetime import timedelta
 from core.app import App
 from core.commands.common import arg, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.commands.federated_round_commands import (
+    FEDERATED_START_PARAMS,
+    announce_if_federated,
+    federated_options,
+    refuse_if_federated,
+)
 from core.commands.track_refs import resolve_track
 from core.errors import NotFoundError, UsageError
 from core.replies import VoteChoice
@@ -61,6 +67,7 @@ def round_commands(app: App) -> list[Command]:
             required_role=arg(inv, "role"),
             anonymous=str(arg(inv, "anonymous", "no")).lower() in _YES,
         )
+        federated_round = federated_options(app, inv)
         rnd = await _voting(app).start(
             rules,
             sharer_of(inv),
@@ -68,6 +75,7 @@ def round_commands(app: App) -> list[Command]:
             timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
             timedelta(seconds=arg(inv, "vote", 2 * 86400.0)),
         )
+        federated = await announce_if_federated(app, federated_round, rnd)
         where = await app.destination(f"round:{rnd.id}", inv.platform)
         posts = (
             "Its announcements are posted here."
@@ -75,7 +83,7 @@ def round_commands(app: App) -> list[Command]:
             else f"Its announcements are posted to {where}."
             if where
             else "Set where its announcements go with `channel set round <place>`."
-        )
+        ) + federated
         return Reply(
             text=f"Round {rnd.label} started: submissions until "
             f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. " + posts,
@@ -85,7 +93,7 @@ def round_commands(app: App) -> list[Command]:
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
         rnd = await voting.get(await _round_ref(app, inv))
-        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.ballots(rnd))
+        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.voter_count(rnd))
 
     async def submit(inv: Invocation) -> Reply:
         voting = _voting(app)
@@ -118,6 +126,7 @@ def round_commands(app: App) -> list[Command]:
         return Reply(text=OUTCOME_WORDS[outcome], private=True)
 
     async def close(inv: Invocation) -> Reply:
+        await refuse_if_federated(app, await _round_ref(app, inv))
         rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
         return Reply(
             text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
@@ -150,6 +159,7 @@ def round_commands(app: App) -> list[Command]:
                 Param(
                     "anonymous", ParamKind.CHOICE, "hide entrants until results", required=False, choices=("yes", "no")
                 ),
+                *FEDERATED_START_PARAMS,
             ),
             Permission.MODERATOR,
         ),

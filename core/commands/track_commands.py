@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
+from core.commands.curation_commands import RELATIONS, share_derived
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.commands.track_refs import resolve_track
 from core.errors import PermissionDeniedError, UsageError
@@ -25,6 +26,8 @@ def track_commands(app: App) -> list[Command]:
             genre=arg(inv, "genre"),
             title=arg(inv, "title"),
         )
+        if arg(inv, "remix_of"):  # issue 17: a derived share (remix, stems ...) is linked to its parent
+            return await share_derived(app, inv, declaration)
         url = arg(inv, "url")
         if inv.attachments:
             attachment = inv.attachments[0]
@@ -45,11 +48,16 @@ def track_commands(app: App) -> list[Command]:
         raise UsageError("attach an audio file or give a link to share")
 
     async def track(inv: Invocation) -> Reply:
-        return card_reply(await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv)))
+        found = await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))
+        if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
+            found = (await app.voting.mask_entrants([found], inv.platform, inv.user_id))[0]
+        return card_reply(found)
 
     async def search(inv: Invocation) -> Reply:
         viewer = viewer_of(inv)
         found = [t for t in await app.tracks.search(arg(inv, "text"), limit=40) if can_see(t, viewer)][:10]
+        if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
+            found = await app.voting.mask_entrants(found, inv.platform, inv.user_id)
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name} ({t.genre or 'unsorted'})" for t in found]
         return Reply(
             title=f"Tracks matching '{arg(inv, 'text')}'",
@@ -101,6 +109,10 @@ def track_commands(app: App) -> list[Command]:
                 Param("style", ParamKind.TEXT, "the style text you used", required=False),
                 Param("generator", ParamKind.TEXT, "the generator (suno, udio, ...)", required=False),
                 Param("title", ParamKind.TEXT, "a title", required=False),
+                Param(
+                    "remix_of", ParamKind.TRACK, "the track this derives from", required=False, autocomplete="tracks"
+                ),
+                Param("relation", ParamKind.CHOICE, "how it derives", required=False, choices=RELATIONS),
             ),
         ),
         Command(

@@ -63,6 +63,15 @@ class Fetching(PeerRegistry):
                             ),
                             now,
                         )
+                for track in fetched:  # one line per replicated track, after its commit
+                    log.info(
+                        "replicated %s %r (%s, %d bytes) from %s",
+                        track.id,
+                        track.title or "",
+                        track.cid,
+                        track.size,
+                        track.origin_instance,
+                    )
                 stored += len(fetched)
         return stored
 
@@ -91,12 +100,12 @@ class Fetching(PeerRegistry):
             attempts = item.attempts + 1
             message = "; ".join(errors) or "no source listed"
             if attempts >= MAX_ATTEMPTS:
-                log.error("giving up on %s after %d attempts: %s", item.cid, attempts, message)
-            await self.store.retry_later(
-                item.track_id,
-                message[:1000],
-                self._clock.now() + backoff(attempts) * (1000 if attempts >= MAX_ATTEMPTS else 1),
-            )
+                # Parked, not retried in weeks: `wavepool federation status` lists it, and
+                # `federation retry|drop` decides.
+                log.error("giving up on %s after %d attempts (parked): %s", item.cid, attempts, message)
+                await self.store.park_fetch(item.track_id, message[:1000])
+            else:
+                await self.store.retry_later(item.track_id, message[:1000], self._clock.now() + backoff(attempts))
             return None
         track = track_from_manifest(item.manifest)
         origin = item.manifest.get("origin", {}).get("name") or track.origin_instance

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import WavepoolError
-from core.federation.event_types import DIGEST_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, TRACK_EVENT
+from core.federation.event_types import BOOST_EVENT, DIGEST_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, TRACK_EVENT
 from core.federation.manifest import (
     manifest_for,
     sign,
     tombstone_for,
 )
 from core.federation.peer_registry import PeerRegistry
+from core.federation.ports import LastingSendError
 from core.model import Track, TrackId
 from core.visibility import is_public
 
@@ -41,7 +42,11 @@ class Outgoing(PeerRegistry):
         await self.store.outbox_add("digest", {"title": title, "data": json.loads(json.dumps(data, default=str))})
 
     async def flush_outbox(self) -> int:
-        """Send what is pending; stops at the first transport failure. Returns how many were sent."""
+        """Send what is pending; returns how many items left the line (sent, dropped or parked).
+
+        A passing failure (network, rate limit, homeserver down) stops the flush and keeps the
+        order; an item the homeserver refuses for good is parked with its error so that it
+        does not hold every later one (``wavepool federation retry|drop``)."""
         if self.transport is None:
             return 0
         sent = 0
@@ -50,6 +55,11 @@ class Outgoing(PeerRegistry):
                 await self._send(kind, payload)
             except WavepoolError as error:
                 log.warning("outbox %s %s dropped: %s", kind, item_id, error)
+            except LastingSendError as error:
+                log.error("outbox %s %s parked (the homeserver refuses it): %s", kind, item_id, error)
+                await self.store.outbox_park(item_id, str(error)[:1000])
+                sent += 1
+                continue
             await self.store.outbox_done(item_id)
             sent += 1
         return sent
@@ -72,9 +82,17 @@ class Outgoing(PeerRegistry):
             sources = [{"mxc": mxc}]
             if self._public_url:
                 sources.append({"http": f"{self._public_url}/blobs/{track.cid}"})
-            manifest = sign(manifest_for(track, sources, self.name), self._signer)
+            fingerprint = await self._tracks.fingerprint(track.id)  # issue 12: peers index it too
+            unsigned = manifest_for(track, sources, self.name, fingerprint)
+            if self.curation is not None:  # issue 17: boost count and lineage, signed with the rest
+                unsigned = await self.curation.manifest(unsigned, track)
+            manifest = sign(unsigned, self._signer)
             event_id = await self.transport.send(TRACK_EVENT, {"manifest": manifest})
             await self.store.save_manifest(track.id, track.cid, self._signer.instance_id, manifest, event_id)
+        elif kind == "boost" and self.curation is not None:  # issue 17
+            track = await self._tracks.get(TrackId(str(payload["track_id"])))
+            if track is not None and is_public(track):
+                await self.transport.send(BOOST_EVENT, sign(await self.curation.boost_update(track, now), self._signer))
         elif kind == "tombstone":
             track = await self._tracks.get(TrackId(str(payload["track_id"])))
             if track is None:

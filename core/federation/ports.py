@@ -39,6 +39,22 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
+class OutboxItem:
+    """Something waiting to be published; ``last_error`` is set once it is parked."""
+
+    id: int
+    kind: str
+    content: Mapping[str, Any]
+    last_error: str | None = None
+
+
+class LastingSendError(Exception):
+    """The homeserver refused an item for good (too large, forbidden): park it, send the rest.
+
+    Raised by the transport; a network error or a rate limit is not lasting and holds the flush."""
+
+
+@dataclass(frozen=True)
 class PeerStats:
     """What a peer contributed here."""
 
@@ -72,6 +88,13 @@ class FederationStore(Protocol):
     def manifests(self) -> AsyncIterator[Mapping[str, Any]]: ...
     async def track_for_event(self, event_id: str) -> TrackId | None: ...
     async def set_manifest_event(self, track_id: TrackId, event_id: str) -> None: ...
+    async def save_event_time(self, track_id: TrackId, origin_server_ts: int) -> None:
+        """Remember the homeserver time of a manifest event (the earliest one is kept)."""
+        ...
+
+    async def event_time(self, track_id: TrackId) -> int | None:
+        """The origin_server_ts (ms) of the first manifest event seen for a track."""
+        ...
 
     async def enqueue(self, item: QueueItem, due: datetime) -> bool:
         """Add a fetch; False if the track is already queued."""
@@ -87,10 +110,33 @@ class FederationStore(Protocol):
     async def retry_later(self, track_id: TrackId, error: str, due: datetime) -> None: ...
     async def queue_size(self) -> int: ...
     async def failures(self, limit: int) -> Sequence[QueueItem]: ...
+    async def park_fetch(self, track_id: TrackId, error: str) -> None:
+        """Stop retrying a fetch that gave up; it waits for ``retry_fetches`` or ``drop_fetch``."""
+        ...
+
+    async def parked_fetches(self, limit: int) -> Sequence[QueueItem]: ...
+    async def retry_fetches(self, track_id: TrackId | None) -> int:
+        """Make parked fetches (one, or all with None) due now with fresh attempts; how many."""
+        ...
+
+    async def drop_fetch(self, track_id: TrackId) -> bool: ...
+    async def queue_counts(self) -> Mapping[str, int]:
+        """Fetch queue items by state: ``waiting`` (never tried), ``retrying``, ``parked``."""
+        ...
 
     async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int: ...
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]: ...
     async def outbox_done(self, item_id: int) -> None: ...
+    async def outbox_park(self, item_id: int, error: str) -> None:
+        """Set an item aside with its error; ``outbox_pending`` skips it from now on."""
+        ...
+
+    async def outbox_parked(self, limit: int) -> Sequence[OutboxItem]: ...
+    async def outbox_retry(self, item_id: int | None) -> int:
+        """Put parked items (one, or all with None) back in line; how many."""
+        ...
+
+    async def outbox_drop(self, item_id: int) -> bool: ...
 
 
 class BlobSource(Protocol):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from core.errors import NotFoundError, UsageError
 from core.ports import GenrePlaces
 
-ANNOUNCEMENT_KINDS = ("round", "digest", "default")
+ANNOUNCEMENT_KINDS = ("round", "digest", "default", "moderators")
 _WORDS = re.compile(r"[\w'-]+", re.UNICODE)
 
 
@@ -179,4 +179,6 @@ class GenreService:
             return configured or default
         if kind == "default":
             return default
+        if kind == "moderators":  # moderators' notices: only where a place is set, never the default one
+            return runtime.get(("@moderators", platform)) or self._other.get(kind, {}).get(platform)
         raise NotFoundError(f"no such destination: {target}")

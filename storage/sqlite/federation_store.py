@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from core.federation.ports import Peer, PeerStats, QueueItem
+from core.federation.ports import OutboxItem, Peer, PeerStats, QueueItem
 from core.model import Cid, TrackId
 from storage.sqlite.database import Database, Row
 
@@ -125,6 +125,17 @@ class SqliteFederationStore:
         row = await self._db.fetchone("SELECT track_id FROM fed_manifests WHERE event_id = ?", (event_id,))
         return TrackId(row[0]) if row else None
 
+    async def save_event_time(self, track_id: TrackId, origin_server_ts: int) -> None:
+        await self._db.execute(  # fed_event_times: migration 131 (issue 12)
+            "INSERT INTO fed_event_times(track_id, origin_server_ts) VALUES (?, ?) ON CONFLICT(track_id)"
+            " DO UPDATE SET origin_server_ts = min(origin_server_ts, excluded.origin_server_ts)",
+            (track_id, origin_server_ts),
+        )
+
+    async def event_time(self, track_id: TrackId) -> int | None:
+        row = await self._db.fetchone("SELECT origin_server_ts FROM fed_event_times WHERE track_id = ?", (track_id,))
+        return int(row[0]) if row else None
+
     async def set_manifest_event(self, track_id: TrackId, event_id: str) -> None:
         await self._db.execute("UPDATE fed_manifests SET event_id = ? WHERE track_id = ?", (event_id, track_id))
 
@@ -189,21 +200,72 @@ class SqliteFederationStore:
         )
 
     async def queue_size(self) -> int:
-        row = await self._db.fetchone("SELECT count(*) FROM fed_queue")
+        row = await self._db.fetchone("SELECT count(*) FROM fed_queue WHERE state = 'pending'")
         return int(row[0]) if row else 0
 
     async def failures(self, limit: int) -> Sequence[QueueItem]:
         rows = await self._db.fetchall(
-            "SELECT * FROM fed_queue WHERE attempts > 0 ORDER BY attempts DESC LIMIT ?", (limit,)
+            "SELECT * FROM fed_queue WHERE attempts > 0 AND state = 'pending' ORDER BY attempts DESC LIMIT ?",
+            (limit,),
         )
         return [_item(r) for r in rows]
+
+    async def park_fetch(self, track_id: TrackId, error: str) -> None:
+        await self._db.execute(
+            "UPDATE fed_queue SET state = 'parked', attempts = attempts + 1, last_error = ? WHERE track_id = ?",
+            (error, track_id),
+        )
+
+    async def parked_fetches(self, limit: int) -> Sequence[QueueItem]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM fed_queue WHERE state = 'parked' ORDER BY track_id LIMIT ?", (limit,)
+        )
+        return [_item(r) for r in rows]
+
+    async def retry_fetches(self, track_id: TrackId | None) -> int:
+        where, params = (
+            ("state = 'parked'", ()) if track_id is None else ("state = 'parked' AND track_id = ?", (track_id,))
+        )
+        return await self._db.execute(
+            f"UPDATE fed_queue SET state = 'pending', attempts = 0, due = '0000' WHERE {where}", params
+        )
+
+    async def drop_fetch(self, track_id: TrackId) -> bool:
+        return await self._db.execute("DELETE FROM fed_queue WHERE track_id = ?", (track_id,)) == 1
+
+    async def queue_counts(self) -> Mapping[str, int]:
+        rows = await self._db.fetchall(
+            "SELECT CASE WHEN state = 'parked' THEN 'parked' WHEN attempts > 0 THEN 'retrying' ELSE 'waiting' END,"
+            " count(*) FROM fed_queue GROUP BY 1"
+        )
+        return {"waiting": 0, "retrying": 0, "parked": 0} | {str(r[0]): int(r[1]) for r in rows}
 
     async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int:
         return await self._db.insert("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)", (kind, json.dumps(content)))
 
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
-        rows = await self._db.fetchall("SELECT id, kind, content FROM fed_outbox ORDER BY id LIMIT ?", (limit,))
+        rows = await self._db.fetchall(
+            "SELECT id, kind, content FROM fed_outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
+        )
         return [(int(r[0]), r[1], json.loads(r[2])) for r in rows]
 
     async def outbox_done(self, item_id: int) -> None:
         await self._db.execute("DELETE FROM fed_outbox WHERE id = ?", (item_id,))
+
+    async def outbox_park(self, item_id: int, error: str) -> None:
+        await self._db.execute("UPDATE fed_outbox SET state = 'parked', last_error = ? WHERE id = ?", (error, item_id))
+
+    async def outbox_parked(self, limit: int) -> Sequence[OutboxItem]:
+        rows = await self._db.fetchall(
+            "SELECT id, kind, content, last_error FROM fed_outbox WHERE state = 'parked' ORDER BY id LIMIT ?", (limit,)
+        )
+        return [OutboxItem(int(r[0]), r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    async def outbox_retry(self, item_id: int | None) -> int:
+        where, params = ("state = 'parked'", ()) if item_id is None else ("state = 'parked' AND id = ?", (item_id,))
+        return await self._db.execute(
+            f"UPDATE fed_outbox SET state = 'pending', last_error = NULL WHERE {where}", params
+        )
+
+    async def outbox_drop(self, item_id: int) -> bool:
+        return await self._db.execute("DELETE FROM fed_outbox WHERE id = ?", (item_id,)) == 1

@@ -276,6 +276,11 @@ class SqliteTrackRepository:
         """Tracks sharing LSH bands with this fingerprint, most shared first (``near_dup_index``)."""
         return [(c.track_id, c.fingerprint) for c in await self._near.candidates(fingerprint, limit)]
 
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        """The stored fingerprint of a track, if it has one."""
+        row = await self._db.fetchone("SELECT duration_s, vals FROM fingerprints WHERE track_id = ?", (track_id,))
+        return Fingerprint(_unpack(row[1]), float(row[0])) if row else None
+
     async def referenced_cids(self) -> set[Cid]:
         """CIDs of tracks that are not taken down."""
         rows = await self._db.fetchall("SELECT DISTINCT cid FROM tracks WHERE status = 'active'")

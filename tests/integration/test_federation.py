@@ -388,7 +388,7 @@ async def test_redaction_digest_and_operator_commands(federation_room, tmp_path:
         text=True,
         timeout=60,
     )
-    assert status.returncode == 0 and "fetch queue: 0 pending" in status.stdout, status.stdout + status.stderr
+    assert status.returncode == 0 and "fetch queue: 0 waiting" in status.stdout, status.stdout + status.stderr
 
 
 async def test_blob_gone_at_origin_is_fetched_from_a_holder(

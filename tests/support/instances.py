@@ -80,9 +80,9 @@ async def running(config: Path, parts: tuple[str, ...] = ("federation",)) -> Asy
             if built.federation is not None:
                 federation = built.federation
 
-                async def joined() -> bool:  # in its rooms, or waiting for one that cannot be joined yet
+                async def joined() -> bool:  # in its rooms, waiting for one that cannot be joined yet, or none yet
                     runner = federation.runner
-                    return runner is not None and (runner.joined or bool(runner.waiting))
+                    return runner is not None and (runner.joined or bool(runner.waiting) or not runner.transport.rooms)
 
                 await eventually(joined, 30, "federation to log in and join")
             yield Running(instance, built)
