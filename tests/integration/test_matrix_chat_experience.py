@@ -187,3 +187,27 @@ async def test_a_round_posts_where_it_started_with_playable_entries_and_results(
         await room.reply_to(marker)
         assert len(_replies_to(room, entries[1]["event_id"])) == 1, "one answer to the late reactions"
         del late
+
+
+async def test_share_as_a_reply_to_a_message_with_a_link(room: Room, tmp_path: Path) -> None:
+    from tests.support.link_server import LinkServer
+
+    server = await LinkServer().start()
+    try:
+        server.add_bytes("/drop.mp3", make_mp3(tmp_path / "drop.mp3", 3, 8).read_bytes())
+        config = write_config(
+            tmp_path / "links.toml",
+            tmp_path / "data",
+            matrix={"homeserver": room.hs.url, "user_id": room.bot, "access_token": room.bot_token},
+            links={"allow_ranges": ["127.0.0.1/32"], "connect_timeout_s": 3, "read_timeout_s": 3},
+        )
+        async with running(config, PARTS) as run:
+            await _ready(room, run)
+            posted = room.say(room.bob_token, f"Night swim\nlisten: {server.url('/drop.mp3')}")
+            card = await room.reply_to(_reply(room, room.bob_token, posted, "!wp share #lofi"))
+            assert "Night swim" in card["content"]["body"], card["content"]["body"]
+            (track,) = await run.instance.app.tracks.recent(5)
+            assert (track.title, track.genre) == ("Night swim", "lofi")
+            assert server.paths() == ["/drop.mp3"]
+    finally:
+        await server.stop()
