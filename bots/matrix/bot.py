@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 NS = "matrix"
 MAX_CATCH_UP_PAGES = 50  # of 100 events: a bot down for a while reads what it missed, boundedly
 AUDIO_TYPES = ("audio/",)
+AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus")
+_OPTIONS = re.compile(r"(?:^|\s)--")  # where a command's --options start after its free words
 
 
 class MatrixBot:
@@ -188,7 +191,7 @@ class MatrixBot:
         elif isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)):
             mimetype = str((event.source.get("content", {}).get("info") or {}).get("mimetype") or "")
             is_audio = isinstance(event, nio.RoomMessageAudio) or mimetype.startswith(AUDIO_TYPES)
-            claims_audio = is_audio or event.body.lower().endswith((".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus"))
+            claims_audio = is_audio or event.body.lower().endswith(AUDIO_SUFFIXES)
             if claims_audio and await self._watched(room_id) and await self._first_time(event.event_id):
                 await self._share_upload(room_id, event)
         elif isinstance(event, nio.ReactionEvent):
@@ -277,7 +280,7 @@ class MatrixBot:
             )
             return
         words = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
-        fields = {**_caption_of(original), **caption_fields(words.split(" --", 1)[0])}
+        fields = {**_caption_of(original), **caption_fields(_OPTIONS.split(words, 1)[0])}
         declared = {k: v for k, v in args.items() if v is not None and k not in ("url", "file")}
         merged: dict[str, Any] = {**fields, **declared}
         if isinstance(original, (nio.RoomMessageAudio, nio.RoomMessageFile)):
@@ -528,7 +531,8 @@ def _caption_of(event: Any) -> dict[str, str]:
     content = event.source.get("content") or {}
     body = str(content.get("body") or "")
     filename = content.get("filename")
-    if isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)) and (not filename or filename == body):
+    is_file = isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile))
+    if is_file and (not filename or filename == body or body.lower().endswith(AUDIO_SUFFIXES)):
         return {}
     return caption_fields(body)
 

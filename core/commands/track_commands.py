@@ -45,7 +45,9 @@ def track_commands(app: App) -> list[Command]:
             if not str(url).lower().startswith(_URL_PREFIXES):
                 raise UsageError("share a link starting with http:// or https://, or attach an audio file")
             return share_reply(await app.share.share_url(str(url), sharer_of(inv), declaration, inv.place))
-        raise UsageError("attach an audio file or give a link to share")
+        raise UsageError(
+            "give a link or attach an audio file to share, or send `share` as a reply to an audio or link message"
+        )
 
     async def track(inv: Invocation) -> Reply:
         found = await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))
@@ -99,7 +101,7 @@ def track_commands(app: App) -> list[Command]:
     return [
         Command(
             "share",
-            "Share a track: attach an audio file or give a link",
+            "Share a track: give a link, attach the audio, or reply with it to an audio or link message",
             share,
             (
                 Param("url", ParamKind.TEXT, "link to a generator page, media page or audio file", required=False),
