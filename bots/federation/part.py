@@ -199,7 +199,8 @@ class FederationRunner:
         await self.instance.state.put(NAMESPACE, "waiting", json.dumps(self.waiting))
         if new:
             self._rooms_changed.set()
-        for room_id in joined if not self.joined else new:
+        fresh = joined if not self.joined else new  # the first time, every room; later, the new ones
+        for room_id in fresh:
             try:
                 await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
             except MatrixError as error:
@@ -212,7 +213,9 @@ class FederationRunner:
                 )
         self.joined = self.joined or bool(joined)
         if self.shared_sync:
-            for room_id in new:  # no sync of its own reports a newly joined room: read it now
+            # No sync of its own reports a newly joined room, and the chat bot's syncs before
+            # this point were not read: read each room from its latest event back now.
+            for room_id in fresh:
                 await self._catch_up(room_id)
 
     async def _catch_up(self, room_id: str) -> None:
