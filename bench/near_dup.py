@@ -147,7 +147,6 @@ def build(path: Path, synth: Synth, size: int) -> float:
     conn = sqlite3.connect(tmp, isolation_level=None)
     for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1000000", "temp_store=MEMORY"):
         conn.execute(f"PRAGMA {pragma}")
-    conn.execute("DROP INDEX near_dup_bands_doc")  # rebuilt once at the end: sorting beats random inserts
     all_bands: list[np.ndarray] = []
     all_docs: list[np.ndarray] = []
     for start in range(0, size, CHUNK):
@@ -186,7 +185,6 @@ def build(path: Path, synth: Synth, size: int) -> float:
             ),
         )
         conn.execute("COMMIT")
-    conn.execute("CREATE INDEX near_dup_bands_doc ON near_dup_bands(doc)")
     conn.execute("ANALYZE")
     conn.close()
     tmp.rename(path)

@@ -7,6 +7,17 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+LIBRARY_LOGGERS = (
+    "nio",
+    "aiohttp",
+    "aiohttp.access",
+    "discord",
+    "apscheduler",
+    "aiosqlite",
+    "asyncio",
+    "urllib3",
+    "peewee",
+)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -36,5 +47,8 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiosqlite", "asyncio", "urllib3", "apscheduler.scheduler"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # our loggers at the configured level; libraries (nio logs every event at INFO) at
+    # WARNING unless the operator asked for DEBUG
+    library_level = root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    for noisy in LIBRARY_LOGGERS:
+        logging.getLogger(noisy).setLevel(library_level)

@@ -9,17 +9,15 @@ import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
-from bots.discord.part import DiscordPart
-from bots.federation.matrix_session import SessionKeeper
-from bots.federation.part import FederationPart, federates
+from bots.curation_setup import curation_for
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
-from bots.matrix.part import MatrixPart
+from bots.replica_prints_part import ReplicaPrintsPart
 from bots.scheduler_part import SchedulerPart
-from bots.web.server import WebServer
+from bots.web.site import web_server_for
 from config import Settings
 from core.announcements import AnnouncementRules, Announcements
 from core.app import App
@@ -29,6 +27,7 @@ from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
 from core.services.confirmation import ConfirmationPolicy, ConfirmationService
 from core.services.digest import DigestSchedule, DigestService
+from core.services.federated_rounds import FederatedRoundService
 from core.services.genres import GenreDef, GenreService
 from core.services.ingest import IngestLimits, IngestService
 from core.services.moderation import ModerationService
@@ -46,12 +45,19 @@ from storage.sqlite.bot_state import BotState
 from storage.sqlite.confirmation_store import SqliteConfirmationStore
 from storage.sqlite.database import Database
 from storage.sqlite.event_log import SqliteEventLog
+from storage.sqlite.federated_rounds import SqliteFederatedRoundStore
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.genre_places import SqliteGenrePlaces
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
 from storage.sqlite.prompt_repository import SqlitePromptRepository
+from storage.sqlite.sharer_claims import SqliteSharerClaims
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
+
+if TYPE_CHECKING:  # the chat and federation parts are imported only when the config turns them on
+    from bots.discord.part import DiscordPart
+    from bots.federation.part import FederationPart
+    from bots.matrix.part import MatrixPart
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +92,8 @@ def _genre_service(settings: Settings, db: Database) -> GenreService:
         "round": {k: p for k, p in (("discord", v.round_discord_channel), ("matrix", v.round_matrix_room)) if p},
         "digest": {k: p for k, p in (("discord", d.discord_channel), ("matrix", d.matrix_room)) if p},
     }
-    return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other)
+    watched = {"discord": settings.discord.watch_channels, "matrix": settings.matrix.watch_rooms}
+    return GenreService(taxonomy, SqliteGenrePlaces(db), defaults, other, watched)
 
 
 def _confirmations(
@@ -130,6 +137,7 @@ def _ingest_service(
     fetcher: LinkFetcher | None,
     inspector: FfmpegMediaInspector,
     confirmations: ConfirmationService | None,
+    claims: SqliteSharerClaims | None = None,
 ) -> IngestService:
     ingest_settings, prov = settings.ingest, settings.provenance
     return IngestService(
@@ -164,6 +172,7 @@ def _ingest_service(
             min_distinct_share=prov.min_distinct_share,
             max_noise_flatness=prov.max_noise_flatness,
         ),
+        claims=claims,
     )
 
 
@@ -175,10 +184,19 @@ def _build_app(
     fetcher = _link_fetcher(settings)
     inspector = FfmpegMediaInspector(trust_anchors_pem=_trust_anchors(settings))
     confirmations = _confirmations(settings, db, tracks, events, clock, fetcher, inspector)
-    ingest = _ingest_service(settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations)
+    claims = SqliteSharerClaims(db, identity.instance_id, settings.instance.community)  # issue 12
+    ingest = _ingest_service(
+        settings, identity, pool, tracks, events, genres, clock, fetcher, inspector, confirmations, claims
+    )
     prompts = PromptService(SqlitePromptRepository(db), clock)
     limiter = ShareRateLimiter(tracks, clock, settings.ingest.shares_per_window, settings.ingest.share_window_s)
-    voting = VotingService(SqliteVotingRepository(db), tracks, clock, events)
+    voting_repo = SqliteVotingRepository(db)
+    voting = VotingService(
+        voting_repo, tracks, clock, events, min_account_age_days=settings.voting.min_account_age_days
+    )
+    federated_rounds = FederatedRoundService(
+        SqliteFederatedRoundStore(db), voting_repo, tracks, clock, events, identity.instance_id, settings.instance.name
+    )
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
@@ -214,6 +232,8 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
+        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
+        federated_rounds=federated_rounds,
     )
 
 
@@ -230,18 +250,15 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
         if removed:
             log.info("removed %d temp files left by an interrupted write", removed)
         events = SqliteEventLog(db)
-        state = BotState(db)
-        if await state.get("storage", "near_dup_backfilled") is None:  # fingerprints stored before the index
-            indexed = await SqliteNearDuplicateIndex(db).backfill()
-            if indexed:
-                log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
-            await state.put("storage", "near_dup_backfilled", "1")
         app = _build_app(settings, identity, db, pool, events, clock or SystemClock())
         announcements = Announcements(
             app.tracks,
             app.voting,
             app.digest,
-            AnnouncementRules(replicated_tracks=settings.federation.announce_replicated),
+            AnnouncementRules(
+                replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
+            ),
+            federated=app.federated_rounds,
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:
@@ -268,12 +285,14 @@ class Parts:
     matrix: MatrixPart | None = None
     discord: DiscordPart | None = None
     federation: FederationPart | None = None
+    replica_prints: ReplicaPrintsPart | None = None  # issue 12: replicated tracks fingerprinted
     dispatcher: Dispatcher | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def all(self) -> Sequence[Part]:
         """Every part that is on."""
-        return [p for p in (self.scheduler, self.matrix, self.discord, self.federation) if p is not None]
+        parts = (self.scheduler, self.matrix, self.discord, self.federation, self.replica_prints)
+        return [p for p in parts if p is not None]
 
     def health(self) -> dict[str, str]:
         """Each part's state: ``ok`` or what is wrong."""
@@ -286,18 +305,39 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
-    keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
     chat = "matrix" in names and bool(settings.matrix.homeserver)
-    # Both on the same account: one sync, the chat bot's, feeds the federation reader too.
-    federation = (
-        FederationPart(instance, keeper, shared_sync=chat) if "federation" in names and federates(instance) else None
-    )
+    keeper = None
+    if chat or "federation" in names:
+        from bots.federation.matrix_session import SessionKeeper
+
+        keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
+    # each platform's library is imported only for a part that is on (start-up time)
+    federation = None
+    replica_prints = None
+    if "federation" in names:
+        from bots.federation.part import FederationPart, federates
+
+        if federates(instance):
+            # Both on the same account: one sync, the chat bot's, feeds the federation reader too.
+            federation = FederationPart(instance, keeper, shared_sync=chat)
+            replica_prints = ReplicaPrintsPart(instance)
+    matrix = None
+    if chat:
+        from bots.matrix.part import MatrixPart
+
+        matrix = MatrixPart(instance, keeper, federation.feed if federation else None)
+    # rounds whose deadline passed while down close after Matrix read the reactions made meanwhile
+    waits = [matrix.caught_up] if matrix is not None else []
     parts = Parts(
-        scheduler=SchedulerPart(instance) if "scheduler" in names else None,
-        matrix=MatrixPart(instance, keeper, federation.feed if federation else None) if chat else None,
-        discord=DiscordPart(instance) if "discord" in names and settings.discord.token else None,
+        scheduler=SchedulerPart(instance, waits) if "scheduler" in names else None,
+        matrix=matrix,
         federation=federation,
+        replica_prints=replica_prints,
     )
+    if "discord" in names and settings.discord.token:
+        from bots.discord.part import DiscordPart
+
+        parts.discord = DiscordPart(instance)
     parts.dispatcher = Dispatcher(instance.events, parts.all(), instance.app.clock)
     return parts
 
@@ -330,12 +370,14 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             instance.data_dir / "pool",
         )
         parts = build_parts(instance)
-        web = WebServer(instance.app, parts.health)
+        web = web_server_for(instance, parts.health)
         await web.start(settings.http.host, settings.http.port)
         control = ControlServer(instance)
         await control.start()
         try:
             start_parts(parts)
+            # fingerprints stored before the index: indexed behind the running instance, not before it serves
+            parts.tasks.append(asyncio.create_task(catch_up_near_dup_index(instance.db), name="near-dup index"))
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
             if not settings.matrix.homeserver:
@@ -346,6 +388,20 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             await stop_parts(parts.tasks)
             await control.stop()
             await web.stop()
+
+
+async def catch_up_near_dup_index(db: Database) -> int:
+    """Index the fingerprints stored before the near-duplicate index existed (once; resumable:
+    each batch commits, so a stop part-way loses nothing); how many were indexed."""
+    state = BotState(db)
+    if await state.get("storage", "near_dup_backfilled") is not None:
+        return 0
+    index = SqliteNearDuplicateIndex(db)
+    log.info("near-duplicate index: indexing stored fingerprints in the background")
+    indexed = await index.backfill()
+    await state.put("storage", "near_dup_backfilled", "1")
+    log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
+    return indexed
 
 
 def _report_part_end(task: asyncio.Task[Any]) -> None:

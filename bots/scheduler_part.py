@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,7 +26,9 @@ from core.voting_model import Round
 log = logging.getLogger(__name__)
 
 ROUND_EVENTS = (EventKind.ROUND_STARTED, EventKind.ROUND_VOTING_OPENED)
+CHAT_CATCH_UP_S = 60  # how long start-up waits for the chat bots' first sync before closing rounds
 CONFIRM_EVERY_S = 30  # how often due generator confirmations are tried
+FEDERATED_ROUNDS_EVERY_S = 5  # cross-community rounds: entries out, deadlines, tallies in (database only)
 
 
 class SchedulerPart:
@@ -35,8 +38,9 @@ class SchedulerPart:
     backlog: timedelta | None = None
     transactional = True
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, chat_caught_up: Sequence[Callable[[], bool]] = ()) -> None:
         self._instance = instance
+        self._chat_caught_up = tuple(chat_caught_up)
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._started = False
 
@@ -72,6 +76,17 @@ class SchedulerPart:
             for rnd in await voting.advance_due():
                 log.info("round %s moved to %s", rnd.id, rnd.phase.value)
 
+    async def _wait_for_chat(self) -> None:
+        """Before closing rounds whose deadline passed while down, let the chat bots read what
+        members did meanwhile (a reaction before the deadline is a vote): bounded."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + CHAT_CATCH_UP_S
+        while self._chat_caught_up and not all(ready() for ready in self._chat_caught_up):
+            if loop.time() >= until:
+                log.warning("scheduler: chat bots not caught up after %d s; advancing rounds anyway", CHAT_CATCH_UP_S)
+                return
+            await asyncio.sleep(0.2)
+
     async def _digest(self) -> None:
         digest = self._instance.app.digest
         if digest is not None and await digest.publish_due():
@@ -84,12 +99,19 @@ class SchedulerPart:
                 if outcome.verdict_changed:
                     log.info("track %s: %s", outcome.track_id, outcome.reason)
 
+    async def _federated_rounds(self) -> None:
+        rounds = self._instance.app.federated_rounds
+        if rounds is not None:
+            for fed in await rounds.advance_due():
+                log.info("cross-community round %s: results posted", fed.id)
+
     async def run(self) -> None:
         """Advance what is due, arm every open round and the digest, then keep the timers."""
         app = self._instance.app
         self._scheduler.start()
         try:
             if app.voting is not None:
+                await self._wait_for_chat()
                 await self._advance()
                 rounds = await app.voting.open_rounds()
                 for rnd in rounds:
@@ -120,6 +142,17 @@ class SchedulerPart:
                     coalesce=True,
                     max_instances=1,
                 )
+            if app.federated_rounds is not None:  # a poll, not timers: it also waits on peers' tallies
+                self._scheduler.add_job(
+                    self._federated_rounds,
+                    "interval",
+                    seconds=FEDERATED_ROUNDS_EVERY_S,
+                    id="federated-rounds",
+                    replace_existing=True,
+                    coalesce=True,
+                    max_instances=1,
+                )
+                await self._federated_rounds()
             self._started = True
             await asyncio.Event().wait()
         finally:

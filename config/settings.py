@@ -43,11 +43,13 @@ class HttpSettings:
 
     host: str = "127.0.0.1"
     port: int = 8477
-    public_url: str | None = None  # how peers reach this server, if at all
+    public_url: str | None = None  # how peers and readers reach this server; chat posts link to its pages
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.public_url is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_url):
+            raise ValueError(f"public_url must be an http(s) address without query, got {self.public_url!r}")
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,20 @@ class FederationSettings:
 
 
 @dataclass(frozen=True)
+class CurationSettings:
+    """[curation]: reputation, boosts and the federation's quality gates (issue 17)."""
+
+    min_boost_reputation: float = 10.0  # reputation a member needs to boost (moderators always may)
+    public_leaderboard: bool = False  # `curators` lists the best curators only when true
+    publish_gate: Literal["all", "curated"] = "all"  # curated: publish only tracks passing one test below
+    publish_min_boosts: int = 3  # boosted by this many curators (0: this test is off)
+    publish_round_place: int = 3  # won or placed up to this rank in a closed round (0: off)
+    publish_min_score: float = 0.0  # effective (ring-resistant) votes (0: off)
+    receive: Literal["any", "prefer_boosted", "require_boosted"] = "any"  # peers' tracks
+    receive_min_boosts: int = 1  # boosts a peer's track needs under require_boosted
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything, validated once at start-up."""
 
@@ -245,14 +261,15 @@ class Settings:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     matrix: MatrixSettings = field(default_factory=MatrixSettings)
     federation: FederationSettings = field(default_factory=FederationSettings)
+    curation: CurationSettings = field(default_factory=CurationSettings)
 
     def validate(self) -> None:
         """Cross-table checks that a single table cannot make."""
         for anchor in self.provenance.trust_anchors:
             if not anchor.is_file():
                 raise ValueError(f"provenance.trust_anchors: no such file {anchor}")
-        if self.matrix.homeserver and not (self.matrix.access_token or self.matrix.password):
-            raise ValueError("matrix: homeserver is set but neither access_token nor password")
+        # the Matrix secrets are checked by ``wavepool run`` only: commands that need no chat
+        # connection (``wavepool cmd``, ``ingest``) run with the bot's config and no secrets
         if self.matrix.homeserver and not self.matrix.user_id:
             raise ValueError("matrix.user_id: required when matrix.homeserver is set")
 

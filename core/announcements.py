@@ -14,8 +14,11 @@ from core.model import Track
 from core.ports import TrackRepository
 from core.replies import Post
 from core.services.digest import DigestService
+from core.services.federated_rounds import FederatedRoundService
 from core.services.voting import VotingService
 from core.views.digest import digest_reply
+from core.views.federated_rounds import federated_posts
+from core.views.page_links import with_page_link
 from core.views.rounds import (
     closed_empty_reply,
     entry_reply,
@@ -32,6 +35,7 @@ class AnnouncementRules:
     """What the community wants announced."""
 
     replicated_tracks: bool = True  # peers' tracks in their genre channels, "from <peer>"
+    public_url: str | None = None  # posts link to the web pages when set ([http] public_url)
 
 
 def track_post(track: Track, text: str) -> Post:
@@ -48,16 +52,25 @@ class Announcements:
         voting: VotingService | None,
         digest: DigestService | None,
         rules: AnnouncementRules = AnnouncementRules(),
+        federated: FederatedRoundService | None = None,
     ) -> None:
+        self._federated = federated
         self._tracks = tracks
         self._voting = voting
         self._digest = digest
         self._rules = rules
 
     async def posts_for(self, recorded: RecordedEvent) -> list[Post]:
-        """The posts one event makes (none for most moderation events)."""
+        """The posts one event makes (none for most moderation events), linked to their web pages."""
+        return [with_page_link(post, self._rules.public_url) for post in await self._posts_for(recorded)]
+
+    async def _posts_for(self, recorded: RecordedEvent) -> list[Post]:
         event = recorded.event
         kind = event.kind
+        if self._federated is not None and (event.round_id is not None or event.federated_round is not None):
+            posts = await federated_posts(self._federated, self._voting, self._tracks, event)
+            if posts is not None:
+                return posts
         if kind in (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED, EventKind.TRACK_REPLICATED):
             return await self._track_posts(recorded)
         if kind is EventKind.TRACK_VERIFIED and event.track_id is not None:

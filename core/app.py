@@ -18,7 +18,9 @@ from core.services.ingest import IngestService
 if TYPE_CHECKING:
     from core.federation.ports import FederationInfo
     from core.services.confirmation import ConfirmationService
+    from core.services.curation import Curation
     from core.services.digest import DigestService
+    from core.services.federated_rounds import FederatedRoundService
     from core.services.genres import GenreService
     from core.services.moderation import ModerationService
     from core.services.prompts import PromptService
@@ -45,6 +47,8 @@ class App:
     digest: DigestService | None = None
     federation: FederationInfo | None = None  # None when this instance does not federate
     confirmations: ConfirmationService | None = None  # generators' pages confirming tracks
+    curation: Curation | None = None  # reputation, boosts, recommendations, lineage (issue 17)
+    federated_rounds: FederatedRoundService | None = None  # cross-community rounds
 
     async def destination(self, target: str, platform: str) -> str | None:
         """The channel/room id a ``Post`` target maps to on a platform, or None."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.model import Share, Strength, Track
+from core.voting_model import is_anonymised
 
 VERDICT_MARK = {"verified": "✅", "declared": "📝", "quarantined": "⏸", "rejected": "⛔"}
 
@@ -53,15 +54,17 @@ def card_fields(track: Track) -> list[tuple[str, str]]:
     evidence = evidence_short(track)
     if evidence:
         fields.append(("Evidence", "\n".join(evidence)))
-    fields.append(("Pool address", track.cid))
+    if not is_anonymised(track):  # an anonymous entry's address would name its sharer
+        fields.append(("Pool address", track.cid))
     return fields
 
 
 def card_text(track: Track, shares: Sequence[Share] = ()) -> str:
     """A full card as plain text (terminal, Matrix plain body)."""
     lines = [f"{track.title}" + (f" — {track.artist}" if track.artist else "")]
-    lines.append(f"  id        {track.id}")
-    lines.append(f"  cid       {track.cid}")
+    if not is_anonymised(track):  # an anonymous entry's id or address would name its sharer
+        lines.append(f"  id        {track.id}")
+        lines.append(f"  cid       {track.cid}")
     lines.append(f"  audio     {track.media_type}, {duration_text(track.duration_s)}, {track.size / 1048576:.2f} MB")
     lines.append(
         f"  shared by {track.sharer.display_name} ({track.sharer.platform}) on {track.first_seen_at:%Y-%m-%d %H:%M} UTC"

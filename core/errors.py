@@ -103,3 +103,14 @@ class IntegrityError(WavepoolError):
 
 class ConfigError(WavepoolError):
     """The configuration is invalid; the message names the key."""
+
+
+class StorageError(WavepoolError):
+    """This instance's own storage refused a write (disk full, database held by another program).
+
+    Nothing was saved; the same request works again once the cause is gone.
+    """
+
+
+DISK_FULL_TEXT = "the server's disk is full, so nothing was saved; try again once the operator has freed space"
+DATABASE_BUSY_TEXT = "the database is busy (another program holds it), so nothing was saved; try again in a moment"

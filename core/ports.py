@@ -112,6 +112,10 @@ class TrackRepository(Protocol):
         """One track by id."""
         ...
 
+    async def get_many(self, track_ids: Sequence[TrackId]) -> dict[TrackId, Track]:
+        """Tracks by id in one read (missing ids are left out)."""
+        ...
+
     async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
         """Tracks whose bytes have this address (oldest first)."""
         ...
@@ -170,6 +174,10 @@ class TrackRepository(Protocol):
         self, fingerprint: Fingerprint, limit: int = 20
     ) -> Sequence[tuple[TrackId, Fingerprint]]:
         """Tracks sharing sub-fingerprint buckets with this one, most shared first."""
+        ...
+
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        """The stored fingerprint of a track, if it has one."""
         ...
 
     async def referenced_cids(self) -> set[Cid]:
@@ -285,6 +293,10 @@ class VotingRepository(Protocol):
 
     async def ballots_of(self, round_id: int, voter: Voter) -> dict[int, int]:
         """A member's ballots in a round: entry number -> value."""
+        ...
+
+    async def voter_count(self, round_id: int) -> int:
+        """How many members voted in a round."""
         ...
 
     async def set_ballot(self, ballot: Ballot) -> int | None:

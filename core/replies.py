@@ -9,8 +9,10 @@ genre's channel, a round's, the digest's).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +113,76 @@ class Reply:
     failed: bool = False  # the command was refused or went wrong; ``text`` says why
     fields: tuple[tuple[str, str], ...] = ()  # name/value pairs (embed fields, HTML table rows)
     data: Mapping[str, Any] = field(default_factory=dict)  # structured form (digest, results)
+
+
+# -- text each platform writes its own way ----------------------------------------------
+# Views write deadlines and command hints as markers; each presenter renders them with
+# ``localize`` in its platform's syntax (Discord timestamps and slash commands, Matrix
+# text and the ``!wp`` prefix, the terminal's ``wavepool cmd``).
+
+_MARK = re.compile(r"\u27e6(t|cmd):([^\u27e7]*)\u27e7")
+
+
+def moment(when: datetime) -> str:
+    """A point in time inside reply text, rendered by each platform (relative and absolute)."""
+    return f"\u27e6t:{int(when.replace(tzinfo=when.tzinfo or UTC).timestamp())}\u27e7"
+
+
+def command_hint(command: str) -> str:
+    """A command a member may run next (``round submit 2 <track>``), in each platform's syntax."""
+    return f"\u27e6cmd:{command}\u27e7"
+
+
+def relative(when: datetime, now: datetime) -> str:
+    """``in 4 min`` / ``3 h ago``: the distance from ``now``, in words."""
+    seconds = (when - now).total_seconds()
+    size = abs(seconds)
+    if size < 60:
+        amount = f"{int(size)} s"
+    elif size < 3600:
+        amount = f"{int(size // 60)} min"
+    elif size < 86400 * 2:
+        hours, minutes = divmod(int(size // 60), 60)
+        amount = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    else:
+        amount = f"{int(size // 86400)} days"
+    return f"in {amount}" if seconds >= 0 else f"{amount} ago"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a platform writes times and commands."""
+
+    command_prefix: str  # "/" on Discord, "!wp " on Matrix, "wavepool cmd " on the terminal
+    discord_timestamps: bool = False
+    now: datetime | None = None  # for relative times; the current time when None
+
+
+def localize_text(text: str, dialect: Dialect) -> str:
+    """Text with its time and command markers written in the platform's syntax."""
+    if "\u27e6" not in text:
+        return text
+    now = dialect.now or datetime.now(UTC)
+
+    def one(match: re.Match[str]) -> str:
+        kind, value = match.group(1), match.group(2)
+        if kind == "cmd":
+            return f"{dialect.command_prefix}{value}"
+        stamp = int(value)
+        if dialect.discord_timestamps:
+            return f"<t:{stamp}:f> (<t:{stamp}:R>)"
+        when = datetime.fromtimestamp(stamp, UTC)
+        day = "" if when.date() == now.date() else f"{when:%Y-%m-%d} "
+        return f"{relative(when, now)} ({day}{when:%H:%M:%S} UTC)"
+
+    return _MARK.sub(one, text)
+
+
+def localize(reply: Reply, dialect: Dialect) -> Reply:
+    """The reply with every marker in its text, title and fields rendered for one platform."""
+    return replace(
+        reply,
+        text=localize_text(reply.text, dialect),
+        title=localize_text(reply.title, dialect) if reply.title else reply.title,
+        fields=tuple((localize_text(k, dialect), localize_text(v, dialect)) for k, v in reply.fields),
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from core.model import Sharer, TrackId
+from core.model import Sharer, Track, TrackId
+
+ANONYMOUS = "anonymous"  # the sharer's id and name on a card of a hidden entrant
 
 
 class BallotType(enum.StrEnum):
@@ -106,3 +108,17 @@ class Standing:
     votes: int  # ballots received
     total: int  # sum of values
     score: float  # the fair score the ranking uses
+
+
+def anonymised(track: Track) -> Track:
+    """The track as an anonymous entry's card shows it: no sharer, no artist (cards then omit its address)."""
+    return replace(track, sharer=Sharer(track.sharer.platform, ANONYMOUS, ANONYMOUS), artist=None)
+
+
+def is_anonymised(track: Track) -> bool:
+    """Whether a card stands for a hidden entrant: it must not print the track's id or pool address.
+
+    The address would let anyone look the track up (``track <cid>``) or match it to the post
+    that first shared it, with the sharer's name.
+    """
+    return track.sharer.user_id == ANONYMOUS and track.sharer.display_name == ANONYMOUS

@@ -14,6 +14,8 @@ is never overwritten: the same bytes already have the same name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.cid import CidHasher, cid_from_digest, parse_cid
-from core.errors import IntegrityError, TooLargeError
+from core.errors import DISK_FULL_TEXT, IntegrityError, StorageError, TooLargeError
 from core.model import Cid
 from core.ports import VerifyReport
 
@@ -161,8 +163,11 @@ class DiskBlobPool:
             os.close(fd)
 
     async def put_file(self, path: Path, max_size: int | None = None) -> tuple[Cid, int]:
-        """Copy a file into the pool, hashing while streaming."""
-        return await asyncio.to_thread(self._copy_in, path, max_size)
+        """Copy a file into the pool, hashing while streaming; StorageError when the disk is full."""
+        try:
+            return await asyncio.to_thread(self._copy_in, path, max_size)
+        except OSError as error:
+            raise _disk_error(error) from error
 
     async def put_stream(
         self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
@@ -209,10 +214,13 @@ class DiskBlobPool:
                     pending, buffered = [], 0
             cid = await asyncio.to_thread(finish, b"".join(pending))
             return cid, total
-        except BaseException:
+        except BaseException as error:
             if handle is not None:
-                handle.close()
+                with contextlib.suppress(OSError):  # closing flushes: on a full disk that fails too
+                    handle.close()
             temp.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise _disk_error(error) from error
             raise
 
     # -- reading -----------------------------------------------------------------------
@@ -330,3 +338,10 @@ class DiskBlobPool:
 
 def _too_large(max_size: int) -> str:
     return f"the file is larger than this instance accepts ({max_size / 1e6:.0f} MB)"
+
+
+def _disk_error(error: OSError) -> OSError | StorageError:
+    """A full disk (or quota) as a StorageError members can read; other OS errors as they are."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(DISK_FULL_TEXT)
+    return error

@@ -49,6 +49,9 @@ class MemoryTrackRepository:
     async def get(self, track_id: TrackId) -> Track | None:
         return self._tracks.get(track_id)
 
+    async def get_many(self, track_ids: Sequence[TrackId]) -> dict[TrackId, Track]:
+        return {t: self._tracks[t] for t in track_ids if t in self._tracks}
+
     async def find_by_cid(self, cid: Cid) -> Sequence[Track]:
         return sorted((t for t in self._tracks.values() if t.cid == cid), key=lambda t: t.first_seen_at)
 
@@ -71,7 +74,9 @@ class MemoryTrackRepository:
             return []
 
         def haystack(t: Track) -> str:
-            return " ".join(filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre))).lower()
+            return " ".join(
+                filter(None, (t.title, t.artist, t.prompt, t.style, " ".join(t.tags), t.genre, t.sharer.display_name))
+            ).lower()
 
         hits = [
             t
@@ -143,11 +148,22 @@ class MemoryTrackRepository:
         scored.sort(key=lambda s: -s[0])
         return [(tid, fp) for _, tid, fp in scored[:limit]]
 
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        return self._fingerprints.get(track_id)
+
     async def referenced_cids(self) -> set[Cid]:
         return {t.cid for t in self._tracks.values() if t.status is TrackStatus.ACTIVE}
 
     async def count(self) -> int:
         return len(self._tracks)
+
+    def all_tracks(self) -> list[Track]:
+        """Every track (for other in-memory fakes that read tracks, e.g. curation's)."""
+        return list(self._tracks.values())
+
+    def all_shares(self) -> list[Share]:
+        """Every share, in the order recorded."""
+        return list(self._shares)
 
 
 class MemoryVotingRepository:
@@ -215,6 +231,9 @@ class MemoryVotingRepository:
     async def ballots(self, round_id: int) -> Sequence[Ballot]:
         return [b for b in self._ballots.values() if b.round_id == round_id]
 
+    async def voter_count(self, round_id: int) -> int:
+        return len({b.voter for b in self._ballots.values() if b.round_id == round_id})
+
     async def entry(self, round_id: int, number: int) -> Entry | None:
         return next((e for e in self._entries.get(round_id, []) if e.number == number), None)
 
@@ -250,6 +269,10 @@ class MemoryVotingRepository:
             if track_id in track_ids:
                 out[track_id] = out.get(track_id, 0) + value
         return out
+
+    def track_vote_items(self) -> list[tuple[tuple[TrackId, Voter], tuple[int, datetime]]]:
+        """Every track vote: ((track, voter), (value, when)) (for curation's in-memory fake)."""
+        return list(self._track_votes.items())
 
 
 class MemoryKeyValue:

@@ -67,6 +67,7 @@ class MemoryFederationStore:
         self._outbox: dict[int, tuple[str, dict[str, Any]]] = {}
         self._outbox_parked: dict[int, str] = {}  # item id -> its last error
         self._last_outbox_id = 0
+        self._event_times: dict[TrackId, int] = {}  # issue 12: first manifest event per track
 
     # -- transactions ------------------------------------------------------------------
 
@@ -170,6 +171,13 @@ class MemoryFederationStore:
                 self._manifests[track_id] = _Manifest(cid, origin, _copy(manifest), event_id)
             elif event_id is not None:  # the first manifest stays; a new event id is recorded
                 self._manifests[track_id] = replace(known, event_id=event_id)
+
+    async def save_event_time(self, track_id: TrackId, origin_server_ts: int) -> None:
+        known = self._event_times.get(track_id)
+        self._event_times[track_id] = origin_server_ts if known is None else min(known, origin_server_ts)
+
+    async def event_time(self, track_id: TrackId) -> int | None:
+        return self._event_times.get(track_id)
 
     async def manifest(self, track_id: TrackId) -> Mapping[str, Any] | None:
         found = self._manifests.get(track_id)

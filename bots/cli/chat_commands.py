@@ -11,10 +11,14 @@ from core.commands.declaration import Attachment, Invocation, ParamKind, Permiss
 from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
 from core.errors import UsageError
+from core.replies import Dialect, localize
+
+DIALECT = Dialect("wavepool cmd ")
 
 
 def render_reply(reply: Reply) -> str:
     """A reply as terminal text."""
+    reply = localize(reply, DIALECT)
     parts: list[str] = []
     if reply.title:
         parts.append(reply.title)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots.cli.parser import changes_state, parse_args
+from bots.cli.parser import changes_state, parse_args, read_only
 from config import ConfigInvalid, Settings, load_settings
-from core.errors import WavepoolError
+from core.errors import UsageError, WavepoolError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_dispatch(args, _without_config(argv), settings))
     except WavepoolError as err:
-        print(f"wavepool: {err}", file=sys.stderr)
+        from core.replies import Dialect, localize_text
+
+        print(f"wavepool: {localize_text(str(err), Dialect('wavepool cmd '))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `wavepool export | head -1`: the reader had enough
         with contextlib.suppress(OSError):
@@ -42,6 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def missing_chat_secret(settings: Settings) -> None:
+    """``wavepool run`` only: a configured chat bot needs its secret, named by its variable."""
+    matrix = settings.matrix
+    if matrix.homeserver and not (matrix.access_token or matrix.password):
+        raise UsageError(
+            "matrix: the homeserver is set but no credentials: export WAVEPOOL_MATRIX_ACCESS_TOKEN "
+            "(or WAVEPOOL_MATRIX_PASSWORD), or set matrix.access_token in the config"
+        )
 
 
 def _without_config(argv: list[str]) -> list[str]:
@@ -62,6 +76,7 @@ async def _dispatch(args: argparse.Namespace, argv: list[str], settings: Setting
     if args.command == "run":
         from bots.runtime import run_instance
 
+        missing_chat_secret(settings)
         await run_instance(settings)
         return 0
     from bots.control.client import send
@@ -78,6 +93,13 @@ async def _dispatch(args: argparse.Namespace, argv: list[str], settings: Setting
     from bots.cli.subcommands import run_subcommand
     from bots.runtime import open_instance
 
+    if read_only(args) and not settings.data_dir.exists():  # answer from an empty instance, create nothing
+        with tempfile.TemporaryDirectory(prefix="wavepool-") as empty:
+            scratch = dataclasses.replace(
+                settings, instance=dataclasses.replace(settings.instance, data_dir=Path(empty))
+            )
+            async with open_instance(scratch) as instance:
+                return await run_subcommand(args, instance, Output())
     async with open_instance(settings) as instance:
         rc = await run_subcommand(args, instance, Output())
     if changes_state(args):

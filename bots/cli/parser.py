@@ -77,9 +77,36 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return _parser().parse_args(argv)
 
 
+# chat commands that only read: run against a data directory that does not exist yet, they
+# create nothing (an empty instance in a temporary directory answers them)
+READ_ONLY_COMMANDS = (
+    "help",
+    "search",
+    "track",
+    "genres",
+    "peers",
+    "prompt search",
+    "prompt show",
+    "prompt top",
+    "round status",
+    "round results",
+    "digest preview",
+)
+
+
+def read_only(args: argparse.Namespace) -> bool:
+    """Whether the subcommand only reads (``wavepool cmd help``, ``cmd search …``)."""
+    if args.command != "cmd":
+        return False
+    words = [w.lower() for w in getattr(args, "words", None) or ["help"]]
+    return words[0] in READ_ONLY_COMMANDS or " ".join(words[:2]) in READ_ONLY_COMMANDS
+
+
 def changes_state(args: argparse.Namespace) -> bool:
     """Whether the subcommand changes the instance (and so should say where it ran)."""
-    if args.command in ("ingest", "cmd"):
+    if args.command == "cmd":
+        return not read_only(args)
+    if args.command == "ingest":
         return True
     if args.command == "pool":
         return bool(args.pool_command == "gc")

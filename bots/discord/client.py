@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import tempfile
 from pathlib import Path, PurePath
 from typing import Any
@@ -20,9 +21,11 @@ from discord import app_commands
 
 from bots.discord.app_commands_gen import build_tree, modal_param
 from bots.discord.buttons import WavepoolButton
+from bots.discord.places import DiscordPlaces
 from bots.discord.posting import followup_plan, post_plan, with_retry
 from bots.discord.render import NO_MENTIONS, plan
 from bots.instance import Instance
+from core.commands.captions import caption_fields, first_link
 from core.commands.declaration import (
     Attachment,
     Command,
@@ -34,7 +37,7 @@ from core.commands.declaration import (
 )
 from core.commands.dispatch import error_reply, execute
 from core.commands.parsing import convert_args
-from core.errors import TooLargeError, WavepoolError
+from core.errors import TooLargeError, UsageError, WavepoolError
 from core.events.dispatcher import PermanentDeliveryError
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ class WavepoolClient(discord.Client):
         self.settings = instance.settings.discord
         self.tree = app_commands.CommandTree(self)
         self.synced = False
-        self.watch_channels = set(self.settings.watch_channels)
+        self.places = DiscordPlaces(self)
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -112,8 +115,9 @@ class WavepoolClient(discord.Client):
     ) -> Invocation:
         """The core's view of who runs what where."""
         user = interaction.user
-        joined = getattr(user, "joined_at", None)
-        age = (discord.utils.utcnow() - joined).total_seconds() / 86400 if joined else None
+        # Account age: the user's snowflake (when the account was made), not the guild join:
+        # a fresh account that joined an old guild is still a fresh account.
+        age = (discord.utils.utcnow() - discord.utils.snowflake_time(user.id)).total_seconds() / 86400
         roles = tuple(str(r.id) for r in getattr(user, "roles", ())) + tuple(r.name for r in getattr(user, "roles", ()))
         return Invocation(
             platform="discord",
@@ -125,6 +129,7 @@ class WavepoolClient(discord.Client):
             attachments=attachments,
             account_age_days=age,
             roles=roles,
+            places=self.places,
         )
 
     async def suggest(self, interaction: discord.Interaction[Any], source: str, current: str) -> list[tuple[str, str]]:
@@ -212,33 +217,97 @@ class WavepoolClient(discord.Client):
 
     # -- channels ----------------------------------------------------------------------
 
+    async def _watched(self, channel_id: str) -> bool:
+        genres = self.instance.app.genres
+        if genres is None:
+            return channel_id in self.settings.watch_channels
+        return channel_id in await genres.watched("discord")
+
     async def on_message(self, message: discord.Message) -> None:
-        """Audio attachments in watched channels are shared."""
-        if message.author.bot or str(message.channel.id) not in self.watch_channels:
+        """Audio attachments in watched channels are shared; so is the audio or link of a
+        message another one replies to while mentioning the bot with ``share``."""
+        if message.author.bot:
             return
+        if message.reference is not None and self.user is not None and self.user in message.mentions:
+            await self._share_replied(message)
+            return
+        if not await self._watched(str(message.channel.id)):
+            return
+        await self._share_audio(message, message, {})
+
+    async def _share_replied(self, message: discord.Message) -> None:
+        """A reply that says ``@bot share [caption]``: share what the replied-to message carries."""
+        words = re.sub(r"<@!?\d+>", " ", message.content).split(None, 1)
+        if not words or words[0].lower().lstrip("/!") != "share":
+            return
+        reference = message.reference
+        assert reference is not None
+        original = reference.resolved if isinstance(reference.resolved, discord.Message) else None
+        if original is None and reference.message_id is not None:
+            try:
+                original = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                original = None
+        if original is None:
+            await post_plan(
+                self, message.channel.id, plan(error_reply(UsageError("I cannot read that message"))), reference=message
+            )
+            return
+        extra = {**caption_fields(original.content), **caption_fields(words[1] if len(words) > 1 else "")}
+        if await self._share_audio(original, message, extra):
+            return
+        link = first_link(original.content)
+        share = self.instance.registry.get("share")
+        if link is None or share is None:
+            await post_plan(
+                self,
+                message.channel.id,
+                plan(error_reply(UsageError("reply to a message with an audio file or a link to share it"))),
+                reference=message,
+            )
+            return
+        invocation = self._message_invocation(message, {**extra, "url": link}, ())
+        try:
+            reply = await execute(share, invocation)
+        except WavepoolError as error:
+            reply = error_reply(error)
+        files = (
+            [] if reply.failed else await self._files(reply, message.guild.filesize_limit if message.guild else None)
+        )
+        await post_plan(self, message.channel.id, plan(reply, link=message.jump_url), reference=message, files=files)
+
+    def _message_invocation(
+        self, message: discord.Message, args: dict[str, Any], attachments: tuple[Attachment, ...]
+    ) -> Invocation:
+        author = message.author
+        return Invocation(
+            platform="discord",
+            user_id=str(author.id),
+            display_name=author.display_name,
+            place=str(message.channel.id),
+            permission=self.permission(author),
+            args=args,
+            attachments=attachments,
+            message_ref=message.jump_url,
+            places=self.places,
+        )
+
+    async def _share_audio(self, source: discord.Message, asked: discord.Message, extra: dict[str, Any]) -> bool:
+        """Share ``source``'s audio attachments for the author of ``asked``; False when it has none."""
+        message = asked
         audio = [
             a
-            for a in message.attachments
+            for a in source.attachments
             if (a.content_type or "").startswith("audio/") or a.filename.lower().endswith(AUDIO_SUFFIXES)
         ]
         share = self.instance.registry.get("share")
         if not audio or share is None:
-            return
+            return False
         for attachment in audio[:5]:
             downloaded: Attachment | None = None
             try:
                 downloaded = await self._download(attachment)
-                author = message.author
-                invocation = Invocation(
-                    platform="discord",
-                    user_id=str(author.id),
-                    display_name=author.display_name,
-                    place=str(message.channel.id),
-                    permission=self.permission(author),
-                    attachments=(downloaded,),
-                    message_ref=message.jump_url,
-                )
-                reply = await execute(share, invocation)
+                reply = await execute(share, self._message_invocation(message, dict(extra), (downloaded,)))
             except WavepoolError as error:
                 reply = error_reply(error)
             finally:
@@ -252,6 +321,7 @@ class WavepoolClient(discord.Client):
             await post_plan(
                 self, message.channel.id, plan(reply, link=message.jump_url), reference=message, files=files
             )
+        return True
 
     async def announce(self, post: Post, key: str | None = None) -> None:
         """Send a post to the channel its target maps to.
@@ -262,7 +332,10 @@ class WavepoolClient(discord.Client):
         if place is None:
             return
         try:
-            await post_plan(self, place, plan(post.reply), key=key)
+            channel = self.get_channel(int(place)) if place.isdigit() else None
+            limit = channel.guild.filesize_limit if isinstance(channel, discord.TextChannel) else None
+            files = await self._files(post.reply, limit)  # a card's audio: playable where it is posted
+            await post_plan(self, place, plan(post.reply), key=key, files=files)
         except discord.NotFound as error:
             raise PermanentDeliveryError(f"channel {place} for {post.target} does not exist") from error
         except discord.Forbidden as error:

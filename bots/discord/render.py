@@ -21,6 +21,7 @@ from bots.layout import CardItem, Outline, chunk_lines, cut, first_page, outline
 from core.cards import VERDICT_MARK, card_fields
 from core.commands.declaration import Button, ButtonAction, Reply
 from core.model import Track
+from core.replies import Dialect, localize
 
 NO_MENTIONS = discord.AllowedMentions.none()
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER, CONTENT = 256, 4096, 256, 1024, 2048, 2000
@@ -30,6 +31,8 @@ HEADLINE_TEXT = 1500  # the headline stays short; the rest goes to the thread
 CARD_TOTAL = 1800  # one card never takes more than this, so several fit a message
 COLOURS = {"verified": 0x2ECC71, "declared": 0x3498DB, "quarantined": 0xE67E22, "rejected": 0xE74C3C}
 INLINE = ("Shared by", "Genre", "Duration", "Loudness")
+
+DIALECT = Dialect("/", discord_timestamps=True)
 
 
 def size(text: str | None) -> int:
@@ -206,7 +209,9 @@ def render(reply: Reply, link: str | None = None) -> Rendered:
 
 
 def plan(reply: Reply, link: str | None = None, more_at: str | None = None) -> Plan:
-    """A reply as one message when it fits, else a headline plus thread messages; nothing dropped."""
+    """A reply as one message when it fits, else a headline plus thread messages; nothing dropped.
+    Times are Discord timestamps (each member's own time zone) and hints slash commands."""
+    reply = localize(reply, DIALECT)
     parts = outline(reply)
     items = [item for group in parts.groups for item in group.cards]
     name = clip(reply.title or (parts.lines[0] if parts.lines else "Wavepool"), THREAD_NAME)

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from bots.backoff import Backoff
+from bots.curation_setup import curated_federation
 from bots.federation.blob_sources import MatrixBlobSource
 from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.matrix_session import SessionKeeper
 from bots.federation.room_reader import NAMESPACE, RoomBatch, RoomReader
 from bots.federation.room_setup import ROOM_EVENT_LEVELS as ROOM_EVENT_LEVELS  # where tests and docs look
+from bots.federation.round_link import build_round_exchange, send_round_documents
 from bots.instance import Instance
 from core.events.model import RecordedEvent
 from core.federation.policy import FederationPolicy
@@ -136,6 +138,8 @@ def build_replicator(
         max_track_bytes=int(fed.max_track_mb * 1024 * 1024),
         quota_bytes=int(fed.quota_gb * 1024**3),
         blocked=fed.blocked_instances,
+        receive=settings.curation.receive,
+        receive_min_boosts=settings.curation.receive_min_boosts,
     )
     return Replicator(
         signer=instance.identity,
@@ -155,6 +159,7 @@ def build_replicator(
         public_url=settings.http.public_url,
         transport=transport,
         on_queued=on_queued,
+        curation=curated_federation(instance),
     )
 
 
@@ -169,7 +174,8 @@ class FederationRunner:
         self._rooms_changed = asyncio.Event()
         self.transport = MatrixFederationTransport(api, rooms)
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
-        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db)
+        self.rounds = build_round_exchange(instance, self.replicator, api)
+        self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db, self.rounds)
         self.joined = False  # rooms joined and this instance's key published
         self.waiting: list[str] = []  # rooms that could not be joined yet (retried)
         self.start_backoff = Backoff(2.0, 300.0)  # joining the rooms; its last problem shows in /healthz
@@ -319,6 +325,8 @@ class FederationRunner:
                 while await self.replicator.run_queue():
                     pass
                 await self.replicator.flush_outbox()
+                if self.rounds is not None:
+                    await send_round_documents(self.rounds, self.api)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -353,7 +361,11 @@ class FederationPart:
         self._keeper = keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)
         self.shared_sync = shared_sync
         self.publisher = FederationPublisher(
-            SqliteFederationStore(instance.db), instance.app.tracks, instance.identity.instance_id, instance.app.digest
+            SqliteFederationStore(instance.db),
+            instance.app.tracks,
+            instance.identity.instance_id,
+            instance.app.digest,
+            curated_federation(instance),
         )
         self.runner: FederationRunner | None = None
         self._login = Backoff(2.0, 300.0)

@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bots.federation.matrix_api import MatrixApi
+from core.federation.event_types import ROUND_EVENT_TYPES
 from core.federation.outcomes import OutcomeKind
 from core.federation.replication import (
+    BOOST_EVENT,
     DIGEST_EVENT,
     HAVE_EVENT,
     INSTANCE_EVENT,
@@ -28,6 +30,7 @@ from core.federation.replication import (
     TRACK_EVENT,
     Replicator,
 )
+from core.federation.round_exchange import RoundExchange
 from core.model import Cid
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.database import Database
@@ -44,9 +47,11 @@ TYPES = [
     HAVE_EVENT,
     TOMBSTONE_EVENT,
     DIGEST_EVENT,
+    BOOST_EVENT,
     SNAPSHOT_STATE,
     "m.room.redaction",
     "m.room.power_levels",
+    *ROUND_EVENT_TYPES,
 ]
 
 
@@ -78,8 +83,15 @@ class RoomReader:
     """Feeds a ``Replicator`` from the federation rooms."""
 
     def __init__(
-        self, api: MatrixApi, replicator: Replicator, state: BotState, rooms: Sequence[str], db: Database
+        self,
+        api: MatrixApi,
+        replicator: Replicator,
+        state: BotState,
+        rooms: Sequence[str],
+        db: Database,
+        rounds: RoundExchange | None = None,
     ) -> None:
+        self._rounds = rounds  # cross-community rounds' events go there
         self._api = api
         self._replicator = replicator
         self._state = state
@@ -229,10 +241,16 @@ class RoomReader:
             if event_type == INSTANCE_EVENT:
                 await replicator.handle_instance(sender, str(event.get("state_key", "")), content)
             elif event_type == TRACK_EVENT:
-                outcome = await replicator.handle_track(event_id, sender, content)
+                server_ts = event.get("origin_server_ts")  # issue 12: settles first sharer across instances
+                outcome = await replicator.handle_track(
+                    event_id, sender, content, server_ts if isinstance(server_ts, int) else None
+                )
                 log.debug("track event %s from %s: %s", event_id, sender, outcome)
             elif event_type == HAVE_EVENT:
                 await replicator.handle_have(event_id, sender, content)
+            elif event_type == BOOST_EVENT:  # issue 17
+                outcome = await replicator.handle_boost(event_id, sender, content)
+                log.debug("boost event %s from %s: %s", event_id, sender, outcome)
             elif event_type == TOMBSTONE_EVENT:
                 moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                 outcome = await replicator.handle_tombstone(event_id, sender, content, moderator)
@@ -244,6 +262,9 @@ class RoomReader:
                 if isinstance(redacts, str) and await self._store.mark_seen(event_id):
                     moderator = await self._api.power_level(room_id, sender) >= MODERATOR_LEVEL
                     await replicator.handle_redaction(redacts, sender, moderator)
+            elif event_type in ROUND_EVENT_TYPES and self._rounds is not None:
+                said = await self._rounds.handle(room_id, event)
+                log.info("round event %s (%s) from %s: %s", event_id, event_type, sender, said)
             elif event_type == DIGEST_EVENT:
                 peer = await replicator.handle_digest(sender, content)
                 if peer is not None:

@@ -13,6 +13,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -22,8 +23,11 @@ from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
+from bots.matrix.membership import age_days, member_since_ms, roles_for
+from bots.matrix.places import MatrixPlaces
 from bots.matrix.posting import PostingError, post_plan
-from bots.matrix.render import plan
+from bots.matrix.render import plan, thread_relation
+from core.commands.captions import caption_fields, first_link
 from core.commands.declaration import (
     Attachment,
     Button,
@@ -34,7 +38,7 @@ from core.commands.declaration import (
 )
 from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
-from core.errors import TooLargeError, WavepoolError
+from core.errors import TooLargeError, UsageError, WavepoolError
 from core.events.dispatcher import PermanentDeliveryError
 from core.replies import VoteChoice
 
@@ -63,6 +67,7 @@ class MatrixBot:
         self.voting = instance.settings.voting
         self._upload_limit: int | None = None
         self._creators: dict[str, set[str]] = {}  # room -> creators (room v12: above every power level)
+        self.places = MatrixPlaces(client)
         self.synced = False  # after the first sync: rooms and power levels known, posts can go out
 
     # -- state -------------------------------------------------------------------------
@@ -172,7 +177,7 @@ class MatrixBot:
         if sender == self.client.user_id:
             return
         if isinstance(event, nio.RoomMessageText):
-            body = event.body.strip()
+            body = _without_fallback(event.body).strip()
             prefix = self.settings.command_prefix
             if body == prefix or body.startswith(prefix + " "):
                 if await self._first_time(event.event_id):
@@ -181,7 +186,7 @@ class MatrixBot:
             mimetype = str((event.source.get("content", {}).get("info") or {}).get("mimetype") or "")
             is_audio = isinstance(event, nio.RoomMessageAudio) or mimetype.startswith(AUDIO_TYPES)
             claims_audio = is_audio or event.body.lower().endswith((".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus"))
-            if room_id in self.settings.watch_rooms and claims_audio and await self._first_time(event.event_id):
+            if claims_audio and await self._watched(room_id) and await self._first_time(event.event_id):
                 await self._share_upload(room_id, event)
         elif isinstance(event, nio.ReactionEvent):
             if await self._first_time(event.event_id):
@@ -189,6 +194,13 @@ class MatrixBot:
         elif isinstance(event, nio.RedactionEvent):
             if await self._first_time(event.event_id):
                 await self._redaction(room_id, event)
+
+    async def _watched(self, room_id: str) -> bool:
+        """Whether audio posted in the room is shared (the config's rooms and moderators' ``watch add``)."""
+        genres = self.instance.app.genres
+        if genres is None:
+            return room_id in self.settings.watch_rooms
+        return room_id in await genres.watched(NS)
 
     # -- commands ----------------------------------------------------------------------
 
@@ -203,14 +215,18 @@ class MatrixBot:
         room = self.client.rooms.get(room_id)
         return (room.user_name(user_id) if room else None) or user_id
 
-    def _invocation(
+    async def _invocation(
         self,
         room_id: str,
         sender: str,
         event_id: str,
         args: dict[str, Any] | None = None,
         attachments: tuple[Attachment, ...] = (),
+        acted_at: datetime | None = None,
     ) -> Invocation:
+        room = self.client.rooms.get(room_id)
+        level = room.power_levels.get_user_level(sender) if room else 0
+        since = await member_since_ms(self.media, self.instance.state, room_id, sender)
         return Invocation(
             platform="matrix",
             user_id=sender,
@@ -220,19 +236,73 @@ class MatrixBot:
             args=args or {},
             attachments=attachments,
             message_ref=f"https://matrix.to/#/{room_id}/{event_id}",
+            account_age_days=age_days(since),
+            roles=roles_for(level, self.settings.moderator_power_level, sender in self._creators.get(room_id, ())),
+            acted_at=acted_at,
+            places=self.places,
         )
 
     async def _command(self, room_id: str, event: nio.RoomMessageText, text: str) -> None:
+        replied = _replied_to(event)
+        if replied is not None and text.split(None, 1)[:1] == ["share"]:
+            try:
+                args: dict[str, Any] = dict(parse_chat(self.instance.registry, text)[1])
+            except WavepoolError:  # free caption words after `share`: read as a caption
+                args = {}
+            if not str(args.get("url") or "").startswith("http"):
+                await self._share_replied(room_id, event, replied, text, args)
+                return
         try:
             command, args = parse_chat(self.instance.registry, text or "help")
         except WavepoolError as error:
             await self.send(room_id, error_reply(error), reply_to=event.event_id)
             return
-        invocation = self._invocation(room_id, event.sender, event.event_id, args)
+        invocation = await self._invocation(room_id, event.sender, event.event_id, args)
         reply = await execute(command, invocation)
         await self.deliver(room_id, reply, reply_to=event.event_id)
 
-    async def _share_upload(self, room_id: str, event: Any) -> None:
+    async def _share_replied(
+        self, room_id: str, event: nio.RoomMessageText, replied: str, text: str, args: dict[str, Any]
+    ) -> None:
+        """``!wp share`` as a reply to an audio or link message, in any room the bot is in: the
+        original's caption and the reply's own words give the title, genre and prompt."""
+        found = await self.client.room_get_event(room_id, replied)
+        original = getattr(found, "event", None)
+        if original is None:
+            await self.send(
+                room_id, error_reply(UsageError("I cannot read the message you replied to")), event.event_id
+            )
+            return
+        words = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        fields = {**_caption_of(original), **caption_fields(words.split(" --", 1)[0])}
+        declared = {k: v for k, v in args.items() if v is not None and k not in ("url", "file")}
+        merged: dict[str, Any] = {**fields, **declared}
+        if isinstance(original, (nio.RoomMessageAudio, nio.RoomMessageFile)):
+            await self._share_upload(room_id, original, extra=merged, sharer=event.sender, answer_to=event.event_id)
+            return
+        link = first_link(getattr(original, "body", "") or "")
+        if link is None:
+            await self.send(
+                room_id,
+                error_reply(UsageError("reply to an audio message or a message with a link to share it")),
+                reply_to=event.event_id,
+            )
+            return
+        share = self.instance.registry.get("share")
+        assert share is not None
+        invocation = await self._invocation(room_id, event.sender, event.event_id, {**merged, "url": link})
+        await self.deliver(room_id, await execute(share, invocation), reply_to=event.event_id)
+
+    async def _share_upload(
+        self,
+        room_id: str,
+        event: Any,
+        extra: dict[str, Any] | None = None,
+        sharer: str | None = None,
+        answer_to: str | None = None,
+    ) -> None:
+        """Share an audio event's file; ``sharer`` and ``answer_to`` when a reply asked for it."""
+        answer_to = answer_to or event.event_id
         content = event.source.get("content", {})
         info = content.get("info") or {}
         limit = self.instance.app.ingest.limits.max_bytes
@@ -243,7 +313,7 @@ class MatrixBot:
                 error_reply(
                     TooLargeError(f"the file is {size / 1e6:.1f} MB; this community accepts up to {limit / 1e6:.0f} MB")
                 ),
-                reply_to=event.event_id,
+                reply_to=answer_to,
             )
             return
         name = PurePath(str(content.get("filename") or event.body or "upload")).name[:200] or "upload"
@@ -257,16 +327,19 @@ class MatrixBot:
                     async for chunk in self.media.download(event.url, limit):
                         out.write(chunk)
             except WavepoolError as error:
-                await self.send(room_id, error_reply(error), reply_to=event.event_id)
+                await self.send(room_id, error_reply(error), reply_to=answer_to)
                 return
             attachment = Attachment(name, path, path.stat().st_size, info.get("mimetype"), event.url)
             share = self.instance.registry.get("share")
             assert share is not None
-            invocation = self._invocation(room_id, event.sender, event.event_id, {}, (attachment,))
+            args = extra if extra is not None else _caption_of(event)
+            invocation = await self._invocation(
+                room_id, sharer or event.sender, event.event_id, dict(args), (attachment,)
+            )
             reply = await execute(share, invocation)
             if "cid" in reply.data and not reply.failed:
                 await self.instance.state.put("matrix_media", str(reply.data["cid"]), str(event.url))
-            await self.deliver(room_id, reply, reply_to=event.event_id, audio_mxc=event.url)
+            await self.deliver(room_id, reply, reply_to=answer_to, audio_mxc=event.url)
         finally:
             path.unlink(missing_ok=True)
 
@@ -289,10 +362,16 @@ class MatrixBot:
         if ballot is None:
             return
         choice = choices[0].with_value(ballot)
-        invocation = self._invocation(room_id, event.sender, event.event_id, {"toggle": False})
+        # the vote counts when the member reacted (the homeserver's time), also when read after a restart
+        cast = datetime.fromtimestamp(event.server_timestamp / 1000, UTC) if event.server_timestamp else None
+        invocation = await self._invocation(room_id, event.sender, event.event_id, {"toggle": False}, acted_at=cast)
         reply = await press(self.instance.registry, Button.vote(event.key, choice).custom_id, invocation)
         if reply.failed:
-            await self.send(room_id, reply, reply_to=event.reacts_to)
+            # one answer per card and reason (a closed round), not one public error per reaction
+            said = f"{event.reacts_to}:{reply.text}"
+            if await self.instance.state.get("matrix_refusal", said) is None:
+                await self.instance.state.put("matrix_refusal", said, "1")
+                await self.send(room_id, reply, reply_to=event.reacts_to)
             return
         await self.instance.state.put(
             "matrix_reaction", event.event_id, json.dumps([choice.with_value(0).encode(), event.sender])
@@ -305,7 +384,7 @@ class MatrixBot:
         withdrawal, voter = json.loads(raw)
         if voter != event.sender:
             return  # a moderator removing someone's reaction is not that member withdrawing a vote
-        invocation = self._invocation(room_id, voter, event.event_id, {"toggle": False})
+        invocation = await self._invocation(room_id, voter, event.event_id, {"toggle": False})
         try:
             choice = VoteChoice.decode(withdrawal)
         except ValueError:  # stored by an earlier version: the target without a value
@@ -323,7 +402,13 @@ class MatrixBot:
         so a repeated delivery after a crash is the same events to the homeserver, and a
         failure raises (the dispatcher retries; a refusal is permanent). Without one, a
         failure is logged (a command's answer)."""
-        laid_out = plan(reply, self.voting.approval_key, self.voting.score_keys, reply_to=reply_to)
+        laid_out = plan(
+            reply,
+            self.voting.approval_key,
+            self.voting.score_keys,
+            reply_to=reply_to,
+            prefix=self.settings.command_prefix,
+        )
         try:
             ids = await post_plan(self.client, room_id, laid_out, key=key)
         except PostingError as error:
@@ -342,8 +427,11 @@ class MatrixBot:
             if sent.votes:
                 await self.instance.state.put("matrix_card", event_id, json.dumps(list(sent.votes)))
 
-    async def _audio(self, room_id: str, reply: Reply, audio_mxc: str | None, key: str | None = None) -> None:
-        """The track itself under its card: the original upload, or the pool file re-uploaded."""
+    async def _audio(
+        self, room_id: str, reply: Reply, audio_mxc: str | None, key: str | None = None, thread: str | None = None
+    ) -> None:
+        """The track itself under its card (in the card's ``thread`` when given): the original
+        upload, or the pool file re-uploaded."""
         for track in reply.cards[:1]:
             mxc = audio_mxc or await self.instance.state.get("matrix_media", track.cid)
             if mxc is None:
@@ -370,6 +458,7 @@ class MatrixBot:
                         "size": track.size,
                         "duration": int(track.duration_s * 1000),
                     },
+                    **({"m.relates_to": thread_relation(thread, thread)} if thread else {}),
                 },
             )
 
@@ -395,9 +484,39 @@ class MatrixBot:
         room_id = await self.instance.app.place_of(post, "matrix")
         if room_id is None:
             return
-        await self.send(room_id, post.reply, key=key)
+        head = await self.send(room_id, post.reply, key=key)
         if post.reply.cards and "track" in post.reply.data:
-            await self._audio(room_id, post.reply, None, key)
+            # a round entry's audio goes in the entry card's thread: voters listen where they vote
+            thread = head if "entry" in post.reply.data else None
+            await self._audio(room_id, post.reply, None, key, thread=thread)
+
+
+def _without_fallback(body: str) -> str:
+    """A reply's own text: older clients quote the message replied to as leading ``> `` lines."""
+    lines = body.splitlines()
+    if not lines or not lines[0].startswith("> "):
+        return body
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _replied_to(event: Any) -> str | None:
+    """The event id a message replies to (``m.relates_to.m.in_reply_to``), or None."""
+    relates = (event.source.get("content") or {}).get("m.relates_to") or {}
+    target = (relates.get("m.in_reply_to") or {}).get("event_id")
+    return str(target) if target else None
+
+
+def _caption_of(event: Any) -> dict[str, str]:
+    """Title, genre, prompt an audio or link message's caption gives (a body that is not just
+    the file's name is a caption)."""
+    content = event.source.get("content") or {}
+    body = str(content.get("body") or "")
+    filename = content.get("filename")
+    if isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)) and (not filename or filename == body):
+        return {}
+    return caption_fields(body)
 
 
 async def connect(instance: Instance, keeper: SessionKeeper | None = None) -> tuple[nio.AsyncClient, MatrixApi]:

@@ -11,10 +11,11 @@ import nio
 from bots.backoff import Backoff
 from bots.federation.matrix_session import SessionKeeper
 from bots.federation.room_reader import RoomBatch
+from bots.federation.takedown import withdraw_from_matrix
 from bots.instance import Instance
 from bots.matrix.bot import MatrixBot, connect
 from core.errors import UsageError
-from core.events.model import RecordedEvent
+from core.events.model import EventKind, RecordedEvent
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,18 @@ class MatrixPart:
         """Ready once logged in and synced (rooms known)."""
         return self._bot is not None and self._bot.synced
 
+    def caught_up(self) -> bool:
+        """Synced once since start (what members did while it was down is read), or given up."""
+        return self.ready() or self._refused is not None
+
     async def deliver(self, event: RecordedEvent) -> None:
         """Post the event's announcements; the delivery key is the Matrix transaction id."""
         assert self._bot is not None
         for index, post in enumerate(await self._instance.announcements.posts_for(event)):
             await self._bot.announce(post, key=event.delivery_key(self.name, index))
+        if event.kind is EventKind.TRACK_TAKEN_DOWN and event.event.track_id:  # redact our posts, drop uploads
+            rooms = list(self._bot.client.rooms)
+            await withdraw_from_matrix(self._instance, self._bot.media, rooms, event.event.track_id, event.event.reason)
 
     async def run(self) -> None:
         """Log in, then sync until cancelled; credentials refused stop the bot with a clear log line."""

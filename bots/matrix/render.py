@@ -21,6 +21,7 @@ from bots.layout import CardItem, Outline, chunk_lines, cut, first_page, outline
 from core.cards import card_fields
 from core.commands.declaration import ButtonAction, Reply
 from core.model import Track
+from core.replies import Dialect, localize
 
 ZERO_WIDTH = "\u200b"
 EVENT_BYTES = 65_536  # Synapse's limit for a whole event (PDU) as canonical JSON
@@ -238,8 +239,11 @@ def plan(
     score_keys: tuple[str, ...] = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣"),
     reply_to: str | None = None,
     more_at: str | None = None,
+    prefix: str = "!wp",
 ) -> Plan:
-    """A reply as one event when it fits, else a headline plus thread messages; nothing dropped."""
+    """A reply as one event when it fits, else a headline plus thread messages; nothing dropped.
+    Times read "in 4 min (09:58:35 UTC)" and command hints carry the room command ``prefix``."""
+    reply = localize(reply, Dialect(prefix + " "))
     keys = (approval_key, score_keys)
     parts = outline(reply)
     single = _single(reply, parts, keys)

@@ -1,35 +1,64 @@
-"""aiohttp server on the configured host/port: /healthz, /metrics, /blobs/<cid>."""
+"""aiohttp server on the configured host/port: the public pages and feeds, /healthz, /metrics, /blobs/<cid>."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from bots.web.blobs import BlobHandler
+from bots.web.metrics import CONTENT_TYPE, VerdictCounts, WebMetrics
+from bots.web.pages import PageHandlers
 from core.app import App
-from core.cid import parse_cid
-from core.errors import IntegrityError, UsageError
-from core.model import Cid
-from core.visibility import is_public
+from core.views.pages import WebPages
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 
 class WebServer:
-    """Health and metrics endpoints, plus the blob endpoint peers may fetch from."""
+    """Health, metrics and the blob endpoint; the public site when ``pages`` is given."""
 
-    def __init__(self, app: App, parts: Callable[[], Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        parts: Callable[[], Mapping[str, str]] | None = None,
+        pages: WebPages | None = None,
+        public_url: str | None = None,
+        verdicts: VerdictCounts | None = None,
+    ) -> None:
         self._app = app
         self._parts = parts
         self._started = time.monotonic()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
-        self.app = web.Application()
+        self.metrics_registry = WebMetrics(app, parts, verdicts)
+        self.app = web.Application(middlewares=[self._timed])
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/metrics", self.metrics)
-        self.app.router.add_get("/blobs/{cid}", self.blob)
+        self.app.router.add_get("/blobs/{cid}", BlobHandler(app))
+        if pages is not None:
+            PageHandlers(pages, public_url).add_routes(self.app.router)
+
+    @web.middleware
+    async def _timed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Observe each request's latency under its route pattern (not its path: bounded labels)."""
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as err:
+            status = err.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            self.metrics_registry.latency.labels(route, str(status)).observe(time.perf_counter() - started)
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (port 0 picks a free one, kept in ``self.port``)."""
@@ -40,7 +69,7 @@ class WebServer:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
-        log.info("HTTP server on http://%s:%s (GET /healthz)", host, self.port)
+        log.info("HTTP server on http://%s:%s (GET / for the site, /healthz for health)", host, self.port)
 
     async def stop(self) -> None:
         """Close the listener."""
@@ -68,52 +97,6 @@ class WebServer:
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
-        """Prometheus text format."""
-        app = self._app
-        lines = [
-            "# HELP wavepool_tracks Tracks in the local pool.",
-            "# TYPE wavepool_tracks gauge",
-            f"wavepool_tracks {await app.tracks.count()}",
-            "# HELP wavepool_pool_bytes Bytes stored in the blob pool.",
-            "# TYPE wavepool_pool_bytes gauge",
-            f"wavepool_pool_bytes {await app.pool.total_bytes()}",
-            "# HELP wavepool_uptime_seconds Seconds since the server started.",
-            "# TYPE wavepool_uptime_seconds counter",
-            f"wavepool_uptime_seconds {time.monotonic() - self._started:.1f}",
-            "# HELP wavepool_ingest_stage_seconds_total Seconds spent per ingest stage.",
-            "# TYPE wavepool_ingest_stage_seconds_total counter",
-        ]
-        for stage, seconds in app.ingest.stage_seconds.items():
-            lines.append(f'wavepool_ingest_stage_seconds_total{{stage="{stage}"}} {seconds:.4f}')
-        lines += [
-            "# HELP wavepool_ingest_stage_runs_total Runs per ingest stage.",
-            "# TYPE wavepool_ingest_stage_runs_total counter",
-        ]
-        for stage, count in app.ingest.stage_counts.items():
-            lines.append(f'wavepool_ingest_stage_runs_total{{stage="{stage}"}} {count}')
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-    async def blob(self, request: web.Request) -> web.StreamResponse:
-        """Serve a blob, verified while it streams."""
-        try:
-            cid = parse_cid(request.match_info["cid"])
-        except UsageError as err:
-            raise web.HTTPBadRequest(text=str(err)) from None
-        pool = self._app.pool
-        size = await pool.size_of(cid)
-        if size is None or not await self._servable(cid):
-            raise web.HTTPNotFound(text="no such blob")
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
-        await response.prepare(request)
-        try:
-            async for chunk in pool.stream(cid):
-                await response.write(chunk)
-        except IntegrityError:
-            log.error("blob %s is corrupt; stopped serving it mid-stream", cid)
-            raise
-        await response.write_eof()
-        return response
-
-    async def _servable(self, cid: str) -> bool:
-        tracks = await self._app.tracks.find_by_cid(Cid(cid))
-        return any(is_public(t) for t in tracks)  # never a track waiting for review
+        """Prometheus text format, from prometheus_client."""
+        body = await self.metrics_registry.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -9,6 +9,7 @@ from core.commands.community_commands import (
     moderation_commands,
     prompt_commands,
 )
+from core.commands.curation_commands import curation_commands, track_suggestions
 from core.commands.declaration import (
     ButtonAction,
     Command,
@@ -20,33 +21,40 @@ from core.commands.declaration import (
     Reply,
     Suggestion,
 )
+from core.commands.federated_round_commands import federated_round_commands
 from core.commands.parsing import usage
+from core.commands.place_commands import place_commands
 from core.commands.round_commands import round_commands, vote_button
 from core.commands.track_commands import track_commands
 from core.errors import UsageError
+from core.replies import command_hint
 
+NO_ATTACHMENTS = ("matrix",)  # a Matrix command is a text message: files come by replying to them
 _LEVEL = {Permission.MEMBER: "", Permission.MODERATOR: " (moderators)", Permission.OPERATOR: " (operators)"}
 
 
 def _help_command(registry: CommandRegistry) -> Command:
     async def help_(inv: Invocation) -> Reply:
         name = (inv.args.get("command") or "").strip().lower()
+        files = inv.platform not in NO_ATTACHMENTS
         if name:
             command = registry.get(name)
             if command is None:
                 group = registry.groups().get(name)
                 if not group:
-                    raise UsageError(f"unknown command `{name}`; try `help`")
-                lines = [f"{usage(c)} — {c.help}{_LEVEL[c.permission]}" for c in group]
+                    raise UsageError(f"unknown command `{name}`; try `{command_hint('help')}`")
+                lines = [f"{usage(c, files)} — {c.help}{_LEVEL[c.permission]}" for c in group]
                 return Reply(title=f"Help: {name}", text="\n".join(lines), private=True)
-            lines = [usage(command), command.help + _LEVEL[command.permission]]
+            lines = [usage(command, files), command.help + _LEVEL[command.permission]]
             for param in command.params:
+                if param.kind is ParamKind.ATTACHMENT and not files:
+                    continue
                 extra = f" (one of: {', '.join(param.choices)})" if param.choices else ""
                 optional = "" if param.required else " — optional"
                 lines.append(f"  {param.name}: {param.help}{extra}{optional}")
             return Reply(title=f"Help: {command.name}", text="\n".join(lines), private=True)
         lines = [
-            f"{usage(c)} — {c.help}{_LEVEL[c.permission]}"
+            f"{usage(c, files)} — {c.help}{_LEVEL[c.permission]}"
             for c in registry.all()
             if c.permission <= inv.permission or c.permission is Permission.MODERATOR
         ]
@@ -70,6 +78,9 @@ def build_registry(app: App) -> CommandRegistry:
         *digest_commands(app),
         *moderation_commands(app),
         *federation_commands(app),
+        *curation_commands(app),
+        *federated_round_commands(app),
+        *place_commands(app),
     ):
         registry.add(command)
     registry.add(_help_command(registry))
@@ -106,4 +117,5 @@ def build_registry(app: App) -> CommandRegistry:
     registry.add_autocomplete("rounds", rounds)
     registry.add_autocomplete("my_tracks", my_tracks)
     registry.add_autocomplete("prompts", prompts)
+    registry.add_autocomplete("tracks", track_suggestions(app))
     return registry

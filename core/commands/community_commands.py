@@ -5,10 +5,12 @@ from __future__ import annotations
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
-from core.errors import NotFoundError
+from core.commands.place_commands import checked_place, place_name
+from core.commands.track_refs import resolve_track
+from core.errors import UsageError
+from core.replies import command_hint
 from core.services.prompts import Prompt
 from core.views.digest import digest_reply
-from core.visibility import can_see
 
 
 def _prompt_line(prompt: Prompt) -> str:
@@ -26,10 +28,7 @@ def prompt_commands(app: App) -> list[Command]:
         prompts = need(app.prompts, "the prompt library")
         track_id = None
         if arg(inv, "track"):
-            track = await app.tracks.resolve(arg(inv, "track"))
-            if track is None or not can_see(track, viewer_of(inv)):
-                raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
-            track_id = track.id
+            track_id = (await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))).id
         settings = {k: v for k, v in (("model", arg(inv, "model")), ("seed", arg(inv, "seed"))) if v}
         prompt, created = await prompts.save(
             arg(inv, "text"),
@@ -79,7 +78,8 @@ def prompt_commands(app: App) -> list[Command]:
         return Reply(
             title="Top prompts",
             text=lines_of(
-                [_prompt_line(p) for p in found], "No prompt has votes yet (`prompt search` finds every prompt)."
+                [_prompt_line(p) for p in found],
+                f"No prompt has votes yet (`{command_hint('prompt search <words>')}` finds every prompt).",
             ),
             data={"prompts": [p.id for p in found]},
         )
@@ -129,8 +129,17 @@ def digest_commands(app: App) -> list[Command]:
 
     async def publish(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")
+        where = await app.destination("digest", inv.platform) if inv.platform != "cli" else None
+        if inv.platform != "cli":  # never say "published" for a post that cannot go out
+            if where is None:
+                raise UsageError(
+                    f"the digest has no place on {inv.platform}: "
+                    f"`{command_hint('channel set digest here')}` or `{command_hint('watch add')}` first"
+                )
+            where = await checked_place(inv, where)
         await digest.publish_now()
-        return Reply(text="Digest published.", private=True)
+        target = f" to {await place_name(inv, where)}" if where else "; the bots post it where each has a place"
+        return Reply(text=f"Digest published{target}.", private=True, data={"place": where})
 
     return [
         Command("digest preview", "Show this week's digest as it stands", preview),

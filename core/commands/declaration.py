@@ -11,8 +11,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.replies import Button, ButtonAction, Post, Reply
 
@@ -24,6 +25,7 @@ __all__ = [
     "CommandRegistry",
     "Invocation",
     "Param",
+    "PlaceChecker",
     "ParamKind",
     "Permission",
     "Post",
@@ -91,6 +93,21 @@ class Invocation:
     account_age_days: float | None = None  # platform account / membership age, if known
     roles: tuple[str, ...] = ()  # platform role names / ids, if any
     message_ref: str | None = None  # link or id of the message that carried the command
+    acted_at: datetime | None = None  # when the member acted, if the platform says (Matrix origin_server_ts)
+    places: PlaceChecker | None = None  # the adapter's check of a place it is asked to post to
+
+
+class PlaceChecker(Protocol):
+    """What an adapter knows about places: it resolves ``here``, aliases and names to the id
+    it posts to, and refuses (``UsageError``) a place it cannot post in."""
+
+    async def check(self, place: str, current: str) -> str:
+        """The id of the place the bot can post to; ``current`` is the place of the command."""
+        ...
+
+    async def name(self, place: str) -> str:
+        """How members read a place id (``#music``), for replies."""
+        ...
 
 
 Handler = Callable[[Invocation], Awaitable[Reply]]

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.commands.declaration import Command, CommandRegistry, Param, ParamKind
 from core.errors import UsageError
+from core.replies import command_hint
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 MAX_DURATION_S = 100 * 31_536_000  # past this, datetime arithmetic overflows long before
@@ -46,7 +47,7 @@ def split_words(text: str) -> list[str]:
 def find_command(registry: CommandRegistry, words: list[str]) -> tuple[Command, list[str]]:
     """The command named by the first one or two words, and the words left over."""
     if not words:
-        raise UsageError("no command given; try `help`")
+        raise UsageError(f"no command given; try `{command_hint('help')}`")
     first = words[0].lower()
     if len(words) >= 2:
         two = registry.get(f"{first} {words[1].lower()}")
@@ -59,7 +60,7 @@ def find_command(registry: CommandRegistry, words: list[str]) -> tuple[Command, 
     if group:
         names = ", ".join(c.leaf for c in group)
         raise UsageError(f"`{first}` needs a subcommand: {names}")
-    raise UsageError(f"unknown command `{first}`; try `help`")
+    raise UsageError(f"unknown command `{first}`; try `{command_hint('help')}`")
 
 
 def parse_chat(registry: CommandRegistry, text: str) -> tuple[Command, dict[str, Any]]:
@@ -157,12 +158,14 @@ def _convert(command: Command, param: Param, value: Any) -> Any:
     return text
 
 
-def usage(command: Command) -> str:
-    """One line: ``round vote <round> <entry> [--score N]``."""
+def usage(command: Command, attachments: bool = True) -> str:
+    """One line: ``round vote <round> <entry> [--score N]``; ``attachments`` False where a
+    command cannot carry a file (Matrix: a reply to the audio message does it instead)."""
     parts = [command.name]
     for param in command.params:
         if param.kind is ParamKind.ATTACHMENT:
-            parts.append(f"[attach {param.name}]")
+            if attachments:
+                parts.append(f"[attach {param.name}]")
         elif param.required:
             parts.append(f"<{param.name}>")
         else:

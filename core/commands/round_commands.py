@@ -5,20 +5,39 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.app import App
-from core.commands.common import arg, need, sharer_of
+from core.commands.common import arg, need, sharer_of, viewer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.commands.federated_round_commands import (
+    FEDERATED_START_PARAMS,
+    announce_if_federated,
+    federated_options,
+    refuse_if_federated,
+)
+from core.commands.track_refs import resolve_track
 from core.errors import NotFoundError, UsageError
 from core.replies import VoteChoice
 from core.services.voting import VotingService
 from core.views.rounds import OUTCOME_WORDS, results_reply, status_reply
-from core.voting_model import BallotType, RoundRules
+from core.voting_model import BallotType, Phase, RoundRules
 
+RECENT_SCANNED = 50
 _YES = {"yes", "y", "true", "on", "1"}
 
 
 def _voting(app: App) -> VotingService:
     service: VotingService = need(app.voting, "voting rounds")
     return service
+
+
+async def _closed_round_ref(app: App, inv: Invocation) -> str:
+    """The round named, else the latest closed one (what ``round results`` shows)."""
+    ref = arg(inv, "round")
+    if ref:
+        return str(ref)
+    for rnd in await _voting(app).recent_rounds(RECENT_SCANNED):
+        if rnd.phase is Phase.CLOSED:
+            return str(rnd.id)
+    raise NotFoundError("no round has closed yet; give a round number")
 
 
 async def _round_ref(app: App, inv: Invocation) -> str:
@@ -48,6 +67,7 @@ def round_commands(app: App) -> list[Command]:
             required_role=arg(inv, "role"),
             anonymous=str(arg(inv, "anonymous", "no")).lower() in _YES,
         )
+        federated_round = federated_options(app, inv)
         rnd = await _voting(app).start(
             rules,
             sharer_of(inv),
@@ -55,6 +75,7 @@ def round_commands(app: App) -> list[Command]:
             timedelta(seconds=arg(inv, "submit", 2 * 86400.0)),
             timedelta(seconds=arg(inv, "vote", 2 * 86400.0)),
         )
+        federated = await announce_if_federated(app, federated_round, rnd)
         where = await app.destination(f"round:{rnd.id}", inv.platform)
         posts = (
             "Its announcements are posted here."
@@ -62,7 +83,7 @@ def round_commands(app: App) -> list[Command]:
             else f"Its announcements are posted to {where}."
             if where
             else "Set where its announcements go with `channel set round <place>`."
-        )
+        ) + federated
         return Reply(
             text=f"Round {rnd.label} started: submissions until "
             f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. " + posts,
@@ -72,7 +93,7 @@ def round_commands(app: App) -> list[Command]:
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
         rnd = await voting.get(await _round_ref(app, inv))
-        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.ballots(rnd))
+        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.voter_count(rnd))
 
     async def submit(inv: Invocation) -> Reply:
         voting = _voting(app)
@@ -85,6 +106,8 @@ def round_commands(app: App) -> list[Command]:
             track_ref = shared.track.id
         if not track_ref:
             raise UsageError("name one of your tracks (or attach the audio) to submit")
+        if not inv.attachments:
+            track_ref = (await resolve_track(app, str(track_ref), inv, viewer_of(inv), own=True)).id
         entry = await voting.submit(ref, str(track_ref), sharer_of(inv), inv.account_age_days, inv.roles)
         return Reply(
             text=f"Entered as entry {entry.number} of round #{entry.round_id}.",
@@ -103,6 +126,7 @@ def round_commands(app: App) -> list[Command]:
         return Reply(text=OUTCOME_WORDS[outcome], private=True)
 
     async def close(inv: Invocation) -> Reply:
+        await refuse_if_federated(app, await _round_ref(app, inv))
         rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
         return Reply(
             text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
@@ -111,7 +135,7 @@ def round_commands(app: App) -> list[Command]:
 
     async def results(inv: Invocation) -> Reply:
         voting = _voting(app)
-        rnd = await voting.closed(await _round_ref(app, inv), moderator=inv.permission >= Permission.MODERATOR)
+        rnd = await voting.closed(await _closed_round_ref(app, inv), moderator=inv.permission >= Permission.MODERATOR)
         return await results_reply(voting, app.tracks, rnd)
 
     round_param = Param(
@@ -135,6 +159,7 @@ def round_commands(app: App) -> list[Command]:
                 Param(
                     "anonymous", ParamKind.CHOICE, "hide entrants until results", required=False, choices=("yes", "no")
                 ),
+                *FEDERATED_START_PARAMS,
             ),
             Permission.MODERATOR,
         ),
@@ -160,7 +185,20 @@ def round_commands(app: App) -> list[Command]:
             ),
         ),
         Command("round close", "End the current phase of a round now", close, (round_param,), Permission.MODERATOR),
-        Command("round results", "The ranking of a closed round", results, (round_param,)),
+        Command(
+            "round results",
+            "The ranking of a closed round",
+            results,
+            (
+                Param(
+                    "round",
+                    ParamKind.TEXT,
+                    "round number (default: the latest closed one)",
+                    required=False,
+                    autocomplete="rounds",
+                ),
+            ),
+        ),
     ]
 
 
@@ -184,6 +222,7 @@ def vote_button(app: App):  # type: ignore[no-untyped-def]
                 toggle=toggle,
                 account_age_days=inv.account_age_days,
                 roles=inv.roles,
+                cast_at=inv.acted_at,
             )
         return Reply(text=OUTCOME_WORDS[outcome], private=True, data={"outcome": outcome.value})
 

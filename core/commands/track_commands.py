@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
+from core.commands.curation_commands import RELATIONS, share_derived
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
-from core.errors import NotFoundError, PermissionDeniedError, UsageError
+from core.commands.track_refs import resolve_track
+from core.errors import PermissionDeniedError, UsageError
 from core.model import Declaration
 from core.views.tracks import card_reply, share_reply
 from core.visibility import can_see
@@ -24,6 +26,8 @@ def track_commands(app: App) -> list[Command]:
             genre=arg(inv, "genre"),
             title=arg(inv, "title"),
         )
+        if arg(inv, "remix_of"):  # issue 17: a derived share (remix, stems ...) is linked to its parent
+            return await share_derived(app, inv, declaration)
         url = arg(inv, "url")
         if inv.attachments:
             attachment = inv.attachments[0]
@@ -44,14 +48,16 @@ def track_commands(app: App) -> list[Command]:
         raise UsageError("attach an audio file or give a link to share")
 
     async def track(inv: Invocation) -> Reply:
-        found = await app.tracks.resolve(arg(inv, "track"))
-        if found is None or not can_see(found, viewer_of(inv)):
-            raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
+        found = await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))
+        if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
+            found = (await app.voting.mask_entrants([found], inv.platform, inv.user_id))[0]
         return card_reply(found)
 
     async def search(inv: Invocation) -> Reply:
         viewer = viewer_of(inv)
         found = [t for t in await app.tracks.search(arg(inv, "text"), limit=40) if can_see(t, viewer)][:10]
+        if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
+            found = await app.voting.mask_entrants(found, inv.platform, inv.user_id)
         lines = [f"{t.id[:8]}  {t.title} — {t.sharer.display_name} ({t.genre or 'unsorted'})" for t in found]
         return Reply(
             title=f"Tracks matching '{arg(inv, 'text')}'",
@@ -80,22 +86,9 @@ def track_commands(app: App) -> list[Command]:
         where = place or "the default channel"
         return Reply(text=f"New {genre.name} tracks on {inv.platform} now go to {where}.")
 
-    async def channel_set(inv: Invocation) -> Reply:
-        service = need(app.genres, "channels")
-        place = arg(inv, "place")
-        if place in ("-", "none"):
-            place = None
-        await service.set_announcement_place(arg(inv, "purpose"), inv.platform, place)
-        return Reply(
-            text=f"{arg(inv, 'purpose').capitalize()} posts on {inv.platform} now go to "
-            f"{place or 'the configured place'}."
-        )
-
     async def genre_move(inv: Invocation) -> Reply:
         service = need(app.genres, "genre channels")
-        found = await app.tracks.resolve(arg(inv, "track"))
-        if found is None:
-            raise NotFoundError(f"no track '{arg(inv, 'track')}' in the pool")
+        found = await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))
         mine = (found.sharer.platform, found.sharer.user_id) == (inv.platform, inv.user_id)
         if not mine and inv.permission < Permission.MODERATOR:
             raise PermissionDeniedError("you can move your own tracks only; ask a moderator")
@@ -116,6 +109,10 @@ def track_commands(app: App) -> list[Command]:
                 Param("style", ParamKind.TEXT, "the style text you used", required=False),
                 Param("generator", ParamKind.TEXT, "the generator (suno, udio, ...)", required=False),
                 Param("title", ParamKind.TEXT, "a title", required=False),
+                Param(
+                    "remix_of", ParamKind.TRACK, "the track this derives from", required=False, autocomplete="tracks"
+                ),
+                Param("relation", ParamKind.CHOICE, "how it derives", required=False, choices=RELATIONS),
             ),
         ),
         Command(
@@ -138,16 +135,6 @@ def track_commands(app: App) -> list[Command]:
             (
                 Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
                 Param("place", ParamKind.TEXT, "channel or room id; 'default' to clear"),
-            ),
-            Permission.MODERATOR,
-        ),
-        Command(
-            "channel set",
-            "Choose where round announcements, digests or unsorted tracks are posted",
-            channel_set,
-            (
-                Param("purpose", ParamKind.CHOICE, "what is posted there", choices=("round", "digest", "default")),
-                Param("place", ParamKind.TEXT, "channel or room id; 'none' to clear"),
             ),
             Permission.MODERATOR,
         ),

@@ -77,6 +77,7 @@ class Dispatcher:
         self._poll_s = poll_s
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._caught_up: dict[str, int] = {}  # subscriber -> the outbox's last seq when it had delivered all
         self.delivered = 0
 
     @property
@@ -92,11 +93,20 @@ class Dispatcher:
                 await self._events.wait_for_new(self._poll_s)
 
     async def pump(self) -> bool:
-        """One pass over every subscriber; True if something was delivered."""
+        """One pass over every subscriber; True if something was delivered.
+
+        The outbox's newest seq is read once per pass; a subscriber that had delivered
+        everything up to it is not asked again, so an idle instance costs one read a pass.
+        """
+        last = await self._events.last_seq()
         busy = False
         for subscriber in self._subscribers:
+            if self._caught_up.get(subscriber.name) == last:
+                continue
             if await self._drain(subscriber):
                 busy = True
+            elif subscriber.name not in self._retry_at and subscriber.ready():
+                self._caught_up[subscriber.name] = last
         return busy
 
     async def behind(self) -> dict[str, int]:
@@ -112,6 +122,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         if not subscriber.ready() or loop.time() < self._retry_at.get(subscriber.name, 0.0):
             return False
+        self._retry_at.pop(subscriber.name, None)
         done = await self._events.checkpoint(subscriber.name)
         if done is None:
             self._fresh.add(subscriber.name)

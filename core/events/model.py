@@ -25,6 +25,11 @@ class EventKind(enum.StrEnum):
     ROUND_VOTING_OPENED = "round.voting_opened"
     ROUND_CLOSED = "round.closed"
     DIGEST_PUBLISHED = "digest.published"
+    TRACK_BOOSTED = "track.boosted"  # a curator boosted a track (issue 17: may pass the publish gate)
+    TRACK_REMIXED = "track.remixed"  # a share named this event's track's parent (issue 17)
+    FEDERATED_ROUND_ANNOUNCED = "federated_round.announced"  # a peer announced a cross-community round
+    FEDERATED_ROUND_LEFT = "federated_round.left"  # this community left a federated round
+    FEDERATED_ROUND_RESULTS = "federated_round.results"  # every tally is in (or the deadline passed)
 
 
 class Origin(enum.StrEnum):
@@ -46,6 +51,7 @@ class DomainEvent:
     week_ending: datetime | None = None  # DIGEST_PUBLISHED
     reason: str | None = None
     was_public: bool = False  # TRACK_REJECTED / TAKEN_DOWN: the track had been accepted (and so published)
+    federated_round: str | None = None  # FEDERATED_ROUND_*: the federated round's id
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ def to_record(event: DomainEvent) -> Mapping[str, object]:
         out["reason"] = event.reason
     if event.was_public:
         out["was_public"] = True
+    if event.federated_round is not None:
+        out["federated_round"] = event.federated_round
     return out
 
 
@@ -92,4 +100,5 @@ def from_record(kind: str, track_id: str | None, round_id: int | None, extras: M
         week_ending=datetime.fromisoformat(str(week)) if week else None,
         reason=str(extras["reason"]) if extras.get("reason") is not None else None,
         was_public=bool(extras.get("was_public", False)),
+        federated_round=str(extras["federated_round"]) if extras.get("federated_round") is not None else None,
     )

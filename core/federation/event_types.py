@@ -9,6 +9,7 @@ TRACK_EVENT = "org.wavepool.track.v1"
 HAVE_EVENT = "org.wavepool.have.v1"
 TOMBSTONE_EVENT = "org.wavepool.tombstone.v1"
 DIGEST_EVENT = "org.wavepool.digest.v1"
+BOOST_EVENT = "org.wavepool.boost.v1"  # issue 17: a signed update of a track's boost count
 SNAPSHOT_STATE = "org.wavepool.snapshot"
 
 MAX_ATTEMPTS = 8
@@ -16,3 +17,11 @@ MAX_ATTEMPTS = 8
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 5 * 2 ** max(0, attempts - 1)))
+
+
+# Cross-community rounds (docs/FEDERATED_ROUNDS.md): signed like manifests.
+ROUND_EVENT = "org.wavepool.round.v1"  # the organiser's announcement
+ROUND_MEMBER_EVENT = "org.wavepool.round_member.v1"  # an opt-in or a leave
+ROUND_ENTRY_EVENT = "org.wavepool.round_entry.v1"  # a participant's entry (a pool track's CID)
+ROUND_TALLY_EVENT = "org.wavepool.round_tally.v1"  # a participant's tally at the close
+ROUND_EVENT_TYPES = (ROUND_EVENT, ROUND_MEMBER_EVENT, ROUND_ENTRY_EVENT, ROUND_TALLY_EVENT)

@@ -26,17 +26,32 @@ class Intake(PeerRegistry):
 
     # -- incoming ----------------------------------------------------------------------
 
-    async def handle_track(self, event_id: str, sender: str, content: Mapping[str, Any]) -> Outcome:
-        """Take in a track manifest; returns what happened (for logs and tests)."""
+    async def handle_track(
+        self, event_id: str, sender: str, content: Mapping[str, Any], origin_server_ts: int | None = None
+    ) -> Outcome:
+        """Take in a track manifest; returns what happened (for logs and tests).
+
+        ``origin_server_ts`` is the homeserver's time of the event: what settles who shared
+        a track first across instances (``core.services.first_sharer``), not the manifest's date.
+        """
         if not await self.store.mark_seen(event_id):
             return Outcome(OutcomeKind.DUPLICATE, "already processed")
         manifest = content.get("manifest")
         if not isinstance(manifest, Mapping):
             return Outcome(OutcomeKind.IGNORED, "ignored: malformed")
-        return await self._take_track(event_id, sender, manifest)
+        return await self._take_track(event_id, sender, manifest, origin_server_ts)
 
-    async def _take_track(self, event_id: str | None, sender: str | None, manifest: Mapping[str, Any]) -> Outcome:
+    async def _take_track(
+        self,
+        event_id: str | None,
+        sender: str | None,
+        manifest: Mapping[str, Any],
+        origin_server_ts: int | None = None,
+    ) -> Outcome:
         if sender == self.user_id:
+            own_id = manifest.get("track_id")
+            if isinstance(origin_server_ts, int) and isinstance(own_id, str):  # our own claim's event time too
+                await self.store.save_event_time(TrackId(own_id), origin_server_ts)
             return Outcome(OutcomeKind.OWN, "own event")
         if sender is None:  # from a snapshot: the signer must be a known peer
             signer = (
@@ -67,6 +82,10 @@ class Intake(PeerRegistry):
             self.rejected_events += 1
             return Outcome(OutcomeKind.IGNORED, f"ignored: {error}")
         await self.store.save_manifest(track.id, track.cid, peer.instance_id, manifest, event_id)
+        if isinstance(origin_server_ts, int):
+            await self.store.save_event_time(track.id, origin_server_ts)  # the earliest is kept
+        if self.curation is not None:  # issue 17: its signed boost count and its parent
+            await self.curation.take_manifest(track, manifest, peer.instance_id)
         if await self._tracks.get(track.id) is not None:
             return Outcome(OutcomeKind.KNOWN, "known")
         reason = self.policy.refuse_reason(manifest, await self._pool.total_bytes())

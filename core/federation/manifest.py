@@ -8,9 +8,12 @@ Tombstones (takedowns) and digests are signed the same way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import math
+import struct
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,6 +22,7 @@ from core.errors import IntegrityError
 from core.model import (
     Cid,
     Evidence,
+    Fingerprint,
     InstanceId,
     QualityReport,
     Sharer,
@@ -30,6 +34,9 @@ from core.model import (
 
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 60_000  # Matrix events are limited to 65,536 bytes
+# The fingerprint a manifest carries: the first 130 s (what the near-duplicate index keeps),
+# 4 bytes an item, ~5.5 KB in base64. Optional: older manifests have none and still verify.
+MANIFEST_FINGERPRINT_ITEMS = 1040
 
 
 class Signer(Protocol):
@@ -79,9 +86,34 @@ def _trim(text: str | None, limit: int) -> str | None:
     return text if text is None or len(text) <= limit else text[:limit]
 
 
-def manifest_for(track: Track, sources: list[dict[str, str]], origin_name: str) -> dict[str, Any]:
+def fingerprint_field(fingerprint: Fingerprint) -> dict[str, Any]:
+    """A fingerprint's manifest form: little-endian uint32 items in base64, and the duration."""
+    values = [v & 0xFFFFFFFF for v in fingerprint.values[:MANIFEST_FINGERPRINT_ITEMS]]
+    packed = struct.pack(f"<{len(values)}I", *values)
+    return {"duration_s": fingerprint.duration_s, "items": base64.b64encode(packed).decode("ascii")}
+
+
+def fingerprint_from_manifest(manifest: Mapping[str, Any]) -> Fingerprint | None:
+    """The fingerprint a peer's manifest claims, or None (absent, or not a fingerprint)."""
+    field = manifest.get("fingerprint")
+    if not isinstance(field, Mapping) or not isinstance(field.get("items"), str):
+        return None
+    try:
+        packed = base64.b64decode(field["items"], validate=True)
+        duration_s = float(field.get("duration_s") or 0.0)
+    except (binascii.Error, TypeError, ValueError):
+        return None
+    count = len(packed) // 4
+    if count == 0 or count > MANIFEST_FINGERPRINT_ITEMS or len(packed) % 4 or not math.isfinite(duration_s):
+        return None
+    return Fingerprint(struct.unpack(f"<{count}I", packed), duration_s)
+
+
+def manifest_for(
+    track: Track, sources: list[dict[str, str]], origin_name: str, fingerprint: Fingerprint | None = None
+) -> dict[str, Any]:
     """The unsigned manifest of a local track (sizes of free texts capped to fit an event)."""
-    return {
+    doc = {
         "v": MANIFEST_VERSION,
         "kind": "track",
         "track_id": track.id,
@@ -108,6 +140,9 @@ def manifest_for(track: Track, sources: list[dict[str, str]], origin_name: str) 
         "quality": track.quality.to_dict() if track.quality else None,
         "sources": sources,
     }
+    if fingerprint is not None and fingerprint.values:  # additive: absent keys keep old manifests valid
+        doc["fingerprint"] = fingerprint_field(fingerprint)
+    return doc
 
 
 def sign(document: Mapping[str, Any], signer: Signer) -> dict[str, Any]:
@@ -210,5 +245,32 @@ def tombstone_for(track: Track, reason: str | None, at: datetime) -> dict[str, A
         "cid": track.cid,
         "origin": {"instance": track.origin_instance},
         "reason": _trim(reason, 500),
+        "at": at.isoformat(),
+    }
+
+
+def with_curation(manifest: Mapping[str, Any], boosts: int, lineage: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The manifest with curation's members (issue 17), each only when it says something.
+
+    ``boosts``: how many curators of the origin boosted the track; ``lineage``:
+    ``{"parent_cid", "relation"}``. A manifest without them (every older one) is unchanged, so
+    its signature still verifies."""
+    out = dict(manifest)
+    if boosts > 0:
+        out["boosts"] = boosts
+    if lineage:
+        out["lineage"] = {"parent_cid": str(lineage["parent_cid"]), "relation": str(lineage["relation"])}
+    return out
+
+
+def boost_update_for(track: Track, boosts: int, at: datetime) -> dict[str, Any]:
+    """The unsigned update of a published track's boost count (the origin signs it)."""
+    return {
+        "v": MANIFEST_VERSION,
+        "kind": "boosts",
+        "track_id": track.id,
+        "cid": track.cid,
+        "origin": {"instance": track.origin_instance},
+        "boosts": boosts,
         "at": at.isoformat(),
     }

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import WavepoolError
-from core.federation.event_types import DIGEST_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, TRACK_EVENT
+from core.federation.event_types import BOOST_EVENT, DIGEST_EVENT, HAVE_EVENT, TOMBSTONE_EVENT, TRACK_EVENT
 from core.federation.manifest import (
     manifest_for,
     sign,
@@ -82,9 +82,17 @@ class Outgoing(PeerRegistry):
             sources = [{"mxc": mxc}]
             if self._public_url:
                 sources.append({"http": f"{self._public_url}/blobs/{track.cid}"})
-            manifest = sign(manifest_for(track, sources, self.name), self._signer)
+            fingerprint = await self._tracks.fingerprint(track.id)  # issue 12: peers index it too
+            unsigned = manifest_for(track, sources, self.name, fingerprint)
+            if self.curation is not None:  # issue 17: boost count and lineage, signed with the rest
+                unsigned = await self.curation.manifest(unsigned, track)
+            manifest = sign(unsigned, self._signer)
             event_id = await self.transport.send(TRACK_EVENT, {"manifest": manifest})
             await self.store.save_manifest(track.id, track.cid, self._signer.instance_id, manifest, event_id)
+        elif kind == "boost" and self.curation is not None:  # issue 17
+            track = await self._tracks.get(TrackId(str(payload["track_id"])))
+            if track is not None and is_public(track):
+                await self.transport.send(BOOST_EVENT, sign(await self.curation.boost_update(track, now), self._signer))
         elif kind == "tombstone":
             track = await self._tracks.get(TrackId(str(payload["track_id"])))
             if track is None:

@@ -2,6 +2,12 @@
 
 An instance publishes its key as a state event; an event is taken from a peer only when
 its sender owns the key it is signed with (``_peer_for``).
+
+The instance event proves that its sender holds the key: ``proof`` is the key's signature
+over the sender's Matrix id (``key_proof_message``). Copying another instance's key into
+one's own instance event therefore fails (the proof names the owner's account), so nobody
+can bind a key first and lock its owner out. The proof is not bound to a room: replaying it
+needs the owner's account, which can publish the key anyway.
 """
 
 from __future__ import annotations
@@ -9,20 +15,36 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.events.ports import EventLog
 from core.federation.manifest import (
     IdForKey,
     Signer,
     Verify,
+    canonical_json,
     check_signature,
 )
 from core.federation.policy import FederationPolicy
 from core.federation.ports import BlobSource, FederationStore, FederationTransport, Peer
 from core.ports import BlobPool, Clock, TrackRepository
 
+if TYPE_CHECKING:
+    from core.federation.curated import CuratedFederation
+
 log = logging.getLogger(__name__)
+
+KEY_PROOF_PURPOSE = "org.wavepool.instance.proof"
+
+
+def key_proof_message(user_id: str, public_key_b64: str) -> bytes:
+    """The bytes an instance key signs to say "this Matrix account speaks for me"."""
+    return canonical_json({"purpose": KEY_PROOF_PURPOSE, "user_id": user_id, "public_key": public_key_b64})
+
+
+def key_proof(signer: Signer, user_id: str) -> str:
+    """The ``proof`` of an instance event sent by ``user_id``."""
+    return signer.sign(key_proof_message(user_id, signer.public_key_b64))
 
 
 class PeerRegistry:
@@ -48,6 +70,7 @@ class PeerRegistry:
         public_url: str | None = None,
         transport: FederationTransport | None = None,
         on_queued: Callable[[], None] | None = None,
+        curation: CuratedFederation | None = None,
     ) -> None:
         self._signer = signer
         self.name = name
@@ -66,6 +89,7 @@ class PeerRegistry:
         self._events = events
         self.transport = transport
         self.on_queued = on_queued  # wakes the fetch worker
+        self.curation = curation  # issue 17: boosts and lineage in manifests; None: curation off
         self.failed_fetches = 0
         self.rejected_events = 0
         self._peers_by_user: dict[str, Peer] = {}  # the store's account -> peer answers, cached
@@ -80,10 +104,11 @@ class PeerRegistry:
             "name": self.name,
             "community": self._community,
             "homepage": self._homepage,
+            "proof": key_proof(self._signer, self.user_id),
         }
 
     async def handle_instance(self, sender: str, state_key: str, content: Mapping[str, Any]) -> Peer | None:
-        """Register a peer; the state key must be the sender and the id must match the key."""
+        """Register a peer: the state key is the sender, the id matches the key, the proof holds."""
         if state_key != sender:
             log.warning("instance event of %s with state key %s ignored", sender, state_key)
             return None
@@ -97,6 +122,12 @@ class PeerRegistry:
             return None
         if derived != claimed:
             log.warning("instance event of %s claims %s but its key is %s; ignored", sender, claimed, derived)
+            self.rejected_events += 1
+            return None
+        proof = content.get("proof")
+        if not self._proves(sender, key, proof):
+            # A copied key carries its owner's proof (or none): the sender does not hold the key.
+            log.warning("instance event of %s does not prove it holds the key of %s; ignored", sender, claimed)
             self.rejected_events += 1
             return None
         known = await self.store.peer_by_instance(claimed)
@@ -115,6 +146,15 @@ class PeerRegistry:
         await self.store.upsert_peer(peer, self._clock.now())
         self._peers_by_user.pop(sender, None)  # the store decides which binding of the account counts
         return peer
+
+    def _proves(self, sender: str, key: str, proof: object) -> bool:
+        if not isinstance(proof, str):
+            return False
+        try:
+            message = key_proof_message(sender, key)
+        except ValueError:  # a sender that is not valid UTF-8 (lone surrogates) cannot have signed
+            return False
+        return self._verify(key, proof, message)
 
     async def _peer(self, sender: str) -> Peer | None:
         peer = self._peers_by_user.get(sender)

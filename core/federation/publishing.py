@@ -13,6 +13,7 @@ import json
 from datetime import timedelta
 
 from core.events.model import EventKind, Origin, RecordedEvent
+from core.federation.curated import CuratedFederation
 from core.federation.ports import FederationStore
 from core.ports import TrackRepository
 from core.services.digest import DigestService
@@ -30,8 +31,14 @@ class FederationPublisher:
     transactional = True
 
     def __init__(
-        self, store: FederationStore, tracks: TrackRepository, instance_id: str, digest: DigestService | None
+        self,
+        store: FederationStore,
+        tracks: TrackRepository,
+        instance_id: str,
+        digest: DigestService | None,
+        curation: CuratedFederation | None = None,
     ) -> None:
+        self._curation = curation  # issue 17: the publish gate; None publishes every accepted track
         self._store = store
         self._tracks = tracks
         self._instance_id = instance_id
@@ -49,7 +56,12 @@ class FederationPublisher:
         if e.kind in PUBLISH and e.track_id is not None:
             track = await self._tracks.get(e.track_id)
             if track is not None and is_public(track) and track.origin_instance == self._instance_id:
-                await self._store.outbox_add("track", {"track_id": track.id})
+                if self._curation is None or await self._curation.publishable(track):
+                    await self._store.outbox_add("track", {"track_id": track.id})
+        elif e.kind is EventKind.TRACK_BOOSTED and e.track_id is not None and self._curation is not None:
+            track = await self._tracks.get(e.track_id)
+            if track is not None and is_public(track) and track.origin_instance == self._instance_id:
+                await self._curation.on_boost(track, self._store)
         elif e.kind in WITHDRAW and e.track_id is not None and e.was_public:
             track = await self._tracks.get(e.track_id)
             if track is not None and track.origin_instance == self._instance_id:

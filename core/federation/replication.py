@@ -14,7 +14,9 @@ The parts live in their own modules: ``peer_registry`` (state and peers), ``inta
 
 from __future__ import annotations
 
+from core.federation.curated_intake import CuratedIntake
 from core.federation.event_types import (
+    BOOST_EVENT,
     DIGEST_EVENT,
     HAVE_EVENT,
     INSTANCE_EVENT,
@@ -28,6 +30,7 @@ from core.federation.outgoing import Outgoing
 from core.federation.snapshots import Snapshots
 
 __all__ = [
+    "BOOST_EVENT",
     "DIGEST_EVENT",
     "HAVE_EVENT",
     "INSTANCE_EVENT",
@@ -39,5 +42,5 @@ __all__ = [
 ]
 
 
-class Replicator(Snapshots, Fetching, Outgoing):
+class Replicator(Snapshots, Fetching, Outgoing, CuratedIntake):
     """Federation of one instance: peers, intake, fetching, the outbox and snapshots."""

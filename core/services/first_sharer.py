@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
-from core.model import InstanceId, TrackId
+from core.model import Evidence, InstanceId, Strength, Track, TrackId
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,41 @@ def settle_first_sharer(claims: Sequence[SharerClaim], skew_s: float = 300.0) ->
                 "to the federation and cannot be checked"
             )
     return FirstSharer(first, tuple(ordered), tuple(conflicts))
+
+
+class ClaimSource(Protocol):
+    """Turns a pool track into its claim: community, sharer and the federation event's time."""
+
+    async def claim(self, track: Track) -> SharerClaim:
+        """The claim this track makes to being first."""
+        ...
+
+
+def first_sharer_evidence(settled: FirstSharer) -> Evidence | None:
+    """What members see: who shared the sound first, where and when, and every disagreement."""
+    first = settled.first
+    if first is None:
+        return None
+    when = _event_time(first) or first.manifest_ts
+    line = f"first shared by {first.sharer} in {first.community} on {when:%Y-%m-%d}"
+    if settled.conflicts:
+        line += "; " + "; ".join(settled.conflicts)
+    return Evidence(
+        "first_sharer",
+        "first-sharer",
+        Strength.INFO,
+        line,
+        {
+            "track_id": first.track_id,
+            "instance": first.instance,
+            "community": first.community,
+            "sharer": first.sharer,
+            "origin_server_ts": first.origin_server_ts,
+            "manifest_ts": first.manifest_ts.isoformat(),
+            "conflicts": list(settled.conflicts),
+            "claims": [
+                {"instance": c.instance, "community": c.community, "track_id": c.track_id, "ts": c.origin_server_ts}
+                for c in settled.ordered
+            ],
+        },
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from core.errors import NotFoundError, UsageError
 from core.ports import GenrePlaces
 
-ANNOUNCEMENT_KINDS = ("round", "digest", "default")
+ANNOUNCEMENT_KINDS = ("round", "digest", "default", "moderators")
 _WORDS = re.compile(r"[\w'-]+", re.UNICODE)
 
 
@@ -27,6 +27,10 @@ class GenreDef:
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     places: Mapping[str, str] = field(default_factory=dict)  # platform -> channel/room id
+
+
+WATCH = "@watch:"  # stored places: "@watch:<place>" per platform, on or off (a configured one removed)
+WATCH_ON, WATCH_OFF = "on", "off"
 
 
 def _norm(text: str) -> str:
@@ -42,7 +46,9 @@ class GenreService:
         places: GenrePlaces,
         default_places: Mapping[str, str] | None = None,
         other_places: Mapping[str, Mapping[str, str]] | None = None,
+        watched: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        self._watched = {k: list(v) for k, v in (watched or {}).items()}  # from the config, per platform
         self._genres = {g.name: g for g in taxonomy}
         self._places = places
         self._default = dict(default_places or {})
@@ -121,6 +127,28 @@ class GenreService:
             raise UsageError(f"choose one of: {', '.join(ANNOUNCEMENT_KINDS)}")
         await self._places.put(f"@{kind}", platform, place)
 
+    async def watched(self, platform: str) -> list[str]:
+        """The places whose audio is shared, on a platform: the config's, then those moderators added."""
+        out = list(self._watched.get(platform, ()))
+        for (name, on), value in (await self._places.get_all()).items():
+            if on != platform or not name.startswith(WATCH):
+                continue
+            place = name[len(WATCH) :]
+            if value == WATCH_OFF:
+                out = [p for p in out if p != place]
+            elif place not in out:
+                out.append(place)
+        return out
+
+    async def set_watched(self, platform: str, place: str, on: bool) -> bool:
+        """``watch add/remove``: start or stop sharing a place's audio; False when it already was so."""
+        if (place in await self.watched(platform)) == on:
+            return False
+        configured = place in self._watched.get(platform, ())
+        value = WATCH_ON if on else WATCH_OFF
+        await self._places.put(f"{WATCH}{place}", platform, None if on == configured else value)
+        return True
+
     async def places_of(self, genre: str) -> dict[str, str]:
         """Where a genre is posted, per platform (runtime settings win over config)."""
         found = self.get(genre)
@@ -145,9 +173,12 @@ class GenreService:
                 place = None
             return place or default
         if kind in ("round", "digest") or kind in self._other:
-            return (
-                runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or started_in or default
-            )
+            configured = runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or started_in
+            if configured is None and kind == "digest":  # the community's first watched place
+                configured = next(iter(await self.watched(platform)), None)
+            return configured or default
         if kind == "default":
             return default
+        if kind == "moderators":  # moderators' notices: only where a place is set, never the default one
+            return runtime.get(("@moderators", platform)) or self._other.get(kind, {}).get(platform)
         raise NotFoundError(f"no such destination: {target}")

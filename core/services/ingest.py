@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import (
     Declaration,
+    Evidence,
     Fingerprint,
     InstanceId,
     PageInfo,
@@ -37,6 +38,7 @@ from core.model import (
 from core.ports import BlobPool, Clock, LinkFetcher, MediaInspector, TrackRepository
 from core.services import provenance
 from core.services.confirmation import ConfirmationService
+from core.services.first_sharer import ClaimSource, first_sharer_evidence, settle_first_sharer
 from core.services.near_duplicates import score_candidates
 from core.services.provenance import NearDuplicate, ProvenanceRules
 from core.services.quality_gate import LowQualityAction, QualityRules, check_quality, gate_evidence
@@ -97,6 +99,7 @@ class IngestService:
         classify_genre: GenreClassifier | None = None,
         confirmations: ConfirmationService | None = None,
         quality_rules: QualityRules | None = None,
+        claims: ClaimSource | None = None,
     ) -> None:
         self._pool = pool
         self._tracks = tracks
@@ -111,6 +114,7 @@ class IngestService:
         self._classify_genre = classify_genre
         self._confirmations = confirmations
         self._quality_rules = quality_rules or QualityRules()
+        self._claims = claims  # issue 12: first sharer across instances, by federation event time
         # seconds spent per stage since start (for /metrics and bench/ingest.py)
         self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.stage_counts: dict[str, int] = dict.fromkeys(STAGES, 0)
@@ -175,6 +179,7 @@ class IngestService:
             *provenance.page_evidence(page),
             *provenance.declaration_evidence(declaration),
             *provenance.near_duplicate_evidence(near, sharer_key),
+            *await self._first_sharer(near),
             *([gate_evidence(finding, self._quality_rules)] if finding else []),
         ]
         verdict, reason = provenance.decide(evidence, declaration, self._rules)
@@ -265,11 +270,28 @@ class IngestService:
         same = (track.sharer.platform, track.sharer.user_id) == (sharer.platform, sharer.user_id)
         if same:
             message = "you already shared this track"
+        elif self._claims is not None:  # a peer's track names its community (issue 12)
+            settled = settle_first_sharer([await self._claims.claim(track)])
+            first = settled.first
+            assert first is not None
+            message = f"already in the pool: first shared by {first.sharer} in {first.community} on " + (
+                f"{datetime.fromtimestamp(first.origin_server_ts / 1000, UTC):%Y-%m-%d}"
+                if first.origin_server_ts is not None
+                else f"{track.first_seen_at:%Y-%m-%d}"
+            )
         else:
             message = (
                 f"already in the pool: first shared by {track.sharer.display_name} on {track.first_seen_at:%Y-%m-%d}"
             )
         return IngestResult(track, False, message)
+
+    async def _first_sharer(self, near: list[NearDuplicate]) -> list[Evidence]:
+        """Who shared the matched sound first, settled by federation event times (not manifest dates)."""
+        if not near or self._claims is None:
+            return []
+        claims = [await self._claims.claim(item.track) for item in near]
+        found = first_sharer_evidence(settle_first_sharer(claims))
+        return [found] if found is not None else []
 
     async def _near_duplicates(self, fingerprint: Fingerprint | None) -> list[NearDuplicate]:
         if fingerprint is None:

@@ -20,7 +20,7 @@ Z = 1.96
 SCALE_MIDDLE = 3.0
 
 
-def wilson_lower_bound(positive: int, total: int, z: float = Z) -> float:
+def wilson_lower_bound(positive: float, total: float, z: float = Z) -> float:
     """Lower bound of the Wilson interval of ``positive/total``; 0 when ``total`` is 0."""
     if total <= 0:
         return 0.0
@@ -31,7 +31,7 @@ def wilson_lower_bound(positive: int, total: int, z: float = Z) -> float:
     return max(0.0, (centre - spread) / denominator)
 
 
-def bayesian_average(total: int, count: int, prior_mean: float, prior_weight: float = PRIOR_WEIGHT) -> float:
+def bayesian_average(total: float, count: float, prior_mean: float, prior_weight: float = PRIOR_WEIGHT) -> float:
     """(prior_weight·prior_mean + total) / (prior_weight + count)."""
     return (prior_weight * prior_mean + total) / (prior_weight + count)
 

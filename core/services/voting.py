@@ -25,7 +25,17 @@ from core.model import Sharer, Track, TrackId
 from core.ports import Clock, TrackRepository, VotingRepository
 from core.services.ranking import rank_entries
 from core.visibility import is_public
-from core.voting_model import Ballot, BallotType, Entry, Phase, Round, RoundRules, Standing, Voter
+from core.voting_model import (
+    Ballot,
+    BallotType,
+    Entry,
+    Phase,
+    Round,
+    RoundRules,
+    Standing,
+    Voter,
+    anonymised,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +70,21 @@ def deadlines(rnd: Round) -> list[tuple[str, datetime]]:
 class VotingService:
     """Rounds, submissions, ballots, results; track votes."""
 
-    def __init__(self, repo: VotingRepository, tracks: TrackRepository, clock: Clock, events: EventLog) -> None:
+    def __init__(
+        self,
+        repo: VotingRepository,
+        tracks: TrackRepository,
+        clock: Clock,
+        events: EventLog,
+        *,
+        min_account_age_days: float = 0.0,
+    ) -> None:
         self._repo = repo
         self._tracks = tracks
         self._clock = clock
         self._events = events
+        # [voting] min_account_age_days: a floor under every round's own minimum, for voters
+        self._min_voter_age_days = max(0.0, min_account_age_days)
 
     # -- rounds ------------------------------------------------------------------------
 
@@ -174,8 +194,10 @@ class VotingService:
                 if track is None
                 else "this track is not accepted (yet): it cannot be entered"
             )
-        if not await self._shared_by(track, by):
-            raise PermissionDeniedError("you can only submit tracks you shared yourself")
+        if Voter.of(track.sharer) != Voter.of(by):
+            # Only the member whose share added the track: a re-share of someone else's
+            # file is a sighting, not authorship (it would let anyone enter others' work).
+            raise PermissionDeniedError("you can only submit tracks you shared yourself (first)")
         if rnd.rules.genre and track.genre and track.genre != rnd.rules.genre:
             raise UsageError(f"round {rnd.label} is for {rnd.rules.genre}; this track is {track.genre}")
         entries = await self._repo.entries(rnd.id)
@@ -189,20 +211,41 @@ class VotingService:
             )
         return await self._repo.add_entry(rnd.id, track.id, by, now)
 
-    async def _shared_by(self, track: Track, who: Sharer) -> bool:
-        if Voter.of(track.sharer) == Voter.of(who):
-            return True
-        return any(Voter.of(s.sharer) == Voter.of(who) for s in await self._tracks.shares(track.id))
+    async def _shared_track(self, track_id: TrackId, voter: Voter) -> bool:
+        # A member who shared the entry's audio from another platform (or account) is its author too.
+        return any(Voter.of(s.sharer) == voter for s in await self._tracks.shares(track_id))
 
     @staticmethod
-    def _check_eligible(rnd: Round, account_age_days: float | None, roles: Sequence[str]) -> None:
+    def _check_eligible(
+        rnd: Round, account_age_days: float | None, roles: Sequence[str], floor_days: float = 0.0
+    ) -> None:
         rules = rnd.rules
-        if rules.min_account_age_days and (account_age_days is None or account_age_days < rules.min_account_age_days):
-            raise PermissionDeniedError(
-                f"round {rnd.label} is open to members of at least {rules.min_account_age_days:g} days"
-            )
+        min_days = max(rules.min_account_age_days, floor_days)
+        if min_days and (account_age_days is None or account_age_days < min_days):
+            known = "" if account_age_days is not None else " (this platform did not tell your account's age)"
+            raise PermissionDeniedError(f"round {rnd.label} is open to members of at least {min_days:g} days{known}")
         if rules.required_role and rules.required_role not in roles:
             raise PermissionDeniedError(f"round {rnd.label} is open to the role {rules.required_role} only")
+
+    async def hidden_entrants(self) -> dict[TrackId, Sharer]:
+        """Tracks entered in an anonymous round not closed yet, with who entered them."""
+        hidden: dict[TrackId, Sharer] = {}
+        for rnd in await self._repo.open_rounds():
+            if rnd.hides_entrants:
+                hidden.update((e.track_id, e.submitter) for e in await self._repo.entries(rnd.id))
+        return hidden
+
+    async def mask_entrants(self, tracks: Sequence[Track], platform: str, user_id: str) -> list[Track]:
+        """The tracks as ``platform``/``user_id`` may see them: anonymous entries without their sharer.
+
+        The entrant still sees their own; everyone else (moderators too: they vote) sees the
+        card an anonymous entry shows until the results.
+        """
+        hidden = await self.hidden_entrants() if tracks else {}
+        return [
+            anonymised(t) if t.id in hidden and Voter.of(hidden[t.id]) != Voter(platform, user_id) else t
+            for t in tracks
+        ]
 
     # -- ballots -----------------------------------------------------------------------
 
@@ -216,10 +259,13 @@ class VotingService:
         toggle: bool = False,
         account_age_days: float | None = None,
         roles: Sequence[str] = (),
+        cast_at: datetime | None = None,
     ) -> VoteOutcome:
-        """Cast, change or (value 0) withdraw a ballot; returns what happened in words."""
+        """Cast, change or (value 0) withdraw a ballot; returns what happened in words.
+        ``cast_at``: when the member voted, if the platform says (a reaction read after a
+        restart counts at its own time, never later than now)."""
         rnd = await self.get(ref)
-        now = self._clock.now()
+        now = self._clock.now() if cast_at is None else min(cast_at, self._clock.now())
         if rnd.phase is not Phase.VOTING or now >= rnd.vote_until:
             if rnd.phase is Phase.SUBMISSION and now < rnd.submit_until:
                 raise PhaseError(f"voting in round {rnd.label} opens at {_when(rnd.submit_until)}")
@@ -228,9 +274,9 @@ class VotingService:
         if entry is None:
             raise NotFoundError(f"round {rnd.label} has no entry {entry_number}")
         voter = Voter.of(by)
-        if Voter.of(entry.submitter) == voter:
+        if Voter.of(entry.submitter) == voter or await self._shared_track(entry.track_id, voter):
             raise PermissionDeniedError("you cannot vote for your own entry")
-        self._check_eligible(rnd, account_age_days, roles)
+        self._check_eligible(rnd, account_age_days, roles, self._min_voter_age_days)
         mine = await self._repo.ballots_of(rnd.id, voter)
         if value == 0 or (toggle and mine.get(entry_number) == value):
             previous = await self._repo.delete_ballot(rnd.id, entry_number, voter)
@@ -287,6 +333,10 @@ class VotingService:
     async def ballots(self, rnd: Round) -> Sequence[Ballot]:
         """Every ballot of a round."""
         return await self._repo.ballots(rnd.id)
+
+    async def voter_count(self, rnd: Round) -> int:
+        """How many members voted in a round (without reading the ballots)."""
+        return await self._repo.voter_count(rnd.id)
 
     async def track_votes(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
         """Votes per track."""

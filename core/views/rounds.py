@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
-from core.model import Sharer, Track
+from core.model import Track
 from core.ports import TrackRepository
-from core.replies import Button, Reply, VoteChoice
+from core.replies import Button, Reply, VoteChoice, command_hint, moment
 from core.services.voting import VoteOutcome, VotingService
-from core.voting_model import Ballot, BallotType, Entry, Phase, Round
+from core.voting_model import BallotType, Entry, Phase, Round, anonymised
 
 OUTCOME_WORDS = {
     VoteOutcome.RECORDED: "Vote recorded.",
@@ -21,9 +20,12 @@ OUTCOME_WORDS = {
 }
 
 
-def when_text(moment: datetime) -> str:
-    """A deadline as members read it."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+STATUS_ENTRIES = 50  # a status lists this many entries; 5,000 lines help nobody
+
+
+def when_text(when: datetime) -> str:
+    """A deadline as members read it: each platform writes it relative and absolute."""
+    return moment(when)
 
 
 def rules_text(rnd: Round) -> str:
@@ -49,15 +51,12 @@ def rules_text(rnd: Round) -> str:
     return "\n".join(lines)
 
 
-def _anonymised(track: Track) -> Track:
-    return replace(track, sharer=Sharer(track.sharer.platform, "anonymous", "anonymous"), artist=None)
-
-
 def started_reply(rnd: Round) -> Reply:
     """The announcement of a round open for submissions."""
     return Reply(
         title=f"Round {rnd.label} is open for submissions",
-        text=rules_text(rnd) + f"\nSubmit with `round submit {rnd.id} <track>` until {when_text(rnd.submit_until)}.",
+        text=rules_text(rnd)
+        + f"\nSubmit with `{command_hint(f'round submit {rnd.id} <track>')}` until {when_text(rnd.submit_until)}.",
     )
 
 
@@ -87,13 +86,13 @@ async def entry_reply(tracks: TrackRepository, rnd: Round, entry: Entry) -> Repl
         buttons: tuple[Button, ...] = (Button.vote("👍", VoteChoice.ballot(rnd.id, entry.number, 1)),)
     else:
         buttons = tuple(Button.vote(str(v), VoteChoice.ballot(rnd.id, entry.number, v)) for v in range(1, 6))
-    card = _anonymised(track) if track and rnd.hides_entrants else track
+    card = anonymised(track) if track and rnd.hides_entrants else track
     return Reply(
         title=f"Round {rnd.label} — entry {entry.number}",
         text=f"Entry {entry.number} by {who}",
         cards=(card,) if card else (),
         buttons=buttons,
-        data={"round": rnd.id, "entry": entry.number},
+        data={"round": rnd.id, "entry": entry.number, "track": entry.track_id},  # "track": its audio follows
     )
 
 
@@ -142,10 +141,8 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
     )
 
 
-async def status_reply(
-    tracks: TrackRepository, rnd: Round, entries: Sequence[Entry], ballots: Sequence[Ballot]
-) -> Reply:
-    """Phase, deadlines and entries of a round."""
+async def status_reply(tracks: TrackRepository, rnd: Round, entries: Sequence[Entry], voters: int) -> Reply:
+    """Phase, deadlines and the first entries of a round (a big round lists STATUS_ENTRIES of them)."""
     deadline = {
         Phase.SUBMISSION: f"submissions close {when_text(rnd.submit_until)}",
         Phase.VOTING: f"voting closes {when_text(rnd.vote_until)}",
@@ -154,12 +151,16 @@ async def status_reply(
     lines = [
         rules_text(rnd),
         f"Phase: {rnd.phase.value} — {deadline}",
-        f"Entries: {len(entries)} · voters: {len({b.voter for b in ballots})}",
+        f"Entries: {len(entries)} · voters: {voters}",
     ]
-    for entry in entries:
-        track = await tracks.get(entry.track_id)
+    shown = entries[:STATUS_ENTRIES]
+    found = await tracks.get_many([entry.track_id for entry in shown])
+    for entry in shown:
+        track = found.get(entry.track_id)
         who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
         lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
+    if len(entries) > len(shown):
+        lines.append(f"  … and {len(entries) - len(shown)} more: each entry has its own card in the round's posts")
     return Reply(
         title=f"Round {rnd.label}",
         text="\n".join(lines),

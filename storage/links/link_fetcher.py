@@ -20,7 +20,7 @@ import asyncio
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import FetchError, PageGoneError, PageWithoutAudioError
 from core.model import PageInfo
@@ -28,9 +28,9 @@ from core.ports import FetchedLink
 from storage.links.address_guard import AddressGuard, LinkPolicy, Resolver
 from storage.links.page_parse import parse_page
 from storage.links.safe_http import Downloaded, Page, SafeHttp
-from storage.links.yt_dlp_plugins.extractor.wavepool_suno import WavepoolSunoIE
-from storage.links.yt_dlp_plugins.extractor.wavepool_udio import WavepoolUdioIE
-from storage.links.ytdlp_fetch import YtdlpFetcher
+
+if TYPE_CHECKING:
+    from storage.links.ytdlp_fetch import YtdlpFetcher
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,13 +59,19 @@ def _opt(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-# generator -> its Wavepool plugin extractor
-GENERATOR_EXTRACTORS: dict[str, type[Any]] = {"suno": WavepoolSunoIE, "udio": WavepoolUdioIE}
+@functools.cache
+def generator_extractors() -> dict[str, type[Any]]:
+    """generator -> its Wavepool plugin extractor (yt-dlp is imported here, on first use:
+    it costs about a second, which start-up should not pay)."""
+    from storage.links.yt_dlp_plugins.extractor.wavepool_suno import WavepoolSunoIE
+    from storage.links.yt_dlp_plugins.extractor.wavepool_udio import WavepoolUdioIE
+
+    return {"suno": WavepoolSunoIE, "udio": WavepoolUdioIE}
 
 
 def generator_of(url: str) -> str | None:
     """The generator whose song page ``url`` is, when a plugin extractor claims it."""
-    for generator, extractor in GENERATOR_EXTRACTORS.items():
+    for generator, extractor in generator_extractors().items():
         if extractor.suitable(url):
             return generator
     return None
@@ -89,7 +95,16 @@ class SafeLinkFetcher:
         self._settings = settings
         self._guard = AddressGuard(settings, resolver=resolver, host_map=host_map)
         self._http = SafeHttp(settings, self._guard)
-        self._ytdlp = YtdlpFetcher(settings, self._guard, self._http)
+        self._ytdlp_fetcher: YtdlpFetcher | None = None
+
+    @property
+    def _ytdlp(self) -> YtdlpFetcher:
+        """yt-dlp, built on the first link that needs it."""
+        if self._ytdlp_fetcher is None:
+            from storage.links.ytdlp_fetch import YtdlpFetcher
+
+            self._ytdlp_fetcher = YtdlpFetcher(self._settings, self._guard, self._http)
+        return self._ytdlp_fetcher
 
     @property
     def guard(self) -> AddressGuard:
@@ -117,7 +132,7 @@ class SafeLinkFetcher:
     async def _fetch_generator(
         self, generator: str, shared: str, url: str, dest_dir: Path, max_bytes: int
     ) -> FetchedLink:
-        info = await self._ytdlp.extract(url, max_bytes, plugin=GENERATOR_EXTRACTORS[generator])
+        info = await self._ytdlp.extract(url, max_bytes, plugin=generator_extractors()[generator])
         facts: dict[str, Any] = info.get("wavepool_page") or {}
         audio_url = _opt(facts.get("audio_url")) or _opt(info.get("url"))
         if audio_url is None:

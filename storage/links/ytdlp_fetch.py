@@ -48,11 +48,8 @@ from core.errors import (
 )
 from storage.links.address_guard import AddressGuard, LinkPolicy
 from storage.links.safe_http import Downloaded, SafeHttp
-from storage.links.yt_dlp_plugins.extractor.wavepool_suno import (
-    PAGE_WITHOUT_AUDIO,
-    PRIVATE_OR_REMOVED,
-    WavepoolSunoIE,
-)
+from storage.links.yt_dlp_plugins.extractor.wavepool_pages import PAGE_WITHOUT_AUDIO, PRIVATE_OR_REMOVED
+from storage.links.yt_dlp_plugins.extractor.wavepool_suno import WavepoolSunoIE
 
 log = logging.getLogger(__name__)
 

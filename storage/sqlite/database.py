@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from core.errors import DATABASE_BUSY_TEXT, DISK_FULL_TEXT, StorageError
 from storage.sqlite.migrations import MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
@@ -143,14 +145,42 @@ class Database:
             yield self  # nested: part of the enclosing transaction
             return
         async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise _storage_error(error) from error
             token = _IN_TRANSACTION.set(True)
             try:
                 yield self
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
+            except BaseException as error:
+                await self._rollback()
+                if isinstance(error, sqlite3.OperationalError):
+                    raise _storage_error(error) from error
                 raise
             else:
-                await self._conn.execute("COMMIT")
+                try:
+                    await self._conn.execute("COMMIT")
+                except sqlite3.OperationalError as error:
+                    # A failed COMMIT (disk full, lock held elsewhere) can leave the transaction
+                    # open: end it, or every later write on this connection would fail too.
+                    await self._rollback()
+                    raise _storage_error(error) from error
             finally:
                 _IN_TRANSACTION.reset(token)
+
+    async def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                await self._conn.execute("ROLLBACK")
+            except sqlite3.OperationalError as error:  # SQLite may have rolled back already
+                log.warning("rollback failed: %s", error)
+
+
+def _storage_error(error: sqlite3.OperationalError) -> Exception:
+    """A full disk or a database held by another program as a StorageError; others as they are."""
+    text = str(error).lower()
+    if "full" in text:
+        return StorageError(DISK_FULL_TEXT)
+    if "locked" in text or "busy" in text:
+        return StorageError(DATABASE_BUSY_TEXT)
+    return error

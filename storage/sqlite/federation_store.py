@@ -125,6 +125,17 @@ class SqliteFederationStore:
         row = await self._db.fetchone("SELECT track_id FROM fed_manifests WHERE event_id = ?", (event_id,))
         return TrackId(row[0]) if row else None
 
+    async def save_event_time(self, track_id: TrackId, origin_server_ts: int) -> None:
+        await self._db.execute(  # fed_event_times: migration 131 (issue 12)
+            "INSERT INTO fed_event_times(track_id, origin_server_ts) VALUES (?, ?) ON CONFLICT(track_id)"
+            " DO UPDATE SET origin_server_ts = min(origin_server_ts, excluded.origin_server_ts)",
+            (track_id, origin_server_ts),
+        )
+
+    async def event_time(self, track_id: TrackId) -> int | None:
+        row = await self._db.fetchone("SELECT origin_server_ts FROM fed_event_times WHERE track_id = ?", (track_id,))
+        return int(row[0]) if row else None
+
     async def set_manifest_event(self, track_id: TrackId, event_id: str) -> None:
         await self._db.execute("UPDATE fed_manifests SET event_id = ? WHERE track_id = ?", (event_id, track_id))
 

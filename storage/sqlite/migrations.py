@@ -181,10 +181,14 @@ PROMPTS = Migration(
     ),
 )
 
+from storage.sqlite import schema_chat as _chat  # noqa: E402
+from storage.sqlite import schema_curation as _curation  # noqa: E402
+from storage.sqlite import schema_federated_rounds as _fr  # noqa: E402
 from storage.sqlite import schema_federation_ops as _fed_ops  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
 from storage.sqlite import schema_provenance as _provenance  # noqa: E402
 from storage.sqlite import schema_scale as _scale  # noqa: E402
+from storage.sqlite import schema_web as _web  # noqa: E402
 
 EVENTS = Migration(
     20,
@@ -218,5 +222,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     EVENTS,
     Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
     Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS),
+    Migration(_provenance.NEAR_DUP_SLIM_VERSION, _provenance.NEAR_DUP_SLIM_NAME, _provenance.NEAR_DUP_SLIM_STATEMENTS),
+    Migration(
+        _provenance.REPLICA_PROVENANCE_VERSION,
+        _provenance.REPLICA_PROVENANCE_NAME,
+        _provenance.REPLICA_PROVENANCE_STATEMENTS,
+    ),
+    Migration(_web.WEB_INDEXES_VERSION, _web.WEB_INDEXES_NAME, _web.WEB_INDEXES_STATEMENTS),
+    Migration(_curation.CURATION_VERSION, _curation.CURATION_NAME, _curation.CURATION_STATEMENTS),
+    Migration(_fr.FEDERATED_ROUNDS_VERSION, _fr.FEDERATED_ROUNDS_NAME, _fr.FEDERATED_ROUNDS_STATEMENTS),
+    Migration(_chat.SEARCH_SHARER_VERSION, _chat.SEARCH_SHARER_NAME, _chat.SEARCH_SHARER_STATEMENTS),
     Migration(_fed_ops.OUTBOX_PARKING_VERSION, _fed_ops.OUTBOX_PARKING_NAME, _fed_ops.OUTBOX_PARKING_STATEMENTS),
 )

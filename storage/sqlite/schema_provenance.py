@@ -44,3 +44,25 @@ NEAR_DUP_STATEMENTS: tuple[str, ...] = (
     "DROP INDEX fingerprint_keys_key",
     "DROP TABLE fingerprint_keys",
 )
+
+# Migration 130: deletes find a track's band rows by recomputing its bands from the stored
+# fingerprint copy (32 primary-key seeks), so the ``doc`` index, as large as the band table
+# itself, is no longer written on every insert or kept in the page cache.
+NEAR_DUP_SLIM_VERSION = 130
+NEAR_DUP_SLIM_NAME = "near-duplicate index without its doc index"
+NEAR_DUP_SLIM_STATEMENTS: tuple[str, ...] = ("DROP INDEX IF EXISTS near_dup_bands_doc",)
+
+# Migration 131: provenance of replicated tracks.
+# * ``fed_event_times``: the homeserver's origin_server_ts of the first federation event that
+#   carried each track's manifest (first-sharer settlement trusts it, not the manifest's date);
+# * ``replica_fingerprints``: replicated tracks waiting to be fingerprinted and indexed, and
+#   how each was (the manifest's fingerprint checked on a sample, or our own).
+REPLICA_PROVENANCE_VERSION = 131
+REPLICA_PROVENANCE_NAME = "provenance of replicated tracks"
+REPLICA_PROVENANCE_STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE fed_event_times (track_id TEXT PRIMARY KEY, origin_server_ts INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE replica_fingerprints (
+        track_id TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', checked_at TEXT
+    )""",
+    "CREATE INDEX replica_fingerprints_state ON replica_fingerprints(state)",
+)

@@ -155,7 +155,7 @@ class SqliteTrackRepository:
         return _track(rows[0]) if len(distinct) == 1 else None
 
     async def search(self, text: str, limit: int = 10) -> Sequence[Track]:
-        """Full-text search over title, artist, prompt, style, tags and genre."""
+        """Full-text search over title, artist, prompt, style, tags, genre and the sharer's name."""
         query = fts_query(text)
         if query is None:
             return []
@@ -275,6 +275,11 @@ class SqliteTrackRepository:
     ) -> Sequence[tuple[TrackId, Fingerprint]]:
         """Tracks sharing LSH bands with this fingerprint, most shared first (``near_dup_index``)."""
         return [(c.track_id, c.fingerprint) for c in await self._near.candidates(fingerprint, limit)]
+
+    async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
+        """The stored fingerprint of a track, if it has one."""
+        row = await self._db.fetchone("SELECT duration_s, vals FROM fingerprints WHERE track_id = ?", (track_id,))
+        return Fingerprint(_unpack(row[1]), float(row[0])) if row else None
 
     async def referenced_cids(self) -> set[Cid]:
         """CIDs of tracks that are not taken down."""

@@ -12,7 +12,7 @@ from core.clock import ManualClock
 from core.commands.declaration import Post
 from core.errors import NotFoundError, PermissionDeniedError, PhaseError, UsageError
 from core.services.voting import VoteOutcome, VotingService
-from core.views.rounds import results_reply, status_reply
+from core.views.rounds import STATUS_ENTRIES, results_reply, status_reply
 from core.voting_model import BallotType, Phase, RoundRules
 from storage.memory import MemoryTrackRepository, MemoryVotingRepository
 from storage.memory_events import MemoryEventLog
@@ -191,9 +191,27 @@ async def test_anonymous_entries_until_results(h: Harness) -> None:
     assert entries and all("anonymous" in r.text and "Bob" not in r.text for r in entries)
     assert all(card.sharer.display_name == "anonymous" for r in entries for card in r.cards)
     rnd = await h.voting.get(str(rid))
-    assert "Bob" not in (await status_reply(h.tracks, rnd, await h.voting.entries(rnd), [])).text
+    assert "Bob" not in (await status_reply(h.tracks, rnd, await h.voting.entries(rnd), 0)).text
     await h.voting.vote(str(rid), 1, ALICE, 1)
     h.clock.advance(timedelta(days=1))
     await h.voting.advance_due()
     results = await results_reply(h.voting, h.tracks, await h.voting.closed(str(rid)))
     assert "Bob" in results.text
+
+
+async def test_status_of_a_big_round_lists_the_first_entries_and_counts_voters(h: Harness) -> None:
+    rid = await _round(h, entries_per_member=10)
+    for n in range(STATUS_ENTRIES + 3):
+        who = member(f"m{n // 10}")
+        await _entered(h, who, f"song {n:02d}", rid)
+    h.clock.advance(timedelta(days=1, seconds=1))
+    await h.voting.advance_due()
+    for voter in (ALICE, member("zed")):
+        await h.voting.vote(str(rid), 1, voter, 1)
+        await h.voting.vote(str(rid), 2, voter, 1)
+    rnd = await h.voting.get(str(rid))
+    assert await h.voting.voter_count(rnd) == 2
+    text = (await status_reply(h.tracks, rnd, await h.voting.entries(rnd), await h.voting.voter_count(rnd))).text
+    assert f"Entries: {STATUS_ENTRIES + 3} · voters: 2" in text
+    assert f"song {STATUS_ENTRIES - 1:02d}" in text and f"song {STATUS_ENTRIES:02d}" not in text
+    assert "… and 3 more" in text

@@ -225,7 +225,7 @@ def test_acknowledged_round_entry_and_vote_survive_sigkill(tmp_path: Path) -> No
                 assert inst.app.voting is not None
                 rnd = await inst.app.voting.get(round_id)
                 assert rnd.rules.theme == "Crash test"
-                status = await status_reply(inst.app.tracks, rnd, await inst.app.voting.entries(rnd), [])
+                status = await status_reply(inst.app.tracks, rnd, await inst.app.voting.entries(rnd), 0)
                 assert "Bob's entry" in status.text
                 assert await inst.app.voting.track_votes([track_id]) == {track_id: 1}
         finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import atheris
 
+from core.federation.peer_registry import key_proof
 from storage.memory_events import MemoryEventLog
 from storage.memory_federation import MemoryFederationStore
 
@@ -161,7 +162,12 @@ def _replicator() -> Replicator:
         rep.handle_instance(
             PEER,
             PEER,
-            {"instance": SIGNER.instance_id, "public_key": SIGNER.public_key_b64, "name": "peer"},
+            {
+                "instance": SIGNER.instance_id,
+                "public_key": SIGNER.public_key_b64,
+                "name": "peer",
+                "proof": key_proof(SIGNER, PEER),
+            },
         )
     )
     assert peer is not None

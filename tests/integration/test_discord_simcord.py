@@ -122,7 +122,8 @@ async def test_watched_channel_upload_is_shared(tmp_path: Path) -> None:
     async with world(tmp_path) as (env, guild, instance):
         chans = _ids(guild)
         client = env.bot
-        client.watch_channels = {str(chans["music"].id)}
+        assert instance.app.genres is not None  # a moderator's `watch add`, no restart
+        await instance.app.genres.set_watched("discord", str(chans["music"].id), True)
         alice = guild.add_member(env.create_user("alice"))
         data = make_mp3(tmp_path / "drop.mp3", 3, 4).read_bytes()
         message = await alice.send(chans["music"], "new one!", attachments=[("drop.mp3", data)])

@@ -20,6 +20,7 @@ from config.settings import LinkSettings
 from core.clock import ManualClock
 from core.errors import FetchError, TooLargeError, UnsafeUrlError
 from core.federation.manifest import manifest_for, sign
+from core.federation.peer_registry import key_proof
 from core.federation.policy import FederationPolicy
 from core.federation.replication import Replicator
 from storage.blob_pool import DiskBlobPool
@@ -76,7 +77,7 @@ async def _offer(tmp: Path, rep: Replicator, url: str) -> str:
     await rep.handle_instance(
         "@origin:hs",
         "@origin:hs",
-        {"instance": origin.instance_id, "public_key": origin.public_key_b64, "name": "origin"},
+        {"instance": origin.instance_id, "public_key": origin.public_key_b64, "proof": key_proof(origin, "@origin:hs")},
     )
     pool = DiskBlobPool(tmp / "origin" / "pool")
     source = tmp / "blob.bin"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from core.clock import ManualClock
 from core.errors import FetchError
 from core.federation.manifest import manifest_for, sign
+from core.federation.peer_registry import key_proof
 from core.federation.policy import FederationPolicy
 from core.federation.replication import Replicator
 from core.model import Verdict
@@ -61,7 +62,12 @@ async def replicator(tmp_path: Path) -> AsyncIterator[Replicator]:
     peer = await rep.handle_instance(
         PEER,
         PEER,
-        {"instance": SIGNER.instance_id, "public_key": SIGNER.public_key_b64, "name": "peer"},
+        {
+            "instance": SIGNER.instance_id,
+            "public_key": SIGNER.public_key_b64,
+            "name": "peer",
+            "proof": key_proof(SIGNER, PEER),
+        },
     )
     assert peer is not None
     yield rep

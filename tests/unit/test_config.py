@@ -33,7 +33,6 @@ def test_config_data_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
         ("[http]\nport = 70000\n", "port"),
         ('[digest]\ntime = "25:00"\n', "time"),
         ('[links]\nallow_ranges = ["not-a-range"]\n', "allow_ranges"),
-        ('[matrix]\nhomeserver = "http://x"\nuser_id = "@a:x"\n', "access_token"),
         ("[instance\n", "not valid TOML"),
     ],
 )

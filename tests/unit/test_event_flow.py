@@ -135,3 +135,43 @@ async def test_a_new_chat_surface_skips_what_is_older_than_its_backlog(events: E
     dispatcher = Dispatcher(events, [chat, federation], ManualClock(NOW))
     await dispatcher.pump()
     assert chat.got == [2] and federation.got == [1, 2]
+
+
+class CountingLog:
+    """The outbox, counting the reads a dispatcher pass makes."""
+
+    def __init__(self, inner: EventLog) -> None:
+        self.inner = inner
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.inner, name)
+        if name in ("last_seq", "checkpoint", "after"):
+
+            async def counted(*args: object) -> object:
+                self.reads += 1
+                return await attr(*args)
+
+            return counted
+        return attr
+
+
+async def test_an_idle_pass_reads_the_outbox_once_and_new_events_still_reach_everyone(events: EventLog) -> None:
+    subscribers = [Recorder(f"s{n}") for n in range(4)]
+    down = subscribers[3]
+    down.up = False
+    counting = CountingLog(events)
+    dispatcher = Dispatcher(counting, subscribers, ManualClock(NOW))  # type: ignore[arg-type]
+    await events.record(_track(1), NOW)
+    while await dispatcher.pump():
+        pass
+    counting.reads = 0
+    for _ in range(3):
+        assert not await dispatcher.pump()
+    # one read of the newest seq per pass; the down subscriber is not read while it is not ready
+    assert counting.reads == 3
+    await events.record(_track(2), NOW)
+    down.up = True
+    while await dispatcher.pump():
+        pass
+    assert [s.got for s in subscribers] == [[1, 2]] * 4

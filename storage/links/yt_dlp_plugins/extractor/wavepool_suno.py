@@ -16,81 +16,31 @@ is private or was removed.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
-from urllib.parse import urljoin
 
-from yt_dlp.extractor.common import InfoExtractor
-from yt_dlp.networking.exceptions import HTTPError
-from yt_dlp.utils import ExtractorError
+from storage.links.yt_dlp_plugins.extractor.wavepool_pages import (
+    GeneratorPageIE,
+    embedded_objects,
+    result,
+)
+from storage.links.yt_dlp_plugins.extractor.wavepool_pages import text_or_none as _text
 
 SONG_URL = "https://suno.com/song/{}"
-PAGE_WITHOUT_AUDIO = "page without audio: this Suno page has no playable song"
-PRIVATE_OR_REMOVED = "private or removed song: Suno does not show this song publicly"
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _SONG_PATH = re.compile(r"/song/(" + _UUID + r")")
-_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
-_NEXT_F = re.compile(r"self\.__next_f\.push\(\[\s*\d+\s*,\s*(\"(?:[^\"\\]|\\.)*\")\s*\]\)", re.DOTALL)
-_MAX_BACKTRACK = 40
-
-
-def clip_candidates(text: str, key: str = "audio_url") -> list[dict[str, Any]]:
-    """Every JSON object in ``text`` that has a ``key`` key (``audio_url``), outermost-nearest first."""
-    decoder = json.JSONDecoder()
-    found: list[dict[str, Any]] = []
-    for match in re.finditer('"' + re.escape(key) + r'"\s*:', text):
-        start = match.start()
-        tries = 0
-        pos = text.rfind("{", 0, start)
-        while pos >= 0 and tries < _MAX_BACKTRACK:
-            tries += 1
-            try:
-                value, end = decoder.raw_decode(text, pos)
-            except ValueError:
-                pos = text.rfind("{", 0, pos)
-                continue
-            if isinstance(value, dict) and end > start and key in value:
-                found.append(value)
-                break
-            pos = text.rfind("{", 0, pos)
-    return found
-
-
-def texts_to_search(webpage: str) -> list[str]:
-    """Script bodies, with Next.js flight chunks decoded from their JS string form."""
-    texts: list[str] = []
-    flight: list[str] = []
-    for raw in _NEXT_F.findall(webpage):
-        try:
-            flight.append(json.loads(raw))
-        except ValueError:
-            continue
-    if flight:
-        texts.append("".join(flight))
-    texts.extend(_SCRIPT.findall(webpage))
-    return texts
 
 
 def find_clip(webpage: str, song_id: str | None) -> dict[str, Any] | None:
     """The embedded clip JSON for ``song_id`` (or the first clip), None when there is none."""
-    clips: list[dict[str, Any]] = []
-    for text in texts_to_search(webpage):
-        if "audio_url" in text:
-            clips.extend(clip_candidates(text))
+    clips = embedded_objects(webpage, "audio_url")
     if not clips:
         return None
     for clip in clips:
         if song_id and str(clip.get("id", "")).lower() == song_id.lower():
             return clip
     return clips[0]
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
 
 
 def _looks_like_lyrics(text: str) -> bool:
@@ -130,11 +80,12 @@ def clip_facts(clip: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class WavepoolSunoIE(InfoExtractor):  # type: ignore[misc]
+class WavepoolSunoIE(GeneratorPageIE):
     """Suno song pages and short share links."""
 
     IE_NAME = "wavepool:suno"
     IE_DESC = "Suno song pages (Wavepool plugin)"
+    SITE = "Suno"
     # An optional port is accepted so that fixture servers on 127.0.0.1 can stand in for suno.com.
     _VALID_URL = (
         r"https?://(?:www\.)?suno\.com(?::\d+)?/"
@@ -144,35 +95,19 @@ class WavepoolSunoIE(InfoExtractor):  # type: ignore[misc]
     def _real_extract(self, url: str) -> dict[str, Any]:
         match = self._match_valid_url(url)
         song_id = match.group("id")
-        display_id = song_id or match.group("code")
-        try:
-            webpage, handle = self._download_webpage_handle(url, display_id, note="Downloading Suno page")
-        except ExtractorError as exc:
-            cause = exc.cause
-            if isinstance(cause, HTTPError) and cause.status in (401, 403, 404, 410):
-                raise ExtractorError(PRIVATE_OR_REMOVED, expected=True) from exc
-            raise
-        final_url = handle.url
+        webpage, final_url = self._page(url, song_id or match.group("code"))
         if song_id is None:
             found = _SONG_PATH.search(final_url) or _SONG_PATH.search(self._og_search_url(webpage, default="") or "")
             if found is None:
-                raise ExtractorError(PRIVATE_OR_REMOVED, expected=True)
+                raise self._gone()
             song_id = found.group(1)
         song_id = song_id.lower()
 
         clip = find_clip(webpage, song_id)
         facts = clip_facts(clip) if clip else {}
-        og_audio = self._og_search_property(
-            ("audio", "audio:url", "audio:secure_url"), webpage, default=None, fatal=False
-        )
-        audio_url = facts.get("audio_url") or og_audio
-        if not audio_url:
-            raise ExtractorError(PAGE_WITHOUT_AUDIO, expected=True)
-        audio_url = urljoin(final_url, audio_url)
+        audio_url = self._audio_url(facts, webpage, final_url)
         title = facts.get("title") or self._og_search_title(webpage, default=None) or song_id
         thumbnail = facts.get("image_url") or self._og_search_thumbnail(webpage, default=None)
-        description = facts.get("prompt") or self._og_search_description(webpage, default=None)
-        canonical = SONG_URL.format(song_id)
         page = {
             "generator": "suno",
             "song_id": song_id,
@@ -185,23 +120,16 @@ class WavepoolSunoIE(InfoExtractor):  # type: ignore[misc]
             "model": facts.get("model"),
             "image_url": thumbnail,
             "audio_url": audio_url,
-            "canonical_url": canonical,
+            "canonical_url": SONG_URL.format(song_id),
             "has_clip_json": clip is not None,
         }
-        return {
-            "id": song_id,
-            "title": title,
-            "url": audio_url,
-            "ext": "mp3",
-            "vcodec": "none",
-            "acodec": "mp3",
-            "thumbnail": thumbnail,
-            "description": description,
-            "uploader": facts.get("display_name") or facts.get("creator"),
-            "uploader_id": facts.get("creator"),
-            "artist": facts.get("display_name") or facts.get("creator"),
-            "track": title,
-            "tags": facts.get("tags") or None,
-            "webpage_url": canonical,
-            "wavepool_page": page,
-        }
+        artist = facts.get("display_name") or facts.get("creator")
+        return result(
+            page,
+            thumbnail=thumbnail,
+            description=facts.get("prompt") or self._og_search_description(webpage, default=None),
+            uploader=artist,
+            uploader_id=facts.get("creator"),
+            artist=artist,
+            tags=facts.get("tags") or None,
+        )

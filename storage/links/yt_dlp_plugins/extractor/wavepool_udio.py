@@ -10,32 +10,16 @@ are older; their pages still play. A 404 means private or removed.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urljoin
 
-from yt_dlp.extractor.common import InfoExtractor
-from yt_dlp.networking.exceptions import HTTPError
-from yt_dlp.utils import ExtractorError
-
-from storage.links.yt_dlp_plugins.extractor.wavepool_suno import (
-    PAGE_WITHOUT_AUDIO,
-    PRIVATE_OR_REMOVED,
-    clip_candidates,
-    texts_to_search,
-)
+from storage.links.yt_dlp_plugins.extractor.wavepool_pages import GeneratorPageIE, embedded_objects, result
+from storage.links.yt_dlp_plugins.extractor.wavepool_pages import text_or_none as _text
 
 SONG_URL = "https://www.udio.com/songs/{}"
 
 
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def find_song(webpage: str, song_id: str) -> dict[str, Any] | None:
     """The embedded song JSON for ``song_id`` (or the first one), None when there is none."""
-    songs: list[dict[str, Any]] = []
-    for text in texts_to_search(webpage):
-        if "song_path" in text:
-            songs.extend(clip_candidates(text, key="song_path"))
+    songs = embedded_objects(webpage, "song_path")
     for song in songs:
         if str(song.get("id", "")) == song_id:
             return song
@@ -61,34 +45,22 @@ def song_facts(song: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class WavepoolUdioIE(InfoExtractor):  # type: ignore[misc]
+class WavepoolUdioIE(GeneratorPageIE):
     """Udio song pages."""
 
     IE_NAME = "wavepool:udio"
     IE_DESC = "Udio song pages (Wavepool plugin)"
+    SITE = "Udio"
     # An optional port is accepted so that fixture servers on 127.0.0.1 can stand in for udio.com.
     _VALID_URL = r"https?://(?:www\.)?udio\.com(?::\d+)?/songs/(?P<id>[A-Za-z0-9]+)/?(?:[?#].*)?$"
 
     def _real_extract(self, url: str) -> dict[str, Any]:
         song_id = self._match_valid_url(url).group("id")
-        try:
-            webpage, handle = self._download_webpage_handle(url, song_id, note="Downloading Udio page")
-        except ExtractorError as exc:
-            cause = exc.cause
-            if isinstance(cause, HTTPError) and cause.status in (401, 403, 404, 410):
-                raise ExtractorError(PRIVATE_OR_REMOVED, expected=True) from exc
-            raise
+        webpage, final_url = self._page(url, song_id)
         song = find_song(webpage, song_id)
         facts = song_facts(song) if song else {}
-        og_audio = self._og_search_property(
-            ("audio", "audio:url", "audio:secure_url"), webpage, default=None, fatal=False
-        )
-        audio_url = facts.get("audio_url") or og_audio
-        if not audio_url:
-            raise ExtractorError(PAGE_WITHOUT_AUDIO, expected=True)
-        audio_url = urljoin(handle.url, audio_url)
+        audio_url = self._audio_url(facts, webpage, final_url)
         title = facts.get("title") or self._og_search_title(webpage, default=None) or song_id
-        canonical = SONG_URL.format(song_id)
         page = {
             "generator": "udio",
             "song_id": facts.get("song_id") or song_id,
@@ -101,19 +73,7 @@ class WavepoolUdioIE(InfoExtractor):  # type: ignore[misc]
             "duration": facts.get("duration"),
             "image_url": facts.get("image_url") or self._og_search_thumbnail(webpage, default=None),
             "audio_url": audio_url,
-            "canonical_url": canonical,
+            "canonical_url": SONG_URL.format(song_id),
             "has_clip_json": song is not None,
         }
-        return {
-            "id": song_id,
-            "title": title,
-            "url": audio_url,
-            "ext": "mp3",
-            "vcodec": "none",
-            "acodec": "mp3",
-            "uploader": facts.get("creator"),
-            "track": title,
-            "duration": facts.get("duration"),
-            "webpage_url": canonical,
-            "wavepool_page": page,
-        }
+        return result(page, id=song_id, uploader=facts.get("creator"), duration=facts.get("duration"))

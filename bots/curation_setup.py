@@ -1,0 +1,51 @@
+"""Builds an instance's curation services from its settings (called by ``bots.runtime``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config.settings import Settings
+from core.events.ports import EventLog
+from core.federation.curated import CuratedFederation
+from core.federation.policy import PublishGate
+from core.ports import Clock, TrackRepository
+from core.services.curation import Curation, build_curation
+from storage.sqlite.curation_store import SqliteCurationStore
+from storage.sqlite.database import Database
+from storage.sqlite.voting_repository import SqliteVotingRepository
+
+if TYPE_CHECKING:
+    from bots.instance import Instance
+
+
+def curation_for(settings: Settings, db: Database, tracks: TrackRepository, events: EventLog, clock: Clock) -> Curation:
+    """Reputation, boosts, recommendations and lineage over the instance database."""
+    c = settings.curation
+    return build_curation(
+        SqliteCurationStore(db),
+        tracks,
+        events,
+        clock,
+        SqliteVotingRepository(db),
+        min_reputation=c.min_boost_reputation,
+        public_leaderboard=c.public_leaderboard,
+    )
+
+
+def publish_gate_for(settings: Settings) -> PublishGate:
+    """The federation publish gate the settings ask for."""
+    c = settings.curation
+    return PublishGate(
+        curated=c.publish_gate == "curated",
+        min_boosts=c.publish_min_boosts,
+        round_place=c.publish_round_place,
+        min_score=c.publish_min_score,
+    )
+
+
+def curated_federation(instance: Instance) -> CuratedFederation | None:
+    """Curation's part in the federation (publish gate, boosts, lineage), or None without curation."""
+    curation = instance.app.curation
+    if curation is None:
+        return None
+    return CuratedFederation(curation.reputation, curation.lineage, curation.store, publish_gate_for(instance.settings))

@@ -1,0 +1,163 @@
+"""``CurationStore`` on SQLite: reads votes, shares and tracks; keeps boosts and lineage."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from core.curation_ports import LineageLink, Member, Penalty, Relation, SignalKind, TrackFact, VoteFact
+from core.model import Cid, TrackId
+from storage.sqlite.database import Database, Row
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _link(row: Row) -> LineageLink:
+    return LineageLink(TrackId(row[0]), Cid(row[1]), Cid(row[2]), Relation(row[3]), _at(row[4]))
+
+
+class SqliteCurationStore:
+    """Curation's facts and records in the instance database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def likes_since(self, after: datetime | None) -> Sequence[VoteFact]:
+        """Votes and re-shares from ``after`` on (inclusive: the index ignores a like it holds)."""
+        since = after.isoformat() if after is not None else _EPOCH
+        votes = await self._db.fetchall(
+            "SELECT track_id, platform, user_id, cast_at FROM track_votes INDEXED BY track_votes_recent"
+            " WHERE cast_at >= ? AND value > 0 ORDER BY cast_at",
+            (since,),
+        )
+        reshares = await self._db.fetchall(
+            "SELECT s.track_id, s.platform, s.user_id, s.shared_at FROM shares s JOIN tracks t ON t.id = s.track_id"
+            " WHERE s.shared_at >= ? AND NOT (s.platform = t.sharer_platform AND s.user_id = t.sharer_id)"
+            " ORDER BY s.shared_at",
+            (since,),
+        )
+        return list(
+            heapq.merge(
+                (VoteFact(TrackId(r[0]), (r[1], r[2]), _at(r[3])) for r in votes),
+                (VoteFact(TrackId(r[0]), (r[1], r[2]), _at(r[3]), SignalKind.RESHARE) for r in reshares),
+                key=lambda f: f.at,
+            )
+        )
+
+    async def likes_of(self, member: Member) -> set[TrackId]:
+        """Tracks the member voted on or shared."""
+        rows = await self._db.fetchall(
+            "SELECT track_id FROM track_votes WHERE platform = ? AND user_id = ?"
+            " UNION SELECT track_id FROM shares WHERE platform = ? AND user_id = ?",
+            (*member, *member),
+        )
+        return {TrackId(r[0]) for r in rows}
+
+    async def track_facts_since(self, after: datetime | None) -> Sequence[TrackFact]:
+        """Public tracks first seen from ``after`` on."""
+        rows = await self._db.fetchall(
+            "SELECT id, sharer_platform, sharer_id, genre, title, prompt, style, first_seen_at FROM tracks"
+            " WHERE first_seen_at >= ? AND status = 'active' AND verdict IN ('verified', 'declared')"
+            " ORDER BY first_seen_at",
+            (after.isoformat() if after is not None else _EPOCH,),
+        )
+        return [
+            TrackFact(TrackId(r[0]), (r[1], r[2]), r[3], " ".join(x for x in (r[4], r[5], r[6]) if x), _at(r[7]))
+            for r in rows
+        ]
+
+    async def penalties(self, member: Member) -> Sequence[Penalty]:
+        """The member's rejected or taken-down tracks."""
+        rows = await self._db.fetchall(
+            "SELECT id, title, status, first_seen_at FROM tracks WHERE sharer_platform = ? AND sharer_id = ?"
+            " AND (status = 'taken_down' OR verdict = 'rejected')",
+            member,
+        )
+        return [Penalty(TrackId(r[0]), r[1], r[2] == "taken_down", _at(r[3])) for r in rows]
+
+    async def add_boost(self, track_id: TrackId, member: Member, at: datetime) -> bool:
+        """Record a boost once per member and track."""
+        changed = await self._db.execute(
+            "INSERT OR IGNORE INTO curation_boosts(track_id, platform, user_id, at) VALUES (?, ?, ?, ?)",
+            (track_id, *member, at.isoformat()),
+        )
+        return changed > 0
+
+    async def remove_boost(self, track_id: TrackId, member: Member) -> bool:
+        """Withdraw a boost."""
+        changed = await self._db.execute(
+            "DELETE FROM curation_boosts WHERE track_id = ? AND platform = ? AND user_id = ?", (track_id, *member)
+        )
+        return changed > 0
+
+    async def boosters(self, track_id: TrackId) -> Sequence[Member]:
+        """Who boosted a track, earliest first."""
+        rows = await self._db.fetchall(
+            "SELECT platform, user_id FROM curation_boosts WHERE track_id = ? ORDER BY at", (track_id,)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def boost_counts(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
+        """Boosts per track."""
+        if not track_ids:
+            return {}
+        marks = ", ".join("?" * len(track_ids))
+        rows = await self._db.fetchall(
+            f"SELECT track_id, count(*) FROM curation_boosts WHERE track_id IN ({marks}) GROUP BY track_id",
+            tuple(track_ids),
+        )
+        return {TrackId(r[0]): int(r[1]) for r in rows}
+
+    async def set_peer_boosts(self, cid: Cid, origin: str, count: int, at: datetime) -> bool:
+        """Keep the newest signed count from the track's origin."""
+        changed = await self._db.execute(
+            "INSERT INTO curation_peer_boosts(cid, origin, count, at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(cid) DO UPDATE SET count = excluded.count, at = excluded.at"
+            " WHERE excluded.at > curation_peer_boosts.at AND excluded.origin = curation_peer_boosts.origin",
+            (cid, origin, count, at.isoformat()),
+        )
+        return changed > 0
+
+    async def peer_boosts(self, cid: Cid) -> int:
+        """A peer's signed boost count of a track."""
+        row = await self._db.fetchone("SELECT count FROM curation_peer_boosts WHERE cid = ?", (cid,))
+        return int(row[0]) if row else 0
+
+    async def add_link(self, link: LineageLink) -> None:
+        """Record a child's parent (the first link of a child stays)."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO curation_lineage(child_id, child_cid, parent_cid, relation, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (link.child_id, link.child_cid, link.parent_cid, link.relation.value, link.at.isoformat()),
+        )
+
+    async def parent_of(self, child_id: TrackId) -> LineageLink | None:
+        """A child's link."""
+        row = await self._db.fetchone(
+            "SELECT child_id, child_cid, parent_cid, relation, at FROM curation_lineage WHERE child_id = ?",
+            (child_id,),
+        )
+        return _link(row) if row else None
+
+    async def children_of(self, parent_cid: Cid) -> Sequence[LineageLink]:
+        """A parent's children, oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT child_id, child_cid, parent_cid, relation, at FROM curation_lineage WHERE parent_cid = ?"
+            " ORDER BY at",
+            (parent_cid,),
+        )
+        return [_link(r) for r in rows]
+
+    async def most_remixed(self, since: datetime, limit: int) -> Sequence[tuple[Cid, int]]:
+        """Parents with the most children linked since a time (stems do not count as remixes)."""
+        rows = await self._db.fetchall(
+            "SELECT parent_cid, count(*) FROM curation_lineage WHERE at >= ? AND relation != 'stems'"
+            " GROUP BY parent_cid ORDER BY count(*) DESC, min(at) LIMIT ?",
+            (since.isoformat(), limit),
+        )
+        return [(Cid(r[0]), int(r[1])) for r in rows]
