@@ -72,8 +72,9 @@ def _lasting(error: MatrixError) -> Exception:
 
 async def open_api(instance: Instance, keeper: SessionKeeper | None = None) -> MatrixApi:
     """The federation's Matrix client: the instance's one kept session (see ``matrix_session``)."""
-    session = await (keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)).session()
-    return MatrixApi(session.homeserver, session.access_token, session.user_id)
+    keeper = keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)
+    session = await keeper.session()
+    return MatrixApi(session.homeserver, session.access_token, session.user_id, renew=keeper.renew)
 
 
 # The federation runner of each instance running in this process (by data directory), so a

@@ -286,3 +286,46 @@ async def test_status_shows_rooms_queue_parked_items_and_rate_limits(synapse: Ho
             return not await store.outbox_pending(10) and not await store.outbox_parked(10)
 
         await eventually(sent, 30, "the retried digest to go out")
+
+
+async def test_a_revoked_token_is_renewed_once_for_both_parts(synapse: Homeserver, tmp_path: Path) -> None:
+    tag = _tag()
+    _owner, owner_token = synapse.register(f"own{tag}")
+    room = synapse.create_room(owner_token, name="renew", events=ROOM_EVENT_LEVELS)
+    password = "pw-" + tag
+    user, first_token = synapse.register(f"re{tag}", password=password)
+    synapse.call("POST", "/_matrix/client/v3/logout", first_token)
+    peer, peer_token = synapse.register(f"peer{tag}")
+    configs = {
+        "a": write_config(
+            tmp_path / "a.toml",
+            tmp_path / "a",
+            http={"port": 0},
+            matrix={"homeserver": synapse.url, "user_id": user, "password": password},
+            federation={"rooms": [room]},
+        ),
+        "b": write_config(
+            tmp_path / "b.toml",
+            tmp_path / "b",
+            http={"port": 0},
+            matrix={"homeserver": synapse.url, "user_id": peer, "access_token": peer_token},
+            federation={"rooms": [room]},
+        ),
+    }
+    async with running(configs["a"], parts=("matrix", "federation")) as a, running(configs["b"]) as b:
+        await _chat_ready(a)
+        kept = json.loads((tmp_path / "a" / SESSION_FILE).read_text())
+        synapse.call("POST", "/_matrix/client/v3/logout", kept["access_token"])  # revoked while running
+        (from_b,) = await publish_fast(b, 1, tmp_path / "b")
+        (from_a,) = await publish_fast(a, 1, tmp_path / "a")
+
+        async def both_ways() -> bool:
+            return (
+                await a.instance.app.tracks.get(from_b) is not None
+                and await b.instance.app.tracks.get(from_a) is not None
+            )
+
+        await eventually(both_ways, 60, "replication both ways after the token was revoked")
+    again = json.loads((tmp_path / "a" / SESSION_FILE).read_text())
+    assert again["access_token"] != kept["access_token"] and again["device_id"] == kept["device_id"]
+    assert _devices(synapse, again["access_token"]) == [kept["device_id"]]
