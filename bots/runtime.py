@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
 from bots.curation_setup import curation_for
-from bots.federation.matrix_session import SessionKeeper
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
@@ -309,8 +308,12 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
-    keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
     chat = "matrix" in names and bool(settings.matrix.homeserver)
+    keeper = None
+    if chat or "federation" in names:
+        from bots.federation.matrix_session import SessionKeeper
+
+        keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
     # each platform's library is imported only for a part that is on (start-up time)
     federation = None
     replica_prints = None

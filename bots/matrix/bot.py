@@ -64,8 +64,10 @@ class MatrixBot:
         client: nio.AsyncClient,
         media: MatrixApi,
         on_sync: Callable[[nio.SyncResponse], Awaitable[None]] | None = None,
+        renew: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.instance = instance
+        self._renew = renew  # a refused token -> the instance's new one (bots/federation/matrix_session.py)
         self._on_sync = on_sync  # the federation reads its rooms from this sync (one per account)
         self.client = client
         self.media = media
@@ -111,6 +113,14 @@ class MatrixBot:
                     await backoff.wait(log, "matrix sync", error)
                     continue
                 if isinstance(response, nio.SyncError):
+                    if response.status_code == "M_UNKNOWN_TOKEN" and self._renew is not None:
+                        # the token was revoked: the instance's one session logs in again (same device)
+                        try:
+                            self.client.access_token = await self._renew(self.client.access_token)
+                            await self.media.use_token(self.client.access_token)
+                            continue
+                        except Exception as error:  # no password to log in with, or the homeserver is down
+                            log.error("matrix: cannot renew the refused access token: %s", error)
                     await backoff.wait(log, "matrix sync", response.message)
                     continue
                 backoff.reset()
@@ -541,10 +551,11 @@ async def connect(instance: Instance, keeper: SessionKeeper | None = None) -> tu
     """A nio client and a media client on the instance's one kept Matrix session (no new device)."""
     settings = instance.settings.matrix
     assert settings.homeserver and settings.user_id
-    session = await (keeper or SessionKeeper(settings, instance.data_dir)).session()
+    keeper = keeper or SessionKeeper(settings, instance.data_dir)
+    session = await keeper.session()
     config = nio.AsyncClientConfig(max_timeouts=3, max_limit_exceeded=3, request_timeout=60, store_sync_tokens=False)
     client = nio.AsyncClient(session.homeserver, session.user_id, device_id=session.device_id, config=config)
     client.access_token = session.access_token
     client.user_id = session.user_id
-    media = MatrixApi(session.homeserver, session.access_token, session.user_id)
+    media = MatrixApi(session.homeserver, session.access_token, session.user_id, renew=keeper.renew)
     return client, media
