@@ -8,7 +8,7 @@ from core.events.model import DomainEvent, EventKind
 from core.federated_round_model import FederatedResults, FederatedRound, Participation, RoundEntry, Tally
 from core.model import TrackId
 from core.ports import TrackRepository
-from core.replies import Post, Reply
+from core.replies import Post, Reply, command_hint
 from core.services.federated_rounds import FederatedRoundService
 from core.services.voting import VotingService
 from core.views.rounds import when_text
@@ -44,7 +44,7 @@ def invited_reply(fed: FederatedRound) -> Reply:
     return Reply(
         title=f"Cross-community round announced by {fed.organiser_name}",
         text=federated_rules_text(fed)
-        + f"\nTo take part: `round join {fed.id}` before {when_text(fed.submit_until)}."
+        + f"\nTo take part: `{command_hint(f'round join {fed.id}')}` before {when_text(fed.submit_until)}."
         + " Nothing appears in this community until then.",
         data={"federated_round": fed.id},
     )
