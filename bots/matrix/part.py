@@ -84,7 +84,7 @@ class MatrixPart:
                 return
             except Exception as error:
                 await self._login.wait(log, "Matrix login", error)
-        bot = MatrixBot(self._instance, client, media, self._feed if self._federation else None)
+        bot = MatrixBot(self._instance, client, media, self._feed if self._federation else None, self._keeper.renew)
         self._bot = bot
         log.info("Matrix bot on as %s at %s", client.user_id, self._instance.settings.matrix.homeserver)
         try:

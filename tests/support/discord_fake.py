@@ -55,6 +55,7 @@ class Recorded:
     path: str
     json: Any
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when the fake received it (load tests time answers)
 
 
 class DiscordFake:
@@ -88,8 +89,18 @@ class DiscordFake:
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self.identified = asyncio.Event()
+        self.identifies = 0  # IDENTIFY payloads received (a fresh session each)
+        self.resumes = 0  # RESUME payloads answered with RESUMED
+        self.resumable = True  # False: a RESUME is answered "invalid session" (op 9)
         self.runner: web.AppRunner | None = None
         self.base = ""
+
+    async def drop_gateway(self, resumable: bool = True) -> None:
+        """Close every gateway connection as Discord does on a network fault (code 4000: reconnect)."""
+        self.resumable = resumable
+        for socket in list(self._sockets):
+            await socket.close(code=4000, message=b"dropped by the test")
+        self._sockets.clear()
 
     def snowflake(self) -> str:
         return str(next(self._ids))
@@ -233,7 +244,14 @@ class DiscordFake:
             payload = json.loads(message.data)
             if payload.get("op") == 1:
                 await socket.send_str(json.dumps({"op": 11}))
+            elif payload.get("op") == 6:  # RESUME after a dropped connection
+                if self.resumable:
+                    self.resumes += 1
+                    await self.dispatch("RESUMED", {})
+                else:  # the session is gone: the client must identify again
+                    await socket.send_str(json.dumps({"op": 9, "d": False}))
             elif payload.get("op") == 2:
+                self.identifies += 1
                 await self.dispatch(
                     "READY",
                     {
