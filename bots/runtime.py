@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
 from bots.curation_setup import curation_for
-from bots.federation.matrix_session import SessionKeeper
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
@@ -198,6 +197,7 @@ def _build_app(
     federated_rounds = FederatedRoundService(
         SqliteFederatedRoundStore(db), voting_repo, tracks, clock, events, identity.instance_id, settings.instance.name
     )
+    curation = curation_for(settings, db, tracks, events, clock)  # issue 17
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
@@ -211,6 +211,8 @@ def _build_app(
         voting,
         prompts,
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
+        remixes=curation.lineage.most_remixed,
+        boosts=curation.reputation.boost_counts,
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
@@ -233,7 +235,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
-        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
+        curation=curation,
         federated_rounds=federated_rounds,
     )
 
@@ -260,6 +262,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
                 replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
             ),
             federated=app.federated_rounds,
+            lineage=app.curation.lineage if app.curation else None,  # issue 17: remixes told to the parent's sharer
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:
@@ -306,8 +309,12 @@ PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 def build_parts(instance: Instance, names: Sequence[str] = PART_NAMES) -> Parts:
     """The parts the config turns on (among ``names``), each built with what it needs."""
     settings = instance.settings
-    keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
     chat = "matrix" in names and bool(settings.matrix.homeserver)
+    keeper = None
+    if chat or "federation" in names:
+        from bots.federation.matrix_session import SessionKeeper
+
+        keeper = SessionKeeper(settings.matrix, instance.data_dir)  # one login for the chat bot and federation
     # each platform's library is imported only for a part that is on (start-up time)
     federation = None
     replica_prints = None
@@ -390,10 +397,15 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
 async def catch_up_near_dup_index(db: Database) -> int:
     """Index the fingerprints stored before the near-duplicate index existed (once; resumable:
     each batch commits, so a stop part-way loses nothing); how many were indexed."""
+    index = SqliteNearDuplicateIndex(db)
+    try:  # issue 12: the band table's pages into the OS cache, so the first lookups are not cold reads
+        rows = await index.warm()
+        log.info("near-duplicate index: %d band rows warmed", rows)
+    finally:
+        index.close()
     state = BotState(db)
     if await state.get("storage", "near_dup_backfilled") is not None:
         return 0
-    index = SqliteNearDuplicateIndex(db)
     log.info("near-duplicate index: indexing stored fingerprints in the background")
     indexed = await index.backfill()
     await state.put("storage", "near_dup_backfilled", "1")

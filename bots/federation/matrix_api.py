@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,19 @@ def _q(value: str) -> str:
 class MatrixApi:
     """The calls federation needs, authenticated with an access token."""
 
-    def __init__(self, homeserver: str, access_token: str, user_id: str, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        homeserver: str,
+        access_token: str,
+        user_id: str,
+        timeout_s: float = 60.0,
+        renew: Callable[[str], Awaitable[str]] | None = None,
+    ) -> None:
         self.homeserver = homeserver.rstrip("/")
         self.user_id = user_id
         self._token = access_token
+        self._renew = renew  # a refused token -> the instance's new one (one login for every user of it)
+        self._retired: list[aiohttp.ClientSession] = []
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -68,9 +77,11 @@ class MatrixApi:
         return self._session
 
     async def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
+        """Close the HTTP session (and those of tokens renewed since)."""
+        for session in [*self._retired, self._session]:
+            if session is not None:
+                await session.close()
+        self._retired.clear()
 
     async def request(
         self,
@@ -80,16 +91,29 @@ class MatrixApi:
         params: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
     ) -> Any:
-        """One JSON call; MatrixError on an error status."""
-        session = await self._http()
-        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
-        async with session.request(
-            method, f"{self.homeserver}{path}", json=body, params=params, timeout=timeout
-        ) as response:
-            text = await response.text()
-            if response.status >= 400:
-                raise MatrixError(response.status, text)
-            return json.loads(text) if text else {}
+        """One JSON call; MatrixError on an error status. A refused token is renewed once."""
+        for attempt in range(2):
+            session = await self._http()
+            timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
+            async with session.request(
+                method, f"{self.homeserver}{path}", json=body, params=params, timeout=timeout
+            ) as response:
+                text = await response.text()
+                if response.status == 401 and self._renew is not None and attempt == 0:
+                    await self.use_token(await self._renew(self._token))
+                    continue
+                if response.status >= 400:
+                    raise MatrixError(response.status, text)
+                return json.loads(text) if text else {}
+        raise AssertionError("unreachable")
+
+    async def use_token(self, token: str) -> None:
+        """Act with another access token from now on (the session was renewed)."""
+        if token != self._token:
+            self._token = token
+            if self._session is not None:  # closed with the client: calls still running on it finish
+                self._retired.append(self._session)
+            self._session = None
 
     # -- rooms -------------------------------------------------------------------------
 
@@ -154,33 +178,43 @@ class MatrixApi:
     # -- media -------------------------------------------------------------------------
 
     async def upload(self, path: Path, media_type: str, size: int) -> str:
-        """Upload a file (streamed); its mxc URI."""
-        session = await self._http()
-        with path.open("rb") as handle:
-            async with session.post(
-                f"{self.homeserver}/_matrix/media/v3/upload",
-                data=handle,
-                params={"filename": path.name},
-                headers={"Content-Type": media_type, "Content-Length": str(size)},
-            ) as response:
-                text = await response.text()
-                if response.status >= 400:
-                    raise MatrixError(response.status, text)
-                return str(json.loads(text)["content_uri"])
+        """Upload a file (streamed); its mxc URI. A refused token is renewed once."""
+        for attempt in range(2):
+            session = await self._http()
+            with path.open("rb") as handle:
+                async with session.post(
+                    f"{self.homeserver}/_matrix/media/v3/upload",
+                    data=handle,
+                    params={"filename": path.name},
+                    headers={"Content-Type": media_type, "Content-Length": str(size)},
+                ) as response:
+                    text = await response.text()
+                    if response.status == 401 and self._renew is not None and attempt == 0:
+                        await self.use_token(await self._renew(self._token))
+                        continue
+                    if response.status >= 400:
+                        raise MatrixError(response.status, text)
+                    return str(json.loads(text)["content_uri"])
+        raise AssertionError("unreachable")
 
     async def download(self, mxc: str, max_bytes: int, chunk: int = 262144) -> AsyncIterator[bytes]:
         """Stream a file by mxc URI through authenticated media, at most ``max_bytes``."""
         parsed = urllib.parse.urlparse(mxc)
         if parsed.scheme != "mxc" or not parsed.netloc or not parsed.path.strip("/"):
             raise FetchError(f"not an mxc URI: {mxc[:100]}")
-        session = await self._http()
         url = f"{self.homeserver}/_matrix/client/v1/media/download/{_q(parsed.netloc)}/{_q(parsed.path.strip('/'))}"
-        async with session.get(url) as response:
-            if response.status != 200:
-                raise FetchError(f"{mxc}: HTTP {response.status}")
-            received = 0
-            async for piece in response.content.iter_chunked(chunk):
-                received += len(piece)
-                if received > max_bytes:
-                    raise TooLargeError(f"{mxc} is larger than {max_bytes} bytes")
-                yield piece
+        for attempt in range(2):
+            session = await self._http()
+            async with session.get(url) as response:
+                if response.status == 401 and self._renew is not None and attempt == 0:
+                    await self.use_token(await self._renew(self._token))
+                    continue
+                if response.status != 200:
+                    raise FetchError(f"{mxc}: HTTP {response.status}")
+                received = 0
+                async for piece in response.content.iter_chunked(chunk):
+                    received += len(piece)
+                    if received > max_bytes:
+                        raise TooLargeError(f"{mxc} is larger than {max_bytes} bytes")
+                    yield piece
+                return

@@ -59,6 +59,16 @@ class SessionKeeper:
                 self._session = await self._open()
             return self._session
 
+    async def renew(self, refused_token: str) -> str:
+        """A token the homeserver refused -> the current one, logging in again if nobody has yet."""
+        async with self._lock:
+            current = self._session
+        if current is not None and current.access_token != refused_token:
+            return current.access_token  # another part renewed it already
+        if current is None:
+            return (await self.session()).access_token
+        return (await self.refused(current)).access_token
+
     async def refused(self, session: MatrixSession) -> MatrixSession:
         """The homeserver refused ``session``'s token: log in again (once for all parts)."""
         async with self._lock:
@@ -66,6 +76,7 @@ class SessionKeeper:
                 self._session = None
                 if self._settings.access_token or not self._settings.password:
                     raise UsageError("matrix: the access token was refused")
+                log.warning("matrix: the homeserver refused the access token; logging in again")
                 self._session = await self._login(session.device_id)
             return self._session
 

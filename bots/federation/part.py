@@ -72,8 +72,9 @@ def _lasting(error: MatrixError) -> Exception:
 
 async def open_api(instance: Instance, keeper: SessionKeeper | None = None) -> MatrixApi:
     """The federation's Matrix client: the instance's one kept session (see ``matrix_session``)."""
-    session = await (keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)).session()
-    return MatrixApi(session.homeserver, session.access_token, session.user_id)
+    keeper = keeper or SessionKeeper(instance.settings.matrix, instance.data_dir)
+    session = await keeper.session()
+    return MatrixApi(session.homeserver, session.access_token, session.user_id, renew=keeper.renew)
 
 
 # The federation runner of each instance running in this process (by data directory), so a
@@ -205,7 +206,8 @@ class FederationRunner:
         await self.instance.state.put(NAMESPACE, "waiting", json.dumps(self.waiting))
         if new:
             self._rooms_changed.set()
-        for room_id in joined if not self.joined else new:
+        fresh = joined if not self.joined else new  # the first time, every room; later, the new ones
+        for room_id in fresh:
             try:
                 await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
             except MatrixError as error:
@@ -218,7 +220,9 @@ class FederationRunner:
                 )
         self.joined = self.joined or bool(joined)
         if self.shared_sync:
-            for room_id in new:  # no sync of its own reports a newly joined room: read it now
+            # No sync of its own reports a newly joined room, and the chat bot's syncs before
+            # this point were not read: read each room from its latest event back now.
+            for room_id in fresh:
                 await self._catch_up(room_id)
 
     async def _catch_up(self, room_id: str) -> None:

@@ -39,7 +39,9 @@ class StoredFederationInfo:
             "waiting": json.loads(await self._state.get(NAMESPACE, "waiting") or "[]"),
             "checkpoint": await self._state.get(NAMESPACE, "since"),
             "queue": await self._store.queue_size(),
+            "queue_by_state": dict(await self._store.queue_counts()),
             "outbox": len(await self._store.outbox_pending(1000)),
+            "parked_outbox": len(await self._store.outbox_parked(1000)),
             "failures": [
                 {"cid": i.cid, "attempts": i.attempts, "error": i.last_error} for i in await self._store.failures(10)
             ],

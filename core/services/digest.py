@@ -10,14 +10,15 @@ it twice. The bots and the federation hear of it from the outbox.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
-from core.model import Track
+from core.model import Track, TrackId
 from core.ports import Clock, KeyValue, PeerDigests, TrackRepository
 from core.visibility import is_public
 from core.voting_model import Phase, Round
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from core.services.prompts import PromptService
     from core.services.voting import VotingService
 
+MostRemixed = Callable[[datetime, int], Awaitable[Sequence[tuple[Track, int]]]]
+"""(since, limit) -> the public tracks with the most remixes since then, most first."""
+BoostCounts = Callable[[Sequence[TrackId]], Awaitable[Mapping[TrackId, int]]]
+"""Curators' boosts per track (tracks without boosts left out)."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -73,6 +78,8 @@ class Digest:
     prompts: tuple[str, ...]
     peers: tuple[tuple[str, list[str]], ...]  # (peer name, its top titles)
     top_n: int = 10
+    most_remixed: tuple[tuple[Track, int], ...] = ()  # (track, remixes this week), issue 17
+    boosted: Mapping[TrackId, int] = field(default_factory=dict)  # curators' boosts of the listed tracks
 
     @property
     def title(self) -> str:
@@ -100,7 +107,11 @@ class Digest:
             "new_tracks": len(self.new_tracks),
             "active_sharers": self.sharers,
             "per_genre": self.per_genre(),
-            "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in self.top],
+            "top": [
+                {"track": t.id, "cid": t.cid, "title": t.title, "votes": v}
+                | ({"boosts": self.boosted[t.id]} if self.boosted.get(t.id) else {})
+                for t, v in self.top
+            ],
             "rounds": [
                 {
                     "round": w.round.id,
@@ -111,6 +122,11 @@ class Digest:
             ],
             "prompts": list(self.prompts),
             "peers": [{"peer": name, "top": titles} for name, titles in self.peers],
+            **(
+                {"most_remixed": [{"track": t.id, "title": t.title, "remixes": n} for t, n in self.most_remixed]}
+                if self.most_remixed
+                else {}
+            ),
         }
 
 
@@ -128,7 +144,11 @@ class DigestService:
         voting: VotingService | None = None,
         prompts: PromptService | None = None,
         peers: PeerDigests | None = None,
+        remixes: MostRemixed | None = None,
+        boosts: BoostCounts | None = None,
     ) -> None:
+        self._boosts = boosts  # issue 17: "boosted by N curators" on the highlights
+        self._remixes = remixes  # issue 17: the week's most remixed tracks
         self.schedule = schedule
         self._tracks = tracks
         self._clock = clock
@@ -176,6 +196,18 @@ class DigestService:
         peers: list[tuple[str, list[str]]] = []
         if self._peers is not None:
             peers = [(name, titles[:3]) for name, titles in (await self._peers.highlights())[:5] if titles]
+        remixed: list[tuple[Track, int]] = []
+        if self._remixes is not None:
+            try:
+                remixed = [(t, n) for t, n in await self._remixes(since, 3) if n > 0]
+            except Exception:  # the digest must go out even if one section fails
+                remixed = []
+        boosted: dict[TrackId, int] = {}
+        if self._boosts is not None and top:
+            try:
+                boosted = dict(await self._boosts([t.id for t, _ in top[: self.schedule.top_n]]))
+            except Exception:  # the digest must go out even if one section fails
+                boosted = {}
         return Digest(
             community=self._community,
             week_ending=end,
@@ -185,6 +217,8 @@ class DigestService:
             prompts=tuple(prompts),
             peers=tuple(peers),
             top_n=self.schedule.top_n,
+            most_remixed=tuple(remixed),
+            boosted=boosted,
         )
 
     async def publish_now(self) -> Digest:

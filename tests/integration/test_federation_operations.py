@@ -4,9 +4,11 @@ and `federation status`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import sqlite3
 import stat
 import urllib.parse
 from pathlib import Path
@@ -174,10 +176,10 @@ async def test_a_late_joiner_of_a_small_room_uses_the_snapshot_and_matches_a_his
             return not await store.outbox_pending(10) and len(await store.outbox_parked(10)) == 0
 
         await eventually(sent, 60, "a's tracks and tombstone published")
-        async with running(configs["b"]) as b:  # no snapshot yet: reads the history
+        async with running(configs["b"]):  # no snapshot yet: reads the history
 
-            async def b_has_both() -> bool:
-                return all([await b.instance.app.tracks.get(t) for t in ids[1:]])
+            async def b_has_both() -> bool:  # committed: read through a connection of its own
+                return _active(tmp_path / "b") == set(ids[1:])
 
             await eventually(b_has_both, 60, "b to replicate a's active tracks")
         content = await a.parts.federation.runner.publish_snapshot()
@@ -185,24 +187,22 @@ async def test_a_late_joiner_of_a_small_room_uses_the_snapshot_and_matches_a_his
         async with running(configs["c"]) as c:  # a snapshot newer than anything c read: used
 
             async def c_has_both() -> bool:
-                return all([await c.instance.app.tracks.get(t) for t in ids[1:]])
+                return _active(tmp_path / "c") == set(ids[1:])
 
             await eventually(c_has_both, 60, "c to replicate a's active tracks")
             c_status = json.loads(await _cli(c.instance, "federation", "status", "--json"))
     async with open_instance(load_settings(configs["b"], environ={})) as b_instance:
         b_status = json.loads(await _cli(b_instance, "federation", "status", "--json"))
-        b_active = await _active(b_instance)
-    async with open_instance(load_settings(configs["c"], environ={})) as c_instance:
-        c_active = await _active(c_instance)
     assert b_status["rooms"][0]["read_by"] == {"path": "history"}
     assert c_status["rooms"][0]["read_by"]["path"] == "snapshot"
     assert c_status["rooms"][0]["read_by"]["cid"] == content["cid"]
-    assert c_active == b_active == set(ids[1:])
+    assert _active(tmp_path / "c") == _active(tmp_path / "b") == set(ids[1:])
 
 
-async def _active(instance: Any) -> set[str]:
-    db = instance.db
-    rows = await db.fetchall("SELECT id FROM tracks WHERE status = ?", (TrackStatus.ACTIVE.value,))
+def _active(data_dir: Path) -> set[str]:
+    """Active tracks as committed in an instance's database."""
+    with contextlib.closing(sqlite3.connect(data_dir / "wavepool.sqlite3")) as db:
+        rows = db.execute("SELECT id FROM tracks WHERE status = ?", (TrackStatus.ACTIVE.value,)).fetchall()
     return {r[0] for r in rows}
 
 
@@ -286,3 +286,46 @@ async def test_status_shows_rooms_queue_parked_items_and_rate_limits(synapse: Ho
             return not await store.outbox_pending(10) and not await store.outbox_parked(10)
 
         await eventually(sent, 30, "the retried digest to go out")
+
+
+async def test_a_revoked_token_is_renewed_once_for_both_parts(synapse: Homeserver, tmp_path: Path) -> None:
+    tag = _tag()
+    _owner, owner_token = synapse.register(f"own{tag}")
+    room = synapse.create_room(owner_token, name="renew", events=ROOM_EVENT_LEVELS)
+    password = "pw-" + tag
+    user, first_token = synapse.register(f"re{tag}", password=password)
+    synapse.call("POST", "/_matrix/client/v3/logout", first_token)
+    peer, peer_token = synapse.register(f"peer{tag}")
+    configs = {
+        "a": write_config(
+            tmp_path / "a.toml",
+            tmp_path / "a",
+            http={"port": 0},
+            matrix={"homeserver": synapse.url, "user_id": user, "password": password},
+            federation={"rooms": [room]},
+        ),
+        "b": write_config(
+            tmp_path / "b.toml",
+            tmp_path / "b",
+            http={"port": 0},
+            matrix={"homeserver": synapse.url, "user_id": peer, "access_token": peer_token},
+            federation={"rooms": [room]},
+        ),
+    }
+    async with running(configs["a"], parts=("matrix", "federation")) as a, running(configs["b"]) as b:
+        await _chat_ready(a)
+        kept = json.loads((tmp_path / "a" / SESSION_FILE).read_text())
+        synapse.call("POST", "/_matrix/client/v3/logout", kept["access_token"])  # revoked while running
+        (from_b,) = await publish_fast(b, 1, tmp_path / "b")
+        (from_a,) = await publish_fast(a, 1, tmp_path / "a")
+
+        async def both_ways() -> bool:
+            return (
+                await a.instance.app.tracks.get(from_b) is not None
+                and await b.instance.app.tracks.get(from_a) is not None
+            )
+
+        await eventually(both_ways, 60, "replication both ways after the token was revoked")
+    again = json.loads((tmp_path / "a" / SESSION_FILE).read_text())
+    assert again["access_token"] != kept["access_token"] and again["device_id"] == kept["device_id"]
+    assert _devices(synapse, again["access_token"]) == [kept["device_id"]]

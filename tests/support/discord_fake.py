@@ -67,6 +67,7 @@ class DiscordFake:
         self.unknown: list[str] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.edits: list[str] = []  # ids of messages edited (PATCH), in order
         self.threads: dict[str, dict[str, Any]] = {}  # thread id (= its starting message's id) -> channel
         self.threads_forbidden = False  # True: the bot lacks Create Public Threads (403, code 50013)
         self.rejected: list[tuple[str, dict[str, Any]]] = []  # (path, errors) of every 400 answered
@@ -332,6 +333,8 @@ class DiscordFake:
             and method == "POST"
         ):
             return self._start_thread
+        if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "PATCH":
+            return self._edit_message
         if parts[0] == "channels" and len(parts) == 2 and method == "GET":
             return self._get_channel
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "typing":
@@ -343,6 +346,22 @@ class DiscordFake:
         if parts[0] == "webhooks" and len(parts) == 5 and parts[3] == "messages":
             return self._webhook_message
         return None
+
+    async def _edit_message(self, request: web.Request, path: str, body: Any, files: Any) -> web.Response:
+        """PATCH /channels/{channel}/messages/{message}: the same checks as a new message."""
+        _, channel_id, _, message_id = path.strip("/").split("/")
+        message = next((m for m in self.messages.get(channel_id, []) if m["id"] == message_id), None)
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        errors = check_message(body or {}, bool(files))
+        if errors:
+            return self._refuse(path, errors)
+        for key in ("content", "embeds", "components"):
+            if key in (body or {}):
+                message[key] = body[key]
+        message["edited_timestamp"] = "2026-11-25T00:00:01+00:00"
+        self.edits.append(message_id)
+        return _json(message)
 
     async def _me(self, *_: Any) -> web.Response:
         return _json(self.users["bot"])
