@@ -34,6 +34,7 @@ class CurationFeed:
         self._built: datetime | None = None
         self._lock = asyncio.Lock()
         self._rebuilding: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[CurationIndex] | None = None
 
     async def index(self, *, fresh: bool = False) -> CurationIndex:
         """The index, refreshed when stale (``fresh``: refresh now)."""
@@ -51,17 +52,25 @@ class CurationFeed:
                 index = self._index
                 tracks = await self._store.track_facts_since(index.last_track_at)
                 likes = await self._store.likes_since(index.last_like_at)
-                index.extend(tracks, likes)
+                plays = await self._store.plays_since(index.last_play_at)
+                index.extend(tracks, likes, plays)
             self._refreshed = now
         return self._index
+
+    def warm(self) -> asyncio.Task[CurationIndex]:
+        """Start building the index in the background (at start-up), so the first query finds it ready."""
+        task = asyncio.create_task(self.index(), name="curation-index-warm")
+        self._warming = task  # keep a reference: the loop holds tasks weakly
+        return task
 
     async def _build(self) -> CurationIndex:
         """A new index from everything stored; the pure-Python part runs in a worker thread so
         the event loop keeps serving (a million votes take about a minute of CPU)."""
         tracks = await self._store.track_facts_since(None)
         likes = await self._store.likes_since(None)
+        plays = await self._store.plays_since(None)
         index = CurationIndex()
-        await asyncio.to_thread(index.extend, tracks, likes)
+        await asyncio.to_thread(index.extend, tracks, likes, plays)
         log.debug("curation index built: %d tracks, %d likes", len(index.track_ids), index.like_count)
         return index
 
@@ -73,6 +82,7 @@ class CurationFeed:
                 index.extend(
                     await self._store.track_facts_since(index.last_track_at),
                     await self._store.likes_since(index.last_like_at),
+                    await self._store.plays_since(index.last_play_at),
                 )
                 self._index = index
         except Exception:  # the old index keeps serving; the next rebuild tries again
