@@ -34,7 +34,6 @@ class CurationFeed:
         self._built: datetime | None = None
         self._lock = asyncio.Lock()
         self._rebuilding: asyncio.Task[None] | None = None
-        self._warming: asyncio.Task[CurationIndex] | None = None
 
     async def index(self, *, fresh: bool = False) -> CurationIndex:
         """The index, refreshed when stale (``fresh``: refresh now)."""
@@ -57,11 +56,16 @@ class CurationFeed:
             self._refreshed = now
         return self._index
 
-    def warm(self) -> asyncio.Task[CurationIndex]:
-        """Start building the index in the background (at start-up), so the first query finds it ready."""
-        task = asyncio.create_task(self.index(), name="curation-index-warm")
-        self._warming = task  # keep a reference: the loop holds tasks weakly
-        return task
+    @property
+    def ready(self) -> bool:
+        """Whether the index has been built (a query no longer waits for the first build)."""
+        return self._built is not None
+
+    async def warm(self) -> int:
+        """Build the index now (at start-up, behind the serving instance); the likes it holds."""
+        index = await self.index()
+        log.info("curation index warmed: %d tracks, %d likes", len(index.track_ids), index.like_count)
+        return index.like_count
 
     async def _build(self) -> CurationIndex:
         """A new index from everything stored; the pure-Python part runs in a worker thread so
