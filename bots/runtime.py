@@ -12,7 +12,7 @@ from datetime import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
-from bots.curation_setup import curation_for
+from bots.curation_setup import curation_for, start_curation_warm_up
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
@@ -382,6 +382,7 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             start_parts(parts)
             # fingerprints stored before the index: indexed behind the running instance, not before it serves
             parts.tasks.append(asyncio.create_task(catch_up_near_dup_index(instance.db), name="near-dup index"))
+            start_curation_warm_up(instance, parts.tasks)  # issue 17: the first `discover` does not wait
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
             if not settings.matrix.homeserver:
