@@ -92,6 +92,7 @@ class RoundEntry:
     submitter: str  # the member's pseudonym at that participant
     submitter_name: str | None  # None in anonymous rounds
     sent_at: datetime
+    title: str | None = None  # shown on the "still arriving" card until the audio is here
 
 
 @dataclass(frozen=True)

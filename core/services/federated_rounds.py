@@ -259,7 +259,17 @@ class FederatedRoundService:
             submitter = Sharer(
                 FEDERATION_PLATFORM, f"{entry.origin}/{entry.submitter}", entry.submitter_name or "anonymous"
             )
-            await self._rounds.add_entry(local.id, TrackId(entry.track_id), submitter, entry.sent_at)
+            async with self._events.transaction():
+                await self._rounds.add_entry(local.id, TrackId(entry.track_id), submitter, entry.sent_at)
+                await self._events.record(
+                    DomainEvent(
+                        EventKind.FEDERATED_ROUND_ENTRY,
+                        round_id=local.id,
+                        federated_round=fed.id,
+                        track_id=TrackId(entry.track_id),
+                    ),
+                    self._clock.now(),
+                )
             present.add(TrackId(entry.track_id))
             added += 1
         return added
@@ -283,6 +293,7 @@ class FederatedRoundService:
                 member_pseudonym(self.instance_id, entry.submitter),
                 None if fed.anonymous else entry.submitter.display_name,
                 self._clock.now(),
+                track.title,
             )
             async with self._events.transaction():
                 if await self.store.add_entry(mine):
@@ -296,6 +307,18 @@ class FederatedRoundService:
         for entry in await self.entries(fed):
             track = await self._tracks.get(TrackId(entry.track_id))
             out.append((entry, track is not None))  # a peer's track is recorded once its bytes are here
+        return out
+
+    async def entering(self, track_id: TrackId) -> list[tuple[FederatedRound, RoundEntry]]:
+        """Rounds still taking entries that hold this peer track as an entry (its audio just arrived)."""
+        now = self._clock.now()
+        out: list[tuple[FederatedRound, RoundEntry]] = []
+        for fed in await self.store.open_rounds():
+            if not fed.takes_part or fed.local_round is None or now >= fed.submit_until:
+                continue
+            for entry in await self.entries(fed):
+                if entry.track_id == track_id and entry.origin != self.instance_id:
+                    out.append((fed, entry))
         return out
 
     # -- the close ---------------------------------------------------------------------

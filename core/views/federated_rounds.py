@@ -12,7 +12,7 @@ from core.replies import Post, Reply, command_hint
 from core.services.federated_rounds import FederatedRoundService
 from core.services.voting import VotingService
 from core.views.rounds import when_text
-from core.voting_model import BallotType
+from core.voting_model import BallotType, Round, anonymised
 
 MODERATORS_TARGET = "moderators"  # `channel set moderators <place>`; nowhere when unset
 
@@ -131,6 +131,37 @@ async def federated_results_reply(
     )
 
 
+async def entry_card_reply(
+    tracks: TrackRepository, fed: FederatedRound, rnd: Round, entry: RoundEntry, community: str
+) -> Reply:
+    """A peer community's entry before voting: its card, or "still arriving" until its audio is here."""
+    track = await tracks.get(TrackId(entry.track_id))
+    hide = rnd.hides_entrants
+    title = track.title if track is not None and not hide else (entry.title or "an entry")
+    who = "" if hide or not entry.submitter_name else f" by {entry.submitter_name}"
+    card = (anonymised(track) if hide else track) if track is not None else None
+    state = "" if track is not None else " — still arriving (its audio is on its way)"
+    return Reply(
+        title=f"Round {rnd.label} — entry from {community}",
+        text=f"{title}{who} from {community}{state}",
+        cards=(card,) if card is not None else (),
+        data={"round": rnd.id, "federated_round": fed.id, "track": entry.track_id, "arrived": track is not None},
+    )
+
+
+async def arrival_posts(
+    service: FederatedRoundService, voting: VotingService, tracks: TrackRepository, track_id: TrackId
+) -> list[Post]:
+    """The entry cards a peer track's arrival completes (rounds still taking entries)."""
+    posts: list[Post] = []
+    for fed, entry in await service.entering(track_id):
+        rnd = await voting.get(fed.local_round)  # type: ignore[arg-type]  # entering() keeps linked rounds
+        community = (await service.participants(fed)).get(entry.origin, entry.origin)
+        reply = await entry_card_reply(tracks, fed, rnd, entry, community)
+        posts.append(Post(f"round:{rnd.id}", fallback=(rnd.created_by.platform, rnd.place), reply=reply))
+    return posts
+
+
 async def federated_posts(
     service: FederatedRoundService, voting: VotingService | None, tracks: TrackRepository, event: DomainEvent
 ) -> list[Post] | None:
@@ -145,6 +176,12 @@ async def federated_posts(
         return None
     rnd = await voting.get(event.round_id)
     target, here = f"round:{rnd.id}", (rnd.created_by.platform, rnd.place)
+    if event.kind is EventKind.FEDERATED_ROUND_ENTRY and event.track_id is not None:
+        entry = next((e for e in await service.entries(fed) if e.track_id == event.track_id), None)
+        if entry is None:
+            return []
+        community = (await service.participants(fed)).get(entry.origin, entry.origin)
+        return [Post(target, fallback=here, reply=await entry_card_reply(tracks, fed, rnd, entry, community))]
     if event.kind is EventKind.FEDERATED_ROUND_LEFT:
         return [Post(target, fallback=here, reply=left_reply(fed))]
     if event.kind is EventKind.ROUND_CLOSED:

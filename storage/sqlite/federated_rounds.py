@@ -156,8 +156,8 @@ class SqliteFederatedRoundStore:
 
     async def add_entry(self, entry: RoundEntry) -> bool:
         changed = await self._db.execute(
-            "INSERT OR IGNORE INTO fr_entries (round_id, cid, track_id, origin, submitter, submitter_name, sent_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO fr_entries (round_id, cid, track_id, origin, submitter, submitter_name, sent_at,"
+            " title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.round_id,
                 entry.cid,
@@ -166,13 +166,14 @@ class SqliteFederatedRoundStore:
                 entry.submitter,
                 entry.submitter_name,
                 entry.sent_at.isoformat(),
+                entry.title,
             ),
         )
         return changed > 0
 
     async def entries(self, round_id: str) -> Sequence[RoundEntry]:
         rows = await self._db.fetchall(
-            "SELECT round_id, cid, track_id, origin, submitter, submitter_name, sent_at FROM fr_entries"
+            "SELECT round_id, cid, track_id, origin, submitter, submitter_name, sent_at, title FROM fr_entries"
             " WHERE round_id = ? ORDER BY cid",
             (round_id,),
         )
@@ -185,6 +186,7 @@ class SqliteFederatedRoundStore:
                 r["submitter"],
                 r["submitter_name"],
                 datetime.fromisoformat(r["sent_at"]),
+                r["title"],
             )
             for r in rows
         ]
