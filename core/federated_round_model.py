@@ -22,6 +22,7 @@ class Participation(enum.StrEnum):
     INVITED = "invited"  # announced by a peer; moderators may join
     JOINED = "joined"  # opted in: runs as a local round here
     LEFT = "left"  # opted in, then left before voting
+    CANCELLED = "cancelled"  # the organiser cancelled it before voting
 
 
 class TallyStatus(enum.StrEnum):

@@ -58,7 +58,7 @@ def member_pseudonym(instance: str, sharer: Sharer) -> str:
     return hashlib.sha256(f"{instance}\x00{sharer.platform}\x00{sharer.user_id}".encode()).hexdigest()[:20]
 
 
-def _when(moment: datetime) -> str:
+def when_text_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -88,6 +88,7 @@ class FederatedRoundService:
         self._tracks = tracks
         self._clock = clock
         self._events = events
+        self.voting_repo, self.clock, self.events = rounds, clock, events  # for the organiser's controls
         self.instance_id = instance_id
         self.instance_name = instance_name
 
@@ -191,7 +192,9 @@ class FederatedRoundService:
         if fed.takes_part:
             raise UsageError(f"this community already takes part in round {fed.label}")
         if now >= fed.submit_until:
-            raise PhaseError(f"joining round {fed.label} closed when voting opened at {_when(fed.submit_until)}")
+            raise PhaseError(
+                f"joining round {fed.label} closed when voting opened at {when_text_utc(fed.submit_until)}"
+            )
         rules = RoundRules(
             theme=fed.theme,
             genre=fed.genre,
@@ -218,7 +221,9 @@ class FederatedRoundService:
             raise UsageError(f"this community does not take part in round {fed.label}")
         now = self._clock.now()
         if now >= fed.submit_until:
-            raise PhaseError(f"round {fed.label} is voting since {_when(fed.submit_until)}: it can no longer be left")
+            raise PhaseError(
+                f"round {fed.label} is voting since {when_text_utc(fed.submit_until)}: it can no longer be left"
+            )
         async with self._events.transaction():
             if fed.local_round is not None:
                 await self._rounds.set_phase(fed.local_round, Phase.CLOSED, Phase.SUBMISSION)

@@ -59,6 +59,24 @@ def left_reply(fed: FederatedRound) -> Reply:
     )
 
 
+def rescheduled_reply(fed: FederatedRound) -> Reply:
+    """The organiser closed a phase early: the deadlines every community now keeps."""
+    return Reply(
+        title=f"{fed.organiser_name} closed a phase of the cross-community round {fed.label} early",
+        text=f"Submissions until {when_text(fed.submit_until)}, voting until {when_text(fed.vote_until)}.",
+        data={"federated_round": fed.id, "submit_until": fed.submit_until, "vote_until": fed.vote_until},
+    )
+
+
+def cancelled_reply(fed: FederatedRound) -> Reply:
+    """The organiser cancelled the round before voting."""
+    return Reply(
+        title=f"The cross-community round {fed.label} was cancelled",
+        text=f"{fed.organiser_name}, which organised it, cancelled it before voting. It ends here without results.",
+        data={"federated_round": fed.id},
+    )
+
+
 def counting_reply(fed: FederatedRound) -> Reply:
     """Voting closed here; the results wait for the other communities' tallies."""
     return Reply(
@@ -80,6 +98,7 @@ def status_reply(
         Participation.INVITED: "not joined",
         Participation.JOINED: "joined",
         Participation.LEFT: "left",
+        Participation.CANCELLED: "cancelled by the organiser",
     }[fed.participation]
     lines = [federated_rules_text(fed), f"This community: {where}", "Communities: " + ", ".join(participants.values())]
     lines.append(f"Entries: {len(held)}")
@@ -182,6 +201,10 @@ async def federated_posts(
             return []
         community = (await service.participants(fed)).get(entry.origin, entry.origin)
         return [Post(target, fallback=here, reply=await entry_card_reply(tracks, fed, rnd, entry, community))]
+    if event.kind is EventKind.FEDERATED_ROUND_RESCHEDULED:
+        return [Post(target, fallback=here, reply=rescheduled_reply(fed))]
+    if event.kind is EventKind.FEDERATED_ROUND_CANCELLED:
+        return [Post(target, fallback=here, reply=cancelled_reply(fed))]
     if event.kind is EventKind.FEDERATED_ROUND_LEFT:
         return [Post(target, fallback=here, reply=left_reply(fed))]
     if event.kind is EventKind.ROUND_CLOSED:

@@ -135,6 +135,14 @@ class SqliteFederatedRoundStore:
     async def set_results_at(self, round_id: str, at: datetime) -> None:
         await self._db.execute("UPDATE fr_rounds SET results_at = ? WHERE id = ?", (at.isoformat(), round_id))
 
+    async def set_deadlines(
+        self, round_id: str, submit_until: datetime, vote_until: datetime, tally_until: datetime
+    ) -> None:
+        await self._db.execute(
+            "UPDATE fr_rounds SET submit_until = ?, vote_until = ?, tally_until = ? WHERE id = ?",
+            (submit_until.isoformat(), vote_until.isoformat(), tally_until.isoformat(), round_id),
+        )
+
     async def set_member(self, member: Member) -> bool:
         changed = await self._db.execute(
             "INSERT INTO fr_members (round_id, instance, name, joined, sent_at) VALUES (?, ?, ?, ?, ?)"

@@ -6,13 +6,23 @@ from __future__ import annotations
 from datetime import time, timedelta
 from pathlib import Path
 
+import pytest
+
 from core.announcements import Announcements
+from core.errors import PermissionDeniedError, PhaseError
 from core.events.model import DomainEvent, EventKind, RecordedEvent
+from core.federated_round_model import FederatedRound, Participation
+from core.federation.event_types import ROUND_CANCEL_EVENT, ROUND_SCHEDULE_EVENT
+from core.federation.manifest import sign
+from core.federation.round_control_documents import cancel_doc, schedule_doc
 from core.services.digest import DigestSchedule, DigestService
+from core.services.federated_round_control import FederatedRoundControl
 from core.services.federated_round_winners import FederatedWinners
+from core.views.rounds import when_text
+from core.voting_model import Phase
 from storage.memory import MemoryKeyValue
 from tests.support.factories import member
-from tests.unit.test_federated_rounds import Federation, Node, _play, _shared, _start
+from tests.unit.test_federated_rounds import ROOM, Federation, Node, _play, _shared, _start
 
 
 def _digest(node: Node, fed: Federation, federated: bool) -> DigestService:
@@ -67,3 +77,88 @@ async def test_a_peer_entry_shows_still_arriving_until_its_audio_is_here(tmp_pat
     assert round_cards[0].reply.cards[0].id == track.id
     fed.clock.set(announced.submit_until + timedelta(seconds=1))
     assert [p for p in await posts.posts_for(arrived) if p.target.startswith("round:")] == []  # voting: no more
+
+
+async def _joined(fed: Federation) -> tuple[FederatedRound, int]:
+    announced = await _start(fed)
+    two = fed.nodes["two"]
+    await two.rounds.join(announced.id, member("mod2"), "#contest")
+    await fed.sync()
+    return announced, (await two.rounds.get(announced.id)).local_round  # type: ignore[return-value]
+
+
+async def test_the_organiser_closes_a_phase_early_for_every_community(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, local_two = await _joined(fed)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    with pytest.raises(PermissionDeniedError):
+        await FederatedRoundControl(two.rounds).close_phase(str(local_two), member("mod2"))
+    fed.clock.advance(timedelta(minutes=10))
+    closed_at = fed.clock.now()
+    await FederatedRoundControl(org.rounds).close_phase(str(announced.local_round), member("mod"))
+    await fed.tick()
+    await fed.tick()  # the scheduler moves the participant's round past its new deadline
+    for node, local in ((org, announced.local_round), (two, local_two)):
+        assert (await node.rounds.get(announced.id)).submit_until == closed_at
+        rnd = await node.voting.get(local)  # type: ignore[arg-type]
+        assert rnd.submit_until == closed_at and rnd.vote_until == announced.vote_until
+    assert (await two.voting.get(local_two)).phase is Phase.CLOSED  # no entries: nothing to vote on
+    assert "schedule applied" in two.outcomes
+    posts = Announcements(two.tracks, two.voting, None, federated=two.rounds)
+    [notice] = [e for e in two.events.events if e.kind is EventKind.FEDERATED_ROUND_RESCHEDULED]
+    [post] = await posts.posts_for(notice)
+    assert "org closed a phase" in (post.reply.title or "") and when_text(closed_at) in post.reply.text
+
+
+async def test_closing_voting_early_moves_the_tally_deadline_and_is_not_undone(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, tracks = await _play(fed)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    fed.clock.advance(timedelta(minutes=5))  # voting
+    closed_at = fed.clock.now()
+    await FederatedRoundControl(org.rounds).close_phase(str(announced.local_round), member("mod"))
+    await fed.tick()
+    for node in (org, two):
+        rnd = await node.rounds.get(announced.id)
+        assert rnd.vote_until == closed_at and rnd.tally_until == closed_at + timedelta(minutes=10)
+    # A replayed older schedule (the original deadlines) would reopen voting: it is ignored.
+    stale = sign(schedule_doc(announced, fed.clock.now()), org.identity)
+    await fed.room.sender(org.user)(ROOM, ROUND_SCHEDULE_EVENT, stale)
+    await fed.tick()
+    assert (await two.rounds.get(announced.id)).vote_until == closed_at
+    assert "schedule ignored" in two.outcomes
+    for node in (org, two):  # the tallies went out at the new close and the results are in
+        assert [e.kind for e in node.events.events].count(EventKind.FEDERATED_ROUND_RESULTS) == 1
+
+
+async def test_the_organiser_cancels_before_voting_and_participants_close_with_a_notice(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, local_two = await _joined(fed)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    with pytest.raises(PermissionDeniedError):
+        await org.rounds.leave(announced.id, member("mod"))
+    with pytest.raises(PermissionDeniedError):
+        await FederatedRoundControl(two.rounds).cancel(announced.id, member("mod2"))
+    await FederatedRoundControl(org.rounds).cancel(announced.id, member("mod"))
+    await fed.tick()
+    for node, local in ((org, announced.local_round), (two, local_two)):
+        assert (await node.voting.get(local)).phase is Phase.CLOSED  # type: ignore[arg-type]
+        assert (await node.rounds.get(announced.id)).participation is Participation.CANCELLED
+    assert "cancel applied" in two.outcomes
+    [event] = [e for e in two.events.events if e.kind is EventKind.FEDERATED_ROUND_CANCELLED]
+    [post] = await Announcements(two.tracks, two.voting, None, federated=two.rounds).posts_for(event)
+    assert "cancelled" in (post.reply.title or "") and "without results" in post.reply.text
+    assert not any(e.kind is EventKind.ROUND_CLOSED for e in two.events.events)  # no "counting" notice
+
+
+async def test_a_round_cannot_be_cancelled_once_voting_opened(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, _local_two = await _joined(fed)
+    fed.clock.set(announced.submit_until + timedelta(seconds=1))
+    with pytest.raises(PhaseError):
+        await FederatedRoundControl(fed.nodes["org"].rounds).cancel(announced.id, member("mod"))
+    # A cancel sent after voting opened (by the organiser's own key) is ignored by participants.
+    late = sign(cancel_doc(announced, fed.clock.now()), fed.nodes["org"].identity)
+    await fed.room.sender(fed.nodes["org"].user)(ROOM, ROUND_CANCEL_EVENT, late)
+    await fed.sync()
+    assert (await fed.nodes["two"].rounds.get(announced.id)).participation is Participation.JOINED
