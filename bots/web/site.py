@@ -22,6 +22,7 @@ def web_pages_for(instance: Instance) -> WebPages:
         voting=app.voting,
         prompts=app.prompts,
         federation=app.federation,
+        federated_rounds=app.federated_rounds,  # issue 18
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bots.web.pages import Site, template_environment
 from core.announcements import Announcements
 from core.errors import PermissionDeniedError, PhaseError
 from core.events.model import DomainEvent, EventKind, RecordedEvent
@@ -18,6 +20,8 @@ from core.federation.round_control_documents import cancel_doc, schedule_doc
 from core.services.digest import DigestSchedule, DigestService
 from core.services.federated_round_control import FederatedRoundControl
 from core.services.federated_round_winners import FederatedWinners
+from core.views.page_data import RoundPage
+from core.views.pages import WebPages
 from core.views.rounds import when_text
 from core.voting_model import Phase
 from storage.memory import MemoryKeyValue
@@ -162,3 +166,56 @@ async def test_a_round_cannot_be_cancelled_once_voting_opened(tmp_path: Path) ->
     await fed.room.sender(fed.nodes["org"].user)(ROOM, ROUND_CANCEL_EVENT, late)
     await fed.sync()
     assert (await fed.nodes["two"].rounds.get(announced.id)).participation is Participation.JOINED
+
+
+def _render(pages: WebPages, page: RoundPage) -> str:
+    site = Site("http://127.0.0.1", pages.community, pages.instance_name)
+    return template_environment().get_template("round.html").render(site=site, path="/", page=page)
+
+
+def _pages(node: Node) -> WebPages:
+    catalog: Any = None  # the round page reads the services only
+    return WebPages(
+        node.tracks,
+        catalog,
+        community=node.name,
+        instance_name=node.name,
+        voting=node.voting,
+        federated_rounds=node.rounds,
+    )
+
+
+async def test_the_round_page_shows_every_community_and_a_still_arriving_entry(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, _local_two = await _joined(fed)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    bob = member("bob", "discord")
+    track = await _shared(two, bob, "Tunnel lights")
+    await two.voting.submit(str((await two.rounds.get(announced.id)).local_round), track.id, bob)
+    await fed.tick()
+    pages = _pages(org)
+    page = await pages.round(str(announced.local_round))
+    assert page.federated is not None and set(page.federated.communities) == {"org", "two"}
+    html = _render(pages, page)
+    assert "communities: org, two" in html
+    assert 'Tunnel lights <span class="meta">(still arriving)</span>' in html and "from two" in html
+
+
+async def test_the_round_page_keeps_entrants_anonymous_until_the_combined_results(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, tracks = await _play(fed, anonymous=True)
+    two = fed.nodes["two"]
+    local_two = (await two.rounds.get(announced.id)).local_round
+    pages = _pages(two)
+    before = _render(pages, await pages.round(str(local_two)))
+    assert "Alice" not in before and "Bob" not in before and before.count("by anonymous") == 2
+    assert "from org" in before and "from two" in before
+    fed.clock.set(announced.vote_until + timedelta(seconds=1))
+    await fed.tick()
+    after_page = await pages.round(str(local_two))
+    assert after_page.federated is not None and after_page.federated.results
+    first = after_page.federated.entries[0]
+    assert (first.title, first.rank, first.by_community) == ("Tunnel lights", 1, (("org", 3), ("two", 1)))
+    after = _render(pages, after_page)
+    assert "by Bob · from two · 4 votes (org 3, two 1)" in after, after
+    assert "org: 3 voters" in after and "two: 1 voter<" in after
