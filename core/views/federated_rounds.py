@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from core.events.model import DomainEvent, EventKind
@@ -11,7 +12,7 @@ from core.ports import TrackRepository
 from core.replies import Post, Reply, command_hint
 from core.services.federated_rounds import FederatedRoundService
 from core.services.voting import VotingService
-from core.views.rounds import when_text
+from core.views.rounds import entry_reply, voting_open_reply, when_text
 from core.voting_model import BallotType, Round, anonymised
 
 MODERATORS_TARGET = "moderators"  # `channel set moderators <place>`; nowhere when unset
@@ -181,6 +182,25 @@ async def arrival_posts(
     return posts
 
 
+async def _voting_posts(
+    service: FederatedRoundService, voting: VotingService, tracks: TrackRepository, fed: FederatedRound, rnd: Round
+) -> list[Reply]:
+    """Voting opened: the local round's cards, each saying its community; "still arriving" without audio."""
+    entries = await voting.entries(rnd)
+    by_track = {e.track_id: e for e in await service.entries(fed)}
+    participants = await service.participants(fed)
+    replies = [voting_open_reply(rnd, len(entries))]
+    for entry in entries:
+        reply = await entry_reply(tracks, rnd, entry)
+        known = by_track.get(entry.track_id)
+        if known is not None:
+            community = participants.get(known.origin, known.origin)
+            arriving = "" if reply.cards else f" — {known.title or 'its audio'} is still arriving"
+            reply = dataclasses.replace(reply, text=f"{reply.text} from {community}{arriving}")
+        replies.append(reply)
+    return replies
+
+
 async def federated_posts(
     service: FederatedRoundService, voting: VotingService | None, tracks: TrackRepository, event: DomainEvent
 ) -> list[Post] | None:
@@ -201,6 +221,8 @@ async def federated_posts(
             return []
         community = (await service.participants(fed)).get(entry.origin, entry.origin)
         return [Post(target, fallback=here, reply=await entry_card_reply(tracks, fed, rnd, entry, community))]
+    if event.kind is EventKind.ROUND_VOTING_OPENED:
+        return [Post(target, fallback=here, reply=r) for r in await _voting_posts(service, voting, tracks, fed, rnd)]
     if event.kind is EventKind.FEDERATED_ROUND_RESCHEDULED:
         return [Post(target, fallback=here, reply=rescheduled_reply(fed))]
     if event.kind is EventKind.FEDERATED_ROUND_CANCELLED:

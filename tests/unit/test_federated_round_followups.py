@@ -219,3 +219,21 @@ async def test_the_round_page_keeps_entrants_anonymous_until_the_combined_result
     after = _render(pages, after_page)
     assert "by Bob · from two · 4 votes (org 3, two 1)" in after, after
     assert "org: 3 voters" in after and "two: 1 voter<" in after
+
+
+async def test_voting_opens_with_cards_saying_which_audio_is_still_arriving(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, _local_two = await _joined(fed)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    alice, bob = member("alice"), member("bob", "discord")
+    mine = await _shared(org, alice, "Neon rain")
+    theirs = await _shared(two, bob, "Tunnel lights")
+    await org.voting.submit(str(announced.local_round), mine.id, alice)
+    await two.voting.submit(str((await two.rounds.get(announced.id)).local_round), theirs.id, bob)
+    await fed.tick()
+    fed.clock.set(announced.submit_until + timedelta(seconds=1))
+    await fed.tick()
+    [opened] = [e for e in org.events.events if e.kind is EventKind.ROUND_VOTING_OPENED]
+    posts = await Announcements(org.tracks, org.voting, None, federated=org.rounds).posts_for(opened)
+    texts = sorted(p.reply.text for p in posts[1:])
+    assert texts == ["Entry 1 by Alice from org", "Entry 2 by Bob from two — Tunnel lights is still arriving"]
