@@ -34,6 +34,8 @@ class FederatedRoundControl:
 
     async def _organised(self, ref: str, what: str) -> FederatedRound:
         fed = await self._service.get(ref)
+        if fed.participation is Participation.CANCELLED:
+            raise PhaseError(f"round {fed.label} was cancelled: it is over")
         if fed.participation is not Participation.ORGANISER:
             raise PermissionDeniedError(f"only the organising community ({fed.organiser_name}) can {what} this round")
         if fed.results_at is not None:

@@ -48,3 +48,21 @@ async def test_a_federated_round_needs_federation_and_keeps_its_deadlines(tmp_pa
         assert joined.failed and "already takes part" in joined.text
         members_only = await _run(instance, f"round join {fed.id}", Permission.MEMBER)
         assert members_only.failed
+
+
+async def test_the_organiser_cancels_its_round_before_voting(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path / "c.toml", tmp_path / "data"), environ={})
+    async with open_instance(settings) as instance:
+        voting, rounds = instance.app.voting, instance.app.federated_rounds
+        assert voting is not None and rounds is not None
+        rnd = await voting.start(
+            RoundRules("Night drive"), member("mod"), "!room:hs", timedelta(hours=1), timedelta(hours=1)
+        )
+        fed = await rounds.announce(rnd, "!fed:hs")
+        assert (await _run(instance, f"round cancel {fed.id}", Permission.MEMBER)).failed
+        cancelled = await _run(instance, f"round cancel {fed.id}")
+        assert not cancelled.failed and "cancelled" in cancelled.text
+        assert (await voting.get(rnd.id)).phase.value == "closed"
+        assert [kind for _, _, kind, _ in await rounds.store.outbox_pending(10)][-1] == "cancel"
+        again = await _run(instance, f"round cancel {fed.id}")
+        assert again.failed and "is over" in again.text
