@@ -274,7 +274,14 @@ async def test_status_shows_rooms_queue_parked_items_and_rate_limits(synapse: Ho
             return await a.instance.state.get("federation", f"room:{room}:path") is not None
 
         await eventually(read, 30, "the room's first read")
+
+        async def caught_up() -> bool:
+            report = json.loads(await _cli(a.instance, "federation", "status", "--json"))
+            return [r.get("events_behind") for r in report["rooms"] if r["joined"]] == [0]
+
+        await eventually(caught_up, 30, "status to count no federation event behind")
         out = await _cli(a.instance, "federation", "status")
+        assert "0 events behind" in out
         assert f"room {room}: joined" in out and "first read by history" in out
         assert f"#nothere{tag}:localhost: WAITING" in out
         assert "fetch queue: 0 waiting, 0 retrying, 0 parked" in out
