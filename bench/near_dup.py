@@ -200,7 +200,13 @@ def _pct(samples: list[float], q: float) -> float:
 
 
 async def measure(
-    path: Path, synth: Synth, size: int, models: list[tuple[str, int, list[int]]], queries: int, mmap_mb: int = 0
+    path: Path,
+    synth: Synth,
+    size: int,
+    models: list[tuple[str, int, list[int]]],
+    queries: int,
+    mmap_mb: int = 0,
+    warm: bool = False,
 ) -> dict[str, float]:
     """Lookup/insert/delete times, recall and false matches on a built index."""
     rng = random.Random(size)
@@ -208,6 +214,10 @@ async def measure(
     if mmap_mb:  # what an instance could set: reads through the OS page cache, no copies
         await db.fetchall(f"PRAGMA mmap_size={mmap_mb * 2**20}")
     index = SqliteNearDuplicateIndex(db)
+    if warm:  # what a running instance does at start-up (bots.runtime.catch_up_near_dup_index)
+        t0 = time.perf_counter()
+        rows = await index.warm()
+        print(f"  warmed {rows:,} band rows in {time.perf_counter() - t0:.1f} s")
     try:
         lookup, match, baseline = [], [], []
         found = 0
@@ -231,9 +241,12 @@ async def measure(
             per_variant.setdefault(model[0], []).append(int(hit))
         false_matches = 0
         fresh = synth.tracks(10_000_000 + size, queries)
-        for row in fresh:
+        new_lookup: list[float] = []
+        for row in fresh:  # a new track (most shares): nothing should match, no fingerprint copy is read
             query = Fingerprint(tuple(int(v) for v in row), 120.0)
+            t0 = time.perf_counter()
             candidates = await index.candidates(query)
+            new_lookup.append(time.perf_counter() - t0)
             scored = await score_candidates(query, [(c.track_id, c.fingerprint) for c in candidates], THRESHOLD)
             false_matches += len(scored)
         inserts, deletes = [], []
@@ -251,6 +264,8 @@ async def measure(
         result = {
             "lookup_p50_ms": _pct(lookup, 0.5) * ms,
             "lookup_p99_ms": _pct(lookup, 0.99) * ms,
+            "new_lookup_p50_ms": _pct(new_lookup, 0.5) * ms,
+            "new_lookup_p99_ms": _pct(new_lookup, 0.99) * ms,
             "match_p50_ms": _pct(match, 0.5) * ms,
             "match_p99_ms": _pct(match, 0.99) * ms,
             "baseline_p50_ms": _pct(baseline, 0.5) * ms,
@@ -266,6 +281,7 @@ async def measure(
             result[f"recall[{name}]"] = statistics.fmean(hits)
         return result
     finally:
+        index.close()
         await db.close()
 
 
@@ -287,6 +303,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("bench/out/near_dup"))
     parser.add_argument("--mmap-mb", type=int, default=0, help="PRAGMA mmap_size for the measuring connection")
+    parser.add_argument("--cold", action="store_true", help="skip the start-up warm-up of the band table")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = real_corpus(args.out)
@@ -304,7 +321,7 @@ def main() -> None:
         seconds = build(path, synth, size)
         if seconds:
             print(f"built {size:,} tracks in {seconds:.0f} s ({path.stat().st_size / 2**20:.0f} MiB)")
-        result = asyncio.run(measure(path, synth, size, models, args.queries, args.mmap_mb))
+        result = asyncio.run(measure(path, synth, size, models, args.queries, args.mmap_mb, warm=not args.cold))
         print(
             f"{size:>9,} tracks: "
             + ", ".join(

@@ -197,6 +197,7 @@ def _build_app(
     federated_rounds = FederatedRoundService(
         SqliteFederatedRoundStore(db), voting_repo, tracks, clock, events, identity.instance_id, settings.instance.name
     )
+    curation = curation_for(settings, db, tracks, events, clock)  # issue 17
     d = settings.digest
     hour, minute = (int(x) for x in d.time.split(":"))
     state = BotState(db)
@@ -210,6 +211,7 @@ def _build_app(
         voting,
         prompts,
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
+        remixes=curation.lineage.most_remixed,
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
@@ -232,7 +234,7 @@ def _build_app(
         digest=digest,
         federation=federation,
         confirmations=confirmations,
-        curation=curation_for(settings, db, tracks, events, clock),  # issue 17
+        curation=curation,
         federated_rounds=federated_rounds,
     )
 
@@ -259,6 +261,7 @@ async def open_instance(settings: Settings, clock: Clock | None = None) -> Async
                 replicated_tracks=settings.federation.announce_replicated, public_url=settings.http.public_url
             ),
             federated=app.federated_rounds,
+            lineage=app.curation.lineage if app.curation else None,  # issue 17: remixes told to the parent's sharer
         )
         yield Instance(settings, identity, db, app, build_registry(app), BotState(db), events, announcements)
     finally:
@@ -393,10 +396,15 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
 async def catch_up_near_dup_index(db: Database) -> int:
     """Index the fingerprints stored before the near-duplicate index existed (once; resumable:
     each batch commits, so a stop part-way loses nothing); how many were indexed."""
+    index = SqliteNearDuplicateIndex(db)
+    try:  # issue 12: the band table's pages into the OS cache, so the first lookups are not cold reads
+        rows = await index.warm()
+        log.info("near-duplicate index: %d band rows warmed", rows)
+    finally:
+        index.close()
     state = BotState(db)
     if await state.get("storage", "near_dup_backfilled") is not None:
         return 0
-    index = SqliteNearDuplicateIndex(db)
     log.info("near-duplicate index: indexing stored fingerprints in the background")
     indexed = await index.backfill()
     await state.put("storage", "near_dup_backfilled", "1")

@@ -15,7 +15,9 @@ from core.ports import TrackRepository
 from core.replies import Post
 from core.services.digest import DigestService
 from core.services.federated_rounds import FederatedRoundService
+from core.services.lineage import LineageService
 from core.services.voting import VotingService
+from core.views.curation import remix_posts
 from core.views.digest import digest_reply
 from core.views.federated_rounds import federated_posts
 from core.views.page_links import with_page_link
@@ -53,8 +55,10 @@ class Announcements:
         digest: DigestService | None,
         rules: AnnouncementRules = AnnouncementRules(),
         federated: FederatedRoundService | None = None,
+        lineage: LineageService | None = None,
     ) -> None:
         self._federated = federated
+        self._lineage = lineage  # issue 17: remixes are announced to the parent's sharer
         self._tracks = tracks
         self._voting = voting
         self._digest = digest
@@ -73,6 +77,8 @@ class Announcements:
                 return posts
         if kind in (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED, EventKind.TRACK_REPLICATED):
             return await self._track_posts(recorded)
+        if kind is EventKind.TRACK_REMIXED and self._lineage is not None:  # issue 17
+            return await remix_posts(event, self._tracks, self._lineage)
         if kind is EventKind.TRACK_VERIFIED and event.track_id is not None:
             track = await self._tracks.get(event.track_id)
             if track is None or not is_public(track):

@@ -4,8 +4,8 @@
 tracks as you (each shared like weighted ``1/√n``, ``n`` the track's likers, so liking
 the same hit says less than liking the same rarity; divided by ``√`` of the neighbour's
 own likes) are your 40 nearest neighbours, and a track scores the summed weight of the
-neighbours who liked it. The "because you liked X" line names the liked track whose
-likers overlap the pick's most (item-item cosine). An item-item sum over every liked
+neighbours who liked it. The "because you liked X" line names, of the neighbours who
+liked the pick, the strongest one's rarest like in common with the member. An item-item sum over every liked
 track walked ~360,000 likes a query (0.5 s, bench/recommend.py); this walks ~8,000.
 Each step is bounded (your 60 latest likes, each track's 40 latest likers, each
 neighbour's 150 latest likes), so a query costs the same at a million votes as at a
@@ -18,8 +18,9 @@ item-item: the cosine of two tracks' liker sets plus the overlap of their prompt
 from __future__ import annotations
 
 import enum
+import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from core.curation_index import CurationIndex
@@ -72,9 +73,20 @@ def _co_liked(index: CurationIndex, source: int, skip_member: int) -> dict[int, 
     return {t: c / math.sqrt(n_source * len(all_likers[t])) for t, c in co.items() if t != source}
 
 
-def _neighbours(index: CurationIndex, member: int, mine: list[int]) -> list[tuple[int, float]]:
-    """Members who liked what ``member`` liked, weighted by ``Σ 1/√n_i`` over shared likes."""
+def _best_first(scores: dict[int, float], head: int) -> Iterator[tuple[int, float]]:
+    """Items by score, best first: the top ``head`` by a heap, the rest sorted only if asked for
+    (when ``allowed`` refused most of the head)."""
+    top = heapq.nlargest(head, scores.items(), key=lambda item: item[1])
+    yield from top
+    if len(top) == head:
+        yield from sorted(scores.items(), key=lambda item: -item[1])[head:]
+
+
+def _neighbours(index: CurationIndex, member: int, mine: list[int]) -> list[tuple[int, float, int]]:
+    """Members who liked what ``member`` liked, weighted by ``Σ 1/√n_i`` over shared likes;
+    with each, the shared like that weighed most (the rarest): (member, weight, track)."""
     weight: dict[int, float] = {}
+    strongest: dict[int, tuple[float, int]] = {}
     likers = index.likers
     for source in mine:
         fans = likers[source]
@@ -82,44 +94,39 @@ def _neighbours(index: CurationIndex, member: int, mine: list[int]) -> list[tupl
         for other in list(fans)[-LIKERS_PER_TRACK:]:
             if other != member:
                 weight[other] = weight.get(other, 0.0) + share
+                if share > strongest.get(other, (0.0, -1))[0]:
+                    strongest[other] = (share, source)
     liked = index.liked
-    scored = [(m, w / math.sqrt(len(liked[m]) or 1)) for m, w in weight.items()]
-    scored.sort(key=lambda item: -item[1])
-    return scored[:NEIGHBOURS]
-
-
-def _because(index: CurationIndex, pick: int, mine: list[int]) -> int | None:
-    """The member's liked track whose likers overlap most with the pick's (cosine)."""
-    fans = index.likers[pick]
-    best, best_score = None, 0.0
-    for source in mine:
-        other = index.likers[source]
-        small, large = (fans, other) if len(fans) <= len(other) else (other, fans)
-        common = sum(1 for m in small if m in large)
-        if common:
-            score = common / math.sqrt(len(fans) * len(other))
-            if score > best_score:
-                best, best_score = source, score
-    return best
+    scored = heapq.nlargest(
+        NEIGHBOURS, ((w / math.sqrt(len(liked[m]) or 1), m) for m, w in weight.items()), key=lambda item: item[0]
+    )
+    return [(m, w, strongest[m][1]) for w, m in scored]
 
 
 def discover(index: CurationIndex, member: int | None, allowed: Allowed, limit: int = 10) -> list[Pick]:
-    """Up to ``limit`` tracks for a member: ``allowed`` must say no to what they liked or may not see."""
+    """Up to ``limit`` tracks for a member: ``allowed`` must say no to what they liked or may not see.
+
+    "Because": the pick's strongest neighbour's rarest like in common with the member."""
     scores: dict[int, float] = {}
-    mine: list[int] = []
+    best: dict[int, tuple[float, int]] = {}
     if member is not None:
         mine = index.liked[member][-MY_LIKES:]
+        skip = index.liked_set[member]
         liked = index.liked
-        for other, weight in _neighbours(index, member, mine):
+        for other, weight, source in _neighbours(index, member, mine):
             for t in liked[other][-LIKES_PER_LIKER:]:
+                if t in skip:
+                    continue
                 scores[t] = scores.get(t, 0.0) + weight
+                if weight > best.get(t, (0.0, -1))[0]:
+                    best[t] = (weight, source)
     picks: list[Pick] = []
     taken: set[int] = set()
-    for t in sorted(scores, key=lambda t: -scores[t]):
+    for t, score in _best_first(scores, limit * 4):
         if len(picks) >= limit:
             break
         if allowed(t):
-            picks.append(Pick(t, scores[t], Because.LIKED, _because(index, t, mine)))
+            picks.append(Pick(t, score, Because.LIKED, best[t][1]))
             taken.add(t)
     if len(picks) < limit:
         picks.extend(_cold_start(index, member, allowed, limit - len(picks), taken))
@@ -171,17 +178,15 @@ def similar(index: CurationIndex, source: int, allowed: Allowed, limit: int = 10
     """Tracks liked by the same people and near in prompt words, best first."""
     liked = _co_liked(index, source, -1)
     worded = _word_neighbours(index, source)
-    picks: list[Pick] = []
-    for t in set(liked) | set(worded):
-        cf, words = liked.get(t, 0.0), worded.get(t, 0.0)
-        score = cf + WORDS_WEIGHT * words
-        if score > 0:
-            picks.append(Pick(t, score, Because.LIKED if cf >= WORDS_WEIGHT * words else Because.WORDS, source))
-    picks.sort(key=lambda p: -p.score)
+    scores = dict(liked)
+    for t, words in worded.items():
+        scores[t] = scores.get(t, 0.0) + WORDS_WEIGHT * words
     out: list[Pick] = []
-    for pick in picks:
-        if len(out) >= limit:
+    for t, score in _best_first(scores, limit * 4):
+        if len(out) >= limit or score <= 0:
             break
-        if allowed(pick.track):
-            out.append(pick)
+        if allowed(t):
+            cf = liked.get(t, 0.0)
+            because = Because.LIKED if cf >= WORDS_WEIGHT * worded.get(t, 0.0) else Because.WORDS
+            out.append(Pick(t, score, because, source))
     return out

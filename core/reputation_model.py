@@ -1,7 +1,7 @@
 """Curator reputation: what the community confirmed a member did well, with the reasons.
 
 Four sources, each decayed by age (half-life ``HALF_LIFE_DAYS``: a vote half a year old
-counts a quarter):
+counts about a third):
 
 * **shared tracks voted up** — per track, the *effective* votes (below) turned into a fair
   score like ``core.services.ranking``'s Bayesian average: ``POINTS_PER_TRACK · e/(e+3)``,
@@ -74,21 +74,23 @@ def decay(at_epoch: float, now: datetime, half_life_days: float = HALF_LIFE_DAYS
     return float(0.5 ** (age_days / half_life_days))
 
 
-def vote_weight(index: CurationIndex, voter: int, sharer: int) -> float:
-    """How much one vote of ``voter`` for a track of ``sharer`` counts (ring resistance)."""
+def vote_weight(index: CurationIndex, voter: int, sharer: int, *, mutual: bool = True) -> float:
+    """How much one vote of ``voter`` for a track of ``sharer`` counts (ring resistance).
+
+    ``mutual`` False leaves out the discount for members who vote for each other."""
     given = index.pair.get((voter, sharer), 1)
-    returned = index.pair.get((sharer, voter), 0)
+    returned = index.pair.get((sharer, voter), 0) if mutual else 0
     return (1.0 / math.sqrt(max(1, given))) / (1.0 + min(given, returned))
 
 
-def effective_votes(index: CurationIndex, track: int, now: datetime | None = None) -> float:
+def effective_votes(index: CurationIndex, track: int, now: datetime | None = None, *, mutual: bool = True) -> float:
     """The track's votes, each weighted by ``vote_weight`` (and decayed when ``now`` is given)."""
     sharer = index.sharer[track]
     total = 0.0
     for voter, at in index.likers[track].items():
         if voter == sharer:
             continue
-        w = vote_weight(index, voter, sharer) if sharer != -1 else 1.0
+        w = vote_weight(index, voter, sharer, mutual=mutual) if sharer != -1 else 1.0
         total += w * (decay(at, now) if now is not None else 1.0)
     return total
 
@@ -125,16 +127,18 @@ def _from_shares(index: CurationIndex, member: int, now: datetime) -> list[Reaso
     raw = 0
     voted = 0
     effective_total = 0.0
+    one_way_total = 0.0  # the same without the discount for voting each other: what the circle cost
     for t in tracks:
         e = effective_votes(index, t, now)
         raw += sum(1 for v in index.likers[t] if v != member)
         voted += 1 if e > 0 else 0
         effective_total += e
+        one_way_total += effective_votes(index, t, now, mutual=False)
         points += POINTS_PER_TRACK * e / (e + PRIOR_VOTES)
     if not raw:
         return []
     text = f"{raw} votes on {voted} of your {len(tracks)} tracks (worth {effective_total:.1f} independent votes)"
-    if effective_total < 0.5 * raw:
+    if effective_total < 0.5 * one_way_total:
         text += "; votes from a small circle that votes for each other count less"
     return [Reason(points, text)]
 

@@ -5,20 +5,19 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from bots.cli.output import TERMINAL
 from bots.instance import Instance
 from core.cards import card_text
 from core.commands.declaration import Attachment, Invocation, ParamKind, Permission, Reply
 from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
 from core.errors import UsageError
-from core.replies import Dialect, localize
-
-DIALECT = Dialect("wavepool cmd ")
+from core.replies import localize
 
 
 def render_reply(reply: Reply) -> str:
     """A reply as terminal text."""
-    reply = localize(reply, DIALECT)
+    reply = localize(reply, TERMINAL)
     parts: list[str] = []
     if reply.title:
         parts.append(reply.title)

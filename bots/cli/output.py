@@ -6,6 +6,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.replies import Dialect, localize_text
+
+TERMINAL = Dialect("wavepool cmd ")
+
 
 @dataclass
 class Output:
@@ -31,7 +35,9 @@ class Output:
             sys.stdout.write(text)
 
     def err(self, text: str) -> None:
-        """A line for standard error, prefixed like every wavepool message."""
+        """A line for standard error, prefixed like every wavepool message (an error's hints and
+        times written for the terminal)."""
+        text = localize_text(text, TERMINAL)
         if self.buffered:
             self.stderr.append(f"wavepool: {text}\n")
         else:

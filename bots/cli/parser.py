@@ -104,9 +104,7 @@ def read_only(args: argparse.Namespace) -> bool:
 
 def changes_state(args: argparse.Namespace) -> bool:
     """Whether the subcommand changes the instance (and so should say where it ran)."""
-    if args.command == "cmd":
-        return not read_only(args)
-    if args.command == "ingest":
+    if args.command in ("ingest", "cmd"):
         return True
     if args.command == "pool":
         return bool(args.pool_command == "gc")

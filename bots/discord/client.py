@@ -21,6 +21,7 @@ from discord import app_commands
 
 from bots.discord.app_commands_gen import build_tree, modal_param
 from bots.discord.buttons import WavepoolButton
+from bots.discord.card_edits import edit_cards
 from bots.discord.places import DiscordPlaces
 from bots.discord.posting import followup_plan, post_plan, with_retry
 from bots.discord.render import NO_MENTIONS, plan
@@ -39,6 +40,8 @@ from core.commands.dispatch import error_reply, execute
 from core.commands.parsing import convert_args
 from core.errors import TooLargeError, UsageError, WavepoolError
 from core.events.dispatcher import PermanentDeliveryError
+from core.model import TrackId
+from storage.sqlite.posted_cards import PostedCard, SqlitePostedCards
 
 log = logging.getLogger(__name__)
 
@@ -335,8 +338,22 @@ class WavepoolClient(discord.Client):
             channel = self.get_channel(int(place)) if place.isdigit() else None
             limit = channel.guild.filesize_limit if isinstance(channel, discord.TextChannel) else None
             files = await self._files(post.reply, limit)  # a card's audio: playable where it is posted
-            await post_plan(self, place, plan(post.reply), key=key, files=files)
+            ids = await post_plan(self, place, plan(post.reply), key=key, files=files)
         except discord.NotFound as error:
             raise PermanentDeliveryError(f"channel {place} for {post.target} does not exist") from error
         except discord.Forbidden as error:
             raise PermanentDeliveryError(f"channel {place} for {post.target} refused the post: {error}") from error
+        if ids and post.reply.cards and "track" in post.reply.data:  # issue 12: edited when the verdict upgrades
+            track_id = TrackId(str(post.reply.data["track"]))
+            await SqlitePostedCards(self.instance.db).record(
+                PostedCard("discord", place, str(ids[0]), track_id, post.reply.text)
+            )
+
+    async def update_cards(self, track_id: TrackId) -> int:
+        """Edit every card of a track posted here to show it as it is now (issue 12)."""
+        track = await self.instance.app.tracks.get(track_id)
+        if track is None:
+            return 0
+        return await edit_cards(
+            self, list(await SqlitePostedCards(self.instance.db).of_track(track_id, "discord")), track
+        )

@@ -10,7 +10,7 @@ import yarl
 
 from bots.discord.client import WavepoolClient
 from bots.instance import Instance
-from core.events.model import RecordedEvent
+from core.events.model import EventKind, RecordedEvent
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class DiscordPart:
 
     async def deliver(self, event: RecordedEvent) -> None:
         """Post the event's announcements; the delivery key is the message nonce."""
+        if event.kind is EventKind.TRACK_VERIFIED and event.event.track_id is not None:  # issue 12: edit the cards
+            await self.client.update_cards(event.event.track_id)
         for index, post in enumerate(await self._instance.announcements.posts_for(event)):
             await self.client.announce(post, key=event.delivery_key(self.name, index))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
+from bots.matrix.card_edits import edit_cards
 from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
 from bots.matrix.posting import PostingError, post_plan
@@ -40,13 +42,17 @@ from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
 from core.errors import TooLargeError, UsageError, WavepoolError
 from core.events.dispatcher import PermanentDeliveryError
+from core.model import TrackId
 from core.replies import VoteChoice
+from storage.sqlite.posted_cards import PostedCard, SqlitePostedCards
 
 log = logging.getLogger(__name__)
 
 NS = "matrix"
 MAX_CATCH_UP_PAGES = 50  # of 100 events: a bot down for a while reads what it missed, boundedly
 AUDIO_TYPES = ("audio/",)
+AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus")
+_OPTIONS = re.compile(r"(?:^|\s)--")  # where a command's --options start after its free words
 
 
 class MatrixBot:
@@ -195,7 +201,7 @@ class MatrixBot:
         elif isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)):
             mimetype = str((event.source.get("content", {}).get("info") or {}).get("mimetype") or "")
             is_audio = isinstance(event, nio.RoomMessageAudio) or mimetype.startswith(AUDIO_TYPES)
-            claims_audio = is_audio or event.body.lower().endswith((".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus"))
+            claims_audio = is_audio or event.body.lower().endswith(AUDIO_SUFFIXES)
             if claims_audio and await self._watched(room_id) and await self._first_time(event.event_id):
                 await self._share_upload(room_id, event)
         elif isinstance(event, nio.ReactionEvent):
@@ -284,7 +290,7 @@ class MatrixBot:
             )
             return
         words = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
-        fields = {**_caption_of(original), **caption_fields(words.split(" --", 1)[0])}
+        fields = {**_caption_of(original), **caption_fields(_OPTIONS.split(words, 1)[0])}
         declared = {k: v for k, v in args.items() if v is not None and k not in ("url", "file")}
         merged: dict[str, Any] = {**fields, **declared}
         if isinstance(original, (nio.RoomMessageAudio, nio.RoomMessageFile)):
@@ -402,6 +408,14 @@ class MatrixBot:
         await press(self.instance.registry, Button.vote("withdraw", choice).custom_id, invocation)
         await self.instance.state.delete("matrix_reaction", event.redacts)
 
+    async def update_cards(self, track_id: TrackId, key: str | None = None) -> int:
+        """Edit every card of a track posted here to show it as it is now (issue 12)."""
+        track = await self.instance.app.tracks.get(track_id)
+        if track is None:
+            return 0
+        cards = list(await SqlitePostedCards(self.instance.db).of_track(track_id, "matrix"))
+        return await edit_cards(self.client, cards, track, key, self.settings.command_prefix)
+
     # -- sending -----------------------------------------------------------------------
 
     async def send(self, room_id: str, reply: Reply, reply_to: str | None = None, key: str | None = None) -> str | None:
@@ -495,6 +509,9 @@ class MatrixBot:
         if room_id is None:
             return
         head = await self.send(room_id, post.reply, key=key)
+        if head is not None and post.reply.cards and "track" in post.reply.data:  # issue 12: edited on upgrade
+            card = PostedCard("matrix", room_id, head, TrackId(str(post.reply.data["track"])), post.reply.text)
+            await SqlitePostedCards(self.instance.db).record(card)
         if post.reply.cards and "track" in post.reply.data:
             # a round entry's audio goes in the entry card's thread: voters listen where they vote
             thread = head if "entry" in post.reply.data else None
@@ -524,7 +541,8 @@ def _caption_of(event: Any) -> dict[str, str]:
     content = event.source.get("content") or {}
     body = str(content.get("body") or "")
     filename = content.get("filename")
-    if isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile)) and (not filename or filename == body):
+    is_file = isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile))
+    if is_file and (not filename or filename == body or body.lower().endswith(AUDIO_SUFFIXES)):
         return {}
     return caption_fields(body)
 

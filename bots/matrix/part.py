@@ -63,6 +63,8 @@ class MatrixPart:
     async def deliver(self, event: RecordedEvent) -> None:
         """Post the event's announcements; the delivery key is the Matrix transaction id."""
         assert self._bot is not None
+        if event.kind is EventKind.TRACK_VERIFIED and event.event.track_id is not None:  # issue 12: edit the cards
+            await self._bot.update_cards(event.event.track_id, key=event.delivery_key(self.name, 0))
         for index, post in enumerate(await self._instance.announcements.posts_for(event)):
             await self._bot.announce(post, key=event.delivery_key(self.name, index))
         if event.kind is EventKind.TRACK_TAKEN_DOWN and event.event.track_id:  # redact our posts, drop uploads

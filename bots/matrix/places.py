@@ -29,7 +29,7 @@ class MatrixPlaces:
             if not isinstance(resolved, nio.RoomResolveAliasResponse):
                 raise UsageError(f"no room {text}: {getattr(resolved, 'message', 'the alias does not resolve')}")
             room_id = str(resolved.room_id)
-        elif text.startswith("!") and ":" in text:
+        elif text.startswith("!") and len(text) > 1:  # room v12 ids carry no server name
             room_id = text
         else:
             raise UsageError(f"'{place}' is not a room: give `here`, an alias (#name:server) or an id (!id:server)")

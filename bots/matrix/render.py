@@ -71,7 +71,8 @@ def _card(track: Track, heading: str | None = None) -> tuple[str, str]:
     title = cut(track.title, CARD_TITLE)
     values = [(name, cut(value, CARD_VALUE)) for name, value in card_fields(track)]
     rows = "".join(f"<li><b>{esc(name)}</b>: {esc(value).replace(chr(10), '<br/>')}</li>" for name, value in values)
-    text = "\n".join(f"  {name}: {value}" for name, value in values)
+    # a value of several lines (evidence) keeps its indent under the value's first line
+    text = "\n".join(f"  {name}: {value}".replace("\n", "\n" + " " * (len(name) + 4)) for name, value in values)
     head_text = f"{heading}\n" if heading else ""
     head_html = f"<h4>{esc(heading)}</h4>" if heading else ""
     return defuse(f"{head_text}🎵 {title}\n{text}"), f"{head_html}<p>🎵 <b>{esc(title)}</b></p><ul>{rows}</ul>"

@@ -80,6 +80,7 @@ class BlobHandler:
             "Accept-Ranges": "bytes",
             "ETag": etag,
             "Cache-Control": CACHE_FOREVER,
+            "X-Content-Type-Options": "nosniff",
         }
         if etag in request.headers.get("If-None-Match", ""):
             return web.Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})

@@ -7,7 +7,9 @@ prompts, names, lyrics) is shown as text. Absolute links (OpenGraph, feeds) use
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,11 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader
 from yarl import URL
 
+from bots.web.cover import cover_png
 from bots.web.feeds import FEED_TRACKS, digest_podcast, tracks_atom
+from bots.web.page_cache import PageCache
 from core.errors import NotFoundError
+from core.events.ports import EventLog
 from core.views.pages import WebPages
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,8 @@ HERE = Path(__file__).parent
 PAGE_CACHE = "public, max-age=60"  # pages change as tracks arrive; a minute of staleness is fine
 FEED_CACHE = "public, max-age=300"
 DIGESTS_IN_PODCAST = 26  # half a year of weeks
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -37,38 +44,73 @@ class Site:
     instance_name: str
 
 
+def duration(seconds: float) -> str:
+    """``m:ss`` (a filter, not a macro: macro calls cost a list of 50 tracks milliseconds)."""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def template_environment() -> Environment:
     """The Jinja2 environment of ``bots/web/templates`` (autoescape on for everything)."""
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
     )
+    env.filters["duration"] = duration
+    return env
 
 
 class PageHandlers:
     """One handler per route; each gathers a page through ``WebPages`` and renders it."""
 
-    def __init__(self, pages: WebPages, public_url: str | None = None) -> None:
+    def __init__(
+        self, pages: WebPages, public_url: str | None = None, events: EventLog | None = None, cache_s: float = 5.0
+    ) -> None:
         self._pages = pages
         self._public_url = public_url.rstrip("/") if public_url else None
         self._env = template_environment()
+        self._events = events
+        self._cache = PageCache(ttl=cache_s) if events is not None and cache_s > 0 else None
+
+    def _cached(self, handler: Handler) -> Handler:
+        """The handler behind the page cache (when there is an outbox to tell changes by)."""
+        cache, events = self._cache, self._events
+        if cache is None or events is None:
+            return handler
+
+        async def cached(request: web.Request) -> web.StreamResponse:
+            key = self.base(request) + request.path_qs
+            seq = await events.last_seq()
+            hit = cache.get(key, seq)
+            if hit is not None:
+                cache_control = FEED_CACHE if key.endswith((".xml", ".atom")) else PAGE_CACHE
+                return web.Response(
+                    body=hit.body, headers={"Content-Type": hit.content_type, "Cache-Control": cache_control}
+                )
+            response = await handler(request)
+            if response.status == 200 and isinstance(response, web.Response) and isinstance(response.body, bytes):
+                cache.put(key, seq, response.body, response.headers["Content-Type"])
+            return response
+
+        return cached
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """Register the pages, the feeds and the stylesheet."""
-        router.add_get("/", self.home)
-        router.add_get("/tracks/{id}", self.track)
-        router.add_get("/genres/{name}", self.genre)
-        router.add_get("/rounds/{id}", self.round)
+        router.add_get("/", self._cached(self.home))
+        router.add_get("/tracks/{id}", self._cached(self.track))
+        router.add_get("/genres/{name}", self._cached(self.genre))
+        router.add_get("/rounds/{id}", self._cached(self.round))
         router.add_get("/digests", self.digests)
-        router.add_get("/digests/{week}", self.digest)
-        router.add_get("/prompts", self.prompts)
-        router.add_get("/search", self.search)
-        router.add_get("/feeds/digest.xml", self.digest_feed)
-        router.add_get("/feeds/tracks.atom", self.tracks_feed)
-        router.add_get("/feeds/genres/{name}.atom", self.genre_feed)
+        router.add_get("/digests/{week}", self._cached(self.digest))
+        router.add_get("/prompts", self._cached(self.prompts))
+        router.add_get("/search", self._cached(self.search))
+        router.add_get("/feeds/digest.xml", self._cached(self.digest_feed))
+        router.add_get("/feeds/tracks.atom", self._cached(self.tracks_feed))
+        router.add_get("/feeds/genres/{name}.atom", self._cached(self.genre_feed))
+        router.add_get("/cover.png", self.cover)
         router.add_static("/static", HERE / "static", append_version=False)
 
     def base(self, request: web.Request) -> str:
@@ -83,6 +125,11 @@ class PageHandlers:
 
     def _not_found(self, request: web.Request, err: NotFoundError) -> web.Response:
         return self._render(request, "not_found.html", status=404, message=str(err))
+
+    async def cover(self, request: web.Request) -> web.Response:
+        """``/cover.png``: the podcast's artwork and the pages' link-preview image."""
+        body = await asyncio.to_thread(cover_png)  # drawn once (cached), off the event loop
+        return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
     async def home(self, request: web.Request) -> web.Response:
         """``/``."""

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The pages need no script at all: a title that slipped past escaping still could not run.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; media-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'"
+)
+
 
 class WebServer:
     """Health, metrics and the blob endpoint; the public site when ``pages`` is given."""
@@ -29,6 +34,7 @@ class WebServer:
         pages: WebPages | None = None,
         public_url: str | None = None,
         verdicts: VerdictCounts | None = None,
+        page_cache_s: float = 5.0,
     ) -> None:
         self._app = app
         self._parts = parts
@@ -36,12 +42,12 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.metrics_registry = WebMetrics(app, parts, verdicts)
-        self.app = web.Application(middlewares=[self._timed])
+        self.app = web.Application(middlewares=[self._timed, self._hardened])
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_get("/blobs/{cid}", BlobHandler(app))
         if pages is not None:
-            PageHandlers(pages, public_url).add_routes(self.app.router)
+            PageHandlers(pages, public_url, app.events, page_cache_s).add_routes(self.app.router)
 
     @web.middleware
     async def _timed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -59,6 +65,17 @@ class WebServer:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
             self.metrics_registry.latency.labels(route, str(status)).observe(time.perf_counter() - started)
+
+    @web.middleware
+    async def _hardened(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """No content sniffing anywhere; pages may load nothing but this site's stylesheet and audio."""
+        response = await handler(request)
+        if not response.prepared:  # streamed blobs set their own headers before sending
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            if (response.content_type or "").startswith("text/html"):
+                response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+                response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (port 0 picks a free one, kept in ``self.port``)."""

@@ -25,12 +25,15 @@ def web_pages_for(instance: Instance) -> WebPages:
     )
 
 
-def web_server_for(instance: Instance, parts: Callable[[], Mapping[str, str]] | None = None) -> WebServer:
-    """The instance's HTTP server: site, feeds, blobs, health and metrics."""
+def web_server_for(
+    instance: Instance, parts: Callable[[], Mapping[str, str]] | None = None, page_cache_s: float = 5.0
+) -> WebServer:
+    """The instance's HTTP server: site, feeds, blobs, health and metrics (``page_cache_s`` 0: no page cache)."""
     return WebServer(
         instance.app,
         parts,
         pages=web_pages_for(instance),
         public_url=instance.settings.http.public_url,
         verdicts=SqliteWebCatalog(instance.db),
+        page_cache_s=page_cache_s,
     )

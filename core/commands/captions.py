@@ -34,11 +34,13 @@ def caption_fields(text: str) -> dict[str, str]:
             out.setdefault(match.group(1).lower(), match.group(2))
         elif line.strip():
             free.append(line.strip())
-    rest = " ".join(free)
-    tag = _TAG.search(rest)
+    tag = _TAG.search(" ".join(_URL.sub("", line) for line in free))
     if tag and "genre" not in out:
         out["genre"] = tag.group(1)
-    title = _TAG.sub("", _URL.sub("", rest)).strip(" -–—:")
-    if title and "title" not in out and len(title) <= MAX_TITLE:
-        out["title"] = title
+    for line in free:  # the first line with words besides links and tags is the title
+        title = _TAG.sub("", _URL.sub("", line)).strip(" -–—:")
+        if title:
+            if "title" not in out and len(title) <= MAX_TITLE:
+                out["title"] = title
+            break
     return out

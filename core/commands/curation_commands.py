@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from core.app import App
 from core.commands.common import arg, need, sharer_of, viewer_of
@@ -19,20 +20,21 @@ from core.commands.declaration import (
 )
 from core.curation_ports import Relation
 from core.errors import PermissionDeniedError, UsageError
-from core.model import Declaration, Sharer
+from core.model import Declaration, Sharer, Track
 from core.services.curation import Curation
 from core.services.lineage import relation_of
 from core.services.sharing import ShareOutcome, ShareStatus
 from core.views.curation import (
     boost_reply,
     discover_reply,
+    family_fields,
     leaderboard_reply,
     lineage_reply,
     reputation_reply,
     similar_reply,
 )
 from core.views.tracks import share_reply
-from core.visibility import is_public
+from core.visibility import Viewer, is_public
 
 _MENTION = re.compile(r"^<@!?(\d+)>$")  # a Discord mention typed as text
 RELATIONS = tuple(r.value for r in Relation)
@@ -105,6 +107,9 @@ def curation_commands(app: App) -> list[Command]:
             if inv.permission < Permission.MODERATOR:
                 raise PermissionDeniedError("you can see your own reputation; moderators can see anyone's")
             who = _member_ref(inv, ref)
+            known = await app.tracks.by_sharer(who.platform, who.user_id, limit=1)
+            if known:  # a name members recognise rather than a platform id
+                who = known[0].sharer
         rep = await curation.reputation.of(who)
         return reputation_reply(who.display_name, rep, own, curation.reputation.min_reputation)
 
@@ -169,3 +174,19 @@ def track_suggestions(app: App) -> AutocompleteSource:
         ]
 
     return tracks
+
+
+async def with_curation_lines(app: App, reply: Reply, track: Track, viewer: Viewer) -> Reply:
+    """A track card's reply with its parent, children ("3 remixes"), stems and boost count."""
+    if app.curation is None:
+        return reply
+    fields = family_fields(await app.curation.lineage.family(track, viewer))
+    boosts = (await app.curation.reputation.boost_counts([track.id])).get(track.id, 0)
+    parts = [f"by {boosts} curator{'s' if boosts != 1 else ''}"] if boosts else []
+    if track.origin_instance != app.instance:  # a peer's track: also the count its origin signed
+        theirs = await app.curation.store.peer_boosts(track.cid)
+        if theirs:
+            parts.append(f"by {theirs} curator{'s' if theirs != 1 else ''} at its origin")
+    if parts:
+        fields.append(("Boosted", " · ".join(parts)))
+    return replace(reply, fields=reply.fields + tuple(fields)) if fields else reply

@@ -34,6 +34,8 @@ def federated_options(app: App, inv: Invocation) -> FederatedOptions | None:
     if not room:
         return None
     _service(app)
+    if app.federation is None:
+        raise UsageError("this instance does not federate: set up [matrix] and [federation] rooms first")
     cap = arg(inv, "cap")
     tally = arg(inv, "tally")
     options = FederatedOptions(

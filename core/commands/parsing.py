@@ -174,4 +174,4 @@ def usage(command: Command, attachments: bool = True) -> str:
 
 
 def _usage_hint(command: Command) -> str:
-    return f" — usage: {usage(command)}"
+    return f" — usage: `{command_hint(usage(command))}`"

@@ -13,9 +13,10 @@ from core.commands.federated_round_commands import (
     federated_options,
     refuse_if_federated,
 )
+from core.commands.place_commands import place_name
 from core.commands.track_refs import resolve_track
 from core.errors import NotFoundError, UsageError
-from core.replies import VoteChoice
+from core.replies import VoteChoice, command_hint, moment
 from core.services.voting import VotingService
 from core.views.rounds import OUTCOME_WORDS, results_reply, status_reply
 from core.voting_model import BallotType, Phase, RoundRules
@@ -80,13 +81,13 @@ def round_commands(app: App) -> list[Command]:
         posts = (
             "Its announcements are posted here."
             if where in (None, inv.place) and inv.platform != "cli"
-            else f"Its announcements are posted to {where}."
+            else f"Its announcements are posted to {await place_name(inv, where)}."
             if where
-            else "Set where its announcements go with `channel set round <place>`."
+            else f"Set where its announcements go with `{command_hint('channel set round <place>')}`."
         ) + federated
         return Reply(
             text=f"Round {rnd.label} started: submissions until "
-            f"{rnd.submit_until:%Y-%m-%d %H:%M} UTC, voting until {rnd.vote_until:%Y-%m-%d %H:%M} UTC. " + posts,
+            f"{moment(rnd.submit_until)}, voting until {moment(rnd.vote_until)}. " + posts,
             data={"round": rnd.id},
         )
 

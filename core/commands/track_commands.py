@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
-from core.commands.curation_commands import RELATIONS, share_derived
+from core.commands.curation_commands import RELATIONS, share_derived, with_curation_lines
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.commands.track_refs import resolve_track
 from core.errors import PermissionDeniedError, UsageError
@@ -45,13 +45,15 @@ def track_commands(app: App) -> list[Command]:
             if not str(url).lower().startswith(_URL_PREFIXES):
                 raise UsageError("share a link starting with http:// or https://, or attach an audio file")
             return share_reply(await app.share.share_url(str(url), sharer_of(inv), declaration, inv.place))
-        raise UsageError("attach an audio file or give a link to share")
+        raise UsageError(
+            "give a link or attach an audio file to share, or send `share` as a reply to an audio or link message"
+        )
 
     async def track(inv: Invocation) -> Reply:
         found = await resolve_track(app, arg(inv, "track"), inv, viewer_of(inv))
         if app.voting is not None:  # an anonymous round's entry keeps its sharer hidden until results
             found = (await app.voting.mask_entrants([found], inv.platform, inv.user_id))[0]
-        return card_reply(found)
+        return await with_curation_lines(app, card_reply(found), found, viewer_of(inv))  # issue 17
 
     async def search(inv: Invocation) -> Reply:
         viewer = viewer_of(inv)
@@ -99,7 +101,7 @@ def track_commands(app: App) -> list[Command]:
     return [
         Command(
             "share",
-            "Share a track: attach an audio file or give a link",
+            "Share a track: give a link, attach the audio, or reply with it to an audio or link message",
             share,
             (
                 Param("url", ParamKind.TEXT, "link to a generator page, media page or audio file", required=False),

@@ -24,8 +24,10 @@ from core.federation.manifest import boost_update_for, with_curation
 from core.federation.policy import PublishGate, boosts_of
 from core.federation.ports import FederationStore
 from core.model import Cid, Track
+from core.ports import TrackRepository
 from core.services.lineage import LineageService, lineage_manifest_field
 from core.services.reputation import ReputationService
+from core.visibility import is_public
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,19 @@ class CuratedFederation:
             await outbox.outbox_add("boost", {"track_id": track.id})
         elif self.gate.curated and await self.publishable(track):
             await outbox.outbox_add("track", {"track_id": track.id})
+
+    async def on_round_closed(
+        self, round_id: int, tracks: TrackRepository, outbox: FederationStore, local: str
+    ) -> None:
+        """A round closed: publish its local entries that placed well enough for the gate."""
+        if not self.gate.curated or self.gate.round_place <= 0:
+            return
+        for track_id in await self._reputation.round_tracks(round_id):
+            track = await tracks.get(track_id)
+            if track is None or not is_public(track) or track.origin_instance != local:
+                continue
+            if await outbox.manifest(track.id) is None and await self.publishable(track):
+                await outbox.outbox_add("track", {"track_id": track.id})
 
     async def manifest(self, manifest: Mapping[str, Any], track: Track) -> dict[str, Any]:
         """The unsigned manifest with the track's boost count and lineage."""

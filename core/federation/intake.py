@@ -93,7 +93,8 @@ class Intake(PeerRegistry):
             return Outcome(OutcomeKind.REFUSED, f"refused by policy: {reason}")
         listed = manifest.get("sources")
         sources = tuple(s for s in listed if isinstance(s, Mapping)) if isinstance(listed, list) else ()
-        queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), self._clock.now())
+        due = self.policy.fetch_due(manifest, self._clock.now())  # issue 17: prefer boosted tracks
+        queued = await self.store.enqueue(QueueItem(track.id, track.cid, manifest, sources, 0), due)
         if queued and self.on_queued is not None:
             self.on_queued()
         return Outcome(OutcomeKind.QUEUED, "queued" if queued else "already queued")

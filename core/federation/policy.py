@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -18,6 +19,13 @@ class FederationPolicy:
     blocked: tuple[str, ...] = ()  # instance ids or Matrix user ids
     receive: str = "any"  # any | prefer_boosted | require_boosted (issue 17: the manifest's signed "boosts")
     receive_min_boosts: int = 1
+
+    def fetch_due(self, manifest: Mapping[str, Any], now: datetime) -> datetime:
+        """When to fetch a peer's track: under ``prefer_boosted`` a boosted one is due earlier
+        (a minute per boost, at most a day), so the fetch queue, which goes by due time, takes it first."""
+        if self.receive != "prefer_boosted":
+            return now
+        return now - timedelta(minutes=min(boosts_of(manifest), 1440))
 
     def is_blocked(self, instance_id: str, user_id: str) -> bool:
         """Whether the operator blocked this peer."""

@@ -62,6 +62,8 @@ class FederationPublisher:
             track = await self._tracks.get(e.track_id)
             if track is not None and is_public(track) and track.origin_instance == self._instance_id:
                 await self._curation.on_boost(track, self._store)
+        elif e.kind is EventKind.ROUND_CLOSED and e.round_id is not None and self._curation is not None:
+            await self._curation.on_round_closed(e.round_id, self._tracks, self._store, self._instance_id)
         elif e.kind in WITHDRAW and e.track_id is not None and e.was_public:
             track = await self._tracks.get(e.track_id)
             if track is not None and track.origin_instance == self._instance_id:

@@ -21,6 +21,7 @@ class Curation:
     recommendations: RecommendationService
     lineage: LineageService
     store: CurationStore
+    feed: CurationFeed
 
 
 def build_curation(
@@ -49,4 +50,5 @@ def build_curation(
         RecommendationService(feed, store, tracks),
         LineageService(store, tracks, events, clock),
         store,
+        feed,
     )

@@ -2,8 +2,9 @@
 
 Every query asks ``index()``: when the index is older than ``REFRESH`` it reads the
 likes and tracks recorded since its newest one (an indexed range read), and every
-``REBUILD`` it starts over so withdrawn votes and taken-down tracks leave it. A new vote
-therefore reaches recommendations and reputation within ``REFRESH`` (30 s).
+``REBUILD`` a new index is built in the background (the old one serves meanwhile) so
+withdrawn votes and taken-down tracks leave it. A new vote therefore reaches
+recommendations and reputation within ``REFRESH`` (30 s).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class CurationFeed:
         self._refreshed: datetime | None = None
         self._built: datetime | None = None
         self._lock = asyncio.Lock()
+        self._rebuilding: asyncio.Task[None] | None = None
 
     async def index(self, *, fresh: bool = False) -> CurationIndex:
         """The index, refreshed when stale (``fresh``: refresh now)."""
@@ -39,16 +41,47 @@ class CurationFeed:
         if not fresh and self._refreshed is not None and now - self._refreshed < REFRESH:
             return self._index
         async with self._lock:
-            if self._built is None or now - self._built >= REBUILD:
-                index = CurationIndex()
-                index.extend(await self._store.track_facts_since(None), await self._store.likes_since(None))
-                self._index, self._built = index, now
-                log.debug("curation index rebuilt: %d tracks, %d likes", len(index.track_ids), index.like_count)
+            if self._built is None:  # the first build: the caller has nothing to use meanwhile
+                self._index = await self._build()
+                self._built = now
             else:
+                if now - self._built >= REBUILD and self._rebuilding is None:
+                    self._built = now
+                    self._rebuilding = asyncio.create_task(self._rebuild())
                 index = self._index
+                tracks = await self._store.track_facts_since(index.last_track_at)
+                likes = await self._store.likes_since(index.last_like_at)
+                index.extend(tracks, likes)
+            self._refreshed = now
+        return self._index
+
+    async def _build(self) -> CurationIndex:
+        """A new index from everything stored; the pure-Python part runs in a worker thread so
+        the event loop keeps serving (a million votes take about a minute of CPU)."""
+        tracks = await self._store.track_facts_since(None)
+        likes = await self._store.likes_since(None)
+        index = CurationIndex()
+        await asyncio.to_thread(index.extend, tracks, likes)
+        log.debug("curation index built: %d tracks, %d likes", len(index.track_ids), index.like_count)
+        return index
+
+    async def _rebuild(self) -> None:
+        """Replace the index with a fresh one (drops withdrawn votes and hidden tracks)."""
+        try:
+            index = await self._build()
+            async with self._lock:  # what arrived during the build is read again: the index ignores repeats
                 index.extend(
                     await self._store.track_facts_since(index.last_track_at),
                     await self._store.likes_since(index.last_like_at),
                 )
-            self._refreshed = now
-        return self._index
+                self._index = index
+        except Exception:  # the old index keeps serving; the next rebuild tries again
+            log.exception("curation index rebuild failed")
+        finally:
+            self._rebuilding = None
+
+    async def settled(self) -> None:
+        """Wait for a rebuild in progress (tests, shutdown)."""
+        task = self._rebuilding
+        if task is not None:
+            await task

@@ -10,6 +10,7 @@ it twice. The bots and the federation hear of it from the outbox.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from core.services.prompts import PromptService
     from core.services.voting import VotingService
 
+MostRemixed = Callable[[datetime, int], Awaitable[Sequence[tuple[Track, int]]]]
+"""(since, limit) -> the public tracks with the most remixes since then, most first."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -73,6 +76,7 @@ class Digest:
     prompts: tuple[str, ...]
     peers: tuple[tuple[str, list[str]], ...]  # (peer name, its top titles)
     top_n: int = 10
+    most_remixed: tuple[tuple[Track, int], ...] = ()  # (track, remixes this week), issue 17
 
     @property
     def title(self) -> str:
@@ -111,6 +115,11 @@ class Digest:
             ],
             "prompts": list(self.prompts),
             "peers": [{"peer": name, "top": titles} for name, titles in self.peers],
+            **(
+                {"most_remixed": [{"track": t.id, "title": t.title, "remixes": n} for t, n in self.most_remixed]}
+                if self.most_remixed
+                else {}
+            ),
         }
 
 
@@ -128,7 +137,9 @@ class DigestService:
         voting: VotingService | None = None,
         prompts: PromptService | None = None,
         peers: PeerDigests | None = None,
+        remixes: MostRemixed | None = None,
     ) -> None:
+        self._remixes = remixes  # issue 17: the week's most remixed tracks
         self.schedule = schedule
         self._tracks = tracks
         self._clock = clock
@@ -176,6 +187,12 @@ class DigestService:
         peers: list[tuple[str, list[str]]] = []
         if self._peers is not None:
             peers = [(name, titles[:3]) for name, titles in (await self._peers.highlights())[:5] if titles]
+        remixed: list[tuple[Track, int]] = []
+        if self._remixes is not None:
+            try:
+                remixed = [(t, n) for t, n in await self._remixes(since, 3) if n > 0]
+            except Exception:  # the digest must go out even if one section fails
+                remixed = []
         return Digest(
             community=self._community,
             week_ending=end,
@@ -185,6 +202,7 @@ class DigestService:
             prompts=tuple(prompts),
             peers=tuple(peers),
             top_n=self.schedule.top_n,
+            most_remixed=tuple(remixed),
         )
 
     async def publish_now(self) -> Digest:

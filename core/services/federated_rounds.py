@@ -46,6 +46,7 @@ from core.voting_model import Phase, Round, RoundRules
 
 log = logging.getLogger(__name__)
 
+ENTRY_GRACE = timedelta(seconds=30)  # an entry made just before the deadline may be sent a poll later
 SETTLE = timedelta(seconds=20)  # after the tally deadline, time for tallies sent in time to be read
 DEFAULT_TALLY_WINDOW = timedelta(minutes=10)
 ACTIVE_WINDOW = timedelta(days=90)  # "active members": shared or voted in this window before the round
@@ -132,10 +133,11 @@ class FederatedRoundService:
         async with self._events.transaction():
             if not await self.store.save_round(fed):
                 return False
-            await self._events.record(
-                DomainEvent(EventKind.FEDERATED_ROUND_ANNOUNCED, federated_round=fed.id, peer=fed.organiser_name),
-                self._clock.now(),
-            )
+            if self._clock.now() < fed.submit_until:  # read after downtime too late to join: no notice
+                await self._events.record(
+                    DomainEvent(EventKind.FEDERATED_ROUND_ANNOUNCED, federated_round=fed.id, peer=fed.organiser_name),
+                    self._clock.now(),
+                )
         return True
 
     async def take_member(self, member: Member) -> bool:
@@ -151,7 +153,7 @@ class FederatedRoundService:
     async def take_entry(self, entry: RoundEntry) -> bool:
         """A participant's entry (verified); entered here when this instance takes part."""
         fed = await self.store.get_round(entry.round_id)
-        if fed is None or entry.sent_at >= fed.submit_until:
+        if fed is None or entry.sent_at >= fed.submit_until + ENTRY_GRACE:
             return False
         stored = await self.store.add_entry(entry)
         if stored and fed.takes_part:
@@ -264,8 +266,8 @@ class FederatedRoundService:
 
     async def publish_entries(self, fed: FederatedRound) -> int:
         """Queue this instance's new local entries for the other participants."""
-        if fed.local_round is None or not fed.takes_part or self._clock.now() >= fed.submit_until:
-            return 0
+        if fed.local_round is None or not fed.takes_part or self._clock.now() >= fed.submit_until + ENTRY_GRACE:
+            return 0  # (entries are made before submit_until; the grace covers the last poll)
         sent = 0
         for entry in await self._rounds.entries(fed.local_round):
             if entry.submitter.platform == FEDERATION_PLATFORM:
@@ -332,8 +334,8 @@ class FederatedRoundService:
                 if now >= fed.tally_until + SETTLE:
                     await self.store.set_results_at(fed.id, now)  # not ours: stop looking at it
                 continue
+            await self.publish_entries(fed)
             if now < fed.submit_until:
-                await self.publish_entries(fed)
                 continue
             await self.import_entries(fed)
             if now >= fed.vote_until and not fed.tally_sent:
@@ -383,7 +385,7 @@ class FederatedRoundService:
             fed.ballot,
             [e.cid for e in await self.entries(fed)],
             await self.store.tallies(fed.id),
-            set(await self.participants(fed)),
+            await self.participants(fed),
             fed.tally_until,
             fed.cap_share,
         )

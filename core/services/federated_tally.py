@@ -14,7 +14,7 @@ that share (the results show the weight applied).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from core.federated_round_model import (
@@ -64,11 +64,13 @@ def combine(
     ballot: BallotType,
     entry_cids: Sequence[str],
     tallies: Sequence[Tally],
-    participants: Collection[str],
+    participants: Mapping[str, str],
     tally_until: datetime,
     cap_share: float | None,
 ) -> FederatedResults:
-    """The ranking of every entry from the tallies that count, with what did not count."""
+    """The ranking of every entry from the tallies that count, with what did not count.
+
+    ``participants`` maps each participant's instance id to its name."""
     counted: dict[str, Tally] = {}
     not_counted: list[tuple[str, str]] = []
     for tally in sorted(tallies, key=lambda t: (t.sent_at, t.instance, t.event_id)):
@@ -79,10 +81,9 @@ def combine(
             counted[tally.instance] = tally
         else:
             not_counted.append((tally.name or tally.instance, status.value))
-    names = {t.instance: t.name or t.instance for t in tallies}
     for instance in sorted(set(participants) - set(counted)):
         if not any(t.instance == instance and t.status is not TallyStatus.FORGED for t in tallies):
-            not_counted.append((names.get(instance, instance), "no tally"))
+            not_counted.append((participants[instance] or instance, "no tally"))
     order = sorted(counted)
     voters = {i: counted[i].voters for i in order}
     weights = cap_weights(voters, cap_share)

@@ -162,7 +162,8 @@ class GenreService:
         """Where a ``Post`` goes on a platform: ``genre:<name>``, ``round:<id>``, ``digest``, ``default``.
 
         A round's posts go to the configured round place, else where it was started
-        (``started_in``, on that platform), else the default place."""
+        (``started_in``, on that platform), else the default place; the digest goes to its
+        configured place, else the default one, else the first watched one."""
         kind, _, value = target.partition(":")
         runtime = await self._places.get_all()
         default = runtime.get(("@default", platform)) or self._default.get(platform)
@@ -174,7 +175,7 @@ class GenreService:
             return place or default
         if kind in ("round", "digest") or kind in self._other:
             configured = runtime.get((f"@{kind}", platform)) or self._other.get(kind, {}).get(platform) or started_in
-            if configured is None and kind == "digest":  # the community's first watched place
+            if configured is None and default is None and kind == "digest":  # the first watched place
                 configured = next(iter(await self.watched(platform)), None)
             return configured or default
         if kind == "default":

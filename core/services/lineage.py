@@ -20,7 +20,7 @@ from core.curation_ports import CurationStore, LineageLink, Relation
 from core.errors import NotFoundError, UsageError
 from core.events.model import DomainEvent, EventKind, Origin
 from core.events.ports import EventLog
-from core.model import Cid, Track
+from core.model import Cid, Track, TrackId
 from core.ports import Clock, TrackRepository
 from core.visibility import Viewer, can_see
 
@@ -86,7 +86,9 @@ class LineageService:
             return Cid(ref), None
         raise NotFoundError(f"no track '{ref}' in the pool to name as the parent")
 
-    async def link(self, child: Track, parent_cid: Cid, relation: Relation, origin: Origin = Origin.LOCAL) -> bool:
+    async def link(
+        self, child: Track, parent_cid: Cid, relation: Relation, origin: Origin = Origin.LOCAL, peer: str | None = None
+    ) -> bool:
         """Record that ``child`` derives from ``parent_cid``; tells the parent's sharer. False if linked."""
         if parent_cid == child.cid:
             raise UsageError("a track cannot be its own parent")
@@ -95,7 +97,9 @@ class LineageService:
         now = self._clock.now()
         async with self._events.transaction():
             await self._store.add_link(LineageLink(child.id, child.cid, parent_cid, relation, now))
-            await self._events.record(DomainEvent(EventKind.TRACK_REMIXED, track_id=child.id, origin=origin), now)
+            await self._events.record(
+                DomainEvent(EventKind.TRACK_REMIXED, track_id=child.id, origin=origin, peer=peer), now
+            )
         return True
 
     async def link_from_manifest(self, child: Track, manifest: Mapping[str, Any]) -> bool:
@@ -107,11 +111,17 @@ class LineageService:
             relation = Relation(str(raw.get("relation") or "remix"))
         except ValueError:
             relation = Relation.REMIX
-        return await self.link(child, Cid(str(raw["parent_cid"])), relation, Origin.PEER)
+        origin = manifest.get("origin")
+        peer = str(origin.get("name")) if isinstance(origin, Mapping) and origin.get("name") else None
+        return await self.link(child, Cid(str(raw["parent_cid"])), relation, Origin.PEER, peer)
 
     async def link_of(self, child: Track) -> LineageLink | None:
         """The track's parent link, or None."""
         return await self._store.parent_of(child.id)
+
+    async def link_of_id(self, child_id: TrackId) -> LineageLink | None:
+        """The parent link of a track known by id (it may not be fetched yet), or None."""
+        return await self._store.parent_of(child_id)
 
     async def family(self, track: Track, viewer: Viewer) -> Family:
         """Parent, children and stems of a track (only what the viewer may see)."""

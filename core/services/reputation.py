@@ -11,6 +11,7 @@ event lets the federation publisher re-check its publish gate.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,15 +31,17 @@ from core.voting_model import Phase, Standing
 log = logging.getLogger(__name__)
 
 ROUNDS_CONSIDERED = 100
+LEADERBOARD_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
 class BoostOutcome:
-    """A boost's result: the track, its boost count now, whether this boost was new."""
+    """A boost's result: the track, its boost count now, and whether anything changed (a new
+    boost; for a withdrawal, an existing boost removed)."""
 
     track: Track
     boosts: int
-    added: bool
+    added: bool  # something changed
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,19 @@ class ReputationService:
             raise PermissionDeniedError("this community keeps reputation private (no leaderboard)")
         index = await self._feed.index()
         now = self._clock.now()
+        # reputation costs milliseconds a member: score fully only the members whose tracks
+        # received the most votes (a cheap bound), not every member of a large community
+        received = heapq.nlargest(
+            LEADERBOARD_CANDIDATES,
+            range(len(index.members)),
+            key=lambda ix: sum(len(index.likers[t]) for t in index.shared[ix]),
+        )
         scored = []
-        for ix, key in enumerate(index.members):
-            if index.shared[ix] or index.liked[ix]:
-                scored.append((key, reputation(index, ix, now).score))
+        for ix in received:
+            key = index.members[ix]
+            rep = reputation(index, ix, now, await self._store.penalties(key), await self._placings(key))
+            if rep.score > 0:
+                scored.append((key, rep.score))
         scored.sort(key=lambda item: -item[1])
         return scored[:limit]
 
@@ -108,14 +120,14 @@ class ReputationService:
         for rnd in await self._voting.recent_rounds(ROUNDS_CONSIDERED):
             if rnd.phase is not Phase.CLOSED:
                 continue
-            standings = await self._round_standings(rnd.id, rnd.rules.ballot)
+            standings = await self._round_standings(rnd.id)
             for standing in standings:
                 submitter = standing.entry.submitter
                 if (submitter.platform, submitter.user_id) == key:
                     out.append(Placing(rnd.label, standing.rank, len(standings), rnd.vote_until))
         return out
 
-    async def _round_standings(self, round_id: int, ballot: object) -> list[Standing]:
+    async def _round_standings(self, round_id: int) -> list[Standing]:
         if round_id not in self._standings:
             assert self._voting is not None
             rnd = await self._voting.get_round(round_id)
@@ -132,8 +144,13 @@ class ReputationService:
         if track is None or not is_public(track):
             raise NotFoundError("that track is not in the pool (or not accepted)")
         key = member_of(by)
-        if withdraw:
-            removed = await self._store.remove_boost(track.id, key)
+        if withdraw:  # the event lets the federation send the lower count of a published track
+            async with self._events.transaction():
+                removed = await self._store.remove_boost(track.id, key)
+                if removed:
+                    await self._events.record(
+                        DomainEvent(EventKind.TRACK_BOOSTED, track_id=track.id, reason="withdrawn"), self._clock.now()
+                    )
             counts = await self._store.boost_counts([track.id])
             return BoostOutcome(track, counts.get(track.id, 0), removed)
         if member_of(track.sharer) == key:
@@ -154,6 +171,12 @@ class ReputationService:
         counts = await self._store.boost_counts([track.id])
         return BoostOutcome(track, counts.get(track.id, 0), True)
 
+    async def round_tracks(self, round_id: int) -> list[TrackId]:
+        """The tracks entered in a round (the publish gate re-checks them when it closes)."""
+        if self._voting is None:
+            return []
+        return [entry.track_id for entry in await self._voting.entries(round_id)]
+
     async def boost_counts(self, track_ids: Sequence[TrackId]) -> dict[TrackId, int]:
         """Local boosts per track."""
         return await self._store.boost_counts(track_ids)
@@ -169,7 +192,7 @@ class ReputationService:
             for rnd in await self._voting.recent_rounds(ROUNDS_CONSIDERED):
                 if rnd.phase is not Phase.CLOSED:
                     continue
-                for standing in await self._round_standings(rnd.id, rnd.rules.ballot):
+                for standing in await self._round_standings(rnd.id):
                     if standing.entry.track_id == track.id and (best is None or standing.rank < best):
                         best = standing.rank
         return CurationFacts(boosts, best, fair)

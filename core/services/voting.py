@@ -23,6 +23,7 @@ from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Sharer, Track, TrackId
 from core.ports import Clock, TrackRepository, VotingRepository
+from core.replies import moment
 from core.services.ranking import rank_entries
 from core.visibility import is_public
 from core.voting_model import (
@@ -53,8 +54,8 @@ class VoteOutcome(enum.Enum):
     ALREADY_VOTED = "already voted"
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _when(when: datetime) -> str:
+    return moment(when)  # each platform writes it: relative, and to the second
 
 
 def deadlines(rnd: Round) -> list[tuple[str, datetime]]:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.curation_ports import Relation
+from core.events.model import DomainEvent, Origin
 from core.model import Track
+from core.ports import TrackRepository
 from core.recommend import Because
-from core.replies import Reply
+from core.replies import Post, Reply
 from core.reputation_model import Reputation
-from core.services.lineage import Family, Node
+from core.services.lineage import Family, LineageService, Node
 from core.services.recommendations import Recommendation
 from core.services.reputation import BoostOutcome
+from core.views.tracks import card_reply
+from core.visibility import is_public
 
 RELATION_WORDS = {
     Relation.REMIX: ("remix", "remixes"),
@@ -107,7 +111,7 @@ def lineage_reply(track: Track, nodes: Sequence[Node], family: Family) -> Reply:
     for node in nodes:
         indent = "  " * (node.depth - base)
         name = _short(node.track) if node.track else f"{node.cid[:16]}… (another community)"
-        rel = f"[{node.relation.value}] " if node.relation and node.depth > 0 else ""
+        rel = f"[{node.relation.value}] " if node.relation else ""
         mark = "▶ " if node.depth == 0 else ""
         lines.append(f"{indent}{mark}{rel}{name}")
     return Reply(
@@ -133,3 +137,29 @@ def leaderboard_reply(rows: Sequence[tuple[str, float]]) -> Reply:
     """The best curators (only when the community turned the leaderboard on)."""
     lines = [f"{i}. {name} — {score:g}" for i, (name, score) in enumerate(rows, start=1)]
     return Reply(title="Curators", text="\n".join(lines) or "No curators yet.")
+
+
+async def remix_posts(event: DomainEvent, tracks: TrackRepository, lineage: LineageService) -> list[Post]:
+    """``TRACK_REMIXED``: tell the parent's sharer, in the parent's genre channel, who derived what."""
+    if event.track_id is None:
+        return []
+    child = await tracks.get(event.track_id)
+    link = await lineage.link_of_id(event.track_id)
+    if link is None:
+        return []
+    parent = next((t for t in await tracks.find_by_cid(link.parent_cid) if is_public(t)), None)
+    if parent is None:
+        return []  # not one of ours (or hidden): nobody here to tell
+    word = RELATION_WORDS[link.relation][0]
+    target = f"genre:{parent.genre}" if parent.genre else "default"
+    where = f" on {event.peer}" if event.origin is Origin.PEER and event.peer else ""
+    if child is not None and is_public(child):
+        text = (
+            f"🔁 {parent.sharer.display_name}, your track {parent.title} has a new {word}{where}: "
+            f"{child.title} by {child.sharer.display_name}"
+        )
+        return [Post(target, card_reply(child, text=text))]
+    if event.origin is Origin.PEER:
+        text = f"🔁 {parent.sharer.display_name}, your track {parent.title} has a new {word} in a peer community{where}"
+        return [Post(target, Reply(text=text, data={"parent": parent.id, "child": event.track_id}))]
+    return []

@@ -8,7 +8,7 @@ from core.events.model import DomainEvent, EventKind
 from core.federated_round_model import FederatedResults, FederatedRound, Participation, RoundEntry, Tally
 from core.model import TrackId
 from core.ports import TrackRepository
-from core.replies import Post, Reply
+from core.replies import Post, Reply, command_hint
 from core.services.federated_rounds import FederatedRoundService
 from core.services.voting import VotingService
 from core.views.rounds import when_text
@@ -44,7 +44,7 @@ def invited_reply(fed: FederatedRound) -> Reply:
     return Reply(
         title=f"Cross-community round announced by {fed.organiser_name}",
         text=federated_rules_text(fed)
-        + f"\nTo take part: `round join {fed.id}` before {when_text(fed.submit_until)}."
+        + f"\nTo take part: `{command_hint(f'round join {fed.id}')}` before {when_text(fed.submit_until)}."
         + " Nothing appears in this community until then.",
         data={"federated_round": fed.id},
     )
@@ -107,7 +107,7 @@ async def federated_results_reply(
         who = entry.submitter_name if entry is not None and entry.submitter_name else None
         if who is None and track is not None:
             who = track.sharer.display_name
-        parts = ", ".join(f"{name} {voters}" for name, voters, _total in standing.by_community) or "no votes"
+        parts = ", ".join(f"{name} {voters}" for name, voters, _total in sorted(standing.by_community)) or "no votes"
         votes = f"{standing.votes:g}" if fed.ballot is BallotType.APPROVAL else f"{standing.total:g} points"
         lines.append(f"{standing.rank}. {title}" + (f" by {who}" if who else "") + f" — {votes} ({parts})")
     lines.append("")

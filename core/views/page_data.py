@@ -20,7 +20,10 @@ class WebCatalog(Protocol):
     """Reads the pages need that no service offers (implemented in ``storage``)."""
 
     async def public_recent(self, limit: int, genre: str | None = None) -> Sequence[Track]:
-        """Public tracks (active, verified or declared), newest first, optionally of one genre."""
+        """Public tracks (active, verified or declared), newest first, optionally of one genre.
+
+        For lists and feeds: the tracks may come without evidence, quality report, lyrics and tags.
+        """
         ...
 
     async def digests(self, limit: int) -> Sequence[tuple[datetime, Mapping[str, Any]]]:

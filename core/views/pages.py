@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFoundError, UsageError
@@ -230,8 +229,3 @@ class WebPages:
             if track is not None and is_public(track):
                 top.append((track, int(item.get("votes") or 0)))
         return DigestSummary(summary.week, summary.week_ending, summary.title, summary.data, tuple(top))
-
-
-def week_of(moment: datetime) -> str:
-    """The ``/digests/<week>`` key of a digest."""
-    return f"{moment:%Y-%m-%d}"

@@ -100,7 +100,6 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
     """The ranking with the winners' cards."""
     standings = await voting.standings(rnd)
     hide = rnd.hides_entrants
-    lines: list[str] = []
     fields: list[tuple[str, str]] = []
     cards: list[Track] = []
     rows: list[dict[str, object]] = []
@@ -115,7 +114,6 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
             if standing.votes
             else "no votes"
         )
-        lines.append(f"{standing.rank}. {title} — {who} ({tally})")
         fields.append((f"{standing.rank}. {title}"[:256], f"{who} · {tally}"))
         rows.append(
             {
@@ -134,7 +132,7 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
     state = "Results" if rnd.phase is Phase.CLOSED else "Standings so far"
     return Reply(
         title=f"{state}: round {rnd.label}",
-        text="\n".join(lines) or "No entries.",
+        text="" if fields else "No entries.",  # the ranking once: as fields (Discord embed fields, Matrix rows)
         cards=tuple(cards),
         fields=tuple(fields),
         data={"round": rnd.id, "phase": rnd.phase.value, "standings": rows},

@@ -223,14 +223,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_provenance.CONFIRMATIONS_VERSION, _provenance.CONFIRMATIONS_NAME, _provenance.CONFIRMATIONS_STATEMENTS),
     Migration(_provenance.NEAR_DUP_VERSION, _provenance.NEAR_DUP_NAME, _provenance.NEAR_DUP_STATEMENTS),
     Migration(_provenance.NEAR_DUP_SLIM_VERSION, _provenance.NEAR_DUP_SLIM_NAME, _provenance.NEAR_DUP_SLIM_STATEMENTS),
+    Migration(_provenance.POSTED_CARDS_VERSION, _provenance.POSTED_CARDS_NAME, _provenance.POSTED_CARDS_STATEMENTS),
     Migration(
         _provenance.REPLICA_PROVENANCE_VERSION,
         _provenance.REPLICA_PROVENANCE_NAME,
         _provenance.REPLICA_PROVENANCE_STATEMENTS,
     ),
     Migration(_web.WEB_INDEXES_VERSION, _web.WEB_INDEXES_NAME, _web.WEB_INDEXES_STATEMENTS),
+    Migration(_web.WEB_ENTRIES_VERSION, _web.WEB_ENTRIES_NAME, _web.WEB_ENTRIES_STATEMENTS),
     Migration(_curation.CURATION_VERSION, _curation.CURATION_NAME, _curation.CURATION_STATEMENTS),
     Migration(_fr.FEDERATED_ROUNDS_VERSION, _fr.FEDERATED_ROUNDS_NAME, _fr.FEDERATED_ROUNDS_STATEMENTS),
-    Migration(_chat.SEARCH_SHARER_VERSION, _chat.SEARCH_SHARER_NAME, _chat.SEARCH_SHARER_STATEMENTS),
+    Migration(_chat.SHARER_NAME_VERSION, _chat.SHARER_NAME_NAME, _chat.SHARER_NAME_STATEMENTS),
     Migration(_fed_ops.OUTBOX_PARKING_VERSION, _fed_ops.OUTBOX_PARKING_NAME, _fed_ops.OUTBOX_PARKING_STATEMENTS),
 )

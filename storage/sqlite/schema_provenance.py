@@ -66,3 +66,16 @@ REPLICA_PROVENANCE_STATEMENTS: tuple[str, ...] = (
     )""",
     "CREATE INDEX replica_fingerprints_state ON replica_fingerprints(state)",
 )
+
+# Migration 132: the chat messages that show a track's card, so a verdict upgrade edits
+# them (Matrix m.replace, Discord message edit) instead of leaving the old verdict up.
+POSTED_CARDS_VERSION = 132
+POSTED_CARDS_NAME = "posted track cards"
+POSTED_CARDS_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE posted_cards (
+        platform TEXT NOT NULL, message_id TEXT NOT NULL, place TEXT NOT NULL, track_id TEXT NOT NULL,
+        headline TEXT NOT NULL, posted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (platform, message_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX posted_cards_track ON posted_cards(track_id, platform)",
+)

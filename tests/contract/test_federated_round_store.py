@@ -18,10 +18,14 @@ from core.federated_round_model import (
     TallyStatus,
 )
 from core.federated_round_ports import FederatedRoundStore
-from core.voting_model import BallotType
+from core.model import Share
+from core.voting_model import BallotType, Voter
 from storage.memory_federated_rounds import MemoryFederatedRoundStore
 from storage.sqlite.database import Database
 from storage.sqlite.federated_rounds import SqliteFederatedRoundStore
+from storage.sqlite.track_repository import SqliteTrackRepository
+from storage.sqlite.voting_repository import SqliteVotingRepository
+from tests.support.factories import make_track, member
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -109,3 +113,20 @@ async def test_the_outbox_keeps_order_until_done(store: FederatedRoundStore) -> 
     ]
     await store.outbox_done(first)
     assert [kind for _, _, kind, _ in await store.outbox_pending(10)] == ["tally"]
+
+
+async def test_active_members_are_those_who_shared_or_voted_in_the_window(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        tracks, votes = SqliteTrackRepository(db), SqliteVotingRepository(db)
+        for index, (name, when) in enumerate((("ann", T0), ("ben", T0 - timedelta(days=200)))):
+            sharer = member(name)
+            track = make_track(sharer, title=f"t{index}", when=when)
+            await tracks.add(track, Share(track.id, sharer, when, "room"))
+        await votes.set_track_vote(track.id, Voter("discord", "77"), 1, T0)
+        await votes.set_track_vote(track.id, Voter("federation", "peer/x"), 1, T0)  # a peer's member: not ours
+        store = SqliteFederatedRoundStore(db)
+        assert await store.active_members(T0 - timedelta(days=90), T0 + timedelta(days=1)) == 2
+        assert await store.active_members(T0 + timedelta(hours=1), T0 + timedelta(days=1)) == 0
+    finally:
+        await db.close()

@@ -251,3 +251,12 @@ async def test_atomic_commits_or_rolls_back_store_and_tracks_together(stores: St
     assert (await store.due(T0, 10))[0].sources == ()
     assert [c["track_id"] for _, _, c in await store.outbox_pending(10)] == [kept.id]
     assert not await store.seen("$inside")
+
+
+async def test_the_earliest_event_time_of_a_track_is_kept(stores: Stores) -> None:
+    track_id = TrackId("t-event-time")
+    assert await stores.store.event_time(track_id) is None
+    await stores.store.save_event_time(track_id, 2_000)
+    await stores.store.save_event_time(track_id, 1_000)  # the same manifest seen again through an older event
+    await stores.store.save_event_time(track_id, 3_000)
+    assert await stores.store.event_time(track_id) == 1_000

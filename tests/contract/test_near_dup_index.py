@@ -104,3 +104,32 @@ async def test_a_removed_track_is_no_longer_found_and_can_be_indexed_again(
     await index.add(TrackId("a"), _fp(first["base"]))  # re-indexing replaces, never duplicates
     assert await index.count() == 2
     assert [t for t, _ in await _matches(index, first["aac-128"])] == ["a"]
+
+
+async def test_reindexing_with_another_fingerprint_forgets_the_old_sound(
+    index: NearDuplicateIndex, prints: dict[str, list[dict[str, list[int]]]]
+) -> None:
+    first, second = prints["originals"][0], prints["originals"][1]
+    await index.add(TrackId("a"), _fp(first["base"]))
+    await index.add(TrackId("a"), _fp(second["base"]))
+    assert await _matches(index, first["mp3-96"]) == []
+    assert [t for t, _ in await _matches(index, second["mp3-96"])] == ["a"]
+
+
+async def test_sqlite_delete_leaves_no_band_rows_behind(
+    tmp_path: Path, prints: dict[str, list[dict[str, list[int]]]]
+) -> None:
+    db = await Database.open(tmp_path / "index.sqlite3")
+    try:
+        index = SqliteNearDuplicateIndex(db)
+        for number, original in enumerate(prints["originals"]):
+            await index.add(TrackId(f"t{number}"), _fp(original["base"]))
+        await index.add(TrackId("t0"), _fp(prints["distinct"][0]["base"]))  # re-indexed with other bands
+        for number in range(len(prints["originals"])):
+            await index.remove(TrackId(f"t{number}"))
+        bands = await db.fetchone("SELECT count(*) FROM near_dup_bands")
+        docs = await db.fetchone("SELECT count(*) FROM near_dup_docs")
+        assert (bands[0], docs[0]) == (0, 0)
+        index.close()
+    finally:
+        await db.close()

@@ -288,3 +288,33 @@ def test_wavepool_cmd_needs_no_chat_secret_but_run_names_the_variable(tmp_path: 
     assert done.returncode == 0, done.stderr
     run = _wavepool(tmp_path, "--config", str(config), "run")
     assert run.returncode != 0 and "WAVEPOOL_MATRIX_ACCESS_TOKEN" in run.stderr
+
+
+async def test_results_and_digest_show_the_ranking_once_and_evidence_stays_indented(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bots.matrix.render import plan
+    from core.model import Evidence, Strength
+
+    clock = ManualClock(START)
+    async with open_instance(load_settings(_config(tmp_path), environ={}), clock=clock) as instance:
+        track = replace(
+            make_track(member("alice"), "Alpha"),
+            evidence=(
+                Evidence("tags", "x", Strength.WEAK, "tag says suno"),
+                Evidence("c2pa", "y", Strength.STRONG, "signed"),
+            ),
+        )
+        await instance.app.tracks.add(track)
+        await _run(instance, "round start Night --submit 1h --vote 1h")
+        await _run(instance, f"round submit 1 {track.id}", user="alice", permission=Permission.MEMBER)
+        await _run(instance, "round close")
+        await _run(instance, "round vote 1 1", user="bob", permission=Permission.MEMBER)
+        await _run(instance, "round close")
+        results = await _run(instance, "round results 1", permission=Permission.MEMBER)
+        body = "\n\n".join(m.content["body"] for m in [plan(results).headline, *plan(results).thread])
+        assert body.count("1. Alpha") == 1, body
+        assert "  Evidence: strong: signed\n            weak: tag says suno" in body
+        digest = await _run(instance, "digest preview", permission=Permission.MEMBER)
+        text = plan(digest).headline.content["body"]
+        assert text.count("1. ") <= 1, text

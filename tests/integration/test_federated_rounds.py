@@ -1,7 +1,8 @@
 """A cross-community round on a real Synapse: the organiser (``wavepool run`` in a
-subprocess, on Matrix, SIGKILLed during voting), a community on the Discord fake, a
-Matrix community, and one that never opts in. Entries replicate, members vote on their
-own platforms, tallies are exchanged, forged and outsider tallies are not counted, and
+subprocess, on Matrix, SIGKILLed during voting), a community on both platforms (the
+Discord fake and Matrix), a Matrix community that is down at the deadline and comes back
+late, and one that never opts in. Entries replicate, members vote on their own
+platforms, tallies are exchanged, forged, late and outsider tallies are not counted, and
 every participant computes the same results with the per-community breakdown."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from core.federation.event_types import ROUND_EVENT_TYPES, ROUND_TALLY_EVENT
 from core.federation.manifest import sign
 from core.federation.round_documents import tally_doc
 from core.model import Sharer, Track
+from core.services.federated_rounds import SETTLE
+from storage.identity import load_or_create_identity
 from tests.support.audio import make_mp3
 from tests.support.discord_fake import APP_ID, GUILD_ID, DiscordFake
 from tests.support.factories import make_track
@@ -38,6 +41,7 @@ from tests.support.instances import Running, eventually, running, write_config
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW_S = 60  # submission and voting windows (the shortest a round allows)
 TALLY_S = 60
+THREE_PARTS = ("federation", "scheduler", "matrix")  # a Matrix community
 ARMED = "open round(s) armed"  # the scheduler's start-up line
 
 
@@ -190,10 +194,19 @@ async def test_a_round_across_three_communities_with_a_crash(
     org = Organiser(synapse, tmp_path, fed_room, tag)
     configs: dict[str, Path] = {}
     accounts: dict[str, tuple[str, str]] = {}
+    music: dict[str, str] = {}  # the Matrix room each chat community watches
+    voters: dict[str, tuple[str, str]] = {}  # a Matrix member of two (gina) and of three (frank)
     for name in ("two", "three", "four"):
         accounts[name] = synapse.register(f"r{name}{tag}")
+        bot = accounts[name][0]
+        matrix: dict[str, Any] = {"homeserver": synapse.url, "user_id": bot, "access_token": accounts[name][1]}
+        if name in ("two", "three"):
+            music[name] = synapse.create_room(owner_token, invite=[bot], name=f"{name} music", power={bot: 50})
+            voters[name] = synapse.register(f"r{'gina' if name == 'two' else 'frank'}{tag}")
+            synapse.join(voters[name][1], music[name])
+            matrix["watch_rooms"] = [music[name]]
         extra: dict[str, Any] = {}
-        if name == "two":  # a Discord community, federating through its Matrix account
+        if name == "two":  # on both platforms: Discord (the fake) and Matrix
             extra = {
                 "discord": {
                     "token": "fake-token",
@@ -207,7 +220,7 @@ async def test_a_round_across_three_communities_with_a_crash(
         configs[name] = write_config(
             tmp_path / f"{name}.toml",
             tmp_path / name,
-            matrix={"homeserver": synapse.url, "user_id": accounts[name][0], "access_token": accounts[name][1]},
+            matrix=matrix,
             federation={"rooms": [fed_room]},
             http={"port": 0},
             **extra,
@@ -215,10 +228,11 @@ async def test_a_round_across_three_communities_with_a_crash(
     await org.start()
     try:
         async with (
-            running(configs["two"], ("federation", "scheduler", "discord")) as two,
-            running(configs["three"], ("federation", "scheduler")) as three,
+            running(configs["two"], ("federation", "scheduler", "discord", "matrix")) as two,
             running(configs["four"], ("federation", "scheduler")) as four,
+            contextlib.AsyncExitStack() as three_running,
         ):
+            three = await three_running.enter_async_context(running(configs["three"], THREE_PARTS))
             await eventually(lambda: _async(fake.identified.is_set()), 60, "the Discord bot of two")
             # 1. the organiser's member shares a track; a moderator starts an anonymous federated round
             neon = make_mp3(tmp_path / "neon.mp3", 6, 11)
@@ -302,42 +316,53 @@ async def test_a_round_across_three_communities_with_a_crash(
 
             await eventually(in_org, 60, "the organiser's round voting with three entries")
 
-            # 5. votes where members live: carol on Matrix, dave on Discord, frank on Matrix (three)
+            # 5. votes where members live: carol on Matrix (org), dave on Discord and gina on Matrix (two),
+            # frank on Matrix (three)
             synapse.text(org.carol_token, org.music, f"!wp round vote 1 {org_entry(bob_track.id)}")
             numbers_two = {
                 e.track_id: e.number
                 for e in await two.instance.app.voting.entries(await two.instance.app.voting.get(1))  # type: ignore[union-attr]
             }
-            await fake.dispatch(
-                "INTERACTION_CREATE",
-                fake.interaction(
-                    "round vote",
-                    [
-                        {"name": "round", "type": 3, "value": "1"},
-                        {"name": "entry", "type": 4, "value": numbers_two[alice_track]},
-                    ],
-                    user="dave",
-                ),
-            )
+            for track_id in (alice_track, bob_track.id):  # dave approves two entries
+                await fake.dispatch(
+                    "INTERACTION_CREATE",
+                    fake.interaction(
+                        "round vote",
+                        [
+                            {"name": "round", "type": 3, "value": "1"},
+                            {"name": "entry", "type": 4, "value": numbers_two[track_id]},
+                        ],
+                        user="dave",
+                    ),
+                )
             numbers_three = {
                 e.track_id: e.number
                 for e in await three.instance.app.voting.entries(await three.instance.app.voting.get(1))  # type: ignore[union-attr]
             }
-            reply = await _command(
-                three, f"round vote 1 {numbers_three[bob_track.id]}", user="@frank:x", name="Frank", moderator=False
-            )
-            assert not reply.failed, reply.text
+            for name, number in (("two", numbers_two[bob_track.id]), ("three", numbers_three[bob_track.id])):
+                await eventually(
+                    lambda name=name: _async(_joined(synapse, owner_token, music[name], accounts[name][0])),
+                    60,
+                    f"{name}'s Matrix bot in its room",
+                )
+                synapse.text(voters[name][1], music[name], f"!wp round vote 1 {number}")  # gina, frank
 
             async def ballot_at_org() -> bool:
                 return len(org.db("SELECT 1 FROM ballots WHERE round_id = 1")) == 1
 
             async def ballot_at_two() -> bool:
-                return len(await two.instance.app.voting.ballots(await two.instance.app.voting.get(1))) == 1  # type: ignore[union-attr]
+                return len(await two.instance.app.voting.ballots(await two.instance.app.voting.get(1))) == 3  # type: ignore[union-attr]
 
             await eventually(ballot_at_org, 60, "carol's Matrix vote")
-            await eventually(ballot_at_two, 60, "dave's Discord vote")
+            await eventually(ballot_at_two, 60, "dave's Discord votes and gina's Matrix vote")
 
-            # 6. an outsider's tally (four never opted in) and a forged one (four's key, two's name)
+            async def ballot_at_three() -> bool:
+                return len(await three.instance.app.voting.ballots(await three.instance.app.voting.get(1))) == 1  # type: ignore[union-attr]
+
+            await eventually(ballot_at_three, 60, "frank's Matrix vote")
+
+            # 6. an outsider's tally (four never opted in), a forged one (four's key, two's name) and
+            # one in two's name sent by two's account but signed with another key
             runner = four.parts.federation.runner  # type: ignore[union-attr]
             assert runner is not None
             flood = {"round": round_id, "voters": 400, "active_members": 400}
@@ -349,6 +374,14 @@ async def test_a_round_across_three_communities_with_a_crash(
             ):
                 doc = sign(tally_doc(origin, name, flood, now), four.instance.identity)
                 await runner.api.send(runner.transport.rooms[0], ROUND_TALLY_EVENT, doc)
+            stranger = load_or_create_identity(tmp_path / "stranger")
+            doc = sign(tally_doc(two.instance.identity.instance_id, "two", flood, now), stranger)
+            two_runner = two.parts.federation.runner  # type: ignore[union-attr]
+            assert two_runner is not None
+            await two_runner.api.send(two_runner.transport.rooms[0], ROUND_TALLY_EVENT, doc)
+
+            # three goes down before the voting deadline (it comes back after the tally deadline)
+            await three_running.aclose()
 
             # 7. the organiser is SIGKILLed during voting and comes back after the deadline
             assert datetime.now(UTC) < fed.vote_until, "the test ran too slowly to kill during voting"
@@ -360,18 +393,44 @@ async def test_a_round_across_three_communities_with_a_crash(
             await eventually(voting_over, WINDOW_S + 30, "the voting deadline to pass")
             await org.start()
 
-            # 8. every participant posts the same results, with the breakdown
+            # 8. the organiser and two post the results once the tally deadline has passed
             async def posted(run: Running) -> bool:
                 found = await _fed_round(run, round_id)
                 return found is not None and found.results_at is not None
 
-            for run in (two, three):
-                await eventually(lambda run=run: posted(run), TALLY_S + 60, "the results")
+            await eventually(lambda: posted(two), TALLY_S + 60, "two's results")
 
             async def org_posted() -> bool:
                 return bool(org.db("SELECT 1 FROM fr_rounds WHERE results_at IS NOT NULL"))
 
             await eventually(org_posted, TALLY_S + 60, "the organiser's results")
+
+            async def said_no_tally() -> bool:
+                return "three: no tally" in org.feed_text()
+
+            await eventually(said_no_tally, 60, "the organiser's results post on Matrix naming the missing tally")
+
+            # 9. three comes back after the tally deadline: its tally goes out marked late, is not
+            # counted, and it posts the same results
+            async def past_tally_deadline() -> bool:
+                return datetime.now(UTC) > fed.tally_until + SETTLE
+
+            await eventually(past_tally_deadline, TALLY_S + 60, "the tally deadline to pass")
+            three = await three_running.enter_async_context(running(configs["three"], THREE_PARTS))
+            await eventually(lambda: posted(three), 60, "three's results")
+            service = three.instance.app.federated_rounds
+            assert service is not None
+            own = [
+                t for t in await service.store.tallies(round_id) if t.instance == three.instance.identity.instance_id
+            ]
+            assert own and own[0].late_marked
+
+            async def late_everywhere() -> bool:
+                two_text = (await _command(two, f"round federated {round_id}", "discord")).text
+                org_text = await org.wavepool("cmd", "round", "federated", round_id)
+                return "three: late" in two_text and "three: late" in org_text
+
+            await eventually(late_everywhere, 60, "three's late tally read by the others")
             texts = {
                 "two": (await _command(two, f"round federated {round_id}", "discord")).text,
                 "three": (await _command(three, f"round federated {round_id}")).text,
@@ -381,12 +440,12 @@ async def test_a_round_across_three_communities_with_a_crash(
             assert _results_body(texts["three"]) == body
             assert body in texts["org"].replace("\r", ""), (texts["org"], body)
             lines = body.splitlines()
-            assert lines[0].startswith("1. Tunnel Lights by Bob"), body  # names revealed with the results
-            assert "Neon Drive by alice" in lines[1] and "Glass Harbour by Erin" in lines[2], body
-            for community in ("org: 1 voter", "two: 1 voter", "three: 1 voter"):
-                assert community in body, body
-            assert "four: not opted in" in body and "two: forged" in body, body
-            assert "400" not in lines[2], body  # the flood counted nowhere
+            assert lines[0].startswith("1. Tunnel Lights by Bob — 3 (org 1, two 2)"), body  # names revealed now
+            assert lines[1].startswith("2. Neon Drive by alice — 1 (two 1)"), body
+            assert lines[2].startswith("3. Glass Harbour by Erin — 0"), body
+            for words in ("org: 1 voter", "two: 2 voter", "three: late", "four: not opted in", "two: forged"):
+                assert words in body, (words, body)
+            assert body.count("two: forged") == 2 and "400" not in body, body  # the floods counted nowhere
             # posted on each platform, and nothing at the instance that did not join
             assert "Results of the cross-community round" in org.feed_text()
 
@@ -411,3 +470,11 @@ async def test_a_round_across_three_communities_with_a_crash(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+def _joined(hs: Homeserver, token: str, room: str, user: str) -> bool:
+    """Whether ``user`` has joined ``room`` (its bot reads the room from then on)."""
+    return any(
+        e["type"] == "m.room.member" and e.get("state_key") == user and e["content"].get("membership") == "join"
+        for e in hs.messages(token, room, 100)
+    )

@@ -69,6 +69,7 @@ class Room:
                 m
                 for m in self.bot_messages()
                 if m["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id
+                and m["content"].get("msgtype") != "m.audio"  # a round entry's audio in its thread
             ]
             return bool(found)
 

@@ -96,12 +96,20 @@ async def test_pages_show_accepted_tracks_only_and_escape_what_members_wrote(tmp
 
         status, page, headers = await s.get(f"/tracks/{s.public.id}")
         assert status == 200 and headers["Cache-Control"].startswith("public")
+        assert (
+            "script-src" not in headers["Content-Security-Policy"]
+            and "default-src 'none'" in headers["Content-Security-Policy"]
+        )
+        assert headers["X-Content-Type-Options"] == "nosniff"
         assert "<script>alert" not in page
         assert f'<meta property="og:audio" content="{s.base}/blobs/{s.public.cid}">' in page
         assert '<meta property="og:audio:type" content="audio/mpeg">' in page
         assert '<meta property="og:type" content="music.song">' in page
         assert f'src="/blobs/{s.public.cid}"' in page and "dreamy synth night drive" in page
         assert "Provenance" in page and s.public.verdict_reason in page
+        assert f'<meta property="og:image" content="{s.base}/cover.png">' in page
+        status, cover, headers = await s.raw("/cover.png")
+        assert status == 200 and headers["Content-Type"] == "image/png" and cover.startswith(b"\x89PNG\r\n\x1a\n")
 
         for path in (f"/tracks/{s.hidden.id}", f"/blobs/{s.hidden.cid}"):
             assert (await s.get(path))[0] == 404, path
@@ -149,6 +157,10 @@ async def test_blobs_answer_range_requests_with_etag_and_immutable_caching(tmp_p
         status, body, _ = await s.raw(path, **{"If-None-Match": f'"{s.public.cid}"'})
         assert status == 304 and body == b""
 
+        async with s.http.head(s.base + path) as response:
+            assert response.status == 200 and response.headers["Content-Length"] == str(size)
+            assert await response.read() == b""
+
 
 async def test_round_page_keeps_anonymous_entrants_hidden_until_the_results(tmp_path: Path) -> None:
     async with site(tmp_path) as s:
@@ -195,6 +207,9 @@ async def test_feeds_parse_and_their_enclosures_are_the_tracks_bytes(tmp_path: P
         podcast = feedparser.parse(body)
         assert not podcast.bozo, podcast.bozo_exception
         assert podcast.feed.podcast_medium == "music" and podcast.feed.podcast_guid
+        assert podcast.feed.link == "http://127.0.0.1:1/"
+        assert podcast.feed.image.href == "http://127.0.0.1:1/cover.png"
+        assert b'<atom:link href="http://127.0.0.1:1/feeds/digest.xml" rel="self"' in body
         assert b"<itunes:explicit>no</itunes:explicit>" in body and b'<itunes:category text="Music"/>' in body
         [item] = podcast.entries
         assert item.title == f"Week ending {week} · #1 · {HOSTILE}"

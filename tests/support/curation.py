@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,8 +56,14 @@ class World:
         await self.tracks.set_verdict(track.id, verdict, "back to review")
 
     def later(self, minutes: float = 11) -> None:
-        """Move past the index's refresh and rebuild times."""
+        """Move past the index's refresh (and, by default, rebuild) time."""
         self.clock.advance(timedelta(minutes=minutes))
+
+    async def rebuilt(self) -> None:
+        """Move past the rebuild time and wait for the background rebuild of the index."""
+        self.later()
+        await self.curation.feed.index()
+        await self.curation.feed.settled()
 
 
 def people(prefix: str, count: int) -> list[Sharer]:
@@ -83,8 +89,3 @@ async def world(kind: str, tmp_path: Path, **options: float | bool) -> AsyncIter
         yield World(tracks, voting, events, clock, curation)
     finally:
         await db.close()
-
-
-def public(track: Track) -> Track:
-    """The track as public (declared)."""
-    return replace(track, verdict=Verdict.DECLARED)

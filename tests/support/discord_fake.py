@@ -55,6 +55,7 @@ class Recorded:
     path: str
     json: Any
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when the fake received it (load tests time answers)
 
 
 class DiscordFake:
@@ -66,6 +67,7 @@ class DiscordFake:
         self.unknown: list[str] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.edits: list[str] = []  # ids of messages edited (PATCH), in order
         self.threads: dict[str, dict[str, Any]] = {}  # thread id (= its starting message's id) -> channel
         self.threads_forbidden = False  # True: the bot lacks Create Public Threads (403, code 50013)
         self.rejected: list[tuple[str, dict[str, Any]]] = []  # (path, errors) of every 400 answered
@@ -87,8 +89,18 @@ class DiscordFake:
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self.identified = asyncio.Event()
+        self.identifies = 0  # IDENTIFY payloads received (a fresh session each)
+        self.resumes = 0  # RESUME payloads answered with RESUMED
+        self.resumable = True  # False: a RESUME is answered "invalid session" (op 9)
         self.runner: web.AppRunner | None = None
         self.base = ""
+
+    async def drop_gateway(self, resumable: bool = True) -> None:
+        """Close every gateway connection as Discord does on a network fault (code 4000: reconnect)."""
+        self.resumable = resumable
+        for socket in list(self._sockets):
+            await socket.close(code=4000, message=b"dropped by the test")
+        self._sockets.clear()
 
     def snowflake(self) -> str:
         return str(next(self._ids))
@@ -232,7 +244,14 @@ class DiscordFake:
             payload = json.loads(message.data)
             if payload.get("op") == 1:
                 await socket.send_str(json.dumps({"op": 11}))
+            elif payload.get("op") == 6:  # RESUME after a dropped connection
+                if self.resumable:
+                    self.resumes += 1
+                    await self.dispatch("RESUMED", {})
+                else:  # the session is gone: the client must identify again
+                    await socket.send_str(json.dumps({"op": 9, "d": False}))
             elif payload.get("op") == 2:
+                self.identifies += 1
                 await self.dispatch(
                     "READY",
                     {
@@ -314,6 +333,8 @@ class DiscordFake:
             and method == "POST"
         ):
             return self._start_thread
+        if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "PATCH":
+            return self._edit_message
         if parts[0] == "channels" and len(parts) == 2 and method == "GET":
             return self._get_channel
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "typing":
@@ -325,6 +346,22 @@ class DiscordFake:
         if parts[0] == "webhooks" and len(parts) == 5 and parts[3] == "messages":
             return self._webhook_message
         return None
+
+    async def _edit_message(self, request: web.Request, path: str, body: Any, files: Any) -> web.Response:
+        """PATCH /channels/{channel}/messages/{message}: the same checks as a new message."""
+        _, channel_id, _, message_id = path.strip("/").split("/")
+        message = next((m for m in self.messages.get(channel_id, []) if m["id"] == message_id), None)
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        errors = check_message(body or {}, bool(files))
+        if errors:
+            return self._refuse(path, errors)
+        for key in ("content", "embeds", "components"):
+            if key in (body or {}):
+                message[key] = body[key]
+        message["edited_timestamp"] = "2026-11-25T00:00:01+00:00"
+        self.edits.append(message_id)
+        return _json(message)
 
     async def _me(self, *_: Any) -> web.Response:
         return _json(self.users["bot"])

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.announcements import Announcements
 from core.clock import ManualClock
 from core.errors import PermissionDeniedError, PhaseError
 from core.events.model import EventKind
@@ -300,3 +301,54 @@ async def test_anonymous_round_names_nobody_before_the_results(tmp_path: Path) -
     assert local_two.hides_entrants
     imported = [e for e in await two.voting.entries(local_two) if e.track_id == tracks["org"].id]
     assert imported[0].submitter.display_name == "anonymous"
+
+
+async def test_an_organiser_without_entries_of_its_own_still_opens_voting(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced = await _start(fed)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    await two.rounds.join(announced.id, member("mod2"), "#contest")
+    await fed.sync()
+    bob = member("bob", "discord")
+    track = await _shared(two, bob, "Tunnel lights")
+    local_two = (await two.rounds.get(announced.id)).local_round
+    await two.voting.submit(str(local_two), track.id, bob)
+    await fed.tick()
+    fed.clock.set(announced.submit_until + timedelta(seconds=1))
+    await fed.tick()
+    rnd = await org.voting.get(announced.local_round)  # type: ignore[arg-type]
+    assert rnd.phase.value == "voting"
+    assert [e.track_id for e in await org.voting.entries(rnd)] == [track.id]
+
+
+async def test_moderators_hear_of_a_peer_round_and_members_of_the_results(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    announced, _tracks = await _play(fed)
+    two = fed.nodes["two"]
+    posts = Announcements(two.tracks, two.voting, None, federated=two.rounds)
+    notice = await posts.posts_for(two.events.events[0])
+    assert [p.target for p in notice] == ["moderators"]
+    assert f"round join {announced.id}" in notice[0].reply.text
+    fed.clock.set(announced.vote_until + timedelta(seconds=1))
+    await fed.tick()
+    closing = [e for e in two.events.events if e.kind in (EventKind.ROUND_CLOSED, EventKind.FEDERATED_ROUND_RESULTS)]
+    assert [e.kind for e in closing] == [EventKind.ROUND_CLOSED, EventKind.FEDERATED_ROUND_RESULTS]
+    closed, results = [await posts.posts_for(e) for e in closing]
+    assert "The results come when every community's tally is in" in closed[0].reply.text
+    text = results[0].reply.text
+    assert results[0].target.startswith("round:")
+    assert text.startswith("1. Tunnel lights by Bob — 4 (org 3, two 1)"), text
+    assert "org: 3 voter(s)" in text and "two: 1 voter(s)" in text
+
+
+async def test_an_announcement_read_after_opt_ins_closed_bothers_no_moderator(tmp_path: Path) -> None:
+    fed = Federation(tmp_path)
+    org, two = fed.nodes["org"], fed.nodes["two"]
+    rules = RoundRules(theme="Night drive")
+    rnd = await org.voting.start(rules, member("mod"), "#rounds", timedelta(hours=1), timedelta(hours=1))
+    announced = await org.rounds.announce(rnd, ROOM)
+    await org.exchange.flush(fed.room.sender(org.user))
+    fed.clock.set(announced.submit_until + timedelta(minutes=5))  # two was down until now
+    await fed.sync()
+    assert (await two.rounds.get(announced.id)).participation is Participation.INVITED
+    assert two.events.events == []

@@ -14,6 +14,7 @@ from tests.support.factories import member
 
 DEADLINE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CIDS = ["bafkreia", "bafkreib", "bafkreic", "bafkreid"]
+PARTICIPANTS = {"a": "A", "b": "B", "c": "C"}
 
 
 def _tally(instance: str, voters: int, counts: dict[str, tuple[int, int]], **kw: object) -> Tally:
@@ -58,7 +59,7 @@ def test_summed_tallies_rank_like_one_local_round_with_every_ballot() -> None:
         for seed in range(20):
             per_instance = _ballots_by_instance(ballot, seed)
             tallies = [_as_tally(i, rows) for i, rows in per_instance.items()]
-            results = combine(ballot, CIDS, tallies, {"a", "b", "c"}, DEADLINE, None)
+            results = combine(ballot, CIDS, tallies, PARTICIPANTS, DEADLINE, None)
             entries = [Entry(1, n, cid, member(f"s{n}"), DEADLINE) for n, cid in enumerate(CIDS, start=1)]  # type: ignore[arg-type]
             number = {cid: n for n, cid in enumerate(CIDS, start=1)}
             ballots = [
@@ -73,11 +74,11 @@ def test_summed_tallies_rank_like_one_local_round_with_every_ballot() -> None:
 
 def test_every_order_of_the_same_tallies_gives_the_same_results() -> None:
     tallies = [_as_tally(i, rows) for i, rows in _ballots_by_instance(BallotType.SCORE, 3).items()]
-    first = combine(BallotType.SCORE, CIDS, tallies, {"a", "b", "c"}, DEADLINE, 0.4)
+    first = combine(BallotType.SCORE, CIDS, tallies, PARTICIPANTS, DEADLINE, 0.4)
     for seed in range(10):
         shuffled = list(tallies)
         random.Random(seed).shuffle(shuffled)
-        assert combine(BallotType.SCORE, CIDS, shuffled, {"c", "b", "a"}, DEADLINE, 0.4) == first
+        assert combine(BallotType.SCORE, CIDS, shuffled, dict(reversed(PARTICIPANTS.items())), DEADLINE, 0.4) == first
 
 
 def test_late_forged_and_not_opted_in_tallies_are_listed_and_not_counted() -> None:
@@ -85,7 +86,7 @@ def test_late_forged_and_not_opted_in_tallies_are_listed_and_not_counted() -> No
     late = _tally("b", 50, {"bafkreib": (50, 50)}, sent_at=DEADLINE + timedelta(seconds=1))
     forged = _tally("c", 60, {"bafkreic": (60, 60)}, status=TallyStatus.FORGED, name="C")
     outsider = _tally("x", 70, {"bafkreid": (70, 70)}, name="X")
-    results = combine(BallotType.APPROVAL, CIDS, [honest, late, forged, outsider], {"a", "b", "c"}, DEADLINE, None)
+    results = combine(BallotType.APPROVAL, CIDS, [honest, late, forged, outsider], PARTICIPANTS, DEADLINE, None)
     assert [c.instance for c in results.communities] == ["a"]
     assert results.standings[0].cid == "bafkreia"
     assert ("B", "late") in results.not_counted
@@ -98,14 +99,16 @@ def test_late_forged_and_not_opted_in_tallies_are_listed_and_not_counted() -> No
 def test_a_second_tally_from_one_instance_does_not_count() -> None:
     first = _tally("a", 1, {"bafkreia": (1, 1)})
     second = _tally("a", 9, {"bafkreib": (9, 9)}, sent_at=DEADLINE - timedelta(seconds=5), event_id="$again")
-    results = combine(BallotType.APPROVAL, CIDS, [second, first], {"a"}, DEADLINE, None)
+    results = combine(BallotType.APPROVAL, CIDS, [second, first], {"a": "A"}, DEADLINE, None)
     assert results.communities[0].voters == 1
     assert ("A", "duplicate") in results.not_counted
 
 
 def test_a_participant_without_a_tally_is_named() -> None:
-    results = combine(BallotType.APPROVAL, CIDS, [_tally("a", 1, {"bafkreia": (1, 1)})], {"a", "b"}, DEADLINE, None)
-    assert ("b", "no tally") in results.not_counted
+    results = combine(
+        BallotType.APPROVAL, CIDS, [_tally("a", 1, {"bafkreia": (1, 1)})], {"a": "A", "b": "B"}, DEADLINE, None
+    )
+    assert ("B", "no tally") in results.not_counted  # named though it sent nothing
 
 
 def test_the_cap_holds_a_big_community_to_its_share() -> None:
@@ -124,8 +127,8 @@ def test_the_cap_holds_a_big_community_to_its_share() -> None:
 def test_the_cap_changes_who_wins_when_one_community_floods() -> None:
     flood = _tally("a", 100, {"bafkreia": (100, 100)})
     others = [_tally("b", 10, {"bafkreib": (10, 10)}), _tally("c", 10, {"bafkreib": (9, 9), "bafkreia": (1, 1)})]
-    uncapped = combine(BallotType.APPROVAL, CIDS, [flood, *others], {"a", "b", "c"}, DEADLINE, None)
-    capped = combine(BallotType.APPROVAL, CIDS, [flood, *others], {"a", "b", "c"}, DEADLINE, 0.34)
+    uncapped = combine(BallotType.APPROVAL, CIDS, [flood, *others], PARTICIPANTS, DEADLINE, None)
+    capped = combine(BallotType.APPROVAL, CIDS, [flood, *others], PARTICIPANTS, DEADLINE, 0.34)
     assert uncapped.standings[0].cid == "bafkreia"
     assert capped.standings[0].cid == "bafkreib"
     weight = {c.instance: c.weight for c in capped.communities}
@@ -134,7 +137,12 @@ def test_the_cap_changes_who_wins_when_one_community_floods() -> None:
 
 def test_more_voters_than_active_members_is_flagged_but_counted() -> None:
     results = combine(
-        BallotType.APPROVAL, CIDS, [_tally("a", 40, {"bafkreia": (40, 40)}, active_members=12)], {"a"}, DEADLINE, None
+        BallotType.APPROVAL,
+        CIDS,
+        [_tally("a", 40, {"bafkreia": (40, 40)}, active_members=12)],
+        {"a": "A"},
+        DEADLINE,
+        None,
     )
     assert results.communities[0].flagged
     assert results.standings[0].votes == 40
@@ -142,7 +150,7 @@ def test_more_voters_than_active_members_is_flagged_but_counted() -> None:
 
 def test_each_entry_shows_each_communitys_part() -> None:
     tallies = [_tally("a", 2, {"bafkreia": (2, 2)}), _tally("b", 3, {"bafkreia": (1, 1), "bafkreib": (3, 3)})]
-    results = combine(BallotType.APPROVAL, CIDS, tallies, {"a", "b"}, DEADLINE, None)
+    results = combine(BallotType.APPROVAL, CIDS, tallies, {"a": "A", "b": "B"}, DEADLINE, None)
     by_cid = {s.cid: s.by_community for s in results.standings}
     assert by_cid["bafkreia"] == (("A", 2, 2), ("B", 1, 1))
     assert by_cid["bafkreib"] == (("B", 3, 3),)

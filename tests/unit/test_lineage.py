@@ -13,8 +13,11 @@ from core.errors import NotFoundError, UsageError
 from core.events.model import EventKind, Origin
 from core.federation.manifest import canonical_json, with_curation
 from core.model import Cid
+from core.services.digest import DigestSchedule, DigestService
 from core.services.lineage import lineage_manifest_field, relation_of
+from core.views.digest import digest_reply
 from core.visibility import Viewer
+from storage.memory import MemoryKeyValue
 from tests.support.curation import World, people, world
 
 
@@ -104,3 +107,18 @@ async def test_lineage_rides_in_the_manifest_only_when_there_is_one() -> None:
     assert relation_of(None) is Relation.REMIX and relation_of("Stems") is Relation.STEMS
     with pytest.raises(UsageError):
         relation_of("mashup")
+
+
+async def test_the_digest_features_the_most_remixed_track(w: World) -> None:
+    a = people("a", 1)[0]
+    popular = await w.share(a, "Popular")
+    for n in range(2):
+        remix = await w.share(people(f"r{n}", 1)[0], f"Remix {n}")
+        await w.curation.lineage.link(remix, popular.cid, Relation.REMIX)
+    digest = DigestService(
+        DigestSchedule(), w.tracks, w.clock, w.events, MemoryKeyValue(), "Club", remixes=w.curation.lineage.most_remixed
+    )
+    built = await digest.build()
+    assert [(t.title, n) for t, n in built.most_remixed] == [("Popular", 2)]
+    assert "Most remixed:\n• Popular — A0 (2 remixes)" in digest_reply(built).text
+    assert built.to_data()["most_remixed"] == [{"track": popular.id, "title": "Popular", "remixes": 2}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from core.errors import DuplicateError, PermissionDeniedError
 from core.events.model import EventKind
 from core.model import TrackStatus
+from core.voting_model import Ballot, Phase, RoundRules, Voter
 from tests.support.curation import World, people, world
 
 
@@ -50,7 +52,7 @@ async def test_a_takedown_costs_reputation_and_says_why(w: World) -> None:
             await w.vote(track, voter)
     before = await w.curation.reputation.of(sharer)
     await w.tracks.set_status(tracks[0].id, TrackStatus.TAKEN_DOWN)
-    w.later()
+    await w.rebuilt()
     after = await w.curation.reputation.of(sharer)
     assert after.score < before.score - 15, (before, after)
     assert any("“Song 0” was taken down" in r.text and r.points < 0 for r in after.reasons)
@@ -94,6 +96,9 @@ async def test_boosting_needs_reputation_unless_moderator_and_records_an_event(w
     recorded = await w.events.after(0)
     assert [e.kind for e in recorded] == [EventKind.TRACK_BOOSTED]
     assert recorded[0].event.track_id == track.id
+    withdrawn = await w.curation.reputation.boost(track.id, mod, withdraw=True)
+    assert withdrawn.boosts == 0 and withdrawn.added
+    assert [e.event.reason for e in await w.events.after(0)] == [None, "withdrawn"]
 
 
 async def test_a_member_with_reputation_may_boost(w: World) -> None:
@@ -117,3 +122,33 @@ async def test_the_leaderboard_is_off_unless_the_community_turns_it_on(w: World,
             await open_world.vote(track, voter)
         board = await open_world.curation.reputation.leaderboard()
         assert board[0][0] == (sharer.platform, sharer.user_id)
+
+
+async def test_a_withdrawn_vote_leaves_the_reputation_at_the_next_rebuild(w: World) -> None:
+    sharer, fan = people("sharer", 1)[0], people("fan", 1)[0]
+    track = await w.share(sharer, "Song")
+    await w.vote(track, fan)
+    assert (await w.curation.reputation.of(sharer)).score > 0
+    await w.voting.delete_track_vote(track.id, Voter.of(fan))
+    await w.rebuilt()
+    assert (await w.curation.reputation.of(sharer)).score == 0
+
+
+async def test_placing_in_a_closed_round_earns_reputation(w: World) -> None:
+    alice, bob, carol = people("alice", 1)[0], people("bob", 1)[0], people("carol", 1)[0]
+    tracks = [await w.share(who, f"Entry {n}") for n, who in enumerate((alice, bob, carol))]
+    now = w.clock.now()
+    rnd = await w.voting.create_round(
+        RoundRules("Night"), alice, now, now + timedelta(hours=1), now + timedelta(hours=2), "room"
+    )
+    entries = [await w.voting.add_entry(rnd.id, t.id, t.sharer, now) for t in tracks]
+    for n in range(3):  # alice's entry first, bob's second, carol's none
+        await w.voting.set_ballot(Ballot(rnd.id, entries[0].number, Voter.of(people(f"v{n}", 1)[0]), 1, now))
+    await w.voting.set_ballot(Ballot(rnd.id, entries[1].number, Voter.of(people("v0", 1)[0]), 1, now))
+    before = await w.curation.reputation.of(alice)
+    assert not any("placed" in r.text for r in before.reasons)  # not before the round closes
+    assert await w.voting.set_phase(rnd.id, Phase.VOTING, Phase.SUBMISSION)
+    assert await w.voting.set_phase(rnd.id, Phase.CLOSED, Phase.VOTING)
+    won, second = await w.curation.reputation.of(alice), await w.curation.reputation.of(bob)
+    assert any(r.text == 'placed 1st in round #1 "Night"' and r.points == 10 for r in won.reasons)
+    assert any(r.text.startswith("placed 2nd") and r.points == 6 for r in second.reasons)
