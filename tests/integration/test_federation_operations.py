@@ -11,6 +11,7 @@ import os
 import sqlite3
 import stat
 import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,14 @@ from bots.cli.subcommands import run_subcommand
 from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SESSION_FILE
 from bots.federation.room_setup import ROOM_EVENT_LEVELS
+from bots.federation.rooms import federation_rooms
 from bots.runtime import open_instance
 from config import load_settings
+from core.errors import UsageError
+from core.federation.ports import QueueItem
 from core.federation.replication import INSTANCE_EVENT, SNAPSHOT_STATE
-from core.model import Sharer, TrackStatus
+from core.model import Cid, Sharer, TrackId, TrackStatus
+from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.federation import publish_fast
 from tests.support.homeserver import Homeserver
 from tests.support.instances import Running, eventually, running, write_config
@@ -156,6 +161,10 @@ async def test_create_then_two_instances_federate_through_the_room(
         # Joining again by id is the same room: nothing doubles.
         await _cli(b.instance, "federation", "join", room_id)
         assert b.parts.federation.runner.transport.rooms == [room_id]
+        # Leaving by alias leaves the room under both names, at once and for the next start.
+        assert f"left {room_id}" in await _cli(b.instance, "federation", "leave", alias)
+        assert b.parts.federation.runner.transport.rooms == []
+        assert await federation_rooms(b.instance) == []
 
 
 async def test_a_late_joiner_of_a_small_room_uses_the_snapshot_and_matches_a_history_reader(
@@ -343,3 +352,21 @@ async def test_a_revoked_token_is_renewed_once_for_both_parts(synapse: Homeserve
     again = json.loads((tmp_path / "a" / SESSION_FILE).read_text())
     assert again["access_token"] != kept["access_token"] and again["device_id"] == kept["device_id"]
     assert _devices(synapse, again["access_token"]) == [kept["device_id"]]
+
+
+async def test_retry_and_drop_parked_fetches_by_track_or_cid_prefix(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "a.toml", tmp_path / "a", http={"port": 0})
+    async with open_instance(load_settings(config, environ={})) as instance:
+        store = SqliteFederationStore(instance.db)
+        for track_id, cid in (("trk-one", "bafyone"), ("trk-two", "bafytwo")):
+            await store.enqueue(QueueItem(TrackId(track_id), Cid(cid), {}, (), 0), datetime.now(UTC))
+            await store.park_fetch(TrackId(track_id), "every source failed")
+        status = await _cli(instance, "federation", "status")
+        assert "parked fetch trk-one (bafyone): every source failed" in status and "0 waiting" in status
+        assert "back in line" in await _cli(instance, "federation", "retry", "bafyo")  # a CID prefix
+        assert await store.queue_counts() == {"waiting": 1, "retrying": 0, "parked": 1}
+        assert "dropped" in await _cli(instance, "federation", "drop", "trk-two")
+        assert await store.queue_counts() == {"waiting": 1, "retrying": 0, "parked": 0}
+        io = Output(buffered=True)
+        with pytest.raises(UsageError, match="nothing parked"):
+            await run_subcommand(parse_args(["federation", "retry", "trk-"]), instance, io)
