@@ -358,7 +358,8 @@ class FederationPart:
     def health(self) -> str:
         """``ok`` once logged in with the rooms joined, else what is wrong (for /healthz)."""
         if self.runner is not None:
-            return "ok" if self.runner.joined else self.runner.start_backoff.problem or "joining the rooms"
+            idle = not self.runner.transport.rooms and not self.runner.waiting  # no room yet: nothing is wrong
+            return "ok" if self.runner.joined or idle else self.runner.start_backoff.problem or "joining the rooms"
         return self._login.problem or "connecting"
 
     async def deliver(self, event: RecordedEvent) -> None:
