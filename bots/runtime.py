@@ -212,6 +212,7 @@ def _build_app(
         prompts,
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
         remixes=curation.lineage.most_remixed,
+        boosts=curation.reputation.boost_counts,
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)

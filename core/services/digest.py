@@ -10,15 +10,15 @@ it twice. The bots and the federation hear of it from the outbox.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
-from core.model import Track
+from core.model import Track, TrackId
 from core.ports import Clock, KeyValue, PeerDigests, TrackRepository
 from core.visibility import is_public
 from core.voting_model import Phase, Round
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 MostRemixed = Callable[[datetime, int], Awaitable[Sequence[tuple[Track, int]]]]
 """(since, limit) -> the public tracks with the most remixes since then, most first."""
+BoostCounts = Callable[[Sequence[TrackId]], Awaitable[Mapping[TrackId, int]]]
+"""Curators' boosts per track (tracks without boosts left out)."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -77,6 +79,7 @@ class Digest:
     peers: tuple[tuple[str, list[str]], ...]  # (peer name, its top titles)
     top_n: int = 10
     most_remixed: tuple[tuple[Track, int], ...] = ()  # (track, remixes this week), issue 17
+    boosted: Mapping[TrackId, int] = field(default_factory=dict)  # curators' boosts of the listed tracks
 
     @property
     def title(self) -> str:
@@ -104,7 +107,11 @@ class Digest:
             "new_tracks": len(self.new_tracks),
             "active_sharers": self.sharers,
             "per_genre": self.per_genre(),
-            "top": [{"track": t.id, "cid": t.cid, "title": t.title, "votes": v} for t, v in self.top],
+            "top": [
+                {"track": t.id, "cid": t.cid, "title": t.title, "votes": v}
+                | ({"boosts": self.boosted[t.id]} if self.boosted.get(t.id) else {})
+                for t, v in self.top
+            ],
             "rounds": [
                 {
                     "round": w.round.id,
@@ -138,7 +145,9 @@ class DigestService:
         prompts: PromptService | None = None,
         peers: PeerDigests | None = None,
         remixes: MostRemixed | None = None,
+        boosts: BoostCounts | None = None,
     ) -> None:
+        self._boosts = boosts  # issue 17: "boosted by N curators" on the highlights
         self._remixes = remixes  # issue 17: the week's most remixed tracks
         self.schedule = schedule
         self._tracks = tracks
@@ -193,6 +202,12 @@ class DigestService:
                 remixed = [(t, n) for t, n in await self._remixes(since, 3) if n > 0]
             except Exception:  # the digest must go out even if one section fails
                 remixed = []
+        boosted: dict[TrackId, int] = {}
+        if self._boosts is not None and top:
+            try:
+                boosted = dict(await self._boosts([t.id for t, _ in top[: self.schedule.top_n]]))
+            except Exception:  # the digest must go out even if one section fails
+                boosted = {}
         return Digest(
             community=self._community,
             week_ending=end,
@@ -203,6 +218,7 @@ class DigestService:
             peers=tuple(peers),
             top_n=self.schedule.top_n,
             most_remixed=tuple(remixed),
+            boosted=boosted,
         )
 
     async def publish_now(self) -> Digest:

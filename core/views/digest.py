@@ -17,7 +17,9 @@ def digest_reply(digest: Digest) -> Reply:
     if digest.top:
         lines.append("Most voted:")
         for place, (track, votes) in enumerate(digest.top, start=1):
-            lines.append(f"{place}. {track.title} — {track.sharer.display_name} ({_plural(votes, 'vote')})")
+            boosts = digest.boosted.get(track.id, 0)  # issue 17
+            boosted = f", boosted by {_plural(boosts, 'curator')}" if boosts else ""
+            lines.append(f"{place}. {track.title} — {track.sharer.display_name} ({_plural(votes, 'vote')}{boosted})")
     elif digest.new_tracks:
         lines.append("Newest:")
         lines += [f"• {t.title} — {t.sharer.display_name}" for t in digest.new_tracks[: digest.top_n]]

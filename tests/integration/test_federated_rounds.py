@@ -256,7 +256,8 @@ async def test_a_round_across_three_communities_with_a_crash(
                 assert await peer.instance.app.voting.open_rounds() == []  # type: ignore[union-attr]
             joined = await _command(two, f"round join {round_id}", "discord", place=fake.channels["rounds"])
             assert "joined" in joined.text.lower(), joined.text
-            assert "joined" in (await _command(three, f"round join {round_id}")).text.lower()
+            joined = await _command(three, f"round join {round_id}", place=music["three"])
+            assert "joined" in joined.text.lower(), joined.text
 
             # 3. entries from the two other communities: Discord (bob) and Matrix (erin)
             bob = Sharer("discord", fake.user("bob")["id"], "Bob")

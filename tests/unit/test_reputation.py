@@ -11,7 +11,11 @@ import pytest
 from core.errors import DuplicateError, PermissionDeniedError
 from core.events.model import EventKind
 from core.model import TrackStatus
+from core.services.digest import DigestSchedule, DigestService
+from core.services.voting import VotingService
+from core.views.digest import digest_reply
 from core.voting_model import Ballot, Phase, RoundRules, Voter
+from storage.memory import MemoryKeyValue
 from tests.support.curation import World, people, world
 
 
@@ -152,3 +156,23 @@ async def test_placing_in_a_closed_round_earns_reputation(w: World) -> None:
     won, second = await w.curation.reputation.of(alice), await w.curation.reputation.of(bob)
     assert any(r.text == 'placed 1st in round #1 "Night"' and r.points == 10 for r in won.reasons)
     assert any(r.text.startswith("placed 2nd") and r.points == 6 for r in second.reasons)
+
+
+async def test_the_digest_highlights_say_boosted_by_n_curators(w: World) -> None:
+    top = await w.share(people("a", 1)[0], "Top")
+    for n in range(2):
+        await w.vote(top, people(f"fan{n}", 1)[0])
+        await w.curation.reputation.boost(top.id, people(f"mod{n}", 1)[0], moderator=True)
+    digest = DigestService(
+        DigestSchedule(),
+        w.tracks,
+        w.clock,
+        w.events,
+        MemoryKeyValue(),
+        "Club",
+        VotingService(w.voting, w.tracks, w.clock, w.events),
+        boosts=w.curation.reputation.boost_counts,
+    )
+    built = await digest.build()
+    assert "1. Top — A0 (2 votes, boosted by 2 curators)" in digest_reply(built).text
+    assert built.to_data()["top"][0]["boosts"] == 2
