@@ -19,9 +19,10 @@ from tests.support.discord_harness import serving_fake
 from tests.support.homeserver import Homeserver
 from tests.support.instances import running
 
-# WAVEPOOL_LOAD=small runs a tenth of the load (a quick check of the same paths). On Matrix the
-# bot answers about one command a second on a loaded 2-core machine, so 1,000 members take
-# 15-20 minutes: the suite runs 200 of them (same paths, same checks) unless WAVEPOOL_LOAD=full.
+# WAVEPOOL_LOAD=small runs a tenth of the load (a quick check of the same paths). On Matrix one
+# Synapse stores a 1,000-member room's messages at ~2.5 a second here, so 1,000 members take
+# about 7 minutes plus 2 of account set-up: the suite runs 200 of them (same paths, same
+# checks) unless WAVEPOOL_LOAD=full.
 LEVEL = os.environ.get("WAVEPOOL_LOAD", "")
 SCALE = 0.1 if LEVEL == "small" else 1.0
 MEMBERS = int(1000 * SCALE)
