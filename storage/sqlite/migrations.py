@@ -183,6 +183,7 @@ PROMPTS = Migration(
 
 from storage.sqlite import schema_chat as _chat  # noqa: E402
 from storage.sqlite import schema_curation as _curation  # noqa: E402
+from storage.sqlite import schema_federated_round_followups as _fr2  # noqa: E402
 from storage.sqlite import schema_federated_rounds as _fr  # noqa: E402
 from storage.sqlite import schema_federation_ops as _fed_ops  # noqa: E402
 from storage.sqlite import schema_key_rotation as _key_rotation  # noqa: E402
@@ -240,4 +241,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         _key_rotation.KEY_ROTATION_VERSION, _key_rotation.KEY_ROTATION_NAME, _key_rotation.KEY_ROTATION_STATEMENTS
     ),
+    Migration(_fr2.ENTRY_TITLE_VERSION, _fr2.ENTRY_TITLE_NAME, _fr2.ENTRY_TITLE_STATEMENTS),
 )
