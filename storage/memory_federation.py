@@ -60,6 +60,7 @@ class MemoryFederationStore:
         self._tracks = tracks
         self._lock = asyncio.Lock()
         self._peers: dict[str, Peer] = {}  # by instance id, in first-seen order
+        self._retired: set[str] = set()  # instance ids whose key was rotated away
         self._seen: set[str] = set()
         self._manifests: dict[TrackId, _Manifest] = {}  # in insertion order, like SQLite's rowid
         self._queue: dict[TrackId, _Queued] = {}
@@ -121,8 +122,13 @@ class MemoryFederationStore:
                 )
 
     async def peer_by_user(self, user_id: str) -> Peer | None:
-        bound = [p for p in self._peers.values() if p.user_id == user_id]
+        bound = [p for p in self._peers.values() if p.user_id == user_id and p.instance_id not in self._retired]
         return min(bound, key=_first_seen) if bound else None
+
+    async def rotate_peer(self, previous_instance_id: str, peer: Peer, at: datetime) -> None:
+        self._retired.add(previous_instance_id)  # kept: its id stays claimed, its manifests keep their origin
+        await self.upsert_peer(peer, at)
+        self._retired.discard(peer.instance_id)  # rotating back to a key retired before
 
     async def peer_by_instance(self, instance_id: str) -> Peer | None:
         return self._peers.get(instance_id)

@@ -25,6 +25,7 @@ from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
 from bots.matrix.card_edits import edit_cards
+from bots.matrix.lanes import run_in_lanes
 from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
 from bots.matrix.posting import PostingError, post_plan
@@ -153,16 +154,36 @@ class MatrixBot:
             for room_id, room in response.rooms.join.items():
                 await self._remember_last(room_id, room.timeline.events)
             return  # the very first start: do not act on old history
+        by_room: dict[str, list[Any]] = {}
         for room_id, room in response.rooms.join.items():
             events = list(room.timeline.events)
             if room.timeline.limited:  # more arrived than one sync carries: page back to what was read
                 events = [*await self._missed(room_id, room.timeline.prev_batch), *events]
-            for event in events:
-                try:
-                    await self._handle_event(room_id, event)
-                except Exception:
-                    log.exception("matrix event %s in %s failed", getattr(event, "event_id", "?"), room_id)
+            by_room[room_id] = events
+        # members concurrently, each member's own events in order; a moderator's command waits
+        # for what came before it (votes cast before a round closes count) and runs alone
+        await run_in_lanes(
+            [(room_id, event) for room_id, events in by_room.items() for event in events],
+            lane_of=lambda item: (item[0], getattr(item[1], "sender", "")),
+            handle=lambda item: self._handle_logged(*item),
+            is_barrier=lambda item: self._is_moderator_command(*item),
+        )
+        for room_id, events in by_room.items():
             await self._remember_last(room_id, events)
+
+    async def _handle_logged(self, room_id: str, event: Any) -> None:
+        try:
+            await self._handle_event(room_id, event)
+        except Exception:
+            log.exception("matrix event %s in %s failed", getattr(event, "event_id", "?"), room_id)
+
+    def _is_moderator_command(self, room_id: str, event: Any) -> bool:
+        if not isinstance(event, nio.RoomMessageText):
+            return False
+        body = _without_fallback(event.body).strip()
+        prefix = self.settings.command_prefix
+        is_command = body == prefix or body.startswith(prefix + " ")
+        return is_command and self._permission(room_id, event.sender) is Permission.MODERATOR
 
     async def _remember_last(self, room_id: str, events: Any) -> None:
         last = next((e.event_id for e in reversed(list(events)) if getattr(e, "event_id", None)), None)

@@ -8,6 +8,10 @@ over the sender's Matrix id (``key_proof_message``). Copying another instance's 
 one's own instance event therefore fails (the proof names the owner's account), so nobody
 can bind a key first and lock its owner out. The proof is not bound to a room: replaying it
 needs the owner's account, which can publish the key anyway.
+
+An account's first key stays its binding: a new key from the same account (its homeserver
+admin, say) is refused, unless the event carries a ``rotation`` signed by the key bound now
+(``rotation_message``): the old binding is then retired and the new key counts.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEY_PROOF_PURPOSE = "org.wavepool.instance.proof"
+KEY_ROTATION_PURPOSE = "org.wavepool.instance.rotation"
 
 
 def key_proof_message(user_id: str, public_key_b64: str) -> bytes:
@@ -45,6 +50,24 @@ def key_proof_message(user_id: str, public_key_b64: str) -> bytes:
 def key_proof(signer: Signer, user_id: str) -> str:
     """The ``proof`` of an instance event sent by ``user_id``."""
     return signer.sign(key_proof_message(user_id, signer.public_key_b64))
+
+
+def rotation_message(user_id: str, previous_key_b64: str, public_key_b64: str) -> bytes:
+    """The bytes the old key signs to hand ``user_id``'s binding over to the new key."""
+    return canonical_json(
+        {
+            "purpose": KEY_ROTATION_PURPOSE,
+            "user_id": user_id,
+            "previous_key": previous_key_b64,
+            "public_key": public_key_b64,
+        }
+    )
+
+
+def rotation(previous: Signer, new_key_b64: str, user_id: str) -> dict[str, str]:
+    """The ``rotation`` field of an instance event moving ``user_id`` from ``previous``'s key to the new one."""
+    message = rotation_message(user_id, previous.public_key_b64, new_key_b64)
+    return {"previous_key": previous.public_key_b64, "signature": previous.sign(message)}
 
 
 class PeerRegistry:
@@ -96,9 +119,9 @@ class PeerRegistry:
 
     # -- identity ----------------------------------------------------------------------
 
-    def instance_state(self) -> dict[str, Any]:
-        """Content of this instance's ``org.wavepool.instance`` state event."""
-        return {
+    def instance_state(self, rotated_from: Signer | None = None) -> dict[str, Any]:
+        """Content of this instance's ``org.wavepool.instance`` state event (``rotated_from``: the key it replaces)."""
+        state: dict[str, Any] = {
             "instance": self._signer.instance_id,
             "public_key": self._signer.public_key_b64,
             "name": self.name,
@@ -106,6 +129,9 @@ class PeerRegistry:
             "homepage": self._homepage,
             "proof": key_proof(self._signer, self.user_id),
         }
+        if rotated_from is not None:
+            state["rotation"] = rotation(rotated_from, self._signer.public_key_b64, self.user_id)
+        return state
 
     async def handle_instance(self, sender: str, state_key: str, content: Mapping[str, Any]) -> Peer | None:
         """Register a peer: the state key is the sender, the id matches the key, the proof holds."""
@@ -143,9 +169,31 @@ class PeerRegistry:
             str(content.get("community") or "")[:200],
             str(content.get("homepage") or "")[:300],
         )
-        await self.store.upsert_peer(peer, self._clock.now())
+        current = await self.store.peer_by_user(sender)
+        if current is not None and current.instance_id != claimed:
+            if not self._rotates(sender, current.public_key, key, content.get("rotation")):
+                # an account's key changes only by the key it has now: a stolen account cannot rebind
+                log.warning("%s published a new key without a rotation signed by its current key; ignored", sender)
+                self.rejected_events += 1
+                return None
+            log.info("%s rotated its key: %s -> %s", sender, current.instance_id, claimed)
+            await self.store.rotate_peer(current.instance_id, peer, self._clock.now())
+        else:
+            await self.store.upsert_peer(peer, self._clock.now())
         self._peers_by_user.pop(sender, None)  # the store decides which binding of the account counts
         return peer
+
+    def _rotates(self, sender: str, current_key: str, key: str, rotation: object) -> bool:
+        if not isinstance(rotation, Mapping) or rotation.get("previous_key") != current_key:
+            return False
+        signature = rotation.get("signature")
+        if not isinstance(signature, str):
+            return False
+        try:
+            message = rotation_message(sender, current_key, key)
+        except ValueError:
+            return False
+        return self._verify(current_key, signature, message)
 
     def _proves(self, sender: str, key: str, proof: object) -> bool:
         if not isinstance(proof, str):

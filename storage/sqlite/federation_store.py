@@ -66,9 +66,18 @@ class SqliteFederationStore:
 
     async def peer_by_user(self, user_id: str) -> Peer | None:
         row = await self._db.fetchone(
-            "SELECT * FROM fed_peers WHERE user_id = ? ORDER BY first_seen LIMIT 1", (user_id,)
+            "SELECT * FROM fed_peers WHERE user_id = ? AND retired_at IS NULL ORDER BY first_seen LIMIT 1", (user_id,)
         )
         return _peer(row) if row else None
+
+    async def rotate_peer(self, previous_instance_id: str, peer: Peer, at: datetime) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE fed_peers SET retired_at = ? WHERE instance_id = ? AND retired_at IS NULL",
+                (at.isoformat(), previous_instance_id),
+            )
+            await self.upsert_peer(peer, at)
+            await tx.execute("UPDATE fed_peers SET retired_at = NULL WHERE instance_id = ?", (peer.instance_id,))
 
     async def peer_by_instance(self, instance_id: str) -> Peer | None:
         row = await self._db.fetchone("SELECT * FROM fed_peers WHERE instance_id = ?", (instance_id,))

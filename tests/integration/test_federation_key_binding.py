@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.federation.peer_registry import key_proof
+from core.federation.peer_registry import key_proof, rotation
 from core.federation.policy import FederationPolicy
 from core.federation.replication import INSTANCE_EVENT
 from storage.identity import load_or_create_identity
@@ -90,3 +90,87 @@ async def test_a_key_event_without_a_valid_proof_binds_nothing(
     assert b.rep.rejected_events == 4
     peer = await b.store.peer_by_instance(key.instance_id)
     assert peer is not None and peer.user_id == "@owner:hs"
+
+
+async def _next_key_of(node: Node, room: FakeRoom, tmp_path: Path, dbs: list[Database]) -> Node:
+    """The same instance (same account) after it made itself a new key."""
+    db = await Database.open(tmp_path / "next" / f"{node.rep.name}.sqlite3")
+    dbs.append(db)
+    tracks, store, events = SqliteTrackRepository(db), SqliteFederationStore(db), SqliteEventLog(db)
+    return Node(node.rep.name, tmp_path / "next", room, tracks, store, FederationPolicy(), events)
+
+
+async def test_an_instance_rotates_its_key_with_the_old_key_signing(
+    room_and_nodes: tuple[FakeRoom, MakeNode], tmp_path: Path
+) -> None:
+    room, make = room_and_nodes
+    a, b = await make("a"), await make("b")
+    assert a.rep.transport is not None
+    await a.rep.transport.put_state(INSTANCE_EVENT, a.user, a.rep.instance_state())
+    await a.rep.publish_track(await _local_track(a, b"before the rotation " * 200))
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"]
+    dbs: list[Database] = []
+    try:
+        rotated = await _next_key_of(a, room, tmp_path, dbs)
+        assert rotated.user == a.user and rotated.identity.public_key_b64 != a.identity.public_key_b64
+        assert rotated.rep.transport is not None
+        await rotated.rep.transport.put_state(
+            INSTANCE_EVENT, a.user, rotated.rep.instance_state(rotated_from=a.identity)
+        )
+        await b.read()
+        assert b.rep.rejected_events == 0
+        bound = await b.store.peer_by_user(a.user)
+        assert bound is not None and bound.public_key == rotated.identity.public_key_b64
+        assert await b.store.peer_by_instance(a.identity.instance_id) is not None  # the old id stays claimed
+        await rotated.rep.publish_track(await _local_track(rotated, b"after the rotation " * 200))
+        await rotated.rep.flush_outbox()
+        assert await b.read() == ["queued"]  # signed by the new key: taken
+        await a.rep.publish_track(await _local_track(a, b"signed by the retired key " * 200))
+        await a.rep.flush_outbox()
+        assert "queued" not in await b.read() and b.rep.rejected_events == 1  # the old key no longer speaks
+        # the old instance event read again (a replayed state event) does not roll the binding back
+        room.events.append(_instance_event(a.user, a.rep.instance_state(), "$stale"))
+        await b.read()
+        bound = await b.store.peer_by_user(a.user)
+        assert bound is not None and bound.public_key == rotated.identity.public_key_b64
+    finally:
+        for db in dbs:
+            await db.close()
+
+
+async def test_a_rotation_not_signed_by_the_current_key_is_refused(
+    room_and_nodes: tuple[FakeRoom, MakeNode], tmp_path: Path
+) -> None:
+    room, make = room_and_nodes
+    a, b = await make("a"), await make("b")
+    assert a.rep.transport is not None
+    await a.rep.transport.put_state(INSTANCE_EVENT, a.user, a.rep.instance_state())
+    await b.read()
+    # whoever holds a's account (its homeserver's admin) makes a key of their own
+    stolen = load_or_create_identity(tmp_path / "admin")
+    other = load_or_create_identity(tmp_path / "other")
+    content = {
+        "instance": stolen.instance_id,
+        "public_key": stolen.public_key_b64,
+        "name": "a",
+        "proof": key_proof(stolen, a.user),
+    }
+    forged = rotation(other, stolen.public_key_b64, a.user)
+    for n, claimed in enumerate(
+        (
+            None,  # no rotation at all
+            forged,  # signed by a key that is not a's
+            dict(forged, previous_key=a.identity.public_key_b64),  # names a's key, signed by another
+            rotation(stolen, stolen.public_key_b64, a.user),  # signed by the new key itself
+        )
+    ):
+        sent = dict(content) if claimed is None else dict(content, rotation=claimed)
+        room.events.append(_instance_event(a.user, sent, f"$rot{n}"))
+    await b.read()
+    assert b.rep.rejected_events == 4
+    bound = await b.store.peer_by_user(a.user)
+    assert bound is not None and bound.public_key == a.identity.public_key_b64
+    await a.rep.publish_track(await _local_track(a, b"still a's key " * 200))
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"]
