@@ -65,7 +65,8 @@ class Fetching(PeerRegistry):
         return stored
 
     async def _record_fetched(self, fetched: list[Track]) -> int:
-        """Record fetched tracks in one transaction; how many."""
+        """Make the blobs' names durable, then record the tracks in one transaction; how many."""
+        await self._pool.sync_names()  # one journal commit for the batch, before the rows say "here"
         now = self._clock.now()
         async with self._events.transaction(), self.store.atomic():
             for track in fetched:
@@ -105,6 +106,7 @@ class Fetching(PeerRegistry):
                     self._sources.open(source, self.policy.max_track_bytes),
                     max_size=self.policy.max_track_bytes,
                     expect=item.cid,
+                    sync_name=False,  # made durable by sync_names() before the batch is recorded
                 )
                 have = True
             except (IntegrityError, TooLargeError, WavepoolError, OSError) as error:
