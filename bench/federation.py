@@ -190,11 +190,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=Path, help="cProfile the replications into this file")
     parser.add_argument("--no-latency", action="store_true", help="skip the propagation measurement")
+    parser.add_argument("--only-latency", action="store_true", help="only propagation to 5 peers, --rounds times")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         hs = Homeserver.start(work / "synapse", max_upload="50M")
         try:
+            if args.only_latency:
+                for _ in range(args.rounds):
+                    print(f"to 5 peers: {asyncio.run(latency(hs, work, 5)) * 1000:.0f} ms")
+                return 0
             plains, filed, replications = asyncio.run(
                 throughput(hs, work, args.tracks, int(args.mb * 1_000_000), args.rounds, args.profile)
             )
