@@ -55,9 +55,21 @@ class BlobPool(Protocol):
         ...
 
     async def put_stream(
-        self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
+        self,
+        chunks: AsyncIterator[bytes],
+        max_size: int | None = None,
+        expect: Cid | None = None,
+        sync_name: bool = True,
     ) -> tuple[Cid, int]:
-        """Store a stream; raise TooLargeError past max_size, IntegrityError if not ``expect``."""
+        """Store a stream; raise TooLargeError past max_size, IntegrityError if not ``expect``.
+
+        With ``sync_name=False`` the blob is whole or absent after a crash, but its name is
+        durable only after the next ``sync_names()`` (batching one journal commit per wave).
+        """
+        ...
+
+    async def sync_names(self) -> None:
+        """Make the names of blobs stored with ``sync_name=False`` durable."""
         ...
 
     async def has(self, cid: Cid) -> bool:

@@ -7,7 +7,10 @@ Layout under the pool root::
     corrupt/<cid>.<time>      blobs that failed verification, kept for the operator
 
 A write streams into ``tmp/``, hashing as it goes, fsyncs, then renames into place and
-fsyncs the directory, so a crash leaves either the whole blob or nothing. An existing blob
+fsyncs the directory, so a crash leaves either the whole blob or nothing. Replication
+stores a wave with ``sync_name=False`` and calls ``sync_names()`` once before recording
+it: the data is still fsynced before its name exists, only the name's durability waits
+for the batch (a name lost in a crash means a blob fetched again, never a short blob). An existing blob
 is never overwritten: the same bytes already have the same name.
 """
 
@@ -19,6 +22,7 @@ import errno
 import hashlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,6 +46,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_dirs(paths: list[Path]) -> None:
+    for path in paths:
+        _fsync_dir(path)
+
+
 def _hash_file(path: Path) -> tuple[Cid, int]:
     digest = hashlib.sha256()
     size = 0
@@ -62,6 +71,8 @@ class DiskBlobPool:
         self._corrupt = root / "corrupt"
         self._fsync = fsync
         self._total: int | None = None  # bytes in blobs/, counted once, then kept up to date
+        self._unsynced: set[Path] = set()  # folders with new names not yet fsynced (sync_name=False)
+        self._unsynced_lock = threading.Lock()
         for folder in (self._blobs, self._tmp, self._corrupt):
             folder.mkdir(parents=True, exist_ok=True)
 
@@ -75,8 +86,13 @@ class DiskBlobPool:
     def _new_temp(self) -> Path:
         return self._tmp / f"{secrets.token_hex(8)}.part"
 
-    def _commit(self, temp: Path, cid: Cid) -> None:
-        """fsync the temp file, then move it into place unless the blob already exists."""
+    def _commit(self, temp: Path, cid: Cid, sync_name: bool = True) -> None:
+        """fsync the temp file, then move it into place unless the blob already exists.
+
+        The data is fsynced before the name exists, so a crash leaves the whole blob or no
+        name at all; the folder fsync makes the name itself durable (now, or in
+        ``sync_names`` for a batch).
+        """
         final = self.path_for(cid)
         if final.exists():
             temp.unlink(missing_ok=True)
@@ -93,8 +109,22 @@ class DiskBlobPool:
         except FileExistsError:
             pass  # a concurrent writer stored the same bytes first
         temp.unlink(missing_ok=True)
-        if self._fsync:
+        if self._fsync and sync_name:
             _fsync_dir(final.parent)
+        elif self._fsync:
+            with self._unsynced_lock:
+                self._unsynced.add(final.parent)
+
+    async def sync_names(self) -> None:
+        """fsync every folder that got a name under ``sync_name=False``; one thread hop.
+
+        On a journaling filesystem the first fsync commits every pending name at once, so
+        a wave of blobs costs about one journal commit instead of one per blob.
+        """
+        with self._unsynced_lock:
+            folders, self._unsynced = self._unsynced, set()
+        if folders:
+            await asyncio.to_thread(_fsync_dirs, sorted(folders))
 
     def _copy_in(self, source: Path, max_size: int | None) -> tuple[Cid, int]:
         if _ANONYMOUS is not None:
@@ -170,7 +200,11 @@ class DiskBlobPool:
             raise _disk_error(error) from error
 
     async def put_stream(
-        self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
+        self,
+        chunks: AsyncIterator[bytes],
+        max_size: int | None = None,
+        expect: Cid | None = None,
+        sync_name: bool = True,
     ) -> tuple[Cid, int]:
         """Store a stream; TooLargeError past ``max_size``; IntegrityError if not ``expect``.
 
@@ -196,7 +230,7 @@ class DiskBlobPool:
             cid = hasher.cid()
             if expect is not None and cid != expect:
                 raise IntegrityError(f"received bytes hash to {cid}, not the announced {expect}")
-            self._commit(temp, cid)
+            self._commit(temp, cid, sync_name)
             return cid
 
         total = 0

@@ -302,7 +302,11 @@ class MemoryBlobPool:
         return await self._put(path.read_bytes(), max_size, None)
 
     async def put_stream(
-        self, chunks: AsyncIterator[bytes], max_size: int | None = None, expect: Cid | None = None
+        self,
+        chunks: AsyncIterator[bytes],
+        max_size: int | None = None,
+        expect: Cid | None = None,
+        sync_name: bool = True,
     ) -> tuple[Cid, int]:
         data = bytearray()
         async for chunk in chunks:
@@ -310,6 +314,9 @@ class MemoryBlobPool:
             if max_size is not None and len(data) > max_size:
                 raise TooLargeError(f"the file is larger than this instance accepts ({max_size / 1e6:.0f} MB)")
         return await self._put(bytes(data), max_size, expect)
+
+    async def sync_names(self) -> None:
+        return None
 
     async def _put(self, data: bytes, max_size: int | None, expect: Cid | None) -> tuple[Cid, int]:
         if max_size is not None and len(data) > max_size:

@@ -18,6 +18,8 @@ import aiohttp
 
 from core.errors import FetchError, TooLargeError
 
+WHOLE_BODY = 4 << 20  # bodies up to this size are read in one piece (see download)
+
 
 class MatrixError(Exception):
     """The homeserver answered with an error."""
@@ -211,6 +213,14 @@ class MatrixApi:
                     continue
                 if response.status != 200:
                     raise FetchError(f"{mxc}: HTTP {response.status}")
+                length = response.content_length
+                if length is not None and length <= min(max_bytes, WHOLE_BODY):
+                    # One read for a typical track: one await and one piece instead of one per chunk
+                    body = await response.read()
+                    if len(body) > max_bytes:
+                        raise TooLargeError(f"{mxc} is larger than {max_bytes} bytes")
+                    yield body
+                    return
                 received = 0
                 async for piece in response.content.iter_chunked(chunk):
                     received += len(piece)

@@ -28,9 +28,11 @@ class Fetching(PeerRegistry):
     async def run_queue(self, limit: int = 256, concurrency: int = 16, wave: int = 48) -> int:
         """Fetch due blobs, ``concurrency`` at a time; returns how many tracks were stored.
 
-        Blobs are fetched in waves; each wave's tracks are recorded in one transaction. A
-        crash between a blob's rename and its wave's commit leaves the blob without a track
-        row and the queue item in place, so the next run records it (the blob is kept).
+        Fetches run as a sliding window (a slow blob holds up one slot, not a whole wave);
+        finished tracks are recorded ``wave`` at a time, one transaction each, while the
+        other fetches go on. A crash between a blob's rename and its batch's commit leaves
+        the blob without a track row and the queue item in place, so the next run records
+        it (the blob is kept).
         """
         gate = asyncio.Semaphore(concurrency)
 
@@ -44,36 +46,53 @@ class Fetching(PeerRegistry):
             await self.store.finish(track_id)
         items = [item for item in items if item.track_id not in known]
         stored = 0
-        for start in range(0, len(items), wave):
-            fetched = [t for t in await asyncio.gather(*(one(i) for i in items[start : start + wave])) if t]
-            if fetched:
-                now = self._clock.now()
-                async with self._events.transaction(), self.store.atomic():
-                    for track in fetched:
-                        await self._tracks.add(track)
-                        await self.store.finish(track.id)
-                        await self._announce_have(track)
-                        peer = await self.store.peer_by_instance(track.origin_instance)
-                        await self._events.record(
-                            DomainEvent(
-                                EventKind.TRACK_REPLICATED,
-                                track_id=track.id,
-                                origin=Origin.PEER,
-                                peer=(peer.community or peer.name) if peer else track.origin_instance,
-                            ),
-                            now,
-                        )
-                for track in fetched:  # one line per replicated track, after its commit
-                    log.info(
-                        "replicated %s %r (%s, %d bytes) from %s",
-                        track.id,
-                        track.title or "",
-                        track.cid,
-                        track.size,
-                        track.origin_instance,
-                    )
-                stored += len(fetched)
+        batch: list[Track] = []
+        tasks = [asyncio.ensure_future(one(item)) for item in items]
+        try:
+            for done in asyncio.as_completed(tasks):
+                track = await done
+                if track is not None:
+                    batch.append(track)
+                if len(batch) >= wave:
+                    stored += await self._record_fetched(batch)
+                    batch = []
+            if batch:
+                stored += await self._record_fetched(batch)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         return stored
+
+    async def _record_fetched(self, fetched: list[Track]) -> int:
+        """Make the blobs' names durable, then record the tracks in one transaction; how many."""
+        await self._pool.sync_names()  # one journal commit for the batch, before the rows say "here"
+        now = self._clock.now()
+        async with self._events.transaction(), self.store.atomic():
+            for track in fetched:
+                await self._tracks.add(track)
+                await self.store.finish(track.id)
+                await self._announce_have(track)
+                peer = await self.store.peer_by_instance(track.origin_instance)
+                await self._events.record(
+                    DomainEvent(
+                        EventKind.TRACK_REPLICATED,
+                        track_id=track.id,
+                        origin=Origin.PEER,
+                        peer=(peer.community or peer.name) if peer else track.origin_instance,
+                    ),
+                    now,
+                )
+        for track in fetched:  # one line per replicated track, after its commit
+            log.info(
+                "replicated %s %r (%s, %d bytes) from %s",
+                track.id,
+                track.title or "",
+                track.cid,
+                track.size,
+                track.origin_instance,
+            )
+        return len(fetched)
 
     async def _fetch(self, item: QueueItem) -> Track | None:
         """Get the blob from the first source that serves the right bytes; the track to record."""
@@ -87,6 +106,7 @@ class Fetching(PeerRegistry):
                     self._sources.open(source, self.policy.max_track_bytes),
                     max_size=self.policy.max_track_bytes,
                     expect=item.cid,
+                    sync_name=False,  # made durable by sync_names() before the batch is recorded
                 )
                 have = True
             except (IntegrityError, TooLargeError, WavepoolError, OSError) as error:

@@ -145,3 +145,27 @@ async def test_contract_verify_and_read_isolate_corruption(any_pool) -> None:  #
     await _corrupt(any_pool, other)
     with pytest.raises(IntegrityError):
         await any_pool.read(other)
+
+
+async def test_deferred_names_are_fsynced_once_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replication stores a wave with sync_name=False: data fsynced, folders fsynced once in sync_names."""
+    import storage.blob_pool as blob_pool
+
+    synced: list[Path] = []
+    real = blob_pool._fsync_dir
+    monkeypatch.setattr(blob_pool, "_fsync_dir", lambda path: (synced.append(path), real(path)))
+    data_fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(blob_pool.os, "fsync", lambda fd: (data_fsyncs.append(fd), real_fsync(fd))[1])
+    pool = DiskBlobPool(tmp_path / "pool")
+    blobs = [f"wave blob {index}".encode() * 500 for index in range(6)]
+    cids = [(await pool.put_stream(_chunks(blob), expect=cid_of(blob), sync_name=False))[0] for blob in blobs]
+    assert synced == [] and len(data_fsyncs) == 6  # each blob's bytes are durable before its name exists
+    assert [await pool.read(cid) for cid in cids] == blobs
+    await pool.sync_names()
+    assert sorted(synced) == sorted({pool.path_for(cid).parent for cid in cids})
+    synced.clear()
+    await pool.sync_names()
+    assert synced == []
+    await pool.put_stream(_chunks(b"named now"))
+    assert synced == [pool.path_for(cid_of(b"named now")).parent]
