@@ -27,6 +27,7 @@ from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
 from core.services.confirmation import ConfirmationPolicy, ConfirmationService
 from core.services.digest import DigestSchedule, DigestService
+from core.services.federated_round_winners import FederatedWinners
 from core.services.federated_rounds import FederatedRoundService
 from core.services.genres import GenreDef, GenreService
 from core.services.ingest import IngestLimits, IngestService
@@ -213,6 +214,7 @@ def _build_app(
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
         remixes=curation.lineage.most_remixed,
         boosts=curation.reputation.boost_counts,
+        federated=FederatedWinners(federated_rounds, tracks),  # issue 18
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)

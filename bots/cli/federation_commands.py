@@ -8,15 +8,8 @@ import json
 from bots.cli import federation_ops
 from bots.cli.output import Output
 from bots.federation.matrix_api import MatrixError
-from bots.federation.part import (
-    FederationRunner,
-    federation_rooms,
-    forget_room,
-    live_runner,
-    open_api,
-    remember_room,
-    resolve_room,
-)
+from bots.federation.part import FederationRunner, live_runner, open_api
+from bots.federation.rooms import federation_rooms, forget_room, remember_room, resolve_room
 from bots.instance import Instance
 from core.errors import ConfigError
 from storage.sqlite.federation_store import SqliteFederationStore

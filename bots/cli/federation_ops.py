@@ -8,9 +8,10 @@ import json
 
 from bots.cli.output import Output
 from bots.federation.matrix_api import MatrixApi
-from bots.federation.part import federation_rooms, live_runner, open_api, remember_room, resolve_room
+from bots.federation.part import live_runner, open_api
 from bots.federation.room_reader import NAMESPACE
 from bots.federation.room_setup import create_federation_room
+from bots.federation.rooms import federation_rooms, remember_room, resolve_room
 from bots.federation.status_report import render_status, status_report
 from bots.instance import Instance
 from core.errors import UsageError

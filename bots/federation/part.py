@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import urllib.parse
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from bots.federation.matrix_api import MatrixApi, MatrixError
 from bots.federation.matrix_session import SessionKeeper
 from bots.federation.room_reader import NAMESPACE, RoomBatch, RoomReader
 from bots.federation.room_setup import ROOM_EVENT_LEVELS as ROOM_EVENT_LEVELS  # where tests and docs look
+from bots.federation.rooms import federation_rooms, forget_room, remember_room, resolve_room
 from bots.federation.round_link import build_round_exchange, send_round_documents
 from bots.instance import Instance
 from core.events.model import RecordedEvent
@@ -87,46 +88,6 @@ def live_runner(instance: Instance) -> FederationRunner | None:
     return _LIVE.get(instance.data_dir.resolve())
 
 
-async def federation_rooms(instance: Instance) -> list[str]:
-    """Rooms from config plus those joined with ``wavepool federation join``, minus those left.
-
-    A room left by alias or by id is left under both spellings (``forget_room`` keeps both)."""
-    extra = json.loads(await instance.state.get(NAMESPACE, "rooms") or "[]")
-    left = set(json.loads(await instance.state.get(NAMESPACE, "left") or "[]"))
-    rooms = [r for r in (*instance.settings.federation.rooms, *extra) if r not in left]
-    return list(dict.fromkeys(rooms))
-
-
-async def resolve_room(api: MatrixApi, room: str) -> str:
-    """The room id of an alias (``#name:server``); an id as it is."""
-    if not room.startswith("#"):
-        return room
-    data = await api.request("GET", f"/_matrix/client/v3/directory/room/{_quote(room)}")
-    return str(data["room_id"])
-
-
-async def remember_room(instance: Instance, room: str, room_id: str) -> None:
-    """Keep a joined room for the next starts (by id: an alias and its id are one room)."""
-    state = instance.state
-    extra = [r for r in json.loads(await state.get(NAMESPACE, "rooms") or "[]") if r not in (room, room_id)]
-    left = [r for r in json.loads(await state.get(NAMESPACE, "left") or "[]") if r not in (room, room_id)]
-    await state.put(NAMESPACE, "rooms", json.dumps([*extra, room_id]))
-    await state.put(NAMESPACE, "left", json.dumps(left))
-
-
-async def forget_room(instance: Instance, room: str, room_id: str) -> None:
-    """Leave a room for good, under both its alias and its id."""
-    state = instance.state
-    extra = [r for r in json.loads(await state.get(NAMESPACE, "rooms") or "[]") if r not in (room, room_id)]
-    left = list(dict.fromkeys([*json.loads(await state.get(NAMESPACE, "left") or "[]"), room, room_id]))
-    await state.put(NAMESPACE, "rooms", json.dumps(extra))
-    await state.put(NAMESPACE, "left", json.dumps(left))
-
-
-def _quote(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
 def build_replicator(
     instance: Instance, api: MatrixApi, transport: FederationTransport, on_queued: Callable[[], None]
 ) -> Replicator:
@@ -173,6 +134,7 @@ class FederationRunner:
         self.shared_sync = shared_sync  # the chat bot's sync feeds the reader (one sync per account)
         self._wake = asyncio.Event()
         self._rooms_changed = asyncio.Event()
+        self._gaps: set[str] = set()  # rooms whose last shared-sync batch failed
         self.transport = MatrixFederationTransport(api, rooms)
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
         self.rounds = build_round_exchange(instance, self.replicator, api)
@@ -263,7 +225,17 @@ class FederationRunner:
         """Handle the federation rooms' part of the chat bot's sync (the shared connection)."""
         if not self.joined:
             return  # joining reads each room from its latest event back
-        await self.reader.handle_rooms(rooms)
+        for room_id, batch in rooms.items():
+            if room_id not in self.reader.rooms:
+                continue
+            if room_id in self._gaps:  # a batch failed earlier: page back over it this time
+                batch = replace(batch, limited=True)
+            try:
+                await self.reader.handle_room(room_id, batch)
+                self._gaps.discard(room_id)
+            except Exception as error:  # the chat bot's sync moves on regardless: remember the gap
+                self._gaps.add(room_id)
+                log.warning("federation room %s: %s; read again with the next sync", room_id, error)
         self.wake()
 
     async def retry_waiting(self) -> None:
@@ -386,7 +358,8 @@ class FederationPart:
     def health(self) -> str:
         """``ok`` once logged in with the rooms joined, else what is wrong (for /healthz)."""
         if self.runner is not None:
-            return "ok" if self.runner.joined else self.runner.start_backoff.problem or "joining the rooms"
+            idle = not self.runner.transport.rooms and not self.runner.waiting  # no room yet: nothing is wrong
+            return "ok" if self.runner.joined or idle else self.runner.start_backoff.problem or "joining the rooms"
         return self._login.problem or "connecting"
 
     async def deliver(self, event: RecordedEvent) -> None:

@@ -23,6 +23,7 @@ def web_pages_for(instance: Instance) -> WebPages:
         prompts=app.prompts,
         federation=app.federation,
         curation=app.curation,
+        federated_rounds=app.federated_rounds,  # issue 18
     )
 
 

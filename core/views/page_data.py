@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import Cid, Sharer, Track, TrackId
 from core.voting_model import Round
+
+if TYPE_CHECKING:
+    from core.views.federated_round_page import FederatedRoundView
 
 
 class WebCatalog(Protocol):
@@ -150,6 +153,7 @@ class RoundPage:
     round: Round
     entries: tuple[EntryView, ...]
     results: bool
+    federated: FederatedRoundView | None = None  # issue 18: a cross-community round's communities and results
 
 
 @dataclass(frozen=True)

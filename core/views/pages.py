@@ -14,6 +14,7 @@ from core.errors import NotFoundError, UsageError
 from core.model import Track, TrackId
 from core.ports import TrackRepository
 from core.services.prompts import Prompt
+from core.views.federated_round_page import federated_round_view
 from core.views.page_data import (
     DigestPage,
     DigestSummary,
@@ -36,6 +37,7 @@ from core.voting_model import Phase
 if TYPE_CHECKING:
     from core.federation.ports import FederationInfo
     from core.services.curation import Curation
+    from core.services.federated_rounds import FederatedRoundService
     from core.services.genres import GenreService
     from core.services.prompts import PromptService
     from core.services.voting import VotingService
@@ -68,7 +70,9 @@ class WebPages:
         prompts: PromptService | None = None,
         federation: FederationInfo | None = None,
         curation: Curation | None = None,
+        federated_rounds: FederatedRoundService | None = None,
     ) -> None:
+        self._federated_rounds = federated_rounds  # issue 18
         self._tracks = tracks
         self._catalog = catalog
         self.community = community
@@ -213,7 +217,12 @@ class WebPages:
             )
         if closed:
             views.sort(key=lambda v: (v.rank if v.rank is not None else 1 << 30, v.number))
-        return RoundPage(rnd, tuple(views), closed)
+        federated = (
+            await federated_round_view(self._federated_rounds, self._tracks, rnd)
+            if self._federated_rounds is not None
+            else None
+        )
+        return RoundPage(rnd, tuple(views), closed, federated)
 
     async def digests(self) -> tuple[DigestSummary, ...]:
         """Every published digest, newest first (without resolving their tracks)."""

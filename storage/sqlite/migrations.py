@@ -183,6 +183,7 @@ PROMPTS = Migration(
 
 from storage.sqlite import schema_chat as _chat  # noqa: E402
 from storage.sqlite import schema_curation as _curation  # noqa: E402
+from storage.sqlite import schema_federated_round_followups as _fr2  # noqa: E402
 from storage.sqlite import schema_federated_rounds as _fr  # noqa: E402
 from storage.sqlite import schema_federation_ops as _fed_ops  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
@@ -236,4 +237,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_fr.FEDERATED_ROUNDS_VERSION, _fr.FEDERATED_ROUNDS_NAME, _fr.FEDERATED_ROUNDS_STATEMENTS),
     Migration(_chat.SHARER_NAME_VERSION, _chat.SHARER_NAME_NAME, _chat.SHARER_NAME_STATEMENTS),
     Migration(_fed_ops.OUTBOX_PARKING_VERSION, _fed_ops.OUTBOX_PARKING_NAME, _fed_ops.OUTBOX_PARKING_STATEMENTS),
+    Migration(_fr2.ENTRY_TITLE_VERSION, _fr2.ENTRY_TITLE_NAME, _fr2.ENTRY_TITLE_STATEMENTS),
 )

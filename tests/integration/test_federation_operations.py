@@ -11,6 +11,7 @@ import os
 import sqlite3
 import stat
 import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,14 @@ from bots.cli.subcommands import run_subcommand
 from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SESSION_FILE
 from bots.federation.room_setup import ROOM_EVENT_LEVELS
+from bots.federation.rooms import federation_rooms
 from bots.runtime import open_instance
 from config import load_settings
+from core.errors import UsageError
+from core.federation.ports import QueueItem
 from core.federation.replication import INSTANCE_EVENT, SNAPSHOT_STATE
-from core.model import Sharer, TrackStatus
+from core.model import Cid, Sharer, TrackId, TrackStatus
+from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.federation import publish_fast
 from tests.support.homeserver import Homeserver
 from tests.support.instances import Running, eventually, running, write_config
@@ -139,16 +144,27 @@ async def test_create_then_two_instances_federate_through_the_room(
         assert b.parts.federation.runner.transport.rooms == [room_id]
         (track_id,) = await publish_fast(a, 1, tmp_path)
 
+        def replicated() -> list[str]:  # logged once the track is committed on b
+            return [
+                r.getMessage().split()[1]
+                for r in caplog.records
+                if r.levelno == logging.INFO and r.getMessage().startswith("replicated ")
+            ]
+
         async def arrived() -> bool:
-            return await b.instance.app.tracks.get(track_id) is not None
+            return bool(replicated())
 
         await eventually(arrived, 60, "a's track on b, through the room `create` made")
-        lines = [r for r in caplog.records if r.levelno == logging.INFO and r.getMessage().startswith("replicated ")]
-        assert [r.getMessage().split()[1] for r in lines] == [track_id]
+        assert replicated() == [track_id]  # one INFO line for it
+        assert await b.instance.app.tracks.get(track_id) is not None
 
         # Joining again by id is the same room: nothing doubles.
         await _cli(b.instance, "federation", "join", room_id)
         assert b.parts.federation.runner.transport.rooms == [room_id]
+        # Leaving by alias leaves the room under both names, at once and for the next start.
+        assert f"left {room_id}" in await _cli(b.instance, "federation", "leave", alias)
+        assert b.parts.federation.runner.transport.rooms == []
+        assert await federation_rooms(b.instance) == []
 
 
 async def test_a_late_joiner_of_a_small_room_uses_the_snapshot_and_matches_a_history_reader(
@@ -267,7 +283,14 @@ async def test_status_shows_rooms_queue_parked_items_and_rate_limits(synapse: Ho
             return await a.instance.state.get("federation", f"room:{room}:path") is not None
 
         await eventually(read, 30, "the room's first read")
+
+        async def caught_up() -> bool:
+            report = json.loads(await _cli(a.instance, "federation", "status", "--json"))
+            return [r.get("events_behind") for r in report["rooms"] if r["joined"]] == [0]
+
+        await eventually(caught_up, 30, "status to count no federation event behind")
         out = await _cli(a.instance, "federation", "status")
+        assert "0 events behind" in out
         assert f"room {room}: joined" in out and "first read by history" in out
         assert f"#nothere{tag}:localhost: WAITING" in out
         assert "fetch queue: 0 waiting, 0 retrying, 0 parked" in out
@@ -329,3 +352,21 @@ async def test_a_revoked_token_is_renewed_once_for_both_parts(synapse: Homeserve
     again = json.loads((tmp_path / "a" / SESSION_FILE).read_text())
     assert again["access_token"] != kept["access_token"] and again["device_id"] == kept["device_id"]
     assert _devices(synapse, again["access_token"]) == [kept["device_id"]]
+
+
+async def test_retry_and_drop_parked_fetches_by_track_or_cid_prefix(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "a.toml", tmp_path / "a", http={"port": 0})
+    async with open_instance(load_settings(config, environ={})) as instance:
+        store = SqliteFederationStore(instance.db)
+        for track_id, cid in (("trk-one", "bafyone"), ("trk-two", "bafytwo")):
+            await store.enqueue(QueueItem(TrackId(track_id), Cid(cid), {}, (), 0), datetime.now(UTC))
+            await store.park_fetch(TrackId(track_id), "every source failed")
+        status = await _cli(instance, "federation", "status")
+        assert "parked fetch trk-one (bafyone): every source failed" in status and "0 waiting" in status
+        assert "back in line" in await _cli(instance, "federation", "retry", "bafyo")  # a CID prefix
+        assert await store.queue_counts() == {"waiting": 1, "retrying": 0, "parked": 1}
+        assert "dropped" in await _cli(instance, "federation", "drop", "trk-two")
+        assert await store.queue_counts() == {"waiting": 1, "retrying": 0, "parked": 0}
+        io = Output(buffered=True)
+        with pytest.raises(UsageError, match="nothing parked"):
+            await run_subcommand(parse_args(["federation", "retry", "trk-"]), instance, io)
