@@ -8,6 +8,7 @@ prompts, names, lyrics) is shown as text. Absolute links (OpenGraph, feeds) use
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ class PageHandlers:
         if origin is not None and origin.rstrip("/") not in {self.base(request), f"{request.scheme}://{request.host}"}:
             return web.Response(status=403, text="plays are reported by this site's own pages")
         try:
-            outcome = await self._pages.report_play(request.match_info["id"], request.remote or "unknown")
+            outcome = await self._pages.report_play(request.match_info["id"], client_address(request))
         except NotFoundError as err:
             return web.Response(status=404, text=str(err))
         if outcome is PlayOutcome.LIMITED:
@@ -223,6 +224,26 @@ class PageHandlers:
         title = f"{self._pages.community} — {page.name}"
         body = tracks_atom(self.base(request), title, f"/feeds{quoted}.atom", quoted, page.tracks)
         return _feed(body, "application/atom+xml")
+
+
+def client_address(request: web.Request) -> str:
+    """The listener's address for rate limits: the peer, or behind a reverse proxy on this machine
+    (a loopback peer) the address that proxy appended last to ``X-Forwarded-For``. A remote client
+    cannot pose as loopback, so it cannot choose its own address this way."""
+    peer = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and _is_loopback(peer):
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last
+    return peer
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _feed(body: bytes, media_type: str) -> web.Response:

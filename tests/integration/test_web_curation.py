@@ -33,11 +33,16 @@ async def test_the_players_play_report_is_counted_once_and_feeds_discover(tmp_pa
         for _ in range(2):  # the second from the same address within half an hour is not counted
             async with s.http.post(play, headers={"Origin": s.base}) as response:
                 assert response.status == 204
+        for listener in ("203.0.113.7", "198.51.100.2, 203.0.113.8"):  # two listeners behind a local proxy
+            async with s.http.post(play, headers={"X-Forwarded-For": listener}) as response:
+                assert response.status == 204
+        async with s.http.post(play, headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.8"}) as response:
+            assert response.status == 204  # the proxy's last hop is the same listener: a repeat
         async with s.http.post(play, headers={"Origin": "https://elsewhere.example"}) as response:
             assert response.status == 403
         async with s.http.post(f"{s.base}/tracks/{s.hidden.id}/play") as response:
             assert response.status == 404
-        assert [t for t, _ in await app.curation.store.plays_since(None)] == [s.public.id]
+        assert [t for t, _ in await app.curation.store.plays_since(None)] == [s.public.id] * 3
 
         found = await app.curation.recommendations.discover(member("newcomer"))
         assert [r.track.id for r in found[:2]] == [s.public.id, other.id]

@@ -12,6 +12,7 @@ from core.errors import NotFoundError
 from core.recommend import Because
 from core.services import web_plays
 from core.services.web_plays import PlayOutcome
+from core.visibility import Viewer
 from tests.support.curation import World, people, world
 
 
@@ -88,3 +89,18 @@ async def test_plays_nudge_the_neighbours_picks(w: World) -> None:
     w.later(1)  # past the 30 s refresh: the plays reach the index without a rebuild
     after = [r.track.id for r in await w.curation.recommendations.discover(newcomer)][:2]
     assert after == [loser, before[0]]
+
+
+async def test_plays_order_equally_similar_tracks(w: World) -> None:
+    artist = people("artist", 1)[0]
+    source = await w.share(artist, "Source", prompt="glass harbour lights")
+    left = await w.share(artist, "Left", prompt="glass harbour echoes")
+    right = await w.share(artist, "Right", prompt="glass harbour waves")
+    w.later()
+    before = [r.track.id for r in (await w.curation.recommendations.similar(source.id, Viewer()))[1]]
+    assert set(before[:2]) == {left.id, right.id}
+    loser = before[1]
+    await w.curation.plays.report(loser, "10.0.2.1")
+    w.later(1)
+    after = [r.track.id for r in (await w.curation.recommendations.similar(source.id, Viewer()))[1]]
+    assert after[:2] == [loser, before[0]]
