@@ -10,6 +10,7 @@ from dataclasses import replace
 from core.errors import IntegrityError, TooLargeError, WavepoolError
 from core.events.model import DomainEvent, EventKind, Origin
 from core.federation.event_types import MAX_ATTEMPTS, backoff
+from core.federation.intake import tombstone_marker
 from core.federation.manifest import (
     track_from_manifest,
 )
@@ -46,6 +47,11 @@ class Fetching(PeerRegistry):
         stored = 0
         for start in range(0, len(items), wave):
             fetched = [t for t in await asyncio.gather(*(one(i) for i in items[start : start + wave])) if t]
+            # A tombstone from the origin may have been read while the blob was on its way.
+            for track in [t for t in fetched if await self.store.seen(tombstone_marker(t.id, t.origin_instance))]:
+                log.debug("%s was taken down by its origin while it was fetched: not recorded", track.id)
+                await self.store.finish(track.id)
+                fetched.remove(track)
             if fetched:
                 now = self._clock.now()
                 async with self._events.transaction(), self.store.atomic():
