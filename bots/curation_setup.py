@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from core.events.ports import EventLog
@@ -16,6 +18,8 @@ from storage.sqlite.voting_repository import SqliteVotingRepository
 
 if TYPE_CHECKING:
     from bots.instance import Instance
+
+log = logging.getLogger(__name__)
 
 
 def curation_for(settings: Settings, db: Database, tracks: TrackRepository, events: EventLog, clock: Clock) -> Curation:
@@ -49,3 +53,14 @@ def curated_federation(instance: Instance) -> CuratedFederation | None:
     if curation is None:
         return None
     return CuratedFederation(curation.reputation, curation.lineage, curation.store, publish_gate_for(instance.settings))
+
+
+def start_curation_warm_up(instance: Instance, tasks: list[asyncio.Task[Any]]) -> asyncio.Task[int] | None:
+    """Build the curation index in the background at start-up (a million votes take a minute or more
+    of CPU), so the first ``discover`` after a restart finds it ready; the task joins ``tasks``."""
+    curation = instance.app.curation
+    if curation is None:
+        return None
+    task = asyncio.create_task(curation.feed.warm(), name="curation index")
+    tasks.append(task)
+    return task

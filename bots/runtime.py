@@ -12,7 +12,7 @@ from datetime import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bots.control.server import ControlServer
-from bots.curation_setup import curation_for
+from bots.curation_setup import curation_for, start_curation_warm_up
 from bots.federation.stored_info import StoredFederationInfo, StoredPeerDigests
 from bots.instance import Instance
 from bots.replica_prints_part import ReplicaPrintsPart
@@ -27,6 +27,7 @@ from core.events.dispatcher import Dispatcher, Subscriber
 from core.ports import Clock, LinkFetcher
 from core.services.confirmation import ConfirmationPolicy, ConfirmationService
 from core.services.digest import DigestSchedule, DigestService
+from core.services.federated_round_winners import FederatedWinners
 from core.services.federated_rounds import FederatedRoundService
 from core.services.genres import GenreDef, GenreService
 from core.services.ingest import IngestLimits, IngestService
@@ -213,6 +214,7 @@ def _build_app(
         peers=StoredPeerDigests(state, settings.federation.blocked_instances),
         remixes=curation.lineage.most_remixed,
         boosts=curation.reputation.boost_counts,
+        federated=FederatedWinners(federated_rounds, tracks),  # issue 18
     )
     federation = (
         StoredFederationInfo(settings, identity.instance_id, SqliteFederationStore(db), state)
@@ -382,6 +384,7 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             start_parts(parts)
             # fingerprints stored before the index: indexed behind the running instance, not before it serves
             parts.tasks.append(asyncio.create_task(catch_up_near_dup_index(instance.db), name="near-dup index"))
+            start_curation_warm_up(instance, parts.tasks)  # issue 17: the first `discover` does not wait
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
             if not settings.matrix.homeserver:

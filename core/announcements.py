@@ -19,7 +19,7 @@ from core.services.lineage import LineageService
 from core.services.voting import VotingService
 from core.views.curation import remix_posts
 from core.views.digest import digest_reply
-from core.views.federated_rounds import federated_posts
+from core.views.federated_rounds import arrival_posts, federated_posts
 from core.views.page_links import with_page_link
 from core.views.rounds import (
     closed_empty_reply,
@@ -76,7 +76,10 @@ class Announcements:
             if posts is not None:
                 return posts
         if kind in (EventKind.TRACK_ACCEPTED, EventKind.TRACK_APPROVED, EventKind.TRACK_REPLICATED):
-            return await self._track_posts(recorded)
+            posts = await self._track_posts(recorded)
+            if kind is EventKind.TRACK_REPLICATED and self._federated and self._voting and event.track_id:
+                posts += await arrival_posts(self._federated, self._voting, self._tracks, event.track_id)  # issue 18
+            return posts
         if kind is EventKind.TRACK_REMIXED and self._lineage is not None:  # issue 17
             return await remix_posts(event, self._tracks, self._lineage)
         if kind is EventKind.TRACK_VERIFIED and event.track_id is not None:

@@ -19,6 +19,9 @@ from core.curation_ports import Member, TrackFact, VoteFact
 from core.model import TrackId
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+# A web play is anonymous and cheap (one listener may play a track many times from many
+# addresses), so five count as one vote.
+PLAY_WEIGHT = 0.2
 _STOP = frozenset("the and with for from that this into your are was but not you all feat ft music song track".split())
 
 
@@ -51,6 +54,8 @@ class CurationIndex:
     _popular: list[int] = field(default_factory=list)
     _popular_at_count: int = -1
     last_track_at: datetime | None = None
+    plays: list[int] = field(default_factory=list)  # track -> web plays (anonymous: counts only)
+    last_play_at: datetime | None = None
 
     # -- interning ---------------------------------------------------------------------
 
@@ -67,6 +72,7 @@ class CurationIndex:
         self.genre.append(None)
         self.words.append(frozenset())
         self.first_seen.append(0.0)
+        self.plays.append(0)
         return ix
 
     def member(self, member: Member) -> int:
@@ -129,16 +135,33 @@ class CurationIndex:
         if self.last_like_at is None or fact.at > self.last_like_at:
             self.last_like_at = fact.at
 
-    def extend(self, tracks: Iterable[TrackFact], likes: Iterable[VoteFact]) -> None:
+    def add_play(self, track_id: TrackId, at: datetime) -> None:
+        """Learn of one web play of a track."""
+        self.plays[self.track(track_id)] += 1
+        if self.last_play_at is None or at > self.last_play_at:
+            self.last_play_at = at
+
+    def extend(
+        self,
+        tracks: Iterable[TrackFact],
+        likes: Iterable[VoteFact],
+        plays: Iterable[tuple[TrackId, datetime]] = (),
+    ) -> None:
         """Learn many facts (tracks first, so pairs count at once)."""
         for track in tracks:
             self.add_track(track)
         for like in likes:
             self.add_like(like)
+        for track_id, at in plays:
+            self.add_play(track_id, at)
+
+    def interest(self, track: int) -> float:
+        """Likes plus web plays at ``PLAY_WEIGHT`` each: what "popular" ranks by."""
+        return len(self.likers[track]) + PLAY_WEIGHT * self.plays[track]
 
     def popular(self) -> list[int]:
         """Tracks by likes, most first (re-sorted once the likes grew by 1 %, not per query)."""
         if self.like_count - self._popular_at_count > max(50, self.like_count // 100) or not self._popular:
-            self._popular = sorted(range(len(self.track_ids)), key=lambda t: -len(self.likers[t]))
+            self._popular = sorted(range(len(self.track_ids)), key=lambda t: -self.interest(t))
             self._popular_at_count = self.like_count
         return self._popular

@@ -136,3 +136,11 @@ class CurationStore(Protocol):
     async def most_remixed(self, since: datetime, limit: int) -> Sequence[tuple[Cid, int]]:
         """Parents with the most children linked since a time, most first."""
         ...
+
+    async def add_play(self, track_id: TrackId, at: datetime) -> None:
+        """Count a web play of a track (nothing about who played it is kept)."""
+        ...
+
+    async def plays_since(self, after: datetime | None) -> Sequence[tuple[TrackId, datetime]]:
+        """Web plays recorded after ``after`` (all when None), oldest first."""
+        ...

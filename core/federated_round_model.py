@@ -22,6 +22,7 @@ class Participation(enum.StrEnum):
     INVITED = "invited"  # announced by a peer; moderators may join
     JOINED = "joined"  # opted in: runs as a local round here
     LEFT = "left"  # opted in, then left before voting
+    CANCELLED = "cancelled"  # the organiser cancelled it before voting
 
 
 class TallyStatus(enum.StrEnum):
@@ -92,6 +93,7 @@ class RoundEntry:
     submitter: str  # the member's pseudonym at that participant
     submitter_name: str | None  # None in anonymous rounds
     sent_at: datetime
+    title: str | None = None  # shown on the "still arriving" card until the audio is here
 
 
 @dataclass(frozen=True)

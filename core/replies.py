@@ -120,7 +120,8 @@ class Reply:
 # ``localize`` in its platform's syntax (Discord timestamps and slash commands, Matrix
 # text and the ``!wp`` prefix, the terminal's ``wavepool cmd``).
 
-_MARK = re.compile(r"\u27e6(t|cmd):([^\u27e7]*)\u27e7")
+_MARK = re.compile(r"\u27e6(t|cmd|at):([^\u27e7]*)\u27e7")
+_UNIT = "\u241f"  # separates a mention marker's platform, user id and name
 
 
 def moment(when: datetime) -> str:
@@ -131,6 +132,24 @@ def moment(when: datetime) -> str:
 def command_hint(command: str) -> str:
     """A command a member may run next (``round submit 2 <track>``), in each platform's syntax."""
     return f"\u27e6cmd:{command}\u27e7"
+
+
+def mention(platform: str, user_id: str, name: str) -> str:
+    """A member named in reply text: a mention on their own platform (Discord ``<@id>``, a Matrix
+    pill), their name everywhere else."""
+    parts = (platform, user_id, name)
+    clean = [p.replace("\u27e6", "").replace("\u27e7", "").replace(_UNIT, "") for p in parts]
+    return f"\u27e6at:{_UNIT.join(clean)}\u27e7"
+
+
+def mentions_in(text: str) -> list[tuple[str, str, str]]:
+    """The (platform, user id, name) of every mention marker in a text."""
+    out = []
+    for match in _MARK.finditer(text):
+        fields = match.group(2).split(_UNIT)
+        if match.group(1) == "at" and len(fields) == 3:
+            out.append((fields[0], fields[1], fields[2]))
+    return out
 
 
 def relative(when: datetime, now: datetime) -> str:
@@ -156,6 +175,7 @@ class Dialect:
     command_prefix: str  # "/" on Discord, "!wp " on Matrix, "wavepool cmd " on the terminal
     discord_timestamps: bool = False
     now: datetime | None = None  # for relative times; the current time when None
+    discord_mentions: bool = False  # write a Discord member's mention marker as ``<@id>``
 
 
 def localize_text(text: str, dialect: Dialect) -> str:
@@ -168,6 +188,10 @@ def localize_text(text: str, dialect: Dialect) -> str:
         kind, value = match.group(1), match.group(2)
         if kind == "cmd":
             return f"{dialect.command_prefix}{value}"
+        if kind == "at":
+            platform, user_id, name = (value.split(_UNIT) + ["", "", ""])[:3]
+            discord_id = dialect.discord_mentions and platform == "discord" and user_id.isdigit()
+            return f"<@{user_id}>" if discord_id else name
         stamp = int(value)
         if dialect.discord_timestamps:
             return f"<t:{stamp}:f> (<t:{stamp}:R>)"

@@ -20,6 +20,7 @@ class MemoryCurationStore:
         self._boosts: dict[TrackId, dict[Member, datetime]] = {}
         self._peer_boosts: dict[Cid, tuple[str, int, datetime]] = {}
         self._links: dict[TrackId, LineageLink] = {}
+        self._plays: list[tuple[TrackId, datetime]] = []
 
     async def likes_since(self, after: datetime | None) -> Sequence[VoteFact]:
         """Votes and re-shares from ``after`` on, oldest first."""
@@ -131,3 +132,11 @@ class MemoryCurationStore:
                 counts[link.parent_cid] = (n + 1, min(first, link.at))
         ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[1][1]))
         return [(cid, n) for cid, (n, _) in ranked[:limit]]
+
+    async def add_play(self, track_id: TrackId, at: datetime) -> None:
+        """Count a web play."""
+        self._plays.append((track_id, at))
+
+    async def plays_since(self, after: datetime | None) -> Sequence[tuple[TrackId, datetime]]:
+        """Plays after ``after``, oldest first."""
+        return sorted((p for p in self._plays if after is None or p[1] > after), key=lambda p: p[1])

@@ -52,6 +52,13 @@ class MemoryFederatedRoundStore:
     async def set_results_at(self, round_id: str, at: datetime) -> None:
         self.rounds[round_id] = dataclasses.replace(self.rounds[round_id], results_at=at)
 
+    async def set_deadlines(
+        self, round_id: str, submit_until: datetime, vote_until: datetime, tally_until: datetime
+    ) -> None:
+        self.rounds[round_id] = dataclasses.replace(
+            self.rounds[round_id], submit_until=submit_until, vote_until=vote_until, tally_until=tally_until
+        )
+
     async def set_member(self, member: Member) -> bool:
         key = (member.round_id, member.instance)
         known = self._members.get(key)

@@ -21,7 +21,7 @@ from bots.layout import CardItem, Outline, chunk_lines, cut, first_page, outline
 from core.cards import VERDICT_MARK, card_fields
 from core.commands.declaration import Button, ButtonAction, Reply
 from core.model import Track
-from core.replies import Dialect, localize
+from core.replies import Dialect, localize, mentions_in
 
 NO_MENTIONS = discord.AllowedMentions.none()
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER, CONTENT = 256, 4096, 256, 1024, 2048, 2000
@@ -32,7 +32,7 @@ CARD_TOTAL = 1800  # one card never takes more than this, so several fit a messa
 COLOURS = {"verified": 0x2ECC71, "declared": 0x3498DB, "quarantined": 0xE67E22, "rejected": 0xE74C3C}
 INLINE = ("Shared by", "Genre", "Duration", "Loudness")
 
-DIALECT = Dialect("/", discord_timestamps=True)
+DIALECT = Dialect("/", discord_timestamps=True, discord_mentions=True)
 
 
 def size(text: str | None) -> int:
@@ -122,10 +122,16 @@ class Rendered:
     content: str | None
     embeds: list[discord.Embed]
     buttons: list[Button] = field(default_factory=list)
+    mentions: tuple[int, ...] = ()  # members this message may ping (named with ``core.replies.mention``)
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``send``/``followup.send``."""
-        out: dict[str, Any] = {"embeds": self.embeds, "allowed_mentions": NO_MENTIONS}
+        allowed = (
+            discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(id=u) for u in self.mentions])
+            if self.mentions
+            else NO_MENTIONS
+        )
+        out: dict[str, Any] = {"embeds": self.embeds, "allowed_mentions": allowed}
         if self.content:
             out["content"] = self.content
         view = button_view(self.buttons)
@@ -211,14 +217,16 @@ def render(reply: Reply, link: str | None = None) -> Rendered:
 def plan(reply: Reply, link: str | None = None, more_at: str | None = None) -> Plan:
     """A reply as one message when it fits, else a headline plus thread messages; nothing dropped.
     Times are Discord timestamps (each member's own time zone) and hints slash commands."""
+    pings = tuple(int(uid) for platform, uid, _ in mentions_in(reply.text) if platform == "discord" and uid.isdigit())
     reply = localize(reply, DIALECT)
     parts = outline(reply)
     items = [item for group in parts.groups for item in group.cards]
     name = clip(reply.title or (parts.lines[0] if parts.lines else "Wavepool"), THREAD_NAME)
     single = _single(reply, items, link)
-    if single is not None:
-        return Plan(single, [], name)
-    return Plan(_headline(parts, link, more_at), _thread(parts, link), name)
+    headline = single if single is not None else _headline(parts, link, more_at)
+    if pings and headline.content and "<@" in headline.content:
+        headline.mentions = pings  # only the member the text names: no @everyone, no roles
+    return Plan(headline, [] if single is not None else _thread(parts, link), name)
 
 
 def split_text(lines: tuple[str, ...], limit: int) -> tuple[list[str], list[str]]:

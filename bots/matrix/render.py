@@ -16,12 +16,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from bots.layout import CardItem, Outline, chunk_lines, cut, first_page, outline, pieces
 from core.cards import card_fields
 from core.commands.declaration import ButtonAction, Reply
 from core.model import Track
-from core.replies import Dialect, localize
+from core.replies import Dialect, localize, mentions_in
 
 ZERO_WIDTH = "\u200b"
 EVENT_BYTES = 65_536  # Synapse's limit for a whole event (PDU) as canonical JSON
@@ -228,6 +229,21 @@ def _single(reply: Reply, parts: Outline, keys: tuple[str, tuple[str, ...]]) -> 
     return built if built.used <= CONTENT_BYTES else None
 
 
+def _with_mentions(content: dict[str, Any], pills: list[tuple[str, str]]) -> dict[str, Any]:
+    """The members the text names (``core.replies.mention``) as pills and intentional mentions."""
+    named = []
+    for user_id, name in pills:
+        shown = esc(name)
+        html = content.get("formatted_body", "")
+        if shown and shown in html and user_id.startswith("@"):
+            link = f'<a href="https://matrix.to/#/{esc(quote(user_id, safe="@:"))}">{shown}</a>'
+            content["formatted_body"] = html.replace(shown, link, 1)
+            named.append(user_id)
+    if named:
+        content["m.mentions"] = {"user_ids": named}
+    return content
+
+
 def _with_reply(content: dict[str, Any], reply_to: str | None) -> dict[str, Any]:
     if reply_to:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
@@ -244,12 +260,13 @@ def plan(
 ) -> Plan:
     """A reply as one event when it fits, else a headline plus thread messages; nothing dropped.
     Times read "in 4 min (09:58:35 UTC)" and command hints carry the room command ``prefix``."""
+    pills = [(uid, name) for platform, uid, name in mentions_in(reply.text) if platform == "matrix"]
     reply = localize(reply, Dialect(prefix + " "))
     keys = (approval_key, score_keys)
     parts = outline(reply)
     single = _single(reply, parts, keys)
     if single is not None:
-        return Plan(Message(_with_reply(single.content(), reply_to), single.votes), [])
+        return Plan(Message(_with_mentions(_with_reply(single.content(), reply_to), pills), single.votes), [])
     headline = Built()
     if parts.title:
         headline.add(*_paragraph(cut(parts.title, CARD_TITLE * 3), bold=True))
@@ -278,7 +295,7 @@ def plan(
     thread = [Message(b.content()) for b in packer.messages()]
     for group in parts.groups:
         thread += _card_messages(group.heading, group.cards, keys)
-    return Plan(Message(_with_reply(headline.content(), reply_to), loose), thread)
+    return Plan(Message(_with_mentions(_with_reply(headline.content(), reply_to), pills), loose), thread)
 
 
 def _card_messages(

@@ -23,6 +23,7 @@ from bots.web.feeds import FEED_TRACKS, digest_podcast, tracks_atom
 from bots.web.page_cache import PageCache
 from core.errors import NotFoundError
 from core.events.ports import EventLog
+from core.services.web_plays import PlayOutcome
 from core.views.pages import WebPages
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class PageHandlers:
         """Register the pages, the feeds and the stylesheet."""
         router.add_get("/", self._cached(self.home))
         router.add_get("/tracks/{id}", self._cached(self.track))
+        router.add_post("/tracks/{id}/play", self.play)
         router.add_get("/genres/{name}", self._cached(self.genre))
         router.add_get("/rounds/{id}", self._cached(self.round))
         router.add_get("/digests", self.digests)
@@ -142,6 +144,22 @@ class PageHandlers:
         except NotFoundError as err:
             return self._not_found(request, err)
         return self._render(request, "track.html", page=page)
+
+    async def play(self, request: web.Request) -> web.Response:
+        """``POST /tracks/<id>/play``: the player heard the track for a while (same-origin only).
+
+        204 whether counted or a repeat (a client learns nothing from it), 429 over the address's
+        hourly limit, 403 from another site, 404 for a track that is not public."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") not in {self.base(request), f"{request.scheme}://{request.host}"}:
+            return web.Response(status=403, text="plays are reported by this site's own pages")
+        try:
+            outcome = await self._pages.report_play(request.match_info["id"], request.remote or "unknown")
+        except NotFoundError as err:
+            return web.Response(status=404, text=str(err))
+        if outcome is PlayOutcome.LIMITED:
+            return web.Response(status=429, text="too many plays from this address", headers={"Retry-After": "3600"})
+        return web.Response(status=204, headers={"Cache-Control": "no-store"})
 
     async def genre(self, request: web.Request) -> web.Response:
         """``/genres/<name>``."""

@@ -18,9 +18,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# The pages need no script at all: a title that slipped past escaping still could not run.
+# One script, same-origin only (/static/play.js: the player's play report); no inline script, so
+# a title that slipped past escaping still could not run. Member uploads are served from /blobs
+# with their audio type and nosniff, so a browser refuses to run one as a script.
 PAGE_POLICY = (
-    "default-src 'none'; style-src 'self'; media-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; media-src 'self';"
+    " img-src 'self'; form-action 'self'; base-uri 'none'"
 )
 
 

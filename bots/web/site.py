@@ -22,6 +22,8 @@ def web_pages_for(instance: Instance) -> WebPages:
         voting=app.voting,
         prompts=app.prompts,
         federation=app.federation,
+        curation=app.curation,
+        federated_rounds=app.federated_rounds,  # issue 18
     )
 
 

@@ -164,9 +164,16 @@ def moderation_commands(app: App) -> list[Command]:
         track = await app.moderation.approve(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))
         if app.prompts is not None:  # held back from the library while it waited for review
             await app.prompts.autofill_from_track(track)
-        return Reply(
-            text=f"Approved {track.title}; it is posted to its genre channel.", cards=(track,), data={"track": track.id}
+        where = await app.destination(f"genre:{track.genre}" if track.genre else "default", inv.platform)
+        posted = (
+            f"it is posted to {await place_name(inv, where)}."
+            if where
+            else f"no channel takes its genre on {inv.platform} yet "
+            f"(`{command_hint('genre set <genre> <place>')}` or `{command_hint('channel set default <place>')}`)."
+            if inv.platform != "cli"
+            else "the bots post it to its genre's channels."
         )
+        return Reply(text=f"Approved {track.title}; {posted}", cards=(track,), data={"track": track.id})
 
     async def reject(inv: Invocation) -> Reply:
         track = await app.moderation.reject(arg(inv, "track"), sharer_of(inv), arg(inv, "reason"))

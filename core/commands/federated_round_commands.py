@@ -9,7 +9,10 @@ from core.app import App
 from core.commands.common import arg, need, sharer_of
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
 from core.errors import NotFoundError, UsageError
+from core.model import Sharer
+from core.services.federated_round_control import FederatedRoundControl
 from core.services.federated_rounds import DEFAULT_TALLY_WINDOW, FederatedRoundService, check_options
+from core.services.voting import VotingService
 from core.views.federated_rounds import federated_results_reply, status_reply
 from core.voting_model import Round
 
@@ -55,11 +58,17 @@ async def announce_if_federated(app: App, options: FederatedOptions | None, rnd:
     return f" Announced to the federation as {fed.id}; other communities may join until voting opens."
 
 
-async def refuse_if_federated(app: App, ref: str) -> None:
-    """``round close``: a federated round keeps the deadlines every community was given."""
+async def close_if_federated(app: App, ref: str, by: Sharer) -> Round | None:
+    """``round close`` of a federated round: the organiser closes the phase for every community
+    (participants get the new deadlines, signed); None for a local round."""
     text = ref.strip().lstrip("#")
-    if app.federated_rounds is not None and text.isdigit() and await app.federated_rounds.linked(int(text)):
-        raise UsageError("this round is a cross-community round: its deadlines cannot be moved here")
+    service = app.federated_rounds
+    if service is None or not text.isdigit() or await service.linked(int(text)) is None:
+        return None
+    fed = await FederatedRoundControl(service).close_phase(text, by)
+    voting: VotingService = need(app.voting, "rounds")
+    await voting.advance_due()  # the new deadline has passed: move the local round on now
+    return await voting.get(str(fed.local_round))
 
 
 FEDERATED_START_PARAMS = (
@@ -104,11 +113,25 @@ def federated_round_commands(app: App) -> list[Command]:
             fed, await service.participants(fed), await service.held(fed), await service.store.tallies(fed.id)
         )
 
+    async def cancel(inv: Invocation) -> Reply:
+        fed = await FederatedRoundControl(_service(app)).cancel(str(arg(inv, "round")), sharer_of(inv))
+        return Reply(
+            text=f"The round {fed.label} is cancelled; the other communities close it with a notice.",
+            data={"federated_round": fed.id},
+        )
+
     round_param = Param("round", ParamKind.TEXT, "the federated round's id (or a unique part of it)")
     return [
         Command("round join", "Take part in a cross-community round", join, (round_param,), Permission.MODERATOR),
         Command(
             "round leave", "Leave a cross-community round before voting", leave, (round_param,), Permission.MODERATOR
+        ),
+        Command(
+            "round cancel",
+            "Cancel a cross-community round this community organises, before voting",
+            cancel,
+            (round_param,),
+            Permission.MODERATOR,
         ),
         Command(
             "round federated",

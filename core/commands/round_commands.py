@@ -10,8 +10,8 @@ from core.commands.declaration import Command, Invocation, Param, ParamKind, Per
 from core.commands.federated_round_commands import (
     FEDERATED_START_PARAMS,
     announce_if_federated,
+    close_if_federated,
     federated_options,
-    refuse_if_federated,
 )
 from core.commands.place_commands import place_name
 from core.commands.track_refs import resolve_track
@@ -127,8 +127,8 @@ def round_commands(app: App) -> list[Command]:
         return Reply(text=OUTCOME_WORDS[outcome], private=True)
 
     async def close(inv: Invocation) -> Reply:
-        await refuse_if_federated(app, await _round_ref(app, inv))
-        rnd = await _voting(app).close_phase(await _round_ref(app, inv), sharer_of(inv))
+        ref = await _round_ref(app, inv)
+        rnd = await close_if_federated(app, ref, sharer_of(inv)) or await _voting(app).close_phase(ref, sharer_of(inv))
         return Reply(
             text=f"Round {rnd.label} is now in the {rnd.phase.value} phase.",
             data={"round": rnd.id, "phase": rnd.phase.value},

@@ -6,6 +6,7 @@ from core.app import App
 from core.commands.common import arg, lines_of, need, sharer_of, viewer_of
 from core.commands.curation_commands import RELATIONS, share_derived, with_curation_lines
 from core.commands.declaration import Command, Invocation, Param, ParamKind, Permission, Reply
+from core.commands.place_commands import checked_place, place_name
 from core.commands.track_refs import resolve_track
 from core.errors import PermissionDeniedError, UsageError
 from core.model import Declaration
@@ -82,10 +83,9 @@ def track_commands(app: App) -> list[Command]:
     async def genre_set(inv: Invocation) -> Reply:
         service = need(app.genres, "genre channels")
         place = arg(inv, "place")
-        if place in ("-", "none", "default"):
-            place = None
+        place = None if place in ("-", "none", "default") else await checked_place(inv, place)
         genre = await service.set_place(arg(inv, "genre"), inv.platform, place)
-        where = place or "the default channel"
+        where = await place_name(inv, place) if place else "the default channel"
         return Reply(text=f"New {genre.name} tracks on {inv.platform} now go to {where}.")
 
     async def genre_move(inv: Invocation) -> Reply:
@@ -136,7 +136,7 @@ def track_commands(app: App) -> list[Command]:
             genre_set,
             (
                 Param("genre", ParamKind.TEXT, "genre name or alias", autocomplete="genres"),
-                Param("place", ParamKind.TEXT, "channel or room id; 'default' to clear"),
+                Param("place", ParamKind.TEXT, "channel or room (id, alias or `here`); 'default' to clear"),
             ),
             Permission.MODERATOR,
         ),

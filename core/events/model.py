@@ -30,6 +30,9 @@ class EventKind(enum.StrEnum):
     FEDERATED_ROUND_ANNOUNCED = "federated_round.announced"  # a peer announced a cross-community round
     FEDERATED_ROUND_LEFT = "federated_round.left"  # this community left a federated round
     FEDERATED_ROUND_RESULTS = "federated_round.results"  # every tally is in (or the deadline passed)
+    FEDERATED_ROUND_ENTRY = "federated_round.entry"  # a peer's entry entered the local round (track_id)
+    FEDERATED_ROUND_RESCHEDULED = "federated_round.rescheduled"  # the organiser closed a phase early
+    FEDERATED_ROUND_CANCELLED = "federated_round.cancelled"  # the organiser cancelled before voting
 
 
 class Origin(enum.StrEnum):

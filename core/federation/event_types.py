@@ -24,4 +24,13 @@ ROUND_EVENT = "org.wavepool.round.v1"  # the organiser's announcement
 ROUND_MEMBER_EVENT = "org.wavepool.round_member.v1"  # an opt-in or a leave
 ROUND_ENTRY_EVENT = "org.wavepool.round_entry.v1"  # a participant's entry (a pool track's CID)
 ROUND_TALLY_EVENT = "org.wavepool.round_tally.v1"  # a participant's tally at the close
-ROUND_EVENT_TYPES = (ROUND_EVENT, ROUND_MEMBER_EVENT, ROUND_ENTRY_EVENT, ROUND_TALLY_EVENT)
+ROUND_SCHEDULE_EVENT = "org.wavepool.round_schedule.v1"  # the organiser closed a phase early
+ROUND_CANCEL_EVENT = "org.wavepool.round_cancel.v1"  # the organiser cancelled before voting
+ROUND_EVENT_TYPES = (
+    ROUND_EVENT,
+    ROUND_MEMBER_EVENT,
+    ROUND_ENTRY_EVENT,
+    ROUND_TALLY_EVENT,
+    ROUND_SCHEDULE_EVENT,
+    ROUND_CANCEL_EVENT,
+)

@@ -75,6 +75,7 @@ def entry_doc(entry: RoundEntry, name: str, at: datetime) -> dict[str, Any]:
         "cid": entry.cid,
         "track_id": entry.track_id,
         "submitter": {"id": entry.submitter, "name": entry.submitter_name},
+        "title": (entry.title or "")[:200],
         "at": at.isoformat(),
     }
 
@@ -189,6 +190,7 @@ def read_entry(doc: Mapping[str, Any], sent_at: datetime) -> RoundEntry:
             str(submitter["id"])[:64],
             str(name)[:100] if name else None,
             sent_at,
+            str(doc.get("title") or "")[:200] or None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise IntegrityError(f"malformed round entry: {error}") from error

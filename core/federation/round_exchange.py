@@ -19,9 +19,17 @@ from typing import Any
 
 from core.errors import IntegrityError, WavepoolError
 from core.federated_round_model import RoundEntry, TallyStatus
-from core.federation.event_types import ROUND_ENTRY_EVENT, ROUND_EVENT, ROUND_MEMBER_EVENT, ROUND_TALLY_EVENT
+from core.federation.event_types import (
+    ROUND_CANCEL_EVENT,
+    ROUND_ENTRY_EVENT,
+    ROUND_EVENT,
+    ROUND_MEMBER_EVENT,
+    ROUND_SCHEDULE_EVENT,
+    ROUND_TALLY_EVENT,
+)
 from core.federation.manifest import Signer, Verify, check_signature, sign
 from core.federation.ports import Peer
+from core.federation.round_control_documents import cancel_doc, read_cancel, read_schedule, schedule_doc
 from core.federation.round_documents import (
     announcement_doc,
     entry_doc,
@@ -35,6 +43,7 @@ from core.federation.round_documents import (
     tally_doc,
 )
 from core.ports import Clock
+from core.services.federated_round_control import FederatedRoundControl
 from core.services.federated_rounds import FederatedRoundService
 from core.voting_model import BallotType
 
@@ -59,6 +68,7 @@ class RoundExchange:
         clock: Clock,
     ) -> None:
         self._service = service
+        self._control = FederatedRoundControl(service)
         self._signer = signer
         self._verify = verify
         self._peer_of = peer_of
@@ -115,6 +125,13 @@ class RoundExchange:
                 return "member " + ("kept" if await self._service.take_member(read_member(doc, sent_at)) else "ignored")
             if event_type == ROUND_ENTRY_EVENT:
                 return "entry " + ("kept" if await self._service.take_entry(read_entry(doc, sent_at)) else "ignored")
+            if event_type == ROUND_SCHEDULE_EVENT:  # only the organiser's signature counts (checked there)
+                round_id, submit_until, vote_until, tally_until = read_schedule(doc)
+                applied = await self._control.take_schedule(round_id, signer, submit_until, vote_until, tally_until)
+                return "schedule " + ("applied" if applied else "ignored")
+            if event_type == ROUND_CANCEL_EVENT:
+                cancelled = await self._control.take_cancel(read_cancel(doc), signer, sent_at)
+                return "cancel " + ("applied" if cancelled else "ignored")
         except IntegrityError as error:
             self.rejected += 1
             return f"ignored: {error}"
@@ -153,6 +170,10 @@ class RoundExchange:
             return (ROUND_ENTRY_EVENT, entry_doc(entry, name, now)) if isinstance(entry, RoundEntry) else None
         if kind == "tally":
             return ROUND_TALLY_EVENT, tally_doc(me, name, payload, now)
+        if kind == "schedule":
+            return ROUND_SCHEDULE_EVENT, schedule_doc(fed, now)
+        if kind == "cancel":
+            return ROUND_CANCEL_EVENT, cancel_doc(fed, now)
         return None
 
 

@@ -11,6 +11,7 @@ from core.services.curation_feed import CurationFeed
 from core.services.lineage import LineageService
 from core.services.recommendations import RecommendationService
 from core.services.reputation import ReputationService
+from core.services.web_plays import WebPlays
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Curation:
     lineage: LineageService
     store: CurationStore
     feed: CurationFeed
+    plays: WebPlays
 
 
 def build_curation(
@@ -51,4 +53,5 @@ def build_curation(
         LineageService(store, tracks, events, clock),
         store,
         feed,
+        WebPlays(store, tracks, clock),
     )

@@ -51,17 +51,30 @@ class CurationFeed:
                 index = self._index
                 tracks = await self._store.track_facts_since(index.last_track_at)
                 likes = await self._store.likes_since(index.last_like_at)
-                index.extend(tracks, likes)
+                plays = await self._store.plays_since(index.last_play_at)
+                index.extend(tracks, likes, plays)
             self._refreshed = now
         return self._index
+
+    @property
+    def ready(self) -> bool:
+        """Whether the index has been built (a query no longer waits for the first build)."""
+        return self._built is not None
+
+    async def warm(self) -> int:
+        """Build the index now (at start-up, behind the serving instance); the likes it holds."""
+        index = await self.index()
+        log.info("curation index warmed: %d tracks, %d likes", len(index.track_ids), index.like_count)
+        return index.like_count
 
     async def _build(self) -> CurationIndex:
         """A new index from everything stored; the pure-Python part runs in a worker thread so
         the event loop keeps serving (a million votes take about a minute of CPU)."""
         tracks = await self._store.track_facts_since(None)
         likes = await self._store.likes_since(None)
+        plays = await self._store.plays_since(None)
         index = CurationIndex()
-        await asyncio.to_thread(index.extend, tracks, likes)
+        await asyncio.to_thread(index.extend, tracks, likes, plays)
         log.debug("curation index built: %d tracks, %d likes", len(index.track_ids), index.like_count)
         return index
 
@@ -73,6 +86,7 @@ class CurationFeed:
                 index.extend(
                     await self._store.track_facts_since(index.last_track_at),
                     await self._store.likes_since(index.last_like_at),
+                    await self._store.plays_since(index.last_play_at),
                 )
                 self._index = index
         except Exception:  # the old index keeps serving; the next rebuild tries again

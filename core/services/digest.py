@@ -130,6 +130,10 @@ class Digest:
         }
 
 
+FederatedWinnersOf = Callable[[Round], Awaitable[tuple[tuple[str, str], ...] | None]]
+"""(title, entrant) leaders of a cross-community round; None for a local-only round."""
+
+
 class DigestService:
     """Builds, previews and publishes the weekly digest."""
 
@@ -146,7 +150,9 @@ class DigestService:
         peers: PeerDigests | None = None,
         remixes: MostRemixed | None = None,
         boosts: BoostCounts | None = None,
+        federated: FederatedWinnersOf | None = None,
     ) -> None:
+        self._federated = federated  # issue 18: a cross-community round's winners are the combined results'
         self._boosts = boosts  # issue 17: "boosted by N curators" on the highlights
         self._remixes = remixes  # issue 17: the week's most remixed tracks
         self.schedule = schedule
@@ -177,6 +183,11 @@ class DigestService:
         if self._voting is not None:
             for rnd in await self._voting.recent_rounds(20):
                 if rnd.phase is Phase.CLOSED and since <= rnd.vote_until <= end:
+                    federated = await self._federated(rnd) if self._federated is not None else None
+                    if federated is not None:
+                        if federated:
+                            rounds.append(RoundWin(rnd, federated))
+                        continue
                     standings = await self._voting.standings(rnd)
                     if standings:
                         leaders = [s for s in standings if s.rank == standings[0].rank]

@@ -58,7 +58,7 @@ def member_pseudonym(instance: str, sharer: Sharer) -> str:
     return hashlib.sha256(f"{instance}\x00{sharer.platform}\x00{sharer.user_id}".encode()).hexdigest()[:20]
 
 
-def _when(moment: datetime) -> str:
+def when_text_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -88,6 +88,7 @@ class FederatedRoundService:
         self._tracks = tracks
         self._clock = clock
         self._events = events
+        self.voting_repo, self.clock, self.events = rounds, clock, events  # for the organiser's controls
         self.instance_id = instance_id
         self.instance_name = instance_name
 
@@ -191,7 +192,9 @@ class FederatedRoundService:
         if fed.takes_part:
             raise UsageError(f"this community already takes part in round {fed.label}")
         if now >= fed.submit_until:
-            raise PhaseError(f"joining round {fed.label} closed when voting opened at {_when(fed.submit_until)}")
+            raise PhaseError(
+                f"joining round {fed.label} closed when voting opened at {when_text_utc(fed.submit_until)}"
+            )
         rules = RoundRules(
             theme=fed.theme,
             genre=fed.genre,
@@ -218,7 +221,9 @@ class FederatedRoundService:
             raise UsageError(f"this community does not take part in round {fed.label}")
         now = self._clock.now()
         if now >= fed.submit_until:
-            raise PhaseError(f"round {fed.label} is voting since {_when(fed.submit_until)}: it can no longer be left")
+            raise PhaseError(
+                f"round {fed.label} is voting since {when_text_utc(fed.submit_until)}: it can no longer be left"
+            )
         async with self._events.transaction():
             if fed.local_round is not None:
                 await self._rounds.set_phase(fed.local_round, Phase.CLOSED, Phase.SUBMISSION)
@@ -259,7 +264,17 @@ class FederatedRoundService:
             submitter = Sharer(
                 FEDERATION_PLATFORM, f"{entry.origin}/{entry.submitter}", entry.submitter_name or "anonymous"
             )
-            await self._rounds.add_entry(local.id, TrackId(entry.track_id), submitter, entry.sent_at)
+            async with self._events.transaction():
+                await self._rounds.add_entry(local.id, TrackId(entry.track_id), submitter, entry.sent_at)
+                await self._events.record(
+                    DomainEvent(
+                        EventKind.FEDERATED_ROUND_ENTRY,
+                        round_id=local.id,
+                        federated_round=fed.id,
+                        track_id=TrackId(entry.track_id),
+                    ),
+                    self._clock.now(),
+                )
             present.add(TrackId(entry.track_id))
             added += 1
         return added
@@ -283,6 +298,7 @@ class FederatedRoundService:
                 member_pseudonym(self.instance_id, entry.submitter),
                 None if fed.anonymous else entry.submitter.display_name,
                 self._clock.now(),
+                track.title,
             )
             async with self._events.transaction():
                 if await self.store.add_entry(mine):
@@ -296,6 +312,18 @@ class FederatedRoundService:
         for entry in await self.entries(fed):
             track = await self._tracks.get(TrackId(entry.track_id))
             out.append((entry, track is not None))  # a peer's track is recorded once its bytes are here
+        return out
+
+    async def entering(self, track_id: TrackId) -> list[tuple[FederatedRound, RoundEntry]]:
+        """Rounds still taking entries that hold this peer track as an entry (its audio just arrived)."""
+        now = self._clock.now()
+        out: list[tuple[FederatedRound, RoundEntry]] = []
+        for fed in await self.store.open_rounds():
+            if not fed.takes_part or fed.local_round is None or now >= fed.submit_until:
+                continue
+            for entry in await self.entries(fed):
+                if entry.track_id == track_id and entry.origin != self.instance_id:
+                    out.append((fed, entry))
         return out
 
     # -- the close ---------------------------------------------------------------------

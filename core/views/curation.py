@@ -9,7 +9,7 @@ from core.events.model import DomainEvent, Origin
 from core.model import Track
 from core.ports import TrackRepository
 from core.recommend import Because
-from core.replies import Post, Reply
+from core.replies import Post, Reply, mention
 from core.reputation_model import Reputation
 from core.services.lineage import Family, LineageService, Node
 from core.services.recommendations import Recommendation
@@ -151,15 +151,16 @@ async def remix_posts(event: DomainEvent, tracks: TrackRepository, lineage: Line
     if parent is None:
         return []  # not one of ours (or hidden): nobody here to tell
     word = RELATION_WORDS[link.relation][0]
+    # a mention on the sharer's own platform (so they are notified), their name on the others
+    who = mention(parent.sharer.platform, parent.sharer.user_id, parent.sharer.display_name)
     target = f"genre:{parent.genre}" if parent.genre else "default"
     where = f" on {event.peer}" if event.origin is Origin.PEER and event.peer else ""
     if child is not None and is_public(child):
         text = (
-            f"🔁 {parent.sharer.display_name}, your track {parent.title} has a new {word}{where}: "
-            f"{child.title} by {child.sharer.display_name}"
+            f"🔁 {who}, your track {parent.title} has a new {word}{where}: {child.title} by {child.sharer.display_name}"
         )
         return [Post(target, card_reply(child, text=text))]
     if event.origin is Origin.PEER:
-        text = f"🔁 {parent.sharer.display_name}, your track {parent.title} has a new {word} in a peer community{where}"
+        text = f"🔁 {who}, your track {parent.title} has a new {word} in a peer community{where}"
         return [Post(target, Reply(text=text, data={"parent": parent.id, "child": event.track_id}))]
     return []

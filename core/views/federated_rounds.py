@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from core.events.model import DomainEvent, EventKind
@@ -11,8 +12,8 @@ from core.ports import TrackRepository
 from core.replies import Post, Reply, command_hint
 from core.services.federated_rounds import FederatedRoundService
 from core.services.voting import VotingService
-from core.views.rounds import when_text
-from core.voting_model import BallotType
+from core.views.rounds import entry_reply, voting_open_reply, when_text
+from core.voting_model import BallotType, Round, anonymised
 
 MODERATORS_TARGET = "moderators"  # `channel set moderators <place>`; nowhere when unset
 
@@ -59,6 +60,24 @@ def left_reply(fed: FederatedRound) -> Reply:
     )
 
 
+def rescheduled_reply(fed: FederatedRound) -> Reply:
+    """The organiser closed a phase early: the deadlines every community now keeps."""
+    return Reply(
+        title=f"{fed.organiser_name} closed a phase of the cross-community round {fed.label} early",
+        text=f"Submissions until {when_text(fed.submit_until)}, voting until {when_text(fed.vote_until)}.",
+        data={"federated_round": fed.id, "submit_until": fed.submit_until, "vote_until": fed.vote_until},
+    )
+
+
+def cancelled_reply(fed: FederatedRound) -> Reply:
+    """The organiser cancelled the round before voting."""
+    return Reply(
+        title=f"The cross-community round {fed.label} was cancelled",
+        text=f"{fed.organiser_name}, which organised it, cancelled it before voting. It ends here without results.",
+        data={"federated_round": fed.id},
+    )
+
+
 def counting_reply(fed: FederatedRound) -> Reply:
     """Voting closed here; the results wait for the other communities' tallies."""
     return Reply(
@@ -80,6 +99,7 @@ def status_reply(
         Participation.INVITED: "not joined",
         Participation.JOINED: "joined",
         Participation.LEFT: "left",
+        Participation.CANCELLED: "cancelled by the organiser",
     }[fed.participation]
     lines = [federated_rules_text(fed), f"This community: {where}", "Communities: " + ", ".join(participants.values())]
     lines.append(f"Entries: {len(held)}")
@@ -131,6 +151,56 @@ async def federated_results_reply(
     )
 
 
+async def entry_card_reply(
+    tracks: TrackRepository, fed: FederatedRound, rnd: Round, entry: RoundEntry, community: str
+) -> Reply:
+    """A peer community's entry before voting: its card, or "still arriving" until its audio is here."""
+    track = await tracks.get(TrackId(entry.track_id))
+    hide = rnd.hides_entrants
+    title = track.title if track is not None and not hide else (entry.title or "an entry")
+    who = "" if hide or not entry.submitter_name else f" by {entry.submitter_name}"
+    card = (anonymised(track) if hide else track) if track is not None else None
+    state = "" if track is not None else " — still arriving (its audio is on its way)"
+    return Reply(
+        title=f"Round {rnd.label} — entry from {community}",
+        text=f"{title}{who} from {community}{state}",
+        cards=(card,) if card is not None else (),
+        data={"round": rnd.id, "federated_round": fed.id, "track": entry.track_id, "arrived": track is not None},
+    )
+
+
+async def arrival_posts(
+    service: FederatedRoundService, voting: VotingService, tracks: TrackRepository, track_id: TrackId
+) -> list[Post]:
+    """The entry cards a peer track's arrival completes (rounds still taking entries)."""
+    posts: list[Post] = []
+    for fed, entry in await service.entering(track_id):
+        rnd = await voting.get(fed.local_round)  # type: ignore[arg-type]  # entering() keeps linked rounds
+        community = (await service.participants(fed)).get(entry.origin, entry.origin)
+        reply = await entry_card_reply(tracks, fed, rnd, entry, community)
+        posts.append(Post(f"round:{rnd.id}", fallback=(rnd.created_by.platform, rnd.place), reply=reply))
+    return posts
+
+
+async def _voting_posts(
+    service: FederatedRoundService, voting: VotingService, tracks: TrackRepository, fed: FederatedRound, rnd: Round
+) -> list[Reply]:
+    """Voting opened: the local round's cards, each saying its community; "still arriving" without audio."""
+    entries = await voting.entries(rnd)
+    by_track = {e.track_id: e for e in await service.entries(fed)}
+    participants = await service.participants(fed)
+    replies = [voting_open_reply(rnd, len(entries))]
+    for entry in entries:
+        reply = await entry_reply(tracks, rnd, entry)
+        known = by_track.get(entry.track_id)
+        if known is not None:
+            community = participants.get(known.origin, known.origin)
+            arriving = "" if reply.cards else f" — {known.title or 'its audio'} is still arriving"
+            reply = dataclasses.replace(reply, text=f"{reply.text} from {community}{arriving}")
+        replies.append(reply)
+    return replies
+
+
 async def federated_posts(
     service: FederatedRoundService, voting: VotingService | None, tracks: TrackRepository, event: DomainEvent
 ) -> list[Post] | None:
@@ -145,6 +215,18 @@ async def federated_posts(
         return None
     rnd = await voting.get(event.round_id)
     target, here = f"round:{rnd.id}", (rnd.created_by.platform, rnd.place)
+    if event.kind is EventKind.FEDERATED_ROUND_ENTRY and event.track_id is not None:
+        entry = next((e for e in await service.entries(fed) if e.track_id == event.track_id), None)
+        if entry is None:
+            return []
+        community = (await service.participants(fed)).get(entry.origin, entry.origin)
+        return [Post(target, fallback=here, reply=await entry_card_reply(tracks, fed, rnd, entry, community))]
+    if event.kind is EventKind.ROUND_VOTING_OPENED:
+        return [Post(target, fallback=here, reply=r) for r in await _voting_posts(service, voting, tracks, fed, rnd)]
+    if event.kind is EventKind.FEDERATED_ROUND_RESCHEDULED:
+        return [Post(target, fallback=here, reply=rescheduled_reply(fed))]
+    if event.kind is EventKind.FEDERATED_ROUND_CANCELLED:
+        return [Post(target, fallback=here, reply=cancelled_reply(fed))]
     if event.kind is EventKind.FEDERATED_ROUND_LEFT:
         return [Post(target, fallback=here, reply=left_reply(fed))]
     if event.kind is EventKind.ROUND_CLOSED:

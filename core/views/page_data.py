@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import Cid, Sharer, Track, TrackId
 from core.voting_model import Round
+
+if TYPE_CHECKING:
+    from core.views.federated_round_page import FederatedRoundView
 
 
 class WebCatalog(Protocol):
@@ -71,6 +74,7 @@ class HomePage:
     open_rounds: tuple[Round, ...]
     genres: tuple[str, ...]
     peers: tuple[PeerSummary, ...]
+    boosts: Mapping[TrackId, int] = field(default_factory=dict)  # curators' boosts of the tracks listed
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,16 @@ class RoundRef:
 
 
 @dataclass(frozen=True)
+class LineageView:
+    """A track's parent (``parent`` None: known only by CID, or not public) and its public children."""
+
+    parent_cid: Cid | None
+    parent: Track | None
+    relation: str | None
+    children: tuple[tuple[Track, str], ...]  # (child, relation), oldest first
+
+
+@dataclass(frozen=True)
 class TrackPage:
     """``/tracks/<id>``: the track, its provenance card and where it stands."""
 
@@ -106,6 +120,9 @@ class TrackPage:
     votes: int
     rounds: tuple[RoundRef, ...]
     similar_prompts: tuple[PromptRef, ...]
+    boosts: int = 0  # curators here who boosted it
+    peer_boosts: int = 0  # the count its origin signed (a peer's track)
+    lineage: LineageView | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,7 @@ class GenrePage:
 
     name: str
     tracks: tuple[Track, ...]
+    boosts: Mapping[TrackId, int] = field(default_factory=dict)  # curators' boosts of the tracks listed
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,7 @@ class RoundPage:
     round: Round
     entries: tuple[EntryView, ...]
     results: bool
+    federated: FederatedRoundView | None = None  # issue 18: a cross-community round's communities and results
 
 
 @dataclass(frozen=True)

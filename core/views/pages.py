@@ -14,12 +14,14 @@ from core.errors import NotFoundError, UsageError
 from core.model import Track, TrackId
 from core.ports import TrackRepository
 from core.services.prompts import Prompt
+from core.views.federated_round_page import federated_round_view
 from core.views.page_data import (
     DigestPage,
     DigestSummary,
     EntryView,
     GenrePage,
     HomePage,
+    LineageView,
     PeerSummary,
     PromptRef,
     PromptSearchPage,
@@ -29,14 +31,17 @@ from core.views.page_data import (
     TrackPage,
     WebCatalog,
 )
-from core.visibility import is_public
+from core.visibility import Viewer, is_public
 from core.voting_model import Phase
 
 if TYPE_CHECKING:
     from core.federation.ports import FederationInfo
+    from core.services.curation import Curation
+    from core.services.federated_rounds import FederatedRoundService
     from core.services.genres import GenreService
     from core.services.prompts import PromptService
     from core.services.voting import VotingService
+    from core.services.web_plays import PlayOutcome
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,10 @@ class WebPages:
         voting: VotingService | None = None,
         prompts: PromptService | None = None,
         federation: FederationInfo | None = None,
+        curation: Curation | None = None,
+        federated_rounds: FederatedRoundService | None = None,
     ) -> None:
+        self._federated_rounds = federated_rounds  # issue 18
         self._tracks = tracks
         self._catalog = catalog
         self.community = community
@@ -73,6 +81,7 @@ class WebPages:
         self._voting = voting
         self._prompts = prompts
         self._federation = federation
+        self._curation = curation
 
     async def home(self) -> HomePage:
         """The community: latest digest, newest tracks, open rounds, genres, peers."""
@@ -86,14 +95,16 @@ class WebPages:
                 log.warning("peer list unavailable: %s", err)
                 stats = []
             peers = tuple(PeerSummary(s.peer.name, s.peer.community, s.peer.homepage, s.entries) for s in stats)
+        newest = tuple(await self._catalog.public_recent(NEWEST_ON_HOME))
         return HomePage(
             community=self.community,
             instance_name=self.instance_name,
             latest_digest=latest,
-            newest=tuple(await self._catalog.public_recent(NEWEST_ON_HOME)),
+            newest=newest,
             open_rounds=rounds,
             genres=tuple(self._genres.names()) if self._genres is not None else (),
             peers=peers,
+            boosts=await self.boosts(newest + (tuple(t for t, _ in latest.top) if latest else ())),
         )
 
     async def track(self, track_id: str) -> TrackPage:
@@ -126,7 +137,47 @@ class WebPages:
             votes=votes,
             rounds=tuple(rounds),
             similar_prompts=tuple(similar),
+            boosts=(await self.boosts([track])).get(track.id, 0),
+            peer_boosts=await self._curation.store.peer_boosts(track.cid) if self._curation is not None else 0,
+            lineage=await self._lineage(track),
         )
+
+    async def boosts(self, tracks: Sequence[Track]) -> dict[TrackId, int]:
+        """Curators' boosts of each track: local boosts, else the count a peer's origin signed."""
+        curation = self._curation
+        if curation is None or not tracks:
+            return {}
+        counts = dict(await curation.reputation.boost_counts([t.id for t in tracks]))
+        for t in tracks:
+            if t.id not in counts and (peer := await curation.store.peer_boosts(t.cid)):
+                counts[t.id] = peer
+        return counts
+
+    async def _lineage(self, track: Track) -> LineageView | None:
+        """The track's parent and public children, or None when it has neither."""
+        if self._curation is None:
+            return None
+        family = await self._curation.lineage.family(track, Viewer())
+        children = []
+        for link in family.children:
+            child = await self._tracks.get(link.child_id)
+            if child is not None and is_public(child):
+                children.append((child, link.relation.value))
+        if family.parent is None and not children:
+            return None
+        parent = family.parent
+        return LineageView(
+            parent.parent_cid if parent else None,
+            family.parent_track,
+            parent.relation.value if parent else None,
+            tuple(children),
+        )
+
+    async def report_play(self, track_id: str, address: str) -> PlayOutcome | None:
+        """Count a web play of a public track (None: this instance keeps no curation)."""
+        if self._curation is None:
+            return None
+        return await self._curation.plays.report(track_id, address)
 
     async def genre(self, name: str, limit: int = TRACKS_PER_GENRE) -> GenrePage:
         """A genre of the taxonomy (by name or alias) and its newest public tracks."""
@@ -134,7 +185,8 @@ class WebPages:
         canonical = genres.lookup(name) if genres is not None else None
         if canonical is None:
             raise NotFoundError(f"there is no genre '{name}' here")
-        return GenrePage(canonical, tuple(await self._catalog.public_recent(limit, genre=canonical)))
+        tracks = tuple(await self._catalog.public_recent(limit, genre=canonical))
+        return GenrePage(canonical, tracks, await self.boosts(tracks))
 
     async def round(self, round_id: str) -> RoundPage:
         """A round's entries; its results once closed; entrants hidden while it is anonymous."""
@@ -165,7 +217,12 @@ class WebPages:
             )
         if closed:
             views.sort(key=lambda v: (v.rank if v.rank is not None else 1 << 30, v.number))
-        return RoundPage(rnd, tuple(views), closed)
+        federated = (
+            await federated_round_view(self._federated_rounds, self._tracks, rnd)
+            if self._federated_rounds is not None
+            else None
+        )
+        return RoundPage(rnd, tuple(views), closed, federated)
 
     async def digests(self) -> tuple[DigestSummary, ...]:
         """Every published digest, newest first (without resolving their tracks)."""

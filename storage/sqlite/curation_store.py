@@ -161,3 +161,15 @@ class SqliteCurationStore:
             (since.isoformat(), limit),
         )
         return [(Cid(r[0]), int(r[1])) for r in rows]
+
+    async def add_play(self, track_id: TrackId, at: datetime) -> None:
+        """Count a web play (no address, no member: only the track and the time)."""
+        await self._db.execute("INSERT INTO curation_web_plays(track_id, at) VALUES (?, ?)", (track_id, at.isoformat()))
+
+    async def plays_since(self, after: datetime | None) -> Sequence[tuple[TrackId, datetime]]:
+        """Plays after ``after``, oldest first (an indexed range read)."""
+        rows = await self._db.fetchall(
+            "SELECT track_id, at FROM curation_web_plays WHERE at > ? ORDER BY at",
+            ("" if after is None else after.isoformat(),),
+        )
+        return [(TrackId(r[0]), _at(r[1])) for r in rows]

@@ -135,6 +135,14 @@ class SqliteFederatedRoundStore:
     async def set_results_at(self, round_id: str, at: datetime) -> None:
         await self._db.execute("UPDATE fr_rounds SET results_at = ? WHERE id = ?", (at.isoformat(), round_id))
 
+    async def set_deadlines(
+        self, round_id: str, submit_until: datetime, vote_until: datetime, tally_until: datetime
+    ) -> None:
+        await self._db.execute(
+            "UPDATE fr_rounds SET submit_until = ?, vote_until = ?, tally_until = ? WHERE id = ?",
+            (submit_until.isoformat(), vote_until.isoformat(), tally_until.isoformat(), round_id),
+        )
+
     async def set_member(self, member: Member) -> bool:
         changed = await self._db.execute(
             "INSERT INTO fr_members (round_id, instance, name, joined, sent_at) VALUES (?, ?, ?, ?, ?)"
@@ -156,8 +164,8 @@ class SqliteFederatedRoundStore:
 
     async def add_entry(self, entry: RoundEntry) -> bool:
         changed = await self._db.execute(
-            "INSERT OR IGNORE INTO fr_entries (round_id, cid, track_id, origin, submitter, submitter_name, sent_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO fr_entries (round_id, cid, track_id, origin, submitter, submitter_name, sent_at,"
+            " title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.round_id,
                 entry.cid,
@@ -166,13 +174,14 @@ class SqliteFederatedRoundStore:
                 entry.submitter,
                 entry.submitter_name,
                 entry.sent_at.isoformat(),
+                entry.title,
             ),
         )
         return changed > 0
 
     async def entries(self, round_id: str) -> Sequence[RoundEntry]:
         rows = await self._db.fetchall(
-            "SELECT round_id, cid, track_id, origin, submitter, submitter_name, sent_at FROM fr_entries"
+            "SELECT round_id, cid, track_id, origin, submitter, submitter_name, sent_at, title FROM fr_entries"
             " WHERE round_id = ? ORDER BY cid",
             (round_id,),
         )
@@ -185,6 +194,7 @@ class SqliteFederatedRoundStore:
                 r["submitter"],
                 r["submitter_name"],
                 datetime.fromisoformat(r["sent_at"]),
+                r["title"],
             )
             for r in rows
         ]

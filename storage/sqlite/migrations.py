@@ -183,6 +183,7 @@ PROMPTS = Migration(
 
 from storage.sqlite import schema_chat as _chat  # noqa: E402
 from storage.sqlite import schema_curation as _curation  # noqa: E402
+from storage.sqlite import schema_federated_round_followups as _fr2  # noqa: E402
 from storage.sqlite import schema_federated_rounds as _fr  # noqa: E402
 from storage.sqlite import schema_federation_ops as _fed_ops  # noqa: E402
 from storage.sqlite import schema_prompts as _prompts  # noqa: E402
@@ -232,7 +233,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_web.WEB_INDEXES_VERSION, _web.WEB_INDEXES_NAME, _web.WEB_INDEXES_STATEMENTS),
     Migration(_web.WEB_ENTRIES_VERSION, _web.WEB_ENTRIES_NAME, _web.WEB_ENTRIES_STATEMENTS),
     Migration(_curation.CURATION_VERSION, _curation.CURATION_NAME, _curation.CURATION_STATEMENTS),
+    Migration(_curation.WEB_PLAYS_VERSION, _curation.WEB_PLAYS_NAME, _curation.WEB_PLAYS_STATEMENTS),
     Migration(_fr.FEDERATED_ROUNDS_VERSION, _fr.FEDERATED_ROUNDS_NAME, _fr.FEDERATED_ROUNDS_STATEMENTS),
     Migration(_chat.SHARER_NAME_VERSION, _chat.SHARER_NAME_NAME, _chat.SHARER_NAME_STATEMENTS),
     Migration(_fed_ops.OUTBOX_PARKING_VERSION, _fed_ops.OUTBOX_PARKING_NAME, _fed_ops.OUTBOX_PARKING_STATEMENTS),
+    Migration(_fr2.ENTRY_TITLE_VERSION, _fr2.ENTRY_TITLE_NAME, _fr2.ENTRY_TITLE_STATEMENTS),
 )

@@ -27,3 +27,11 @@ CURATION_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS track_votes_member ON track_votes(platform, user_id, track_id)",
     "CREATE INDEX IF NOT EXISTS shares_recent ON shares(shared_at)",
 )
+
+# Web plays (a weak recommendation signal): one row per counted play, no address or member.
+WEB_PLAYS_VERSION = 171
+WEB_PLAYS_NAME = "curation: web plays"
+WEB_PLAYS_STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE curation_web_plays (track_id TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE INDEX curation_web_plays_at ON curation_web_plays(at)",
+)

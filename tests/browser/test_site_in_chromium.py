@@ -157,3 +157,40 @@ async def test_a_visitor_opens_a_track_plays_seeks_and_searches_prompts(tmp_path
             await _screenshots(browser, f"{base}/tracks/{track.id}", "track", out)
         finally:
             await web.stop()
+
+
+async def test_the_player_reports_a_play_after_some_seconds_of_listening(tmp_path: Path, browser: Browser) -> None:
+    config = write_config(tmp_path / "c.toml", tmp_path / "data")
+    async with open_instance(load_settings(config, environ={})) as instance:
+        app = instance.app
+        assert app.curation is not None
+        track = (
+            await app.share.share_file(
+                make_mp3(tmp_path / "long.mp3", 30, 3),
+                member("alice"),
+                Declaration(title="Harbour lights", genre="synthwave"),
+                filename="long.mp3",
+            )
+        ).track
+        web = web_server_for(instance)
+        await web.start("127.0.0.1", 0)
+        base = f"http://127.0.0.1:{web.port}"
+        try:
+            page: Page = await browser.new_page()
+            blocked: list[str] = []
+            page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+            await page.goto(f"{base}/tracks/{track.id}")
+            assert await app.curation.store.plays_since(None) == []
+            async with page.expect_request(
+                lambda r: r.method == "POST" and r.url == f"{base}/tracks/{track.id}/play", timeout=WAIT_MS
+            ) as reported:
+                await page.locator("audio#player").evaluate("a => a.play()")
+            response = await (await reported.value).response()
+            assert response is not None and response.status == 204
+            # played for the threshold (8 s), not at once: the report waited for the listening
+            assert await page.evaluate("document.querySelector('audio').currentTime") >= 7.5
+            assert [t for t, _ in await app.curation.store.plays_since(None)] == [track.id]
+            assert not blocked, blocked
+            await page.close()
+        finally:
+            await web.stop()

@@ -77,6 +77,19 @@ async def test_a_round_is_stored_once_and_reads_back_whole(store: FederatedRound
     assert [r.id for r in await store.recent_rounds(5)] == ["wp-org:1"]
 
 
+async def test_deadlines_brought_forward_read_back(store: FederatedRoundStore) -> None:
+    await store.save_round(_round())
+    await store.set_deadlines("wp-org:1", T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    await store.set_participation("wp-org:1", Participation.CANCELLED, 7)
+    found = await store.get_round("wp-org:1")
+    assert found is not None and (found.submit_until, found.vote_until, found.tally_until) == (
+        T0,
+        T0 + timedelta(hours=1),
+        T0 + timedelta(hours=2),
+    )
+    assert found.participation is Participation.CANCELLED and not found.takes_part
+
+
 async def test_the_latest_opt_in_or_leave_wins(store: FederatedRoundStore) -> None:
     await store.save_round(_round())
     assert await store.set_member(Member("wp-org:1", "wp-b", "B", True, T0 + timedelta(minutes=2)))
@@ -88,7 +101,7 @@ async def test_the_latest_opt_in_or_leave_wins(store: FederatedRoundStore) -> No
 async def test_entries_are_kept_once_per_cid_in_cid_order(store: FederatedRoundStore) -> None:
     await store.save_round(_round())
     second = RoundEntry("wp-org:1", "bafkreib", "t2", "wp-b", "p2", None, T0)
-    first = RoundEntry("wp-org:1", "bafkreia", "t1", "wp-org", "p1", "Alice", T0)
+    first = RoundEntry("wp-org:1", "bafkreia", "t1", "wp-org", "p1", "Alice", T0, "Neon rain")
     assert await store.add_entry(second) and await store.add_entry(first)
     assert not await store.add_entry(first)
     assert list(await store.entries("wp-org:1")) == [first, second]

@@ -176,6 +176,9 @@ async def test_channel_set_checks_the_place_and_here_is_the_current_room(tmp_pat
         assert muted.failed and "may not post" in muted.text
         alias = await _run(instance, "channel set digest #music:hs", places=places)
         assert not alias.failed and await instance.app.destination("digest", "matrix") == "!music:hs"
+        genre = await _run(instance, "genre set synthwave bogus", places=places)
+        assert genre.failed and "not in bogus" in genre.text
+        assert "#music:hs" in (await _run(instance, "genre set synthwave here", places=places)).text
         terminal = await _run(instance, "channel set round here", platform="cli", place="cli")
         assert terminal.failed and "from the terminal give its id" in terminal.text
 

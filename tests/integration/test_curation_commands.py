@@ -12,10 +12,13 @@ from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
 from core.events.model import EventKind
 from core.model import Share
+from core.replies import Dialect, localize_text
 from core.voting_model import Voter
 from tests.support.audio import make_mp3
 from tests.support.factories import make_track, member
 from tests.support.instances import write_config
+
+PLAIN = Dialect("")
 
 
 def _inv(user: str, permission: Permission, args: dict[str, object], files: tuple[Attachment, ...] = ()) -> Invocation:
@@ -109,4 +112,4 @@ async def test_share_remix_of_with_stems_links_each_file_and_tells_the_parent_sh
         assert len(remixed) == 3
         posts = await instance.announcements.posts_for(remixed[-1])
         assert [p.target for p in posts] == ["genre:lofi"]
-        assert "Alice, your track Original has a new remix: Remix by Carol" in posts[0].reply.text
+        assert "Alice, your track Original has a new remix: Remix by Carol" in localize_text(posts[0].reply.text, PLAIN)

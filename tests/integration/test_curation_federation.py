@@ -13,6 +13,7 @@ from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
 from core.events.model import EventKind, Origin
 from core.model import Declaration, Sharer
+from core.replies import Dialect, localize_text
 from core.visibility import Viewer
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
@@ -146,4 +147,4 @@ async def test_a_remix_shared_on_b_of_a_track_from_a_is_linked_on_both_and_a_sha
         ]
         assert told and told[0].event.origin is Origin.PEER
         posts = await a.instance.announcements.posts_for(told[0])
-        assert posts and "Alice, your track" in posts[0].reply.text
+        assert posts and "Alice, your track" in localize_text(posts[0].reply.text, Dialect(""))

@@ -33,8 +33,13 @@ async def test_a_federated_round_needs_federation_and_keeps_its_deadlines(tmp_pa
             RoundRules("Night drive"), member("mod"), "!room:hs", timedelta(hours=1), timedelta(hours=1)
         )
         fed = await rounds.announce(rnd, "!fed:hs", 0.5)
-        closing = await _run(instance, f"round close {rnd.id}")
-        assert closing.failed and "cross-community" in closing.text
+        closing = await _run(instance, f"round close {rnd.id}")  # the organiser closes for every community
+        assert not closing.failed and "closed phase" in closing.text  # (no entries: nothing to vote on)
+        moved = await rounds.get(fed.id)
+        assert moved.submit_until < fed.submit_until and moved.vote_until == fed.vote_until
+        assert [kind for _, _, kind, _ in await rounds.store.outbox_pending(10)][-1] == "schedule"
+        too_late = await _run(instance, f"round cancel {fed.id}")
+        assert too_late.failed and "can no longer be cancelled" in too_late.text
         status = await _run(instance, "round federated")
         assert not status.failed and "organised here" in status.text and "50%" in status.text
         left = await _run(instance, f"round leave {fed.id}")
@@ -43,3 +48,21 @@ async def test_a_federated_round_needs_federation_and_keeps_its_deadlines(tmp_pa
         assert joined.failed and "already takes part" in joined.text
         members_only = await _run(instance, f"round join {fed.id}", Permission.MEMBER)
         assert members_only.failed
+
+
+async def test_the_organiser_cancels_its_round_before_voting(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path / "c.toml", tmp_path / "data"), environ={})
+    async with open_instance(settings) as instance:
+        voting, rounds = instance.app.voting, instance.app.federated_rounds
+        assert voting is not None and rounds is not None
+        rnd = await voting.start(
+            RoundRules("Night drive"), member("mod"), "!room:hs", timedelta(hours=1), timedelta(hours=1)
+        )
+        fed = await rounds.announce(rnd, "!fed:hs")
+        assert (await _run(instance, f"round cancel {fed.id}", Permission.MEMBER)).failed
+        cancelled = await _run(instance, f"round cancel {fed.id}")
+        assert not cancelled.failed and "cancelled" in cancelled.text
+        assert (await voting.get(rnd.id)).phase.value == "closed"
+        assert [kind for _, _, kind, _ in await rounds.store.outbox_pending(10)][-1] == "cancel"
+        again = await _run(instance, f"round cancel {fed.id}")
+        assert again.failed and "is over" in again.text
