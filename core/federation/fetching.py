@@ -10,6 +10,7 @@ from dataclasses import replace
 from core.errors import IntegrityError, TooLargeError, WavepoolError
 from core.events.model import DomainEvent, EventKind, Origin
 from core.federation.event_types import MAX_ATTEMPTS, backoff
+from core.federation.intake import tombstone_marker
 from core.federation.manifest import (
     track_from_manifest,
 )
@@ -66,6 +67,13 @@ class Fetching(PeerRegistry):
 
     async def _record_fetched(self, fetched: list[Track]) -> int:
         """Make the blobs' names durable, then record the tracks in one transaction; how many."""
+        # A tombstone from the origin may have been read while the blob was on its way.
+        for track in [t for t in fetched if await self.store.seen(tombstone_marker(t.id, t.origin_instance))]:
+            log.debug("%s was taken down by its origin while it was fetched: not recorded", track.id)
+            await self.store.finish(track.id)
+            fetched.remove(track)
+        if not fetched:
+            return 0
         await self._pool.sync_names()  # one journal commit for the batch, before the rows say "here"
         now = self._clock.now()
         async with self._events.transaction(), self.store.atomic():

@@ -134,6 +134,8 @@ class Intake(PeerRegistry):
         track = await self._tracks.get(track_id)
         if track is None:
             await self.store.finish(track_id)  # never fetch it now
+            # ... nor record it when a fetch of it is already under way (fetching.py checks this)
+            await self.store.mark_seen(tombstone_marker(track_id, peer.instance_id))
             return Outcome(OutcomeKind.NOTHING, "unknown track")
         if track.origin_instance != peer.instance_id and not sender_is_moderator:
             self.rejected_events += 1
@@ -169,3 +171,8 @@ class Intake(PeerRegistry):
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("federated takedown of %s (%s); blob deleted: %s", track.id, track.title, deleted)
         return Outcome(OutcomeKind.DONE, "taken down")
+
+
+def tombstone_marker(track_id: str, origin: str) -> str:
+    """The ``fed_seen`` key that says the track's origin took it down before it was recorded here."""
+    return f"tombstone:{track_id}:{origin}"

@@ -4,11 +4,14 @@ Runs over the SQLite and the in-memory federation store (the replication contrac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from core.federation.event_types import MAX_ATTEMPTS
+from core.federation.outcomes import OutcomeKind
 from core.federation.ports import LastingSendError
 from tests.contract import test_replication as replication
 from tests.contract.test_replication import Node, _local_track
@@ -113,3 +116,27 @@ async def test_a_parked_fetch_can_be_dropped(net: list[Node]) -> None:
         "retrying": 0,
         "parked": 0,
     }
+
+
+async def test_a_tombstone_read_while_its_blob_is_fetched_keeps_the_track_out(net: list[Node]) -> None:
+    a, b, _ = net
+    track = await _local_track(a, b"racing " * 700)
+    await a.rep.publish_track(track)
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"]
+    gate = asyncio.Event()
+    opened = b.sources.open
+
+    async def slow_open(source: Mapping[str, str], max_bytes: int) -> AsyncIterator[bytes]:
+        await gate.wait()  # the blob is on its way while the tombstone is read
+        async for piece in opened(source, max_bytes):
+            yield piece
+
+    b.rep._sources = SimpleNamespace(open=slow_open)
+    fetching = asyncio.create_task(b.rep.run_queue())
+    await a.rep.publish_tombstone(track, "asked by the author")
+    await a.rep.flush_outbox()
+    assert [o.kind for o in await b.read()] == [OutcomeKind.NOTHING]  # not recorded yet: unknown here
+    gate.set()
+    assert await fetching == 0
+    assert await b.tracks.get(track.id) is None and await b.store.queue_size() == 0
