@@ -9,13 +9,13 @@ chat bots' posts). The queue is durable: what was queued before a restart is don
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from bots.instance import Instance
 from core.events.model import EventKind, RecordedEvent
 from core.federation.replica_fingerprints import ReplicaFingerprints
+from core.waiting import wait_until_set
 from storage.media.fingerprint import fingerprint
 from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.replica_print_store import SqliteReplicaPrintStore
@@ -80,8 +80,7 @@ class ReplicaPrintsPart:
                 if await self._fetching():
                     # Fetching first: an fpcalc run costs ~0.1 s of CPU even on a short
                     # blob, and on a small machine it slowed a replication to half speed.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), FETCHING_WAIT_S)
+                    await wait_until_set(self._wake, FETCHING_WAIT_S)
                     continue
                 try:
                     done = await self.service.run_due()
@@ -92,7 +91,6 @@ class ReplicaPrintsPart:
                     done = 0
                 if done:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_WAIT_S)
+                await wait_until_set(self._wake, IDLE_WAIT_S)
         finally:
             self._running = False

@@ -305,6 +305,9 @@ class Parts:
         return {part.name: part.health() for part in self.all()}
 
 
+STOP_TRIES = 10
+STOP_WAIT_S = 2.0
+
 PART_NAMES = ("scheduler", "matrix", "discord", "federation")
 
 
@@ -426,9 +429,18 @@ def _report_part_end(task: asyncio.Task[Any]) -> None:
 
 
 async def stop_parts(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel the parts' tasks and wait until each has finished."""
+    """Cancel the parts' tasks and wait until each has finished (a task that let a cancellation
+    pass is cancelled again, a bounded number of times, so a stop never hangs)."""
     for task in tasks:
         task.cancel()
     for task in tasks:
+        for _ in range(STOP_TRIES):
+            done, _pending = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+            if done:
+                break
+            task.cancel()
+        else:
+            log.error("%s did not stop after %d cancellations", task.get_name(), STOP_TRIES)
+            continue
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from core.events.model import DomainEvent, RecordedEvent
+from core.waiting import wait_until_set
 
 
 class MemoryEventLog:
@@ -67,6 +68,5 @@ class MemoryEventLog:
 
     async def wait_for_new(self, seconds: float) -> None:
         """Until an event is recorded, or after ``seconds``."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._recorded.wait(), seconds)
+        await wait_until_set(self._recorded, seconds)
         self._recorded.clear()

@@ -28,6 +28,7 @@ from core.federation.policy import FederationPolicy
 from core.federation.ports import FederationTransport, LastingSendError
 from core.federation.publishing import FederationPublisher
 from core.federation.replication import INSTANCE_EVENT, SNAPSHOT_STATE, Replicator
+from core.waiting import wait_until_set
 from storage.identity import instance_id_for, verify_signature
 from storage.sqlite.federation_store import SqliteFederationStore
 
@@ -276,8 +277,7 @@ class FederationRunner:
         while True:
             if not self.reader.rooms:  # nothing to read until a room is joined
                 self._rooms_changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._rooms_changed.wait(), timeout=5.0)
+                await wait_until_set(self._rooms_changed, 5.0)
                 continue
             try:
                 await self.reader.sync_once(timeout_ms=1000)
@@ -304,8 +304,7 @@ class FederationRunner:
                 raise
             except Exception as error:
                 log.warning("federation worker: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=2.0)
+            await wait_until_set(self._wake, 2.0)
 
     async def run(self) -> None:
         """Join, then read and work until cancelled; a failed start is retried with backoff."""

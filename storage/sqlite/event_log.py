@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from core.events.model import DomainEvent, RecordedEvent, from_record, to_record
+from core.waiting import wait_until_set
 from storage.sqlite.database import Database
 
 
@@ -73,6 +74,5 @@ class SqliteEventLog:
 
     async def wait_for_new(self, seconds: float) -> None:
         """Until an event is recorded here, or after ``seconds``."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._recorded.wait(), seconds)
+        await wait_until_set(self._recorded, seconds)
         self._recorded.clear()
