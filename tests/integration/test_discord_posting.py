@@ -101,12 +101,13 @@ async def test_a_25_entry_round_posts_every_entry_votable_and_every_standing(fak
         moderator = Sharer("discord", "mod", "Mod")
         rnd = await seed_round(app, members, moderator, fake.channels["rounds"], 25)
 
-        async def announced() -> bool:
-            return len(fake.messages.get(fake.channels["rounds"], [])) >= 27  # started, voting open, 25 entries
+        wanted = {f"wp:vote:round:{rnd.id}:{n}:4" for n in range(1, 26)}
+
+        async def announced() -> bool:  # every entry's card with its buttons (audio may come in between)
+            return wanted <= {c for m in _posted(fake, "rounds") for c in _buttons(m)}
 
         await eventually(announced, 60, "the entries")
         posted = _posted(fake, "rounds")
-        wanted = {f"wp:vote:round:{rnd.id}:{n}:4" for n in range(1, 26)}
         assert await _press_all(fake, posted, wanted, "carol") == 25
 
         async def ballots() -> bool:
