@@ -5,23 +5,21 @@ entry card and vote is there exactly once, and the instances serve on without a 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bots.federation.part import ROOM_EVENT_LEVELS
 from core.model import Share, Sharer
 from core.voting_model import RoundRules
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.chaos.homeserver_faults import kill, restart
 from tests.integration.test_matrix_bot import PARTS, Room, _ready
 from tests.support.factories import make_track
-from tests.support.federation import publish_fast
+from tests.support.federation import federation_room, publish_fast
 from tests.support.homeserver import Homeserver
-from tests.support.instances import running, write_config
+from tests.support.instances import running
 from tests.support.waiting import eventually
 
 
@@ -33,18 +31,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
 
 
 async def test_replication_survives_a_homeserver_crash(synapse: Homeserver, tmp_path: Path) -> None:
-    _, owner_token = synapse.register(f"owner{os.urandom(3).hex()}")
-    room = synapse.create_room(owner_token, name="wavepool federation", events=ROOM_EVENT_LEVELS)
-    configs = {}
-    for name in "ab":
-        user, token = synapse.register(f"{name}{os.urandom(3).hex()}")
-        configs[name] = write_config(
-            tmp_path / f"{name}.toml",
-            tmp_path / name,
-            matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-            federation={"rooms": [room]},
-            http={"port": 0},
-        )
+    _room, configs, _owner = federation_room(synapse, tmp_path, "ab")
     async with running(configs["a"]) as a, running(configs["b"]) as b:
         before = await publish_fast(a, 3, tmp_path)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from bots.federation.part import ROOM_EVENT_LEVELS
 from core.commands.declaration import Attachment, Command, Invocation, Permission
 from core.commands.dispatch import execute
 from core.commands.parsing import parse_chat
@@ -17,8 +15,9 @@ from core.replies import Dialect, localize_text
 from core.visibility import Viewer
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
+from tests.support.federation import federation_room
 from tests.support.homeserver import Homeserver
-from tests.support.instances import Running, running, write_config
+from tests.support.instances import Running, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.synapse
@@ -35,20 +34,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 
 def _configs(synapse: Homeserver, tmp_path: Path, curation_a: dict[str, object]) -> dict[str, Path]:
-    owner, owner_token = synapse.register(f"owner{os.urandom(3).hex()}")
-    room = synapse.create_room(owner_token, name="wavepool federation", events=ROOM_EVENT_LEVELS)
-    configs = {}
-    for name in "ab":
-        user, token = synapse.register(f"{name}{os.urandom(3).hex()}")
-        configs[name] = write_config(
-            tmp_path / f"{name}.toml",
-            tmp_path / name,
-            matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-            federation={"rooms": [room]},
-            http={"port": 0},
-            curation=curation_a if name == "a" else {},
-        )
-    return configs
+    return federation_room(synapse, tmp_path, "ab", lambda name: {"curation": curation_a if name == "a" else {}})[1]
 
 
 def _command(run: Running, text: str) -> tuple[Command, Invocation]:

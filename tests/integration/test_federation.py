@@ -18,6 +18,7 @@ from core.model import Declaration, Sharer, TrackStatus
 from core.views.digest import digest_reply
 from storage.sqlite.federation_store import SqliteFederationStore
 from tests.support.audio import make_mp3
+from tests.support.federation import federation_room as make_federation_room
 from tests.support.federation import publish_fast
 from tests.support.homeserver import Homeserver
 from tests.support.instances import running, write_config
@@ -36,19 +37,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def federation_room(synapse: Homeserver, tmp_path: Path):
     """A room and three instance accounts (a, b, c) with their configs."""
-    owner, owner_token = synapse.register(f"owner{os.urandom(3).hex()}")
-    room = synapse.create_room(owner_token, name="wavepool federation", events=ROOM_EVENT_LEVELS)
-    configs = {}
-    for name in "abc":
-        user, token = synapse.register(f"{name}{os.urandom(3).hex()}")
-        configs[name] = write_config(
-            tmp_path / f"{name}.toml",
-            tmp_path / name,
-            matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-            federation={"rooms": [room]},
-            http={"port": 0},
-        )
-    return room, configs, (owner, owner_token)
+    return make_federation_room(synapse, tmp_path, "abc")
 
 
 async def _share(run, path: Path):

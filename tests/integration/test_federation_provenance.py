@@ -9,7 +9,6 @@ manifest dated a year earlier does not win: the homeserver's event times settle 
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from bots.federation.part import ROOM_EVENT_LEVELS
 from core.federation.replica_fingerprints import ReplicaPrint
 from core.model import Declaration, Sharer, TrackId, Verdict
 from storage.media.fingerprint import fingerprint
@@ -25,8 +23,9 @@ from storage.sqlite.federation_store import SqliteFederationStore
 from storage.sqlite.replica_print_store import SqliteReplicaPrintStore
 from tests.support.audio import make_mp3
 from tests.support.factories import make_track
+from tests.support.federation import federation_room
 from tests.support.homeserver import Homeserver
-from tests.support.instances import Running, running, write_config
+from tests.support.instances import Running, running
 from tests.support.reencodes import reencode
 from tests.support.waiting import eventually
 
@@ -50,20 +49,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture
 def configs(synapse: Homeserver, tmp_path: Path) -> dict[str, Path]:
-    _owner, owner_token = synapse.register(f"owner{os.urandom(3).hex()}")
-    room = synapse.create_room(owner_token, name="wavepool federation", events=ROOM_EVENT_LEVELS)
-    out = {}
-    for name in "abc":
-        user, token = synapse.register(f"{name}{os.urandom(3).hex()}")
-        out[name] = write_config(
-            tmp_path / f"{name}.toml",
-            tmp_path / name,
-            instance={"community": COMMUNITIES[name]},
-            matrix={"homeserver": synapse.url, "user_id": user, "access_token": token},
-            federation={"rooms": [room]},
-            http={"port": 0},
-        )
-    return out
+    return federation_room(synapse, tmp_path, "abc", lambda name: {"instance": {"community": COMMUNITIES[name]}})[1]
 
 
 async def _arrives_fingerprinted(peer: Running, track_id: TrackId) -> ReplicaPrint:
