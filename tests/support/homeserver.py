@@ -15,10 +15,12 @@ import hashlib
 import hmac
 import json
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -84,6 +86,7 @@ class Homeserver:
     secret: str
     process: subprocess.Popen[bytes] | None = None
     users: dict[str, str] = field(default_factory=dict)  # user id -> access token
+    database_dir: Path | None = None  # a tmpfs folder holding the database, removed at stop
 
     @property
     def url(self) -> str:
@@ -91,8 +94,15 @@ class Homeserver:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, folder: Path, federating: bool = False, max_upload: str = "50M") -> Homeserver:
-        """Configure and start; returns once the server answers."""
+    def start(
+        cls, folder: Path, federating: bool = False, max_upload: str = "50M", database_in_memory: bool = False
+    ) -> Homeserver:
+        """Configure and start; returns once the server answers.
+
+        ``database_in_memory`` keeps Synapse's SQLite file on tmpfs (/dev/shm) where there is one:
+        load tests use it because every stored event is a commit, and on a test machine's disk the
+        fsync of each commit was a sixth of Synapse's work (a deployment runs PostgreSQL on its
+        own disk). The file survives a restart of the server, not of the machine."""
         import yaml  # Synapse depends on PyYAML
         from signedjson.key import generate_signing_key, write_signing_keys
 
@@ -101,6 +111,10 @@ class Homeserver:
         fed_port = free_port() if federating else None
         server_name = f"localhost:{fed_port}" if federating else "localhost"
         secret = secrets.token_hex(16)
+        shm = Path("/dev/shm")
+        database_dir = (
+            Path(tempfile.mkdtemp(prefix="synapse-db-", dir=shm)) if database_in_memory and shm.is_dir() else None
+        )
         key_path = folder / "signing.key"
         with key_path.open("w") as handle:
             write_signing_keys(handle, [generate_signing_key("a_" + secrets.token_hex(2))])
@@ -119,7 +133,7 @@ class Homeserver:
             "public_baseurl": f"http://127.0.0.1:{port}/",
             "pid_file": str(folder / "pid"),
             "listeners": listeners,
-            "database": {"name": "sqlite3", "args": {"database": str(folder / "hs.db")}},
+            "database": {"name": "sqlite3", "args": {"database": str((database_dir or folder) / "hs.db")}},
             "media_store_path": str(folder / "media"),
             "signing_key_path": str(key_path),
             "log_config": str(folder / "log.yaml"),
@@ -202,7 +216,7 @@ class Homeserver:
             )
         )
         (folder / "homeserver.yaml").write_text(yaml.safe_dump(config))
-        server = cls(folder, port, server_name, secret)
+        server = cls(folder, port, server_name, secret, database_dir=database_dir)
         out = (folder / "stdout.log").open("wb")
         server.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c", str(folder / "homeserver.yaml")],
@@ -235,15 +249,17 @@ class Homeserver:
         return text
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if needed."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        """SIGTERM, then SIGKILL if needed; a tmpfs database goes with it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.database_dir is not None:
+            shutil.rmtree(self.database_dir, ignore_errors=True)
+            self.database_dir = None
 
     # -- client-server calls (blocking; tests call them from threads or between awaits) -------
 
@@ -322,6 +338,17 @@ class Homeserver:
     def join(self, token: str, room: str) -> str:
         """Join by id or alias."""
         return str(self.call("POST", f"/_matrix/client/v3/join/{urllib.parse.quote(room)}", token, {})["room_id"])
+
+    def mentions_only(self, token: str, room_id: str) -> None:
+        """Set the room to "mentions & keywords" for this account (Element's room setting: a room
+        push rule with no actions; mentions still notify through the override rules).
+
+        Load tests set it for their simulated members: with the default rules Synapse writes an
+        ``event_push_actions`` row for every local member on every message (half its work in a
+        1,000-member room, measured with py-spy), work that in a real community is spread over the
+        members' own homeservers, and that a large room's members mostly switch off anyway."""
+        path = f"/_matrix/client/v3/pushrules/global/room/{urllib.parse.quote(room_id)}"
+        self.call("PUT", path, token, {"actions": []})
 
     def send(self, token: str, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
         """Send an event; its id."""
