@@ -31,6 +31,7 @@ from typing import Any
 
 START_TIMEOUT_S = 60.0
 RATE = {"per_second": 1000, "burst_count": 10000}
+MEMBER_PREFIX = "member-"  # localparts of simulated members (``Homeserver.register_member``)
 
 
 def free_port() -> int:
@@ -87,6 +88,7 @@ class Homeserver:
     process: subprocess.Popen[bytes] | None = None
     users: dict[str, str] = field(default_factory=dict)  # user id -> access token
     database_dir: Path | None = None  # a tmpfs folder holding the database, removed at stop
+    members_token: str | None = None  # the application service that registers simulated members
 
     @property
     def url(self) -> str:
@@ -95,14 +97,26 @@ class Homeserver:
 
     @classmethod
     def start(
-        cls, folder: Path, federating: bool = False, max_upload: str = "50M", database_in_memory: bool = False
+        cls,
+        folder: Path,
+        federating: bool = False,
+        max_upload: str = "50M",
+        database_in_memory: bool = False,
+        simulated_members: bool = False,
     ) -> Homeserver:
         """Configure and start; returns once the server answers.
 
         ``database_in_memory`` keeps Synapse's SQLite file on tmpfs (/dev/shm) where there is one:
         load tests use it because every stored event is a commit, and on a test machine's disk the
         fsync of each commit was a sixth of Synapse's work (a deployment runs PostgreSQL on its
-        own disk). The file survives a restart of the server, not of the machine."""
+        own disk). The file survives a restart of the server, not of the machine.
+
+        ``simulated_members`` registers an application service owning ``@member-*`` accounts
+        (``register_member``), as a bridge owns its bridged users. Synapse evaluates no push
+        rules for such accounts: a message in a room of 1,000 plain local accounts costs it a
+        push-rule pass and an unread-count row for each (most of its work there, measured with
+        py-spy), work that in a real community each member's own homeserver does for its own
+        users. For the bot, a member is a member: same events, same commands, same answers."""
         import yaml  # Synapse depends on PyYAML
         from signedjson.key import generate_signing_key, write_signing_keys
 
@@ -177,6 +191,20 @@ class Homeserver:
             "reject_limit": 10000,
             "concurrent": 100,
         }
+        members_token = None
+        if simulated_members:
+            members_token = secrets.token_hex(16)
+            registration = {
+                "id": "simulated-members",
+                "url": None,  # events are not pushed to it: the members act through the client API
+                "as_token": members_token,
+                "hs_token": secrets.token_hex(16),
+                "sender_localpart": "members-bridge",
+                "rate_limited": False,
+                "namespaces": {"users": [{"exclusive": True, "regex": f"@{MEMBER_PREFIX}.*"}]},
+            }
+            (folder / "members-appservice.yaml").write_text(yaml.safe_dump(registration))
+            config["app_service_config_files"] = [str(folder / "members-appservice.yaml")]
         config.pop("rc_key_requests")
         config.pop("rc_3pid_validation")
         if federating:
@@ -216,7 +244,7 @@ class Homeserver:
             )
         )
         (folder / "homeserver.yaml").write_text(yaml.safe_dump(config))
-        server = cls(folder, port, server_name, secret, database_dir=database_dir)
+        server = cls(folder, port, server_name, secret, database_dir=database_dir, members_token=members_token)
         out = (folder / "stdout.log").open("wb")
         server.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c", str(folder / "homeserver.yaml")],
@@ -308,6 +336,15 @@ class Homeserver:
                 "mac": digest.hexdigest(),
             },
         )
+        self.users[data["user_id"]] = data["access_token"]
+        return data["user_id"], data["access_token"]
+
+    def register_member(self, name: str) -> tuple[str, str]:
+        """A simulated member ``@member-<name>`` (needs ``simulated_members``); (user id, access token)."""
+        if self.members_token is None:
+            raise RuntimeError("start the homeserver with simulated_members=True")
+        body = {"type": "m.login.application_service", "username": MEMBER_PREFIX + name}
+        data = self.call("POST", "/_matrix/client/v3/register", self.members_token, body)
         self.users[data["user_id"]] = data["access_token"]
         return data["user_id"], data["access_token"]
 
