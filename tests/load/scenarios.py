@@ -156,14 +156,12 @@ def _threads(work: Callable[[int], Any], count: int, workers: int = 8) -> list[A
 
 
 def matrix_members(hs: Homeserver, room: str, count: int) -> list[tuple[str, str]]:
-    """``count`` fresh accounts joined to ``room``, the room set to "mentions & keywords" for
-    each (see ``Homeserver.mentions_only``): (user id, token)."""
+    """``count`` fresh simulated members (``Homeserver.register_member``) joined to ``room``: (user id, token)."""
     tag = os.urandom(3).hex()
 
     def one(index: int) -> tuple[str, str]:
-        user, token = hs.register(f"m{tag}x{index}")
+        user, token = hs.register_member(f"{tag}x{index}")
         hs.join(token, room)
-        hs.mentions_only(token, room)
         return user, token
 
     return _threads(one, count)

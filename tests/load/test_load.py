@@ -33,7 +33,9 @@ SHARES = int(100 * SCALE)
 
 @pytest.fixture(scope="module")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
-    server = Homeserver.start(tmp_path_factory.mktemp("synapse-load"), max_upload="5M")
+    server = Homeserver.start(
+        tmp_path_factory.mktemp("synapse-load"), max_upload="5M", database_in_memory=True, simulated_members=True
+    )
     yield server
     server.stop()
 

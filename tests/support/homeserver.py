@@ -376,17 +376,6 @@ class Homeserver:
         """Join by id or alias."""
         return str(self.call("POST", f"/_matrix/client/v3/join/{urllib.parse.quote(room)}", token, {})["room_id"])
 
-    def mentions_only(self, token: str, room_id: str) -> None:
-        """Set the room to "mentions & keywords" for this account (Element's room setting: a room
-        push rule with no actions; mentions still notify through the override rules).
-
-        Load tests set it for their simulated members: with the default rules Synapse writes an
-        ``event_push_actions`` row for every local member on every message (half its work in a
-        1,000-member room, measured with py-spy), work that in a real community is spread over the
-        members' own homeservers, and that a large room's members mostly switch off anyway."""
-        path = f"/_matrix/client/v3/pushrules/global/room/{urllib.parse.quote(room_id)}"
-        self.call("PUT", path, token, {"actions": []})
-
     def send(self, token: str, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
         """Send an event; its id."""
         txn = secrets.token_hex(8)
