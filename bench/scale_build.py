@@ -407,6 +407,73 @@ def upgrade(old: Path, partial: Path) -> dict[str, float]:
     return asyncio.run(_upgrade(partial))
 
 
+# -- federation rows (added to a build that lacks them) --------------------------------------
+
+PEERS = 20
+REPLICATED_SHARE = 0.3  # of the tracks, with a peer as their manifest's origin
+
+
+def add_federation(data: Path) -> float:
+    """A federating instance's rows: ``PEERS`` peers and a manifest for every track; seconds.
+
+    Each manifest is ``core.federation.manifest.manifest_for`` of the stored track and its stored
+    fingerprint (~5 KB, as published), so a scan of ``fed_manifests`` costs what it would.
+    """
+    from core.federation.manifest import manifest_for
+    from core.model import Fingerprint
+    from storage.sqlite import track_repository as tr
+
+    began = time.perf_counter()
+    rng = random.Random(220)
+    conn = sqlite3.connect(data / "wavepool.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        peers = [f"peer{n:02d}" for n in range(PEERS)]
+        seen = (NOW - timedelta(days=200)).isoformat()
+        conn.executemany(
+            "INSERT OR REPLACE INTO fed_peers(instance_id, user_id, public_key, name, community, homepage,"
+            " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (p, f"@{p}:peer.example", "k" * 44, f"Peer {p}", f"Community {p}", "", seen, NOW.isoformat())
+                for p in peers
+            ],
+        )
+        signature = {"instance": "scale", "key": "k" * 44, "sig": "s" * 88}
+        batch: list[tuple[str, str, str, str, str]] = []
+        columns = ", ".join("t." + c.strip() for c in tr._COLUMNS.split(","))
+        cursor = conn.execute(
+            f"SELECT {columns}, f.duration_s AS fp_s, f.vals AS fp_vals FROM tracks t"
+            " JOIN fingerprints f ON f.track_id = t.id ORDER BY t.rowid"
+        )
+        for index, row in enumerate(cursor):
+            track = tr._track(row)
+            origin = rng.choice(peers) if rng.random() < REPLICATED_SHARE else "scale"
+            print_ = Fingerprint(tr._unpack(row["fp_vals"]), float(row["fp_s"]))
+            manifest = {**manifest_for(track, [], "Scale", print_), "signature": signature}
+            batch.append((track.id, track.cid, origin, json.dumps(manifest, sort_keys=True), f"$event{index}"))
+            if len(batch) == 5000:
+                _flush_manifests(conn, batch)
+        _flush_manifests(conn, batch)
+        seconds = round(time.perf_counter() - began, 1)
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_build (step TEXT PRIMARY KEY, seconds REAL NOT NULL)")
+        conn.execute("INSERT OR REPLACE INTO bench_build VALUES ('federation rows', ?)", (seconds,))
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    print(f"  added {PEERS} peers and a manifest per track in {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def _flush_manifests(conn: sqlite3.Connection, batch: list[tuple[str, str, str, str, str]]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO fed_manifests(track_id, cid, origin, manifest, event_id) VALUES (?, ?, ?, ?, ?)",
+        batch,
+    )
+    conn.commit()
+    batch.clear()
+
+
 # -- the cache ------------------------------------------------------------------------------
 
 
