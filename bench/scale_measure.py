@@ -13,6 +13,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.model import Fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +46,7 @@ def _rss_mb(pid: int | str = "self") -> tuple[float, float]:
 
 def _patch_analysis() -> None:
     """Share without audio analysis: the inspector answers at once (the pass is bench/ingest.py's)."""
-    from core.model import AudioInfo, Fingerprint, QualityReport
+    from core.model import AudioInfo, QualityReport
     from core.ports import TagInfo
     from storage.media.inspector import FfmpegMediaInspector
 
@@ -59,7 +63,7 @@ def _patch_analysis() -> None:
         return QualityReport(-14.0, -1.0, 0.0, 0.0, 0.0, 0.3)
 
     async def fingerprint(self: object, path: Path) -> Fingerprint:
-        return Fingerprint(tuple(array.array("I", hashlib.shake_256(path.read_bytes()).digest(4 * 955))), 120.0)
+        return _fingerprint_of(path.read_bytes())
 
     for name, method in (
         ("probe", probe),
@@ -69,6 +73,17 @@ def _patch_analysis() -> None:
         ("fingerprint", fingerprint),
     ):
         setattr(FfmpegMediaInspector, name, method)
+
+
+def _fingerprint_of(data: bytes) -> Fingerprint:
+    from core.model import Fingerprint
+
+    return Fingerprint(tuple(array.array("I", hashlib.shake_256(data).digest(4 * 955))), 120.0)
+
+
+def random_fingerprint(seed: int) -> Fingerprint:
+    """A 120 s fingerprint like the share's (a new sound: no stored track shares its bands)."""
+    return _fingerprint_of(f"lookup {seed}".encode())
 
 
 def _free_port() -> int:
