@@ -94,7 +94,8 @@ async def discord_votes(fake: DiscordFake, run: Running, members: int, over_s: f
     voting = run.instance.app.voting
     assert voting is not None
     mod = Sharer("discord", "1", "mod")
-    rnd = await voting.start(RoundRules(theme="Load"), mod, "x", timedelta(hours=1), timedelta(hours=1))
+    rounds = str(fake.channels["rounds"])  # the round is announced there, as a real one would be
+    rnd = await voting.start(RoundRules(theme="Load"), mod, rounds, timedelta(hours=1), timedelta(hours=1))
     for name in ("bob", "carol"):
         user = fake.user(name)
         who = Sharer("discord", user["id"], name)
