@@ -23,12 +23,13 @@ from urllib.parse import quote
 
 import nio
 
+from bots.matrix.render import CONTENT_BYTES, json_bytes
 from core.replies import Reply
 
 log = logging.getLogger(__name__)
 
 ANSWERS_FIELD = "org.wavepool.answers"  # event ids a batched notice answers, for clients and tests
-MOST_PER_NOTICE = 40  # keeps a notice far below Matrix's 64 KiB event limit
+MOST_PER_NOTICE = 40  # a notice stays readable; long lines split it further (CONTENT_BYTES)
 LONGEST_LINE = 300
 
 
@@ -109,7 +110,14 @@ class AnswerBatcher:
                     item.done.set_result(None)
 
     async def _send_batch(self, room_id: str, batch: list[_Due]) -> None:
-        response = await self._client.room_send(room_id, "m.room.message", self._content(room_id, batch))
+        content = self._content(room_id, batch)
+        size = json_bytes(content["body"]) + json_bytes(content["formatted_body"])
+        if size > CONTENT_BYTES and len(batch) > 1:  # long lines: two notices, each under Synapse's limit
+            half = len(batch) // 2
+            await self._send_batch(room_id, batch[:half])
+            await self._send_batch(room_id, batch[half:])
+            return
+        response = await self._client.room_send(room_id, "m.room.message", content)
         if isinstance(response, nio.RoomSendError):
             log.warning("could not answer %d commands in %s: %s", len(batch), room_id, response.message)
 

@@ -8,6 +8,7 @@ from typing import Any
 import nio
 
 from bots.matrix.answers import ANSWERS_FIELD, MOST_PER_NOTICE, AnswerBatcher, batchable
+from bots.matrix.render import CONTENT_BYTES, json_bytes
 from core.replies import Reply
 
 VOTED = Reply(text="Vote counted.", private=True)
@@ -77,3 +78,24 @@ async def test_only_one_line_private_answers_are_batched() -> None:
     assert not batchable(Reply(text="Round 3 is now in the voting phase."))  # the room should see it
     assert not batchable(Reply(text="a\nb", private=True))
     assert not batchable(Reply(title="Help", text="x", private=True))
+
+
+async def test_long_answers_split_into_notices_under_the_event_limit() -> None:
+    batcher, client, replies = _batcher()
+    client.release.clear()
+    long = Reply(text="\U0001f600" * 300, private=True)  # 300 characters, 1,200 bytes in text and again in HTML
+    tasks = [asyncio.create_task(batcher.answer("!r:hs", "$e0", "@m0:hs", "M0", long))]
+    await client.sending.wait()
+    tasks += [
+        asyncio.create_task(batcher.answer("!r:hs", f"$e{i}", "@m:hs", "N" * 200, long))
+        for i in range(1, 1 + MOST_PER_NOTICE)
+    ]
+    await asyncio.sleep(0)
+    client.release.set()
+    await asyncio.gather(*tasks)
+    assert len(client.sent) > 1
+    for notice in client.sent:
+        assert json_bytes(notice["body"]) + json_bytes(notice["formatted_body"]) <= CONTENT_BYTES
+    assert sorted(eid for n in client.sent for eid in n[ANSWERS_FIELD]) == sorted(
+        f"$e{i}" for i in range(1, 1 + MOST_PER_NOTICE)
+    )
