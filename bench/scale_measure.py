@@ -36,12 +36,19 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 def _rss_mb(pid: int | str = "self") -> tuple[float, float]:
     """(VmRSS, VmHWM) of a process in MB."""
+    fields = memory_mb(pid)
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS, VmHWM and RSS split into RssAnon (the process's own memory) and RssFile (pages of
+    mapped files: SQLite's mmap of the database is the OS page cache, shared and reclaimable)."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
+        if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return fields
 
 
 def _patch_analysis() -> None:
@@ -125,11 +132,13 @@ def startup(data: Path, work: Path) -> dict[str, float]:
         while time.perf_counter() < idle_at + 5:  # idle: let start-up work that runs after healthz finish
             time.sleep(0.25)
         idle = _rss_mb(proc.pid)
+        idle_split = memory_mb(proc.pid)
         for index in range(200):
             _get(f"http://127.0.0.1:{port}/healthz")
             if index % 20 == 0:
                 _get(f"http://127.0.0.1:{port}/metrics")
         served = _rss_mb(proc.pid)
+        served_split = memory_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -138,6 +147,10 @@ def startup(data: Path, work: Path) -> dict[str, float]:
         "rss_idle_mb": round(idle[0], 1),
         "rss_served_mb": round(served[0], 1),
         "rss_peak_mb": round(served[1], 1),
+        "idle_anon_mb": idle_split.get("RssAnon", 0.0),
+        "idle_file_mb": idle_split.get("RssFile", 0.0),
+        "served_anon_mb": served_split.get("RssAnon", 0.0),
+        "served_file_mb": served_split.get("RssFile", 0.0),
     }
 
 
