@@ -99,9 +99,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(url: str) -> bytes | None:
+def _get(url: str, timeout: float = 2) -> bytes | None:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bytes(response.read()) if response.status == 200 else None
     except OSError:
         return None
@@ -128,8 +128,17 @@ def startup(data: Path, work: Path) -> dict[str, float]:
                 raise RuntimeError(f"wavepool run exited: {(work / 'run.log').read_text()[-2000:]}")
             time.sleep(0.01)
         healthy = time.perf_counter() - started
+        # Start-up work behind the serving instance (the near-dup warm-up, the curation index
+        # built from every vote): until the log says the index is warm, how slow /healthz gets.
+        slowest, log_path = 0.0, work / "run.log"
+        while time.perf_counter() < started + 300 and "curation index warmed" not in log_path.read_text():
+            asked = time.perf_counter()
+            _get(f"http://127.0.0.1:{port}/healthz", timeout=60)
+            slowest = max(slowest, time.perf_counter() - asked)
+            time.sleep(0.2)
+        warm = time.perf_counter() - started
         idle_at = time.perf_counter()
-        while time.perf_counter() < idle_at + 5:  # idle: let start-up work that runs after healthz finish
+        while time.perf_counter() < idle_at + 5:  # idle: let the rest of the start-up work finish
             time.sleep(0.25)
         idle = _rss_mb(proc.pid)
         idle_split = memory_mb(proc.pid)
@@ -137,6 +146,7 @@ def startup(data: Path, work: Path) -> dict[str, float]:
             _get(f"http://127.0.0.1:{port}/healthz")
             if index % 20 == 0:
                 _get(f"http://127.0.0.1:{port}/metrics")
+                _get(f"http://127.0.0.1:{port}/")
         served = _rss_mb(proc.pid)
         served_split = memory_mb(proc.pid)
     finally:
@@ -144,6 +154,8 @@ def startup(data: Path, work: Path) -> dict[str, float]:
         proc.wait(timeout=60)
     return {
         "startup_s": round(healthy, 3),
+        "warm_s": round(warm, 1),
+        "slowest_health_during_warm_up_s": round(slowest, 2),
         "rss_idle_mb": round(idle[0], 1),
         "rss_served_mb": round(served[0], 1),
         "rss_peak_mb": round(served[1], 1),
