@@ -22,6 +22,7 @@ from bots.federation.room_reader import NAMESPACE, RoomBatch, RoomReader
 from bots.federation.room_setup import ROOM_EVENT_LEVELS as ROOM_EVENT_LEVELS  # where tests and docs look
 from bots.federation.rooms import federation_rooms, forget_room, remember_room, resolve_room
 from bots.federation.round_link import build_round_exchange, send_round_documents
+from bots.federation.takedown import withdraw_track
 from bots.instance import Instance
 from core.events.model import RecordedEvent
 from core.federation.policy import FederationPolicy
@@ -38,9 +39,12 @@ log = logging.getLogger(__name__)
 class MatrixFederationTransport:
     """``FederationTransport``: sends to every federation room."""
 
-    def __init__(self, api: MatrixApi, rooms: list[str]) -> None:
+    def __init__(self, api: MatrixApi, rooms: list[str], withdraws: bool = True) -> None:
         self._api = api
         self.rooms = rooms
+        # When the chat bot shares this account it withdraws a taken-down track in every room
+        # it is in, federation rooms included (bots/matrix/part.py); then this does not repeat it.
+        self.withdraws = withdraws
 
     async def upload(self, path: Path, media_type: str, size: int) -> str:
         try:
@@ -60,6 +64,18 @@ class MatrixFederationTransport:
     async def put_state(self, event_type: str, state_key: str, content: Mapping[str, Any]) -> None:
         for room_id in self.rooms:
             await self._api.put_state(room_id, event_type, state_key, content)
+
+    async def withdraw(self, track_id: str, cid: str, reason: str | None) -> None:
+        if not self.withdraws:
+            return
+        why = f"taken down: {reason}" if reason else "taken down"
+        try:  # the tombstone is out: a redaction that fails is logged, not retried with it
+            report = await withdraw_track(self._api, list(self.rooms), track_id, cid, why)
+        except Exception as error:
+            log.warning("takedown of %s: could not withdraw it from the federation rooms: %s", track_id, error)
+            return
+        level = logging.WARNING if report.media_kept or report.problems else logging.INFO
+        log.log(level, "takedown of %s in the federation rooms: %s", track_id, report.summary())
 
 
 # Refusals that sending the same item again cannot fix; 429 (rate limited), 401 (token) and
@@ -136,7 +152,7 @@ class FederationRunner:
         self._wake = asyncio.Event()
         self._rooms_changed = asyncio.Event()
         self._gaps: set[str] = set()  # rooms whose last shared-sync batch failed
-        self.transport = MatrixFederationTransport(api, rooms)
+        self.transport = MatrixFederationTransport(api, rooms, withdraws=not shared_sync)
         self.replicator = build_replicator(instance, api, self.transport, self.wake)
         self.rounds = build_round_exchange(instance, self.replicator, api)
         self.reader = RoomReader(api, self.replicator, instance.state, rooms, instance.db, self.rounds)

@@ -99,6 +99,9 @@ class Outgoing(PeerRegistry):
                 return
             doc = sign(tombstone_for(track, payload.get("reason"), now), self._signer)
             await self.transport.send(TOMBSTONE_EVENT, doc)
+            # The tombstone tells peers; the homeserver still serves the manifest event and the
+            # audio this instance uploaded until they are redacted and deleted (issue 13).
+            await self.transport.withdraw(track.id, track.cid, payload.get("reason"))
         elif kind == "digest":
             doc = sign(
                 {

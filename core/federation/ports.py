@@ -162,6 +162,10 @@ class FederationTransport(Protocol):
         """Set a state event in every federation room."""
         ...
 
+    async def withdraw(self, track_id: str, cid: str, reason: str | None) -> None:
+        """Take back what this instance posted of a taken-down track: its events and uploads."""
+        ...
+
 
 class FederationInfo(Protocol):
     """What the chat commands may show about federation (the running federation part)."""

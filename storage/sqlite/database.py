@@ -23,6 +23,7 @@ import aiosqlite
 
 from core.errors import DATABASE_BUSY_TEXT, DISK_FULL_TEXT, StorageError
 from storage.sqlite.migrations import MIGRATIONS, Migration
+from storage.sqlite.wal_checkpoints import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,11 @@ _IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_trans
 class Database:
     """An open database; use ``Database.open``."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, synchronous: str = "NORMAL") -> None:
         self._conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._checkpoints = WalCheckpointer(path, synchronous)
 
     @classmethod
     async def open(
@@ -49,14 +51,17 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON", "busy_timeout=5000"):
+        # wal_autocheckpoint=0: checkpoints run beside the commits (storage/sqlite/wal_checkpoints.py).
+        pragmas = ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON", "busy_timeout=5000")
+        for pragma in (*pragmas, "wal_autocheckpoint=0"):
             await conn.execute(f"PRAGMA {pragma}")
-        db = cls(conn, path)
+        db = cls(conn, path, synchronous)
         await db._migrate(migrations)
         return db
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (the last one to close checkpoints the rest of the WAL)."""
+        await asyncio.to_thread(self._checkpoints.close)
         await self._conn.close()
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:
@@ -165,6 +170,7 @@ class Database:
                     # open: end it, or every later write on this connection would fail too.
                     await self._rollback()
                     raise _storage_error(error) from error
+                self._checkpoints.committed()
             finally:
                 _IN_TRANSACTION.reset(token)
 

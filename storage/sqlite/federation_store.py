@@ -12,6 +12,17 @@ from core.federation.ports import OutboxItem, Peer, PeerStats, QueueItem
 from core.model import Cid, TrackId
 from storage.sqlite.database import Database, Row
 
+# entries: tracks of that instance in the federation (published or replicated), still up. One
+# pass over the peers' manifests through fed_manifests_origin (migration 220), not two reads of
+# every stored manifest per peer (~5 KB each: 0.1 s at 1,000 tracks, seconds at 100,000).
+PEER_STATS = (
+    "SELECT p.*, coalesce(s.entries, 0) AS entries, coalesce(s.bytes, 0) AS bytes FROM fed_peers p"
+    " LEFT JOIN (SELECT m.origin, count(*) AS entries, sum(t.size) AS bytes"
+    " FROM fed_manifests m INDEXED BY fed_manifests_origin JOIN tracks t ON t.id = m.track_id"
+    " WHERE m.origin IN (SELECT instance_id FROM fed_peers) AND t.status = 'active' GROUP BY m.origin) s"
+    " ON s.origin = p.instance_id ORDER BY p.name"
+)
+
 
 def _peer(row: Row) -> Peer:
     return Peer(
@@ -87,13 +98,7 @@ class SqliteFederationStore:
         await self._db.execute("UPDATE fed_peers SET last_seen = ? WHERE user_id = ?", (at.isoformat(), user_id))
 
     async def peer_stats(self) -> Sequence[PeerStats]:
-        rows = await self._db.fetchall(
-            # entries: tracks of that instance in the federation (published or replicated), still up
-            "SELECT p.*, (SELECT count(*) FROM fed_manifests m JOIN tracks t ON t.id = m.track_id"
-            " WHERE m.origin = p.instance_id AND t.status = 'active') AS entries,"
-            " (SELECT coalesce(sum(t.size), 0) FROM fed_manifests m JOIN tracks t ON t.id = m.track_id"
-            " WHERE m.origin = p.instance_id AND t.status = 'active') AS bytes FROM fed_peers p ORDER BY p.name"
-        )
+        rows = await self._db.fetchall(PEER_STATS)
         return [PeerStats(_peer(r), int(r["entries"]), int(r["bytes"])) for r in rows]
 
     async def seen(self, event_id: str) -> bool:

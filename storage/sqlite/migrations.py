@@ -242,4 +242,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         _key_rotation.KEY_ROTATION_VERSION, _key_rotation.KEY_ROTATION_NAME, _key_rotation.KEY_ROTATION_STATEMENTS
     ),
     Migration(_fr2.ENTRY_TITLE_VERSION, _fr2.ENTRY_TITLE_NAME, _fr2.ENTRY_TITLE_STATEMENTS),
+    Migration(_scale.FED_ORIGIN_VERSION, _scale.FED_ORIGIN_NAME, _scale.FED_ORIGIN_STATEMENTS),
 )

@@ -24,8 +24,11 @@ from core.provenance_ports import IndexCandidate
 from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database
 
-# Items kept for scoring: the indexed window plus the ±10 s the comparison may shift.
-STORED_ITEMS = INDEXED_ITEMS + 80
+# Items kept for scoring: the indexed window plus 4 s. With 4 bytes an item and a 16-character
+# track id the row stays under SQLite's 4,061-byte local payload of a 4 KB page, so reading a
+# candidate's copy is one page, not a page and an overflow page (at a million tracks those
+# reads are cold). The comparison still searches ±10 s of offsets over the overlap.
+STORED_ITEMS = INDEXED_ITEMS + 32
 # Candidates read and scored per lookup. A re-encode shares several bands with its original
 # and ranks first; unrelated tracks share at most one or two (bench/near_dup.py), so a
 # handful of candidates keeps the few 4 KB fingerprint reads and their scoring bounded.

@@ -17,3 +17,11 @@ SCALE_INDEXES_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ballots_voter ON ballots(round_id, platform, user_id, entry, value)",
     "CREATE INDEX IF NOT EXISTS track_votes_track ON track_votes(track_id, cast_at, value)",
 )
+
+# Migration 220 (issue 16, second pass): ``peers`` counts each peer's tracks from this index
+# (origin, then the track ids to join) instead of reading every stored manifest per peer.
+FED_ORIGIN_VERSION = 220
+FED_ORIGIN_NAME = "manifests by origin"
+FED_ORIGIN_STATEMENTS: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS fed_manifests_origin ON fed_manifests(origin, track_id)",
+)

@@ -39,6 +39,9 @@ class RefusingTransport:
     async def put_state(self, *args: Any) -> None:
         await self.inner.put_state(*args)
 
+    async def withdraw(self, track_id: str, cid: str, reason: str | None) -> None:
+        """Nothing of ours to take back in this fake room (the Matrix adapter redacts on Synapse)."""
+
 
 async def test_a_refused_outbox_item_is_parked_and_the_rest_goes_out(net: list[Node]) -> None:
     a, b, _ = net

@@ -133,3 +133,18 @@ async def test_sqlite_delete_leaves_no_band_rows_behind(
         index.close()
     finally:
         await db.close()
+
+
+async def test_sqlite_fingerprint_copy_fits_one_page(tmp_path: Path) -> None:
+    """A candidate's copy is one page read: no overflow page, even for a long track."""
+    db = await Database.open(tmp_path / "index.sqlite3")
+    try:
+        index = SqliteNearDuplicateIndex(db)
+        five_minutes = [(n * 2654435761) & 0xFFFFFFFF for n in range(5 * 60 * 8)]
+        for number in range(20):
+            await index.add(TrackId(f"{number:016x}"), _fp(five_minutes[number:]))
+        row = await db.fetchone("SELECT count(*) FROM dbstat WHERE name = 'near_dup_docs' AND pagetype = 'overflow'")
+        assert row is not None and row[0] == 0
+        index.close()
+    finally:
+        await db.close()

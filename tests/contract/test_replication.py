@@ -67,6 +67,9 @@ class FakeTransport:
         await self.send(event_type, content)
         self.room.events[-1]["state_key"] = state_key
 
+    async def withdraw(self, track_id: str, cid: str, reason: str | None) -> None:
+        """Nothing of ours to take back in this fake room (the Matrix adapter redacts on Synapse)."""
+
 
 class FakeSources:
     def __init__(self, room: FakeRoom) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.voting_model import Ballot, RoundRules, Voter
 from storage.sqlite.database import Database
+from storage.sqlite.federation_store import PEER_STATS
 from storage.sqlite.track_repository import SqliteTrackRepository
 from storage.sqlite.voting_repository import SqliteVotingRepository
 from tests.support.factories import make_track, member
@@ -39,5 +40,15 @@ async def test_a_voters_ballots_entries_and_voter_count_come_from_point_queries(
             (rnd.id, "matrix", "@bob:localhost"),
         )
         assert any("ballots_voter" in str(tuple(row)) for row in plan)
+    finally:
+        await db.close()
+
+
+async def test_peer_stats_read_the_peers_manifests_by_origin_not_every_manifest(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        plan = [str(row[3]) for row in await db.fetchall(f"EXPLAIN QUERY PLAN {PEER_STATS}")]
+        assert "SEARCH m USING COVERING INDEX fed_manifests_origin (origin=?)" in plan
+        assert not any(step.startswith("SCAN m") for step in plan)
     finally:
         await db.close()

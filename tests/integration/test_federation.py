@@ -45,8 +45,10 @@ async def _share(run, path: Path):
     return reply.track
 
 
-async def test_track_replicates_to_peers_and_takedown_follows(federation_room, tmp_path: Path) -> None:
-    _room, configs, _owner = federation_room
+async def test_track_replicates_to_peers_and_takedown_follows(
+    federation_room, synapse: Homeserver, tmp_path: Path
+) -> None:
+    room, configs, (_owner, owner_token) = federation_room
     async with running(configs["a"]) as a, running(configs["b"]) as b, running(configs["c"]) as c:
         track = await _share(a, make_mp3(tmp_path / "neon.mp3", 3, 5))
         original = await a.instance.app.pool.read(track.cid)
@@ -75,6 +77,21 @@ async def test_track_replicates_to_peers_and_takedown_follows(federation_room, t
                 )
 
             await eventually(removed, 30, "the takedown on a peer, its blob deleted")
+
+        # A has no chat bot here: its federation part itself redacts the manifest event it sent
+        # (the homeserver would otherwise keep serving the metadata and the audio's mxc URI).
+        def a_manifests() -> list[dict]:
+            return [
+                e
+                for e in synapse.messages(owner_token, room, 200)
+                if e["type"] == TRACK_EVENT and e["sender"] == a.instance.settings.matrix.user_id
+            ]
+
+        async def withdrawn() -> bool:
+            events = a_manifests()
+            return bool(events) and all(not e["content"] for e in events)
+
+        await eventually(withdrawn, 30, "A's manifest event of the track to be redacted")
 
 
 async def test_catch_up_after_downtime_processes_each_once(federation_room, tmp_path: Path) -> None:
