@@ -28,7 +28,9 @@ class Fetching(PeerRegistry):
 
     # -- fetching ----------------------------------------------------------------------
 
-    async def run_queue(self, limit: int = 256, concurrency: int = 16, wave: int = 48) -> int:
+    async def run_queue(
+        self, limit: int = 256, concurrency: int = 16, wave: int = 48, refill_s: float = REFILL_S
+    ) -> int:
         """Fetch due blobs, ``concurrency`` at a time; returns how many tracks were stored.
 
         Fetches run as a sliding window (a slow blob holds up one slot, not a whole wave),
@@ -81,8 +83,8 @@ class Fetching(PeerRegistry):
                 if len(batch) >= wave:
                     stored += await self._record_fetched(batch)
                     batch = []
-                # Slots about to go idle: look for items queued since (at most every REFILL_S).
-                if outstanding <= concurrency and loop.time() - looked_at >= REFILL_S:
+                # Slots about to go idle: look for items queued since (at most every ``refill_s``).
+                if outstanding <= concurrency and loop.time() - looked_at >= refill_s:
                     looked_at = loop.time()
                     outstanding += await take_due()
             if batch:
