@@ -42,7 +42,7 @@ async def _discord(work: Path, members: int, over: float) -> LoadResult:
 
 
 async def _matrix(work: Path, members: int, over: float) -> LoadResult:
-    hs = Homeserver.start(work / "synapse", max_upload="5M")
+    hs = Homeserver.start(work / "synapse", max_upload="5M", database_in_memory=True, simulated_members=True)
     try:
         room = Room(hs, work)
         began = time.monotonic()

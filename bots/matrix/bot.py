@@ -24,6 +24,7 @@ from bots.backoff import Backoff
 from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
+from bots.matrix.answers import AnswerBatcher, batchable
 from bots.matrix.card_edits import edit_cards
 from bots.matrix.lanes import run_in_lanes
 from bots.matrix.membership import age_days, member_since_ms, roles_for
@@ -78,6 +79,7 @@ class MatrixBot:
         self._creators: dict[str, set[str]] = {}  # room -> creators (room v12: above every power level)
         self.places = MatrixPlaces(client)
         self.synced = False  # after the first sync: rooms and power levels known, posts can go out
+        self.answers = AnswerBatcher(client, self.send, self._answer_line)
 
     # -- state -------------------------------------------------------------------------
 
@@ -137,6 +139,7 @@ class MatrixBot:
                 self.synced = True
         finally:
             self.synced = False
+            await self.answers.close()
 
     async def _handle_sync(self, response: nio.SyncResponse, replay: bool) -> None:
         for room_id in response.rooms.invite:
@@ -292,11 +295,26 @@ class MatrixBot:
         try:
             command, args = parse_chat(self.instance.registry, text or "help")
         except WavepoolError as error:
-            await self.send(room_id, error_reply(error), reply_to=event.event_id)
+            await self._answer(room_id, event, error_reply(error))
             return
         invocation = await self._invocation(room_id, event.sender, event.event_id, args)
-        reply = await execute(command, invocation)
-        await self.deliver(room_id, reply, reply_to=event.event_id)
+        await self._answer(room_id, event, await execute(command, invocation))
+
+    async def _answer(self, room_id: str, event: nio.RoomMessageText, reply: Reply) -> None:
+        """A command's answer: a short private one may share a notice with others due at once."""
+        if batchable(reply):
+            await self.answers.answer(room_id, event.event_id, event.sender, self._name(room_id, event.sender), reply)
+        else:
+            await self.deliver(room_id, reply, reply_to=event.event_id)
+
+    def _answer_line(self, reply: Reply) -> tuple[str, str]:
+        """A one-line answer as (text, HTML), as it reads alone."""
+        laid_out = plan(reply, self.voting.approval_key, self.voting.score_keys, prefix=self.settings.command_prefix)
+        content = laid_out.messages[0].content
+        markup = str(content.get("formatted_body", ""))
+        if markup.startswith("<p>") and markup.endswith("</p>") and markup.count("<p>") == 1:
+            markup = markup[3:-4]
+        return str(content.get("body", "")), markup
 
     async def _share_replied(
         self, room_id: str, event: nio.RoomMessageText, replied: str, text: str, args: dict[str, Any]

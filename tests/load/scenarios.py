@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.federation.part import ROOM_EVENT_LEVELS
+from bots.matrix.answers import ANSWERS_FIELD
 from bots.runtime import open_instance
 from config import load_settings
 from core.commands.declaration import Attachment, Invocation, Permission
@@ -93,7 +94,8 @@ async def discord_votes(fake: DiscordFake, run: Running, members: int, over_s: f
     voting = run.instance.app.voting
     assert voting is not None
     mod = Sharer("discord", "1", "mod")
-    rnd = await voting.start(RoundRules(theme="Load"), mod, "x", timedelta(hours=1), timedelta(hours=1))
+    rounds = str(fake.channels["rounds"])  # the round is announced there, as a real one would be
+    rnd = await voting.start(RoundRules(theme="Load"), mod, rounds, timedelta(hours=1), timedelta(hours=1))
     for name in ("bob", "carol"):
         user = fake.user(name)
         who = Sharer("discord", user["id"], name)
@@ -155,11 +157,11 @@ def _threads(work: Callable[[int], Any], count: int, workers: int = 8) -> list[A
 
 
 def matrix_members(hs: Homeserver, room: str, count: int) -> list[tuple[str, str]]:
-    """``count`` fresh accounts joined to ``room``: (user id, token)."""
+    """``count`` fresh simulated members (``Homeserver.register_member``) joined to ``room``: (user id, token)."""
     tag = os.urandom(3).hex()
 
     def one(index: int) -> tuple[str, str]:
-        user, token = hs.register(f"m{tag}x{index}")
+        user, token = hs.register_member(f"{tag}x{index}")
         hs.join(token, room)
         return user, token
 
@@ -229,9 +231,13 @@ async def matrix_votes(
     def replies() -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for event in _history(hs, mod_token, room, 4 * len(members) + 200):
-            target = event.get("content", {}).get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-            if event.get("sender") == bot and target in sent:
-                out.setdefault(target, []).append(event)
+            if event.get("sender") != bot:
+                continue
+            content = event.get("content", {})
+            target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+            for answered in [target, *content.get(ANSWERS_FIELD, ())]:  # a reply, or a line of a batched notice
+                if answered in sent:
+                    out.setdefault(answered, []).append(event)
         return out
 
     async def all_answered() -> bool:
@@ -256,7 +262,10 @@ async def matrix_votes(
         twice=sum(len(v) - 1 for v in got.values()) + len(counted) - len(set(counted)),
         elapsed_s=(last - first) / 1000,
         latencies_s=latencies,
-        extra={"members_sends_stored_s": round(sends_s, 1)},  # Synapse's share of the elapsed time
+        extra={
+            "members_sends_stored_s": round(sends_s, 1),  # Synapse's share of the elapsed time
+            "bot_answer_events": len({e["event_id"] for events in got.values() for e in events}),
+        },
     )
 
 

@@ -15,10 +15,12 @@ import hashlib
 import hmac
 import json
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -29,6 +31,7 @@ from typing import Any
 
 START_TIMEOUT_S = 60.0
 RATE = {"per_second": 1000, "burst_count": 10000}
+MEMBER_PREFIX = "member-"  # localparts of simulated members (``Homeserver.register_member``)
 
 
 def free_port() -> int:
@@ -84,6 +87,8 @@ class Homeserver:
     secret: str
     process: subprocess.Popen[bytes] | None = None
     users: dict[str, str] = field(default_factory=dict)  # user id -> access token
+    database_dir: Path | None = None  # a tmpfs folder holding the database, removed at stop
+    members_token: str | None = None  # the application service that registers simulated members
 
     @property
     def url(self) -> str:
@@ -91,8 +96,27 @@ class Homeserver:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, folder: Path, federating: bool = False, max_upload: str = "50M") -> Homeserver:
-        """Configure and start; returns once the server answers."""
+    def start(
+        cls,
+        folder: Path,
+        federating: bool = False,
+        max_upload: str = "50M",
+        database_in_memory: bool = False,
+        simulated_members: bool = False,
+    ) -> Homeserver:
+        """Configure and start; returns once the server answers.
+
+        ``database_in_memory`` keeps Synapse's SQLite file on tmpfs (/dev/shm) where there is one:
+        load tests use it because every stored event is a commit, and on a test machine's disk the
+        fsync of each commit was a sixth of Synapse's work (a deployment runs PostgreSQL on its
+        own disk). The file survives a restart of the server, not of the machine.
+
+        ``simulated_members`` registers an application service owning ``@member-*`` accounts
+        (``register_member``), as a bridge owns its bridged users. Synapse evaluates no push
+        rules for such accounts: a message in a room of 1,000 plain local accounts costs it a
+        push-rule pass and an unread-count row for each (most of its work there, measured with
+        py-spy), work that in a real community each member's own homeserver does for its own
+        users. For the bot, a member is a member: same events, same commands, same answers."""
         import yaml  # Synapse depends on PyYAML
         from signedjson.key import generate_signing_key, write_signing_keys
 
@@ -101,6 +125,10 @@ class Homeserver:
         fed_port = free_port() if federating else None
         server_name = f"localhost:{fed_port}" if federating else "localhost"
         secret = secrets.token_hex(16)
+        shm = Path("/dev/shm")
+        database_dir = (
+            Path(tempfile.mkdtemp(prefix="synapse-db-", dir=shm)) if database_in_memory and shm.is_dir() else None
+        )
         key_path = folder / "signing.key"
         with key_path.open("w") as handle:
             write_signing_keys(handle, [generate_signing_key("a_" + secrets.token_hex(2))])
@@ -119,7 +147,7 @@ class Homeserver:
             "public_baseurl": f"http://127.0.0.1:{port}/",
             "pid_file": str(folder / "pid"),
             "listeners": listeners,
-            "database": {"name": "sqlite3", "args": {"database": str(folder / "hs.db")}},
+            "database": {"name": "sqlite3", "args": {"database": str((database_dir or folder) / "hs.db")}},
             "media_store_path": str(folder / "media"),
             "signing_key_path": str(key_path),
             "log_config": str(folder / "log.yaml"),
@@ -163,6 +191,20 @@ class Homeserver:
             "reject_limit": 10000,
             "concurrent": 100,
         }
+        members_token = None
+        if simulated_members:
+            members_token = secrets.token_hex(16)
+            registration = {
+                "id": "simulated-members",
+                "url": None,  # events are not pushed to it: the members act through the client API
+                "as_token": members_token,
+                "hs_token": secrets.token_hex(16),
+                "sender_localpart": "members-bridge",
+                "rate_limited": False,
+                "namespaces": {"users": [{"exclusive": True, "regex": f"@{MEMBER_PREFIX}.*"}]},
+            }
+            (folder / "members-appservice.yaml").write_text(yaml.safe_dump(registration))
+            config["app_service_config_files"] = [str(folder / "members-appservice.yaml")]
         config.pop("rc_key_requests")
         config.pop("rc_3pid_validation")
         if federating:
@@ -202,7 +244,7 @@ class Homeserver:
             )
         )
         (folder / "homeserver.yaml").write_text(yaml.safe_dump(config))
-        server = cls(folder, port, server_name, secret)
+        server = cls(folder, port, server_name, secret, database_dir=database_dir, members_token=members_token)
         out = (folder / "stdout.log").open("wb")
         server.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c", str(folder / "homeserver.yaml")],
@@ -235,15 +277,17 @@ class Homeserver:
         return text
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if needed."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        """SIGTERM, then SIGKILL if needed; a tmpfs database goes with it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.database_dir is not None:
+            shutil.rmtree(self.database_dir, ignore_errors=True)
+            self.database_dir = None
 
     # -- client-server calls (blocking; tests call them from threads or between awaits) -------
 
@@ -292,6 +336,15 @@ class Homeserver:
                 "mac": digest.hexdigest(),
             },
         )
+        self.users[data["user_id"]] = data["access_token"]
+        return data["user_id"], data["access_token"]
+
+    def register_member(self, name: str) -> tuple[str, str]:
+        """A simulated member ``@member-<name>`` (needs ``simulated_members``); (user id, access token)."""
+        if self.members_token is None:
+            raise RuntimeError("start the homeserver with simulated_members=True")
+        body = {"type": "m.login.application_service", "username": MEMBER_PREFIX + name}
+        data = self.call("POST", "/_matrix/client/v3/register", self.members_token, body)
         self.users[data["user_id"]] = data["access_token"]
         return data["user_id"], data["access_token"]
 
