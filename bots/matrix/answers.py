@@ -6,9 +6,10 @@ peaks, hundreds of members vote within seconds, and one notice each is one event
 that the bot's homeserver stores and sends to every member's homeserver and client
 (1,000 notices to scroll past in a 1,000-member room). Here, while an answer to a room is
 on its way to the homeserver, the answers that become due meanwhile wait and then go
-together: one notice with a line per member (a pill for them and a link to their
-command), the answered event ids in ``org.wavepool.answers``. A quiet room gets each
-answer alone, as a plain reply, with no added delay: batching happens only under load.
+together once there are a few (``BATCH_FROM``): one notice with a line per member (a
+pill for them and a link to their command), the answered event ids in
+``org.wavepool.answers``. A quiet room gets each answer alone, as a plain reply, with no
+added delay: batching happens only when answers queue up behind the homeserver.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.replies import Reply
 log = logging.getLogger(__name__)
 
 ANSWERS_FIELD = "org.wavepool.answers"  # event ids a batched notice answers, for clients and tests
+BATCH_FROM = 5  # answers waiting before they share a notice: a few members at once still get plain replies
 MOST_PER_NOTICE = 40  # a notice stays readable; long lines split it further (CONTENT_BYTES)
 LONGEST_LINE = 300
 
@@ -86,8 +88,9 @@ class AnswerBatcher:
         due = self._due[room_id]
         try:
             while due:
-                batch = due[:MOST_PER_NOTICE]
-                del due[:MOST_PER_NOTICE]
+                take = MOST_PER_NOTICE if len(due) >= BATCH_FROM else 1
+                batch = due[:take]
+                del due[:take]
                 try:
                     if len(batch) == 1:
                         await self._send_one(room_id, batch[0].reply, batch[0].event_id)

@@ -11,7 +11,7 @@ import concurrent.futures
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -157,15 +157,31 @@ def _threads(work: Callable[[int], Any], count: int, workers: int = 8) -> list[A
 
 
 def matrix_members(hs: Homeserver, room: str, count: int) -> list[tuple[str, str]]:
-    """``count`` fresh simulated members (``Homeserver.register_member``) joined to ``room``: (user id, token)."""
+    """``count`` fresh members joined to ``room``: (user id, token). Simulated members
+    (``Homeserver.register_member``) where the homeserver has them, else plain accounts."""
     tag = os.urandom(3).hex()
 
     def one(index: int) -> tuple[str, str]:
-        user, token = hs.register_member(f"{tag}x{index}")
+        name = f"{tag}x{index}"
+        user, token = hs.register_member(name) if hs.members_token else hs.register(f"m{name}")
         hs.join(token, room)
         return user, token
 
     return _threads(one, count)
+
+
+def answers_to(events: list[dict[str, Any]], bot: str, commands: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+    """The bot's answers to ``commands`` among ``events``: a reply, or a line of a batched notice."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        if event.get("sender") != bot:
+            continue
+        content = event.get("content", {})
+        target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+        for answered in [target, *content.get(ANSWERS_FIELD, ())]:
+            if answered in commands:
+                out.setdefault(answered, []).append(event)
+    return out
 
 
 def _history(hs: Homeserver, token: str, room: str, limit: int) -> list[dict[str, Any]]:
@@ -229,16 +245,7 @@ async def matrix_votes(
     sends_s = time.monotonic() - began
 
     def replies() -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        for event in _history(hs, mod_token, room, 4 * len(members) + 200):
-            if event.get("sender") != bot:
-                continue
-            content = event.get("content", {})
-            target = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-            for answered in [target, *content.get(ANSWERS_FIELD, ())]:  # a reply, or a line of a batched notice
-                if answered in sent:
-                    out.setdefault(answered, []).append(event)
-        return out
+        return answers_to(_history(hs, mod_token, room, 4 * len(members) + 200), bot, sent)
 
     async def all_answered() -> bool:
         return len(await asyncio.to_thread(replies)) == len(sent)

@@ -7,7 +7,7 @@ from typing import Any
 
 import nio
 
-from bots.matrix.answers import ANSWERS_FIELD, MOST_PER_NOTICE, AnswerBatcher, batchable
+from bots.matrix.answers import ANSWERS_FIELD, BATCH_FROM, MOST_PER_NOTICE, AnswerBatcher, batchable
 from bots.matrix.render import CONTENT_BYTES, json_bytes
 from core.replies import Reply
 
@@ -53,7 +53,7 @@ async def test_an_answer_alone_is_a_plain_reply() -> None:
 async def test_answers_due_while_one_is_sent_go_together_each_once() -> None:
     batcher, client, replies = _batcher()
     client.release.clear()  # the homeserver is slow
-    count = 3 + MOST_PER_NOTICE
+    count = 1 + MOST_PER_NOTICE + BATCH_FROM
     tasks = [asyncio.create_task(batcher.answer("!r:hs", "$e0", "@m0:hs", "M0", VOTED))]
     await client.sending.wait()  # the first answer is on its way
     tasks += [
@@ -65,7 +65,7 @@ async def test_answers_due_while_one_is_sent_go_together_each_once() -> None:
     assert replies == [("$e0", "Vote counted.")]
     batched = [eid for notice in client.sent for eid in notice[ANSWERS_FIELD]]
     assert sorted(batched) == sorted(f"$e{i}" for i in range(1, count))  # every other member, once
-    assert [len(n[ANSWERS_FIELD]) for n in client.sent] == [MOST_PER_NOTICE, 2]
+    assert [len(n[ANSWERS_FIELD]) for n in client.sent] == [MOST_PER_NOTICE, BATCH_FROM]
     first = client.sent[0]
     assert first["msgtype"] == "m.notice" and first["m.mentions"] == {}  # nobody pinged
     assert first["body"].splitlines()[0] == "M1: Vote counted."
@@ -99,3 +99,19 @@ async def test_long_answers_split_into_notices_under_the_event_limit() -> None:
     assert sorted(eid for n in client.sent for eid in n[ANSWERS_FIELD]) == sorted(
         f"$e{i}" for i in range(1, 1 + MOST_PER_NOTICE)
     )
+
+
+async def test_a_few_answers_at_once_are_still_plain_replies() -> None:
+    batcher, client, replies = _batcher()
+    client.release.clear()
+    tasks = [asyncio.create_task(batcher.answer("!r:hs", "$e0", "@m0:hs", "M0", VOTED))]
+    await client.sending.wait()
+    tasks += [
+        asyncio.create_task(batcher.answer("!r:hs", f"$e{i}", f"@m{i}:hs", f"M{i}", VOTED))
+        for i in range(1, BATCH_FROM)
+    ]
+    await asyncio.sleep(0)
+    client.release.set()
+    await asyncio.gather(*tasks)
+    assert [event_id for event_id, _ in replies] == [f"$e{i}" for i in range(BATCH_FROM)]  # in order, one each
+    assert client.sent == []
