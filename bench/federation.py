@@ -152,12 +152,13 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
     _owner, owner_token = hs.register(f"owner{os.urandom(3).hex()}")
     room = hs.create_room(owner_token, events=ROOM_EVENT_LEVELS)
     configs = []
+    tag = os.urandom(3).hex()  # a fresh set of instances each call
     for index in range(peers + 1):
-        user, token = hs.register(f"p{index}x{os.urandom(3).hex()}")
+        user, token = hs.register(f"p{index}x{tag}")
         configs.append(
             write_config(
-                work / f"lat{peers}-{index}.toml",
-                work / f"lat{peers}-{index}",
+                work / f"lat{peers}-{tag}-{index}.toml",
+                work / f"lat{peers}-{tag}-{index}",
                 instance={"log_level": "WARNING"},
                 matrix={"homeserver": hs.url, "user_id": user, "access_token": token},
                 federation={"rooms": [room]},
@@ -176,10 +177,17 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
         started = time.perf_counter()
         (track_id,) = await publish_fast(origin, 1, work, 1_000_000)
 
-        async def everywhere() -> bool:
-            return all([await p.instance.app.tracks.get(track_id) is not None for p in others])
+        arrived: dict[int, float] = {}
 
-        await eventually(everywhere, 120, "the track on every peer")
+        async def everywhere() -> bool:
+            for index, peer in enumerate(others):
+                if index not in arrived and await peer.instance.app.tracks.get(track_id) is not None:
+                    arrived[index] = time.perf_counter() - started
+            return len(arrived) == len(others)
+
+        await eventually(everywhere, 120, "the track on every peer", poll_s=0.005)
+        if os.environ.get("FED_TIMELINE"):
+            print("  arrivals (ms):", ", ".join(f"{arrived[i] * 1000:.0f}" for i in sorted(arrived)))
         return time.perf_counter() - started
 
 

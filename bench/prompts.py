@@ -89,6 +89,18 @@ def vocabulary() -> tuple[list[str], list[float]]:
     return words, cumulative
 
 
+def prompt_row(rng: random.Random, words: list[str], cumulative: list[float], index: int) -> tuple[str, str]:
+    """One generated prompt: its id and a text of up to ~190 characters drawn from the vocabulary."""
+    text, count = [], 0
+    for word in rng.choices(words, cum_weights=cumulative, k=40):
+        if count >= 190:
+            break
+        text.append(word)
+        count += len(word) + 1
+    body = " ".join(text)
+    return hashlib.sha256(f"prompt\x00{index}\x00{body}".encode()).hexdigest()[:16], body
+
+
 def db_path(directory: Path, rows: int) -> Path:
     return directory / f"wavepool-prompts-{rows}-v{FORMAT}.sqlite3"
 
@@ -106,15 +118,7 @@ def build(path: Path, rows: int) -> None:
     sql = "INSERT OR IGNORE INTO prompts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     batch = []
     for index in range(rows):
-        drawn = rng.choices(words, cum_weights=cumulative, k=40)
-        text, count = [], 0
-        for word in drawn:
-            if count >= 190:
-                break
-            text.append(word)
-            count += len(word) + 1
-        body = " ".join(text)
-        pid = hashlib.sha256(f"prompt\x00{index}\x00{body}".encode()).hexdigest()[:16]
+        pid, body = prompt_row(rng, words, cumulative, index)
         batch.append((pid, body, "prompt", "suno", "{}", None, None, None, "2026-11-01T00:00:00+00:00"))
         if len(batch) == 20000:
             conn.executemany(sql, batch)

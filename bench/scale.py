@@ -82,7 +82,12 @@ async def _commands(data: Path, runs: int, work: Path, sizes: Sizes, only: set[s
     async with open_instance(load_settings(config)) as instance:
         open_s = time.perf_counter() - opened
         db = instance.db
-        track_ids = [r[0] for r in await db.fetchall("SELECT id FROM tracks ORDER BY random() LIMIT ?", (runs * 2,))]
+        track_ids = [  # public tracks: a member's card of a quarantined one answers "no track"
+            r[0]
+            for r in await db.fetchall(
+                "SELECT id FROM tracks WHERE verdict = 'declared' ORDER BY random() LIMIT ?", (runs * 2,)
+            )
+        ]
         open_round = (await db.fetchone("SELECT id FROM rounds WHERE phase = 'voting'"))[0]
         closed = [r[0] for r in await db.fetchall("SELECT id FROM rounds WHERE phase = 'closed'")]
         prompt_texts = [text for _kind, text in queries(runs + 20)]
@@ -242,6 +247,14 @@ def main() -> int:
     print(
         f"wavepool run start-up to healthy: {run['startup_s']:.2f} s (goal < 3 s: "
         f"{'met' if run['startup_s'] < 3 else 'NOT met'})"
+    )
+    print(
+        f"  then start-up work behind it (curation index, near-dup warm-up) until {run.get('warm_s', 0):.1f} s;"
+        f" slowest /healthz meanwhile {run.get('slowest_health_during_warm_up_s', 0):.2f} s"
+    )
+    print(
+        f"  RSS split idle: anon {run.get('idle_anon_mb', 0):.0f} MB, mapped file {run.get('idle_file_mb', 0):.0f} MB;"
+        f" served: anon {run.get('served_anon_mb', 0):.0f} MB, mapped file {run.get('served_file_mb', 0):.0f} MB"
     )
     print(
         f"RSS: wavepool run idle {run['rss_idle_mb']:.0f} MB, after 200 HTTP requests {run['rss_served_mb']:.0f} MB "

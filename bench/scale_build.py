@@ -215,7 +215,7 @@ def _flush_tracks(conn: sqlite3.Connection, batches: tuple[list[Any], ...]) -> N
 
 
 def _prompts(conn: sqlite3.Connection, track_ids: list[str], rng: random.Random, sizes: Sizes) -> None:
-    from bench.prompts import vocabulary
+    from bench.prompts import prompt_row, vocabulary
 
     words, cumulative = vocabulary()
     sql = "INSERT OR IGNORE INTO prompts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -223,15 +223,7 @@ def _prompts(conn: sqlite3.Connection, track_ids: list[str], rng: random.Random,
     batch: list[tuple[Any, ...]] = []
     links: list[tuple[str, str]] = []
     for index in range(sizes.prompts):
-        drawn = rng.choices(words, cum_weights=cumulative, k=40)
-        text, count = [], 0
-        for word in drawn:
-            if count >= 190:
-                break
-            text.append(word)
-            count += len(word) + 1
-        body = " ".join(text)
-        pid = hashlib.sha256(f"prompt\x00{index}\x00{body}".encode()).hexdigest()[:16]
+        pid, body = prompt_row(rng, words, cumulative, index)
         created = (NOW - timedelta(seconds=rng.randrange(365 * 86400))).isoformat()
         batch.append((pid, body, "prompt", "suno", "{}", *member(rng.randrange(sizes.members)), created))
         if index < len(track_ids):

@@ -36,12 +36,19 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 def _rss_mb(pid: int | str = "self") -> tuple[float, float]:
     """(VmRSS, VmHWM) of a process in MB."""
+    fields = memory_mb(pid)
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS, VmHWM and RSS split into RssAnon (the process's own memory) and RssFile (pages of
+    mapped files: SQLite's mmap of the database is the OS page cache, shared and reclaimable)."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
+        if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return fields
 
 
 def _patch_analysis() -> None:
@@ -92,9 +99,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(url: str) -> bytes | None:
+def _get(url: str, timeout: float = 2) -> bytes | None:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bytes(response.read()) if response.status == 200 else None
     except OSError:
         return None
@@ -121,23 +128,41 @@ def startup(data: Path, work: Path) -> dict[str, float]:
                 raise RuntimeError(f"wavepool run exited: {(work / 'run.log').read_text()[-2000:]}")
             time.sleep(0.01)
         healthy = time.perf_counter() - started
+        # Start-up work behind the serving instance (the near-dup warm-up, the curation index
+        # built from every vote): until the log says the index is warm, how slow /healthz gets.
+        slowest, log_path = 0.0, work / "run.log"
+        while time.perf_counter() < started + 300 and "curation index warmed" not in log_path.read_text():
+            asked = time.perf_counter()
+            _get(f"http://127.0.0.1:{port}/healthz", timeout=60)
+            slowest = max(slowest, time.perf_counter() - asked)
+            time.sleep(0.2)
+        warm = time.perf_counter() - started
         idle_at = time.perf_counter()
-        while time.perf_counter() < idle_at + 5:  # idle: let start-up work that runs after healthz finish
+        while time.perf_counter() < idle_at + 5:  # idle: let the rest of the start-up work finish
             time.sleep(0.25)
         idle = _rss_mb(proc.pid)
+        idle_split = memory_mb(proc.pid)
         for index in range(200):
             _get(f"http://127.0.0.1:{port}/healthz")
             if index % 20 == 0:
                 _get(f"http://127.0.0.1:{port}/metrics")
+                _get(f"http://127.0.0.1:{port}/")
         served = _rss_mb(proc.pid)
+        served_split = memory_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
     return {
         "startup_s": round(healthy, 3),
+        "warm_s": round(warm, 1),
+        "slowest_health_during_warm_up_s": round(slowest, 2),
         "rss_idle_mb": round(idle[0], 1),
         "rss_served_mb": round(served[0], 1),
         "rss_peak_mb": round(served[1], 1),
+        "idle_anon_mb": idle_split.get("RssAnon", 0.0),
+        "idle_file_mb": idle_split.get("RssFile", 0.0),
+        "served_anon_mb": served_split.get("RssAnon", 0.0),
+        "served_file_mb": served_split.get("RssFile", 0.0),
     }
 
 

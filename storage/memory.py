@@ -218,6 +218,10 @@ class MemoryVotingRepository:
     async def entries(self, round_id: int) -> Sequence[Entry]:
         return list(self._entries.get(round_id, []))
 
+    async def first_entries(self, round_id: int, limit: int) -> tuple[Sequence[Entry], int]:
+        entries = self._entries.get(round_id, [])
+        return list(entries[:limit]), len(entries)
+
     async def set_ballot(self, ballot: Ballot) -> int | None:
         key = (ballot.round_id, ballot.entry, ballot.voter)
         previous = self._ballots.get(key)

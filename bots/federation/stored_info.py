@@ -3,8 +3,10 @@ command runs inside ``wavepool run`` or from a terminal while the instance is st
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from config import Settings
@@ -13,20 +15,37 @@ from storage.sqlite.bot_state import BotState
 from storage.sqlite.federation_store import SqliteFederationStore
 
 NAMESPACE = "federation"
+# Peer counts join every replicated manifest to its track (~165 ms at 30,000 replicated
+# tracks, bench/scale.py): members asking within this many seconds share one read.
+PEER_STATS_TTL_S = 30.0
 
 
 class StoredFederationInfo:
     """``core.federation.ports.FederationInfo`` over the federation tables and state."""
 
-    def __init__(self, settings: Settings, instance_id: str, store: SqliteFederationStore, state: BotState) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        instance_id: str,
+        store: SqliteFederationStore,
+        state: BotState,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._settings = settings
         self._instance_id = instance_id
         self._store = store
         self._state = state
+        self._clock = clock
+        self._peer_stats: tuple[float, Sequence[PeerStats]] | None = None
+        self._peer_stats_lock = asyncio.Lock()
 
     async def peer_stats(self) -> Sequence[PeerStats]:
-        """Peers seen in the rooms, with what each contributed here."""
-        return await self._store.peer_stats()
+        """Peers seen in the rooms, with what each contributed here (read at most every 30 s)."""
+        async with self._peer_stats_lock:  # callers at once wait for one read, not one each
+            cached = self._peer_stats
+            if cached is None or self._clock() - cached[0] >= PEER_STATS_TTL_S:
+                cached = self._peer_stats = (self._clock(), await self._store.peer_stats())
+            return cached[1]
 
     async def status(self) -> Mapping[str, Any]:
         """Rooms, checkpoint, queue, outbox and failing fetches."""

@@ -125,7 +125,7 @@ def digest_commands(app: App) -> list[Command]:
 
     async def preview(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")
-        return digest_reply(await digest.build())
+        return digest_reply(await digest.preview())
 
     async def publish(inv: Invocation) -> Reply:
         digest = need(app.digest, "the weekly digest")

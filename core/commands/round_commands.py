@@ -18,7 +18,7 @@ from core.commands.track_refs import resolve_track
 from core.errors import NotFoundError, UsageError
 from core.replies import VoteChoice, command_hint, moment
 from core.services.voting import VotingService
-from core.views.rounds import OUTCOME_WORDS, results_reply, status_reply
+from core.views.rounds import OUTCOME_WORDS, STATUS_ENTRIES, results_reply, status_reply
 from core.voting_model import BallotType, Phase, RoundRules
 
 RECENT_SCANNED = 50
@@ -94,7 +94,8 @@ def round_commands(app: App) -> list[Command]:
     async def status(inv: Invocation) -> Reply:
         voting = _voting(app)
         rnd = await voting.get(await _round_ref(app, inv))
-        return await status_reply(app.tracks, rnd, await voting.entries(rnd), await voting.voter_count(rnd))
+        shown, count = await voting.first_entries(rnd, STATUS_ENTRIES)  # a big round: not every entry
+        return await status_reply(app.tracks, rnd, shown, await voting.voter_count(rnd), entry_count=count)
 
     async def submit(inv: Invocation) -> Reply:
         voting = _voting(app)

@@ -16,9 +16,11 @@ from core.federation.manifest import (
 )
 from core.federation.peer_registry import PeerRegistry
 from core.federation.ports import QueueItem
-from core.model import Evidence, Strength, Track
+from core.model import Evidence, Strength, Track, TrackId
 
 log = logging.getLogger(__name__)
+
+REFILL_S = 0.05  # how often a running window looks for newly queued items
 
 
 class Fetching(PeerRegistry):
@@ -26,37 +28,65 @@ class Fetching(PeerRegistry):
 
     # -- fetching ----------------------------------------------------------------------
 
-    async def run_queue(self, limit: int = 256, concurrency: int = 16, wave: int = 48) -> int:
+    async def run_queue(
+        self, limit: int = 256, concurrency: int = 16, wave: int = 48, refill_s: float = REFILL_S
+    ) -> int:
         """Fetch due blobs, ``concurrency`` at a time; returns how many tracks were stored.
 
-        Fetches run as a sliding window (a slow blob holds up one slot, not a whole wave);
-        finished tracks are recorded ``wave`` at a time, one transaction each, while the
-        other fetches go on. A crash between a blob's rename and its batch's commit leaves
-        the blob without a track row and the queue item in place, so the next run records
-        it (the blob is kept).
+        Fetches run as a sliding window (a slow blob holds up one slot, not a whole wave),
+        and the window takes in items queued while it runs (a new instance reading its rooms'
+        history queues them as it goes), up to ``limit`` per call; finished tracks are
+        recorded ``wave`` at a time, one transaction each, while the other fetches go on. A
+        crash between a blob's rename and its batch's commit leaves the blob without a track
+        row and the queue item in place, so the next run records it (the blob is kept).
         """
         gate = asyncio.Semaphore(concurrency)
+        results: asyncio.Queue[Track | None | BaseException] = asyncio.Queue()
+        taken: set[TrackId] = set()  # started in this call (they stay in the queue until recorded)
+        tasks: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        looked_at = loop.time()
 
-        async def one(item: QueueItem) -> Track | None:
-            async with gate:
-                return await self._fetch(item)
+        async def one(item: QueueItem) -> None:
+            try:
+                async with gate:
+                    results.put_nowait(await self._fetch(item))
+            except Exception as error:  # handed to the loop below, which raises it
+                results.put_nowait(error)
 
-        items = list(await self.store.due(self._clock.now(), limit))
-        known = await self.store.recorded(item.track_id for item in items)
-        for track_id in known:  # recorded meanwhile (shared here too, or fetched by an earlier run)
-            await self.store.finish(track_id)
-        items = [item for item in items if item.track_id not in known]
+        async def take_due() -> int:
+            """Start the due items not started yet; how many."""
+            room = limit - len(taken)
+            if room <= 0:
+                return 0
+            due = [i for i in await self.store.due(self._clock.now(), room + len(taken)) if i.track_id not in taken]
+            items = due[:room]
+            taken.update(item.track_id for item in items)
+            known = await self.store.recorded(item.track_id for item in items)
+            for track_id in known:  # recorded meanwhile (shared here too, or fetched by an earlier run)
+                await self.store.finish(track_id)
+            fresh = [item for item in items if item.track_id not in known]
+            tasks.extend(asyncio.ensure_future(one(item)) for item in fresh)
+            return len(fresh)
+
+        outstanding = await take_due()
         stored = 0
         batch: list[Track] = []
-        tasks = [asyncio.ensure_future(one(item)) for item in items]
         try:
-            for done in asyncio.as_completed(tasks):
-                track = await done
-                if track is not None:
-                    batch.append(track)
+            while outstanding:
+                result = await results.get()
+                outstanding -= 1
+                if isinstance(result, BaseException):
+                    raise result
+                if result is not None:
+                    batch.append(result)
                 if len(batch) >= wave:
                     stored += await self._record_fetched(batch)
                     batch = []
+                # Slots about to go idle: look for items queued since (at most every ``refill_s``).
+                if outstanding <= concurrency and loop.time() - looked_at >= refill_s:
+                    looked_at = loop.time()
+                    outstanding += await take_due()
             if batch:
                 stored += await self._record_fetched(batch)
         finally:

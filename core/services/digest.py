@@ -9,6 +9,7 @@ it twice. The bots and the federation hear of it from the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,11 @@ class Digest:
         }
 
 
+# A preview is the digest as it stands, built at most this long ago: a build reads the week's
+# votes, tracks, rounds and prompts (~0.5 s at 100,000 tracks and 2,000,000 votes,
+# bench/scale.py), too much to repeat for every member who asks within the same minutes.
+PREVIEW_MAX_AGE = timedelta(minutes=5)
+
 FederatedWinnersOf = Callable[[Round], Awaitable[tuple[tuple[str, str], ...] | None]]
 """(title, entrant) leaders of a cross-community round; None for a local-only round."""
 
@@ -164,6 +170,16 @@ class DigestService:
         self._voting = voting
         self._prompts = prompts
         self._peers = peers
+        self._preview: tuple[datetime, Digest] | None = None
+        self._preview_lock = asyncio.Lock()
+
+    async def preview(self) -> Digest:
+        """The digest as it stands (``digest preview``), built at most ``PREVIEW_MAX_AGE`` ago."""
+        async with self._preview_lock:  # members asking at once share one build
+            now = self._clock.now()
+            if self._preview is None or not now - PREVIEW_MAX_AGE <= self._preview[0] <= now:
+                self._preview = (now, await self.build(until=now))
+            return self._preview[1]
 
     async def build(self, until: datetime | None = None) -> Digest:
         """The digest of the seven days before ``until`` (default: now)."""

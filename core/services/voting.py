@@ -170,6 +170,10 @@ class VotingService:
         """A round's entries, in order."""
         return await self._repo.entries(rnd.id)
 
+    async def first_entries(self, rnd: Round, limit: int) -> tuple[Sequence[Entry], int]:
+        """A round's first ``limit`` entries, in order, and how many it has (without reading them all)."""
+        return await self._repo.first_entries(rnd.id, limit)
+
     async def _to_closed(self, rnd: Round) -> Round | None:
         async with self._events.transaction():
             if not await self._repo.set_phase(rnd.id, Phase.CLOSED, Phase.VOTING):

@@ -139,8 +139,12 @@ async def results_reply(voting: VotingService, tracks: TrackRepository, rnd: Rou
     )
 
 
-async def status_reply(tracks: TrackRepository, rnd: Round, entries: Sequence[Entry], voters: int) -> Reply:
-    """Phase, deadlines and the first entries of a round (a big round lists STATUS_ENTRIES of them)."""
+async def status_reply(
+    tracks: TrackRepository, rnd: Round, entries: Sequence[Entry], voters: int, entry_count: int | None = None
+) -> Reply:
+    """Phase, deadlines and the first entries of a round (a big round lists STATUS_ENTRIES of them);
+    ``entry_count`` when ``entries`` are only the first ones."""
+    total = len(entries) if entry_count is None else entry_count
     deadline = {
         Phase.SUBMISSION: f"submissions close {when_text(rnd.submit_until)}",
         Phase.VOTING: f"voting closes {when_text(rnd.vote_until)}",
@@ -149,7 +153,7 @@ async def status_reply(tracks: TrackRepository, rnd: Round, entries: Sequence[En
     lines = [
         rules_text(rnd),
         f"Phase: {rnd.phase.value} — {deadline}",
-        f"Entries: {len(entries)} · voters: {voters}",
+        f"Entries: {total} · voters: {voters}",
     ]
     shown = entries[:STATUS_ENTRIES]
     found = await tracks.get_many([entry.track_id for entry in shown])
@@ -157,10 +161,10 @@ async def status_reply(tracks: TrackRepository, rnd: Round, entries: Sequence[En
         track = found.get(entry.track_id)
         who = "anonymous" if rnd.hides_entrants else entry.submitter.display_name
         lines.append(f"  {entry.number}. {track.title if track else entry.track_id} — {who}")
-    if len(entries) > len(shown):
-        lines.append(f"  … and {len(entries) - len(shown)} more: each entry has its own card in the round's posts")
+    if total > len(shown):
+        lines.append(f"  … and {total - len(shown)} more: each entry has its own card in the round's posts")
     return Reply(
         title=f"Round {rnd.label}",
         text="\n".join(lines),
-        data={"round": rnd.id, "phase": rnd.phase.value, "entries": len(entries)},
+        data={"round": rnd.id, "phase": rnd.phase.value, "entries": total},
     )

@@ -150,6 +150,17 @@ class SqliteVotingRepository:
         )
         return [_entry(r) for r in rows]
 
+    async def first_entries(self, round_id: int, limit: int) -> tuple[Sequence[Entry], int]:
+        """The first ``limit`` entries and the round's entry count, both from the primary key
+        (``round status`` of a 5,000-entry round read and decoded every entry: ~55 ms)."""
+        rows = await self._db.fetchall(
+            "SELECT round_id, number, track_id, platform, user_id, display_name, submitted_at"
+            " FROM entries WHERE round_id = ? ORDER BY number LIMIT ?",
+            (round_id, limit),
+        )
+        count = await self._db.fetchone("SELECT count(*) FROM entries WHERE round_id = ?", (round_id,))
+        return [_entry(r) for r in rows], int(count[0]) if count else 0
+
     async def entry(self, round_id: int, number: int) -> Entry | None:
         """One entry by its number (a primary-key lookup)."""
         row = await self._db.fetchone(

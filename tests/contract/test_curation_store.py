@@ -10,6 +10,7 @@ import pytest
 
 from core.curation_ports import LineageLink, Relation, SignalKind
 from core.model import Cid, Share, TrackStatus, Verdict
+from core.voting_model import Voter
 from tests.support.curation import World, people, world
 
 
@@ -84,3 +85,23 @@ async def test_links_keep_the_first_parent_and_most_remixed_leaves_out_stems(w: 
     assert link is not None and (link.parent_cid, link.relation) == (parent, Relation.REMIX)
     assert [k.child_id for k in await store.children_of(parent)] == [tracks[0].id, tracks[1].id]
     assert list(await store.most_remixed(now - timedelta(days=1), 5)) == [(parent, 2)]
+
+
+async def test_every_vote_is_read_once_in_time_order_across_pages(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage.sqlite import curation_store
+
+    monkeypatch.setattr(curation_store, "LIKES_PAGE", 2)  # page boundaries fall inside runs of equal times
+    sharers, voters = people("sharer", 3), people("voter", 4)
+    tracks = [await w.share(sharer, f"Song {n}") for n, sharer in enumerate(sharers)]
+    start = w.clock.now()
+    expected = {}
+    for step in range(3):  # every vote of a step is cast at the same moment (a new vote replaces the old)
+        at = w.clock.now()
+        for track in tracks:
+            for voter in voters[step:]:
+                await w.voting.set_track_vote(track.id, Voter.of(voter), 1, at)
+                expected[track.id, (voter.platform, voter.user_id)] = at
+        w.clock.advance(timedelta(seconds=1))
+    likes = await w.curation.store.likes_since(start)
+    assert sorted((f.track_id, f.member, f.at) for f in likes) == sorted((*k, at) for k, at in expected.items())
+    assert [f.at for f in likes] == sorted(f.at for f in likes)

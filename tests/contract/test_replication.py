@@ -5,6 +5,7 @@ Every test runs twice: over the SQLite federation store and over the in-memory o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -371,3 +372,31 @@ async def test_policy_refuses_and_quarantine_not_fetched(make_node: MakeNode) ->
     for track in (quarantined, rejected):
         assert await default.tracks.get(track.id) is None
         assert not await default.pool.has(track.cid)
+
+
+async def test_a_running_fetch_window_takes_in_tracks_queued_meanwhile(net) -> None:
+    """A track queued while ``run_queue`` runs is fetched by the same call (history read as it goes)."""
+    a, b, _ = net
+    first = await _local_track(a, b"first " * 1000)
+    await a.rep.publish_track(first)
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"]
+    second = await _local_track(a, b"second " * 1000)
+    await a.rep.publish_track(second)
+    await a.rep.flush_outbox()
+    opened, release = asyncio.Event(), asyncio.Event()
+    real_open = b.sources.open
+
+    async def held(source: Mapping[str, str], max_bytes: int) -> AsyncIterator[bytes]:
+        opened.set()
+        await release.wait()
+        async for chunk in real_open(source, max_bytes):
+            yield chunk
+
+    b.sources.open = held  # type: ignore[method-assign]
+    fetching = asyncio.create_task(b.rep.run_queue(refill_s=0.0))
+    await asyncio.wait_for(opened.wait(), 10)
+    assert await b.read() == ["queued"]  # the second track arrives while the first is on its way
+    release.set()
+    assert await asyncio.wait_for(fetching, 10) == 2
+    assert await b.tracks.get(second.id) is not None

@@ -215,3 +215,7 @@ async def test_status_of_a_big_round_lists_the_first_entries_and_counts_voters(h
     assert f"Entries: {STATUS_ENTRIES + 3} · voters: 2" in text
     assert f"song {STATUS_ENTRIES - 1:02d}" in text and f"song {STATUS_ENTRIES:02d}" not in text
     assert "… and 3 more" in text
+    # what `round status` runs: the first entries and the count, not every entry; the same answer
+    shown, count = await h.voting.first_entries(rnd, STATUS_ENTRIES)
+    assert [e.number for e in shown] == list(range(1, STATUS_ENTRIES + 1)) and count == STATUS_ENTRIES + 3
+    assert (await status_reply(h.tracks, rnd, shown, 2, entry_count=count)).text == text

@@ -63,3 +63,23 @@ async def test_published_once_across_restarts() -> None:
     clock.advance(timedelta(days=14))  # down for two weeks: one digest at start-up, not two
     assert await restarted.publish_due() is not None
     assert await restarted.publish_due() is None
+
+
+async def test_preview_is_the_digest_as_it_stands_built_at_most_five_minutes_ago() -> None:
+    clock, tracks, voting, digest, _events, _state = await _setup()
+    alice, bob, carol = member("alice"), member("bob"), member("carol")
+    a = make_track(alice, "Neon", "synthwave", when=clock.now())
+    b = make_track(bob, "Study", "lofi", when=clock.now())
+    for track in (a, b):
+        await tracks.add(track)
+    await voting.vote_track(a.id, bob, 1)
+    first = await digest.preview()
+    assert first == await digest.build(until=clock.now())
+    assert [t.title for t, _ in first.top] == ["Neon"]
+    await voting.vote_track(b.id, alice, 1)
+    await voting.vote_track(b.id, carol, 1)
+    clock.advance(timedelta(minutes=4))
+    assert await digest.preview() is first  # members asking within minutes share one build
+    clock.advance(timedelta(minutes=1, seconds=1))
+    later = await digest.preview()
+    assert [t.title for t, _ in later.top] == ["Study", "Neon"] and later.week_ending == clock.now()
