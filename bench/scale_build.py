@@ -9,7 +9,7 @@ Two ways to a current (``FORMAT``) build, both through the real migrations (``op
   timed and kept in the build (``bench_build``).
 * **from scratch**: the schema by the migrations, the 501 rounds through
   ``SqliteVotingRepository``, and the bulk rows with the repositories' own row mappings
-  (``track_repository._values`` and ``_pack``; ``near_dup_index.STORED_ITEMS``,
+  (``track_repository._values`` and ``provenance_codec.pack_values``; ``near_dup_index.STORED_ITEMS``,
   ``pack_values`` and ``core.near_dup.band_keys`` for the near-duplicate index) written by
   ``executemany`` on one connection (one repository call per row would take hours).
 """
@@ -186,7 +186,7 @@ def _tracks(conn: sqlite3.Connection, pool: Path, rng: random.Random, sizes: Siz
         shares.append((track.id, *who, seen.isoformat(), "discord:1"))
         values = array.array("I", os.urandom(4 * int(min(duration, 180) * 7.96)))
         fp_duration = round(min(duration, 180), 2)
-        prints.append((track.id, fp_duration, tr._pack(values)))
+        prints.append((track.id, fp_duration, pack_values(values)))
         # the near-duplicate index's own rows, as SqliteNearDuplicateIndex.add writes them
         docs.append((index + 1, track.id, fp_duration, pack_values(values[:STORED_ITEMS])))
         bands.extend((band, index + 1) for band in band_keys(values))
@@ -413,6 +413,7 @@ def add_federation(data: Path) -> float:
     """
     from core.federation.manifest import manifest_for
     from core.model import Fingerprint
+    from storage.provenance_codec import unpack_values
     from storage.sqlite import track_repository as tr
 
     began = time.perf_counter()
@@ -440,7 +441,7 @@ def add_federation(data: Path) -> float:
         for index, row in enumerate(cursor):
             track = tr._track(row)
             origin = rng.choice(peers) if rng.random() < REPLICATED_SHARE else "scale"
-            print_ = Fingerprint(tr._unpack(row["fp_vals"]), float(row["fp_s"]))
+            print_ = Fingerprint(unpack_values(row["fp_vals"]), float(row["fp_s"]))
             manifest = {**manifest_for(track, [], "Scale", print_), "signature": signature}
             batch.append((track.id, track.cid, origin, json.dumps(manifest, sort_keys=True), f"$event{index}"))
             if len(batch) == 5000:

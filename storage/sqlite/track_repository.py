@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import array
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from core.model import (
     Cid,
@@ -20,6 +20,7 @@ from core.model import (
     TrackStatus,
     Verdict,
 )
+from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database, Row
 from storage.sqlite.fts_query import fts_query
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex
@@ -64,42 +65,44 @@ def _values(track: Track) -> tuple[object, ...]:
     )
 
 
+def _listed_fields(row: Row) -> dict[str, Any]:
+    """The columns a list shows, as ``Track`` arguments (no JSON to decode)."""
+    return {
+        "id": TrackId(row["id"]),
+        "cid": Cid(row["cid"]),
+        "size": int(row["size"]),
+        "media_type": row["media_type"],
+        "duration_s": float(row["duration_s"]),
+        "title": row["title"],
+        "sharer": Sharer(row["sharer_platform"], row["sharer_id"], row["sharer_name"]),
+        "first_seen_at": datetime.fromisoformat(row["first_seen_at"]),
+        "origin_instance": InstanceId(row["origin_instance"]),
+        "verdict": Verdict(row["verdict"]),
+        "verdict_reason": row["verdict_reason"],
+        "artist": row["artist"],
+        "genre": row["genre"],
+        "prompt": row["prompt"],
+        "style": row["style"],
+        "generator": row["generator"],
+        "source_url": row["source_url"],
+        "status": TrackStatus(row["status"]),
+    }
+
+
+def listed_track(row: Row) -> Track:
+    """A track for a list (``LISTED_COLUMNS``): ``evidence``, ``quality``, ``lyrics`` and ``tags`` left empty."""
+    return Track(**_listed_fields(row))
+
+
 def _track(row: Row) -> Track:
     return Track(
-        id=TrackId(row["id"]),
-        cid=Cid(row["cid"]),
-        size=int(row["size"]),
-        media_type=row["media_type"],
-        duration_s=float(row["duration_s"]),
-        title=row["title"],
-        sharer=Sharer(row["sharer_platform"], row["sharer_id"], row["sharer_name"]),
-        first_seen_at=datetime.fromisoformat(row["first_seen_at"]),
-        origin_instance=InstanceId(row["origin_instance"]),
-        verdict=Verdict(row["verdict"]),
-        verdict_reason=row["verdict_reason"],
+        **_listed_fields(row),
         evidence=tuple(Evidence.from_dict(e) for e in json.loads(row["evidence"])),
-        artist=row["artist"],
-        genre=row["genre"],
         tags=tuple(json.loads(row["tags"])),
-        prompt=row["prompt"],
-        style=row["style"],
         lyrics=row["lyrics"],
-        generator=row["generator"],
         generator_song_id=row["generator_song_id"],
-        source_url=row["source_url"],
         quality=QualityReport.from_dict(json.loads(row["quality"])) if row["quality"] else None,
-        status=TrackStatus(row["status"]),
     )
-
-
-def _pack(values: Sequence[int]) -> bytes:
-    return array.array("I", [v & 0xFFFFFFFF for v in values]).tobytes()
-
-
-def _unpack(blob: bytes) -> tuple[int, ...]:
-    packed = array.array("I")
-    packed.frombytes(blob)
-    return tuple(packed)
 
 
 class SqliteTrackRepository:
@@ -277,7 +280,7 @@ class SqliteTrackRepository:
     async def _insert_fingerprint(self, db: Database, track_id: TrackId, fingerprint: Fingerprint) -> None:
         await db.execute(
             "INSERT OR REPLACE INTO fingerprints(track_id, duration_s, vals) VALUES (?, ?, ?)",
-            (track_id, fingerprint.duration_s, _pack(fingerprint.values)),
+            (track_id, fingerprint.duration_s, pack_values(fingerprint.values)),
         )
         await self._near.add(track_id, fingerprint)  # same transaction (nested)
 
@@ -290,7 +293,7 @@ class SqliteTrackRepository:
     async def fingerprint(self, track_id: TrackId) -> Fingerprint | None:
         """The stored fingerprint of a track, if it has one."""
         row = await self._db.fetchone("SELECT duration_s, vals FROM fingerprints WHERE track_id = ?", (track_id,))
-        return Fingerprint(_unpack(row[1]), float(row[0])) if row else None
+        return Fingerprint(unpack_values(row[1]), float(row[0])) if row else None
 
     async def referenced_cids(self) -> set[Cid]:
         """CIDs of tracks that are not taken down."""

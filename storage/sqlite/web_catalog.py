@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.model import Cid, InstanceId, Sharer, Track, TrackId, TrackStatus, Verdict
+from core.model import Cid, Track, TrackId
 from core.visibility import PUBLIC_VERDICTS
-from storage.sqlite.database import Database, Row
+from storage.sqlite.database import Database
+from storage.sqlite.track_repository import listed_track
 
 # What a list or a feed shows of a track: not the evidence, quality report or lyrics, whose
 # JSON decoding was most of a genre page's time (50 tracks) at 100,000 tracks.
@@ -18,30 +19,6 @@ _LISTED = (
     " first_seen_at, origin_instance, verdict, verdict_reason, artist, genre, prompt, style, generator,"
     " source_url, status FROM tracks"
 )
-
-
-def _listed(row: Row) -> Track:
-    """A track for a list: ``evidence``, ``quality``, ``lyrics`` and ``tags`` left empty."""
-    return Track(
-        id=TrackId(row["id"]),
-        cid=Cid(row["cid"]),
-        size=int(row["size"]),
-        media_type=row["media_type"],
-        duration_s=float(row["duration_s"]),
-        title=row["title"],
-        sharer=Sharer(row["sharer_platform"], row["sharer_id"], row["sharer_name"]),
-        first_seen_at=datetime.fromisoformat(row["first_seen_at"]),
-        origin_instance=InstanceId(row["origin_instance"]),
-        verdict=Verdict(row["verdict"]),
-        verdict_reason=row["verdict_reason"],
-        artist=row["artist"],
-        genre=row["genre"],
-        prompt=row["prompt"],
-        style=row["style"],
-        generator=row["generator"],
-        source_url=row["source_url"],
-        status=TrackStatus(row["status"]),
-    )
 
 
 # The unary ``+`` keeps SQLite off ``tracks_verdict`` for these filters: through it, "newest
@@ -64,7 +41,7 @@ class SqliteWebCatalog:
             rows = await self._db.fetchall(
                 f"{_LISTED} WHERE genre = ? AND {_PUBLIC} ORDER BY first_seen_at DESC LIMIT ?", (genre, limit)
             )
-        return [_listed(r) for r in rows]
+        return [listed_track(r) for r in rows]
 
     async def digests(self, limit: int) -> Sequence[tuple[datetime, Mapping[str, Any]]]:
         """Stored digests (``bot_state`` namespace ``digest``, keys ``week:<iso>``), newest first."""
