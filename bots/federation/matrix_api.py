@@ -101,13 +101,19 @@ class MatrixApi:
                 method, f"{self.homeserver}{path}", json=body, params=params, timeout=timeout
             ) as response:
                 text = await response.text()
-                if response.status == 401 and self._renew is not None and attempt == 0:
-                    await self.use_token(await self._renew(self._token))
+                if await self._renewed(response.status, attempt):
                     continue
                 if response.status >= 400:
                     raise MatrixError(response.status, text)
                 return json.loads(text) if text else {}
         raise AssertionError("unreachable")
+
+    async def _renewed(self, status: int, attempt: int) -> bool:
+        """After a 401 on a first attempt, renew the token (when we can); whether to try again."""
+        if status != 401 or self._renew is None or attempt != 0:
+            return False
+        await self.use_token(await self._renew(self._token))
+        return True
 
     async def use_token(self, token: str) -> None:
         """Act with another access token from now on (the session was renewed)."""
@@ -191,8 +197,7 @@ class MatrixApi:
                     headers={"Content-Type": media_type, "Content-Length": str(size)},
                 ) as response:
                     text = await response.text()
-                    if response.status == 401 and self._renew is not None and attempt == 0:
-                        await self.use_token(await self._renew(self._token))
+                    if await self._renewed(response.status, attempt):
                         continue
                     if response.status >= 400:
                         raise MatrixError(response.status, text)
@@ -208,8 +213,7 @@ class MatrixApi:
         for attempt in range(2):
             session = await self._http()
             async with session.get(url) as response:
-                if response.status == 401 and self._renew is not None and attempt == 0:
-                    await self.use_token(await self._renew(self._token))
+                if await self._renewed(response.status, attempt):
                     continue
                 if response.status != 200:
                     raise FetchError(f"{mxc}: HTTP {response.status}")
