@@ -3,7 +3,6 @@ command runs inside ``wavepool run`` or from a terminal while the instance is st
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -11,6 +10,7 @@ from typing import Any
 
 from config import Settings
 from core.federation.ports import PeerStats
+from core.recent_value import RecentValue
 from storage.sqlite.bot_state import BotState
 from storage.sqlite.federation_store import SqliteFederationStore
 
@@ -35,17 +35,11 @@ class StoredFederationInfo:
         self._instance_id = instance_id
         self._store = store
         self._state = state
-        self._clock = clock
-        self._peer_stats: tuple[float, Sequence[PeerStats]] | None = None
-        self._peer_stats_lock = asyncio.Lock()
+        self._peer_stats = RecentValue(store.peer_stats, PEER_STATS_TTL_S, clock)
 
     async def peer_stats(self) -> Sequence[PeerStats]:
         """Peers seen in the rooms, with what each contributed here (read at most every 30 s)."""
-        async with self._peer_stats_lock:  # callers at once wait for one read, not one each
-            cached = self._peer_stats
-            if cached is None or self._clock() - cached[0] >= PEER_STATS_TTL_S:
-                cached = self._peer_stats = (self._clock(), await self._store.peer_stats())
-            return cached[1]
+        return await self._peer_stats.get()
 
     async def status(self) -> Mapping[str, Any]:
         """Rooms, checkpoint, queue, outbox and failing fetches."""

@@ -9,7 +9,6 @@ it twice. The bots and the federation hear of it from the outbox.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from core.events.model import DomainEvent, EventKind
 from core.events.ports import EventLog
 from core.model import Track, TrackId
 from core.ports import Clock, KeyValue, PeerDigests, TrackRepository
+from core.recent_value import RecentValue
 from core.visibility import is_public
 from core.voting_model import Phase, Round
 
@@ -170,16 +170,15 @@ class DigestService:
         self._voting = voting
         self._prompts = prompts
         self._peers = peers
-        self._preview: tuple[datetime, Digest] | None = None
-        self._preview_lock = asyncio.Lock()
+        self._preview = RecentValue(
+            lambda: self.build(until=self._clock.now()),
+            PREVIEW_MAX_AGE.total_seconds(),
+            lambda: self._clock.now().timestamp(),
+        )
 
     async def preview(self) -> Digest:
         """The digest as it stands (``digest preview``), built at most ``PREVIEW_MAX_AGE`` ago."""
-        async with self._preview_lock:  # members asking at once share one build
-            now = self._clock.now()
-            if self._preview is None or not now - PREVIEW_MAX_AGE <= self._preview[0] <= now:
-                self._preview = (now, await self.build(until=now))
-            return self._preview[1]
+        return await self._preview.get()  # members asking at once share one build
 
     async def build(self, until: datetime | None = None) -> Digest:
         """The digest of the seven days before ``until`` (default: now)."""
