@@ -8,34 +8,17 @@ from typing import Any
 
 from core.errors import IntegrityError
 from core.federated_round_model import FederatedRound
-from core.federation.round_documents import VERSION, origin_of
+from core.federation.round_documents import organiser_doc, origin_of, phases_of
 
 
 def schedule_doc(fed: FederatedRound, at: datetime) -> dict[str, Any]:
     """The round's deadlines as they stand now at the organiser."""
-    return {
-        "v": VERSION,
-        "kind": "round_schedule",
-        "round": fed.id,
-        "origin": {"instance": fed.organiser, "name": fed.organiser_name},
-        "phases": {
-            "submit_until": fed.submit_until.isoformat(),
-            "vote_until": fed.vote_until.isoformat(),
-            "tally_until": fed.tally_until.isoformat(),
-        },
-        "at": at.isoformat(),
-    }
+    return organiser_doc(fed, "round_schedule", at, phases=phases_of(fed))
 
 
 def cancel_doc(fed: FederatedRound, at: datetime) -> dict[str, Any]:
     """The organiser cancels the round (before voting opened)."""
-    return {
-        "v": VERSION,
-        "kind": "round_cancel",
-        "round": fed.id,
-        "origin": {"instance": fed.organiser, "name": fed.organiser_name},
-        "at": at.isoformat(),
-    }
+    return organiser_doc(fed, "round_cancel", at)
 
 
 def _time(value: Any) -> datetime:

@@ -28,29 +28,44 @@ VERSION = 1
 MAX_COUNTS = 5000  # entries in one tally
 
 
-def announcement_doc(fed: FederatedRound, at: datetime) -> dict[str, Any]:
-    """The unsigned announcement: theme, phases with absolute deadlines, ballot and entry rules."""
+def organiser_doc(fed: FederatedRound, kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
+    """A document the organiser signs about its round: the common fields, then ``fields``."""
     return {
         "v": VERSION,
-        "kind": "round",
+        "kind": kind,
         "round": fed.id,
         "origin": {"instance": fed.organiser, "name": fed.organiser_name},
-        "theme": fed.theme[:300],
-        "ballot": {"kind": fed.ballot.value, "max_approvals": fed.max_approvals},
-        "entry_rules": {
+        **fields,
+        "at": at.isoformat(),
+    }
+
+
+def phases_of(fed: FederatedRound) -> dict[str, str]:
+    """The round's absolute deadlines, as announced and as updated."""
+    return {
+        "submit_until": fed.submit_until.isoformat(),
+        "vote_until": fed.vote_until.isoformat(),
+        "tally_until": fed.tally_until.isoformat(),
+    }
+
+
+def announcement_doc(fed: FederatedRound, at: datetime) -> dict[str, Any]:
+    """The unsigned announcement: theme, phases with absolute deadlines, ballot and entry rules."""
+    return organiser_doc(
+        fed,
+        "round",
+        at,
+        theme=fed.theme[:300],
+        ballot={"kind": fed.ballot.value, "max_approvals": fed.max_approvals},
+        entry_rules={
             "entries_per_member": fed.entries_per_member,
             "genre": fed.genre,
             "min_account_age_days": fed.min_account_age_days,
         },
-        "anonymous": fed.anonymous,
-        "cap_share": fed.cap_share,
-        "phases": {
-            "submit_until": fed.submit_until.isoformat(),
-            "vote_until": fed.vote_until.isoformat(),
-            "tally_until": fed.tally_until.isoformat(),
-        },
-        "at": at.isoformat(),
-    }
+        anonymous=fed.anonymous,
+        cap_share=fed.cap_share,
+        phases=phases_of(fed),
+    )
 
 
 def member_doc(round_id: str, instance: str, name: str, joined: bool, at: datetime) -> dict[str, Any]:
