@@ -69,12 +69,12 @@ class IndexBuilder:
 
     def add_votes(self, page: Sequence[VoteRow]) -> None:
         """Collect one page of votes (oldest first, one per member and track)."""
-        track, member = self.index.track, self.index.member_number
-        tracks, members, at = self._tracks, self._members, self._at
+        track, member = self.index.track_number, self.index.member_number
+        add_track, add_member, add_at = self._tracks.append, self._members.append, self._at.append
         for track_id, platform, user_id, when in page:
-            tracks.append(track(track_id))
-            members.append(member(platform, user_id))
-            at.append(max(0, when))
+            add_track(track(track_id))
+            add_member(member(platform, user_id))
+            add_at(when if when > 0 else 0)
         if page:
             last = datetime.fromtimestamp(page[-1][3], UTC)
             self._last = last if self._last is None else max(self._last, last)

@@ -123,23 +123,34 @@ class Interned:
         """The number of ``key``, or None."""
         h = hash(key)
         found = self._recent.get(h)
-        if found is not None:
-            return found
-        at = bisect_left(self._hashes, h)
-        if at < len(self._hashes) and self._hashes[at] == h:
-            return self._numbers[at]
-        return None
+        if found is None and self._hashes:
+            at = bisect_left(self._hashes, h)
+            if at < len(self._hashes) and self._hashes[at] == h:
+                return self._numbers[at]
+        return found
 
     def add(self, key: str) -> tuple[int, bool]:
         """The number of ``key`` and whether it is new."""
         found = self.find(key)
         if found is not None:
             return found, False
+        return self._new(key), True
+
+    def number(self, key: str) -> int:
+        """The number of ``key``, numbering it if new (the fast path of a rebuild's millions)."""
+        found = self._recent.get(hash(key))
+        if found is None:
+            found = self.find(key)
+            if found is None:
+                found = self._new(key)
+        return found
+
+    def _new(self, key: str) -> int:
         number = len(self._ends)
         self._recent[hash(key)] = number
         self._text += key.encode()
         self._ends.append(len(self._text))
-        return number, True
+        return number
 
     def key(self, number: int) -> str:
         """The key numbered ``number``."""

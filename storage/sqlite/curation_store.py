@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from core.curation_ports import LineageLink, Member, Penalty, Relation, SignalKind, TrackFact, VoteFact, VoteRow
 from core.model import Cid, TrackId
@@ -84,7 +85,7 @@ class SqliteCurationStore:
                 " ORDER BY cast_at, track_id, platform, user_id LIMIT ?",
                 (*key, LIKES_PAGE),
             )
-            yield [(TrackId(r[0]), r[1], r[2], r[3]) for r in page]
+            yield [cast(VoteRow, r[:4]) for r in page]
             if len(page) < LIKES_PAGE:
                 return
             last = page[-1]
