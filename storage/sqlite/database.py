@@ -53,10 +53,14 @@ class Database:
         conn.row_factory = aiosqlite.Row
         # wal_autocheckpoint=0: checkpoints run beside the commits (storage/sqlite/wal_checkpoints.py).
         pragmas = ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON", "busy_timeout=5000")
-        for pragma in (*pragmas, "wal_autocheckpoint=0"):
-            await conn.execute(f"PRAGMA {pragma}")
-        db = cls(conn, path, synchronous)
-        await db._migrate(migrations)
+        try:
+            for pragma in (*pragmas, "wal_autocheckpoint=0"):
+                await conn.execute(f"PRAGMA {pragma}")
+            db = cls(conn, path, synchronous)
+            await db._migrate(migrations)
+        except BaseException:  # not a database, or a migration failed: no connection thread left behind
+            await conn.close()
+            raise
         return db
 
     async def close(self) -> None:
