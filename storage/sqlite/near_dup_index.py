@@ -1,5 +1,9 @@
 """``core.provenance_ports.NearDuplicateIndex`` on SQLite (tables of migration 121).
 
+Lookups find their candidates in a copy of the band table held in process memory
+(``storage.sqlite.near_dup_bands``, loaded by ``warm()`` at start-up; until it is loaded,
+in SQLite), then read the few candidates' fingerprint copies from SQLite.
+
 One row per band in ``near_dup_bands`` with ``(band, doc)`` as the primary key of a
 WITHOUT ROWID table, so a lookup is one index seek per query key and a GROUP BY over the
 few rows found; ``doc`` is a small integer (not the track id text) to keep the table
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from core.near_dup import INDEXED_ITEMS, band_keys, query_keys
 from core.provenance_ports import IndexCandidate
 from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database
+from storage.sqlite.near_dup_bands import BandTable
 
 # Items kept for scoring: the indexed window plus 4 s. With 4 bytes an item and a 16-character
 # track id the row stays under SQLite's 4,061-byte local payload of a 4 KB page, so reading a
@@ -45,15 +51,31 @@ _LOOKUP = (
     " FROM near_dup_bands WHERE band IN ({marks}) GROUP BY doc HAVING hits >= ? ORDER BY hits DESC LIMIT ?) k"
     " JOIN near_dup_docs d ON d.doc = k.doc ORDER BY k.hits DESC"
 )
-READER_MMAP_BYTES = 2 << 30  # address space, not memory: pages come from the OS cache without copies
-READER_CACHE_KIB = 32 * 1024
+_DOCS = "SELECT doc, track_id, duration_s, vals FROM near_dup_docs WHERE doc IN ({marks})"
+# No memory map: a fault on a mapped page makes the kernel read far around it (read_ahead_kb,
+# 8 MB on the benchmark VM), so a cold 4 KB fingerprint copy cost 10-40 ms. pread reads ~16 KB.
+READER_MMAP_BYTES = 0
+READER_CACHE_KIB = 4 * 1024
+
+# One band table per open database, shared by every index object made on it (the track
+# repository's, the start-up catch-up's): it must see every committed change.
+_TABLES: weakref.WeakKeyDictionary[Database, BandTable] = weakref.WeakKeyDictionary()
+
+
+def band_table(db: Database) -> BandTable:
+    """The in-memory band table of ``db`` (empty until an index's ``warm()`` loads it)."""
+    table = _TABLES.get(db)
+    if table is None:
+        table = _TABLES[db] = BandTable()
+    return table
 
 
 class _Reader:
     """A read-only connection used from worker threads, one lookup at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, table: BandTable) -> None:
         self._path = path
+        self._table = table
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -61,10 +83,26 @@ class _Reader:
         keys = query_keys(values)
         if not keys:
             return []
+        counts = self._table.hits(keys)
+        if counts is None:  # not loaded yet: the band query in SQLite
+            with self._lock:
+                sql = _LOOKUP.format(marks=", ".join("?" * len(keys)))
+                rows = self._open().execute(sql, (*keys, MIN_SHARED_BANDS, limit)).fetchall()
+            return [
+                IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows
+            ]
+        ranked = sorted(((hits, doc) for doc, hits in counts.items() if hits >= MIN_SHARED_BANDS), reverse=True)
+        if not ranked:
+            return []  # most shares: no candidate, no read at all
+        ranked = ranked[:limit]
         with self._lock:
-            sql = _LOOKUP.format(marks=", ".join("?" * len(keys)))
-            rows = self._open().execute(sql, (*keys, MIN_SHARED_BANDS, limit)).fetchall()
-        return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
+            sql = _DOCS.format(marks=", ".join("?" * len(ranked)))
+            found = {r[0]: r for r in self._open().execute(sql, [doc for _, doc in ranked]).fetchall()}
+        return [
+            IndexCandidate(TrackId(r[1]), Fingerprint(unpack_values(r[3]), float(r[2])), hits)
+            for hits, doc in ranked
+            if (r := found.get(doc)) is not None  # removed since: the copy in memory is a commit behind
+        ]
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -74,15 +112,6 @@ class _Reader:
             self._conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
             self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         return self._conn
-
-    def warm(self) -> int:
-        """Read the whole band table once, so its pages are in the OS cache; how many rows."""
-        with self._lock:
-            conn = self._open()
-            # A count walks every leaf of the (band, doc) B-tree: one sequential-ish read of the
-            # table instead of a cold random read per query key for the first lookups.
-            row = conn.execute("SELECT count(*) FROM near_dup_bands").fetchone()
-        return int(row[0])
 
     def close(self) -> None:
         with self._lock:
@@ -96,7 +125,8 @@ class SqliteNearDuplicateIndex:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._reader = _Reader(db.path)
+        self._table = band_table(db)
+        self._reader = _Reader(db.path, self._table)
 
     async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
         """Index (or re-index) a track: its compact fingerprint and its bands."""
@@ -112,6 +142,8 @@ class SqliteNearDuplicateIndex:
             await tx.executemany(
                 "INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)", [(band, doc) for band in bands]
             )
+            new_doc, table = doc, self._table
+            tx.after_commit(lambda: table.add(new_doc, bands))  # never shows a row that rolled back
 
     @staticmethod
     async def _insert_doc(tx: Database, track_id: TrackId, fingerprint: Fingerprint) -> int | None:
@@ -127,16 +159,16 @@ class SqliteNearDuplicateIndex:
         async with self._db.transaction() as tx:
             await self._forget(tx, track_id)
 
-    @staticmethod
-    async def _forget(tx: Database, track_id: TrackId) -> None:
+    async def _forget(self, tx: Database, track_id: TrackId) -> None:
         rows = await tx.fetchall("DELETE FROM near_dup_docs WHERE track_id = ? RETURNING doc, vals", (track_id,))
         if not rows:
             return
-        doc, vals = int(rows[0][0]), rows[0][1]
+        doc, vals, table = int(rows[0][0]), rows[0][1], self._table
         # The stored copy covers the whole indexed window, so it gives back exactly the bands
         # the track was indexed with (a KEY_VERSION change reindexes everything anyway).
         bands = await asyncio.to_thread(lambda: band_keys(unpack_values(vals)))
         await tx.executemany("DELETE FROM near_dup_bands WHERE band = ? AND doc = ?", [(b, doc) for b in bands])
+        tx.after_commit(lambda: table.remove(doc))
 
     async def candidates(self, fingerprint: Fingerprint, limit: int = CANDIDATES) -> Sequence[IndexCandidate]:
         """Tracks sharing bands with the query, most shared first (committed tracks only)."""
@@ -146,12 +178,18 @@ class SqliteNearDuplicateIndex:
         return await asyncio.to_thread(self._reader.lookup, fingerprint.values, limit)
 
     async def warm(self) -> int:
-        """Pull the band table into the OS page cache (at start-up, in a worker thread); its rows.
+        """Load the band table into process memory (at start-up, in a worker thread); its rows.
 
-        At a million tracks the band table is ~500 MB and a lookup touches 64 random leaves
-        of it: cold, each is a disk read (lookups ~7-30 ms); warm, the whole lookup is ~0.5 ms.
+        Lookups use SQLite until it is loaded, then memory: the kernel can drop the file's
+        pages (cold, a lookup was 64 random leaf reads, 24-104 ms at a million tracks), not
+        the process's own. Returns 0 when it is loaded or loading already.
         """
-        return await asyncio.to_thread(self._reader.warm)
+        if self._table.ready or self._table.loading:
+            return 0
+        try:
+            return await asyncio.to_thread(self._table.load, self._db.path)
+        except RuntimeError:  # another warm() started the load first
+            return 0
 
     def close(self) -> None:
         """Close the lookup connection (the shared one belongs to the caller)."""
