@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,7 +46,7 @@ from core.model import Fingerprint, TrackId  # noqa: E402
 from core.near_dup import BANDS, INDEXED_ITEMS, KEY_VERSION, LOW_BITS, band_keys  # noqa: E402
 from core.services.near_duplicates import score_candidates  # noqa: E402
 from storage.sqlite.database import Database  # noqa: E402
-from storage.sqlite.near_dup_index import STORED_ITEMS, SqliteNearDuplicateIndex  # noqa: E402
+from storage.sqlite.near_dup_index import STORED_ITEMS, SqliteNearDuplicateIndex, band_table  # noqa: E402
 
 SEGMENTS = 8
 SEGMENT_ITEMS = INDEXED_ITEMS // SEGMENTS  # 120 (15 s)
@@ -199,6 +201,20 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def rss_mib() -> float:
+    """This process's resident memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def drop_page_cache() -> None:
+    """Empty the kernel's page cache (root only): every file page read after this is a disk read."""
+    subprocess.run(["sync"], check=True, timeout=600)
+    Path("/proc/sys/vm/drop_caches").write_text("1\n")
+
+
 async def measure(
     path: Path,
     synth: Synth,
@@ -207,17 +223,38 @@ async def measure(
     queries: int,
     mmap_mb: int = 0,
     warm: bool = False,
+    idle_s: float = 0.0,
+    drop_caches: bool = False,
 ) -> dict[str, float]:
-    """Lookup/insert/delete times, recall and false matches on a built index."""
+    """Lookup/insert/delete times, recall and false matches on a built index.
+
+    ``warm``: load the band table into memory first, as an instance does at start-up
+    (``bots.runtime.catch_up_near_dup_index``). ``drop_caches``: then empty the page cache,
+    so fingerprint copies and the inserts' and deletes' B-tree pages are disk reads.
+    ``idle_s``: then wait, so a kernel that pages out idle file pages has done so.
+    """
     rng = random.Random(size)
+    if drop_caches:
+        drop_page_cache()
     db = await Database.open(path)
     if mmap_mb:  # what an instance could set: reads through the OS page cache, no copies
         await db.fetchall(f"PRAGMA mmap_size={mmap_mb * 2**20}")
     index = SqliteNearDuplicateIndex(db)
-    if warm:  # what a running instance does at start-up (bots.runtime.catch_up_near_dup_index)
-        t0 = time.perf_counter()
+    loaded: dict[str, float] = {}
+    if warm:
+        rss_before, t0 = rss_mib(), time.perf_counter()
         rows = await index.warm()
-        print(f"  warmed {rows:,} band rows in {time.perf_counter() - t0:.1f} s")
+        loaded = {
+            "load_s": time.perf_counter() - t0,
+            "table_mib": band_table(db).nbytes() / 2**20,
+            "rss_delta_mib": rss_mib() - rss_before,
+        }
+        print(f"  loaded {rows:,} band rows in {loaded['load_s']:.1f} s ({loaded['table_mib']:.0f} MiB of arrays)")
+    if drop_caches:
+        drop_page_cache()
+    if idle_s:
+        print(f"  idle {idle_s:.0f} s")
+        await asyncio.sleep(min(idle_s, 900.0))  # bounded: the point is the kernel's reclaim, not waiting
     try:
         lookup, match, baseline = [], [], []
         found = 0
@@ -276,6 +313,8 @@ async def measure(
             "delete_p99_ms": _pct(deletes, 0.99) * ms,
             "recall": found / queries,
             "false_matches": float(false_matches),
+            **loaded,
+            "rss_mib": rss_mib(),
         }
         for name, hits in sorted(per_variant.items()):
             result[f"recall[{name}]"] = statistics.fmean(hits)
@@ -303,7 +342,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("bench/out/near_dup"))
     parser.add_argument("--mmap-mb", type=int, default=0, help="PRAGMA mmap_size for the measuring connection")
-    parser.add_argument("--cold", action="store_true", help="skip the start-up warm-up of the band table")
+    parser.add_argument(
+        "--cold", action="store_true", help="skip the start-up load of the band table: lookups in SQLite"
+    )
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds to wait after the load (at most 900)")
+    parser.add_argument("--drop-caches", action="store_true", help="empty the page cache before and after the load")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = real_corpus(args.out)
@@ -321,7 +364,21 @@ def main() -> None:
         seconds = build(path, synth, size)
         if seconds:
             print(f"built {size:,} tracks in {seconds:.0f} s ({path.stat().st_size / 2**20:.0f} MiB)")
-        result = asyncio.run(measure(path, synth, size, models, args.queries, args.mmap_mb, warm=not args.cold))
+        load_average = os.getloadavg()[0]
+        result = asyncio.run(
+            measure(
+                path,
+                synth,
+                size,
+                models,
+                args.queries,
+                args.mmap_mb,
+                warm=not args.cold,
+                idle_s=args.idle,
+                drop_caches=args.drop_caches,
+            )
+        )
+        result["load_average"] = max(load_average, os.getloadavg()[0])
         print(
             f"{size:>9,} tracks: "
             + ", ".join(

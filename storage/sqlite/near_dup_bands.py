@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 RUN_SHIFT = 48  # a run: the rows whose bands agree above bit 48
 LO_SHIFT = 16  # ``lo`` keeps bits 16..47 (byte-aligned, so loading slices bytes instead of looping)
 _LO_MASK = 0xFFFFFFFF
-LOAD_ROWS = 1 << 18  # rows fetched at a time while loading (~30 MB of transient tuples)
+LOAD_ROWS = 1 << 15  # rows fetched at a time while loading (~4 MB of transient tuples)
 # Past this many tracks added or removed since the packed copy was made, it is rebuilt from
 # SQLite in a background thread (the changes cost ~400 bytes a track until then).
 REBUILD_AFTER = 20_000
