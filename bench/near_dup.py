@@ -233,7 +233,13 @@ async def measure(
     so fingerprint copies and the inserts' and deletes' B-tree pages are disk reads.
     ``idle_s``: then wait, so a kernel that pages out idle file pages has done so.
     """
-    rng = random.Random(size)
+    # Every query is made before anything is timed (and before the caches are dropped or the
+    # idle wait): making one costs ~100 ms of numpy and hundreds of MB of short-lived memory,
+    # which showed up in the timings when it ran between lookups (a point read's p99 of 30 ms).
+    reencodes = _reencode_queries(synth, size, models, queries, random.Random(size))
+    fresh = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(10_000_000 + size, queries)]
+    new = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(20_000_000 + size, 100)]
+    _CHUNKS.clear()
     if drop_caches:
         drop_page_cache()
     db = await Database.open(path)
@@ -259,10 +265,7 @@ async def measure(
         lookup, match, baseline = [], [], []
         found = 0
         per_variant: dict[str, list[int]] = {}
-        for _ in range(queries):
-            j = rng.randrange(size)
-            model = rng.choice(models)
-            query = Fingerprint(tuple(reencode(_cached_chunk(synth, j - j % CHUNK)[j % CHUNK], model)), 120.0)
+        for j, variant, query in reencodes:
             t0 = time.perf_counter()
             candidates = await index.candidates(query)
             t1 = time.perf_counter()
@@ -275,21 +278,17 @@ async def measure(
             baseline.append(t3 - t2)
             hit = any(track == f"s{j}" for track, _ in scored)
             found += hit
-            per_variant.setdefault(model[0], []).append(int(hit))
+            per_variant.setdefault(variant, []).append(int(hit))
         false_matches = 0
-        fresh = synth.tracks(10_000_000 + size, queries)
         new_lookup: list[float] = []
-        for row in fresh:  # a new track (most shares): nothing should match, no fingerprint copy is read
-            query = Fingerprint(tuple(int(v) for v in row), 120.0)
+        for query in fresh:  # a new track (most shares): nothing should match, no fingerprint copy is read
             t0 = time.perf_counter()
             candidates = await index.candidates(query)
             new_lookup.append(time.perf_counter() - t0)
             scored = await score_candidates(query, [(c.track_id, c.fingerprint) for c in candidates], THRESHOLD)
             false_matches += len(scored)
         inserts, deletes = [], []
-        new = synth.tracks(20_000_000 + size, 100)
-        for number, row in enumerate(new):
-            fp = Fingerprint(tuple(int(v) for v in row), 120.0)
+        for number, fp in enumerate(new):
             t0 = time.perf_counter()
             await index.add(TrackId(f"new{number}"), fp)
             inserts.append(time.perf_counter() - t0)
@@ -325,6 +324,18 @@ async def measure(
 
 
 _CHUNKS: dict[int, np.ndarray] = {}
+
+
+def _reencode_queries(
+    synth: Synth, size: int, models: list[tuple[str, int, list[int]]], count: int, rng: random.Random
+) -> list[tuple[int, str, Fingerprint]]:
+    """``count`` re-encodes of random indexed tracks: (track number, re-encode kind, query), in pick order."""
+    picks = [(rng.randrange(size), rng.choice(models)) for _ in range(count)]
+    made: dict[int, Fingerprint] = {}
+    for at in sorted(range(count), key=lambda n: picks[n][0]):  # a chunk of tracks is made once
+        j, model = picks[at]
+        made[at] = Fingerprint(tuple(reencode(_cached_chunk(synth, j - j % CHUNK)[j % CHUNK], model)), 120.0)
+    return [(j, model[0], made[at]) for at, (j, model) in enumerate(picks)]
 
 
 def _cached_chunk(synth: Synth, start: int) -> np.ndarray:
