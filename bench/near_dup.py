@@ -243,6 +243,8 @@ async def measure(
     fresh = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(10_000_000 + size, queries)]
     new = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(20_000_000 + size, 100)]
     new_after_lookup = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(30_000_000 + size, 100)]
+    # old tracks to delete (and put back afterwards, so the cached file stays the same corpus)
+    old = [(j, fp) for j, _, fp in _reencode_queries(synth, size, [("none", 0, [0])], 100, random.Random(size + 1))]
     _CHUNKS.clear()
     if drop_caches:
         drop_page_cache()
@@ -312,6 +314,13 @@ async def measure(
             t0 = time.perf_counter()
             await index.remove(TrackId(f"new{number}"))
             deletes.append(time.perf_counter() - t0)
+        old_deletes = []
+        for j, _fp in old:  # a takedown: a track indexed long ago, its pages cold
+            t0 = time.perf_counter()
+            await index.remove(TrackId(f"s{j}"))
+            old_deletes.append(time.perf_counter() - t0)
+        for j, fp in old:
+            await index.add(TrackId(f"s{j}"), fp)
         ms = 1000.0
         result = {
             "lookup_p50_ms": _pct(lookup, 0.5) * ms,
@@ -328,6 +337,8 @@ async def measure(
             "insert_after_lookup_p99_ms": _pct(inserts_after_lookup, 0.99) * ms,
             "delete_p50_ms": _pct(deletes, 0.5) * ms,
             "delete_p99_ms": _pct(deletes, 0.99) * ms,
+            "delete_old_p50_ms": _pct(old_deletes, 0.5) * ms,
+            "delete_old_p99_ms": _pct(old_deletes, 0.99) * ms,
             "recall": found / queries,
             "false_matches": float(false_matches),
             **loaded,
