@@ -144,15 +144,22 @@ def pack(rows: Iterable[Sequence[tuple[int, int]]]) -> PackedBands:
     return builder.finish()
 
 
-def read_packed(path: Path) -> PackedBands:
-    """The band table of the database at ``path``, packed (one read transaction, no memory map)."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=30.0)
+def read_packed(path: Path) -> tuple[PackedBands, list[int]]:
+    """The band table of the database at ``path``, packed, and the deleted docs whose rows are
+    still in it (``near_dup_sweep``); one read transaction, no memory map."""
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=30.0, isolation_level=None
+    )
     try:
         # No memory map: one sequential pass with the kernel's read-ahead, and the file's pages
         # need not stay anywhere after it.
         conn.execute("PRAGMA mmap_size=0")
+        conn.execute("BEGIN")  # both reads from one snapshot
+        forgotten = [int(row[0]) for row in conn.execute("SELECT doc FROM near_dup_forgotten")]
         cursor = conn.execute("SELECT band, doc FROM near_dup_bands ORDER BY band, doc")
-        return pack(iter(lambda: cursor.fetchmany(LOAD_ROWS), []))
+        packed = pack(iter(lambda: cursor.fetchmany(LOAD_ROWS), []))
+        conn.execute("COMMIT")
+        return packed, forgotten
     finally:
         conn.close()
 
@@ -251,7 +258,7 @@ class BandTable:
             self._path = path
         started = time.perf_counter()
         try:
-            packed = read_packed(path)  # its snapshot starts after recording began
+            packed, forgotten = read_packed(path)  # its snapshot starts after recording began
         except BaseException:
             with self._lock:
                 self._during_load = None
@@ -259,7 +266,8 @@ class BandTable:
         with self._lock:
             changes, self._during_load = self._during_load, None
             self._packed = packed
-            self._folded, self._recent, self._postings, self._owner = SortedPairs(), {}, {}, {}
+            self._folded, self._recent, self._postings = SortedPairs(), {}, {}
+            self._owner = dict.fromkeys(forgotten, _GONE)  # deleted, their rows not swept yet
             for doc, bands, added in changes:
                 self._apply(doc, bands, added)
         self.loads += 1

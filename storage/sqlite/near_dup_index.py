@@ -30,6 +30,7 @@ from core.provenance_ports import IndexCandidate
 from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database
 from storage.sqlite.near_dup_bands import BandTable
+from storage.sqlite.near_dup_sweep import NEXT_DOC_SQL, BandSweeper, pack_bands, sweep_all
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ _DOCS = "SELECT doc, track_id, duration_s, vals FROM near_dup_docs WHERE doc IN 
 READER_MMAP_BYTES = 0
 READER_CACHE_KIB = 4 * 1024
 
-# One band table per open database, shared by every index object made on it (the track
-# repository's, the start-up catch-up's): it must see every committed change.
+# One band table (and one sweeper) per open database, shared by every index object made on it
+# (the track repository's, the start-up catch-up's): it must see every committed change.
 _TABLES: weakref.WeakKeyDictionary[Database, BandTable] = weakref.WeakKeyDictionary()
+_SWEEPERS: weakref.WeakKeyDictionary[Database, BandSweeper] = weakref.WeakKeyDictionary()
 
 
 def band_table(db: Database) -> BandTable:
@@ -71,6 +73,13 @@ def band_table(db: Database) -> BandTable:
     if table is None:
         table = _TABLES[db] = BandTable()
     return table
+
+
+def _sweeper(db: Database) -> BandSweeper:
+    sweeper = _SWEEPERS.get(db)
+    if sweeper is None:
+        sweeper = _SWEEPERS[db] = BandSweeper(db.path)
+    return sweeper
 
 
 # One prefetch at a time per process; a lookup that finds one running skips its own.
@@ -165,6 +174,7 @@ class SqliteNearDuplicateIndex:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._table = band_table(db)
+        self._sweeper = _sweeper(db)
         self._reader = _Reader(db.path, self._table)
 
     async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
@@ -186,15 +196,16 @@ class SqliteNearDuplicateIndex:
 
     @staticmethod
     async def _insert_doc(tx: Database, track_id: TrackId, fingerprint: Fingerprint) -> int | None:
+        # the doc number is above every forgotten one too (near_dup_sweep: never reused while swept)
         rows = await tx.fetchall(
-            "INSERT INTO near_dup_docs(track_id, duration_s, vals) VALUES (?, ?, ?)"
-            " ON CONFLICT(track_id) DO NOTHING RETURNING doc",
+            f"INSERT INTO near_dup_docs(doc, track_id, duration_s, vals) SELECT ({NEXT_DOC_SQL}), ?, ?, ?"
+            " WHERE true ON CONFLICT(track_id) DO NOTHING RETURNING doc",
             (track_id, fingerprint.duration_s, pack_values(fingerprint.values[:STORED_ITEMS])),
         )
         return int(rows[0][0]) if rows else None
 
     async def remove(self, track_id: TrackId) -> None:
-        """Forget a track (its band rows are found by primary key, not by a scan)."""
+        """Forget a track: its copy at once, its band rows in the background (``near_dup_sweep``)."""
         async with self._db.transaction() as tx:
             await self._forget(tx, track_id)
 
@@ -202,12 +213,21 @@ class SqliteNearDuplicateIndex:
         rows = await tx.fetchall("DELETE FROM near_dup_docs WHERE track_id = ? RETURNING doc, vals", (track_id,))
         if not rows:
             return
-        doc, vals, table = int(rows[0][0]), rows[0][1], self._table
+        doc, vals, table, sweeper = int(rows[0][0]), rows[0][1], self._table, self._sweeper
         # The stored copy covers the whole indexed window, so it gives back exactly the bands
         # the track was indexed with (a KEY_VERSION change reindexes everything anyway).
         bands = await asyncio.to_thread(lambda: band_keys(unpack_values(vals)))
-        await tx.executemany("DELETE FROM near_dup_bands WHERE band = ? AND doc = ?", [(b, doc) for b in bands])
-        tx.after_commit(lambda: table.remove(doc))
+        await tx.execute("INSERT INTO near_dup_forgotten(doc, bands) VALUES (?, ?)", (doc, pack_bands(bands)))
+
+        def forgotten() -> None:
+            table.remove(doc)
+            sweeper.kick()
+
+        tx.after_commit(forgotten)
+
+    async def sweep(self) -> int:
+        """Delete the band rows of every deleted doc now (in a worker thread); how many docs."""
+        return await asyncio.to_thread(sweep_all, self._db.path)
 
     async def candidates(self, fingerprint: Fingerprint, limit: int = CANDIDATES) -> Sequence[IndexCandidate]:
         """Tracks sharing bands with the query, most shared first (committed tracks only)."""
@@ -225,6 +245,7 @@ class SqliteNearDuplicateIndex:
         """
         if self._table.ready or self._table.loading:
             return 0
+        self._sweeper.kick()  # deletes a stop left unswept
         try:
             return await asyncio.to_thread(self._table.load, self._db.path)
         except RuntimeError:  # another warm() started the load first

@@ -135,6 +135,7 @@ async def test_sqlite_delete_leaves_no_band_rows_behind(
         await index.add(TrackId("t0"), _fp(prints["distinct"][0]["base"]))  # re-indexed with other bands
         for number in range(len(prints["originals"])):
             await index.remove(TrackId(f"t{number}"))
+        await index.sweep()  # the band rows of deleted docs go in the background; this waits for them
         bands = await db.fetchone("SELECT count(*) FROM near_dup_bands")
         docs = await db.fetchone("SELECT count(*) FROM near_dup_docs")
         assert (bands[0], docs[0]) == (0, 0)

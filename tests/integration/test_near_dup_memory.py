@@ -23,6 +23,7 @@ import storage.sqlite.near_dup_bands as near_dup_bands
 from core.model import Fingerprint, TrackId
 from storage.sqlite.database import Database
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex, band_table
+from storage.sqlite.near_dup_sweep import BandSweeper
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,11 @@ async def _found(index: SqliteNearDuplicateIndex, seed: int) -> list[str]:
 async def _drop_sqlite_bands(db: Database) -> None:
     """Empty the band rows behind the index's back: lookups can only come from memory now."""
     await db.execute("DELETE FROM near_dup_bands")
+
+
+async def _band_rows(db: Database) -> int:
+    row = await db.fetchone("SELECT count(*) FROM near_dup_bands")
+    return int(row[0]) if row else -1
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
@@ -191,12 +197,50 @@ async def test_changes_committed_while_the_load_runs_are_in_memory_after_it(
     index.close()
 
 
+async def test_a_delete_leaves_its_band_rows_to_the_sweep_and_no_doc_number_is_reused_meanwhile(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BandSweeper, "kick", lambda self: None)  # no background sweep: the rows stay
+    index = SqliteNearDuplicateIndex(db)
+    for n in range(3):
+        await index.add(TrackId(f"t{n}"), _fp(n))
+    await index.remove(TrackId("t2"))  # the newest doc number
+    assert await _band_rows(db) == 3 * 32  # its rows wait for the sweep...
+    assert await _found(index, 2) == []  # ...and are not found (SQLite path)
+    await index.add(TrackId("after"), _fp(30))
+    docs = {row[0]: row[1] for row in await db.fetchall("SELECT track_id, doc FROM near_dup_docs")}
+    assert docs["after"] == 4  # not 3, the forgotten doc's number
+    assert await index.warm() == 4 * 32  # loaded with the forgotten rows in it...
+    assert await _found(index, 2) == []  # ...which do not count
+    assert await index.sweep() == 1
+    assert await _band_rows(db) == 3 * 32
+    assert [await _found(index, n) for n in (0, 30)] == [["t0"], ["after"]]
+    index.close()
+
+
+async def test_the_background_sweep_removes_the_rows_of_deleted_tracks(db: Database) -> None:
+    index = SqliteNearDuplicateIndex(db)
+    for n in range(6):
+        await index.add(TrackId(f"t{n}"), _fp(n))
+    for n in range(0, 6, 2):
+        await index.remove(TrackId(f"t{n}"))
+    for _ in range(600):  # the sweep runs in a thread of its own, kicked by each delete's commit
+        if await _band_rows(db) == 3 * 32:
+            break
+        await asyncio.sleep(0.05)
+    assert await _band_rows(db) == 3 * 32
+    remaining = await db.fetchone("SELECT count(*) FROM near_dup_forgotten")
+    assert remaining is not None and remaining[0] == 0
+    index.close()
+
+
 _KILLED_BETWEEN_COMMIT_AND_MEMORY = """
 import asyncio, os, random, signal, sys
 from pathlib import Path
 from core.model import Fingerprint, TrackId
 from storage.sqlite.database import Database
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex, band_table
+from storage.sqlite.near_dup_sweep import BandSweeper
 
 def fp(seed):
     rng = random.Random(seed)
