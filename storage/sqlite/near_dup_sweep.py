@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SWEEP_DOCS = 4  # docs a transaction: ~128 deletes of cached pages, a millisecond of write lock
+# A sweep starts once deletes have paused this long: a takedown of many tracks does not find
+# each of its deletes waiting for the sweep's write lock.
+QUIET_S = 1.0
 # The next doc number: above every live and every forgotten doc.
 NEXT_DOC_SQL = (
     "SELECT coalesce(max(d), 0) + 1 FROM"
@@ -85,11 +89,13 @@ class BandSweeper:
         self._lock = threading.Lock()
         self._running = False
         self._again = False
+        self._last_kick = 0.0
         self.swept = 0
 
     def kick(self) -> None:
         """Sweep soon (after a committed delete, or at start-up for deletes a stop left behind)."""
         with self._lock:
+            self._last_kick = time.monotonic()
             if self._running:
                 self._again = True
                 return
@@ -98,6 +104,8 @@ class BandSweeper:
 
     def _run(self) -> None:
         while True:
+            while (wait := self._last_kick + QUIET_S - time.monotonic()) > 0:  # at most QUIET_S a kick
+                time.sleep(wait)
             try:
                 self.swept += sweep_all(self._path)
             except Exception:  # the rows wait for the next kick; nothing is wrong meanwhile
