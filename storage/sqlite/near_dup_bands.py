@@ -10,19 +10,20 @@ written in the same transaction as today; this copy is rebuilt from it at start-
 Layout (``PackedBands``), about 8 bytes a band row, no Python object per entry:
 
 * the rows in ``(band, doc)`` order, as SQLite's primary key already holds them;
-* ``lo``: bits 8..39 of each band (array of 32-bit unsigned), ``docs``: each row's doc;
-* a directory of runs: ``run_hi`` holds each distinct ``band >> 40`` and ``run_start``
-  where its rows start. A band is found by a bisection in the directory, then one in its
-  run's ``lo`` (rows of one run are sorted by ``lo``). Bits 0..7 are not kept: two bands
-  differing only there count as one, a chance of ~1e-8 a key at a million tracks, and
-  at worst one extra hit for a candidate that is scored anyway.
+* ``lo``: bits 16..47 of each band (array of 32-bit unsigned), ``docs``: each row's doc;
+* a directory of runs: ``run_hi`` holds each distinct ``band >> 48`` (a few thousand) and
+  ``run_start`` where its rows start. A band is found by a bisection in the directory, then
+  one in its run's ``lo`` (rows of one run are sorted by ``lo``). Bits 0..15 are not kept:
+  a query key that differs from a stored band only there counts as it, about once in 3,000
+  lookups at a million tracks; that is one extra hit, and a candidate needs two.
 
 Bands are bottom-k hashes, so they crowd the low end of the 63-bit range; the directory
 stores only runs that exist, so that skew costs nothing.
 
-``BandTable`` adds what changed since the packed copy was made (a small delta of dicts,
-bounded: past ``REBUILD_AFTER`` changed tracks the packed copy is rebuilt from SQLite in a
-background thread) and is safe to read from worker threads while the event loop updates it.
+``BandTable`` adds what changed since the packed copy was made (recent changes in dicts,
+older ones folded into ``SortedPairs``; past ``REBUILD_AFTER`` changed tracks the packed
+copy is rebuilt from SQLite in a background thread) and is safe to read from worker
+threads while the event loop updates it.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class _Builder:
                 part.byteswap()
             target.extend(part)
         at, count = 0, len(bands)
-        while at < count:  # one step per run (a few rows a run)
+        while at < count:  # one step per run (a few thousand runs in all)
             hi = bands[at] >> RUN_SHIFT
             if hi != self._last_hi:
                 self.run_hi.append(hi)

@@ -23,6 +23,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from core.model import Fingerprint, TrackId
 from core.near_dup import BANDS, INDEXED_ITEMS, band_keys, query_keys
@@ -130,8 +131,6 @@ class _Reader:
         if not keys:
             return []
         counts = self._table.hits(keys)
-        if counts is not None:
-            prefetch_bands(self._path, keys[:BANDS])
         if counts is None:  # not loaded yet: the band query in SQLite
             with self._lock:
                 sql = _LOOKUP.format(marks=", ".join("?" * len(keys)))
@@ -140,12 +139,13 @@ class _Reader:
                 IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows
             ]
         ranked = sorted(((hits, doc) for doc, hits in counts.items() if hits >= MIN_SHARED_BANDS), reverse=True)
-        if not ranked:
-            return []  # most shares: no candidate, no read at all
-        ranked = ranked[:limit]
-        with self._lock:
-            sql = _DOCS.format(marks=", ".join("?" * len(ranked)))
-            found = {r[0]: r for r in self._open().execute(sql, [doc for _, doc in ranked]).fetchall()}
+        found: dict[int, tuple[Any, ...]] = {}
+        if ranked:  # most shares have no candidate: no read at all
+            ranked = ranked[:limit]
+            with self._lock:
+                sql = _DOCS.format(marks=", ".join("?" * len(ranked)))
+                found = {r[0]: r for r in self._open().execute(sql, [doc for _, doc in ranked]).fetchall()}
+        prefetch_bands(self._path, keys[:BANDS])  # after this lookup's own reads, not beside them
         return [
             IndexCandidate(TrackId(r[1]), Fingerprint(unpack_values(r[3]), float(r[2])), hits)
             for hits, doc in ranked

@@ -21,6 +21,7 @@ import pytest
 
 import storage.sqlite.near_dup_bands as near_dup_bands
 from core.model import Fingerprint, TrackId
+from storage.sqlite import near_dup_index
 from storage.sqlite.database import Database
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex, band_table
 from storage.sqlite.near_dup_sweep import BandSweeper
@@ -122,6 +123,17 @@ async def test_a_rolled_back_delete_keeps_the_track_found(db: Database) -> None:
             raise RuntimeError("the takedown's other writes failed")
     await _drop_sqlite_bands(db)
     assert await _found(index, 3) == ["kept"]
+    index.close()
+
+
+async def test_a_lookup_reads_ahead_the_band_leaves_its_insert_will_write(db: Database) -> None:
+    index = SqliteNearDuplicateIndex(db)
+    await index.warm()
+    before = near_dup_index.prefetches_done
+    assert await _found(index, 5) == []  # a new track: ingest inserts it next
+    await _until(lambda: near_dup_index.prefetches_done > before, "the read-ahead")
+    await index.add(TrackId("t5"), _fp(5))
+    assert await _found(index, 5) == ["t5"]
     index.close()
 
 
@@ -239,6 +251,7 @@ import asyncio, os, random, signal, sys
 from pathlib import Path
 from core.model import Fingerprint, TrackId
 from storage.sqlite.database import Database
+from storage.sqlite import near_dup_index
 from storage.sqlite.near_dup_index import SqliteNearDuplicateIndex, band_table
 from storage.sqlite.near_dup_sweep import BandSweeper
 
