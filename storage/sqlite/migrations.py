@@ -246,4 +246,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         _provenance.NEAR_DUP_SWEEP_VERSION, _provenance.NEAR_DUP_SWEEP_NAME, _provenance.NEAR_DUP_SWEEP_STATEMENTS
     ),
+    Migration(_scale.VOTES_BY_TIME_VERSION, _scale.VOTES_BY_TIME_NAME, _scale.VOTES_BY_TIME_STATEMENTS),
 )
