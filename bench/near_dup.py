@@ -255,10 +255,23 @@ async def measure(
     await index.sweep()  # rows a previous run's deletes left: not swept while this one measures
     loaded: dict[str, float] = {}
     if warm:
+        lags: list[float] = []
+
+        async def sample_loop_lag() -> None:  # what the instance's other work sees during the load
+            while True:
+                t0 = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - t0 - 0.005)
+
+        sampler = asyncio.create_task(sample_loop_lag())
         rss_before, t0 = rss_mib(), time.perf_counter()
         rows = await index.warm()
+        load_s = time.perf_counter() - t0
+        sampler.cancel()
         loaded = {
-            "load_s": time.perf_counter() - t0,
+            "load_s": load_s,
+            "load_loop_lag_p50_ms": _pct(lags or [0.0], 0.5) * 1000,
+            "load_loop_lag_p99_ms": _pct(lags or [0.0], 0.99) * 1000,
             "table_mib": band_table(db).nbytes() / 2**20,
             "rss_delta_mib": rss_mib() - rss_before,
         }
