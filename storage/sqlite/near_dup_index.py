@@ -8,10 +8,11 @@ One row per band in ``near_dup_bands`` with ``(band, doc)`` as the primary key o
 WITHOUT ROWID table, so a lookup is one index seek per query key and a GROUP BY over the
 few rows found; ``doc`` is a small integer (not the track id text) to keep the table
 compact. There is no index on ``doc`` (migration 130): a delete recomputes the track's
-bands from its stored fingerprint copy and removes those rows by primary key, so the
-band table is the only structure a lookup needs hot. Every write runs in the caller's
-transaction when there is one (``SqliteTrackRepository.add`` indexes a new track together
-with its row).
+bands from its stored fingerprint copy and records them in ``near_dup_forgotten``; a
+background sweep removes those rows by primary key (``near_dup_sweep``, migration 235).
+Every write runs in the caller's transaction when there is one
+(``SqliteTrackRepository.add`` indexes a new track together with its row); the in-memory
+table hears of it after the commit (``Database.after_commit``).
 """
 
 from __future__ import annotations
