@@ -26,6 +26,7 @@ from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
 from bots.matrix.answers import AnswerBatcher, batchable
 from bots.matrix.card_edits import edit_cards
+from bots.matrix.card_votes import CardVotes
 from bots.matrix.lanes import run_in_lanes
 from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
@@ -80,6 +81,7 @@ class MatrixBot:
         self.places = MatrixPlaces(client)
         self.synced = False  # after the first sync: rooms and power levels known, posts can go out
         self.answers = AnswerBatcher(client, self.send, self._answer_line)
+        self.cards = CardVotes(client, instance.state)  # what a reaction on a card votes for
 
     # -- state -------------------------------------------------------------------------
 
@@ -409,10 +411,11 @@ class MatrixBot:
         return None
 
     async def _reaction(self, room_id: str, event: nio.ReactionEvent) -> None:
-        raw = await self.instance.state.get("matrix_card", event.reacts_to)
-        if raw is None:
+        if self._ballot_for(event.key, scored=False) is None and self._ballot_for(event.key, scored=True) is None:
+            return  # no vote key: no card to look up
+        choices = await self.cards.of(room_id, event.reacts_to)
+        if not choices:
             return
-        choices = [VoteChoice.decode(v) for v in json.loads(raw)]
         ballot = self._ballot_for(event.key, scored=len(choices) > 1)
         if ballot is None:
             return
@@ -488,7 +491,7 @@ class MatrixBot:
     async def _remember_cards(self, ids: list[str], messages: Any) -> None:
         for event_id, sent in zip(ids, messages, strict=False):
             if sent.votes:
-                await self.instance.state.put("matrix_card", event_id, json.dumps(list(sent.votes)))
+                await self.cards.remember(event_id, sent.votes)
 
     async def _audio(
         self, room_id: str, reply: Reply, audio_mxc: str | None, key: str | None = None, thread: str | None = None
