@@ -2,7 +2,9 @@
 
 Sync loop: the sync token is stored after every batch, and each handled event id is
 recorded before its command runs, so after a restart the bot handles what it missed once
-and never runs a command twice. The first sync after start asks for full state (power
+and never runs a command twice. A reaction (or its redaction) is recorded after it is
+counted instead: casting the same ballot twice is one ballot, so one the bot was counting
+when it stopped is counted after the restart rather than lost. The first sync after start asks for full state (power
 levels for permissions); on the very first start the bot skips old history.
 """
 
@@ -87,10 +89,16 @@ class MatrixBot:
 
     async def _first_time(self, event_id: str) -> bool:
         """Record the event as handled; False if it already was."""
-        if await self.instance.state.get("matrix_done", event_id):
+        if await self._handled(event_id):
             return False
-        await self.instance.state.put("matrix_done", event_id, "1")
+        await self._record_handled(event_id)
         return True
+
+    async def _handled(self, event_id: str) -> bool:
+        return await self.instance.state.get("matrix_done", event_id) is not None
+
+    async def _record_handled(self, event_id: str) -> None:
+        await self.instance.state.put("matrix_done", event_id, "1")
 
     # -- loop --------------------------------------------------------------------------
 
@@ -231,11 +239,13 @@ class MatrixBot:
             if claims_audio and await self._watched(room_id) and await self._first_time(event.event_id):
                 await self._share_upload(room_id, event)
         elif isinstance(event, nio.ReactionEvent):
-            if await self._first_time(event.event_id):
+            if not await self._handled(event.event_id):  # recorded once counted: a stop half-way repeats it
                 await self._reaction(room_id, event)
+                await self._record_handled(event.event_id)
         elif isinstance(event, nio.RedactionEvent):
-            if await self._first_time(event.event_id):
+            if not await self._handled(event.event_id):
                 await self._redaction(room_id, event)
+                await self._record_handled(event.event_id)
 
     async def _watched(self, room_id: str) -> bool:
         """Whether audio posted in the room is shared (the config's rooms and moderators' ``watch add``)."""

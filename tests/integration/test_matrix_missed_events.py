@@ -1,12 +1,17 @@
 """What happens while the Matrix bot is down is not lost when it comes back, against a real
-Synapse: reactions on a card it posted but had no record of yet, and events beyond one
-sync's timeline (a limited sync). A member's message dressed up as a card casts no vote."""
+Synapse: reactions on a card it posted but had no record of yet, a reaction it was counting
+when it stopped, and events beyond one sync's timeline (a limited sync). A member's message
+dressed up as a card casts no vote."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bots.matrix.render import VOTES_FIELD
 from core.model import Share, Sharer
@@ -110,3 +115,40 @@ async def test_events_beyond_one_sync_while_the_bot_was_down_are_handled_once(
         assert sorted((s.entry.number, s.votes) for s in standings) == [(1, 2), (2, 1)]
         answers = answers_to(room.bot_messages(), room.bot, commands)
         assert sorted(len(found) for found in answers.values()) == [1, 1]  # each answered once
+
+
+async def test_a_reaction_being_counted_when_the_bot_stops_counts_after_the_restart(
+    synapse: Homeserver,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    room = Room(synapse, tmp_path)
+    async with running(room.config, PARTS) as run:
+        await _ready(room, run)
+        rnd = await _round_in_voting(room, run)
+        card = await room.bot_says("Entry 1 by")
+        pressing = asyncio.Event()
+
+        async def held(*args: Any, **kwargs: Any) -> None:  # the ballot on its way when the bot stops
+            pressing.set()
+            await asyncio.Event().wait()  # until the stop cancels it
+
+        monkeypatch.setattr("bots.matrix.bot.press", held)
+        synapse.react(room.alice_token, room.room, card["event_id"], "👍")
+
+        async def counting() -> bool:
+            return pressing.is_set()
+
+        await eventually(counting, 30, "the bot to be counting alice's reaction")
+    monkeypatch.undo()
+    async with running(room.config, PARTS) as run:
+        voting = run.instance.app.voting
+        assert voting is not None
+
+        async def alice_counted() -> bool:
+            ballots = await voting.ballots(await voting.get(str(rnd.id)))
+            return room.alice in {b.voter.user_id for b in ballots}
+
+        await eventually(alice_counted, 60, "alice's ballot, read again after the restart")
+        standings = await voting.standings(await voting.get(str(rnd.id)))
+        assert sorted((s.entry.number, s.votes) for s in standings) == [(1, 1), (2, 0)]
