@@ -4,8 +4,10 @@ Sync loop: the sync token is stored after every batch, and each handled event id
 recorded before its command runs, so after a restart the bot handles what it missed once
 and never runs a command twice. A reaction (or its redaction) is recorded after it is
 counted instead: casting the same ballot twice is one ballot, so one the bot was counting
-when it stopped is counted after the restart rather than lost. The first sync after start asks for full state (power
-levels for permissions); on the very first start the bot skips old history.
+when it stopped is counted after the restart rather than lost. The first sync after start
+asks for full state (power levels for permissions); on the very first start the bot skips
+old history, and in a room it joins later, what was said before it came
+(``bots/matrix/catch_up.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
 from bots.matrix.answers import AnswerBatcher, batchable
 from bots.matrix.card_votes import CardVotes
+from bots.matrix.catch_up import unread
 from bots.matrix.lanes import run_in_lanes
 from bots.matrix.member_messages import AUDIO_SUFFIXES, AUDIO_TYPES, caption_of, own_text, replied_to
 from bots.matrix.membership import age_days, member_since_ms, roles_for
@@ -52,7 +55,6 @@ from core.replies import VoteChoice
 log = logging.getLogger(__name__)
 
 NS = "matrix"
-MAX_CATCH_UP_PAGES = 50  # of 100 events: a bot down for a while reads what it missed, boundedly
 _OPTIONS = re.compile(r"(?:^|\s)--")  # where a command's --options start after its free words
 
 
@@ -165,10 +167,8 @@ class MatrixBot:
             return  # the very first start: do not act on old history
         by_room: dict[str, list[Any]] = {}
         for room_id, room in response.rooms.join.items():
-            events = list(room.timeline.events)
-            if room.timeline.limited:  # more arrived than one sync carries: page back to what was read
-                events = [*await self._missed(room_id, room.timeline.prev_batch), *events]
-            by_room[room_id] = events
+            last = await self.instance.state.get(NS, f"last:{room_id}")
+            by_room[room_id] = await unread(self.client, room_id, room.timeline, last)
         # members concurrently, each member's own events in order; a moderator's command waits
         # for what came before it (votes cast before a round closes count) and runs alone
         await run_in_lanes(
@@ -198,25 +198,6 @@ class MatrixBot:
         last = next((e.event_id for e in reversed(list(events)) if getattr(e, "event_id", None)), None)
         if last:
             await self.instance.state.put(NS, f"last:{room_id}", str(last))
-
-    async def _missed(self, room_id: str, token: str | None) -> list[Any]:
-        """The events between the last one handled and a limited sync's timeline, oldest first."""
-        last = await self.instance.state.get(NS, f"last:{room_id}")
-        older: list[Any] = []
-        for _ in range(MAX_CATCH_UP_PAGES):
-            if token is None:
-                break
-            page = await self.client.room_messages(room_id, start=token, limit=100)
-            if not isinstance(page, nio.RoomMessagesResponse) or not page.chunk:
-                break
-            for event in page.chunk:  # newest first
-                if getattr(event, "event_id", None) == last:
-                    return list(reversed(older))
-                older.append(event)
-            token = page.end
-        if last is not None:
-            log.warning("caught up %d missed events in %s without reaching the last one read", len(older), room_id)
-        return list(reversed(older))
 
     async def _handle_event(self, room_id: str, event: Any) -> None:
         sender = getattr(event, "sender", "")

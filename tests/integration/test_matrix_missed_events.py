@@ -17,7 +17,7 @@ from bots.matrix.render import VOTES_FIELD
 from core.model import Share, Sharer
 from core.voting_model import Round, RoundRules
 from tests.integration.test_matrix_bot import PARTS, Room, _ready, synapse  # noqa: F401 (the fixture)
-from tests.load.scenarios import answers_to
+from tests.load.scenarios import answers_to, room_history
 from tests.support.factories import make_track
 from tests.support.homeserver import Homeserver
 from tests.support.instances import Running, running
@@ -152,3 +152,35 @@ async def test_a_reaction_being_counted_when_the_bot_stops_counts_after_the_rest
         await eventually(alice_counted, 60, "alice's ballot, read again after the restart")
         standings = await voting.standings(await voting.get(str(rnd.id)))
         assert sorted((s.entry.number, s.votes) for s in standings) == [(1, 1), (2, 0)]
+
+
+async def test_what_was_said_in_a_room_before_the_bot_joined_it_is_not_acted_on(
+    synapse: Homeserver,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    room = Room(synapse, tmp_path)
+    later = synapse.create_room(room.mod_token, name="later")
+    synapse.join(room.alice_token, later)
+    old = [synapse.text(room.alice_token, later, "!wp help")]  # beyond one sync's timeline once the bot joins
+    for index in range(FILLER):
+        synapse.text(room.alice_token, later, f"chatter {index}")
+    old.append(synapse.text(room.alice_token, later, "!wp help"))  # within it
+    async with running(room.config, PARTS) as run:
+        await _ready(room, run)
+        synapse.call("POST", f"/_matrix/client/v3/rooms/{later}/invite", room.mod_token, {"user_id": room.bot})
+
+        async def joined() -> bool:
+            members = synapse.call("GET", f"/_matrix/client/v3/rooms/{later}/joined_members", room.mod_token)
+            return room.bot in members["joined"]
+
+        await eventually(joined, 30, "the bot to join the room it was invited to")
+        new = synapse.text(room.alice_token, later, "!wp help")  # alice's events are handled in order
+
+        def answers() -> dict[str, list[dict[str, Any]]]:
+            return answers_to(room_history(synapse, room.mod_token, later, 1000), room.bot, [*old, new])
+
+        async def answered() -> bool:
+            return new in answers()
+
+        await eventually(answered, 60, "the bot's answer in the room it joined")
+        assert set(answers()) == {new}  # the commands sent before it joined were not run
