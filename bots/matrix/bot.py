@@ -76,6 +76,7 @@ class MatrixBot:
         self.media = media
         self.settings = instance.settings.matrix
         self.voting = instance.settings.voting
+        self._refusing: set[str] = set()  # refusals of reactions being answered now (card and reason)
         self._creators: dict[str, set[str]] = {}  # room -> creators (room v12: above every power level)
         self.places = MatrixPlaces(client)
         self.synced = False  # after the first sync: rooms and power levels known, posts can go out
@@ -414,9 +415,15 @@ class MatrixBot:
         if reply.failed:
             # one answer per card and reason (a closed round), not one public error per reaction
             said = f"{event.reacts_to}:{reply.text}"
-            if await self.instance.state.get("matrix_refusal", said) is None:
-                await self.instance.state.put("matrix_refusal", said, "1")
-                await self.poster.send(room_id, reply, reply_to=event.reacts_to)
+            if said in self._refusing:  # another member's lane is giving this very answer
+                return
+            self._refusing.add(said)  # claimed before any await: lanes run concurrently
+            try:
+                if await self.instance.state.get("matrix_refusal", said) is None:
+                    await self.instance.state.put("matrix_refusal", said, "1")
+                    await self.poster.send(room_id, reply, reply_to=event.reacts_to)
+            finally:
+                self._refusing.discard(said)
             return
         await self.instance.state.put(
             "matrix_reaction", event.event_id, json.dumps([choice.with_value(0).encode(), event.sender])
