@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from bots.curation_child import index_builder
+from bots.freed_memory import release_freed_memory
 from config.settings import Settings
 from core.events.ports import EventLog
 from core.federation.curated import CuratedFederation
@@ -25,14 +27,17 @@ log = logging.getLogger(__name__)
 def curation_for(settings: Settings, db: Database, tracks: TrackRepository, events: EventLog, clock: Clock) -> Curation:
     """Reputation, boosts, recommendations and lineage over the instance database."""
     c = settings.curation
+    store = SqliteCurationStore(db)
     return build_curation(
-        SqliteCurationStore(db),
+        store,
         tracks,
         events,
         clock,
         SqliteVotingRepository(db),
         min_reputation=c.min_boost_reputation,
         public_leaderboard=c.public_leaderboard,
+        after_build=release_freed_memory,
+        build=index_builder(db, store),
     )
 
 
