@@ -2,8 +2,12 @@
 
 Sync loop: the sync token is stored after every batch, and each handled event id is
 recorded before its command runs, so after a restart the bot handles what it missed once
-and never runs a command twice. The first sync after start asks for full state (power
-levels for permissions); on the very first start the bot skips old history.
+and never runs a command twice. A reaction (or its redaction) is recorded after it is
+counted instead: casting the same ballot twice is one ballot, so one the bot was counting
+when it stopped is counted after the restart rather than lost. The first sync after start
+asks for full state (power levels for permissions); on the very first start the bot skips
+old history, and in a room it joins later, what was said before it came
+(``bots/matrix/catch_up.py``).
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from bots.federation.matrix_api import MatrixApi
 from bots.federation.matrix_session import SessionKeeper
 from bots.instance import Instance
 from bots.matrix.answers import AnswerBatcher, batchable
-from bots.matrix.card_edits import edit_cards
+from bots.matrix.card_votes import CardVotes
+from bots.matrix.catch_up import unread
 from bots.matrix.lanes import run_in_lanes
+from bots.matrix.member_messages import AUDIO_SUFFIXES, AUDIO_TYPES, caption_of, own_text, replied_to
 from bots.matrix.membership import age_days, member_since_ms, roles_for
 from bots.matrix.places import MatrixPlaces
-from bots.matrix.posting import PostingError, post_plan
-from bots.matrix.render import plan, thread_relation
+from bots.matrix.poster import MatrixPoster
+from bots.matrix.render import plan
 from core.commands.captions import caption_fields, first_link
 from core.commands.declaration import (
     Attachment,
@@ -43,17 +49,12 @@ from core.commands.declaration import (
 from core.commands.dispatch import error_reply, execute, press
 from core.commands.parsing import parse_chat
 from core.errors import TooLargeError, UsageError, WavepoolError
-from core.events.dispatcher import PermanentDeliveryError
 from core.model import TrackId
 from core.replies import VoteChoice
-from storage.sqlite.posted_cards import PostedCard, SqlitePostedCards
 
 log = logging.getLogger(__name__)
 
 NS = "matrix"
-MAX_CATCH_UP_PAGES = 50  # of 100 events: a bot down for a while reads what it missed, boundedly
-AUDIO_TYPES = ("audio/",)
-AUDIO_SUFFIXES = (".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus")
 _OPTIONS = re.compile(r"(?:^|\s)--")  # where a command's --options start after its free words
 
 
@@ -75,20 +76,28 @@ class MatrixBot:
         self.media = media
         self.settings = instance.settings.matrix
         self.voting = instance.settings.voting
-        self._upload_limit: int | None = None
+        self._refusing: set[str] = set()  # refusals of reactions being answered now (card and reason)
         self._creators: dict[str, set[str]] = {}  # room -> creators (room v12: above every power level)
         self.places = MatrixPlaces(client)
         self.synced = False  # after the first sync: rooms and power levels known, posts can go out
-        self.answers = AnswerBatcher(client, self.send, self._answer_line)
+        self.cards = CardVotes(client, instance.state)  # what a reaction on a card votes for
+        self.poster = MatrixPoster(instance, client, media, self.cards)
+        self.answers = AnswerBatcher(client, self.poster.send, self._answer_line)
 
     # -- state -------------------------------------------------------------------------
 
     async def _first_time(self, event_id: str) -> bool:
         """Record the event as handled; False if it already was."""
-        if await self.instance.state.get("matrix_done", event_id):
+        if await self._handled(event_id):
             return False
-        await self.instance.state.put("matrix_done", event_id, "1")
+        await self._record_handled(event_id)
         return True
+
+    async def _handled(self, event_id: str) -> bool:
+        return await self.instance.state.get("matrix_done", event_id) is not None
+
+    async def _record_handled(self, event_id: str) -> None:
+        await self.instance.state.put("matrix_done", event_id, "1")
 
     # -- loop --------------------------------------------------------------------------
 
@@ -159,10 +168,8 @@ class MatrixBot:
             return  # the very first start: do not act on old history
         by_room: dict[str, list[Any]] = {}
         for room_id, room in response.rooms.join.items():
-            events = list(room.timeline.events)
-            if room.timeline.limited:  # more arrived than one sync carries: page back to what was read
-                events = [*await self._missed(room_id, room.timeline.prev_batch), *events]
-            by_room[room_id] = events
+            last = await self.instance.state.get(NS, f"last:{room_id}")
+            by_room[room_id] = await unread(self.client, room_id, room.timeline, last)
         # members concurrently, each member's own events in order; a moderator's command waits
         # for what came before it (votes cast before a round closes count) and runs alone
         await run_in_lanes(
@@ -183,7 +190,7 @@ class MatrixBot:
     def _is_moderator_command(self, room_id: str, event: Any) -> bool:
         if not isinstance(event, nio.RoomMessageText):
             return False
-        body = _without_fallback(event.body).strip()
+        body = own_text(event.body).strip()
         prefix = self.settings.command_prefix
         is_command = body == prefix or body.startswith(prefix + " ")
         return is_command and self._permission(room_id, event.sender) is Permission.MODERATOR
@@ -193,31 +200,12 @@ class MatrixBot:
         if last:
             await self.instance.state.put(NS, f"last:{room_id}", str(last))
 
-    async def _missed(self, room_id: str, token: str | None) -> list[Any]:
-        """The events between the last one handled and a limited sync's timeline, oldest first."""
-        last = await self.instance.state.get(NS, f"last:{room_id}")
-        older: list[Any] = []
-        for _ in range(MAX_CATCH_UP_PAGES):
-            if token is None:
-                break
-            page = await self.client.room_messages(room_id, start=token, limit=100)
-            if not isinstance(page, nio.RoomMessagesResponse) or not page.chunk:
-                break
-            for event in page.chunk:  # newest first
-                if getattr(event, "event_id", None) == last:
-                    return list(reversed(older))
-                older.append(event)
-            token = page.end
-        if last is not None:
-            log.warning("caught up %d missed events in %s without reaching the last one read", len(older), room_id)
-        return list(reversed(older))
-
     async def _handle_event(self, room_id: str, event: Any) -> None:
         sender = getattr(event, "sender", "")
         if sender == self.client.user_id:
             return
         if isinstance(event, nio.RoomMessageText):
-            body = _without_fallback(event.body).strip()
+            body = own_text(event.body).strip()
             prefix = self.settings.command_prefix
             if body == prefix or body.startswith(prefix + " "):
                 if await self._first_time(event.event_id):
@@ -229,11 +217,13 @@ class MatrixBot:
             if claims_audio and await self._watched(room_id) and await self._first_time(event.event_id):
                 await self._share_upload(room_id, event)
         elif isinstance(event, nio.ReactionEvent):
-            if await self._first_time(event.event_id):
+            if not await self._handled(event.event_id):  # recorded once counted: a stop half-way repeats it
                 await self._reaction(room_id, event)
+                await self._record_handled(event.event_id)
         elif isinstance(event, nio.RedactionEvent):
-            if await self._first_time(event.event_id):
+            if not await self._handled(event.event_id):
                 await self._redaction(room_id, event)
+                await self._record_handled(event.event_id)
 
     async def _watched(self, room_id: str) -> bool:
         """Whether audio posted in the room is shared (the config's rooms and moderators' ``watch add``)."""
@@ -283,7 +273,7 @@ class MatrixBot:
         )
 
     async def _command(self, room_id: str, event: nio.RoomMessageText, text: str) -> None:
-        replied = _replied_to(event)
+        replied = replied_to(event)
         if replied is not None and text.split(None, 1)[:1] == ["share"]:
             try:
                 args: dict[str, Any] = dict(parse_chat(self.instance.registry, text)[1])
@@ -305,7 +295,7 @@ class MatrixBot:
         if batchable(reply):
             await self.answers.answer(room_id, event.event_id, event.sender, self._name(room_id, event.sender), reply)
         else:
-            await self.deliver(room_id, reply, reply_to=event.event_id)
+            await self.poster.deliver(room_id, reply, reply_to=event.event_id)
 
     def _answer_line(self, reply: Reply) -> tuple[str, str]:
         """A one-line answer as (text, HTML), as it reads alone."""
@@ -324,12 +314,12 @@ class MatrixBot:
         found = await self.client.room_get_event(room_id, replied)
         original = getattr(found, "event", None)
         if original is None:
-            await self.send(
+            await self.poster.send(
                 room_id, error_reply(UsageError("I cannot read the message you replied to")), event.event_id
             )
             return
         words = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
-        fields = {**_caption_of(original), **caption_fields(_OPTIONS.split(words, 1)[0])}
+        fields = {**caption_of(original), **caption_fields(_OPTIONS.split(words, 1)[0])}
         declared = {k: v for k, v in args.items() if v is not None and k not in ("url", "file")}
         merged: dict[str, Any] = {**fields, **declared}
         if isinstance(original, (nio.RoomMessageAudio, nio.RoomMessageFile)):
@@ -337,7 +327,7 @@ class MatrixBot:
             return
         link = first_link(getattr(original, "body", "") or "")
         if link is None:
-            await self.send(
+            await self.poster.send(
                 room_id,
                 error_reply(UsageError("reply to an audio message or a message with a link to share it")),
                 reply_to=event.event_id,
@@ -346,7 +336,7 @@ class MatrixBot:
         share = self.instance.registry.get("share")
         assert share is not None
         invocation = await self._invocation(room_id, event.sender, event.event_id, {**merged, "url": link})
-        await self.deliver(room_id, await execute(share, invocation), reply_to=event.event_id)
+        await self.poster.deliver(room_id, await execute(share, invocation), reply_to=event.event_id)
 
     async def _share_upload(
         self,
@@ -363,7 +353,7 @@ class MatrixBot:
         limit = self.instance.app.ingest.limits.max_bytes
         size = int(info.get("size") or 0)
         if size > limit:
-            await self.send(
+            await self.poster.send(
                 room_id,
                 error_reply(
                     TooLargeError(f"the file is {size / 1e6:.1f} MB; this community accepts up to {limit / 1e6:.0f} MB")
@@ -382,19 +372,19 @@ class MatrixBot:
                     async for chunk in self.media.download(event.url, limit):
                         out.write(chunk)
             except WavepoolError as error:
-                await self.send(room_id, error_reply(error), reply_to=answer_to)
+                await self.poster.send(room_id, error_reply(error), reply_to=answer_to)
                 return
             attachment = Attachment(name, path, path.stat().st_size, info.get("mimetype"), event.url)
             share = self.instance.registry.get("share")
             assert share is not None
-            args = extra if extra is not None else _caption_of(event)
+            args = extra if extra is not None else caption_of(event)
             invocation = await self._invocation(
                 room_id, sharer or event.sender, event.event_id, dict(args), (attachment,)
             )
             reply = await execute(share, invocation)
             if "cid" in reply.data and not reply.failed:
                 await self.instance.state.put("matrix_media", str(reply.data["cid"]), str(event.url))
-            await self.deliver(room_id, reply, reply_to=answer_to, audio_mxc=event.url)
+            await self.poster.deliver(room_id, reply, reply_to=answer_to, audio_mxc=event.url)
         finally:
             path.unlink(missing_ok=True)
 
@@ -409,10 +399,11 @@ class MatrixBot:
         return None
 
     async def _reaction(self, room_id: str, event: nio.ReactionEvent) -> None:
-        raw = await self.instance.state.get("matrix_card", event.reacts_to)
-        if raw is None:
+        if self._ballot_for(event.key, scored=False) is None and self._ballot_for(event.key, scored=True) is None:
+            return  # no vote key: no card to look up
+        choices = await self.cards.of(room_id, event.reacts_to)
+        if not choices:
             return
-        choices = [VoteChoice.decode(v) for v in json.loads(raw)]
         ballot = self._ballot_for(event.key, scored=len(choices) > 1)
         if ballot is None:
             return
@@ -424,9 +415,15 @@ class MatrixBot:
         if reply.failed:
             # one answer per card and reason (a closed round), not one public error per reaction
             said = f"{event.reacts_to}:{reply.text}"
-            if await self.instance.state.get("matrix_refusal", said) is None:
-                await self.instance.state.put("matrix_refusal", said, "1")
-                await self.send(room_id, reply, reply_to=event.reacts_to)
+            if said in self._refusing:  # another member's lane is giving this very answer
+                return
+            self._refusing.add(said)  # claimed before any await: lanes run concurrently
+            try:
+                if await self.instance.state.get("matrix_refusal", said) is None:
+                    await self.instance.state.put("matrix_refusal", said, "1")
+                    await self.poster.send(room_id, reply, reply_to=event.reacts_to)
+            finally:
+                self._refusing.discard(said)
             return
         await self.instance.state.put(
             "matrix_reaction", event.event_id, json.dumps([choice.with_value(0).encode(), event.sender])
@@ -447,143 +444,15 @@ class MatrixBot:
         await press(self.instance.registry, Button.vote("withdraw", choice).custom_id, invocation)
         await self.instance.state.delete("matrix_reaction", event.redacts)
 
-    async def update_cards(self, track_id: TrackId, key: str | None = None) -> int:
-        """Edit every card of a track posted here to show it as it is now (issue 12)."""
-        track = await self.instance.app.tracks.get(track_id)
-        if track is None:
-            return 0
-        cards = list(await SqlitePostedCards(self.instance.db).of_track(track_id, "matrix"))
-        return await edit_cards(self.client, cards, track, key, self.settings.command_prefix)
-
-    # -- sending -----------------------------------------------------------------------
-
-    async def send(self, room_id: str, reply: Reply, reply_to: str | None = None, key: str | None = None) -> str | None:
-        """Post a reply (a headline and, when long, its thread); remember each card's vote
-        buttons for reactions. Returns the headline's event id.
-
-        With a delivery ``key`` (announcements) the key derives the Matrix transaction ids,
-        so a repeated delivery after a crash is the same events to the homeserver, and a
-        failure raises (the dispatcher retries; a refusal is permanent). Without one, a
-        failure is logged (a command's answer)."""
-        laid_out = plan(
-            reply,
-            self.voting.approval_key,
-            self.voting.score_keys,
-            reply_to=reply_to,
-            prefix=self.settings.command_prefix,
-        )
-        try:
-            ids = await post_plan(self.client, room_id, laid_out, key=key)
-        except PostingError as error:
-            await self._remember_cards(error.sent, laid_out.messages)
-            if key is not None:
-                if error.code in ("M_FORBIDDEN", "M_TOO_LARGE", "M_NOT_FOUND", "M_BAD_JSON"):
-                    raise PermanentDeliveryError(f"{room_id} refused the post: {error}") from error
-                raise
-            log.warning("%s", error)
-            return error.sent[0] if error.sent else None
-        await self._remember_cards(ids, laid_out.messages)
-        return ids[0] if ids else None
-
-    async def _remember_cards(self, ids: list[str], messages: Any) -> None:
-        for event_id, sent in zip(ids, messages, strict=False):
-            if sent.votes:
-                await self.instance.state.put("matrix_card", event_id, json.dumps(list(sent.votes)))
-
-    async def _audio(
-        self, room_id: str, reply: Reply, audio_mxc: str | None, key: str | None = None, thread: str | None = None
-    ) -> None:
-        """The track itself under its card (in the card's ``thread`` when given): the original
-        upload, or the pool file re-uploaded."""
-        for track in reply.cards[:1]:
-            mxc = audio_mxc or await self.instance.state.get("matrix_media", track.cid)
-            if mxc is None:
-                path = await self.instance.app.pool.local_path(track.cid)
-                if path is None or track.size > await self._max_upload():
-                    continue
-                try:
-                    mxc = await self.media.upload(path, track.media_type, track.size)
-                except Exception as error:
-                    log.warning("could not upload %s: %s", track.cid, error)
-                    continue
-                await self.instance.state.put("matrix_media", track.cid, mxc)
-            await self.client.room_send(
-                room_id,
-                "m.room.message",
-                tx_id=f"{key}a" if key else None,
-                content={
-                    "msgtype": "m.audio",
-                    "body": f"{track.title[:200]}",
-                    "url": mxc,
-                    "m.mentions": {},
-                    "info": {
-                        "mimetype": track.media_type,
-                        "size": track.size,
-                        "duration": int(track.duration_s * 1000),
-                    },
-                    **({"m.relates_to": thread_relation(thread, thread)} if thread else {}),
-                },
-            )
-
-    async def _max_upload(self) -> int:
-        if self._upload_limit is None:
-            try:
-                data = await self.media.request("GET", "/_matrix/client/v1/media/config")
-                self._upload_limit = int(data.get("m.upload.size") or 50 * 1024 * 1024)
-            except Exception:
-                self._upload_limit = 10 * 1024 * 1024
-        return self._upload_limit
-
-    async def deliver(
-        self, room_id: str, reply: Reply, reply_to: str | None = None, audio_mxc: str | None = None
-    ) -> None:
-        """Answer in the room (with the track's audio under its card)."""
-        await self.send(room_id, reply, reply_to)
-        if reply.cards and "track" in reply.data and not reply.failed:
-            await self._audio(room_id, reply, audio_mxc)
+    # -- sending (bots/matrix/poster.py) ----------------------------------------------------
 
     async def announce(self, post: Post, key: str | None = None) -> None:
         """Post to the room a target maps to; ``key`` makes a repeated delivery a no-op."""
-        room_id = await self.instance.app.place_of(post, "matrix")
-        if room_id is None:
-            return
-        head = await self.send(room_id, post.reply, key=key)
-        if head is not None and post.reply.cards and "track" in post.reply.data:  # issue 12: edited on upgrade
-            card = PostedCard("matrix", room_id, head, TrackId(str(post.reply.data["track"])), post.reply.text)
-            await SqlitePostedCards(self.instance.db).record(card)
-        if post.reply.cards and "track" in post.reply.data:
-            # a round entry's audio goes in the entry card's thread: voters listen where they vote
-            thread = head if "entry" in post.reply.data else None
-            await self._audio(room_id, post.reply, None, key, thread=thread)
+        await self.poster.announce(post, key)
 
-
-def _without_fallback(body: str) -> str:
-    """A reply's own text: older clients quote the message replied to as leading ``> `` lines."""
-    lines = body.splitlines()
-    if not lines or not lines[0].startswith("> "):
-        return body
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    return "\n".join(lines).strip()
-
-
-def _replied_to(event: Any) -> str | None:
-    """The event id a message replies to (``m.relates_to.m.in_reply_to``), or None."""
-    relates = (event.source.get("content") or {}).get("m.relates_to") or {}
-    target = (relates.get("m.in_reply_to") or {}).get("event_id")
-    return str(target) if target else None
-
-
-def _caption_of(event: Any) -> dict[str, str]:
-    """Title, genre, prompt an audio or link message's caption gives (a body that is not just
-    the file's name is a caption)."""
-    content = event.source.get("content") or {}
-    body = str(content.get("body") or "")
-    filename = content.get("filename")
-    is_file = isinstance(event, (nio.RoomMessageAudio, nio.RoomMessageFile))
-    if is_file and (not filename or filename == body or body.lower().endswith(AUDIO_SUFFIXES)):
-        return {}
-    return caption_fields(body)
+    async def update_cards(self, track_id: TrackId, key: str | None = None) -> int:
+        """Edit every card of a track posted here to show it as it is now (issue 12)."""
+        return await self.poster.update_cards(track_id, key)
 
 
 async def connect(instance: Instance, keeper: SessionKeeper | None = None) -> tuple[nio.AsyncClient, MatrixApi]:

@@ -31,6 +31,7 @@ HEADLINE_BYTES = 4_000
 CARD_TITLE, CARD_VALUE = 300, 1000  # a card stays a card: long member text is cut in it
 SEPARATOR, NEWLINE = 4, 2  # "\n\n" and "\n" as escaped in JSON
 MAX_BODY = CONTENT_BYTES  # kept for callers of the old name
+VOTES_FIELD = "org.wavepool.votes"  # a card's vote values (``VoteChoice.encode``), read back from the event
 
 
 def defuse(text: str) -> str:
@@ -125,10 +126,18 @@ class Built:
 
 @dataclass
 class Message:
-    """A message of a plan: its content and the vote values a reaction on it maps to."""
+    """A message of a plan: its content and the vote values a reaction on it maps to.
+
+    A votable message also carries its vote values in ``VOTES_FIELD``: the card itself says
+    what a reaction on it votes for, so a reaction counts even when the bot's own record of
+    the card is missing (it stopped between the homeserver accepting the card and the record)."""
 
     content: dict[str, Any]
     votes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.votes:
+            self.content[VOTES_FIELD] = list(self.votes)
 
 
 @dataclass

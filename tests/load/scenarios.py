@@ -184,7 +184,7 @@ def answers_to(events: list[dict[str, Any]], bot: str, commands: Collection[str]
     return out
 
 
-def _history(hs: Homeserver, token: str, room: str, limit: int) -> list[dict[str, Any]]:
+def room_history(hs: Homeserver, token: str, room: str, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` events of the room, oldest first."""
     events: list[dict[str, Any]] = []
     start: str | None = None
@@ -245,7 +245,7 @@ async def matrix_votes(
     sends_s = time.monotonic() - began
 
     def replies() -> dict[str, list[dict[str, Any]]]:
-        return answers_to(_history(hs, mod_token, room, 4 * len(members) + 200), bot, sent)
+        return answers_to(room_history(hs, mod_token, room, 4 * len(members) + 200), bot, sent)
 
     async def all_answered() -> bool:
         return len(await asyncio.to_thread(replies)) == len(sent)
@@ -253,7 +253,9 @@ async def matrix_votes(
     # bounded by what a loaded 2-core machine needs (about a second per answer), not by a goal
     await eventually(all_answered, 120 + over_s + 1.5 * len(members), "the bot's answer to every member")
     got = await asyncio.to_thread(replies)
-    history = {e["event_id"]: e for e in await asyncio.to_thread(_history, hs, mod_token, room, 4 * len(members) + 200)}
+    history = {
+        e["event_id"]: e for e in await asyncio.to_thread(room_history, hs, mod_token, room, 4 * len(members) + 200)
+    }
     latencies = [(got[eid][0]["origin_server_ts"] - history[eid]["origin_server_ts"]) / 1000 for eid in sent]
     first = min(history[eid]["origin_server_ts"] for eid in sent)
     last = max(got[eid][0]["origin_server_ts"] for eid in sent)
