@@ -20,6 +20,7 @@ from typing import Any
 from bots.federation.matrix_api import MatrixApi
 from core.federation.event_types import ROUND_EVENT_TYPES
 from core.federation.outcomes import OutcomeKind
+from core.federation.page_intake import TrackEvent
 from core.federation.replication import (
     BOOST_EVENT,
     DIGEST_EVENT,
@@ -152,11 +153,12 @@ class RoomReader:
                 # One commit per batch instead of several per event; a crash rolls the batch back
                 # and, the sync token being saved after it, the batch is read again.
                 async with self._db.transaction():
-                    for event in events[start : start + BATCH]:
-                        await self._handle(room_id, event)
-                        # Every handled id is remembered, so "is a snapshot newer than what was read?"
-                        # is one lookup of its last event id.
-                        await self._store.mark_seen(str(event.get("event_id", "")))
+                    await self._handle_batch(room_id, events[start : start + BATCH])
+                    # Every handled id is remembered, so "is a snapshot newer than what was read?"
+                    # is one lookup of its last event id.
+                    await self._store.mark_seen_many(
+                        [str(e.get("event_id", "")) for e in events[start : start + BATCH]]
+                    )
             if events:
                 await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
             if events or first:
@@ -230,6 +232,36 @@ class RoomReader:
             start = end
         gathered.reverse()
         return gathered
+
+    async def _handle_batch(self, room_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        """Handle events in order; a run of track events goes to the replicator as one page."""
+        run: list[TrackEvent] = []
+        for event in events:
+            if event.get("type") == TRACK_EVENT:
+                server_ts = event.get("origin_server_ts")  # issue 12: settles first sharer across instances
+                content = event.get("content")
+                run.append(
+                    TrackEvent(
+                        str(event.get("event_id", "")),
+                        str(event.get("sender", "")),
+                        content if isinstance(content, Mapping) else {},
+                        server_ts if isinstance(server_ts, int) else None,
+                    )
+                )
+                continue
+            await self._handle_tracks(run)
+            run = []
+            await self._handle(room_id, event)
+        await self._handle_tracks(run)
+
+    async def _handle_tracks(self, run: Sequence[TrackEvent]) -> None:
+        if not run:
+            return
+        # A database error raises: the batch's transaction rolls back and it is read again.
+        outcomes = await self._replicator.handle_tracks(run)
+        if log.isEnabledFor(logging.DEBUG):
+            for event, outcome in zip(run, outcomes, strict=True):
+                log.debug("track event %s from %s: %s", event.event_id, event.sender, outcome)
 
     async def _handle(self, room_id: str, event: Mapping[str, Any]) -> None:
         event_type = event.get("type")
