@@ -26,11 +26,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bots.federation.matrix_api import MatrixApi  # noqa: E402
 from bots.federation.part import ROOM_EVENT_LEVELS  # noqa: E402
 from storage.sqlite.federation_store import SqliteFederationStore  # noqa: E402
 from tests.support.federation import publish_fast  # noqa: E402
@@ -55,6 +57,30 @@ def _show_cpu(label: str, hs: Homeserver, before: tuple[float, float], seconds: 
         print(
             f"  {label}: {seconds:.2f} s wall, CPU ours {after[0] - before[0]:.2f} s, homeserver {after[1] - before[1]:.2f} s"
         )
+
+
+_CALLS: list[tuple[float, float, str, str]] = []  # (start, end, user, what): FED_TIMELINE's homeserver calls
+
+
+def _trace_calls() -> None:
+    """Record every JSON call of the federation's Matrix client (FED_TIMELINE=1 prints B's)."""
+    real = MatrixApi.request
+
+    async def traced(self: MatrixApi, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await real(self, method, path, *args, **kwargs)
+        finally:
+            what = f"{method} {path.split('/_matrix/client/v3/')[-1].split('?')[0][:60]}"
+            _CALLS.append((started, time.perf_counter(), self.user_id, what))
+
+    MatrixApi.request = traced  # type: ignore[method-assign]
+
+
+def _show_calls(user_prefix: str, started: float) -> None:
+    for begin, end, user, what in _CALLS:
+        if user.startswith(f"@{user_prefix}") and begin >= started:
+            print(f"    {begin - started:5.2f}-{end - started:5.2f} s  {what}")
 
 
 async def _plain_download(hs: Homeserver, token: str, mxcs: list[str], save_to: Path | None = None) -> float:
@@ -126,7 +152,8 @@ async def throughput(
             first_at: list[float] = []
             if profiler is not None:
                 profiler.enable()
-            async with running(instance_config(f"b{attempt}")) as b:
+            b_config = instance_config(f"b{attempt}")
+            async with running(b_config) as b:
 
                 async def complete(b=b, first_at=first_at, started=started) -> bool:  # type: ignore[no-untyped-def]
                     count = await b.instance.app.tracks.count()
@@ -140,6 +167,8 @@ async def throughput(
                 await eventually(complete, 600, "B to replicate everything")
                 replicated.append(time.perf_counter() - started)
                 _show_cpu("replication", hs, before, replicated[-1])
+                if os.environ.get("FED_TIMELINE"):
+                    _show_calls(f"b{attempt}", started)
                 print(f"round {attempt}: first track after {first_at[0]:.2f} s, all after {replicated[-1]:.2f} s")
             if profiler is not None:
                 profiler.disable()
@@ -200,6 +229,8 @@ def main() -> int:
     parser.add_argument("--no-latency", action="store_true", help="skip the propagation measurement")
     parser.add_argument("--only-latency", action="store_true", help="only propagation to 5 peers, --rounds times")
     args = parser.parse_args()
+    if os.environ.get("FED_TIMELINE"):
+        _trace_calls()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         hs = Homeserver.start(work / "synapse", max_upload="50M")
