@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# `have` announcements (a re-upload each) wait until no fetch finished for this long; the worker
+# looks again at least every 2 s, so they go out within ~3 s of the last fetch.
+HOLDERS_QUIET_S = 1.0
+
 
 class MatrixFederationTransport:
     """``FederationTransport``: sends to every federation room."""
@@ -315,14 +319,18 @@ class FederationRunner:
 
     async def work_forever(self) -> None:
         """Send the outbox and fetch queued blobs; woken by new work, else every 2 s."""
+        loop = asyncio.get_running_loop()
+        fetched_at = -HOLDERS_QUIET_S
         while True:
             self._wake.clear()
             try:
                 # Fetch first: re-uploading blobs for `have` announcements competes with
                 # downloads for the homeserver, and is the less urgent of the two.
                 while await self.replicator.run_queue():
-                    pass
-                await self.replicator.flush_outbox()
+                    fetched_at = loop.time()
+                # ... and waits until this instance has fetched nothing for a while: peers that
+                # fetch the same new track from the same homeserver finish before it serves our copy.
+                await self.replicator.flush_outbox(holders=loop.time() - fetched_at >= HOLDERS_QUIET_S)
                 if self.rounds is not None:
                     await send_round_documents(self.rounds, self.api)
             except asyncio.CancelledError:
