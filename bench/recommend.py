@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.curation_build import IndexBuilder  # noqa: E402
 from core.curation_index import CurationIndex  # noqa: E402
 from core.curation_ports import TrackFact, VoteFact  # noqa: E402
 from core.model import TrackId  # noqa: E402
@@ -67,14 +68,14 @@ def build(args: argparse.Namespace) -> tuple[CurationIndex, dict[int, list[int]]
 
     everything = list(range(args.tracks))
     rng.shuffle(everything)
-    index = CurationIndex()
+    builder = IndexBuilder()
     members = [("bench", f"m{m}") for m in range(args.members)]
     tracks = [TrackId(f"t{t}") for t in range(args.tracks)]
     facts = []
     for t in range(args.tracks):
         words = " ".join(rng.sample(WORDS, 8))
         facts.append(TrackFact(tracks[t], members[rng.randrange(args.members)], rng.choice(GENRES), words, START))
-    index.extend(facts, ())
+    builder.add_tracks(facts)
     per_member = args.votes // args.members
     held: dict[int, list[int]] = {}
     likes: list[VoteFact] = []
@@ -92,9 +93,14 @@ def build(args: argparse.Namespace) -> tuple[CurationIndex, dict[int, list[int]]
         for k, t in enumerate(chosen[:cut]):
             likes.append(VoteFact(tracks[t], members[m], START + timedelta(minutes=k)))
     likes.sort(key=lambda f: f.at)
-    for like in likes:
-        index.add_like(like)
-    return index, held, list(range(args.members))
+    builder.add_likes(likes)
+    del likes
+    return builder.finish(), held, list(range(args.members))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -114,7 +120,10 @@ def main() -> int:
     began = time.perf_counter()
     index, held, members = build(args)
     built = time.perf_counter() - began
-    print(f"built {len(index.track_ids):,} tracks, {index.like_count:,} training likes in {built:.1f} s")
+    print(
+        f"built {index.track_count:,} tracks, {index.like_count:,} training likes in {built:.1f} s;"
+        f" process RSS {_rss_mb():.0f} MB"
+    )
     rng = random.Random(args.seed + 1)
     sample = rng.sample(members, min(args.eval, len(members)))
     popular = index.popular()
@@ -126,7 +135,7 @@ def main() -> int:
     for m in sample:
         ix = index.find_member(("bench", f"m{m}"))
         assert ix is not None
-        mine = index.liked_set[ix]
+        mine = set(index.liked(ix))
         truth = {index.find_track(TrackId(f"t{t}")) for t in held[m]}
 
         def allowed(t: int, mine: set[int] = mine) -> bool:
@@ -143,7 +152,7 @@ def main() -> int:
         cpu = time.thread_time()
         reputation(index, ix, NOW)
         reputation_cpu_ms.append((time.thread_time() - cpu) * 1000)
-        source = index.liked[ix][-1]
+        source = index.liked(ix)[-1]
         start = time.perf_counter()
         similar(index, source, allowed, 10)
         similar_ms.append((time.perf_counter() - start) * 1000)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from bots.freed_memory import release_freed_memory
 from config.settings import Settings
 from core.events.ports import EventLog
 from core.federation.curated import CuratedFederation
@@ -33,6 +34,7 @@ def curation_for(settings: Settings, db: Database, tracks: TrackRepository, even
         SqliteVotingRepository(db),
         min_reputation=c.min_boost_reputation,
         public_leaderboard=c.public_leaderboard,
+        after_build=release_freed_memory,
     )
 
 

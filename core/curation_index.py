@@ -1,21 +1,24 @@
 """Who liked what, in memory: the one index reputation and recommendations read.
 
-Members and tracks are interned as small integers so a community of a million votes
-fits in a few hundred megabytes of dicts and a query walks lists, not strings. The
-index only grows by ``add_like``/``add_track``; withdrawn votes leave it when its owner
-rebuilds it (``core.services.curation_refresh`` does so every few minutes), so a
-recommendation is at most that stale, never wrong about what a member has voted on
-(the services ask storage for that).
+Members and tracks are numbered 0, 1, 2 … so a query walks arrays of ints, not strings.
+Every like is held twice, packed (``core.curation_rows``): by track (who liked it, and
+when, in order) and by member (what they liked, in order), 12 bytes a like; 2,000,000
+likes take ~25 MB where per-track dicts and per-member sets took ~2 GB. ``IndexBuilder``
+packs a whole index at once (a rebuild); ``add_like``/``add_track`` grow it between two
+rebuilds. Withdrawn votes leave it when its owner rebuilds it
+(``core.services.curation_feed`` does so every few minutes), so a recommendation is at most
+that stale, never wrong about what a member has voted on (the services ask storage for that).
 """
 
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.curation_ports import Member, TrackFact, VoteFact
+from core.curation_rows import Interned, Rows
 from core.model import TrackId
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
@@ -23,6 +26,10 @@ _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 # addresses), so five count as one vote.
 PLAY_WEIGHT = 0.2
 _STOP = frozenset("the and with for from that this into your are was but not you all feat ft music song track".split())
+_SEP = "\x1f"  # between a member's platform and user id in its interned key
+# Sharer-to-sharer vote counts are counted from a voter's likes when asked and kept for this
+# many voters (a reputation query asks for a few hundred; the cache is dropped when full).
+PAIR_CACHE = 50_000
 
 
 def words_of(text: str) -> frozenset[str]:
@@ -30,114 +37,237 @@ def words_of(text: str) -> frozenset[str]:
     return frozenset(w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP)
 
 
-@dataclass
+def member_key(member: Member) -> str:
+    """The interned form of a member."""
+    return f"{member[0]}{_SEP}{member[1]}"
+
+
 class CurationIndex:
     """Likes by track and by member (in order), track facts, and sharer-to-sharer counts."""
 
-    track_ids: list[TrackId] = field(default_factory=list)
-    members: list[Member] = field(default_factory=list)
-    _track_ix: dict[TrackId, int] = field(default_factory=dict)
-    _member_ix: dict[Member, int] = field(default_factory=dict)
-    likers: list[dict[int, float]] = field(default_factory=list)  # track -> {member: when (epoch s)}
-    liked: list[list[int]] = field(default_factory=list)  # member -> tracks in the order liked
-    liked_set: list[set[int]] = field(default_factory=list)
-    shared: list[list[int]] = field(default_factory=list)  # member -> tracks they shared first
-    sharer: list[int] = field(default_factory=list)  # track -> its sharer (-1: unknown)
-    genre: list[str | None] = field(default_factory=list)
-    words: list[frozenset[str]] = field(default_factory=list)
-    first_seen: list[float] = field(default_factory=list)
-    by_word: dict[str, list[int]] = field(default_factory=dict)
-    by_genre: dict[str, list[int]] = field(default_factory=dict)
-    pair: dict[tuple[int, int], int] = field(default_factory=dict)  # (voter, sharer) -> votes
-    like_count: int = 0
-    last_like_at: datetime | None = None
-    _popular: list[int] = field(default_factory=list)
-    _popular_at_count: int = -1
-    last_track_at: datetime | None = None
-    plays: list[int] = field(default_factory=list)  # track -> web plays (anonymous: counts only)
-    last_play_at: datetime | None = None
+    def __init__(self) -> None:
+        self._tracks = Interned()
+        self._members = Interned()
+        self._likers = Rows()  # track -> members, in the order they liked it
+        self._liked_at = Rows(code="I")  # track -> when (epoch s), beside ``_likers``
+        self._liked = Rows()  # member -> tracks, in the order liked
+        self._shared = Rows()  # member -> tracks they shared first
+        self._words = Rows()  # track -> word numbers
+        self._by_word = Rows()  # word number -> tracks
+        self._by_genre = Rows()  # genre number -> tracks
+        self._sharer = array("i")  # track -> its sharer (-1: unknown)
+        self._genre = array("h")  # track -> genre number (-1: none)
+        self._first_seen = array("d")
+        self._plays = array("i")  # track -> web plays (anonymous: counts only)
+        self._vocabulary = Interned()  # prompt words
+        self._genres = Interned()
+        self._pairs: dict[int, dict[int, int]] = {}
+        self.like_count = 0
+        self.last_like_at: datetime | None = None
+        self.last_track_at: datetime | None = None
+        self.last_play_at: datetime | None = None
+        self._popular: array[int] = array("i")
+        self._popular_at_count = -1
 
-    # -- interning ---------------------------------------------------------------------
+    # -- numbering ---------------------------------------------------------------------
+
+    @property
+    def track_count(self) -> int:
+        """How many tracks the index numbers."""
+        return len(self._tracks)
+
+    @property
+    def member_count(self) -> int:
+        """How many members the index numbers."""
+        return len(self._members)
+
+    @property
+    def word_count(self) -> int:
+        """How many distinct prompt words the index numbers."""
+        return len(self._vocabulary)
 
     def track(self, track_id: TrackId) -> int:
-        """The index of a track, adding an unknown one."""
-        found = self._track_ix.get(track_id)
-        if found is not None:
-            return found
-        ix = len(self.track_ids)
-        self._track_ix[track_id] = ix
-        self.track_ids.append(track_id)
-        self.likers.append({})
-        self.sharer.append(-1)
-        self.genre.append(None)
-        self.words.append(frozenset())
-        self.first_seen.append(0.0)
-        self.plays.append(0)
-        return ix
+        """The number of a track, adding an unknown one."""
+        t, new = self._tracks.add(track_id)
+        if new:
+            self._sharer.append(-1)
+            self._genre.append(-1)
+            self._first_seen.append(0.0)
+            self._plays.append(0)
+        return t
 
     def member(self, member: Member) -> int:
-        """The index of a member, adding an unknown one."""
-        found = self._member_ix.get(member)
-        if found is not None:
-            return found
-        ix = len(self.members)
-        self._member_ix[member] = ix
-        self.members.append(member)
-        self.liked.append([])
-        self.liked_set.append(set())
-        self.shared.append([])
-        return ix
+        """The number of a member, adding an unknown one."""
+        return self._members.add(member_key(member))[0]
+
+    def member_number(self, platform: str, user_id: str) -> int:
+        """``member((platform, user_id))`` without making the tuple (a rebuild asks millions of times)."""
+        return self._members.number(f"{platform}{_SEP}{user_id}")
+
+    def track_number(self, track_id: str) -> int:
+        """``track(track_id)``, faster for a known track (a rebuild asks millions of times)."""
+        found = self._tracks.find(track_id)
+        return found if found is not None else self.track(TrackId(track_id))
 
     def find_track(self, track_id: TrackId) -> int | None:
-        """The index of a known track, or None."""
-        return self._track_ix.get(track_id)
+        """The number of a known track, or None."""
+        return self._tracks.find(track_id)
 
     def find_member(self, member: Member) -> int | None:
-        """The index of a known member, or None."""
-        return self._member_ix.get(member)
+        """The number of a known member, or None."""
+        return self._members.find(member_key(member))
+
+    def track_id(self, track: int) -> TrackId:
+        """The id of track number ``track``."""
+        return TrackId(self._tracks.key(track))
+
+    def member_of(self, member: int) -> Member:
+        """The member numbered ``member``."""
+        platform, _, user_id = self._members.key(member).partition(_SEP)
+        return platform, user_id
+
+    # -- reading -----------------------------------------------------------------------
+
+    def likers(self, track: int, last: int | None = None) -> array[int]:
+        """Who liked a track, in the order they did (the ``last`` ones only, when given)."""
+        return self._likers.row(track, last)
+
+    def like_times(self, track: int) -> array[int]:
+        """When each of ``likers(track)`` liked it (epoch s), in the same order."""
+        return self._liked_at.row(track)
+
+    def like_count_of(self, track: int) -> int:
+        """How many members liked a track."""
+        return self._likers.size(track)
+
+    def liked_at(self, track: int, member: int) -> int | None:
+        """When a member liked a track (epoch s), or None."""
+        position = self._likers.position(track, member)
+        return None if position < 0 else self._liked_at.at(track, position)
+
+    def liked(self, member: int, last: int | None = None) -> array[int]:
+        """What a member liked, in order (the ``last`` ones only, when given)."""
+        return self._liked.row(member, last)
+
+    def liked_count(self, member: int) -> int:
+        """How many tracks a member liked."""
+        return self._liked.size(member)
+
+    def shared(self, member: int) -> array[int]:
+        """The tracks a member shared first, in order."""
+        return self._shared.row(member)
+
+    def sharer(self, track: int) -> int:
+        """Who shared a track first (-1: not known)."""
+        return self._sharer[track]
+
+    def genre(self, track: int) -> str | None:
+        """A track's genre."""
+        g = self._genre[track]
+        return self._genres.key(g) if g >= 0 else None
+
+    def words(self, track: int) -> frozenset[int]:
+        """A track's prompt words, as word numbers."""
+        return frozenset(self._words.row(track))
+
+    def tracks_with_word(self, word: int, last: int | None = None) -> array[int]:
+        """The tracks whose prompt has a word, in the order learnt (the ``last`` ones, when given)."""
+        return self._by_word.row(word, last)
+
+    def word_frequency(self, word: int) -> int:
+        """How many tracks have a word."""
+        return self._by_word.size(word)
+
+    def tracks_in_genre(self, genre: str, last: int | None = None) -> array[int]:
+        """The tracks of a genre, in the order learnt."""
+        g = self._genres.find(genre)
+        return self._by_genre.row(g, last) if g is not None else array("i")
+
+    def first_seen(self, track: int) -> float:
+        """When a track was first shared (epoch s; 0 when not known)."""
+        return self._first_seen[track]
+
+    def plays(self, track: int) -> int:
+        """Web plays of a track."""
+        return self._plays[track]
+
+    def pair(self, voter: int, sharer: int) -> int:
+        """How many of ``sharer``'s tracks ``voter`` liked."""
+        counts = self._pairs.get(voter)
+        if counts is None:
+            if len(self._pairs) >= PAIR_CACHE:
+                self._pairs.clear()
+            counts = {}
+            sharers = self._sharer
+            for t in self._liked.row(voter):
+                s = sharers[t]
+                if s != -1:
+                    counts[s] = counts.get(s, 0) + 1
+            self._pairs[voter] = counts
+        return counts.get(sharer, 0)
+
+    def interest(self, track: int) -> float:
+        """Likes plus web plays at ``PLAY_WEIGHT`` each: what "popular" ranks by."""
+        return self._likers.size(track) + PLAY_WEIGHT * self._plays[track]
+
+    def popular(self) -> array[int]:
+        """Tracks by likes, most first (re-sorted once the likes grew by 1 %, not per query)."""
+        if self.like_count - self._popular_at_count > max(50, self.like_count // 100) or not self._popular:
+            self._popular = array("i", sorted(range(self.track_count), key=lambda t: -self.interest(t)))
+            self._popular_at_count = self.like_count
+        return self._popular
 
     # -- growing -----------------------------------------------------------------------
 
     def add_track(self, fact: TrackFact) -> None:
         """Learn a track's sharer, genre and words (once)."""
+        t = self.learn_track(fact)
+        if t is not None:
+            for w in self.word_numbers(fact.text):
+                self._words.append(t, w)
+                self._by_word.append(w, t)
+
+    def word_numbers(self, text: str) -> list[int]:
+        """The numbers of a text's words (numbering new ones)."""
+        number = self._vocabulary.number
+        return [number(word) for word in sorted(words_of(text))]
+
+    def learn_track(self, fact: TrackFact) -> int | None:
+        """Learn a track's sharer, genre and age, not its words; its number, None if it was known."""
         t = self.track(fact.track_id)
-        if self.sharer[t] != -1:
-            return
+        if self._sharer[t] != -1:
+            return None
         s = self.member(fact.sharer)
-        self.sharer[t] = s
-        self.shared[s].append(t)
-        self.genre[t] = fact.genre
-        self.words[t] = words_of(fact.text)
-        self.first_seen[t] = fact.at.timestamp()
-        for word in self.words[t]:
-            self.by_word.setdefault(word, []).append(t)
+        self._sharer[t] = s
+        self._shared.append(s, t)
         if fact.genre:
-            self.by_genre.setdefault(fact.genre, []).append(t)
-        # votes that arrived before the track's facts count towards the pair now
-        for voter in self.likers[t]:
-            self.pair[(voter, s)] = self.pair.get((voter, s), 0) + 1
+            g = self._genres.add(fact.genre)[0]
+            self._genre[t] = g
+            self._by_genre.append(g, t)
+        self._first_seen[t] = fact.at.timestamp()
+        if self._likers.size(t):  # votes that arrived before the track's facts count towards pairs now
+            self._pairs.clear()
         if self.last_track_at is None or fact.at > self.last_track_at:
             self.last_track_at = fact.at
+        return t
 
     def add_like(self, fact: VoteFact) -> None:
         """Learn that a member liked a track (a second like of the same pair is ignored)."""
         t = self.track(fact.track_id)
         m = self.member(fact.member)
-        if m in self.likers[t]:
+        if self._likers.position(t, m) >= 0:
             return
-        self.likers[t][m] = fact.at.timestamp()
-        self.liked[m].append(t)
-        self.liked_set[m].add(t)
+        self._likers.append(t, m)
+        self._liked_at.append(t, max(0, int(fact.at.timestamp())))
+        self._liked.append(m, t)
+        self._pairs.pop(m, None)
         self.like_count += 1
-        s = self.sharer[t]
-        if s != -1:
-            self.pair[(m, s)] = self.pair.get((m, s), 0) + 1
         if self.last_like_at is None or fact.at > self.last_like_at:
             self.last_like_at = fact.at
 
     def add_play(self, track_id: TrackId, at: datetime) -> None:
         """Learn of one web play of a track."""
-        self.plays[self.track(track_id)] += 1
+        self._plays[self.track(track_id)] += 1
         if self.last_play_at is None or at > self.last_play_at:
             self.last_play_at = at
 
@@ -155,13 +285,20 @@ class CurationIndex:
         for track_id, at in plays:
             self.add_play(track_id, at)
 
-    def interest(self, track: int) -> float:
-        """Likes plus web plays at ``PLAY_WEIGHT`` each: what "popular" ranks by."""
-        return len(self.likers[track]) + PLAY_WEIGHT * self.plays[track]
+    def pack(self) -> None:
+        """Pack what was learnt one fact at a time (the track facts of a build) into arrays."""
+        for keys in (self._tracks, self._members, self._vocabulary, self._genres):
+            keys.pack()
+        self._shared = self._shared.packed_copy(self.member_count)
+        self._by_genre = self._by_genre.packed_copy(len(self._genres))
 
-    def popular(self) -> list[int]:
-        """Tracks by likes, most first (re-sorted once the likes grew by 1 %, not per query)."""
-        if self.like_count - self._popular_at_count > max(50, self.like_count // 100) or not self._popular:
-            self._popular = sorted(range(len(self.track_ids)), key=lambda t: -self.interest(t))
-            self._popular_at_count = self.like_count
-        return self._popular
+    def set_words(self, words: Rows, by_word: Rows) -> None:
+        """Take the packed words an ``IndexBuilder`` made (the index held none)."""
+        self._words, self._by_word = words, by_word
+
+    def set_likes(self, likers: Rows, liked_at: Rows, liked: Rows, count: int, last: datetime | None) -> None:
+        """Take the packed likes an ``IndexBuilder`` made (the index held none)."""
+        self._likers, self._liked_at, self._liked = likers, liked_at, liked
+        self.like_count = count
+        self.last_like_at = last
+        self._pairs.clear()

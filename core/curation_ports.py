@@ -8,7 +8,7 @@ port is one Protocol so SQLite and the in-memory fake pass one contract.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -44,6 +44,10 @@ class VoteFact:
     member: Member
     at: datetime
     kind: SignalKind = SignalKind.VOTE
+
+
+VoteRow = tuple[TrackId, str, str, int]
+"""A positive vote, compactly (a rebuild reads millions): track, platform, user id, epoch s."""
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,25 @@ class CurationStore(Protocol):
         """Votes on tracks (and re-shares) recorded after ``after`` (all when None), oldest first."""
         ...
 
+    def vote_pages(self) -> AsyncIterator[Sequence[VoteRow]]:
+        """Every positive vote, oldest first, a page at a time (a rebuild of the index reads
+        millions: pages of plain rows keep both the memory and each read short)."""
+        ...
+
+    async def reshares(self) -> Sequence[VoteFact]:
+        """Every re-share (a member sharing a track someone else shared first), oldest first."""
+        ...
+
     async def likes_of(self, member: Member) -> set[TrackId]:
         """Every track the member voted on or shared (fresh from storage, not the index)."""
         ...
 
     async def track_facts_since(self, after: datetime | None) -> Sequence[TrackFact]:
         """Public tracks first seen after ``after`` (all when None), oldest first."""
+        ...
+
+    def track_fact_pages(self) -> AsyncIterator[Sequence[TrackFact]]:
+        """Every public track, in the order stored, a page at a time (for a rebuild)."""
         ...
 
     async def penalties(self, member: Member) -> Sequence[Penalty]:

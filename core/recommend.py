@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.curation_index import CurationIndex
@@ -62,25 +62,23 @@ Allowed = Callable[[int], bool]
 
 def _co_liked(index: CurationIndex, source: int, skip_member: int) -> dict[int, float]:
     """Cosine of ``source``'s likers with every track its recent likers liked."""
-    likers = index.likers[source]
-    n_source = len(likers)
+    n_source = index.like_count_of(source)
     if n_source == 0:
         return {}
     co: dict[int, int] = {}
-    liked = index.liked
-    for member in list(likers)[-LIKERS_PER_TRACK:]:
+    for member in index.likers(source, LIKERS_PER_TRACK):
         if member == skip_member:
             continue
-        for other in liked[member][-LIKES_PER_LIKER:]:
+        for other in index.liked(member, LIKES_PER_LIKER):
             co[other] = co.get(other, 0) + 1
-    all_likers = index.likers
-    return {t: c / math.sqrt(n_source * len(all_likers[t])) for t, c in co.items() if t != source}
+    count = index.like_count_of
+    return {t: c / math.sqrt(n_source * count(t)) for t, c in co.items() if t != source}
 
 
 def _nudged(index: CurationIndex, scores: dict[int, float]) -> dict[int, float]:
     """Scores raised a little for tracks played on the web (``1 + PLAY_NUDGE · ln(1 + plays)``)."""
     plays = index.plays
-    return {t: score * (1.0 + PLAY_NUDGE * math.log1p(plays[t])) if plays[t] else score for t, score in scores.items()}
+    return {t: score * (1.0 + PLAY_NUDGE * math.log1p(plays(t))) if plays(t) else score for t, score in scores.items()}
 
 
 def _best_first(scores: dict[int, float], head: int) -> Iterator[tuple[int, float]]:
@@ -92,23 +90,21 @@ def _best_first(scores: dict[int, float], head: int) -> Iterator[tuple[int, floa
         yield from sorted(scores.items(), key=lambda item: -item[1])[head:]
 
 
-def _neighbours(index: CurationIndex, member: int, mine: list[int]) -> list[tuple[int, float, int]]:
+def _neighbours(index: CurationIndex, member: int, mine: Sequence[int]) -> list[tuple[int, float, int]]:
     """Members who liked what ``member`` liked, weighted by ``Σ 1/√n_i`` over shared likes;
     with each, the shared like that weighed most (the rarest): (member, weight, track)."""
     weight: dict[int, float] = {}
     strongest: dict[int, tuple[float, int]] = {}
-    likers = index.likers
     for source in mine:
-        fans = likers[source]
-        share = 1.0 / math.sqrt(len(fans))
-        for other in list(fans)[-LIKERS_PER_TRACK:]:
+        share = 1.0 / math.sqrt(index.like_count_of(source) or 1)
+        for other in index.likers(source, LIKERS_PER_TRACK):
             if other != member:
                 weight[other] = weight.get(other, 0.0) + share
                 if share > strongest.get(other, (0.0, -1))[0]:
                     strongest[other] = (share, source)
-    liked = index.liked
+    count = index.liked_count
     scored = heapq.nlargest(
-        NEIGHBOURS, ((w / math.sqrt(len(liked[m]) or 1), m) for m, w in weight.items()), key=lambda item: item[0]
+        NEIGHBOURS, ((w / math.sqrt(count(m) or 1), m) for m, w in weight.items()), key=lambda item: item[0]
     )
     return [(m, w, strongest[m][1]) for w, m in scored]
 
@@ -120,11 +116,10 @@ def discover(index: CurationIndex, member: int | None, allowed: Allowed, limit: 
     scores: dict[int, float] = {}
     best: dict[int, tuple[float, int]] = {}
     if member is not None:
-        mine = index.liked[member][-MY_LIKES:]
-        skip = index.liked_set[member]
-        liked = index.liked
+        mine = index.liked(member, MY_LIKES)
+        skip = set(index.liked(member))
         for other, weight, source in _neighbours(index, member, mine):
-            for t in liked[other][-LIKES_PER_LIKER:]:
+            for t in index.liked(other, LIKES_PER_LIKER):
                 if t in skip:
                     continue
                 scores[t] = scores.get(t, 0.0) + weight
@@ -148,12 +143,12 @@ def _cold_start(index: CurationIndex, member: int | None, allowed: Allowed, room
     out: list[Pick] = []
     genres: dict[str, int] = {}
     if member is not None:
-        for t in index.shared[member][-20:] + index.liked[member][-MY_LIKES:]:
-            g = index.genre[t]
+        for t in [*index.shared(member)[-20:], *index.liked(member, MY_LIKES)]:
+            g = index.genre(t)
             if g:
                 genres[g] = genres.get(g, 0) + 1
     for genre in sorted(genres, key=lambda g: -genres[g]):
-        ranked = sorted(index.by_genre.get(genre, [])[-2000:], key=lambda t: -index.interest(t))
+        ranked = sorted(index.tracks_in_genre(genre, 2000), key=lambda t: -index.interest(t))
         for t in ranked:
             if len(out) >= room:
                 return out
@@ -171,15 +166,15 @@ def _cold_start(index: CurationIndex, member: int | None, allowed: Allowed, room
 
 def _word_neighbours(index: CurationIndex, source: int) -> dict[int, float]:
     """Jaccard overlap of prompt words with tracks sharing one of the source's rarer words."""
-    words = index.words[source]
+    words = index.words(source)
     if not words:
         return {}
-    rare = sorted(words, key=lambda w: len(index.by_word.get(w, ())))[:RAREST_WORDS]
+    rare = sorted(words, key=index.word_frequency)[:RAREST_WORDS]
     out: dict[int, float] = {}
     for word in rare:
-        for t in index.by_word.get(word, [])[-TRACKS_PER_WORD:]:
+        for t in index.tracks_with_word(word, TRACKS_PER_WORD):
             if t != source and t not in out:
-                other = index.words[t]
+                other = index.words(t)
                 out[t] = len(words & other) / len(words | other)
     return out
 

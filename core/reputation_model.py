@@ -78,16 +78,16 @@ def vote_weight(index: CurationIndex, voter: int, sharer: int, *, mutual: bool =
     """How much one vote of ``voter`` for a track of ``sharer`` counts (ring resistance).
 
     ``mutual`` False leaves out the discount for members who vote for each other."""
-    given = index.pair.get((voter, sharer), 1)
-    returned = index.pair.get((sharer, voter), 0) if mutual else 0
+    given = index.pair(voter, sharer) or 1
+    returned = index.pair(sharer, voter) if mutual else 0
     return (1.0 / math.sqrt(max(1, given))) / (1.0 + min(given, returned))
 
 
 def effective_votes(index: CurationIndex, track: int, now: datetime | None = None, *, mutual: bool = True) -> float:
     """The track's votes, each weighted by ``vote_weight`` (and decayed when ``now`` is given)."""
-    sharer = index.sharer[track]
+    sharer = index.sharer(track)
     total = 0.0
-    for voter, at in index.likers[track].items():
+    for voter, at in zip(index.likers(track), index.like_times(track), strict=True):
         if voter == sharer:
             continue
         w = vote_weight(index, voter, sharer, mutual=mutual) if sharer != -1 else 1.0
@@ -122,7 +122,7 @@ def reputation(
 
 
 def _from_shares(index: CurationIndex, member: int, now: datetime) -> list[Reason]:
-    tracks = index.shared[member]
+    tracks = index.shared(member)
     points = 0.0
     raw = 0
     voted = 0
@@ -130,7 +130,7 @@ def _from_shares(index: CurationIndex, member: int, now: datetime) -> list[Reaso
     one_way_total = 0.0  # the same without the discount for voting each other: what the circle cost
     for t in tracks:
         e = effective_votes(index, t, now)
-        raw += sum(1 for v in index.likers[t] if v != member)
+        raw += index.like_count_of(t) - (1 if index.liked_at(t, member) is not None else 0)
         voted += 1 if e > 0 else 0
         effective_total += e
         one_way_total += effective_votes(index, t, now, mutual=False)
@@ -146,16 +146,16 @@ def _from_shares(index: CurationIndex, member: int, now: datetime) -> list[Reaso
 def _from_early_votes(index: CurationIndex, member: int, now: datetime) -> list[Reason]:
     found = 0
     points = 0.0
-    for t in index.liked[member]:
-        likers = index.likers[t]
-        if index.sharer[t] == member or len(likers) < RANKS_WELL:
+    for t in index.liked(member):
+        if index.sharer(t) == member or index.like_count_of(t) < RANKS_WELL:
             continue
-        earliest = sorted(likers.items(), key=lambda item: item[1])[:EARLY_VOTERS]
-        if member not in (m for m, _ in earliest):
+        earliest = sorted(zip(index.like_times(t), index.likers(t), strict=True), key=lambda p: p[0])[:EARLY_VOTERS]
+        mine = next((at for at, m in earliest if m == member), None)
+        if mine is None:
             continue
         if effective_votes(index, t) >= RANKS_WELL:
             found += 1
-            points += POINTS_EARLY * decay(likers[member], now)
+            points += POINTS_EARLY * decay(mine, now)
     return (
         [Reason(points, f"found {found} track{'s' if found != 1 else ''} early that the community then liked")]
         if found

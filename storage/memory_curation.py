@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from core.curation_ports import LineageLink, Member, Penalty, SignalKind, TrackFact, VoteFact
+from core.curation_ports import LineageLink, Member, Penalty, SignalKind, TrackFact, VoteFact, VoteRow
 from core.model import Cid, TrackId, TrackStatus, Verdict
 from core.visibility import is_public
 from storage.memory import MemoryTrackRepository, MemoryVotingRepository
+
+LIKES_PAGE = 1_000  # small pages: tests cross page boundaries with a few thousand votes
 
 
 class MemoryCurationStore:
@@ -47,6 +49,20 @@ class MemoryCurationStore:
                 )
         return sorted(out, key=lambda f: f.at)
 
+    async def vote_pages(self) -> AsyncIterator[Sequence[VoteRow]]:
+        """Every positive vote, oldest first, in pages of ``LIKES_PAGE``."""
+        votes = sorted(
+            (at, track_id, voter.platform, voter.user_id)
+            for (track_id, voter), (value, at) in self._voting.track_vote_items()
+            if value > 0
+        )
+        for start in range(0, len(votes), LIKES_PAGE):
+            yield [(t, p, u, int(at.timestamp())) for at, t, p, u in votes[start : start + LIKES_PAGE]]
+
+    async def reshares(self) -> Sequence[VoteFact]:
+        """Every re-share, oldest first."""
+        return [f for f in await self.likes_since(None) if f.kind is SignalKind.RESHARE]
+
     async def likes_of(self, member: Member) -> set[TrackId]:
         """Tracks the member voted on or shared."""
         voted = {t for (t, voter), _ in self._voting.track_vote_items() if (voter.platform, voter.user_id) == member}
@@ -67,6 +83,12 @@ class MemoryCurationStore:
             if is_public(t) and (after is None or t.first_seen_at >= after)
         ]
         return sorted(out, key=lambda f: f.at)
+
+    async def track_fact_pages(self) -> AsyncIterator[Sequence[TrackFact]]:
+        """Every public track, oldest first, in pages of ``LIKES_PAGE``."""
+        facts = await self.track_facts_since(None)
+        for start in range(0, len(facts), LIKES_PAGE):
+            yield facts[start : start + LIKES_PAGE]
 
     async def penalties(self, member: Member) -> Sequence[Penalty]:
         """The member's rejected or taken-down tracks."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.curation_ports import CurationStore
@@ -35,9 +36,10 @@ def build_curation(
     *,
     min_reputation: float = 10.0,
     public_leaderboard: bool = False,
+    after_build: Callable[[], object] | None = None,
 ) -> Curation:
-    """The three services over one shared, self-refreshing index."""
-    feed = CurationFeed(store, clock)
+    """The three services over one shared, self-refreshing index (``after_build``: see ``CurationFeed``)."""
+    feed = CurationFeed(store, clock, after_build)
     return Curation(
         ReputationService(
             feed,

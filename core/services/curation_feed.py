@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from core.curation_build import IndexBuilder
 from core.curation_index import CurationIndex
 from core.curation_ports import CurationStore
 from core.ports import Clock
@@ -26,9 +28,12 @@ REBUILD = timedelta(minutes=10)
 class CurationFeed:
     """Holds one ``CurationIndex`` and refreshes it on demand."""
 
-    def __init__(self, store: CurationStore, clock: Clock) -> None:
+    def __init__(self, store: CurationStore, clock: Clock, after_build: Callable[[], object] | None = None) -> None:
+        """``after_build`` runs in a worker thread after each build: the instance hands the memory
+        a build used for its millions of short-lived objects back to the system there."""
         self._store = store
         self._clock = clock
+        self._after_build = after_build
         self._index = CurationIndex()
         self._refreshed: datetime | None = None
         self._built: datetime | None = None
@@ -64,18 +69,23 @@ class CurationFeed:
     async def warm(self) -> int:
         """Build the index now (at start-up, behind the serving instance); the likes it holds."""
         index = await self.index()
-        log.info("curation index warmed: %d tracks, %d likes", len(index.track_ids), index.like_count)
+        log.info("curation index warmed: %d tracks, %d likes", index.track_count, index.like_count)
         return index.like_count
 
     async def _build(self) -> CurationIndex:
         """A new index from everything stored; the pure-Python part runs in a worker thread so
         the event loop keeps serving (a million votes take about a minute of CPU)."""
-        tracks = await self._store.track_facts_since(None)
-        likes = await self._store.likes_since(None)
-        plays = await self._store.plays_since(None)
-        index = CurationIndex()
-        await asyncio.to_thread(index.extend, tracks, likes, plays)
-        log.debug("curation index built: %d tracks, %d likes", len(index.track_ids), index.like_count)
+        builder = IndexBuilder()
+        async for tracks in self._store.track_fact_pages():
+            await asyncio.to_thread(builder.add_tracks, tracks)
+        async for page in self._store.vote_pages():
+            await asyncio.to_thread(builder.add_votes, page)
+        builder.add_likes(await self._store.reshares())
+        index = await asyncio.to_thread(builder.finish, await self._store.plays_since(None))
+        del builder
+        log.debug("curation index built: %d tracks, %d likes", index.track_count, index.like_count)
+        if self._after_build is not None:
+            await asyncio.to_thread(self._after_build)
         return index
 
     async def _rebuild(self) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.curation_index import CurationIndex
 from core.curation_ports import CurationStore
 from core.errors import NotFoundError
-from core.model import Sharer, Track, TrackId
+from core.model import Sharer, Track
 from core.ports import TrackRepository
 from core.recommend import Because, Pick, discover, similar
 from core.services.curation_feed import CurationFeed
@@ -45,11 +46,11 @@ class RecommendationService:
         seen = {ix for t in await self._store.likes_of(key) if (ix := index.find_track(t)) is not None}
         member = index.find_member(key)
         if member is not None:
-            seen |= set(index.shared[member])
+            seen |= set(index.shared(member))
         # the index knows only public tracks when built, but one may have left since: check, then
         # ask for a few more than shown so a pick that fails the check is replaced
         picks = discover(index, member, lambda t: t not in seen, limit * 2)
-        return await self._load(index.track_ids, picks, limit, exclude_sharer=who)
+        return await self._load(index, picks, limit, exclude_sharer=who)
 
     async def similar(self, ref: str, viewer: Viewer, limit: int = LIMIT) -> tuple[Track, list[Recommendation]]:
         """A track and the public tracks liked by the same people or near in prompt words."""
@@ -61,20 +62,22 @@ class RecommendationService:
         if ix is None:
             return source, []
         picks = similar(index, ix, lambda t: True, limit * 2)
-        return source, await self._load(index.track_ids, picks, limit)
+        return source, await self._load(index, picks, limit)
 
     async def _load(
-        self, ids: list[TrackId], picks: list[Pick], limit: int, exclude_sharer: Sharer | None = None
+        self, index: CurationIndex, picks: list[Pick], limit: int, exclude_sharer: Sharer | None = None
     ) -> list[Recommendation]:
         out: list[Recommendation] = []
         for pick in picks:
             if len(out) >= limit:
                 break
-            track = await self._tracks.get(ids[pick.track])
+            track = await self._tracks.get(index.track_id(pick.track))
             if track is None or not is_public(track):
                 continue
             if exclude_sharer is not None and member_of(track.sharer) == member_of(exclude_sharer):
                 continue
-            because = await self._tracks.get(ids[pick.because_track]) if pick.because_track is not None else None
+            because = (
+                await self._tracks.get(index.track_id(pick.because_track)) if pick.because_track is not None else None
+            )
             out.append(Recommendation(track, pick.because, because if because and is_public(because) else None))
         return out

@@ -101,12 +101,12 @@ class ReputationService:
         # received the most votes (a cheap bound), not every member of a large community
         received = heapq.nlargest(
             LEADERBOARD_CANDIDATES,
-            range(len(index.members)),
-            key=lambda ix: sum(len(index.likers[t]) for t in index.shared[ix]),
+            range(index.member_count),
+            key=lambda ix: sum(index.like_count_of(t) for t in index.shared(ix)),
         )
         scored = []
         for ix in received:
-            key = index.members[ix]
+            key = index.member_of(ix)
             rep = reputation(index, ix, now, await self._store.penalties(key), await self._placings(key))
             if rep.score > 0:
                 scored.append((key, rep.score))

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import heapq
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from core.curation_ports import LineageLink, Member, Penalty, Relation, SignalKind, TrackFact, VoteFact
+from core.curation_ports import LineageLink, Member, Penalty, Relation, SignalKind, TrackFact, VoteFact, VoteRow
 from core.model import Cid, TrackId
 from storage.sqlite.database import Database, Row
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
-LIKES_PAGE = 10_000  # votes per query when the curation index reads them all (see ``_votes_since``)
+LIKES_PAGE = 10_000  # votes per query when the curation index reads them all (see ``vote_pages``)
+TRACKS_PAGE = 5_000
 
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _track_fact(r: Row) -> TrackFact:
+    return TrackFact(TrackId(r[0]), (r[1], r[2]), r[3], " ".join(x for x in (r[4], r[5], r[6]) if x), _at(r[7]))
 
 
 def _link(row: Row) -> LineageLink:
@@ -42,40 +47,50 @@ class SqliteCurationStore:
     async def likes_since(self, after: datetime | None) -> Sequence[VoteFact]:
         """Votes and re-shares from ``after`` on (inclusive: the index ignores a like it holds)."""
         since = after.isoformat() if after is not None else _EPOCH
-        votes = await self._votes_since(since)
-        reshares = await self._db.fetchall(
+        votes = await self._db.fetchall(
+            "SELECT track_id, platform, user_id, cast_at FROM track_votes INDEXED BY track_votes_recent"
+            " WHERE cast_at >= ? AND value > 0 ORDER BY cast_at, track_id, platform, user_id",
+            (since,),
+        )
+        return _merged(votes, await self._reshares_since(since))
+
+    async def reshares(self) -> Sequence[VoteFact]:
+        """Every re-share, oldest first."""
+        return _merged((), await self._reshares_since(_EPOCH))
+
+    async def _reshares_since(self, since: str) -> list[Row]:
+        return await self._db.fetchall(
             "SELECT s.track_id, s.platform, s.user_id, s.shared_at FROM shares s JOIN tracks t ON t.id = s.track_id"
             " WHERE s.shared_at >= ? AND NOT (s.platform = t.sharer_platform AND s.user_id = t.sharer_id)"
             " ORDER BY s.shared_at",
             (since,),
         )
-        # 2,000,000 facts take seconds of CPU to make: in a worker thread, not on the event loop
-        return await asyncio.to_thread(_merged, votes, reshares)
 
-    async def _votes_since(self, since: str) -> list[Row]:
-        """Positive votes cast from ``since`` on, in time order, read a page at a time.
+    async def vote_pages(self) -> AsyncIterator[Sequence[VoteRow]]:
+        """Every positive vote, in time order, ``LIKES_PAGE`` at a time.
 
-        The first build of the curation index reads every vote (2,000,000 in bench/scale.py:
-        ~15 s on the shared connection); in one query every other query of the instance, /healthz
-        and chat commands included, waited behind it. A page costs tens of milliseconds, and
-        the pages follow the unique key (cast_at, track_id, platform, user_id), so none is lost
-        or read twice at a page boundary.
+        A rebuild of the curation index reads every vote (2,000,000 in bench/scale.py); in one
+        query every other query of the instance, /healthz and chat commands included, waited
+        behind it. A page is one walk of ``track_votes_recent`` (migration 230: it holds the
+        member) of a few milliseconds, and the pages follow the unique key (cast_at, track_id,
+        platform, user_id), so none is lost or read twice at a page boundary. SQLite turns the
+        time into epoch seconds, so no datetime is made per vote.
         """
-        rows: list[Row] = []
-        after_key = ""  # the first page starts at ``since`` itself (inclusive)
-        key: tuple[str, ...] = (since,)
+        after_key = ""
+        key: tuple[str, ...] = ()
         while True:  # bounded: each page starts strictly after the last key read
             page = await self._db.fetchall(
-                "SELECT track_id, platform, user_id, cast_at FROM track_votes INDEXED BY track_votes_recent"
-                f" WHERE cast_at >= ?{after_key} AND value > 0 ORDER BY cast_at, track_id, platform, user_id LIMIT ?",
+                "SELECT track_id, platform, user_id, CAST(strftime('%s', cast_at) AS INTEGER), cast_at"
+                f" FROM track_votes INDEXED BY track_votes_recent WHERE value > 0{after_key}"
+                " ORDER BY cast_at, track_id, platform, user_id LIMIT ?",
                 (*key, LIKES_PAGE),
             )
-            rows.extend(page)
+            yield [cast(VoteRow, r[:4]) for r in page]
             if len(page) < LIKES_PAGE:
-                return rows
+                return
             last = page[-1]
-            after_key = " AND (cast_at, track_id, platform, user_id) > (?, ?, ?, ?)"
-            key = (last[3], last[3], last[0], last[1], last[2])
+            after_key = " AND cast_at >= ? AND (cast_at, track_id, platform, user_id) > (?, ?, ?, ?)"
+            key = (last[4], last[4], last[0], last[1], last[2])
 
     async def likes_of(self, member: Member) -> set[TrackId]:
         """Tracks the member voted on or shared."""
@@ -94,10 +109,21 @@ class SqliteCurationStore:
             " ORDER BY first_seen_at",
             (after.isoformat() if after is not None else _EPOCH,),
         )
-        return [
-            TrackFact(TrackId(r[0]), (r[1], r[2]), r[3], " ".join(x for x in (r[4], r[5], r[6]) if x), _at(r[7]))
-            for r in rows
-        ]
+        return [_track_fact(r) for r in rows]
+
+    async def track_fact_pages(self) -> AsyncIterator[Sequence[TrackFact]]:
+        """Every public track in the order stored (rowid), ``TRACKS_PAGE`` at a time."""
+        after = 0
+        while True:  # bounded: each page starts after the last rowid read
+            rows = await self._db.fetchall(
+                "SELECT id, sharer_platform, sharer_id, genre, title, prompt, style, first_seen_at, rowid FROM tracks"
+                " WHERE rowid > ? AND status = 'active' AND verdict IN ('verified', 'declared') ORDER BY rowid LIMIT ?",
+                (after, TRACKS_PAGE),
+            )
+            yield [_track_fact(r) for r in rows]
+            if len(rows) < TRACKS_PAGE:
+                return
+            after = rows[-1][8]
 
     async def penalties(self, member: Member) -> Sequence[Penalty]:
         """The member's rejected or taken-down tracks."""

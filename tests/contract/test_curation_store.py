@@ -46,6 +46,7 @@ async def test_track_facts_are_public_tracks_and_penalties_the_hidden_ones(w: Wo
     await w.hide(rejected, Verdict.REJECTED)
     facts = await w.curation.store.track_facts_since(None)
     assert [(f.track_id, f.text) for f in facts] == [(kept.id, "Kept warm pads")]
+    assert [f async for page in w.curation.store.track_fact_pages() for f in page] == list(facts)
     penalties = await w.curation.store.penalties((alice.platform, alice.user_id))
     assert sorted((p.title, p.taken_down) for p in penalties) == [("Down", True), ("Rejected", False)]
 
@@ -88,11 +89,15 @@ async def test_links_keep_the_first_parent_and_most_remixed_leaves_out_stems(w: 
 
 
 async def test_every_vote_is_read_once_in_time_order_across_pages(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage import memory_curation
     from storage.sqlite import curation_store
 
-    monkeypatch.setattr(curation_store, "LIKES_PAGE", 2)  # page boundaries fall inside runs of equal times
+    for module in (curation_store, memory_curation):  # page boundaries fall inside runs of equal times
+        monkeypatch.setattr(module, "LIKES_PAGE", 2)
     sharers, voters = people("sharer", 3), people("voter", 4)
     tracks = [await w.share(sharer, f"Song {n}") for n, sharer in enumerate(sharers)]
+    await w.tracks.add_share(Share(tracks[0].id, voters[0], w.clock.now(), "room"))  # a re-share: not a vote
+    w.clock.advance(timedelta(seconds=1))
     start = w.clock.now()
     expected = {}
     for step in range(3):  # every vote of a step is cast at the same moment (a new vote replaces the old)
@@ -102,6 +107,14 @@ async def test_every_vote_is_read_once_in_time_order_across_pages(w: World, monk
                 await w.voting.set_track_vote(track.id, Voter.of(voter), 1, at)
                 expected[track.id, (voter.platform, voter.user_id)] = at
         w.clock.advance(timedelta(seconds=1))
+    await w.voting.set_track_vote(tracks[1].id, Voter.of(voters[3]), -1, w.clock.now())  # no longer a like
+    del expected[tracks[1].id, (voters[3].platform, voters[3].user_id)]
     likes = await w.curation.store.likes_since(start)
     assert sorted((f.track_id, f.member, f.at) for f in likes) == sorted((*k, at) for k, at in expected.items())
     assert [f.at for f in likes] == sorted(f.at for f in likes)
+    rows = [row async for page in w.curation.store.vote_pages() for row in page]
+    assert sorted(rows) == sorted((t, p, u, int(at.timestamp())) for (t, (p, u)), at in expected.items())
+    assert [r[3] for r in rows] == sorted(r[3] for r in rows)
+    assert [(f.track_id, f.member) for f in await w.curation.store.reshares()] == [
+        (tracks[0].id, (voters[0].platform, voters[0].user_id))
+    ]
