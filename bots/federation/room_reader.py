@@ -232,9 +232,10 @@ class RoomReader:
             size = PAGE
             chunk = page.get("chunk") or []
             stop = False
+            handled = await self._store.seen_many([str(e.get("event_id", "")) for e in chunk])  # one read a page
             for event in chunk:
                 event_id = event.get("event_id", "")
-                if event_id == boundary or await self._store.seen(event_id):
+                if event_id == boundary or event_id in handled:
                     stop = True
                     break
                 if event.get("type") in TYPES:
