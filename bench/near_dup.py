@@ -19,7 +19,9 @@
      scoring (``score_candidates``, what ingest does);
    * recall: share of those queries whose source track scores >= 0.85;
    * false matches: queries of synthetic tracks that are not indexed; any match counts;
-   * insert and delete of single tracks (``add`` / ``remove``) p50/p99;
+   * insert and delete of single tracks (``add`` / ``remove``) p50/p99; inserts also
+     "after lookup": the track looked up first, as ingest does (its lookup prefetches the
+     band leaves the insert writes);
    * baseline: a primary-key point read of one track in the same file, same run.
 """
 
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,8 +47,9 @@ from core.fingerprint import similarity  # noqa: E402
 from core.model import Fingerprint, TrackId  # noqa: E402
 from core.near_dup import BANDS, INDEXED_ITEMS, KEY_VERSION, LOW_BITS, band_keys  # noqa: E402
 from core.services.near_duplicates import score_candidates  # noqa: E402
+from storage.sqlite import near_dup_index  # noqa: E402
 from storage.sqlite.database import Database  # noqa: E402
-from storage.sqlite.near_dup_index import STORED_ITEMS, SqliteNearDuplicateIndex  # noqa: E402
+from storage.sqlite.near_dup_index import STORED_ITEMS, SqliteNearDuplicateIndex, band_table  # noqa: E402
 
 SEGMENTS = 8
 SEGMENT_ITEMS = INDEXED_ITEMS // SEGMENTS  # 120 (15 s)
@@ -199,6 +204,20 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def rss_mib() -> float:
+    """This process's resident memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def drop_page_cache() -> None:
+    """Empty the kernel's page cache (root only): every file page read after this is a disk read."""
+    subprocess.run(["sync"], check=True, timeout=600)
+    Path("/proc/sys/vm/drop_caches").write_text("1\n")
+
+
 async def measure(
     path: Path,
     synth: Synth,
@@ -207,25 +226,66 @@ async def measure(
     queries: int,
     mmap_mb: int = 0,
     warm: bool = False,
+    idle_s: float = 0.0,
+    drop_caches: bool = False,
 ) -> dict[str, float]:
-    """Lookup/insert/delete times, recall and false matches on a built index."""
-    rng = random.Random(size)
+    """Lookup/insert/delete times, recall and false matches on a built index.
+
+    ``warm``: load the band table into memory first, as an instance does at start-up
+    (``bots.runtime.catch_up_near_dup_index``). ``drop_caches``: then empty the page cache,
+    so fingerprint copies and the inserts' and deletes' B-tree pages are disk reads.
+    ``idle_s``: then wait, so a kernel that pages out idle file pages has done so.
+    """
+    # Every query is made before anything is timed (and before the caches are dropped or the
+    # idle wait): making one costs ~100 ms of numpy and hundreds of MB of short-lived memory,
+    # which showed up in the timings when it ran between lookups (a point read's p99 of 30 ms).
+    reencodes = _reencode_queries(synth, size, models, queries, random.Random(size))
+    fresh = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(10_000_000 + size, queries)]
+    new = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(20_000_000 + size, 100)]
+    new_after_lookup = [Fingerprint(tuple(int(v) for v in row), 120.0) for row in synth.tracks(30_000_000 + size, 100)]
+    # old tracks to delete (and put back afterwards, so the cached file stays the same corpus)
+    old = [(j, fp) for j, _, fp in _reencode_queries(synth, size, [("none", 0, [0])], 100, random.Random(size + 1))]
+    _CHUNKS.clear()
+    if drop_caches:
+        drop_page_cache()
     db = await Database.open(path)
     if mmap_mb:  # what an instance could set: reads through the OS page cache, no copies
         await db.fetchall(f"PRAGMA mmap_size={mmap_mb * 2**20}")
     index = SqliteNearDuplicateIndex(db)
-    if warm:  # what a running instance does at start-up (bots.runtime.catch_up_near_dup_index)
-        t0 = time.perf_counter()
+    await index.sweep()  # rows a previous run's deletes left: not swept while this one measures
+    loaded: dict[str, float] = {}
+    if warm:
+        lags: list[float] = []
+
+        async def sample_loop_lag() -> None:  # what the instance's other work sees during the load
+            while True:
+                t0 = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - t0 - 0.005)
+
+        sampler = asyncio.create_task(sample_loop_lag())
+        rss_before, t0 = rss_mib(), time.perf_counter()
         rows = await index.warm()
-        print(f"  warmed {rows:,} band rows in {time.perf_counter() - t0:.1f} s")
+        load_s = time.perf_counter() - t0
+        sampler.cancel()
+        loaded = {
+            "load_s": load_s,
+            "load_loop_lag_p50_ms": _pct(lags or [0.0], 0.5) * 1000,
+            "load_loop_lag_p99_ms": _pct(lags or [0.0], 0.99) * 1000,
+            "table_mib": band_table(db).nbytes() / 2**20,
+            "rss_delta_mib": rss_mib() - rss_before,
+        }
+        print(f"  loaded {rows:,} band rows in {loaded['load_s']:.1f} s ({loaded['table_mib']:.0f} MiB of arrays)")
+    if drop_caches:
+        drop_page_cache()
+    if idle_s:
+        print(f"  idle {idle_s:.0f} s")
+        await asyncio.sleep(min(idle_s, 900.0))  # bounded: the point is the kernel's reclaim, not waiting
     try:
         lookup, match, baseline = [], [], []
         found = 0
         per_variant: dict[str, list[int]] = {}
-        for _ in range(queries):
-            j = rng.randrange(size)
-            model = rng.choice(models)
-            query = Fingerprint(tuple(reencode(_cached_chunk(synth, j - j % CHUNK)[j % CHUNK], model)), 120.0)
+        for j, variant, query in reencodes:
             t0 = time.perf_counter()
             candidates = await index.candidates(query)
             t1 = time.perf_counter()
@@ -238,28 +298,44 @@ async def measure(
             baseline.append(t3 - t2)
             hit = any(track == f"s{j}" for track, _ in scored)
             found += hit
-            per_variant.setdefault(model[0], []).append(int(hit))
+            per_variant.setdefault(variant, []).append(int(hit))
         false_matches = 0
-        fresh = synth.tracks(10_000_000 + size, queries)
         new_lookup: list[float] = []
-        for row in fresh:  # a new track (most shares): nothing should match, no fingerprint copy is read
-            query = Fingerprint(tuple(int(v) for v in row), 120.0)
+        for query in fresh:  # a new track (most shares): nothing should match, no fingerprint copy is read
             t0 = time.perf_counter()
             candidates = await index.candidates(query)
             new_lookup.append(time.perf_counter() - t0)
             scored = await score_candidates(query, [(c.track_id, c.fingerprint) for c in candidates], THRESHOLD)
             false_matches += len(scored)
-        inserts, deletes = [], []
-        new = synth.tracks(20_000_000 + size, 100)
-        for number, row in enumerate(new):
-            fp = Fingerprint(tuple(int(v) for v in row), 120.0)
+        inserts, inserts_after_lookup, deletes = [], [], []
+        for number, fp in enumerate(new):
             t0 = time.perf_counter()
             await index.add(TrackId(f"new{number}"), fp)
             inserts.append(time.perf_counter() - t0)
-        for number in range(100):
+        for number, fp in enumerate(new_after_lookup):
+            # ingest's order: the lookup, seconds of analysis, then the insert; the lookup's
+            # prefetch of the insert's band leaves has finished by then (waited for here)
+            done = near_dup_index.prefetches_done
+            await index.candidates(fp)
+            for _ in range(5000):
+                if near_dup_index.prefetches_done > done or not band_table(db).ready:
+                    break
+                await asyncio.sleep(0.002)
+            t0 = time.perf_counter()
+            await index.add(TrackId(f"new{number + len(new)}"), fp)
+            inserts_after_lookup.append(time.perf_counter() - t0)
+        for number in range(len(new) + len(new_after_lookup)):
             t0 = time.perf_counter()
             await index.remove(TrackId(f"new{number}"))
             deletes.append(time.perf_counter() - t0)
+        old_deletes = []
+        for j, _fp in old:  # a takedown: a track indexed long ago, its pages cold
+            t0 = time.perf_counter()
+            await index.remove(TrackId(f"s{j}"))
+            old_deletes.append(time.perf_counter() - t0)
+        for j, fp in old:
+            await index.add(TrackId(f"s{j}"), fp)
+        await index.sweep()
         ms = 1000.0
         result = {
             "lookup_p50_ms": _pct(lookup, 0.5) * ms,
@@ -272,10 +348,16 @@ async def measure(
             "baseline_p99_ms": _pct(baseline, 0.99) * ms,
             "insert_p50_ms": _pct(inserts, 0.5) * ms,
             "insert_p99_ms": _pct(inserts, 0.99) * ms,
+            "insert_after_lookup_p50_ms": _pct(inserts_after_lookup, 0.5) * ms,
+            "insert_after_lookup_p99_ms": _pct(inserts_after_lookup, 0.99) * ms,
             "delete_p50_ms": _pct(deletes, 0.5) * ms,
             "delete_p99_ms": _pct(deletes, 0.99) * ms,
+            "delete_old_p50_ms": _pct(old_deletes, 0.5) * ms,
+            "delete_old_p99_ms": _pct(old_deletes, 0.99) * ms,
             "recall": found / queries,
             "false_matches": float(false_matches),
+            **loaded,
+            "rss_mib": rss_mib(),
         }
         for name, hits in sorted(per_variant.items()):
             result[f"recall[{name}]"] = statistics.fmean(hits)
@@ -286,6 +368,18 @@ async def measure(
 
 
 _CHUNKS: dict[int, np.ndarray] = {}
+
+
+def _reencode_queries(
+    synth: Synth, size: int, models: list[tuple[str, int, list[int]]], count: int, rng: random.Random
+) -> list[tuple[int, str, Fingerprint]]:
+    """``count`` re-encodes of random indexed tracks: (track number, re-encode kind, query), in pick order."""
+    picks = [(rng.randrange(size), rng.choice(models)) for _ in range(count)]
+    made: dict[int, Fingerprint] = {}
+    for at in sorted(range(count), key=lambda n: picks[n][0]):  # a chunk of tracks is made once
+        j, model = picks[at]
+        made[at] = Fingerprint(tuple(reencode(_cached_chunk(synth, j - j % CHUNK)[j % CHUNK], model)), 120.0)
+    return [(j, model[0], made[at]) for at, (j, model) in enumerate(picks)]
 
 
 def _cached_chunk(synth: Synth, start: int) -> np.ndarray:
@@ -303,7 +397,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("bench/out/near_dup"))
     parser.add_argument("--mmap-mb", type=int, default=0, help="PRAGMA mmap_size for the measuring connection")
-    parser.add_argument("--cold", action="store_true", help="skip the start-up warm-up of the band table")
+    parser.add_argument(
+        "--cold", action="store_true", help="skip the start-up load of the band table: lookups in SQLite"
+    )
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds to wait after the load (at most 900)")
+    parser.add_argument("--drop-caches", action="store_true", help="empty the page cache before and after the load")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = real_corpus(args.out)
@@ -321,7 +419,21 @@ def main() -> None:
         seconds = build(path, synth, size)
         if seconds:
             print(f"built {size:,} tracks in {seconds:.0f} s ({path.stat().st_size / 2**20:.0f} MiB)")
-        result = asyncio.run(measure(path, synth, size, models, args.queries, args.mmap_mb, warm=not args.cold))
+        load_average = os.getloadavg()[0]
+        result = asyncio.run(
+            measure(
+                path,
+                synth,
+                size,
+                models,
+                args.queries,
+                args.mmap_mb,
+                warm=not args.cold,
+                idle_s=args.idle,
+                drop_caches=args.drop_caches,
+            )
+        )
+        result["load_average"] = max(load_average, os.getloadavg()[0])
         print(
             f"{size:>9,} tracks: "
             + ", ".join(

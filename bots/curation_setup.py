@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from bots.curation_child import index_builder
 from bots.freed_memory import release_freed_memory
 from config.settings import Settings
 from core.events.ports import EventLog
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 def curation_for(settings: Settings, db: Database, tracks: TrackRepository, events: EventLog, clock: Clock) -> Curation:
     """Reputation, boosts, recommendations and lineage over the instance database."""
     c = settings.curation
+    store = SqliteCurationStore(db)
     return build_curation(
-        SqliteCurationStore(db),
+        store,
         tracks,
         events,
         clock,
@@ -35,6 +37,7 @@ def curation_for(settings: Settings, db: Database, tracks: TrackRepository, even
         min_reputation=c.min_boost_reputation,
         public_leaderboard=c.public_leaderboard,
         after_build=release_freed_memory,
+        build=index_builder(db, store),
     )
 
 

@@ -404,9 +404,9 @@ async def catch_up_near_dup_index(db: Database) -> int:
     """Index the fingerprints stored before the near-duplicate index existed (once; resumable:
     each batch commits, so a stop part-way loses nothing); how many were indexed."""
     index = SqliteNearDuplicateIndex(db)
-    try:  # issue 12: the band table's pages into the OS cache, so the first lookups are not cold reads
+    try:  # issue 12: the band table into process memory (lookups use SQLite until it is loaded)
         rows = await index.warm()
-        log.info("near-duplicate index: %d band rows warmed", rows)
+        log.info("near-duplicate index: %d band rows loaded into memory", rows)
     finally:
         index.close()
     state = BotState(db)

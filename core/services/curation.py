@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from core.curation_index import CurationIndex
 from core.curation_ports import CurationStore
 from core.events.ports import EventLog
 from core.ports import Clock, TrackRepository, VotingRepository
@@ -37,9 +38,11 @@ def build_curation(
     min_reputation: float = 10.0,
     public_leaderboard: bool = False,
     after_build: Callable[[], object] | None = None,
+    build: Callable[[], Awaitable[CurationIndex]] | None = None,
 ) -> Curation:
-    """The three services over one shared, self-refreshing index (``after_build``: see ``CurationFeed``)."""
-    feed = CurationFeed(store, clock, after_build)
+    """The three services over one shared, self-refreshing index (``after_build``, ``build``: see
+    ``CurationFeed``)."""
+    feed = CurationFeed(store, clock, after_build, build)
     return Curation(
         ReputationService(
             feed,

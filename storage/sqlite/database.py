@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 Row = aiosqlite.Row
 
 _IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
+# What the open transaction runs once it has committed (``Database.after_commit``).
+_AFTER_COMMIT: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "after_commit", default=None
+)
 
 
 class Database:
@@ -53,10 +57,14 @@ class Database:
         conn.row_factory = aiosqlite.Row
         # wal_autocheckpoint=0: checkpoints run beside the commits (storage/sqlite/wal_checkpoints.py).
         pragmas = ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON", "busy_timeout=5000")
-        for pragma in (*pragmas, "wal_autocheckpoint=0"):
-            await conn.execute(f"PRAGMA {pragma}")
-        db = cls(conn, path, synchronous)
-        await db._migrate(migrations)
+        try:
+            for pragma in (*pragmas, "wal_autocheckpoint=0"):
+                await conn.execute(f"PRAGMA {pragma}")
+            db = cls(conn, path, synchronous)
+            await db._migrate(migrations)
+        except BaseException:  # not a database, or a migration failed: no connection thread left behind
+            await conn.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -143,6 +151,18 @@ class Database:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current transaction has committed (at once outside one; never after a rollback).
+
+        For state kept beside the database (e.g. an in-memory index) that must only ever
+        show committed rows; a callback's error is logged, the commit stands.
+        """
+        pending = _AFTER_COMMIT.get()
+        if pending is None:
+            _run_callbacks([callback])
+        else:
+            pending.append(callback)
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         """``async with db.transaction() as tx:`` — all writes inside commit together."""
@@ -155,6 +175,8 @@ class Database:
             except sqlite3.OperationalError as error:
                 raise _storage_error(error) from error
             token = _IN_TRANSACTION.set(True)
+            callbacks: list[Callable[[], None]] = []
+            callbacks_token = _AFTER_COMMIT.set(callbacks)
             try:
                 yield self
             except BaseException as error:
@@ -171,7 +193,9 @@ class Database:
                     await self._rollback()
                     raise _storage_error(error) from error
                 self._checkpoints.committed()
+                _run_callbacks(callbacks)
             finally:
+                _AFTER_COMMIT.reset(callbacks_token)
                 _IN_TRANSACTION.reset(token)
 
     async def _rollback(self) -> None:
@@ -180,6 +204,14 @@ class Database:
                 await self._conn.execute("ROLLBACK")
             except sqlite3.OperationalError as error:  # SQLite may have rolled back already
                 log.warning("rollback failed: %s", error)
+
+
+def _run_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback failed")
 
 
 def _storage_error(error: sqlite3.OperationalError) -> Exception:

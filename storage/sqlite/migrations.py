@@ -243,5 +243,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(_fr2.ENTRY_TITLE_VERSION, _fr2.ENTRY_TITLE_NAME, _fr2.ENTRY_TITLE_STATEMENTS),
     Migration(_scale.FED_ORIGIN_VERSION, _scale.FED_ORIGIN_NAME, _scale.FED_ORIGIN_STATEMENTS),
+    Migration(
+        _provenance.NEAR_DUP_SWEEP_VERSION, _provenance.NEAR_DUP_SWEEP_NAME, _provenance.NEAR_DUP_SWEEP_STATEMENTS
+    ),
     Migration(_scale.VOTES_BY_TIME_VERSION, _scale.VOTES_BY_TIME_NAME, _scale.VOTES_BY_TIME_STATEMENTS),
 )

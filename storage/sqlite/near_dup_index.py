@@ -1,28 +1,40 @@
 """``core.provenance_ports.NearDuplicateIndex`` on SQLite (tables of migration 121).
 
+Lookups find their candidates in a copy of the band table held in process memory
+(``storage.sqlite.near_dup_bands``, loaded by ``warm()`` at start-up; until it is loaded,
+in SQLite), then read the few candidates' fingerprint copies from SQLite.
+
 One row per band in ``near_dup_bands`` with ``(band, doc)`` as the primary key of a
 WITHOUT ROWID table, so a lookup is one index seek per query key and a GROUP BY over the
 few rows found; ``doc`` is a small integer (not the track id text) to keep the table
 compact. There is no index on ``doc`` (migration 130): a delete recomputes the track's
-bands from its stored fingerprint copy and removes those rows by primary key, so the
-band table is the only structure a lookup needs hot. Every write runs in the caller's
-transaction when there is one (``SqliteTrackRepository.add`` indexes a new track together
-with its row).
+bands from its stored fingerprint copy and records them in ``near_dup_forgotten``; a
+background sweep removes those rows by primary key (``near_dup_sweep``, migration 235).
+Every write runs in the caller's transaction when there is one
+(``SqliteTrackRepository.add`` indexes a new track together with its row); the in-memory
+table hears of it after the commit (``Database.after_commit``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from core.model import Fingerprint, TrackId
-from core.near_dup import INDEXED_ITEMS, band_keys, query_keys
+from core.near_dup import BANDS, INDEXED_ITEMS, band_keys, query_keys
 from core.provenance_ports import IndexCandidate
 from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database
+from storage.sqlite.near_dup_bands import BandTable
+from storage.sqlite.near_dup_sweep import NEXT_DOC_SQL, BandSweeper, pack_bands, sweep_all
+
+log = logging.getLogger(__name__)
 
 # Items kept for scoring: the indexed window plus 4 s. With 4 bytes an item and a 16-character
 # track id the row stays under SQLite's 4,061-byte local payload of a 4 KB page, so reading a
@@ -45,15 +57,73 @@ _LOOKUP = (
     " FROM near_dup_bands WHERE band IN ({marks}) GROUP BY doc HAVING hits >= ? ORDER BY hits DESC LIMIT ?) k"
     " JOIN near_dup_docs d ON d.doc = k.doc ORDER BY k.hits DESC"
 )
-READER_MMAP_BYTES = 2 << 30  # address space, not memory: pages come from the OS cache without copies
-READER_CACHE_KIB = 32 * 1024
+_DOCS = "SELECT doc, track_id, duration_s, vals FROM near_dup_docs WHERE doc IN ({marks})"
+# No memory map: a fault on a mapped page makes the kernel read far around it (read_ahead_kb,
+# 8 MB on the benchmark VM), so a cold 4 KB fingerprint copy cost 10-40 ms. pread reads ~16 KB.
+READER_MMAP_BYTES = 0
+READER_CACHE_KIB = 4 * 1024
+
+# One band table (and one sweeper) per open database, shared by every index object made on it
+# (the track repository's, the start-up catch-up's): it must see every committed change.
+_TABLES: weakref.WeakKeyDictionary[Database, BandTable] = weakref.WeakKeyDictionary()
+_SWEEPERS: weakref.WeakKeyDictionary[Database, BandSweeper] = weakref.WeakKeyDictionary()
+
+
+def band_table(db: Database) -> BandTable:
+    """The in-memory band table of ``db`` (empty until an index's ``warm()`` loads it)."""
+    table = _TABLES.get(db)
+    if table is None:
+        table = _TABLES[db] = BandTable()
+    return table
+
+
+def _sweeper(db: Database) -> BandSweeper:
+    sweeper = _SWEEPERS.get(db)
+    if sweeper is None:
+        sweeper = _SWEEPERS[db] = BandSweeper(db.path)
+    return sweeper
+
+
+# One prefetch at a time per process; a lookup that finds one running skips its own.
+_PREFETCHING = threading.BoundedSemaphore(1)
+prefetches_done = 0  # how many ran (the benchmark waits on it, as ingest's seconds of analysis would)
+
+
+def prefetch_bands(path: Path, bands: Sequence[int]) -> None:
+    """Read, in a thread of its own, the band-table leaves an insert of these bands will write.
+
+    A lookup's 32 smallest keys are exactly the bands its track is stored with if ingest
+    accepts it a few seconds later. Those leaves are rarely in the page cache at a million
+    tracks (lookups no longer read the band table), and 32 cold reads made an insert 5-9 ms;
+    read ahead, off every caller's path, the insert finds them cached.
+    """
+    if not bands or not _PREFETCHING.acquire(blocking=False):
+        return
+
+    def run() -> None:
+        global prefetches_done
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+            try:
+                marks = ", ".join("?" * len(bands))
+                conn.execute(f"SELECT count(*) FROM near_dup_bands WHERE band IN ({marks})", list(bands)).fetchone()
+            finally:
+                conn.close()
+            prefetches_done += 1
+        except sqlite3.Error as error:  # only a hint: the insert reads what it needs anyway
+            log.debug("near-duplicate prefetch failed: %s", error)
+        finally:
+            _PREFETCHING.release()
+
+    threading.Thread(target=run, name="near-dup prefetch", daemon=True).start()
 
 
 class _Reader:
     """A read-only connection used from worker threads, one lookup at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, table: BandTable) -> None:
         self._path = path
+        self._table = table
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -61,10 +131,27 @@ class _Reader:
         keys = query_keys(values)
         if not keys:
             return []
-        with self._lock:
-            sql = _LOOKUP.format(marks=", ".join("?" * len(keys)))
-            rows = self._open().execute(sql, (*keys, MIN_SHARED_BANDS, limit)).fetchall()
-        return [IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows]
+        counts = self._table.hits(keys)
+        if counts is None:  # not loaded yet: the band query in SQLite
+            with self._lock:
+                sql = _LOOKUP.format(marks=", ".join("?" * len(keys)))
+                rows = self._open().execute(sql, (*keys, MIN_SHARED_BANDS, limit)).fetchall()
+            return [
+                IndexCandidate(TrackId(r[0]), Fingerprint(unpack_values(r[2]), float(r[1])), int(r[3])) for r in rows
+            ]
+        ranked = sorted(((hits, doc) for doc, hits in counts.items() if hits >= MIN_SHARED_BANDS), reverse=True)
+        found: dict[int, tuple[Any, ...]] = {}
+        if ranked:  # most shares have no candidate: no read at all
+            ranked = ranked[:limit]
+            with self._lock:
+                sql = _DOCS.format(marks=", ".join("?" * len(ranked)))
+                found = {r[0]: r for r in self._open().execute(sql, [doc for _, doc in ranked]).fetchall()}
+        prefetch_bands(self._path, keys[:BANDS])  # after this lookup's own reads, not beside them
+        return [
+            IndexCandidate(TrackId(r[1]), Fingerprint(unpack_values(r[3]), float(r[2])), hits)
+            for hits, doc in ranked
+            if (r := found.get(doc)) is not None  # removed since: the copy in memory is a commit behind
+        ]
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -74,15 +161,6 @@ class _Reader:
             self._conn.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
             self._conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         return self._conn
-
-    def warm(self) -> int:
-        """Read the whole band table once, so its pages are in the OS cache; how many rows."""
-        with self._lock:
-            conn = self._open()
-            # A count walks every leaf of the (band, doc) B-tree: one sequential-ish read of the
-            # table instead of a cold random read per query key for the first lookups.
-            row = conn.execute("SELECT count(*) FROM near_dup_bands").fetchone()
-        return int(row[0])
 
     def close(self) -> None:
         with self._lock:
@@ -96,7 +174,9 @@ class SqliteNearDuplicateIndex:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._reader = _Reader(db.path)
+        self._table = band_table(db)
+        self._sweeper = _sweeper(db)
+        self._reader = _Reader(db.path, self._table)
 
     async def add(self, track_id: TrackId, fingerprint: Fingerprint) -> None:
         """Index (or re-index) a track: its compact fingerprint and its bands."""
@@ -112,31 +192,43 @@ class SqliteNearDuplicateIndex:
             await tx.executemany(
                 "INSERT OR IGNORE INTO near_dup_bands(band, doc) VALUES (?, ?)", [(band, doc) for band in bands]
             )
+            new_doc, table = doc, self._table
+            tx.after_commit(lambda: table.add(new_doc, bands))  # never shows a row that rolled back
 
     @staticmethod
     async def _insert_doc(tx: Database, track_id: TrackId, fingerprint: Fingerprint) -> int | None:
+        # the doc number is above every forgotten one too (near_dup_sweep: never reused while swept)
         rows = await tx.fetchall(
-            "INSERT INTO near_dup_docs(track_id, duration_s, vals) VALUES (?, ?, ?)"
-            " ON CONFLICT(track_id) DO NOTHING RETURNING doc",
+            f"INSERT INTO near_dup_docs(doc, track_id, duration_s, vals) SELECT ({NEXT_DOC_SQL}), ?, ?, ?"
+            " WHERE true ON CONFLICT(track_id) DO NOTHING RETURNING doc",
             (track_id, fingerprint.duration_s, pack_values(fingerprint.values[:STORED_ITEMS])),
         )
         return int(rows[0][0]) if rows else None
 
     async def remove(self, track_id: TrackId) -> None:
-        """Forget a track (its band rows are found by primary key, not by a scan)."""
+        """Forget a track: its copy at once, its band rows in the background (``near_dup_sweep``)."""
         async with self._db.transaction() as tx:
             await self._forget(tx, track_id)
 
-    @staticmethod
-    async def _forget(tx: Database, track_id: TrackId) -> None:
+    async def _forget(self, tx: Database, track_id: TrackId) -> None:
         rows = await tx.fetchall("DELETE FROM near_dup_docs WHERE track_id = ? RETURNING doc, vals", (track_id,))
         if not rows:
             return
-        doc, vals = int(rows[0][0]), rows[0][1]
+        doc, vals, table, sweeper = int(rows[0][0]), rows[0][1], self._table, self._sweeper
         # The stored copy covers the whole indexed window, so it gives back exactly the bands
         # the track was indexed with (a KEY_VERSION change reindexes everything anyway).
         bands = await asyncio.to_thread(lambda: band_keys(unpack_values(vals)))
-        await tx.executemany("DELETE FROM near_dup_bands WHERE band = ? AND doc = ?", [(b, doc) for b in bands])
+        await tx.execute("INSERT INTO near_dup_forgotten(doc, bands) VALUES (?, ?)", (doc, pack_bands(bands)))
+
+        def forgotten() -> None:
+            table.remove(doc)
+            sweeper.kick()
+
+        tx.after_commit(forgotten)
+
+    async def sweep(self) -> int:
+        """Delete the band rows of every deleted doc now (in a worker thread); how many docs."""
+        return await asyncio.to_thread(sweep_all, self._db.path)
 
     async def candidates(self, fingerprint: Fingerprint, limit: int = CANDIDATES) -> Sequence[IndexCandidate]:
         """Tracks sharing bands with the query, most shared first (committed tracks only)."""
@@ -146,12 +238,19 @@ class SqliteNearDuplicateIndex:
         return await asyncio.to_thread(self._reader.lookup, fingerprint.values, limit)
 
     async def warm(self) -> int:
-        """Pull the band table into the OS page cache (at start-up, in a worker thread); its rows.
+        """Load the band table into process memory (at start-up, in a worker thread); its rows.
 
-        At a million tracks the band table is ~500 MB and a lookup touches 64 random leaves
-        of it: cold, each is a disk read (lookups ~7-30 ms); warm, the whole lookup is ~0.5 ms.
+        Lookups use SQLite until it is loaded, then memory: the kernel can drop the file's
+        pages (cold, a lookup was 64 random leaf reads, 24-104 ms at a million tracks), not
+        the process's own. Returns 0 when it is loaded or loading already.
         """
-        return await asyncio.to_thread(self._reader.warm)
+        if self._table.ready or self._table.loading:
+            return 0
+        self._sweeper.kick()  # deletes a stop left unswept
+        try:
+            return await asyncio.to_thread(self._table.load, self._db.path)
+        except RuntimeError:  # another warm() started the load first
+            return 0
 
     def close(self) -> None:
         """Close the lookup connection (the shared one belongs to the caller)."""

@@ -79,3 +79,12 @@ POSTED_CARDS_STATEMENTS: tuple[str, ...] = (
     ) WITHOUT ROWID""",
     "CREATE INDEX posted_cards_track ON posted_cards(track_id, platform)",
 )
+
+# Migration 235: a near-duplicate delete removes the track's fingerprint copy at once and leaves
+# its 32 band rows (32 random B-tree leaves, usually cold) to a background sweep; until then
+# ``near_dup_forgotten`` holds the doc number and its bands (``SqliteNearDuplicateIndex.sweep``).
+NEAR_DUP_SWEEP_VERSION = 235
+NEAR_DUP_SWEEP_NAME = "near-duplicate band rows swept after deletes"
+NEAR_DUP_SWEEP_STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE near_dup_forgotten (doc INTEGER PRIMARY KEY, bands BLOB NOT NULL)",
+)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import storage.sqlite.near_dup_bands as near_dup_bands
 from core.model import Fingerprint, TrackId
 from core.provenance_ports import NearDuplicateIndex
 from core.services.near_duplicates import score_candidates
@@ -44,14 +45,21 @@ def prints() -> dict[str, list[dict[str, list[int]]]]:
     return {"originals": originals, "distinct": distinct}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NearDuplicateIndex]:
+@pytest.fixture(params=["memory", "sqlite", "sqlite-bands-in-memory"])
+async def index(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[NearDuplicateIndex]:
     if request.param == "memory":
         yield MemoryNearDuplicateIndex()
         return
     db = await Database.open(tmp_path / "index.sqlite3")
     try:
-        yield SqliteNearDuplicateIndex(db)
+        index = SqliteNearDuplicateIndex(db)
+        if request.param == "sqlite-bands-in-memory":  # loaded at start, as an instance does
+            monkeypatch.setattr(near_dup_bands, "RECENT_MAX", 2)  # changes fold into sorted arrays too
+            await index.warm()
+        yield index
+        index.close()
     finally:
         await db.close()
 
@@ -127,6 +135,7 @@ async def test_sqlite_delete_leaves_no_band_rows_behind(
         await index.add(TrackId("t0"), _fp(prints["distinct"][0]["base"]))  # re-indexed with other bands
         for number in range(len(prints["originals"])):
             await index.remove(TrackId(f"t{number}"))
+        await index.sweep()  # the band rows of deleted docs go in the background; this waits for them
         bands = await db.fetchone("SELECT count(*) FROM near_dup_bands")
         docs = await db.fetchone("SELECT count(*) FROM near_dup_docs")
         assert (bands[0], docs[0]) == (0, 0)

@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.clock import ManualClock
+from core.curation_index import CurationIndex
 from core.events.ports import EventLog
 from core.model import Share, Sharer, Track, Verdict
 from core.ports import TrackRepository, VotingRepository
+from core.recommend import discover, similar
+from core.reputation_model import reputation
 from core.services.curation import Curation, build_curation
 from core.voting_model import Voter
 from storage.memory import MemoryTrackRepository, MemoryVotingRepository
@@ -36,6 +39,7 @@ class World:
     events: EventLog
     clock: ManualClock
     curation: Curation
+    db: Database | None = None  # the SQLite world's database
 
     async def share(
         self, who: Sharer, title: str = "Night drive", genre: str | None = "synthwave", prompt: str | None = None
@@ -86,6 +90,28 @@ async def world(kind: str, tmp_path: Path, **options: float | bool) -> AsyncIter
     try:
         tracks, voting, events = SqliteTrackRepository(db), SqliteVotingRepository(db), SqliteEventLog(db)
         curation = build_curation(SqliteCurationStore(db), tracks, events, clock, voting, **options)  # type: ignore[arg-type]
-        yield World(tracks, voting, events, clock, curation)
+        yield World(tracks, voting, events, clock, curation, db)
     finally:
         await db.close()
+
+
+def answers_of(index: CurationIndex) -> dict[str, object]:
+    """Everything an index answers, for comparing two indexes built differently."""
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    return {
+        "likers": [(list(index.likers(t)), list(index.like_times(t))) for t in range(index.track_count)],
+        "tracks": [
+            (index.track_id(t), index.sharer(t), index.genre(t), index.first_seen(t), index.plays(t))
+            for t in range(index.track_count)
+        ],
+        "words": [sorted(index.words(t)) for t in range(index.track_count)],
+        "members": [
+            (index.member_of(m), list(index.liked(m)), list(index.shared(m))) for m in range(index.member_count)
+        ],
+        "pairs": [[index.pair(v, s) for s in range(index.member_count)] for v in range(index.member_count)],
+        "discover": [discover(index, m, lambda t: True, 10) for m in range(index.member_count)],
+        "similar": [similar(index, t, lambda t: True, 10) for t in range(index.track_count)],
+        "reputation": [reputation(index, m, now) for m in range(index.member_count)],
+        "popular": list(index.popular()),
+        "counts": (index.like_count, index.last_like_at, index.last_track_at, index.last_play_at),
+    }

@@ -14,10 +14,8 @@ from core.curation_index import CurationIndex
 from core.curation_ports import Member, SignalKind, TrackFact, VoteFact
 from core.curation_rows import Interned, Rows, packed
 from core.model import TrackId
-from core.recommend import discover, similar
-from core.reputation_model import reputation
 from core.services.curation_feed import REBUILD, CurationFeed
-from tests.support.curation import people, world
+from tests.support.curation import answers_of, people, world
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 GENRES = ["synthwave", "lofi", "jazz", None]
@@ -89,27 +87,6 @@ def _facts(seed: int) -> tuple[list[TrackFact], list[VoteFact], list[tuple[Track
     return tracks, likes + reshares, plays
 
 
-def _answers(index: CurationIndex) -> dict[str, object]:
-    now = START + timedelta(days=60)
-    return {
-        "likers": [(list(index.likers(t)), list(index.like_times(t))) for t in range(index.track_count)],
-        "tracks": [
-            (index.track_id(t), index.sharer(t), index.genre(t), index.first_seen(t), index.plays(t))
-            for t in range(index.track_count)
-        ],
-        "words": [sorted(index.words(t)) for t in range(index.track_count)],
-        "members": [
-            (index.member_of(m), list(index.liked(m)), list(index.shared(m))) for m in range(index.member_count)
-        ],
-        "pairs": [[index.pair(v, s) for s in range(index.member_count)] for v in range(index.member_count)],
-        "discover": [discover(index, m, lambda t: True, 10) for m in range(index.member_count)],
-        "similar": [similar(index, t, lambda t: True, 10) for t in range(index.track_count)],
-        "reputation": [reputation(index, m, now) for m in range(index.member_count)],
-        "popular": list(index.popular()),
-        "counts": (index.like_count, index.last_like_at, index.last_track_at, index.last_play_at),
-    }
-
-
 def _built(tracks: list[TrackFact], likes: list[VoteFact], plays: list[tuple[TrackId, datetime]]) -> CurationIndex:
     builder = IndexBuilder()
     builder.add_tracks(tracks)
@@ -126,7 +103,7 @@ def test_a_bulk_build_answers_as_the_index_grown_one_fact_at_a_time() -> None:
     grown.extend(tracks, likes, plays)
     built = _built(tracks, likes, plays)
     assert built.like_count == len(likes) - 1  # the re-share of a voted track counted once
-    assert _answers(built) == _answers(grown)
+    assert answers_of(built) == answers_of(grown)
     # and both keep growing alike after the build
     more_tracks, more_likes, _ = _facts(4)
     newer = [
@@ -137,7 +114,7 @@ def test_a_bulk_build_answers_as_the_index_grown_one_fact_at_a_time() -> None:
     extra += likes[:50]  # likes it holds already
     for index in (grown, built):
         index.extend(newer, extra, plays[:5])
-    assert _answers(built) == _answers(grown)
+    assert answers_of(built) == answers_of(grown)
 
 
 def test_like_times_and_the_members_who_liked_a_track_stay_in_the_order_they_liked() -> None:
