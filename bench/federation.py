@@ -26,11 +26,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bots.federation.matrix_api import MatrixApi  # noqa: E402
 from bots.federation.part import ROOM_EVENT_LEVELS  # noqa: E402
 from storage.sqlite.federation_store import SqliteFederationStore  # noqa: E402
 from tests.support.federation import publish_fast  # noqa: E402
@@ -55,6 +57,50 @@ def _show_cpu(label: str, hs: Homeserver, before: tuple[float, float], seconds: 
         print(
             f"  {label}: {seconds:.2f} s wall, CPU ours {after[0] - before[0]:.2f} s, homeserver {after[1] - before[1]:.2f} s"
         )
+
+
+_CALLS: list[tuple[float, float, str, str]] = []  # (start, end, user, what): FED_TIMELINE's homeserver calls
+
+
+def _trace_calls() -> None:
+    """Record every JSON call of the federation's Matrix client (FED_TIMELINE=1 prints B's)."""
+    real = MatrixApi.request
+
+    async def traced(self: MatrixApi, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await real(self, method, path, *args, **kwargs)
+        finally:
+            what = f"{method} {path.split('/_matrix/client/v3/')[-1].split('?')[0][:60]}"
+            _CALLS.append((started, time.perf_counter(), self.user_id, what))
+
+    MatrixApi.request = traced  # type: ignore[method-assign]
+    real_upload, real_download = MatrixApi.upload, MatrixApi.download
+
+    async def upload(self: MatrixApi, *args: Any, **kwargs: Any) -> str:
+        started = time.perf_counter()
+        try:
+            return await real_upload(self, *args, **kwargs)
+        finally:
+            _CALLS.append((started, time.perf_counter(), self.user_id, "upload"))
+
+    async def download(self: MatrixApi, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            async for piece in real_download(self, *args, **kwargs):
+                yield piece
+        finally:
+            _CALLS.append((started, time.perf_counter(), self.user_id, "download"))
+
+    MatrixApi.upload = upload  # type: ignore[method-assign]
+    MatrixApi.download = download  # type: ignore[method-assign]
+
+
+def _show_calls(user_prefix: str, started: float, skip_downloads: bool = True) -> None:
+    """The homeserver calls of the users named ``user_prefix...`` since ``started``, in start order."""
+    for begin, end, user, what in sorted(_CALLS):
+        if user.startswith(f"@{user_prefix}") and begin >= started and (what != "download" or not skip_downloads):
+            print(f"    {begin - started:5.2f}-{end - started:5.2f} s  {user.split(':')[0][1:]:12} {what}")
 
 
 async def _plain_download(hs: Homeserver, token: str, mxcs: list[str], save_to: Path | None = None) -> float:
@@ -126,7 +172,8 @@ async def throughput(
             first_at: list[float] = []
             if profiler is not None:
                 profiler.enable()
-            async with running(instance_config(f"b{attempt}")) as b:
+            b_config = instance_config(f"b{attempt}")
+            async with running(b_config) as b:
 
                 async def complete(b=b, first_at=first_at, started=started) -> bool:  # type: ignore[no-untyped-def]
                     count = await b.instance.app.tracks.count()
@@ -140,6 +187,8 @@ async def throughput(
                 await eventually(complete, 600, "B to replicate everything")
                 replicated.append(time.perf_counter() - started)
                 _show_cpu("replication", hs, before, replicated[-1])
+                if os.environ.get("FED_TIMELINE"):
+                    _show_calls(f"b{attempt}", started)
                 print(f"round {attempt}: first track after {first_at[0]:.2f} s, all after {replicated[-1]:.2f} s")
             if profiler is not None:
                 profiler.disable()
@@ -167,13 +216,22 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
     async with contextlib.AsyncExitStack() as stack:
         runs = [await stack.enter_async_context(running(c)) for c in configs]
         origin, others = runs[0], runs[1:]
-        for peer in others:
-            peer_store = SqliteFederationStore(peer.instance.db)
+        # Propagation between running instances: each has read the room (its first sync and the
+        # history behind it are done, its sync token saved) and knows every other one's key. The
+        # last to start was otherwise still paging the history while the clock ran.
+        ids = [run.instance.identity.instance_id for run in runs]
+        for run in runs:
+            run_store = SqliteFederationStore(run.instance.db)
 
-            async def knows(peer_store=peer_store) -> bool:
-                return await peer_store.peer_by_instance(origin.instance.identity.instance_id) is not None
+            async def settled(run=run, run_store=run_store) -> bool:  # type: ignore[no-untyped-def]
+                if not await run.instance.state.get("federation", "since"):
+                    return False
+                others_known = [
+                    await run_store.peer_by_instance(i) for i in ids if i != run.instance.identity.instance_id
+                ]
+                return all(p is not None for p in others_known)
 
-            await eventually(knows, 60, "peers to see the origin")
+            await eventually(settled, 60, "every instance to read the room and know the others")
         started = time.perf_counter()
         (track_id,) = await publish_fast(origin, 1, work, 1_000_000)
 
@@ -188,6 +246,7 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
         await eventually(everywhere, 120, "the track on every peer", poll_s=0.005)
         if os.environ.get("FED_TIMELINE"):
             print("  arrivals (ms):", ", ".join(f"{arrived[i] * 1000:.0f}" for i in sorted(arrived)))
+            _show_calls("p", started, skip_downloads=False)
         return time.perf_counter() - started
 
 
@@ -200,6 +259,8 @@ def main() -> int:
     parser.add_argument("--no-latency", action="store_true", help="skip the propagation measurement")
     parser.add_argument("--only-latency", action="store_true", help="only propagation to 5 peers, --rounds times")
     args = parser.parse_args()
+    if os.environ.get("FED_TIMELINE"):
+        _trace_calls()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         hs = Homeserver.start(work / "synapse", max_upload="50M")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from core.federation.ports import OutboxItem, Peer, PeerStats, QueueItem
+from core.federation.ports import ManifestRow, OutboxItem, Peer, PeerStats, QueueItem
 from core.model import Cid, Track, TrackId, TrackStatus
 from storage.memory import MemoryTrackRepository
 
@@ -161,6 +161,12 @@ class MemoryFederationStore:
             self._seen.add(event_id)
             return True
 
+    async def seen_many(self, event_ids: Sequence[str]) -> set[str]:
+        return {e for e in event_ids if e in self._seen}
+
+    async def mark_seen_many(self, event_ids: Sequence[str]) -> set[str]:
+        return {e for e in dict.fromkeys(event_ids) if await self.mark_seen(e)}
+
     # -- manifests ---------------------------------------------------------------------
 
     async def save_manifest(
@@ -181,6 +187,14 @@ class MemoryFederationStore:
     async def save_event_time(self, track_id: TrackId, origin_server_ts: int) -> None:
         known = self._event_times.get(track_id)
         self._event_times[track_id] = origin_server_ts if known is None else min(known, origin_server_ts)
+
+    async def save_manifests(self, rows: Sequence[ManifestRow]) -> None:
+        for track_id, cid, origin, manifest, event_id in rows:
+            await self.save_manifest(track_id, cid, origin, manifest, event_id)
+
+    async def save_event_times(self, times: Sequence[tuple[TrackId, int]]) -> None:
+        for track_id, origin_server_ts in times:
+            await self.save_event_time(track_id, origin_server_ts)
 
     async def event_time(self, track_id: TrackId) -> int | None:
         return self._event_times.get(track_id)
@@ -225,6 +239,9 @@ class MemoryFederationStore:
                 self._merge_source(item.track_id, source)
             return True
 
+    async def enqueue_many(self, items: Sequence[tuple[QueueItem, datetime]]) -> set[TrackId]:
+        return {item.track_id for item, due in items if await self.enqueue(item, due)}
+
     def _merge_source(self, track_id: TrackId, source: Mapping[str, str]) -> None:
         queued = self._queue[track_id]
         if dict(source) not in [dict(s) for s in queued.item.sources]:
@@ -257,6 +274,10 @@ class MemoryFederationStore:
     async def finish(self, track_id: TrackId) -> None:
         async with self._writing():
             self._queue.pop(track_id, None)
+
+    async def finish_many(self, track_ids: Sequence[TrackId]) -> None:
+        for track_id in track_ids:
+            await self.finish(track_id)
 
     async def retry_later(self, track_id: TrackId, error: str, due: datetime) -> None:
         async with self._writing():
@@ -309,6 +330,10 @@ class MemoryFederationStore:
             self._last_outbox_id += 1  # never reused, like AUTOINCREMENT
             self._outbox[self._last_outbox_id] = (kind, _copy(content))
             return self._last_outbox_id
+
+    async def outbox_add_many(self, kind: str, contents: Sequence[Mapping[str, Any]]) -> None:
+        for content in contents:
+            await self.outbox_add(kind, content)
 
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
         pending = [(i, k, c) for i, (k, c) in sorted(self._outbox.items()) if i not in self._outbox_parked]

@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bots.backoff import Backoff
 from bots.curation_setup import curated_federation
@@ -34,6 +34,12 @@ from storage.identity import instance_id_for, verify_signature
 from storage.sqlite.federation_store import SqliteFederationStore
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# `have` announcements (a re-upload each) wait until no fetch finished for this long; the worker
+# looks again at least every 2 s, so they go out within ~3 s of the last fetch.
+HOLDERS_QUIET_S = 1.0
 
 
 class MatrixFederationTransport:
@@ -169,6 +175,10 @@ class FederationRunner:
 
         A room that cannot be joined yet (an alias nobody created yet, an invite still to
         come) waits: ``retry_waiting`` tries it again, and ``federation status`` lists it."""
+        await self._publish_keys(await self._join())
+
+    async def _join(self) -> list[str]:
+        """Join the configured and waiting rooms; the rooms whose key is to be published now."""
         joined: list[str] = []
         waiting: list[str] = []
         for room in [*self.transport.rooms, *self.waiting]:
@@ -185,7 +195,10 @@ class FederationRunner:
         await self.instance.state.put(NAMESPACE, "waiting", json.dumps(self.waiting))
         if new:
             self._rooms_changed.set()
-        fresh = joined if not self.joined else new  # the first time, every room; later, the new ones
+        return joined if not self.joined else new  # the first time, every room; later, the new ones
+
+    async def _publish_keys(self, fresh: list[str]) -> None:
+        """Publish this instance's key in the rooms just joined (and read them, on a shared sync)."""
         for room_id in fresh:
             try:
                 await self.api.put_state(room_id, INSTANCE_EVENT, self.api.user_id, self.replicator.instance_state())
@@ -197,7 +210,7 @@ class FederationRunner:
                     error,
                     INSTANCE_EVENT,
                 )
-        self.joined = self.joined or bool(joined)
+        self.joined = self.joined or bool(self.transport.rooms)
         if self.shared_sync:
             # No sync of its own reports a newly joined room, and the chat bot's syncs before
             # this point were not read: read each room from its latest event back now.
@@ -306,14 +319,18 @@ class FederationRunner:
 
     async def work_forever(self) -> None:
         """Send the outbox and fetch queued blobs; woken by new work, else every 2 s."""
+        loop = asyncio.get_running_loop()
+        fetched_at = -HOLDERS_QUIET_S
         while True:
             self._wake.clear()
             try:
                 # Fetch first: re-uploading blobs for `have` announcements competes with
                 # downloads for the homeserver, and is the less urgent of the two.
                 while await self.replicator.run_queue():
-                    pass
-                await self.replicator.flush_outbox()
+                    fetched_at = loop.time()
+                # ... and waits until this instance has fetched nothing for a while: peers that
+                # fetch the same new track from the same homeserver finish before it serves our copy.
+                await self.replicator.flush_outbox(holders=loop.time() - fetched_at >= HOLDERS_QUIET_S)
                 if self.rounds is not None:
                     await send_round_documents(self.rounds, self.api)
             except asyncio.CancelledError:
@@ -323,21 +340,34 @@ class FederationRunner:
             await wait_until_set(self._wake, 2.0)
 
     async def run(self) -> None:
-        """Join, then read and work until cancelled; a failed start is retried with backoff."""
+        """Join, then read and work until cancelled; a failed start is retried with backoff.
+
+        Reading starts as soon as the rooms are joined, while the key is published (reading
+        needs no key; publishing, the outbox, waits for it in ``work_forever``)."""
+        reading: asyncio.Future[None] | None = None
         try:
-            while True:
-                try:
-                    await self.join_rooms()
-                    self.start_backoff.reset()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    await self.start_backoff.wait(log, "federation start", error)
-            readers = () if self.shared_sync else (self.read_forever(),)
-            await asyncio.gather(*readers, self.work_forever(), self.retry_waiting())
+            fresh = await self._start(self._join)
+            if not self.shared_sync:
+                reading = asyncio.ensure_future(self.read_forever())
+            await self._start(lambda: self._publish_keys(fresh))
+            await asyncio.gather(*(() if reading is None else (reading,)), self.work_forever(), self.retry_waiting())
         finally:
+            if reading is not None:
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
             await self.api.close()
+
+    async def _start(self, step: Callable[[], Awaitable[T]]) -> T:
+        """A start-up step, retried with backoff until it succeeds."""
+        while True:
+            try:
+                result = await step()
+                self.start_backoff.reset()
+                return result
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                await self.start_backoff.wait(log, "federation start", error)
 
 
 class FederationPart:

@@ -98,7 +98,9 @@ class Fetching(PeerRegistry):
     async def _record_fetched(self, fetched: list[Track]) -> int:
         """Make the blobs' names durable, then record the tracks in one transaction; how many."""
         # A tombstone from the origin may have been read while the blob was on its way.
-        for track in [t for t in fetched if await self.store.seen(tombstone_marker(t.id, t.origin_instance))]:
+        markers = {tombstone_marker(t.id, t.origin_instance): t for t in fetched}
+        gone = [markers[m] for m in sorted(await self.store.seen_many(list(markers)))]
+        for track in gone:
             log.debug("%s was taken down by its origin while it was fetched: not recorded", track.id)
             await self.store.finish(track.id)
             fetched.remove(track)
@@ -106,21 +108,25 @@ class Fetching(PeerRegistry):
             return 0
         await self._pool.sync_names()  # one journal commit for the batch, before the rows say "here"
         now = self._clock.now()
+        names: dict[str, str] = {}  # origin instance -> how its events name it
+        for origin in {t.origin_instance for t in fetched}:
+            peer = await self.store.peer_by_instance(origin)
+            names[origin] = (peer.community or peer.name) if peer else origin
         async with self._events.transaction(), self.store.atomic():
             for track in fetched:
                 await self._tracks.add(track)
-                await self.store.finish(track.id)
-                await self._announce_have(track)
-                peer = await self.store.peer_by_instance(track.origin_instance)
                 await self._events.record(
                     DomainEvent(
                         EventKind.TRACK_REPLICATED,
                         track_id=track.id,
                         origin=Origin.PEER,
-                        peer=(peer.community or peer.name) if peer else track.origin_instance,
+                        peer=names[track.origin_instance],
                     ),
                     now,
                 )
+            await self.store.finish_many([t.id for t in fetched])
+            if self.transport is not None:  # announce "have": one more source for the others
+                await self.store.outbox_add_many("have", [{"track_id": t.id, "cid": t.cid} for t in fetched])
         for track in fetched:  # one line per replicated track, after its commit
             log.info(
                 "replicated %s %r (%s, %d bytes) from %s",
@@ -181,11 +187,6 @@ class Fetching(PeerRegistry):
             ),
         )
         return track
-
-    async def _announce_have(self, track: Track) -> None:
-        if self.transport is None:
-            return
-        await self.store.outbox_add("have", {"track_id": track.id, "cid": track.cid})
 
 
 def _describe(source: Mapping[str, str]) -> str:

@@ -41,16 +41,19 @@ class Outgoing(PeerRegistry):
         """Queue this instance's weekly digest for the federation rooms."""
         await self.store.outbox_add("digest", {"title": title, "data": json.loads(json.dumps(data, default=str))})
 
-    async def flush_outbox(self) -> int:
+    async def flush_outbox(self, holders: bool = True) -> int:
         """Send what is pending; returns how many items left the line (sent, dropped or parked).
 
         A passing failure (network, rate limit, homeserver down) stops the flush and keeps the
         order; an item the homeserver refuses for good is parked with its error so that it
-        does not hold every later one (``wavepool federation retry|drop``)."""
+        does not hold every later one (``wavepool federation retry|drop``). ``holders=False``
+        leaves the ``have`` announcements (a re-upload of the blob each) for a later flush."""
         if self.transport is None:
             return 0
         sent = 0
         for item_id, kind, payload in await self.store.outbox_pending(50):
+            if kind == "have" and not holders:
+                continue
             try:
                 await self._send(kind, payload)
             except WavepoolError as error:

@@ -8,8 +8,8 @@ verifying every byte against the CID, stores it and records the track. Publishin
 through a persistent outbox, so a homeserver outage delays it but loses nothing.
 
 The parts live in their own modules: ``peer_registry`` (state and peers), ``intake``
-(incoming events), ``fetching`` (the fetch queue), ``outgoing`` (the outbox) and
-``snapshots``; ``Replicator`` is all of them.
+(incoming events), ``page_intake`` (a page of track events at once), ``fetching`` (the
+fetch queue), ``outgoing`` (the outbox) and ``snapshots``; ``Replicator`` is all of them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from core.federation.event_types import (
 )
 from core.federation.fetching import Fetching
 from core.federation.outgoing import Outgoing
+from core.federation.page_intake import PageIntake
 from core.federation.snapshots import Snapshots
 
 __all__ = [
@@ -42,5 +43,5 @@ __all__ = [
 ]
 
 
-class Replicator(Snapshots, Fetching, Outgoing, CuratedIntake):
+class Replicator(Snapshots, PageIntake, Fetching, Outgoing, CuratedIntake):
     """Federation of one instance: peers, intake, fetching, the outbox and snapshots."""

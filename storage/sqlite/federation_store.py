@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from core.federation.ports import OutboxItem, Peer, PeerStats, QueueItem
+from core.federation.ports import ManifestRow, OutboxItem, Peer, PeerStats, QueueItem
 from core.model import Cid, TrackId
 from storage.sqlite.database import Database, Row
 
@@ -107,6 +107,26 @@ class SqliteFederationStore:
     async def mark_seen(self, event_id: str) -> bool:
         return await self._db.execute("INSERT OR IGNORE INTO fed_seen(event_id) VALUES (?)", (event_id,)) == 1
 
+    async def seen_many(self, event_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(event_ids))):
+            rows = await self._db.fetchall(
+                f"SELECT event_id FROM fed_seen WHERE event_id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found |= {str(r[0]) for r in rows}
+        return found
+
+    async def mark_seen_many(self, event_ids: Sequence[str]) -> set[str]:
+        fresh: set[str] = set()
+        async with self._db.transaction() as tx:  # one trip per 500 ids: RETURNING names the rows inserted
+            for chunk in _chunks(list(dict.fromkeys(event_ids))):
+                rows = await tx.fetchall(
+                    f"INSERT OR IGNORE INTO fed_seen(event_id) VALUES {', '.join(['(?)'] * len(chunk))} RETURNING event_id",
+                    chunk,
+                )
+                fresh |= {str(r[0]) for r in rows}
+        return fresh
+
     async def save_manifest(
         self, track_id: TrackId, cid: Cid, origin: str, manifest: Mapping[str, Any], event_id: str | None
     ) -> None:
@@ -114,6 +134,13 @@ class SqliteFederationStore:
             "INSERT INTO fed_manifests(track_id, cid, origin, manifest, event_id) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(track_id) DO UPDATE SET event_id = coalesce(excluded.event_id, fed_manifests.event_id)",
             (track_id, cid, origin, json.dumps(manifest, sort_keys=True), event_id),
+        )
+
+    async def save_manifests(self, rows: Sequence[ManifestRow]) -> None:
+        await self._db.executemany(
+            "INSERT INTO fed_manifests(track_id, cid, origin, manifest, event_id) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(track_id) DO UPDATE SET event_id = coalesce(excluded.event_id, fed_manifests.event_id)",
+            [(t, c, o, json.dumps(m, sort_keys=True), e) for t, c, o, m, e in rows],
         )
 
     async def manifest(self, track_id: TrackId) -> Mapping[str, Any] | None:
@@ -146,6 +173,13 @@ class SqliteFederationStore:
             (track_id, origin_server_ts),
         )
 
+    async def save_event_times(self, times: Sequence[tuple[TrackId, int]]) -> None:
+        await self._db.executemany(
+            "INSERT INTO fed_event_times(track_id, origin_server_ts) VALUES (?, ?) ON CONFLICT(track_id)"
+            " DO UPDATE SET origin_server_ts = min(origin_server_ts, excluded.origin_server_ts)",
+            times,
+        )
+
     async def event_time(self, track_id: TrackId) -> int | None:
         row = await self._db.fetchone("SELECT origin_server_ts FROM fed_event_times WHERE track_id = ?", (track_id,))
         return int(row[0]) if row else None
@@ -163,6 +197,42 @@ class SqliteFederationStore:
             for row in await self._db.fetchall("SELECT source FROM fed_sources WHERE cid = ?", (item.cid,)):
                 await self._merge_source(item.track_id, json.loads(row[0]))
         return changed == 1
+
+    async def enqueue_many(self, items: Sequence[tuple[QueueItem, datetime]]) -> set[TrackId]:
+        queued: set[TrackId] = set()
+        async with self._db.transaction() as tx:
+            for chunk in _chunks(list(items), 100):
+                rows = await tx.fetchall(
+                    "INSERT OR IGNORE INTO fed_queue(track_id, cid, manifest, sources, attempts, due, state)"
+                    f" VALUES {', '.join(['(?, ?, ?, ?, 0, ?, ?)'] * len(chunk))} RETURNING track_id, cid",
+                    [
+                        value
+                        for item, due in chunk
+                        for value in (
+                            item.track_id,
+                            item.cid,
+                            json.dumps(item.manifest),
+                            json.dumps(list(item.sources)),
+                            due.isoformat(),
+                            "pending",
+                        )
+                    ],
+                )
+                fresh = {TrackId(r[0]): Cid(r[1]) for r in rows}
+                queued |= set(fresh)
+                # holders announced before the track (rare): one read for the chunk, not one per item
+                cids = sorted(set(fresh.values()))
+                known = (
+                    await tx.fetchall(
+                        f"SELECT cid, source FROM fed_sources WHERE cid IN ({', '.join('?' * len(cids))})", cids
+                    )
+                    if cids
+                    else []
+                )
+                for row in known:
+                    for track_id in [t for t, c in fresh.items() if c == row[0]]:
+                        await self._merge_source(track_id, json.loads(row[1]))
+        return queued
 
     async def _merge_source(self, track_id: TrackId, source: Mapping[str, str]) -> None:
         row = await self._db.fetchone("SELECT sources FROM fed_queue WHERE track_id = ?", (track_id,))
@@ -206,6 +276,9 @@ class SqliteFederationStore:
 
     async def finish(self, track_id: TrackId) -> None:
         await self._db.execute("DELETE FROM fed_queue WHERE track_id = ?", (track_id,))
+
+    async def finish_many(self, track_ids: Sequence[TrackId]) -> None:
+        await self._db.executemany("DELETE FROM fed_queue WHERE track_id = ?", [(t,) for t in track_ids])
 
     async def retry_later(self, track_id: TrackId, error: str, due: datetime) -> None:
         await self._db.execute(
@@ -257,6 +330,11 @@ class SqliteFederationStore:
     async def outbox_add(self, kind: str, content: Mapping[str, Any]) -> int:
         return await self._db.insert("INSERT INTO fed_outbox(kind, content) VALUES (?, ?)", (kind, json.dumps(content)))
 
+    async def outbox_add_many(self, kind: str, contents: Sequence[Mapping[str, Any]]) -> None:
+        await self._db.executemany(
+            "INSERT INTO fed_outbox(kind, content) VALUES (?, ?)", [(kind, json.dumps(c)) for c in contents]
+        )
+
     async def outbox_pending(self, limit: int) -> Sequence[tuple[int, str, Mapping[str, Any]]]:
         rows = await self._db.fetchall(
             "SELECT id, kind, content FROM fed_outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
@@ -283,3 +361,8 @@ class SqliteFederationStore:
 
     async def outbox_drop(self, item_id: int) -> bool:
         return await self._db.execute("DELETE FROM fed_outbox WHERE id = ?", (item_id,)) == 1
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    """Pieces small enough for SQLite's bound-parameter limit."""
+    return [values[start : start + size] for start in range(0, len(values), size)]

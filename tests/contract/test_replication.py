@@ -17,6 +17,7 @@ from core.clock import ManualClock
 from core.errors import FetchError
 from core.events.ports import EventLog
 from core.federation.manifest import canonical_json, check_signature, manifest_for, sign
+from core.federation.page_intake import TrackEvent
 from core.federation.policy import FederationPolicy
 from core.federation.ports import FederationStore
 from core.federation.replication import (
@@ -400,3 +401,82 @@ async def test_a_running_fetch_window_takes_in_tracks_queued_meanwhile(net) -> N
     release.set()
     assert await asyncio.wait_for(fetching, 10) == 2
     assert await b.tracks.get(second.id) is not None
+
+
+async def test_a_page_of_track_events_has_the_outcomes_of_one_at_a_time(make_node: MakeNode) -> None:
+    """``handle_tracks`` (a history page at once) decides every event as ``handle_track`` does."""
+    a, one, page = [await make_node(name) for name in ("a", "one", "page")]
+    first = await _local_track(a, b"first " * 1000)
+    second = await _local_track(a, b"second " * 1000)
+    await a.rep.publish_track(first)
+    await a.rep.publish_track(second)
+    await a.rep.flush_outbox()
+    sent = [e for e in a.room.events if e["type"] == TRACK_EVENT]
+    manifest = sent[0]["content"]["manifest"]
+    extra = [
+        dict(sent[0]),  # the same event twice in one page
+        {"event_id": "$forged", "sender": a.user, "content": {"manifest": dict(manifest, title="forged")}},
+        {"event_id": "$mallory", "sender": "@mallory:hs", "content": {"manifest": manifest}},
+        {"event_id": "$again", "sender": a.user, "content": {"manifest": manifest}},  # a new event, same track
+        {"event_id": "$bad", "sender": a.user, "content": {"manifest": "not a table"}},
+        {"event_id": "$own", "sender": page.user, "content": {"manifest": manifest}},
+    ]
+    events = [*sent, *({"type": TRACK_EVENT, **e} for e in extra)]
+    for node in (one, page):  # both know the peers first
+        for event in a.room.events:
+            if event["type"] == INSTANCE_EVENT:
+                await node.rep.handle_instance(event["sender"], event["state_key"], event["content"])
+    one_by_one = []
+    for index, event in enumerate(events):
+        sender = one.user if event["sender"] == page.user else event["sender"]  # "own" is each node's own
+        one_by_one.append(await one.rep.handle_track(event["event_id"], sender, event["content"], 1000 - index))
+    paged = await page.rep.handle_tracks(
+        [TrackEvent(e["event_id"], e["sender"], e["content"], 1000 - i) for i, e in enumerate(events)]
+    )
+    assert paged == one_by_one
+    assert paged == [
+        "queued",
+        "queued",
+        "already processed",
+        "ignored: unverified",
+        "ignored: unverified",
+        "already queued",
+        "ignored: malformed",
+        "own event",
+    ]
+    for track in (first, second):
+        assert await page.store.manifest(track.id) == await one.store.manifest(track.id)
+        assert await page.store.event_time(track.id) == await one.store.event_time(track.id)
+    assert await page.store.event_time(first.id) == 1000 - 7  # the earliest of its events (its own claim counts)
+    assert await page.store.queue_size() == await one.store.queue_size() == 2
+    assert await page.rep.handle_tracks([TrackEvent(e["event_id"], e["sender"], e["content"]) for e in events]) == [
+        "already processed"
+    ] * len(events)
+    assert await page.rep.run_queue() == 2
+    assert await page.pool.read(second.cid) == await a.pool.read(second.cid)
+
+
+async def test_a_page_that_fails_half_way_is_read_again_whole(make_node: MakeNode) -> None:
+    """The page's writes commit together: a failure after "seen" leaves every event unread."""
+    a, b = await make_node("a"), await make_node("b")
+    tracks = [await _local_track(a, f"page {i} ".encode() * 500) for i in range(3)]
+    for track in tracks:
+        await a.rep.publish_track(track)
+    await a.rep.flush_outbox()
+    for event in a.room.events:
+        if event["type"] == INSTANCE_EVENT:
+            await b.rep.handle_instance(event["sender"], event["state_key"], event["content"])
+    page = [TrackEvent(e["event_id"], e["sender"], e["content"]) for e in a.room.events if e["type"] == TRACK_EVENT]
+    real_enqueue = b.store.enqueue_many
+
+    async def crash(items: Any) -> set[Any]:
+        raise OSError("the process died here")
+
+    b.store.enqueue_many = crash  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        await b.rep.handle_tracks(page)
+    b.store.enqueue_many = real_enqueue  # type: ignore[method-assign]
+    assert not await b.store.seen_many([e.event_id for e in page])
+    assert await b.store.manifest(tracks[0].id) is None
+    assert await b.rep.handle_tracks(page) == ["queued"] * 3
+    assert await b.rep.run_queue() == 3
