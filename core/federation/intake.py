@@ -72,15 +72,10 @@ class Intake(PeerRegistry):
             if found is None:
                 return Outcome(OutcomeKind.IGNORED, "ignored: unverified")
             peer = found
-        origin = manifest.get("origin")
-        if not isinstance(origin, Mapping) or origin.get("instance") != peer.instance_id:
+        track = signed_track(manifest, peer)
+        if isinstance(track, Outcome):
             self.rejected_events += 1
-            return Outcome(OutcomeKind.IGNORED, "ignored: origin does not match the signer")
-        try:
-            track = track_from_manifest(manifest)
-        except IntegrityError as error:
-            self.rejected_events += 1
-            return Outcome(OutcomeKind.IGNORED, f"ignored: {error}")
+            return track
         await self.store.save_manifest(track.id, track.cid, peer.instance_id, manifest, event_id)
         if isinstance(origin_server_ts, int):
             await self.store.save_event_time(track.id, origin_server_ts)  # the earliest is kept
@@ -171,6 +166,19 @@ class Intake(PeerRegistry):
         deleted = await delete_blob_if_unused(self._tracks, self._pool, track.cid)
         log.info("federated takedown of %s (%s); blob deleted: %s", track.id, track.title, deleted)
         return Outcome(OutcomeKind.DONE, "taken down")
+
+
+def signed_track(manifest: Mapping[str, Any], peer: Peer) -> Track | Outcome:
+    """The track a manifest signed by ``peer`` describes, or why it is ignored (the origin must be
+    the signer; the fields must be a valid track). One check for events read one at a time and
+    for a page of history."""
+    origin = manifest.get("origin")
+    if not isinstance(origin, Mapping) or origin.get("instance") != peer.instance_id:
+        return Outcome(OutcomeKind.IGNORED, "ignored: origin does not match the signer")
+    try:
+        return track_from_manifest(manifest)
+    except IntegrityError as error:
+        return Outcome(OutcomeKind.IGNORED, f"ignored: {error}")
 
 
 def tombstone_marker(track_id: str, origin: str) -> str:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.errors import IntegrityError
-from core.federation.intake import Intake
-from core.federation.manifest import check_signature, track_from_manifest
+from core.federation.intake import Intake, signed_track
+from core.federation.manifest import check_signature
 from core.federation.outcomes import Outcome, OutcomeKind
 from core.federation.ports import ManifestRow, Peer, QueueItem
 from core.model import Track, TrackId
@@ -108,15 +107,10 @@ class PageIntake(Intake):
             self.rejected_events += 1
             return Outcome(OutcomeKind.IGNORED, "ignored: unverified")
         heard.add(event.sender)
-        origin = manifest.get("origin")
-        if not isinstance(origin, Mapping) or origin.get("instance") != peer.instance_id:
+        track = signed_track(manifest, peer)
+        if isinstance(track, Outcome):
             self.rejected_events += 1
-            return Outcome(OutcomeKind.IGNORED, "ignored: origin does not match the signer")
-        try:
-            track = track_from_manifest(manifest)
-        except IntegrityError as error:
-            self.rejected_events += 1
-            return Outcome(OutcomeKind.IGNORED, f"ignored: {error}")
+            return track
         taken.append(_Taken(index, event.event_id, peer, manifest, track))
         if isinstance(event.origin_server_ts, int):
             times.append((track.id, event.origin_server_ts))  # the earliest is kept

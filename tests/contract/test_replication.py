@@ -420,6 +420,13 @@ async def test_a_page_of_track_events_has_the_outcomes_of_one_at_a_time(make_nod
         {"event_id": "$again", "sender": a.user, "content": {"manifest": manifest}},  # a new event, same track
         {"event_id": "$bad", "sender": a.user, "content": {"manifest": "not a table"}},
         {"event_id": "$own", "sender": page.user, "content": {"manifest": manifest}},
+        {  # signed by a, claiming another instance's track
+            "event_id": "$elsewhere",
+            "sender": a.user,
+            "content": {
+                "manifest": sign(manifest_for(replace(first, origin_instance="elsewhere"), [], "a"), a.identity)
+            },
+        },
     ]
     events = [*sent, *({"type": TRACK_EVENT, **e} for e in extra)]
     for node in (one, page):  # both know the peers first
@@ -443,6 +450,7 @@ async def test_a_page_of_track_events_has_the_outcomes_of_one_at_a_time(make_nod
         "already queued",
         "ignored: malformed",
         "own event",
+        "ignored: origin does not match the signer",
     ]
     for track in (first, second):
         assert await page.store.manifest(track.id) == await one.store.manifest(track.id)
