@@ -209,6 +209,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as work:
         copy = Path(work) / "data"
         shutil.copytree(data, copy)
+        # the copy's gigabytes are written back by the kernel for a minute or more after the copy,
+        # and every fsync of the instance (a share's blob) queues behind that: wait for it first
+        os.sync()
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(copy), "--runs", str(args.runs), "--scale", str(args.scale)]
             + ["--only", args.only],
