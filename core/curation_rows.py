@@ -36,22 +36,15 @@ class Rows:
         self._values = values if values is not None else array(code)
         self._grown: dict[int, list[int]] = {}
 
-    def _base(self, i: int) -> array[int]:
-        if i + 1 < len(self._offsets):
-            return self._values[self._offsets[i] : self._offsets[i + 1]]
-        return array(self._code)
-
     def row(self, i: int, last: int | None = None) -> array[int]:
         """Row ``i`` (its ``last`` values only, when given)."""
         grown = self._grown.get(i)
+        if last is not None and grown and len(grown) >= last:
+            return array(self._code, grown[len(grown) - last :])
+        lo, hi = self._span(i)
         if last is not None:
-            if grown and len(grown) >= last:
-                return array(self._code, grown[len(grown) - last :])
-            lo, hi = self._span(i)
-            want = last - (len(grown) if grown else 0)
-            base = self._values[max(lo, hi - want) : hi]
-        else:
-            base = self._base(i)
+            lo = max(lo, hi - (last - (len(grown) if grown else 0)))
+        base = self._values[lo:hi]
         if grown:
             base.extend(grown)
         return base
@@ -70,10 +63,10 @@ class Rows:
     def position(self, i: int, value: int) -> int:
         """Where ``value`` first is in row ``i``, or -1."""
         lo, hi = self._span(i)
-        if hi > lo:
-            base = self._values[lo:hi]
-            if value in base:
-                return base.index(value)
+        try:
+            return self._values[lo:hi].index(value)
+        except ValueError:
+            pass
         grown = self._grown.get(i)
         if grown and value in grown:
             return hi - lo + grown.index(value)
@@ -147,12 +140,8 @@ class Interned:
 
     def number(self, key: str) -> int:
         """The number of ``key``, numbering it if new (the fast path of a rebuild's millions)."""
-        found = self._recent.get(hash(key))
-        if found is None:
-            found = self.find(key)
-            if found is None:
-                found = self._new(key)
-        return found
+        found = self.find(key)
+        return found if found is not None else self._new(key)
 
     def _new(self, key: str) -> int:
         number = len(self._ends)

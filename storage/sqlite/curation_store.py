@@ -20,6 +20,10 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+_FACT_COLUMNS = "id, sharer_platform, sharer_id, genre, title, prompt, style, first_seen_at"  # ``_track_fact``'s
+_PUBLIC = "status = 'active' AND verdict IN ('verified', 'declared')"  # the tracks curation learns from
+
+
 def _track_fact(r: Row) -> TrackFact:
     return TrackFact(TrackId(r[0]), (r[1], r[2]), r[3], " ".join(x for x in (r[4], r[5], r[6]) if x), _at(r[7]))
 
@@ -104,9 +108,7 @@ class SqliteCurationStore:
     async def track_facts_since(self, after: datetime | None) -> Sequence[TrackFact]:
         """Public tracks first seen from ``after`` on."""
         rows = await self._db.fetchall(
-            "SELECT id, sharer_platform, sharer_id, genre, title, prompt, style, first_seen_at FROM tracks"
-            " WHERE first_seen_at >= ? AND status = 'active' AND verdict IN ('verified', 'declared')"
-            " ORDER BY first_seen_at",
+            f"SELECT {_FACT_COLUMNS} FROM tracks WHERE first_seen_at >= ? AND {_PUBLIC} ORDER BY first_seen_at",
             (after.isoformat() if after is not None else _EPOCH,),
         )
         return [_track_fact(r) for r in rows]
@@ -116,8 +118,7 @@ class SqliteCurationStore:
         after = 0
         while True:  # bounded: each page starts after the last rowid read
             rows = await self._db.fetchall(
-                "SELECT id, sharer_platform, sharer_id, genre, title, prompt, style, first_seen_at, rowid FROM tracks"
-                " WHERE rowid > ? AND status = 'active' AND verdict IN ('verified', 'declared') ORDER BY rowid LIMIT ?",
+                f"SELECT {_FACT_COLUMNS}, rowid FROM tracks WHERE rowid > ? AND {_PUBLIC} ORDER BY rowid LIMIT ?",
                 (after, TRACKS_PAGE),
             )
             yield [_track_fact(r) for r in rows]
