@@ -69,7 +69,7 @@ class IndexBuilder:
 
     def add_votes(self, page: Sequence[VoteRow]) -> None:
         """Collect one page of votes (oldest first, one per member and track)."""
-        track, member = self.index.track_number, self.index.member_number
+        track, member = self.index.track, self.index.member_number
         add_track, add_member, add_at = self._tracks.append, self._members.append, self._at.append
         for track_id, platform, user_id, when in page:
             add_track(track(track_id))

@@ -104,11 +104,6 @@ class CurationIndex:
         """``member((platform, user_id))`` without making the tuple (a rebuild asks millions of times)."""
         return self._members.number(f"{platform}{_SEP}{user_id}")
 
-    def track_number(self, track_id: str) -> int:
-        """``track(track_id)``, faster for a known track (a rebuild asks millions of times)."""
-        found = self._tracks.find(track_id)
-        return found if found is not None else self.track(TrackId(track_id))
-
     def find_track(self, track_id: TrackId) -> int | None:
         """The number of a known track, or None."""
         return self._tracks.find(track_id)
