@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import pickle
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from storage.sqlite.database import Database
 log = logging.getLogger(__name__)
 
 CHILD_FROM_VOTES = 200_000
+PARENT_CHECK_S = 0.5
 CHILD_TIMEOUT_S = 30 * 60  # 2,000,000 votes take ~40 s; a child still busy after this is stuck
 
 
@@ -86,11 +90,20 @@ async def _build(db_path: Path) -> bytes:
     return pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Stop this process once its parent is gone (an instance killed with -9 cannot kill its
+    child, and a restarted one would build a second index beside the orphan's)."""
+    while os.getppid() == parent:  # bounded by the parent's life; then the process exits
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
 def main(argv: list[str]) -> int:
     """Build the index of the database named in ``argv[1]`` and write it to stdout."""
     if len(argv) != 2 or not Path(argv[1]).is_file():
         print("usage: python -m bots.curation_child DATABASE", file=sys.stderr)
         return 2
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent watch").start()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
         packed = asyncio.run(_build(Path(argv[1])))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,36 @@ async def test_a_child_that_cannot_build_says_why(tmp_path: Path) -> None:
     (tmp_path / "not-a-database").write_bytes(b"x" * 4096)
     with pytest.raises(ChildBuildError, match="not a database"):
         await build_in_child(tmp_path / "not-a-database")
+
+
+async def test_the_child_stops_when_the_instance_is_killed() -> None:
+    """An instance killed with -9 cannot stop its child: the child notices and exits by itself."""
+    # a stand-in instance starts a child that would run for two minutes, with the watch
+    # bots.curation_child.main starts, then dies with SIGKILL
+    script = (
+        "import os, signal, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import threading, time, sys\\n"
+        "from bots.curation_child import _exit_with_parent\\n"
+        "import os\\n"
+        "threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()\\n"
+        "time.sleep(120)'], stdout=subprocess.DEVNULL)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(0.5)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    parent = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE)
+    out, _ = await parent.communicate()
+    child_pid = int(out.split()[0])
+    for _ in range(100):  # bounded: 10 s
+        if not _alive(child_pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not _alive(child_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
