@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import copy
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -262,8 +262,13 @@ class MemoryFederationStore:
                     if not self._queue[track_id].parked:
                         self._queue[track_id] = replace(self._queue[track_id], due=None)
 
-    async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]:
-        ready = [q for q in self._queue.values() if not q.parked and (q.due is None or q.due <= now)]
+    async def due(self, now: datetime, limit: int, exclude: Collection[TrackId] = ()) -> Sequence[QueueItem]:
+        left_out = set(exclude)
+        ready = [
+            q
+            for q in self._queue.values()
+            if not q.parked and (q.due is None or q.due <= now) and q.item.track_id not in left_out
+        ]
         ready.sort(key=lambda q: (q.due is not None, q.due or now))  # stable: ties keep queue order
         return [_item_copy(q.item) for q in ready[:limit]]
 

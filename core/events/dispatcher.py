@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.errors import WavepoolError
@@ -132,6 +132,8 @@ class Dispatcher:
             self._fresh.discard(subscriber.name)
         backlog = subscriber.backlog
         cutoff = self._clock.now() - backlog if backlog is not None else None
+        if subscriber.transactional and len(batch) > 1 and await self._deliver_together(subscriber, batch, cutoff):
+            return True
         for recorded in batch:
             if subscriber.name in self._fresh and cutoff is not None and recorded.at < cutoff:
                 await self._events.set_checkpoint(subscriber.name, recorded.seq)  # older than its backlog
@@ -176,3 +178,38 @@ class Dispatcher:
                 await self._events.set_checkpoint(subscriber.name, recorded.seq)
             self.delivered += 1
         return bool(batch)
+
+    async def _deliver_together(
+        self, subscriber: Subscriber, batch: Sequence[RecordedEvent], cutoff: datetime | None
+    ) -> bool:
+        """A transactional subscriber's batch in one transaction with its checkpoint; False if it failed.
+
+        One commit a batch instead of one an event (a new instance replicating a history
+        records hundreds of events, each heard by every subscriber). A failure rolls the
+        whole batch back and the caller delivers it again one event at a time, which
+        keeps the per-event rules: a permanent failure skips that event only, another
+        holds the subscriber at that event with backoff.
+        """
+        fresh = subscriber.name in self._fresh
+        delivered = 0
+        try:
+            async with self._events.transaction():
+                for recorded in batch:
+                    if fresh and cutoff is not None and recorded.at < cutoff:
+                        continue  # older than its backlog
+                    fresh = False
+                    await subscriber.deliver(recorded)
+                    delivered += 1
+                await self._events.set_checkpoint(subscriber.name, batch[-1].seq)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.debug(
+                "%s: a batch of %d events failed together (%s); one at a time", subscriber.name, len(batch), error
+            )
+            return False
+        if not fresh:
+            self._fresh.discard(subscriber.name)
+        self._failures.pop(subscriber.name, None)
+        self.delivered += delivered
+        return True

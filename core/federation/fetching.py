@@ -59,8 +59,7 @@ class Fetching(PeerRegistry):
             room = limit - len(taken)
             if room <= 0:
                 return 0
-            due = [i for i in await self.store.due(self._clock.now(), room + len(taken)) if i.track_id not in taken]
-            items = due[:room]
+            items = list(await self.store.due(self._clock.now(), room, exclude=taken))
             taken.update(item.track_id for item in items)
             known = await self.store.recorded(item.track_id for item in items)
             for track_id in known:  # recorded meanwhile (shared here too, or fetched by an earlier run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,7 +127,10 @@ class FederationStore(Protocol):
         ...
 
     async def add_source(self, cid: Cid, source: Mapping[str, str]) -> None: ...
-    async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]: ...
+    async def due(self, now: datetime, limit: int, exclude: Collection[TrackId] = ()) -> Sequence[QueueItem]:
+        """Fetches due by ``now``, soonest first, leaving out ``exclude`` (those already under way)."""
+        ...
+
     async def recorded(self, track_ids: Iterable[TrackId]) -> set[TrackId]:
         """Which of these tracks already have a record here (one query for a whole batch)."""
         ...

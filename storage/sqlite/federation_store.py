@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -256,11 +256,22 @@ class SqliteFederationStore:
                 "UPDATE fed_queue SET due = ? WHERE track_id = ? AND state = 'pending'", ("0000", row[0])
             )
 
-    async def due(self, now: datetime, limit: int) -> Sequence[QueueItem]:
-        rows = await self._db.fetchall(
-            "SELECT * FROM fed_queue WHERE state = 'pending' AND due <= ? ORDER BY due LIMIT ?",
-            (now.isoformat(), limit),
-        )
+    async def due(self, now: datetime, limit: int, exclude: Collection[TrackId] = ()) -> Sequence[QueueItem]:
+        """Fetches due by ``now``, soonest first, leaving out ``exclude`` (those already under way).
+
+        The fetch loop asks again every few blobs while its earlier items are still queued:
+        leaving them out in SQL spares reading and decoding their manifests each time."""
+        if not exclude:
+            rows = await self._db.fetchall(
+                "SELECT * FROM fed_queue WHERE state = 'pending' AND due <= ? ORDER BY due LIMIT ?",
+                (now.isoformat(), limit),
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM fed_queue WHERE state = 'pending' AND due <= ?"
+                " AND track_id NOT IN (SELECT value FROM json_each(?)) ORDER BY due LIMIT ?",
+                (now.isoformat(), json.dumps(list(exclude)), limit),
+            )
         return [_item(r) for r in rows]
 
     async def recorded(self, track_ids: Iterable[TrackId]) -> set[TrackId]:

@@ -172,6 +172,17 @@ async def test_due_compares_times_to_the_microsecond(stores: Stores) -> None:
     assert [i.track_id for i in await store.due(T0 + timedelta(seconds=1), 10)] == ["t1"]
 
 
+async def test_due_leaves_out_what_is_already_under_way(stores: Stores) -> None:
+    store = stores.store
+    for n in range(5):
+        await store.enqueue(_item(f"t{n}", f"c{n}"), T0 + timedelta(seconds=n))
+    later = T0 + timedelta(minutes=1)
+    under_way = {TrackId("t0"), TrackId("t2"), TrackId("t-gone")}
+    assert [i.track_id for i in await store.due(later, 2, exclude=under_way)] == ["t1", "t3"]
+    assert [i.track_id for i in await store.due(later, 10, exclude=under_way)] == ["t1", "t3", "t4"]
+    assert [i.track_id for i in await store.due(later, 10, exclude=())] == ["t0", "t1", "t2", "t3", "t4"]
+
+
 async def test_failures_worst_first(stores: Stores) -> None:
     store = stores.store
     for name, attempts in (("t1", 1), ("t2", 3), ("t3", 0)):

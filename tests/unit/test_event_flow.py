@@ -175,3 +175,92 @@ async def test_an_idle_pass_reads_the_outbox_once_and_new_events_still_reach_eve
     while await dispatcher.pump():
         pass
     assert [s.got for s in subscribers] == [[1, 2]] * 4
+
+
+class TableRecorder:
+    """A transactional subscriber whose deliveries are rows in the database (undone by a rollback)."""
+
+    name = "table"
+    backlog: timedelta | None = None
+    transactional = True
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.failures: dict[int, int] = {}  # seq -> how many more times it fails
+        self.refuse: set[int] = set()
+
+    def ready(self) -> bool:
+        return True
+
+    async def deliver(self, event: RecordedEvent) -> None:
+        await self.db.execute("INSERT INTO got(seq) VALUES (?)", (event.seq,))  # written first: a failure must undo it
+        if self.failures.get(event.seq):
+            self.failures[event.seq] -= 1
+            raise ConnectionError("busy")
+        if event.seq in self.refuse:
+            raise PermanentDeliveryError("never")
+
+    async def got(self) -> list[int]:
+        return [r[0] for r in await self.db.fetchall("SELECT seq FROM got ORDER BY rowid")]
+
+
+class CountingTransactions(CountingLog):
+    def __init__(self, inner: EventLog) -> None:
+        super().__init__(inner)
+        self.transactions = 0
+
+    def transaction(self) -> object:
+        self.transactions += 1
+        return self.inner.transaction()
+
+
+@pytest.fixture
+async def table_db(tmp_path: Path) -> AsyncIterator[Database]:
+    db = await Database.open(tmp_path / "db.sqlite3")
+    await db.execute("CREATE TABLE got(seq INTEGER NOT NULL)")
+    yield db
+    await db.close()
+
+
+async def test_a_transactional_subscriber_takes_a_batch_in_one_transaction(table_db: Database) -> None:
+    events = CountingTransactions(SqliteEventLog(table_db))
+    subscriber = TableRecorder(table_db)
+    for n in range(40):
+        await events.record(_track(n), NOW)
+    dispatcher = Dispatcher(events, [subscriber], ManualClock(NOW))  # type: ignore[arg-type]
+    while await dispatcher.pump():
+        pass
+    assert await subscriber.got() == list(range(1, 41))
+    assert events.transactions == 1 and await events.checkpoint("table") == 40
+    assert dispatcher.delivered == 40
+
+
+async def test_a_failure_in_a_batch_keeps_the_rules_of_one_event_at_a_time(table_db: Database) -> None:
+    events = SqliteEventLog(table_db)
+    subscriber = TableRecorder(table_db)
+    subscriber.failures = {3: 2}  # the batch, then the retry of it one at a time
+    subscriber.refuse = {4}
+    for n in range(6):
+        await events.record(_track(n), NOW)
+    dispatcher = Dispatcher(events, [subscriber], ManualClock(NOW))
+    assert not await dispatcher.pump()
+    # the batch was undone and retried one at a time: 1 and 2 went through once, 3 holds the rest
+    assert await subscriber.got() == [1, 2] and await events.checkpoint("table") == 2
+    dispatcher._retry_at.clear()  # the backoff has passed
+    while await dispatcher.pump():
+        pass
+    # 4 is refused for good (its row undone, skipped), the rest once each
+    assert await subscriber.got() == [1, 2, 3, 5, 6] and await events.checkpoint("table") == 6
+
+
+async def test_a_batch_skips_what_is_older_than_the_backlog(table_db: Database) -> None:
+    events = SqliteEventLog(table_db)
+    subscriber = TableRecorder(table_db)
+    subscriber.backlog = timedelta(days=1)
+    await events.record(_track(1), NOW - timedelta(days=30))
+    await events.record(_track(2), NOW - timedelta(hours=1))
+    await events.record(_track(3), NOW)
+    dispatcher = Dispatcher(events, [subscriber], ManualClock(NOW))
+    while await dispatcher.pump():
+        pass
+    assert await subscriber.got() == [2, 3] and await events.checkpoint("table") == 3
