@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import replace
 
 from core.errors import IntegrityError, TooLargeError, WavepoolError
@@ -40,7 +41,10 @@ class Fetching(PeerRegistry):
         crash between a blob's rename and its batch's commit leaves the blob without a track
         row and the queue item in place, so the next run records it (the blob is kept).
         """
-        gate = asyncio.Semaphore(concurrency)
+        downloading = asyncio.Semaphore(concurrency)
+        # Blobs fetched but not yet stored wait for the disk outside the download slots (the
+        # homeserver keeps ``concurrency`` requests to serve), up to this many in all.
+        held = asyncio.Semaphore(concurrency + concurrency // 2)
         results: asyncio.Queue[Track | None | BaseException] = asyncio.Queue()
         taken: set[TrackId] = set()  # started in this call (they stay in the queue until recorded)
         tasks: list[asyncio.Task[None]] = []
@@ -49,8 +53,8 @@ class Fetching(PeerRegistry):
 
         async def one(item: QueueItem) -> None:
             try:
-                async with gate:
-                    results.put_nowait(await self._fetch(item))
+                async with held:
+                    results.put_nowait(await self._fetch(item, downloading))
             except Exception as error:  # handed to the loop below, which raises it
                 results.put_nowait(error)
 
@@ -137,20 +141,24 @@ class Fetching(PeerRegistry):
             )
         return len(fetched)
 
-    async def _fetch(self, item: QueueItem) -> Track | None:
-        """Get the blob from the first source that serves the right bytes; the track to record."""
+    async def _fetch(self, item: QueueItem, downloading: asyncio.Semaphore) -> Track | None:
+        """Get the blob from the first source that serves the right bytes; the track to record.
+
+        A download slot is held while the bytes come in, not while they are checked and stored."""
         errors: list[str] = []
         have = await self._pool.has(item.cid)
         for source in item.sources:
             if have:
                 break
             try:
-                await self._pool.put_stream(
-                    self._sources.open(source, self.policy.max_track_bytes),
-                    max_size=self.policy.max_track_bytes,
-                    expect=item.cid,
-                    sync_name=False,  # made durable by sync_names() before the batch is recorded
-                )
+                stream = _in_slot(downloading, self._sources.open(source, self.policy.max_track_bytes))
+                async with contextlib.aclosing(stream):  # a refused stream frees its slot now, not at GC
+                    await self._pool.put_stream(
+                        stream,
+                        max_size=self.policy.max_track_bytes,
+                        expect=item.cid,
+                        sync_name=False,  # made durable by sync_names() before the batch is recorded
+                    )
                 have = True
             except (IntegrityError, TooLargeError, WavepoolError, OSError) as error:
                 errors.append(f"{_describe(source)}: {error}")
@@ -186,6 +194,19 @@ class Fetching(PeerRegistry):
             ),
         )
         return track
+
+
+async def _in_slot(slot: asyncio.Semaphore, chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """The chunks of a stream, read while holding ``slot``; it is free again once the stream ends
+    or is closed (the stream is closed with it: its connection goes back at once)."""
+    async with slot:
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def _describe(source: Mapping[str, str]) -> str:

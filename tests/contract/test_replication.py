@@ -488,3 +488,36 @@ async def test_a_page_that_fails_half_way_is_read_again_whole(make_node: MakeNod
     assert await b.store.manifest(tracks[0].id) is None
     assert await b.rep.handle_tracks(page) == ["queued"] * 3
     assert await b.rep.run_queue() == 3
+
+
+async def test_a_blob_waiting_for_the_disk_frees_its_download_slot(net) -> None:
+    a, b, _ = net
+    for n in range(5):
+        await a.rep.publish_track(await _local_track(a, f"track {n} ".encode() * 1000))
+    await a.rep.flush_outbox()
+    assert await b.read() == ["queued"] * 5
+    disk = asyncio.Event()
+    waiting: list[bytes] = []
+    real_put = b.pool.put_stream
+
+    async def slow_disk(chunks: AsyncIterator[bytes], *args: Any, **kwargs: Any) -> Any:
+        data = b"".join([chunk async for chunk in chunks])  # downloaded
+        waiting.append(data)
+        await disk.wait()  # the disk is busy
+
+        async def again() -> AsyncIterator[bytes]:
+            yield data
+
+        return await real_put(again(), *args, **kwargs)
+
+    b.pool.put_stream = slow_disk  # type: ignore[method-assign]
+    fetching = asyncio.create_task(b.rep.run_queue(concurrency=2))
+    for _ in range(200):  # bounded: the third download starts while two blobs wait for the disk
+        if len(waiting) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # a moment more: no fourth blob is taken in meanwhile
+    assert len(waiting) == 3  # two download slots, and one blob more held (not an unbounded pile)
+    disk.set()
+    assert await asyncio.wait_for(fetching, 30) == 5
+    assert await b.tracks.count() == 5
