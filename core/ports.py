@@ -120,6 +120,10 @@ class TrackRepository(Protocol):
         """Store a new track with its first share and fingerprint, all or nothing."""
         ...
 
+    async def add_many(self, tracks: Sequence[Track]) -> None:
+        """Store new tracks without shares or fingerprints (replicas), all or nothing."""
+        ...
+
     async def get(self, track_id: TrackId) -> Track | None:
         """One track by id."""
         ...

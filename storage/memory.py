@@ -46,6 +46,12 @@ class MemoryTrackRepository:
         if fingerprint is not None:
             self._fingerprints[track.id] = fingerprint
 
+    async def add_many(self, tracks: Sequence[Track]) -> None:
+        ids = [t.id for t in tracks]
+        if len(set(ids)) != len(ids) or any(i in self._tracks for i in ids):
+            raise ValueError("a track exists")
+        self._tracks.update((t.id, t) for t in tracks)
+
     async def get(self, track_id: TrackId) -> Track | None:
         return self._tracks.get(track_id)
 

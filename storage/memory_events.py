@@ -50,6 +50,11 @@ class MemoryEventLog:
         self._recorded.set()
         return seq
 
+    async def record_many(self, events: Sequence[DomainEvent], at: datetime) -> None:
+        """Append events in order."""
+        for event in events:
+            await self.record(event, at)
+
     async def after(self, seq: int, limit: int = 100) -> Sequence[RecordedEvent]:
         """Events after ``seq``."""
         return [e for e in self.events if e.seq > seq][:limit]

@@ -27,6 +27,10 @@ class EventLog(Transactions, Protocol):
         """Append an event (inside the caller's transaction, if any); its sequence number."""
         ...
 
+    async def record_many(self, events: Sequence[DomainEvent], at: datetime) -> None:
+        """Append events in this order (inside the caller's transaction, if any), in one write."""
+        ...
+
     async def after(self, seq: int, limit: int = 100) -> Sequence[RecordedEvent]:
         """Committed events with a sequence number above ``seq``, oldest first."""
         ...

@@ -115,18 +115,13 @@ class Fetching(PeerRegistry):
         for origin in {t.origin_instance for t in fetched}:
             peer = await self.store.peer_by_instance(origin)
             names[origin] = (peer.community or peer.name) if peer else origin
+        replicated = [
+            DomainEvent(EventKind.TRACK_REPLICATED, track_id=t.id, origin=Origin.PEER, peer=names[t.origin_instance])
+            for t in fetched
+        ]
         async with self._events.transaction(), self.store.atomic():
-            for track in fetched:
-                await self._tracks.add(track)
-                await self._events.record(
-                    DomainEvent(
-                        EventKind.TRACK_REPLICATED,
-                        track_id=track.id,
-                        origin=Origin.PEER,
-                        peer=names[track.origin_instance],
-                    ),
-                    now,
-                )
+            await self._tracks.add_many(fetched)
+            await self._events.record_many(replicated, now)
             await self.store.finish_many([t.id for t in fetched])
             if self.transport is not None:  # announce "have": one more source for the others
                 await self.store.outbox_add_many("have", [{"track_id": t.id, "cid": t.cid} for t in fetched])

@@ -39,6 +39,17 @@ class SqliteEventLog:
         self._recorded.set()
         return seq
 
+    async def record_many(self, events: Sequence[DomainEvent], at: datetime) -> None:
+        """Append events in this order (inside the caller's transaction, if any), in one write."""
+        if not events:
+            return
+        when = at.isoformat()
+        await self._db.executemany(
+            "INSERT INTO events(at, kind, track_id, round_id, extras) VALUES (?, ?, ?, ?, ?)",
+            [(when, e.kind.value, e.track_id, e.round_id, json.dumps(to_record(e), sort_keys=True)) for e in events],
+        )
+        self._recorded.set()
+
     async def after(self, seq: int, limit: int = 100) -> Sequence[RecordedEvent]:
         """Committed events after ``seq``, oldest first."""
         rows = await self._db.fetchall_committed(

@@ -121,6 +121,13 @@ class SqliteTrackRepository:
             if fingerprint is not None:
                 await self._insert_fingerprint(tx, track.id, fingerprint)
 
+    async def add_many(self, tracks: Sequence[Track]) -> None:
+        """Store new tracks without shares or fingerprints (replicas) in one write, all or nothing."""
+        if tracks:
+            await self._db.executemany(
+                f"INSERT INTO tracks({_COLUMNS}) VALUES ({', '.join('?' * 25)})", [_values(t) for t in tracks]
+            )
+
     async def get(self, track_id: TrackId) -> Track | None:
         """One track by id."""
         row = await self._db.fetchone(f"{_SELECT} WHERE id = ?", (track_id,))

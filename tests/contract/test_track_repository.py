@@ -40,6 +40,17 @@ async def test_add_get_resolve(repo) -> None:
     assert await repo.count() == 1
 
 
+async def test_add_many_stores_every_track_or_none(repo) -> None:
+    first, second = make_track(ALICE, "Neon Rain"), make_track(BOB, "Glass Tide")
+    await repo.add_many([first, second])
+    assert await repo.get_many([first.id, second.id]) == {first.id: first, second.id: second}
+    assert [t.id for t in await repo.search("glass")] == [second.id]
+    third = make_track(BOB, "Low Sun")
+    with pytest.raises(Exception):  # noqa: B017 - the store's own error for a duplicate id
+        await repo.add_many([third, first])
+    assert await repo.get(third.id) is None and await repo.count() == 2
+
+
 async def test_search_and_listing(repo) -> None:
     a = make_track(ALICE, "Neon Rain", prompt="dreamy 80s synthwave")
     b = make_track(

@@ -75,6 +75,20 @@ async def test_events_round_trip_with_their_fields(events: EventLog) -> None:
     assert await events.last_seq() == 2 and await events.after(2) == []
 
 
+async def test_events_recorded_together_keep_their_order_and_fields(events: EventLog) -> None:
+    await events.record(_track(0), NOW)
+    batch = [_track(1), DomainEvent(EventKind.TRACK_REPLICATED, track_id=TrackId("t2"), origin=Origin.PEER, peer="p")]
+    await events.record_many(batch, NOW)
+    await events.record_many([], NOW)
+    stored = await events.after(0)
+    assert [e.seq for e in stored] == [1, 2, 3] and [e.event for e in stored[1:]] == batch
+    with pytest.raises(RuntimeError):
+        async with events.transaction():
+            await events.record_many([_track(4), _track(5)], NOW)
+            raise RuntimeError("the state change failed")
+    assert await events.last_seq() == 3
+
+
 async def test_an_event_recorded_in_a_failed_transaction_is_never_seen(events: EventLog) -> None:
     with pytest.raises(RuntimeError):
         async with events.transaction():
