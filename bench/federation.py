@@ -119,6 +119,54 @@ def _trace_step(cls: Any, name: str, label: str, user_of: Any) -> None:
     setattr(cls, name, traced)
 
 
+_STEPS: list[dict[str, float]] = []  # FED_TIMELINE: one propagation's steps (ms since the clock started)
+
+
+def _propagation_steps(origin_user: str, started: float, published: float, done: float) -> dict[str, float]:
+    """The steps of one propagation from the traced calls: when each ended, first and last peer."""
+    calls = [(b - started, e - started, u, w) for b, e, u, w in _CALLS if e >= started and b <= done]
+    send_end = max(e for b, e, u, w in calls if u == origin_user and w.startswith("PUT rooms/"))
+    peers = {u for b, e, u, w in calls if u != origin_user}
+
+    def per_peer(what: str, pick: str = "end") -> list[float]:
+        out = []
+        for peer in peers:
+            mine = [(b, e) for b, e, u, w in calls if u == peer and w.startswith(what) and e >= send_end - 0.0005]
+            if mine:
+                b, e = min(mine, key=lambda c: c[1])
+                out.append(b if pick == "start" else e)
+        return out
+
+    steps = {
+        "stored": published - started,
+        "upload": max(e for b, e, u, w in calls if u == origin_user and w == "upload"),
+        "sent": send_end,
+    }
+    for label, what, pick in (
+        ("sync back", "GET sync", "end"),
+        ("handled", "handle the sync", "end"),
+        ("download from", "download", "start"),
+        ("downloaded", "download", "end"),
+        ("blob stored", "fetch, verify", "end"),
+        ("recorded", "record the track", "end"),
+    ):
+        times = per_peer(what, pick)
+        if times:
+            steps[f"{label} first"] = min(times)
+            steps[f"{label} last"] = max(times)
+    return {k: v * 1000 for k, v in steps.items()}
+
+
+def _show_steps() -> None:
+    """The median of each step over the propagations measured (FED_TIMELINE)."""
+    if not _STEPS:
+        return
+    print(f"  steps, median of {len(_STEPS)} propagations (ms since the clock started; first and last peer):")
+    for key in _STEPS[0]:
+        values = [s[key] for s in _STEPS if key in s]
+        print(f"    {key:22} {statistics.median(values):6.1f}  (range {min(values):5.1f}-{max(values):5.1f})")
+
+
 def _show_calls(user_prefix: str, started: float, skip_downloads: bool = True) -> None:
     """The homeserver calls of the users named ``user_prefix...`` since ``started``, in start order."""
     for begin, end, user, what in sorted(_CALLS):
@@ -299,6 +347,9 @@ async def latency(hs: Homeserver, work: Path, peers: int, profiler: cProfile.Pro
                 return all(p is not None for p in others_known)
 
             await eventually(settled, 60, "every instance to read the room and know the others")
+            # A pool counts its bytes once per process, at its first quota check; a running
+            # instance paid that long ago, a peer started for this round would pay it in the window.
+            await run.instance.app.pool.total_bytes()
         # The member's file exists before the clock starts (a share stores a file already
         # received); its bytes are made and written out here, not inside the measurement.
         blob = work / f"lat-{tag}.bin"
@@ -326,6 +377,9 @@ async def latency(hs: Homeserver, work: Path, peers: int, profiler: cProfile.Pro
             print(f"  origin: stored, recorded and queued after {published * 1000:.0f} ms")
             print("  arrivals (ms):", ", ".join(f"p{i + 1} {arrived[i] * 1000:.0f}" for i in sorted(arrived)))
             _show_calls("p", started, skip_downloads=False)
+            origin_user = origin.parts.federation.runner.api.user_id  # type: ignore[union-attr]
+            _STEPS.append(_propagation_steps(origin_user, started, started + published, started + took))
+            print("  steps:", ", ".join(f"{k} {v:.0f}" for k, v in _STEPS[-1].items()))
         return took
 
 
@@ -354,6 +408,7 @@ def main() -> int:
                     print(f"to 5 peers: {asyncio.run(latency(hs, work, 5, profiler)) * 1000:.0f} ms")
                 if profiler is not None:
                     profiler.dump_stats(str(args.profile))
+                _show_steps()
                 return 0
             plains, filed, replications = asyncio.run(
                 throughput(hs, work, args.tracks, int(args.mb * 1_000_000), args.rounds, args.profile)
