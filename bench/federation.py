@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bots.federation.matrix_api import MatrixApi  # noqa: E402
 from bots.federation.part import ROOM_EVENT_LEVELS  # noqa: E402
+from bots.federation.room_reader import RoomReader  # noqa: E402
+from core.federation.replication import Replicator  # noqa: E402
+from core.model import TrackId  # noqa: E402
 from storage.sqlite.federation_store import SqliteFederationStore  # noqa: E402
+from tests.support.factories import make_track, member  # noqa: E402
 from tests.support.federation import publish_fast  # noqa: E402
 from tests.support.homeserver import Homeserver  # noqa: E402
-from tests.support.instances import eventually, running, write_config  # noqa: E402
+from tests.support.instances import Running, eventually, running, write_config  # noqa: E402
 
 
 def _cpu(hs: Homeserver) -> tuple[float, float]:
@@ -94,13 +99,83 @@ def _trace_calls() -> None:
 
     MatrixApi.upload = upload  # type: ignore[method-assign]
     MatrixApi.download = download  # type: ignore[method-assign]
+    # The steps of an instance between its sync's answer and the track's record, by its user.
+    _trace_step(RoomReader, "handle_rooms", "handle the sync's events", lambda r: r._api.user_id)
+    _trace_step(Replicator, "run_queue", "run the fetch queue", lambda r: r.user_id)
+    _trace_step(Replicator, "_fetch", "fetch, verify and store the blob", lambda r: r.user_id)
+    _trace_step(Replicator, "_record_fetched", "record the track", lambda r: r.user_id)
+
+
+def _trace_step(cls: Any, name: str, label: str, user_of: Any) -> None:
+    real = getattr(cls, name)
+
+    async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await real(self, *args, **kwargs)
+        finally:
+            _CALLS.append((started, time.perf_counter(), user_of(self), label))
+
+    setattr(cls, name, traced)
+
+
+_STEPS: list[dict[str, float]] = []  # FED_TIMELINE: one propagation's steps (ms since the clock started)
+
+
+def _propagation_steps(origin_user: str, started: float, published: float, done: float) -> dict[str, float]:
+    """The steps of one propagation from the traced calls: when each ended, first and last peer."""
+    calls = [(b - started, e - started, u, w) for b, e, u, w in _CALLS if e >= started and b <= done]
+    send_end = max(e for b, e, u, w in calls if u == origin_user and w.startswith("PUT rooms/"))
+    peers = {u for b, e, u, w in calls if u != origin_user}
+
+    def per_peer(what: str, pick: str = "end") -> list[float]:
+        out = []
+        for peer in peers:
+            mine = [(b, e) for b, e, u, w in calls if u == peer and w.startswith(what) and e >= send_end - 0.0005]
+            if mine:
+                b, e = min(mine, key=lambda c: c[1])
+                out.append(b if pick == "start" else e)
+        return out
+
+    steps = {
+        "stored": published - started,
+        "upload": max(e for b, e, u, w in calls if u == origin_user and w == "upload"),
+        "sent": send_end,
+    }
+    for label, what, pick in (
+        ("sync back", "GET sync", "end"),
+        ("handled", "handle the sync", "end"),
+        ("download from", "download", "start"),
+        ("downloaded", "download", "end"),
+        ("blob stored", "fetch, verify", "end"),
+        ("recorded", "record the track", "end"),
+    ):
+        times = per_peer(what, pick)
+        if times:
+            steps[f"{label} first"] = min(times)
+            steps[f"{label} last"] = max(times)
+    return {k: v * 1000 for k, v in steps.items()}
+
+
+def _show_steps() -> None:
+    """The median of each step over the propagations measured (FED_TIMELINE)."""
+    if not _STEPS:
+        return
+    print(f"  steps, median of {len(_STEPS)} propagations (ms since the clock started; first and last peer):")
+    for key in _STEPS[0]:
+        values = [s[key] for s in _STEPS if key in s]
+        print(f"    {key:22} {statistics.median(values):6.1f}  (range {min(values):5.1f}-{max(values):5.1f})")
 
 
 def _show_calls(user_prefix: str, started: float, skip_downloads: bool = True) -> None:
     """The homeserver calls of the users named ``user_prefix...`` since ``started``, in start order."""
     for begin, end, user, what in sorted(_CALLS):
-        if user.startswith(f"@{user_prefix}") and begin >= started and (what != "download" or not skip_downloads):
-            print(f"    {begin - started:5.2f}-{end - started:5.2f} s  {user.split(':')[0][1:]:12} {what}")
+        if not user.startswith(f"@{user_prefix}") or (what == "download" and skip_downloads):
+            continue
+        if begin >= started:
+            print(f"    {begin - started:6.3f}-{end - started:6.3f} s  {user.split(':')[0][1:]:12} {what}")
+        elif end >= started:  # a long-poll sync begun before the clock: when it returned is what counts
+            print(f"    (before)-{end - started:6.3f} s  {user.split(':')[0][1:]:12} {what}")
 
 
 async def _plain_download(hs: Homeserver, token: str, mxcs: list[str], save_to: Path | None = None) -> float:
@@ -202,7 +277,47 @@ async def throughput(
     return plain, to_files, replicated
 
 
-async def latency(hs: Homeserver, work: Path, peers: int) -> float:
+async def _publish_file(run: Running, blob: Path) -> str:
+    """Store, record and queue for publishing one file as the instance's track (``publish_fast``'s steps)."""
+    app, runner = run.instance.app, run.parts.federation.runner
+    assert runner is not None
+    cid, stored = await app.pool.put_file(blob)
+    track = replace(
+        make_track(member("alice"), "Propagated"),
+        cid=cid,
+        size=stored,
+        origin_instance=run.instance.identity.instance_id,
+    )
+    await app.tracks.add(track)
+    await runner.replicator.publish_track(track)
+    runner.wake()
+    return str(track.id)
+
+
+def _note_records(run: Running, index: int, arrivals: dict[int, float], peers: int, done: asyncio.Event) -> None:
+    """Note when the peer's recording of a fetched batch commits (no polling of the measured process).
+
+    ``_record_fetched`` returns once the batch's transaction is committed: the blob's name is
+    durable and the track row is there. Polling five databases every 5 ms instead cost the
+    measured process ~1,000 database trips a second and up to 5 ms of quantisation."""
+    runner = run.parts.federation.runner
+    assert runner is not None
+    replicator = runner.replicator
+    real = replicator._record_fetched
+
+    async def recorded(fetched: list[Any]) -> int:
+        count = await real(fetched)
+        if count and index not in arrivals:
+            arrivals[index] = time.perf_counter()
+            if len(arrivals) == peers:
+                done.set()
+        return count
+
+    replicator._record_fetched = recorded  # type: ignore[method-assign]
+
+
+async def latency(hs: Homeserver, work: Path, peers: int, profiler: cProfile.Profile | None = None) -> float:
+    """Seconds from the origin's publish of one 1 MB track until every peer has its blob and record."""
     _owner, owner_token = hs.register(f"owner{os.urandom(3).hex()}")
     room = hs.create_room(owner_token, events=ROOM_EVENT_LEVELS)
     configs = []
@@ -237,22 +352,40 @@ async def latency(hs: Homeserver, work: Path, peers: int) -> float:
                 return all(p is not None for p in others_known)
 
             await eventually(settled, 60, "every instance to read the room and know the others")
+            # A pool counts its bytes once per process, at its first quota check; a running
+            # instance paid that long ago, a peer started for this round would pay it in the window.
+            await run.instance.app.pool.total_bytes()
+        # The member's file exists before the clock starts (a share stores a file already
+        # received); its bytes are made and written out here, not inside the measurement.
+        blob = work / f"lat-{tag}.bin"
+        blob.write_bytes(os.urandom(1_000_000))
+        with blob.open("rb") as handle:
+            os.fsync(handle.fileno())
+        recorded_at: dict[int, float] = {}
+        everywhere = asyncio.Event()
+        for index, peer in enumerate(others):
+            _note_records(peer, index, recorded_at, len(others), everywhere)
+        if profiler is not None:
+            profiler.enable()
         started = time.perf_counter()
-        (track_id,) = await publish_fast(origin, 1, work, 1_000_000)
-
-        arrived: dict[int, float] = {}
-
-        async def everywhere() -> bool:
-            for index, peer in enumerate(others):
-                if index not in arrived and await peer.instance.app.tracks.get(track_id) is not None:
-                    arrived[index] = time.perf_counter() - started
-            return len(arrived) == len(others)
-
-        await eventually(everywhere, 120, "the track on every peer", poll_s=0.005)
+        track_id = await _publish_file(origin, blob)
+        published = time.perf_counter() - started
+        await asyncio.wait_for(everywhere.wait(), 120)
+        if profiler is not None:
+            profiler.disable()
+        took = max(recorded_at.values()) - started
+        arrived = {index: at - started for index, at in recorded_at.items()}
+        for peer in others:  # what the clock stopped on is there: the track's record on every peer
+            assert await peer.instance.app.tracks.get(TrackId(track_id)) is not None
+        blob.unlink()
         if os.environ.get("FED_TIMELINE"):
-            print("  arrivals (ms):", ", ".join(f"{arrived[i] * 1000:.0f}" for i in sorted(arrived)))
+            print(f"  origin: stored, recorded and queued after {published * 1000:.0f} ms")
+            print("  arrivals (ms):", ", ".join(f"p{i + 1} {arrived[i] * 1000:.0f}" for i in sorted(arrived)))
             _show_calls("p", started, skip_downloads=False)
-        return time.perf_counter() - started
+            origin_user = origin.parts.federation.runner.api.user_id  # type: ignore[union-attr]
+            _STEPS.append(_propagation_steps(origin_user, started, started + published, started + took))
+            print("  steps:", ", ".join(f"{k} {v:.0f}" for k, v in _STEPS[-1].items()))
+        return took
 
 
 def main() -> int:
@@ -260,7 +393,11 @@ def main() -> int:
     parser.add_argument("--tracks", type=int, default=200)
     parser.add_argument("--mb", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", type=Path, help="cProfile the replications into this file")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="cProfile the replications (or, with --only-latency, the propagations) into this file",
+    )
     parser.add_argument("--no-latency", action="store_true", help="skip the propagation measurement")
     parser.add_argument("--only-latency", action="store_true", help="only propagation to 5 peers, --rounds times")
     args = parser.parse_args()
@@ -271,8 +408,12 @@ def main() -> int:
         hs = Homeserver.start(work / "synapse", max_upload="50M")
         try:
             if args.only_latency:
+                profiler = cProfile.Profile() if args.profile is not None else None
                 for _ in range(args.rounds):
-                    print(f"to 5 peers: {asyncio.run(latency(hs, work, 5)) * 1000:.0f} ms")
+                    print(f"to 5 peers: {asyncio.run(latency(hs, work, 5, profiler)) * 1000:.0f} ms")
+                if profiler is not None:
+                    profiler.dump_stats(str(args.profile))
+                _show_steps()
                 return 0
             plains, filed, replications = asyncio.run(
                 throughput(hs, work, args.tracks, int(args.mb * 1_000_000), args.rounds, args.profile)

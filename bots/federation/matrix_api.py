@@ -164,15 +164,25 @@ class MatrixApi:
         )
         return data
 
-    async def sync(self, since: str | None, timeout_ms: int, filter_json: str) -> dict[str, Any]:
-        """One sync; long-polls up to ``timeout_ms``."""
-        params = {"timeout": str(timeout_ms), "filter": filter_json}
+    async def sync(self, since: str | None, timeout_ms: int, sync_filter: str | None) -> dict[str, Any]:
+        """One sync; long-polls up to ``timeout_ms``. ``sync_filter``: a filter id or its JSON, or none.
+
+        ``set_presence=offline``: a sync does not mark the account online, so a homeserver with
+        presence on does no presence work (nor sends presence to other servers) per sync."""
+        params = {"timeout": str(timeout_ms), "set_presence": "offline"}
+        if sync_filter is not None:
+            params["filter"] = sync_filter
         if since:
             params["since"] = since
         data: dict[str, Any] = await self.request(
             "GET", "/_matrix/client/v3/sync", params=params, timeout_s=timeout_ms / 1000 + 30
         )
         return data
+
+    async def upload_filter(self, filter_json: str) -> str:
+        """Store a sync filter on the homeserver; its id (a sync then names it instead of carrying it)."""
+        data = await self.request("POST", f"/_matrix/client/v3/user/{_q(self.user_id)}/filter", json.loads(filter_json))
+        return str(data["filter_id"])
 
     async def power_level(self, room_id: str, user_id: str) -> int:
         """A user's power level in a room."""

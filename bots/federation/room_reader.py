@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bots.federation.matrix_api import MatrixApi
+from bots.federation.matrix_api import MatrixApi, MatrixError
 from core.federation.event_types import ROUND_EVENT_TYPES
 from core.federation.outcomes import OutcomeKind
 from core.federation.page_intake import TrackEvent
@@ -59,6 +59,31 @@ TYPES = [
     "m.room.power_levels",
     *ROUND_EVENT_TYPES,
 ]
+
+
+def sync_filter(rooms: Sequence[str], timeline_limit: int) -> str:
+    """The federation's sync filter: its rooms, the event types it reads, and nothing else.
+
+    Presence, account data, ephemeral events (typing, receipts) and every other room are left
+    out, and of the room state only what the reader uses: the homeserver builds less for each
+    wake-up. Members are lazy-loaded (none is needed: the senders' keys are state events)."""
+    return json.dumps(
+        {
+            "room": {
+                "rooms": list(rooms),
+                "timeline": {"limit": timeline_limit, "types": TYPES},
+                "state": {
+                    "types": [INSTANCE_EVENT, SNAPSHOT_STATE, "m.room.power_levels"],
+                    "lazy_load_members": True,
+                },
+                "ephemeral": {"types": []},
+                "account_data": {"types": []},
+            },
+            "presence": {"types": []},
+            "account_data": {"types": []},
+        },
+        sort_keys=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -106,32 +131,54 @@ class RoomReader:
         self._db = db
         self._lock = asyncio.Lock()  # a sync and a catch-up of the same room never interleave
         self.use_snapshots = True
+        self._since: str | None = None  # the saved sync token, kept here once read
+        self._read: set[str] = set()  # rooms whose first read is done (also kept in the state)
+        # Uploaded sync filters by their JSON (the room list changes when rooms are joined or
+        # left); None once the homeserver refused one: then syncs go without a filter.
+        self._filters: dict[str, str] | None = {}
 
     def _filter(self, first: bool = False) -> str:
-        """The sync filter; the first sync of an instance asks for one timeline event a room.
+        """The sync filter: the federation rooms only, the event types read, nothing else.
 
-        The history behind it is read in pages of ``PAGE`` (the gap of a limited timeline), so
-        a full first sync would only make the homeserver serialize 100 events twice."""
-        return json.dumps(
-            {
-                "room": {
-                    "rooms": self.rooms,
-                    "timeline": {"limit": 1 if first else 100, "types": TYPES},
-                    "state": {"types": [INSTANCE_EVENT, SNAPSHOT_STATE, "m.room.power_levels"]},
-                    "ephemeral": {"types": []},
-                    "account_data": {"types": []},
-                },
-                "presence": {"types": []},
-                "account_data": {"types": []},
-            }
-        )
+        The first sync of an instance asks for one timeline event a room: the history behind
+        it is read in pages of ``PAGE`` (the gap of a limited timeline), so a full first sync
+        would only make the homeserver serialize 100 events twice."""
+        return sync_filter(self.rooms, 1 if first else 100)
 
     async def sync_once(self, timeout_ms: int) -> None:
         """One sync round of the federation's own sync: handle what arrived, then save the sync token."""
-        since = await self._state.get(NAMESPACE, "since")
-        data = await self._api.sync(since, timeout_ms, self._filter(first=since is None))
+        if self._since is None:
+            self._since = await self._state.get(NAMESPACE, "since")
+        since = self._since
+        data = await self._sync(since, timeout_ms, self._filter(first=since is None))
         await self.handle_rooms(batches_from_sync(data))
         await self._state.put(NAMESPACE, "since", data["next_batch"])
+        self._since = str(data["next_batch"])
+
+    async def _sync(self, since: str | None, timeout_ms: int, wanted: str) -> dict[str, Any]:
+        """One ``/sync`` with the filter uploaded once (by id); without it if the homeserver refuses it.
+
+        A homeserver that cannot take the filter still serves every room and event type:
+        ``handle_rooms`` keeps the federation rooms and ``_handle`` the types it reads, so
+        nothing is missed, each sync only carries more."""
+        if self._filters is None:
+            return await self._api.sync(since, timeout_ms, None)
+        filter_id = self._filters.get(wanted)
+        try:
+            if filter_id is None:
+                filter_id = await self._api.upload_filter(wanted)
+                self._filters[wanted] = filter_id
+            return await self._api.sync(since, timeout_ms, filter_id)
+        except MatrixError as error:
+            if error.status != 400:
+                raise  # passing trouble (homeserver down, token): the caller backs off and retries
+            log.warning(
+                "the homeserver refused the federation's sync filter (%s); syncing without one from now on: "
+                "each sync carries every joined room and event type, and the reader keeps what it reads",
+                error,
+            )
+            self._filters = None
+            return await self._api.sync(since, timeout_ms, None)
 
     async def handle_rooms(self, rooms: Mapping[str, RoomBatch]) -> None:
         """Handle one sync's batches of the federation rooms (other rooms are skipped)."""
@@ -149,7 +196,9 @@ class RoomReader:
             for event in batch.state:
                 await self._handle(room_id, event)
             events = [e for e in batch.events if isinstance(e, Mapping)]
-            first = not await self._state.get(NAMESPACE, f"room:{room_id}:read")
+            first = room_id not in self._read and not await self._state.get(NAMESPACE, f"room:{room_id}:read")
+            if not first:
+                self._read.add(room_id)
             if first or batch.limited:
                 await self._use_snapshot(room_id, first)
             if batch.limited:
@@ -162,16 +211,20 @@ class RoomReader:
                 # One commit per batch instead of several per event; a crash rolls the batch back
                 # and, the sync token being saved after it, the batch is read again.
                 async with self._db.transaction():
-                    await self._handle_batch(room_id, events[start : start + BATCH])
+                    page = events[start : start + BATCH]
+                    await self._handle_batch(room_id, page)
                     # Every handled id is remembered, so "is a snapshot newer than what was read?"
                     # is one lookup of its last event id.
-                    await self._store.mark_seen_many(
-                        [str(e.get("event_id", "")) for e in events[start : start + BATCH]]
-                    )
-            if events:
-                await self._state.put(NAMESPACE, f"room:{room_id}:last", str(events[-1].get("event_id")))
-            if events or first:
+                    await self._store.mark_seen_many([str(e.get("event_id", "")) for e in page])
+                    if start + BATCH >= len(events):  # the last batch: where the room was read up to
+                        await self._read_up_to(room_id, str(events[-1].get("event_id")))
+            if first and not events:
                 await self._state.put(NAMESPACE, f"room:{room_id}:at", datetime.now(UTC).isoformat())
+
+    async def _read_up_to(self, room_id: str, event_id: str) -> None:
+        """The room's last handled event and when (in the batch's transaction: they commit with it)."""
+        await self._state.put(NAMESPACE, f"room:{room_id}:last", event_id)
+        await self._state.put(NAMESPACE, f"room:{room_id}:at", datetime.now(UTC).isoformat())
 
     async def _use_snapshot(self, room_id: str, first: bool) -> None:
         """Load the largest peer snapshot that is newer than what this instance has read.
@@ -181,6 +234,7 @@ class RoomReader:
         covers, whether or not the sync's timeline was limited (a small room reaches the same
         state either way). Which path was taken is kept for ``federation status``."""
         await self._state.put(NAMESPACE, f"room:{room_id}:read", "1")
+        self._read.add(room_id)
         path: dict[str, Any] = {"path": "history"}
         try:
             state = await self._api.state(room_id) if self.use_snapshots or first else []
