@@ -28,6 +28,7 @@ class FilterApi:
     def __init__(self, refuse_upload: int = 0, refuse_sync: int = 0) -> None:
         self.refuse_upload = refuse_upload
         self.refuse_sync = refuse_sync
+        self.forgotten: set[str] = set()  # filter ids the homeserver no longer knows
         self.uploads: list[dict[str, Any]] = []
         self.syncs: list[str | None] = []
 
@@ -41,6 +42,8 @@ class FilterApi:
         self.syncs.append(sync_filter)
         if sync_filter is not None and self.refuse_sync:
             raise MatrixError(self.refuse_sync, REFUSED)
+        if sync_filter in self.forgotten:
+            raise MatrixError(400, '{"errcode": "M_INVALID_PARAM", "error": "No such filter"}')
         return {"next_batch": f"s{len(self.syncs)}", "rooms": {}}
 
 
@@ -110,3 +113,17 @@ async def test_a_passing_failure_keeps_the_filter(state: tuple[Database, BotStat
     api.refuse_sync = 0
     await reader.sync_once(0)
     assert api.syncs == ["f1", "f1"]
+
+
+async def test_a_filter_the_homeserver_forgot_is_uploaded_again(
+    state: tuple[Database, BotState], caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FilterApi()
+    reader = _reader(api, state)
+    await reader.sync_once(0)
+    await reader.sync_once(0)
+    api.forgotten.add("f2")  # e.g. the homeserver's database was restored from a backup
+    caplog.set_level(logging.WARNING, logger="bots.federation.room_reader")
+    await reader.sync_once(0)
+    assert api.syncs == ["f1", "f2", "f2", "f3"]
+    assert not [r for r in caplog.records if "refused" in r.getMessage()]
