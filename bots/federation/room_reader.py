@@ -150,13 +150,16 @@ class RoomReader:
         if self._since is None:
             self._since = await self._state.get(NAMESPACE, "since")
         since = self._since
-        data = await self._sync(since, timeout_ms, self._filter(first=since is None))
+        data = await self._sync(since, timeout_ms, self._filter(first=since is None), once=since is None)
         await self.handle_rooms(batches_from_sync(data))
         await self._state.put(NAMESPACE, "since", data["next_batch"])
         self._since = str(data["next_batch"])
 
-    async def _sync(self, since: str | None, timeout_ms: int, wanted: str) -> dict[str, Any]:
+    async def _sync(self, since: str | None, timeout_ms: int, wanted: str, once: bool = False) -> dict[str, Any]:
         """One ``/sync`` with the filter uploaded once (by id); without it if the homeserver refuses it.
+
+        ``once``: a filter used for one sync only (an instance's first) goes in the request
+        itself: uploading it would be one more call before the first events arrive.
 
         A homeserver that cannot take the filter still serves every room and event type:
         ``handle_rooms`` keeps the federation rooms and ``_handle`` the types it reads, so
@@ -167,6 +170,8 @@ class RoomReader:
             filter_id = self._filters.get(wanted)
             fresh = filter_id is None
             try:
+                if filter_id is None and once:
+                    return await self._api.sync(since, timeout_ms, wanted)
                 if filter_id is None:
                     filter_id = await self._api.upload_filter(wanted)
                     self._filters[wanted] = filter_id
