@@ -150,35 +150,47 @@ class RoomReader:
         if self._since is None:
             self._since = await self._state.get(NAMESPACE, "since")
         since = self._since
-        data = await self._sync(since, timeout_ms, self._filter(first=since is None))
+        data = await self._sync(since, timeout_ms, self._filter(first=since is None), once=since is None)
         await self.handle_rooms(batches_from_sync(data))
         await self._state.put(NAMESPACE, "since", data["next_batch"])
         self._since = str(data["next_batch"])
 
-    async def _sync(self, since: str | None, timeout_ms: int, wanted: str) -> dict[str, Any]:
+    async def _sync(self, since: str | None, timeout_ms: int, wanted: str, once: bool = False) -> dict[str, Any]:
         """One ``/sync`` with the filter uploaded once (by id); without it if the homeserver refuses it.
+
+        ``once``: a filter used for one sync only (an instance's first) goes in the request
+        itself: uploading it would be one more call before the first events arrive.
 
         A homeserver that cannot take the filter still serves every room and event type:
         ``handle_rooms`` keeps the federation rooms and ``_handle`` the types it reads, so
-        nothing is missed, each sync only carries more."""
-        if self._filters is None:
-            return await self._api.sync(since, timeout_ms, None)
-        filter_id = self._filters.get(wanted)
-        try:
-            if filter_id is None:
-                filter_id = await self._api.upload_filter(wanted)
-                self._filters[wanted] = filter_id
-            return await self._api.sync(since, timeout_ms, filter_id)
-        except MatrixError as error:
-            if error.status != 400:
-                raise  # passing trouble (homeserver down, token): the caller backs off and retries
+        nothing is missed, each sync only carries more. A kept filter id the homeserver no
+        longer knows (400 "no such filter") is uploaded again first."""
+        refused: MatrixError | None = None
+        while self._filters is not None:
+            filter_id = self._filters.get(wanted)
+            fresh = filter_id is None
+            try:
+                if filter_id is None and once:
+                    return await self._api.sync(since, timeout_ms, wanted)
+                if filter_id is None:
+                    filter_id = await self._api.upload_filter(wanted)
+                    self._filters[wanted] = filter_id
+                return await self._api.sync(since, timeout_ms, filter_id)
+            except MatrixError as error:
+                if error.status != 400:
+                    raise  # passing trouble (homeserver down, token): the caller backs off and retries
+                self._filters.pop(wanted, None)
+                if fresh:
+                    refused = error
+                    break
+        if refused is not None:
             log.warning(
                 "the homeserver refused the federation's sync filter (%s); syncing without one from now on: "
                 "each sync carries every joined room and event type, and the reader keeps what it reads",
-                error,
+                refused,
             )
             self._filters = None
-            return await self._api.sync(since, timeout_ms, None)
+        return await self._api.sync(since, timeout_ms, None)
 
     async def handle_rooms(self, rooms: Mapping[str, RoomBatch]) -> None:
         """Handle one sync's batches of the federation rooms (other rooms are skipped)."""

@@ -28,6 +28,7 @@ class FilterApi:
     def __init__(self, refuse_upload: int = 0, refuse_sync: int = 0) -> None:
         self.refuse_upload = refuse_upload
         self.refuse_sync = refuse_sync
+        self.forgotten: set[str] = set()  # filter ids the homeserver no longer knows
         self.uploads: list[dict[str, Any]] = []
         self.syncs: list[str | None] = []
 
@@ -41,6 +42,8 @@ class FilterApi:
         self.syncs.append(sync_filter)
         if sync_filter is not None and self.refuse_sync:
             raise MatrixError(self.refuse_sync, REFUSED)
+        if sync_filter in self.forgotten:
+            raise MatrixError(400, '{"errcode": "M_INVALID_PARAM", "error": "No such filter"}')
         return {"next_batch": f"s{len(self.syncs)}", "rooms": {}}
 
 
@@ -77,14 +80,17 @@ async def test_the_filter_is_uploaded_once_and_named_by_id(state: tuple[Database
     reader = _reader(api, state)
     for _ in range(3):
         await reader.sync_once(0)
-    # the first sync asks for one event a room (the history is paged), later ones for 100
-    assert [u["room"]["timeline"]["limit"] for u in api.uploads] == [1, 100]
-    assert api.syncs == ["f1", "f2", "f2"]
+    # the first sync asks for one event a room (the history is paged), in the request itself
+    # (it is used once); later ones for 100, by the id of the filter uploaded once
+    first = api.syncs[0]
+    assert first is not None and json.loads(first)["room"]["timeline"]["limit"] == 1
+    assert [u["room"]["timeline"]["limit"] for u in api.uploads] == [100]
+    assert api.syncs[1:] == ["f1", "f1"]
     assert await state[1].get("federation", "since") == "s3"
     reader.rooms.append("!other:hs")  # a room joined: a new filter
     await reader.sync_once(0)
     assert api.uploads[-1]["room"]["rooms"] == [ROOM, "!other:hs"]
-    assert api.syncs[-1] == "f3"
+    assert api.syncs[-1] == "f2"
 
 
 @pytest.mark.parametrize("where", ["upload", "sync"])
@@ -94,19 +100,35 @@ async def test_a_refused_filter_falls_back_to_syncs_without_one_with_a_clear_log
     api = FilterApi(refuse_upload=400 if where == "upload" else 0, refuse_sync=400 if where == "sync" else 0)
     reader = _reader(api, state)
     caplog.set_level(logging.WARNING, logger="bots.federation.room_reader")
-    for _ in range(3):
+    for _ in range(4):
         await reader.sync_once(0)
     (line,) = [r for r in caplog.records if "refused the federation's sync filter" in r.getMessage()]
     assert "without one" in line.getMessage() and "M_INVALID_PARAM" in line.getMessage()
-    assert api.syncs[-3:] == [None, None, None]  # every sync still happens, unfiltered
+    assert api.syncs[-2:] == [None, None]  # every sync still happens, unfiltered
     assert await state[1].get("federation", "since") == f"s{len(api.syncs)}"
 
 
 async def test_a_passing_failure_keeps_the_filter(state: tuple[Database, BotState]) -> None:
-    api = FilterApi(refuse_sync=502)
+    api = FilterApi()
     reader = _reader(api, state)
+    await reader.sync_once(0)  # the first sync carries its filter
+    api.refuse_sync = 502
     with pytest.raises(MatrixError):
         await reader.sync_once(0)  # the caller backs off and tries again
     api.refuse_sync = 0
     await reader.sync_once(0)
-    assert api.syncs == ["f1", "f1"]
+    assert api.syncs[1:] == ["f1", "f1"]
+
+
+async def test_a_filter_the_homeserver_forgot_is_uploaded_again(
+    state: tuple[Database, BotState], caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FilterApi()
+    reader = _reader(api, state)
+    await reader.sync_once(0)
+    await reader.sync_once(0)
+    api.forgotten.add("f1")  # e.g. the homeserver's database was restored from a backup
+    caplog.set_level(logging.WARNING, logger="bots.federation.room_reader")
+    await reader.sync_once(0)
+    assert api.syncs[1:] == ["f1", "f1", "f2"]
+    assert not [r for r in caplog.records if "refused" in r.getMessage()]
