@@ -194,11 +194,18 @@ class SqlitePromptRepository:
         return " AND ".join(groups)
 
     async def _ranked(self, query: str, limit: int, exclude: str | None = None) -> list[Prompt]:
+        skip = 0  # rowids start at 1
+        if exclude:
+            row = await self._db.fetchone("SELECT rowid FROM prompts WHERE id = ?", (exclude,))
+            skip = int(row[0]) if row else 0
+        # Rank by rowid alone, then read the ``limit`` winners' rows: joining every candidate
+        # before the ORDER BY read up to CANDIDATES scattered ``prompts`` rows per query
+        # (~2,000 cold pages for common words; docs/BENCHMARKS.md, issue 16 (16q)).
         rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM (SELECT rowid AS r, bm25(prompts_fts) AS score FROM prompts_fts"
-            f" WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES}) c"
-            f" JOIN prompts p ON p.rowid = c.r WHERE p.id != ? ORDER BY c.score, c.r DESC LIMIT ?",
-            (query, exclude or "", limit),
+            f"SELECT {_COLUMNS} FROM (SELECT r, score FROM (SELECT rowid AS r, bm25(prompts_fts) AS score"
+            f" FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES})"
+            f" WHERE r != ? ORDER BY score, r DESC LIMIT ?) c JOIN prompts p ON p.rowid = c.r ORDER BY c.score, c.r DESC",
+            (query, skip, limit),
         )
         return await self._with_tracks(rows)
 
