@@ -21,7 +21,8 @@ Search, fast at a million prompts (bench/prompts.py, docs/BENCHMARKS.md):
   first. When a query matches fewer than ``CANDIDATES`` entries (any query with a rare
   word) the ranking is exact bm25; for very common words it is the most relevant among
   the newest ``CANDIDATES`` matches. Ranking every match (``ORDER BY bm25``) costs one
-  docsize lookup per match: p99 ~0.4 s for words in ~10 % of a million prompts.
+  docsize lookup per match: p99 ~0.4 s for words in ~10 % of a million prompts. Only the
+  returned entries' ``prompts`` rows are read (``ranking_sql``).
 
 Votes: ``top`` and ``Prompt.votes`` sum the voting feature's ``track_votes`` over the
 tracks linked to an entry (one SQL join; no counter to keep in step).
@@ -59,6 +60,19 @@ def _prompt(row: Row, tracks: Sequence[str] = (), votes: int = 0) -> Prompt:
         datetime.fromisoformat(row["created_at"]),
         tuple(TrackId(t) for t in tracks),
         votes,
+    )
+
+
+def ranking_sql(candidates: int) -> str:
+    """The search statement: (FTS5 query, rowid to leave out, limit) → entries best first.
+
+    The newest ``candidates`` matches are ranked by rowid and score alone; only the winners'
+    ``prompts`` rows are read (joining every candidate first read up to ``candidates``
+    scattered rows: most of a cold query's page reads, docs/BENCHMARKS.md)."""
+    return (
+        f"SELECT {_COLUMNS} FROM (SELECT r, score FROM (SELECT rowid AS r, bm25(prompts_fts) AS score"
+        f" FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {int(candidates)})"
+        " WHERE r != ? ORDER BY score, r DESC LIMIT ?) c JOIN prompts p ON p.rowid = c.r ORDER BY c.score, c.r DESC"
     )
 
 
@@ -198,15 +212,7 @@ class SqlitePromptRepository:
         if exclude:
             row = await self._db.fetchone("SELECT rowid FROM prompts WHERE id = ?", (exclude,))
             skip = int(row[0]) if row else 0
-        # Rank by rowid alone, then read the ``limit`` winners' rows: joining every candidate
-        # before the ORDER BY read up to CANDIDATES scattered ``prompts`` rows per query
-        # (~2,000 cold pages for common words; docs/BENCHMARKS.md, issue 16 (16q)).
-        rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM (SELECT r, score FROM (SELECT rowid AS r, bm25(prompts_fts) AS score"
-            f" FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES})"
-            f" WHERE r != ? ORDER BY score, r DESC LIMIT ?) c JOIN prompts p ON p.rowid = c.r ORDER BY c.score, c.r DESC",
-            (query, skip, limit),
-        )
+        rows = await self._db.fetchall(ranking_sql(CANDIDATES), (query, skip, limit))
         return await self._with_tracks(rows)
 
     async def search(self, text: str, limit: int) -> Sequence[Prompt]:
