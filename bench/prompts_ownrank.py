@@ -11,9 +11,13 @@ bm25's formula computed here:
 * document length: one byte a prompt, in memory;
 * word frequency: 1 for every query word (every candidate contains each), plus the prompt's
   repeated words (word id and count), in memory, packed;
-* IDF: ``prompt_terms`` document counts (a prefix: the sum of its completions' counts, capped);
+* IDF: ``prompt_terms`` document counts (a prefix: the sum of its completions' counts, capped,
+  or with ``--exact-prefix-counts`` an FTS5 count kept per prefix);
 * an expanded long prefix (``"a" OR "b"``): which alternatives a candidate holds, from a rowid
   walk of each alternative over the candidates' range.
+
+With ``--hybrid`` a query with fewer matches than ``CANDIDATES`` (every match a candidate) is
+ranked by FTS5's ``bm25()`` as today, so only full candidate sets are ranked here.
 
 Prints the load (time, memory), then per class p50/p99 ms of the repository's search statement
 and of this ranking (walk + scoring + reading the 10 winners), and each one's overlap@10 with
@@ -51,6 +55,9 @@ from storage.sqlite.prompt_repository import (  # noqa: E402
 K1, B = 1.2, 0.75
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 EXACT = "SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts), rowid DESC LIMIT 10"
+EXACT_PREFIX_COUNTS = False  # --exact-prefix-counts
+HYBRID = False  # --hybrid
+_prefix_hits: dict[str, int] = {}
 WALK = f"SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES}"
 
 
@@ -126,6 +133,13 @@ async def plans(path: Path, texts: list[str]) -> list[tuple[str | None, list[tup
 
 def hits(conn: sqlite3.Connection, kind: str, word: str, rows: int) -> int:
     """Documents holding the phrase, from the vocabulary (a prefix: its completions' sum, capped)."""
+    if kind == "prefix" and EXACT_PREFIX_COUNTS:  # counted once per prefix (a doclist pass), then cached
+        if word not in _prefix_hits:
+            match = '"' + word + '"*'
+            _prefix_hits[word] = conn.execute(
+                "SELECT count(*) FROM prompts_fts WHERE prompts_fts MATCH ?", (match,)
+            ).fetchone()[0]
+        return int(_prefix_hits[word])
     if kind == "prefix":
         got = conn.execute(
             "SELECT sum(docs) FROM prompt_terms WHERE term >= ? AND term < ?", (word, word + "\U0010ffff")
@@ -140,6 +154,8 @@ def own_rank(conn: sqlite3.Connection, lib: Library, query: str, phrases: list[t
     candidates = [r[0] for r in conn.execute(WALK, (query,))]
     if not candidates:
         return []
+    if HYBRID and len(candidates) < CANDIDATES:  # every match is a candidate: FTS5's exact bm25
+        return [r[0] for r in conn.execute(EXACT, (query,))]
     low = candidates[-1]
     weights = [idf(lib.rows, hits(conn, kind, word, lib.rows)) for kind, word in phrases]
     holders: dict[int, set[int]] = {}
@@ -170,7 +186,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("database", type=Path)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--hybrid", action="store_true", help="bm25() when fewer matches than CANDIDATES")
+    parser.add_argument("--exact-prefix-counts", action="store_true", help="a prefix's IDF from a cached count")
     args = parser.parse_args()
+    global EXACT_PREFIX_COUNTS, HYBRID
+    EXACT_PREFIX_COUNTS, HYBRID = args.exact_prefix_counts, args.hybrid
     conn = sqlite3.connect(f"file:{args.database}?mode=ro", uri=True)
     started = time.perf_counter()
     lib = Library(conn)
