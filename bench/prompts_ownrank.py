@@ -16,6 +16,8 @@ bm25's formula computed here:
 * an expanded long prefix (``"a" OR "b"``): which alternatives a candidate holds, from a rowid
   walk of each alternative over the candidates' range.
 
+With ``--single-completion`` a prefix with one completion in the vocabulary is ranked as that
+word, and a query with any other prefix by ``bm25()`` as today (exact where it applies).
 With ``--hybrid`` a query with fewer matches than ``CANDIDATES`` (every match a candidate) is
 ranked by FTS5's ``bm25()`` as today, so only full candidate sets are ranked here.
 
@@ -57,6 +59,11 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+")
 EXACT = "SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY bm25(prompts_fts), rowid DESC LIMIT 10"
 EXACT_PREFIX_COUNTS = False  # --exact-prefix-counts
 HYBRID = False  # --hybrid
+SINGLE_COMPLETION = False  # --single-completion
+RANKED = (
+    "SELECT r FROM (SELECT rowid AS r, bm25(prompts_fts) AS score FROM prompts_fts WHERE prompts_fts MATCH ?"
+    f" ORDER BY rowid DESC LIMIT {CANDIDATES}) ORDER BY score, r DESC LIMIT 10"
+)
 _prefix_hits: dict[str, int] = {}
 WALK = f"SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES}"
 
@@ -156,6 +163,18 @@ def own_rank(conn: sqlite3.Connection, lib: Library, query: str, phrases: list[t
         return []
     if HYBRID and len(candidates) < CANDIDATES:  # every match is a candidate: FTS5's exact bm25
         return [r[0] for r in conn.execute(EXACT, (query,))]
+    if SINGLE_COMPLETION:  # a prefix with one completion is that word; any other prefix: bm25() as today
+        plain = []
+        for kind, word in phrases:
+            if kind == "prefix":
+                found = conn.execute(
+                    "SELECT term FROM prompt_terms WHERE term >= ? AND term < ? LIMIT 2", (word, word + "\U0010ffff")
+                ).fetchall()
+                if len(found) != 1:
+                    return [r[0] for r in conn.execute(RANKED, (query,))]
+                kind, word = "plain", found[0][0]
+            plain.append((kind, word))
+        phrases = plain
     low = candidates[-1]
     weights = [idf(lib.rows, hits(conn, kind, word, lib.rows)) for kind, word in phrases]
     holders: dict[int, set[int]] = {}
@@ -186,11 +205,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("database", type=Path)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--single-completion", action="store_true", help="bm25() for prefixes of 2+ words")
     parser.add_argument("--hybrid", action="store_true", help="bm25() when fewer matches than CANDIDATES")
     parser.add_argument("--exact-prefix-counts", action="store_true", help="a prefix's IDF from a cached count")
     args = parser.parse_args()
-    global EXACT_PREFIX_COUNTS, HYBRID
-    EXACT_PREFIX_COUNTS, HYBRID = args.exact_prefix_counts, args.hybrid
+    global EXACT_PREFIX_COUNTS, HYBRID, SINGLE_COMPLETION
+    EXACT_PREFIX_COUNTS, HYBRID, SINGLE_COMPLETION = args.exact_prefix_counts, args.hybrid, args.single_completion
     conn = sqlite3.connect(f"file:{args.database}?mode=ro", uri=True)
     started = time.perf_counter()
     lib = Library(conn)
