@@ -14,7 +14,8 @@ words) and each word's document count (``prompt_terms``), ``PromptScores.rank`` 
   so only repeats are stored (~2.3 a prompt: ~14 MB at a million prompts).
 
 SQLite stays the truth: ``load`` reads the library, ``add`` records a prompt after its commit.
-Not wired into search yet (bench/prompts_ownrank.py measures the design).
+``score_table(db)`` is the one copy per open database that every repository object on it shares
+(``SqlitePromptRepository.warm`` loads it at start-up; searches use ``bm25()`` until then).
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import threading
+import weakref
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.services.prompts import words
+from storage.sqlite.database import Database
 
 K1 = 1.2  # FTS5 bm25's constants
 B = 0.75
@@ -115,3 +120,70 @@ class PromptScores:
             zip(self.scores(candidates, query_words), candidates, strict=True), key=lambda s: (-s[0], -s[1])
         )
         return [rowid for _score, rowid in scored[:limit]]
+
+
+class ScoreTable:
+    """A database's ``PromptScores`` once loaded; prompts committed while it loads are replayed on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scores: PromptScores | None = None
+        self._loading = False
+        self._pending: list[tuple[int, str]] = []
+
+    @property
+    def ready(self) -> bool:
+        """Loaded: searches can rank with it."""
+        return self._scores is not None
+
+    def load(self, path: Path) -> int:
+        """Read the library (blocking: a worker thread); its prompts, 0 if loaded or loading already."""
+        with self._lock:
+            if self._loading or self._scores is not None:
+                return 0
+            self._loading = True
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                scores = PromptScores.load(conn)
+            finally:
+                conn.close()
+            with self._lock:  # commits seen by the read above are skipped by rowid
+                for rowid, text in self._pending:
+                    scores.add(rowid, text)
+                self._pending.clear()
+                self._scores = scores
+            return scores.rows
+        finally:
+            with self._lock:
+                self._loading = False
+
+    @property
+    def top(self) -> int:
+        """The newest rowid recorded (0 until loaded)."""
+        scores = self._scores
+        return 0 if scores is None else scores.top
+
+    def add(self, rowid: int, text: str) -> None:
+        """Record a committed prompt (before a load: nothing, the load reads it from SQLite)."""
+        with self._lock:
+            if self._scores is not None:
+                self._scores.add(rowid, text)
+            elif self._loading:
+                self._pending.append((rowid, text))
+
+    def rank(self, candidates: Sequence[int], query_words: Sequence[tuple[str, int]], limit: int) -> list[int] | None:
+        """``PromptScores.rank``, or None until loaded."""
+        scores = self._scores
+        return None if scores is None else scores.rank(candidates, query_words, limit)
+
+
+_TABLES: weakref.WeakKeyDictionary[Database, ScoreTable] = weakref.WeakKeyDictionary()
+
+
+def score_table(db: Database) -> ScoreTable:
+    """The in-memory scores of ``db``'s prompts, shared by every repository object on it."""
+    table = _TABLES.get(db)
+    if table is None:
+        table = _TABLES[db] = ScoreTable()
+    return table
