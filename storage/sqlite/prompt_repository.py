@@ -22,7 +22,13 @@ Search, fast at a million prompts (bench/prompts.py, docs/BENCHMARKS.md):
   word) the ranking is exact bm25; for very common words it is the most relevant among
   the newest ``CANDIDATES`` matches. Ranking every match (``ORDER BY bm25``) costs one
   docsize lookup per match: p99 ~0.4 s for words in ~10 % of a million prompts. Only the
-  returned entries' ``prompts`` rows are read (``ranking_sql``).
+  returned entries' ``prompts`` rows are read (``ranking_sql``);
+* once ``warm()`` has loaded every prompt's length and repeated words
+  (``storage.sqlite.prompt_scores``), a query whose words are all plain words (a prefix with
+  one completion in ``prompt_terms`` is that word) is scored from memory with the same bm25
+  formula and order: only the rowid walk touches the index. ``bm25()`` itself costs a pass
+  over each word's whole doclist per query and ~8 µs per candidate (docs/BENCHMARKS.md).
+  Wider prefixes and OR expansions still rank with ``bm25()``.
 
 Votes: ``top`` and ``Prompt.votes`` sum the voting feature's ``track_votes`` over the
 tracks linked to an entry (one SQL join; no counter to keep in step).
