@@ -102,14 +102,23 @@ class PromptScores:
         average = self._tokens / rows or 1.0
         weights = [(self._numbers.get(word, -1), idf(rows, docs)) for word, docs in query_words]
         mask = (1 << _COUNT_BITS) - 1
+        wanted = {number for number, _weight in weights if number >= 0}
+        lengths, starts, entries, top = self._lengths, self._starts, self._entries, self.top
         out = []
-        for rowid in candidates:
-            norm = K1 * (1 - B + B * self._lengths[rowid] / average) if rowid <= self.top else K1
-            start, end = (self._starts[rowid], self._starts[rowid + 1]) if rowid <= self.top else (0, 0)
-            repeats = {e >> _COUNT_BITS: e & mask for e in self._entries[start:end]}
+        for rowid in candidates:  # ~2,000 a search: no dict unless the prompt repeats a query word
+            if rowid <= top:
+                norm = K1 * (1 - B + B * lengths[rowid] / average)
+                start, end = starts[rowid], starts[rowid + 1]
+            else:
+                norm, start, end = K1, 0, 0
+            repeats: dict[int, int] = {}
+            if end > start and wanted:
+                for entry in entries[start:end]:
+                    if entry >> _COUNT_BITS in wanted:
+                        repeats[entry >> _COUNT_BITS] = entry & mask
             score = 0.0
             for number, weight in weights:
-                tf = repeats.get(number, 1)
+                tf = repeats.get(number, 1) if repeats else 1
                 score += weight * tf * (K1 + 1) / (tf + norm)
             out.append(score)
         return out
