@@ -82,6 +82,12 @@ async def _commands(data: Path, runs: int, work: Path, sizes: Sizes, only: set[s
     async with open_instance(load_settings(config)) as instance:
         open_s = time.perf_counter() - opened
         db = instance.db
+        if not only or "prompt search" in only:  # what `wavepool run` loads at start-up (prompt search's scores)
+            from storage.sqlite.prompt_repository import SqlitePromptRepository
+
+            started = time.perf_counter()
+            loaded = await SqlitePromptRepository(db).warm()
+            print(f"prompt scores: {loaded:,} prompts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         track_ids = [  # public tracks: a member's card of a quarantined one answers "no track"
             r[0]
             for r in await db.fetchall(

@@ -21,7 +21,14 @@ Search, fast at a million prompts (bench/prompts.py, docs/BENCHMARKS.md):
   first. When a query matches fewer than ``CANDIDATES`` entries (any query with a rare
   word) the ranking is exact bm25; for very common words it is the most relevant among
   the newest ``CANDIDATES`` matches. Ranking every match (``ORDER BY bm25``) costs one
-  docsize lookup per match: p99 ~0.4 s for words in ~10 % of a million prompts.
+  docsize lookup per match: p99 ~0.4 s for words in ~10 % of a million prompts. Only the
+  returned entries' ``prompts`` rows are read (``ranking_sql``);
+* once ``warm()`` has loaded every prompt's length and repeated words
+  (``storage.sqlite.prompt_scores``), a query whose words are all plain words (a prefix with
+  one completion in ``prompt_terms`` is that word) is scored from memory with the same bm25
+  formula and order: only the rowid walk touches the index. ``bm25()`` itself costs a pass
+  over each word's whole doclist per query and ~8 µs per candidate (docs/BENCHMARKS.md).
+  Wider prefixes and OR expansions still rank with ``bm25()``.
 
 Votes: ``top`` and ``Prompt.votes`` sum the voting feature's ``track_votes`` over the
 tracks linked to an entry (one SQL join; no counter to keep in step).
@@ -29,6 +36,7 @@ tracks linked to an entry (one SQL join; no counter to keep in step).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -36,6 +44,7 @@ from datetime import datetime
 from core.model import Sharer, TrackId
 from core.services.prompts import Prompt, words
 from storage.sqlite.database import Database, Row
+from storage.sqlite.prompt_scores import score_table
 
 CANDIDATES = 2000  # matches scored by bm25 per query
 EXPANSIONS = 16  # completions a long prefix expands to (most common first)
@@ -62,6 +71,22 @@ def _prompt(row: Row, tracks: Sequence[str] = (), votes: int = 0) -> Prompt:
     )
 
 
+_WALK = "SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {candidates}"
+
+
+def ranking_sql(candidates: int) -> str:
+    """The search statement: (FTS5 query, rowid to leave out, limit) → entries best first.
+
+    The newest ``candidates`` matches are ranked by rowid and score alone; only the winners'
+    ``prompts`` rows are read (joining every candidate first read up to ``candidates``
+    scattered rows: most of a cold query's page reads, docs/BENCHMARKS.md)."""
+    return (
+        f"SELECT {_COLUMNS} FROM (SELECT r, score FROM (SELECT rowid AS r, bm25(prompts_fts) AS score"
+        f" FROM prompts_fts WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {int(candidates)})"
+        " WHERE r != ? ORDER BY score, r DESC LIMIT ?) c JOIN prompts p ON p.rowid = c.r ORDER BY c.score, c.r DESC"
+    )
+
+
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -75,6 +100,15 @@ class SqlitePromptRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._scores = score_table(db)
+
+    async def warm(self) -> int:
+        """Load every prompt's length and repeated words into memory (at start-up, in a worker thread).
+
+        Until it is loaded, searches rank with FTS5's ``bm25()``; then, when every query word
+        is a plain word, with the same score computed from memory. Returns the prompts loaded
+        (0 when loaded or loading already)."""
+        return await asyncio.to_thread(self._scores.load, self._db.path)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -107,6 +141,10 @@ class SqlitePromptRepository:
                 await tx.execute(
                     "INSERT OR IGNORE INTO prompt_tracks(prompt_id, track_id) VALUES (?, ?)", (prompt.id, track_id)
                 )
+        if changed == 1:  # committed: the in-memory scores follow (SQLite stays the truth)
+            row = await self._db.fetchone("SELECT rowid FROM prompts WHERE id = ?", (prompt.id,))
+            if row is not None:
+                self._scores.add(int(row[0]), prompt.text)
         stored = await self.get(prompt.id)
         assert stored is not None
         return stored, changed == 1
@@ -194,12 +232,11 @@ class SqlitePromptRepository:
         return " AND ".join(groups)
 
     async def _ranked(self, query: str, limit: int, exclude: str | None = None) -> list[Prompt]:
-        rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM (SELECT rowid AS r, bm25(prompts_fts) AS score FROM prompts_fts"
-            f" WHERE prompts_fts MATCH ? ORDER BY rowid DESC LIMIT {CANDIDATES}) c"
-            f" JOIN prompts p ON p.rowid = c.r WHERE p.id != ? ORDER BY c.score, c.r DESC LIMIT ?",
-            (query, exclude or "", limit),
-        )
+        skip = 0  # rowids start at 1
+        if exclude:
+            row = await self._db.fetchone("SELECT rowid FROM prompts WHERE id = ?", (exclude,))
+            skip = int(row[0]) if row else 0
+        rows = await self._db.fetchall(ranking_sql(CANDIDATES), (query, skip, limit))
         return await self._with_tracks(rows)
 
     async def search(self, text: str, limit: int) -> Sequence[Prompt]:
@@ -209,7 +246,48 @@ class SqlitePromptRepository:
         query = await self.fts_query(text)
         if query is None:
             return []
+        plain = await self._plain_words(text) if self._scores.ready else None
+        if plain is not None:
+            walk = [r[0] for r in await self._db.fetchall(_WALK.format(candidates=int(CANDIDATES)), (query,))]
+            if not walk:
+                return []
+            if walk[0] > self._scores.top:  # committed by another process: catch up from SQLite first
+                missing = await self._db.fetchall(
+                    "SELECT rowid, text FROM prompts WHERE rowid > ? ORDER BY rowid LIMIT 1000", (self._scores.top,)
+                )
+                for row in missing:
+                    self._scores.add(int(row[0]), row[1])
+            ranked = self._scores.rank(walk, plain, limit) if walk[0] <= self._scores.top else None
+            if ranked is not None:
+                rows = await self._db.fetchall(
+                    f"SELECT p.rowid AS r, {_COLUMNS} FROM prompts p WHERE p.rowid IN ({_marks(len(ranked))})", ranked
+                )
+                place = {rowid: index for index, rowid in enumerate(ranked)}
+                return await self._with_tracks(sorted(rows, key=lambda row: place[row["r"]]))
         return await self._ranked(query, limit)
+
+    async def _plain_words(self, text: str) -> list[tuple[str, int]] | None:
+        """The query's words with their document counts when each is a plain word of ``fts_query``
+        (a prefix with exactly one completion is that word); None when one is a wider prefix or
+        an OR of completions, which only ``bm25()`` ranks exactly."""
+        typed = words(text)
+        last = typed[-1]
+        chosen = [t for t in dict.fromkeys(typed[:-1]) if t != last][: MAX_WORDS - 1]
+        if MIN_PREFIX_WORD <= len(last) <= MAX_INDEXED_PREFIX:
+            completions = await self._db.fetchall(
+                "SELECT term FROM prompt_terms WHERE term >= ? AND term < ? LIMIT 2", (last, last + "\U0010ffff")
+            )
+            if len(completions) != 1:
+                return None
+            last = completions[0][0]
+        elif len(last) > MAX_INDEXED_PREFIX and (await self._expansions([last])).get(last):
+            return None
+        chosen.append(last)
+        rows = await self._db.fetchall(
+            f"SELECT term, docs FROM prompt_terms WHERE term IN ({_marks(len(set(chosen)))})", sorted(set(chosen))
+        )
+        docs = {r[0]: int(r[1]) for r in rows}
+        return [(word, docs.get(word, 0)) for word in chosen]
 
     async def more_like(self, prompt_id: str, limit: int) -> Sequence[Prompt]:
         """Entries sharing the prompt's most distinctive words (rarest in the library first)."""
