@@ -129,9 +129,11 @@ def startup(data: Path, work: Path) -> dict[str, float]:
             time.sleep(0.01)
         healthy = time.perf_counter() - started
         # Start-up work behind the serving instance (the near-dup warm-up, the curation index
-        # built from every vote): until the log says the index is warm, how slow /healthz gets.
+        # built from every vote, the prompts loaded for ranking): until the log says both are
+        # done, how slow /healthz gets.
         slowest, log_path = 0.0, work / "run.log"
-        while time.perf_counter() < started + 300 and "curation index warmed" not in log_path.read_text():
+        warm_lines = ("curation index warmed", "prompts loaded into memory")
+        while time.perf_counter() < started + 300 and not all(w in log_path.read_text() for w in warm_lines):
             asked = time.perf_counter()
             _get(f"http://127.0.0.1:{port}/healthz", timeout=60)
             slowest = max(slowest, time.perf_counter() - asked)

@@ -388,6 +388,7 @@ async def run_instance(settings: Settings, stop: asyncio.Event | None = None) ->
             # fingerprints stored before the index: indexed behind the running instance, not before it serves
             parts.tasks.append(asyncio.create_task(catch_up_near_dup_index(instance.db), name="near-dup index"))
             start_curation_warm_up(instance, parts.tasks)  # issue 17: the first `discover` does not wait
+            parts.tasks.append(asyncio.create_task(warm_prompt_search(instance.db), name="prompt search warm-up"))
             if not settings.discord.token:
                 log.info("Discord bot off: set WAVEPOOL_DISCORD_TOKEN to start it")
             if not settings.matrix.homeserver:
@@ -417,6 +418,14 @@ async def catch_up_near_dup_index(db: Database) -> int:
     await state.put("storage", "near_dup_backfilled", "1")
     log.info("near-duplicate index: %d stored fingerprints indexed", indexed)
     return indexed
+
+
+async def warm_prompt_search(db: Database) -> int:
+    """Load every prompt's length and repeated words behind the running instance (issue 16:
+    searches rank from memory once it is done, with FTS5's bm25() until then); how many."""
+    loaded = await SqlitePromptRepository(db).warm()
+    log.info("prompt search: %d prompts loaded into memory for ranking", loaded)
+    return loaded
 
 
 def _report_part_end(task: asyncio.Task[Any]) -> None:

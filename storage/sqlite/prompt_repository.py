@@ -108,7 +108,11 @@ class SqlitePromptRepository:
         Until it is loaded, searches rank with FTS5's ``bm25()``; then, when every query word
         is a plain word, with the same score computed from memory. Returns the prompts loaded
         (0 when loaded or loading already)."""
-        return await asyncio.to_thread(self._scores.load, self._db.path)
+        try:
+            return await asyncio.to_thread(self._scores.load, self._db.path)
+        except asyncio.CancelledError:  # the instance stops: the thread gives up within ~10,000 rows
+            self._scores.stop_loading()
+            raise
 
     # -- writing -------------------------------------------------------------------------
 

@@ -64,10 +64,12 @@ class PromptScores:
         self.rows = 0
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection) -> PromptScores:
-        """Every prompt of the library (blocking: run it in a thread)."""
+    def load(cls, conn: sqlite3.Connection, stop: threading.Event | None = None) -> PromptScores | None:
+        """Every prompt of the library (blocking: run it in a thread); None if ``stop`` was set meanwhile."""
         scores = cls()
-        for rowid, text in conn.execute("SELECT rowid, text FROM prompts ORDER BY rowid"):
+        for count, (rowid, text) in enumerate(conn.execute("SELECT rowid, text FROM prompts ORDER BY rowid")):
+            if stop is not None and count % 10_000 == 0 and stop.is_set():
+                return None  # the instance is stopping: a load of ~15 s at a million must not hold up its exit
             scores.add(rowid, text)
         return scores
 
@@ -139,6 +141,7 @@ class ScoreTable:
         self._scores: PromptScores | None = None
         self._loading = False
         self._pending: list[tuple[int, str]] = []
+        self._stop = threading.Event()
 
     @property
     def ready(self) -> bool:
@@ -151,12 +154,18 @@ class ScoreTable:
             if self._loading or self._scores is not None:
                 return 0
             self._loading = True
+            self._stop.clear()
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
-                scores = PromptScores.load(conn)
+                loaded = PromptScores.load(conn, self._stop)
             finally:
                 conn.close()
+            if loaded is None:
+                with self._lock:
+                    self._pending.clear()
+                return 0
+            scores = loaded
             with self._lock:  # commits seen by the read above are skipped by rowid
                 for rowid, text in self._pending:
                     scores.add(rowid, text)
@@ -166,6 +175,10 @@ class ScoreTable:
         finally:
             with self._lock:
                 self._loading = False
+
+    def stop_loading(self) -> None:
+        """Make a load under way give up soon (a later ``load`` starts again)."""
+        self._stop.set()
 
     @property
     def top(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -144,3 +145,17 @@ async def test_prompts_written_by_another_process_are_caught_up(tmp_path: Path) 
         assert found[0].text == "tape tape tape tape hiss"
         newest = await db.fetchone("SELECT max(rowid) FROM prompts")
         assert newest is not None and score_table(db).top == newest[0]
+
+
+async def test_a_load_stopped_by_the_instance_gives_up_and_a_later_one_loads(tmp_path: Path) -> None:
+    async with opened(tmp_path / "db.sqlite3") as db:
+        repo = SqlitePromptRepository(db)
+        await save(repo, library_texts(50, seed=7))
+        stop = threading.Event()
+        stop.set()
+        with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+            assert PromptScores.load(conn, stop) is None  # gives up at once: the instance is stopping
+        table = score_table(db)
+        table.stop_loading()  # a warm-up cancelled earlier does not stop the next one
+        assert await repo.warm() == 50 and table.ready
+        assert await repo.warm() == 0  # loaded already
