@@ -17,13 +17,15 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from core.errors import DATABASE_BUSY_TEXT, DISK_FULL_TEXT, StorageError
 from storage.sqlite.migrations import MIGRATIONS, Migration
 from storage.sqlite.wal_checkpoints import WalCheckpointer
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,17 @@ class Database:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._checkpoints = WalCheckpointer(path, synchronous)
+        self._beside: dict[object, Any] = {}
+
+    def beside(self, kind: type[T], make: Callable[[], T] | None = None) -> T:
+        """The one ``kind`` kept beside this open database (``make()``, or ``kind()``, the first
+        time): in-memory state that every repository object on it must share, so that each
+        sees every committed change (e.g. the near-duplicate band table)."""
+        found = self._beside.get(kind)
+        if found is None:
+            found = self._beside[kind] = make() if make is not None else kind()
+        assert isinstance(found, kind)
+        return found
 
     @classmethod
     async def open(

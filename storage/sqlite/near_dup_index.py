@@ -21,7 +21,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,25 +62,15 @@ _DOCS = "SELECT doc, track_id, duration_s, vals FROM near_dup_docs WHERE doc IN 
 READER_MMAP_BYTES = 0
 READER_CACHE_KIB = 4 * 1024
 
-# One band table (and one sweeper) per open database, shared by every index object made on it
-# (the track repository's, the start-up catch-up's): it must see every committed change.
-_TABLES: weakref.WeakKeyDictionary[Database, BandTable] = weakref.WeakKeyDictionary()
-_SWEEPERS: weakref.WeakKeyDictionary[Database, BandSweeper] = weakref.WeakKeyDictionary()
-
 
 def band_table(db: Database) -> BandTable:
-    """The in-memory band table of ``db`` (empty until an index's ``warm()`` loads it)."""
-    table = _TABLES.get(db)
-    if table is None:
-        table = _TABLES[db] = BandTable()
-    return table
+    """The in-memory band table of ``db`` (empty until an index's ``warm()`` loads it), one per
+    open database and shared by every index object on it: it must see every committed change."""
+    return db.beside(BandTable)
 
 
 def _sweeper(db: Database) -> BandSweeper:
-    sweeper = _SWEEPERS.get(db)
-    if sweeper is None:
-        sweeper = _SWEEPERS[db] = BandSweeper(db.path)
-    return sweeper
+    return db.beside(BandSweeper, lambda: BandSweeper(db.path))
 
 
 # One prefetch at a time per process; a lookup that finds one running skips its own.

@@ -24,7 +24,6 @@ import math
 import re
 import sqlite3
 import threading
-import weakref
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -200,12 +199,6 @@ class ScoreTable:
         return None if scores is None else scores.rank(candidates, query_words, limit)
 
 
-_TABLES: weakref.WeakKeyDictionary[Database, ScoreTable] = weakref.WeakKeyDictionary()
-
-
 def score_table(db: Database) -> ScoreTable:
     """The in-memory scores of ``db``'s prompts, shared by every repository object on it."""
-    table = _TABLES.get(db)
-    if table is None:
-        table = _TABLES[db] = ScoreTable()
-    return table
+    return db.beside(ScoreTable)
