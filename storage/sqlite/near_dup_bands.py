@@ -145,9 +145,14 @@ def pack(rows: Iterable[Sequence[tuple[int, int]]]) -> PackedBands:
     return builder.finish()
 
 
-def read_packed(path: Path) -> tuple[PackedBands, list[int]]:
+class LoadStopped(Exception):
+    """A load given up because the instance is stopping."""
+
+
+def read_packed(path: Path, stop: threading.Event | None = None) -> tuple[PackedBands, list[int]]:
     """The band table of the database at ``path``, packed, and the deleted docs whose rows are
-    still in it (``near_dup_sweep``); one read transaction, no memory map."""
+    still in it (``near_dup_sweep``); one read transaction, no memory map. ``LoadStopped`` once
+    ``stop`` is set (checked every ``LOAD_ROWS`` rows)."""
     conn = sqlite3.connect(
         f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=30.0, isolation_level=None
     )
@@ -158,7 +163,14 @@ def read_packed(path: Path) -> tuple[PackedBands, list[int]]:
         conn.execute("BEGIN")  # both reads from one snapshot
         forgotten = [int(row[0]) for row in conn.execute("SELECT doc FROM near_dup_forgotten")]
         cursor = conn.execute("SELECT band, doc FROM near_dup_bands ORDER BY band, doc")
-        packed = pack(iter(lambda: cursor.fetchmany(LOAD_ROWS), []))
+
+        def chunks() -> Iterator[list[tuple[int, int]]]:
+            for chunk in iter(lambda: cursor.fetchmany(LOAD_ROWS), []):
+                if stop is not None and stop.is_set():
+                    raise LoadStopped
+                yield chunk
+
+        packed = pack(chunks())
         conn.execute("COMMIT")
         return packed, forgotten
     finally:
@@ -228,6 +240,7 @@ class BandTable:
         self._owner: dict[int, int] = {}
         self._during_load: list[tuple[int, tuple[int, ...], bool]] | None = None
         self._path: Path | None = None
+        self._stop = threading.Event()
         self.loads = 0  # packed copies made (start-up load and rebuilds)
         self.last_load_s = 0.0
 
@@ -247,6 +260,10 @@ class BandTable:
         size = packed.nbytes if packed is not None else 0
         return size + folded.bands.itemsize * len(folded.bands) + folded.docs.itemsize * len(folded.docs)
 
+    def stop_loading(self) -> None:
+        """Make a load under way give up soon (``LoadStopped``; a later ``load`` starts again)."""
+        self._stop.set()
+
     def load(self, path: Path) -> int:
         """Build the packed copy from the database (blocking: call it in a worker thread); its rows.
 
@@ -257,9 +274,10 @@ class BandTable:
                 raise RuntimeError("a load is already running")
             self._during_load = []
             self._path = path
+            self._stop.clear()
         started = time.perf_counter()
         try:
-            packed, forgotten = read_packed(path)  # its snapshot starts after recording began
+            packed, forgotten = read_packed(path, self._stop)  # its snapshot starts after recording began
         except BaseException:
             with self._lock:
                 self._during_load = None
@@ -321,8 +339,8 @@ class BandTable:
             return
         try:
             rows = self.load(path)
-        except RuntimeError:
-            return  # another load got there first
+        except (RuntimeError, LoadStopped):
+            return  # another load got there first, or the instance is stopping
         except Exception:
             log.exception("near-duplicate band table: rebuild failed (changes stay in the delta)")
             return

@@ -30,7 +30,7 @@ from core.near_dup import BANDS, INDEXED_ITEMS, band_keys, query_keys
 from core.provenance_ports import IndexCandidate
 from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database
-from storage.sqlite.near_dup_bands import BandTable
+from storage.sqlite.near_dup_bands import BandTable, LoadStopped
 from storage.sqlite.near_dup_sweep import NEXT_DOC_SQL, BandSweeper, pack_bands, sweep_all
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,11 @@ class SqliteNearDuplicateIndex:
             return await asyncio.to_thread(self._table.load, self._db.path)
         except RuntimeError:  # another warm() started the load first
             return 0
+        except LoadStopped:
+            return 0
+        except asyncio.CancelledError:  # the instance stops: the thread gives up within LOAD_ROWS rows
+            self._table.stop_loading()
+            raise
 
     def close(self) -> None:
         """Close the lookup connection (the shared one belongs to the caller)."""

@@ -79,6 +79,22 @@ async def test_lookups_come_from_memory_once_loaded_and_from_sqlite_before(db: D
     index.close()
 
 
+async def test_a_load_stopped_by_the_instance_gives_up_and_a_later_one_loads(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = SqliteNearDuplicateIndex(db)
+    for n in range(20):
+        await index.add(TrackId(f"t{n}"), _fp(n))
+    monkeypatch.setattr(near_dup_bands, "LOAD_ROWS", 16)  # many chunks: a stop is seen between two
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(near_dup_bands.LoadStopped):
+        near_dup_bands.read_packed(db.path, stop)
+    band_table(db).stop_loading()  # a warm-up cancelled earlier does not stop the next one
+    assert await index.warm() == 20 * 32 and band_table(db).ready
+    index.close()
+
+
 async def test_every_index_object_on_a_database_shares_one_table(db: Database) -> None:
     loader, writer = SqliteNearDuplicateIndex(db), SqliteNearDuplicateIndex(db)
     await loader.warm()
