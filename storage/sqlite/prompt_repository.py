@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.model import Sharer, TrackId
@@ -89,6 +90,29 @@ def ranking_sql(candidates: int) -> str:
 
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """Member text as the search reads it: the whole words, the last one (still being typed),
+    and, for a last word longer than the prefix indexes, its most common completions."""
+
+    exact: list[str]
+    last: str
+    completions: list[str]
+
+    def fts_query(self) -> str:
+        """The FTS5 query: every word, the last also as a prefix (``"syn"*`` or ``("synthwa" OR "synthwave")``)."""
+        groups = [_quote(t) for t in self.exact]
+        if len(self.last) < MIN_PREFIX_WORD:
+            groups.append(_quote(self.last))
+        elif len(self.last) <= MAX_INDEXED_PREFIX:
+            groups.append(_quote(self.last) + "*")
+        else:
+            alternatives = [self.last, *self.completions]
+            group = " OR ".join(_quote(t) for t in alternatives)
+            groups.append(f"({group})" if len(alternatives) > 1 else group)
+        return " AND ".join(groups)
 
 
 def _marks(count: int) -> str:
@@ -213,27 +237,25 @@ class SqlitePromptRepository:
             out.setdefault(wanted[row[0]], []).append(row[1])
         return out
 
+    async def _parse(self, text: str) -> _Typed | None:
+        """Member text as the search reads it (None when it has no words); one query at most,
+        for the completions of a long last word."""
+        typed = words(text)
+        if not typed:
+            return None
+        last = typed[-1]
+        exact = [t for t in dict.fromkeys(typed[:-1]) if t != last][: MAX_WORDS - 1]
+        completions = (await self._expansions([last])).get(last, []) if len(last) > MAX_INDEXED_PREFIX else []
+        return _Typed(exact, last, completions)
+
     async def fts_query(self, text: str) -> str | None:
         """The FTS5 query this repository runs for member text (None when it has no words).
 
         Every word must match; the last also as a prefix (what a member is still typing):
         2-6 letters through the table's prefix indexes (``"syn"*``), longer ones expanded
         to the word OR its most common completions (``("synthwa" OR "synthwave")``)."""
-        typed = words(text)
-        if not typed:
-            return None
-        last = typed[-1]
-        exact = [t for t in dict.fromkeys(typed[:-1]) if t != last][: MAX_WORDS - 1]
-        groups = [_quote(t) for t in exact]
-        if len(last) < MIN_PREFIX_WORD:
-            groups.append(_quote(last))
-        elif len(last) <= MAX_INDEXED_PREFIX:
-            groups.append(_quote(last) + "*")
-        else:
-            alternatives = [last, *(await self._expansions([last])).get(last, ())]
-            group = " OR ".join(_quote(t) for t in alternatives)
-            groups.append(f"({group})" if len(alternatives) > 1 else group)
-        return " AND ".join(groups)
+        typed = await self._parse(text)
+        return None if typed is None else typed.fts_query()
 
     async def _ranked(self, query: str, limit: int, exclude: str | None = None) -> list[Prompt]:
         skip = 0  # rowids start at 1
@@ -247,10 +269,11 @@ class SqlitePromptRepository:
         """Relevance-ranked entries matching every word (each also as a word prefix)."""
         if limit <= 0:
             return []
-        query = await self.fts_query(text)
-        if query is None:
+        typed = await self._parse(text)
+        if typed is None:
             return []
-        plain = await self._plain_words(text) if self._scores.ready else None
+        query = typed.fts_query()
+        plain = await self._plain_words(typed) if self._scores.ready else None
         if plain is not None:
             walk = [r[0] for r in await self._db.fetchall(_WALK.format(candidates=int(CANDIDATES)), (query,))]
             if not walk:
@@ -270,13 +293,12 @@ class SqlitePromptRepository:
                 return await self._with_tracks(sorted(rows, key=lambda row: place[row["r"]]))
         return await self._ranked(query, limit)
 
-    async def _plain_words(self, text: str) -> list[tuple[str, int]] | None:
+    async def _plain_words(self, typed: _Typed) -> list[tuple[str, int]] | None:
         """The query's words with their document counts when each is a plain word of ``fts_query``
         (a prefix with exactly one completion is that word); None when one is a wider prefix or
         an OR of completions, which only ``bm25()`` ranks exactly."""
-        typed = words(text)
-        last = typed[-1]
-        chosen = [t for t in dict.fromkeys(typed[:-1]) if t != last][: MAX_WORDS - 1]
+        last = typed.last
+        chosen = list(typed.exact)
         if MIN_PREFIX_WORD <= len(last) <= MAX_INDEXED_PREFIX:
             completions = await self._db.fetchall(
                 "SELECT term FROM prompt_terms WHERE term >= ? AND term < ? LIMIT 2", (last, last + "\U0010ffff")
@@ -284,7 +306,7 @@ class SqlitePromptRepository:
             if len(completions) != 1:
                 return None
             last = completions[0][0]
-        elif len(last) > MAX_INDEXED_PREFIX and (await self._expansions([last])).get(last):
+        elif typed.completions:
             return None
         chosen.append(last)
         rows = await self._db.fetchall(
