@@ -144,9 +144,9 @@ class SqlitePromptRepository:
         """Insert unless present; link the track; (stored, created). One transaction."""
         author = prompt.author
         async with self._db.transaction() as tx:
-            changed = await tx.execute(
+            inserted = await tx.fetchall(
                 "INSERT OR IGNORE INTO prompts(id, text, kind, generator, settings, author_platform, author_id,"
-                " author_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " author_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rowid",
                 (
                     prompt.id,
                     prompt.text,
@@ -159,7 +159,7 @@ class SqlitePromptRepository:
                     prompt.created_at.isoformat(),
                 ),
             )
-            if changed == 1:
+            if inserted:
                 await tx.executemany(
                     "INSERT INTO prompt_terms(term, docs) VALUES (?, 1)"
                     " ON CONFLICT(term) DO UPDATE SET docs = docs + 1",
@@ -169,13 +169,11 @@ class SqlitePromptRepository:
                 await tx.execute(
                     "INSERT OR IGNORE INTO prompt_tracks(prompt_id, track_id) VALUES (?, ?)", (prompt.id, track_id)
                 )
-        if changed == 1:  # committed: the in-memory scores follow (SQLite stays the truth)
-            row = await self._db.fetchone("SELECT rowid FROM prompts WHERE id = ?", (prompt.id,))
-            if row is not None:
-                self._scores.add(int(row[0]), prompt.text)
+        if inserted:  # committed: the in-memory scores follow (SQLite stays the truth)
+            self._scores.add(int(inserted[0][0]), prompt.text)
         stored = await self.get(prompt.id)
         assert stored is not None
-        return stored, changed == 1
+        return stored, bool(inserted)
 
     async def rebuild_terms(self) -> int:
         """Recount the vocabulary from the index (after bulk loads that bypass ``save_or_link``)."""
