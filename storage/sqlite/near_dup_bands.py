@@ -240,7 +240,6 @@ class BandTable:
         self._owner: dict[int, int] = {}
         self._during_load: list[tuple[int, tuple[int, ...], bool]] | None = None
         self._path: Path | None = None
-        self._stop = threading.Event()
         self.loads = 0  # packed copies made (start-up load and rebuilds)
         self.last_load_s = 0.0
 
@@ -260,24 +259,20 @@ class BandTable:
         size = packed.nbytes if packed is not None else 0
         return size + folded.bands.itemsize * len(folded.bands) + folded.docs.itemsize * len(folded.docs)
 
-    def stop_loading(self) -> None:
-        """Make a load under way give up soon (``LoadStopped``; a later ``load`` starts again)."""
-        self._stop.set()
-
-    def load(self, path: Path) -> int:
+    def load(self, path: Path, stop: threading.Event | None = None) -> int:
         """Build the packed copy from the database (blocking: call it in a worker thread); its rows.
 
         Changes committed while it runs are recorded and replayed on the new copy.
+        ``LoadStopped`` once ``stop`` is set (the instance is stopping).
         """
         with self._lock:
             if self._during_load is not None:
                 raise RuntimeError("a load is already running")
             self._during_load = []
             self._path = path
-            self._stop.clear()
         started = time.perf_counter()
         try:
-            packed, forgotten = read_packed(path, self._stop)  # its snapshot starts after recording began
+            packed, forgotten = read_packed(path, stop)  # its snapshot starts after recording began
         except BaseException:
             with self._lock:
                 self._during_load = None

@@ -28,9 +28,10 @@ from typing import Any
 from core.model import Fingerprint, TrackId
 from core.near_dup import BANDS, INDEXED_ITEMS, band_keys, query_keys
 from core.provenance_ports import IndexCandidate
+from core.waiting import in_thread_until_cancelled
 from storage.provenance_codec import pack_values, unpack_values
 from storage.sqlite.database import Database
-from storage.sqlite.near_dup_bands import BandTable, LoadStopped
+from storage.sqlite.near_dup_bands import BandTable
 from storage.sqlite.near_dup_sweep import NEXT_DOC_SQL, BandSweeper, pack_bands, sweep_all
 
 log = logging.getLogger(__name__)
@@ -236,15 +237,10 @@ class SqliteNearDuplicateIndex:
         if self._table.ready or self._table.loading:
             return 0
         self._sweeper.kick()  # deletes a stop left unswept
-        try:
-            return await asyncio.to_thread(self._table.load, self._db.path)
+        try:  # a stop of the instance makes the thread give up within LOAD_ROWS rows
+            return await in_thread_until_cancelled(lambda stop: self._table.load(self._db.path, stop))
         except RuntimeError:  # another warm() started the load first
             return 0
-        except LoadStopped:
-            return 0
-        except asyncio.CancelledError:  # the instance stops: the thread gives up within LOAD_ROWS rows
-            self._table.stop_loading()
-            raise
 
     def close(self) -> None:
         """Close the lookup connection (the shared one belongs to the caller)."""

@@ -36,7 +36,6 @@ tracks linked to an entry (one SQL join; no counter to keep in step).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from datetime import datetime
 
 from core.model import Sharer, TrackId
 from core.services.prompts import Prompt, words
+from core.waiting import in_thread_until_cancelled
 from storage.sqlite.database import Database, Row
 from storage.sqlite.prompt_scores import score_table
 
@@ -132,11 +132,8 @@ class SqlitePromptRepository:
         Until it is loaded, searches rank with FTS5's ``bm25()``; then, when every query word
         is a plain word, with the same score computed from memory. Returns the prompts loaded
         (0 when loaded or loading already)."""
-        try:
-            return await asyncio.to_thread(self._scores.load, self._db.path)
-        except asyncio.CancelledError:  # the instance stops: the thread gives up within ~10,000 rows
-            self._scores.stop_loading()
-            raise
+        # a stop of the instance makes the thread give up within 10,000 rows
+        return await in_thread_until_cancelled(lambda stop: self._scores.load(self._db.path, stop))
 
     # -- writing -------------------------------------------------------------------------
 

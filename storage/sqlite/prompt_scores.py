@@ -140,24 +140,23 @@ class ScoreTable:
         self._scores: PromptScores | None = None
         self._loading = False
         self._pending: list[tuple[int, str]] = []
-        self._stop = threading.Event()
 
     @property
     def ready(self) -> bool:
         """Loaded: searches can rank with it."""
         return self._scores is not None
 
-    def load(self, path: Path) -> int:
-        """Read the library (blocking: a worker thread); its prompts, 0 if loaded or loading already."""
+    def load(self, path: Path, stop: threading.Event | None = None) -> int:
+        """Read the library (blocking: a worker thread); its prompts, 0 if loaded or loading already
+        or if ``stop`` was set meanwhile (the instance is stopping)."""
         with self._lock:
             if self._loading or self._scores is not None:
                 return 0
             self._loading = True
-            self._stop.clear()
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
-                loaded = PromptScores.load(conn, self._stop)
+                loaded = PromptScores.load(conn, stop)
             finally:
                 conn.close()
             if loaded is None:
@@ -174,10 +173,6 @@ class ScoreTable:
         finally:
             with self._lock:
                 self._loading = False
-
-    def stop_loading(self) -> None:
-        """Make a load under way give up soon (a later ``load`` starts again)."""
-        self._stop.set()
 
     @property
     def top(self) -> int:

@@ -90,7 +90,6 @@ async def test_a_load_stopped_by_the_instance_gives_up_and_a_later_one_loads(
     stop.set()
     with pytest.raises(near_dup_bands.LoadStopped):
         near_dup_bands.read_packed(db.path, stop)
-    band_table(db).stop_loading()  # a warm-up cancelled earlier does not stop the next one
     assert await index.warm() == 20 * 32 and band_table(db).ready
     index.close()
 

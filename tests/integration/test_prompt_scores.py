@@ -156,6 +156,5 @@ async def test_a_load_stopped_by_the_instance_gives_up_and_a_later_one_loads(tmp
         with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
             assert PromptScores.load(conn, stop) is None  # gives up at once: the instance is stopping
         table = score_table(db)
-        table.stop_loading()  # a warm-up cancelled earlier does not stop the next one
         assert await repo.warm() == 50 and table.ready
         assert await repo.warm() == 0  # loaded already

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 import pytest
 
-from core.waiting import wait_until_set
+from core.waiting import in_thread_until_cancelled, wait_until_set
 
 
 async def _old_wait(event: asyncio.Event, seconds: float) -> bool:
@@ -54,3 +55,26 @@ async def test_wait_until_set_says_whether_the_event_came() -> None:
 @pytest.mark.xfail(reason="Python 3.11's asyncio.wait_for swallows it: why core.waiting exists", strict=False)
 async def test_asyncio_wait_for_loses_that_cancellation() -> None:
     assert await _stops(_old_wait)
+
+
+async def test_cancelling_the_caller_stops_the_work_in_its_thread() -> None:
+    started, seen = threading.Event(), threading.Event()
+
+    def work(stop: threading.Event) -> str:
+        started.set()
+        for _ in range(500):  # bounded: 5 s at most
+            if stop.wait(0.01):
+                seen.set()
+                return "stopped"
+        return "ran out"
+
+    task = asyncio.create_task(in_thread_until_cancelled(work))
+    assert await asyncio.to_thread(started.wait, 5.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(seen.wait, 5.0)  # the thread saw the stop and gave up
+
+
+async def test_work_in_a_thread_returns_its_result() -> None:
+    assert await in_thread_until_cancelled(lambda stop: 0 if stop.is_set() else 42) == 42
