@@ -38,6 +38,14 @@ async def _found(index: SqliteNearDuplicateIndex, seed: int) -> list[str]:
     return [c.track_id for c in await index.candidates(_fp(seed))]
 
 
+async def _indexed(db: Database, count: int) -> SqliteNearDuplicateIndex:
+    """An index on ``db`` holding tracks t0..t{count-1} (fingerprint seeds 0..count-1)."""
+    index = SqliteNearDuplicateIndex(db)
+    for n in range(count):
+        await index.add(TrackId(f"t{n}"), _fp(n))
+    return index
+
+
 async def _drop_sqlite_bands(db: Database) -> None:
     """Empty the band rows behind the index's back: lookups can only come from memory now."""
     await db.execute("DELETE FROM near_dup_bands")
@@ -66,9 +74,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def test_lookups_come_from_memory_once_loaded_and_from_sqlite_before(db: Database) -> None:
-    index = SqliteNearDuplicateIndex(db)
-    for n in range(20):
-        await index.add(TrackId(f"t{n}"), _fp(n))
+    index = await _indexed(db, 20)
     assert await _found(index, 3) == ["t3"]  # not loaded: SQLite answers
     assert not band_table(db).ready
     assert await index.warm() == 20 * 32
@@ -82,9 +88,7 @@ async def test_lookups_come_from_memory_once_loaded_and_from_sqlite_before(db: D
 async def test_a_load_stopped_by_the_instance_gives_up_and_a_later_one_loads(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = SqliteNearDuplicateIndex(db)
-    for n in range(20):
-        await index.add(TrackId(f"t{n}"), _fp(n))
+    index = await _indexed(db, 20)
     monkeypatch.setattr(near_dup_bands, "LOAD_ROWS", 16)  # many chunks: a stop is seen between two
     stop = threading.Event()
     stop.set()
@@ -105,9 +109,7 @@ async def test_every_index_object_on_a_database_shares_one_table(db: Database) -
 
 
 async def test_inserts_deletes_and_reindexing_after_the_load_are_seen(db: Database) -> None:
-    index = SqliteNearDuplicateIndex(db)
-    for n in range(10):
-        await index.add(TrackId(f"t{n}"), _fp(n))
+    index = await _indexed(db, 10)
     await index.warm()
     await index.remove(TrackId("t9"))  # the newest: SQLite gives its doc number to the next insert
     await index.add(TrackId("reuses-t9s-doc"), _fp(109))
@@ -198,9 +200,7 @@ async def test_many_changes_rebuild_the_packed_copy_in_the_background(
 async def test_changes_committed_while_the_load_runs_are_in_memory_after_it(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = SqliteNearDuplicateIndex(db)
-    for n in range(5):
-        await index.add(TrackId(f"t{n}"), _fp(n))
+    index = await _indexed(db, 5)
     started, release = threading.Event(), threading.Event()
     real_pack = near_dup_bands.pack
 
@@ -228,9 +228,7 @@ async def test_a_delete_leaves_its_band_rows_to_the_sweep_and_no_doc_number_is_r
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(BandSweeper, "kick", lambda self: None)  # no background sweep: the rows stay
-    index = SqliteNearDuplicateIndex(db)
-    for n in range(3):
-        await index.add(TrackId(f"t{n}"), _fp(n))
+    index = await _indexed(db, 3)
     await index.remove(TrackId("t2"))  # the newest doc number
     assert await _band_rows(db) == 3 * 32  # its rows wait for the sweep...
     assert await _found(index, 2) == []  # ...and are not found (SQLite path)
@@ -246,9 +244,7 @@ async def test_a_delete_leaves_its_band_rows_to_the_sweep_and_no_doc_number_is_r
 
 
 async def test_the_background_sweep_removes_the_rows_of_deleted_tracks(db: Database) -> None:
-    index = SqliteNearDuplicateIndex(db)
-    for n in range(6):
-        await index.add(TrackId(f"t{n}"), _fp(n))
+    index = await _indexed(db, 6)
     for n in range(0, 6, 2):
         await index.remove(TrackId(f"t{n}"))
     for _ in range(600):  # the sweep runs in a thread of its own, kicked by each delete's commit
