@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.model import Share, Sharer
+from core.voting_model import Round, RoundRules
 from tests.support.audio import make_mp3
+from tests.support.factories import make_track
 from tests.support.homeserver import Homeserver
 from tests.support.instances import Running, running, write_config
 from tests.support.waiting import eventually
@@ -114,6 +118,21 @@ async def _ready(room: Room, run: Running) -> None:
         )
 
     await eventually(synced, 30, "the bot to sync the room it joined")
+
+
+async def round_in_voting(room: Room, run: Running, theme: str) -> Round:
+    """A round with two entries (by dora and evan), its entry cards posted in the room."""
+    voting = run.instance.app.voting
+    assert voting is not None
+    mod = Sharer("matrix", room.mod, "mod")
+    rnd = await voting.start(RoundRules(theme=theme), mod, room.room, timedelta(hours=1), timedelta(hours=1))
+    for name in ("@dora:localhost", "@evan:localhost"):
+        who = Sharer("matrix", name, name)
+        track = make_track(who, f"by {name}")
+        await run.instance.app.tracks.add(track, Share(track.id, who, track.first_seen_at, room.room))
+        await voting.submit(str(rnd.id), track.id, who)
+    await voting.close_phase(str(rnd.id), mod)
+    return rnd
 
 
 async def test_help_errors_and_permissions(room: Room) -> None:

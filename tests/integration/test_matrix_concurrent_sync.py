@@ -3,14 +3,10 @@ concurrently, yet each member's own events stay in order and nothing is lost or 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
-from core.model import Share, Sharer
-from core.voting_model import RoundRules
-from tests.integration.test_matrix_bot import PARTS, Room, _ready, synapse  # noqa: F401 (the fixture)
+from tests.integration.test_matrix_bot import PARTS, Room, _ready, round_in_voting, synapse  # noqa: F401 (the fixture)
 from tests.load.scenarios import answers_to, matrix_members
-from tests.support.factories import make_track
 from tests.support.homeserver import Homeserver
 from tests.support.instances import running
 from tests.support.waiting import eventually
@@ -23,16 +19,7 @@ async def test_many_members_in_one_sync_each_in_order(synapse: Homeserver, tmp_p
     members = matrix_members(synapse, room.room, MEMBERS)
     async with running(room.config, PARTS) as run:
         await _ready(room, run)
-        voting = run.instance.app.voting
-        assert voting is not None
-        mod = Sharer("matrix", room.mod, "mod")
-        rnd = await voting.start(RoundRules(theme="Busy"), mod, room.room, timedelta(hours=1), timedelta(hours=1))
-        for name in ("@dora:localhost", "@evan:localhost"):
-            who = Sharer("matrix", name, name)
-            track = make_track(who, f"by {name}")
-            await run.instance.app.tracks.add(track, Share(track.id, who, track.first_seen_at, room.room))
-            await voting.submit(str(rnd.id), track.id, who)
-        await voting.close_phase(str(rnd.id), mod)
+        rnd = await round_in_voting(room, run, "Busy")
         card = await room.bot_says("Entry 1 by")
     # the bot is down while everyone votes: its next sync brings all of it at once
     commands = []

@@ -7,45 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bots.matrix.render import VOTES_FIELD
-from core.model import Share, Sharer
-from core.voting_model import Round, RoundRules
-from tests.integration.test_matrix_bot import PARTS, Room, _ready, synapse  # noqa: F401 (the fixture)
+from tests.integration.test_matrix_bot import PARTS, Room, _ready, round_in_voting, synapse  # noqa: F401 (the fixture)
 from tests.load.scenarios import answers_to, room_history
-from tests.support.factories import make_track
 from tests.support.homeserver import Homeserver
-from tests.support.instances import Running, running
+from tests.support.instances import running
 from tests.support.waiting import eventually
 
 FILLER = 130  # more than one sync's timeline (the bot asks for 100 events a room)
-
-
-async def _round_in_voting(room: Room, run: Running) -> Round:
-    """A round with two entries (by dora and evan), its entry cards posted in the room."""
-    voting = run.instance.app.voting
-    assert voting is not None
-    mod = Sharer("matrix", room.mod, "mod")
-    rnd = await voting.start(RoundRules(theme="Late"), mod, room.room, timedelta(hours=1), timedelta(hours=1))
-    for name in ("@dora:localhost", "@evan:localhost"):
-        who = Sharer("matrix", name, name)
-        track = make_track(who, f"by {name}")
-        await run.instance.app.tracks.add(track, Share(track.id, who, track.first_seen_at, room.room))
-        await voting.submit(str(rnd.id), track.id, who)
-    await voting.close_phase(str(rnd.id), mod)
-    return rnd
 
 
 async def test_a_reaction_on_a_card_the_bot_had_not_recorded_counts(synapse: Homeserver, tmp_path: Path) -> None:  # noqa: F811
     room = Room(synapse, tmp_path)
     async with running(room.config, PARTS) as run:
         await _ready(room, run)
-        rnd = await _round_in_voting(room, run)
+        rnd = await round_in_voting(room, run, "Late")
         card = await room.bot_says("Entry 1 by")
 
         async def recorded() -> bool:  # so that what is removed next is the record, not a race with it
@@ -88,7 +69,7 @@ async def test_events_beyond_one_sync_while_the_bot_was_down_are_handled_once(
     room = Room(synapse, tmp_path)
     async with running(room.config, PARTS) as run:
         await _ready(room, run)
-        rnd = await _round_in_voting(room, run)
+        rnd = await round_in_voting(room, run, "Late")
         card = await room.bot_says("Entry 1 by")
     # while the bot is down: a vote by command, a vote by reaction, then more than a sync's timeline
     early = room.say(room.bob_token, f"!wp round vote {rnd.id} 2")
@@ -125,7 +106,7 @@ async def test_a_reaction_being_counted_when_the_bot_stops_counts_after_the_rest
     room = Room(synapse, tmp_path)
     async with running(room.config, PARTS) as run:
         await _ready(room, run)
-        rnd = await _round_in_voting(room, run)
+        rnd = await round_in_voting(room, run, "Late")
         card = await room.bot_says("Entry 1 by")
         pressing = asyncio.Event()
 
